@@ -1,0 +1,205 @@
+//! The one error type of the crate, with stable `ERR_*` codes.
+//!
+//! Codes follow panva/jose where the meaning is the same, so code that switches
+//! on `err.code` can move between the two libraries. Messages are written for a
+//! person fixing the problem; they never contain key material or secrets.
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use core::fmt;
+
+/// What kind of failure an [`Error`] is. Each kind maps to one stable code.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The compact JWS is malformed (segments, base64url, header JSON, `crit`, size).
+    JwsInvalid,
+    /// The JWT claims set is malformed (payload not a JSON object, bad JSON).
+    JwtInvalid,
+    /// The token's `alg` is not on the verifier's allowlist (or is `none`).
+    AlgNotAllowed,
+    /// The algorithm or key type is recognised but not available in this build.
+    NotSupported,
+    /// The key set as a whole is unusable (not a `{"keys":[...]}` object, bad secret).
+    JwksInvalid,
+    /// No trusted key fits the token's `kid` and `alg`.
+    NoMatchingKey,
+    /// More than one trusted key fits and the policy does not allow trying several.
+    MultipleMatchingKeys,
+    /// The signature does not verify with the selected key.
+    SignatureVerificationFailed,
+    /// `exp` has passed, or the token is older than the policy's maximum age.
+    Expired,
+    /// A claim is missing, malformed, or fails a policy check (see `claim`/`reason`).
+    ClaimValidationFailed,
+    /// The token is listed in the revocation list (see `revocation_reason`).
+    Revoked,
+    /// A revocation list could not be accepted (malformed, bad signature, older epoch).
+    RevocationListInvalid,
+}
+
+impl ErrorKind {
+    /// The stable, machine-readable code of this kind.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::JwsInvalid => "ERR_JWS_INVALID",
+            Self::JwtInvalid => "ERR_JWT_INVALID",
+            Self::AlgNotAllowed => "ERR_JOSE_ALG_NOT_ALLOWED",
+            Self::NotSupported => "ERR_JOSE_NOT_SUPPORTED",
+            Self::JwksInvalid => "ERR_JWKS_INVALID",
+            Self::NoMatchingKey => "ERR_JWKS_NO_MATCHING_KEY",
+            Self::MultipleMatchingKeys => "ERR_JWKS_MULTIPLE_MATCHING_KEYS",
+            Self::SignatureVerificationFailed => "ERR_JWS_SIGNATURE_VERIFICATION_FAILED",
+            Self::Expired => "ERR_JWT_EXPIRED",
+            Self::ClaimValidationFailed => "ERR_JWT_CLAIM_VALIDATION_FAILED",
+            Self::Revoked => "ERR_JWT_REVOKED",
+            Self::RevocationListInvalid => "ERR_REVOCATION_LIST_INVALID",
+        }
+    }
+}
+
+/// Why a claim check failed (jose's `reason` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClaimReason {
+    /// The claim is required but absent.
+    Missing,
+    /// The claim is present and well-formed but does not satisfy the policy.
+    CheckFailed,
+    /// The claim is present but has the wrong type or an out-of-range value.
+    Invalid,
+}
+
+impl ClaimReason {
+    /// The lower-case name used in JSON output: `missing`, `check_failed`, `invalid`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::CheckFailed => "check_failed",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
+/// Why a token was found revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RevocationReason {
+    /// The token's (`iss`, `jti`) is on the list.
+    Jti,
+    /// The token's subject was revoked for tokens issued before a cut-off.
+    Sub,
+    /// The key that signed the token was revoked.
+    Kid,
+}
+
+impl RevocationReason {
+    /// `jti`, `sub` or `kid`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Jti => "jti",
+            Self::Sub => "sub",
+            Self::Kid => "kid",
+        }
+    }
+}
+
+/// An error from parsing, key selection, verification or validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: Cow<'static, str>,
+    claim: Option<Cow<'static, str>>,
+    claim_reason: Option<ClaimReason>,
+    revocation: Option<RevocationReason>,
+}
+
+impl Error {
+    /// A new error of `kind` with a human-readable message.
+    pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            claim: None,
+            claim_reason: None,
+            revocation: None,
+        }
+    }
+
+    pub(crate) fn claim(
+        kind: ErrorKind,
+        claim: impl Into<Cow<'static, str>>,
+        reason: ClaimReason,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            claim: Some(claim.into()),
+            claim_reason: Some(reason),
+            ..Self::new(kind, message)
+        }
+    }
+
+    pub(crate) fn revoked(reason: RevocationReason, message: String) -> Self {
+        Self {
+            revocation: Some(reason),
+            ..Self::new(ErrorKind::Revoked, message)
+        }
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The stable `ERR_*` code, e.g. `ERR_JWT_EXPIRED`.
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
+    }
+
+    /// The human-readable message (never contains secrets).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// For claim errors: the claim (or header parameter) concerned, e.g. `aud`.
+    pub fn claim_name(&self) -> Option<&str> {
+        self.claim.as_deref()
+    }
+
+    /// For claim errors: `missing`, `check_failed` or `invalid`.
+    pub fn claim_reason(&self) -> Option<ClaimReason> {
+        self.claim_reason
+    }
+
+    /// For [`ErrorKind::Revoked`]: which entry matched.
+    pub fn revocation_reason(&self) -> Option<RevocationReason> {
+        self.revocation
+    }
+
+    /// True only when retrying after refreshing the key set could succeed
+    /// (an unknown `kid` may belong to a key published after the set was fetched).
+    pub fn retryable(&self) -> bool {
+        matches!(self.kind, ErrorKind::NoMatchingKey)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.message)
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+pub(crate) fn jws_invalid(message: impl Into<Cow<'static, str>>) -> Error {
+    Error::new(ErrorKind::JwsInvalid, message)
+}
+
+pub(crate) fn jwt_invalid(message: impl Into<Cow<'static, str>>) -> Error {
+    Error::new(ErrorKind::JwtInvalid, message)
+}
+
+pub(crate) fn jwks_invalid(message: impl Into<Cow<'static, str>>) -> Error {
+    Error::new(ErrorKind::JwksInvalid, message)
+}

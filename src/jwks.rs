@@ -1,0 +1,235 @@
+//! A set of trusted verification keys and the rules that select one for a token.
+//!
+//! Selection follows jose's `isUsableJWK` rules, made stricter:
+//! - a key fits an `alg` only if its family (kty/crv) matches, its own `alg`
+//!   (if any) equals the token's, and it is a signing key (`use`/`key_ops`);
+//! - token with `kid`: exactly one fitting key with that `kid`, else
+//!   `ERR_JWKS_NO_MATCHING_KEY` / `ERR_JWKS_MULTIPLE_MATCHING_KEYS`;
+//! - token without `kid`: exactly one fitting key, unless the policy opts in to
+//!   trying up to [`crate::MAX_KIDLESS_CANDIDATES`] candidates.
+//!
+//! Embedded `jwk`, `jku`, `x5u`, `x5c` headers are never consulted.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde_json::{Map, Value};
+
+use crate::alg::Algorithm;
+use crate::error::{jwks_invalid, Error, ErrorKind, Result};
+use crate::json;
+use crate::jwk::Key;
+use crate::text::Truncated;
+
+/// Largest JWKS document accepted, in bytes.
+pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+/// Most keys accepted in one JWKS.
+pub const MAX_JWKS_KEYS: usize = 100;
+
+/// Why a key in a JWKS was skipped. Skipped keys are never used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyIssue {
+    /// Position of the key in the JWKS `keys` array.
+    pub index: usize,
+    /// The key's `kid`, if it had a string one.
+    pub kid: Option<String>,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// The keys a verifier trusts: public keys from a JWKS plus explicitly
+/// configured HMAC secrets.
+#[derive(Debug, Default)]
+pub struct KeySet {
+    keys: Vec<Key>,
+    issues: Vec<KeyIssue>,
+}
+
+impl KeySet {
+    /// An empty key set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses a public JWKS (`{"keys":[...]}`). Keys that are invalid,
+    /// unsupported, private, symmetric, not for signing or too weak are skipped
+    /// and listed in [`KeySet::issues`].
+    ///
+    /// # Errors
+    /// `ERR_JWKS_INVALID` if the document is not a JSON object with a `keys`
+    /// array, is larger than 256 KiB, or has more than 100 keys.
+    pub fn from_jwks(json: &[u8]) -> Result<Self> {
+        let mut set = Self::new();
+        set.add_jwks(json)?;
+        Ok(set)
+    }
+
+    /// Adds the keys of a public JWKS to this set (see [`KeySet::from_jwks`]).
+    ///
+    /// # Errors
+    /// As [`KeySet::from_jwks`]; on error the set is unchanged.
+    pub fn add_jwks(&mut self, json: &[u8]) -> Result<()> {
+        let entries = parse_jwks_entries(json)?;
+        let base = self.keys.len() + self.issues.len();
+        for (i, entry) in entries.iter().enumerate() {
+            let index = base + i;
+            let Value::Object(jwk) = entry else {
+                self.issues.push(KeyIssue {
+                    index,
+                    kid: None,
+                    message: format!(
+                        "key {index} is {}, not a JSON object",
+                        json::type_name(entry)
+                    ),
+                });
+                continue;
+            };
+            match Key::from_public_jwk(jwk) {
+                Ok(key) => self.keys.push(key),
+                Err(message) => self.issues.push(KeyIssue {
+                    index,
+                    kid: jwk.get("kid").and_then(Value::as_str).map(|k| {
+                        let mut k = String::from(k);
+                        k.truncate(crate::jwk::MAX_KID_LEN);
+                        k
+                    }),
+                    message: format!("key {index} {message}"),
+                }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses a JWKS of HMAC secrets (`oct` keys) from trusted configuration,
+    /// for rotating pre-shared secrets. Every key must be a valid `oct` signing
+    /// key; a set mixing symmetric and asymmetric keys is refused.
+    ///
+    /// # Errors
+    /// `ERR_JWKS_INVALID` on any unusable key (explicit configuration is all or nothing).
+    pub fn from_secret_jwks(json: &[u8]) -> Result<Self> {
+        let entries = parse_jwks_entries(json)?;
+        let mut set = Self::new();
+        for (index, entry) in entries.iter().enumerate() {
+            let Value::Object(jwk) = entry else {
+                return Err(jwks_invalid(format!("key {index} is not a JSON object")));
+            };
+            if jwk.get("kty").and_then(Value::as_str) != Some("oct") {
+                return Err(jwks_invalid(format!(
+                    "key {index} is not an \"oct\" key; a secret key set must not mix symmetric and asymmetric keys"
+                )));
+            }
+            let key = Key::from_secret_jwk(jwk)
+                .map_err(|e| jwks_invalid(format!("key {index}: {}", e.message())))?;
+            set.keys.push(key);
+        }
+        Ok(set)
+    }
+
+    /// Adds an explicitly configured HMAC secret (see [`Key::hmac_secret`]).
+    ///
+    /// # Errors
+    /// `ERR_JWKS_INVALID` if the secret is too short or `alg` is not HS*.
+    pub fn add_hmac_secret(
+        &mut self,
+        secret: &[u8],
+        kid: Option<&str>,
+        alg: Option<Algorithm>,
+    ) -> Result<()> {
+        self.keys.push(Key::hmac_secret(secret, kid, alg)?);
+        Ok(())
+    }
+
+    /// Adds an already-built key.
+    pub fn push(&mut self, key: Key) {
+        self.keys.push(key);
+    }
+
+    /// The usable keys.
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
+    }
+
+    /// Keys that were skipped while parsing, with the reason.
+    pub fn issues(&self) -> &[KeyIssue] {
+        &self.issues
+    }
+
+    /// True if the set has no usable key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// True if a usable key with this `kid` exists.
+    pub fn contains_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid() == Some(kid))
+    }
+
+    /// Selects the candidate keys for a token with `alg` and optional `kid`.
+    /// `kidless_limit` is how many candidates a token without `kid` may try
+    /// (1 = exactly one key must fit).
+    ///
+    /// # Errors
+    /// `ERR_JWKS_NO_MATCHING_KEY` or `ERR_JWKS_MULTIPLE_MATCHING_KEYS`.
+    pub fn select(
+        &self,
+        alg: Algorithm,
+        kid: Option<&str>,
+        kidless_limit: usize,
+    ) -> Result<Vec<&Key>> {
+        let candidates: Vec<&Key> = self
+            .keys
+            .iter()
+            .filter(|k| k.fits(alg) && kid.is_none_or(|kid| k.kid() == Some(kid)))
+            .collect();
+        match (candidates.len(), kid) {
+            (0, Some(kid)) => Err(Error::new(
+                ErrorKind::NoMatchingKey,
+                if self.contains_kid(kid) {
+                    format!("the key with kid {:?} cannot verify {alg} (wrong key type or its alg differs)", Truncated(kid))
+                } else {
+                    format!("no trusted key has kid {:?}", Truncated(kid))
+                },
+            )),
+            (0, None) => Err(Error::new(
+                ErrorKind::NoMatchingKey,
+                format!("no trusted key can verify {alg} and the token has no kid"),
+            )),
+            (1, _) => Ok(candidates),
+            (n, Some(kid)) => Err(Error::new(
+                ErrorKind::MultipleMatchingKeys,
+                format!("{n} trusted keys have kid {:?} and fit {alg}; kids must be unique", Truncated(kid)),
+            )),
+            (n, None) if n <= kidless_limit => Ok(candidates),
+            (n, None) => Err(Error::new(
+                ErrorKind::MultipleMatchingKeys,
+                format!(
+                    "the token has no kid and {n} trusted keys fit {alg}; add a kid to the token or allow trying several keys in the policy"
+                ),
+            )),
+        }
+    }
+}
+
+fn parse_jwks_entries(json: &[u8]) -> Result<Vec<Value>> {
+    if json.len() > MAX_JWKS_BYTES {
+        return Err(jwks_invalid(format!(
+            "JWKS is {} bytes; at most {MAX_JWKS_BYTES} are accepted",
+            json.len()
+        )));
+    }
+    let mut doc: Map<String, Value> = json::parse_object(json, json::DEFAULT_MAX_DEPTH)
+        .map_err(|e| jwks_invalid(format!("JWKS is not a valid JSON object: {e}")))?;
+    match doc.remove("keys") {
+        Some(Value::Array(keys)) if keys.len() <= MAX_JWKS_KEYS => Ok(keys),
+        Some(Value::Array(keys)) => Err(jwks_invalid(format!(
+            "JWKS has {} keys; at most {MAX_JWKS_KEYS} are accepted",
+            keys.len()
+        ))),
+        Some(other) => Err(jwks_invalid(format!(
+            "JWKS member \"keys\" is {}, not an array",
+            json::type_name(&other)
+        ))),
+        None => Err(jwks_invalid("JWKS has no \"keys\" array")),
+    }
+}

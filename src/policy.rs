@@ -1,0 +1,183 @@
+//! What a verifier accepts: algorithms, claim rules, limits and revocation data.
+//!
+//! Defaults (each documented in the README):
+//! - algorithms: every asymmetric algorithm (RS*, PS*, ES*, EdDSA); HS* only
+//!   when listed explicitly; `none` can never be listed;
+//! - `exp` required; leeway 0 s; no maximum age;
+//! - no issuer/audience/subject/typ check unless configured;
+//! - a token without `kid` needs exactly one fitting key;
+//! - token at most 16 KiB, JSON nesting at most 20 levels.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::alg::Algorithm;
+use crate::json::DEFAULT_MAX_DEPTH;
+use crate::jws::DEFAULT_MAX_TOKEN_LEN;
+use crate::revocation::Revocations;
+
+/// Most candidate keys a token without `kid` may be tried against when the
+/// policy opts in with [`Policy::kidless_candidates`].
+pub const MAX_KIDLESS_CANDIDATES: usize = 3;
+
+/// Validation policy. Build with [`Policy::new`] and the chaining setters.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) require_exp: bool,
+    pub(crate) leeway: u64,
+    pub(crate) max_token_age: Option<u64>,
+    pub(crate) issuers: Vec<String>,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) subject: Option<String>,
+    pub(crate) typ: Option<String>,
+    pub(crate) required_claims: Vec<String>,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) kidless_candidates: usize,
+    pub(crate) max_token_len: usize,
+    pub(crate) max_depth: usize,
+    pub(crate) revocations: Revocations,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Policy {
+    /// The default policy (see the module documentation).
+    pub fn new() -> Self {
+        Self {
+            algorithms: Algorithm::ASYMMETRIC.to_vec(),
+            require_exp: true,
+            leeway: 0,
+            max_token_age: None,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            subject: None,
+            typ: None,
+            required_claims: Vec::new(),
+            scopes: Vec::new(),
+            kidless_candidates: 1,
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            max_depth: DEFAULT_MAX_DEPTH,
+            revocations: Revocations::new(),
+        }
+    }
+
+    /// Replaces the algorithm allowlist. The token's `alg` must be on it.
+    #[must_use]
+    pub fn algorithms(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Self {
+        let mut v: Vec<Algorithm> = algs.into_iter().collect();
+        v.sort();
+        v.dedup();
+        self.algorithms = v;
+        self
+    }
+
+    /// Whether `exp` is required (default: true).
+    #[must_use]
+    pub fn require_exp(mut self, required: bool) -> Self {
+        self.require_exp = required;
+        self
+    }
+
+    /// Clock skew tolerated for `exp`, `nbf`, `iat` and the maximum age, in seconds (default 0).
+    #[must_use]
+    pub fn leeway(mut self, seconds: u64) -> Self {
+        self.leeway = seconds;
+        self
+    }
+
+    /// Rejects tokens whose `iat` is more than `seconds` ago (requires `iat`).
+    #[must_use]
+    pub fn max_token_age(mut self, seconds: u64) -> Self {
+        self.max_token_age = Some(seconds);
+        self
+    }
+
+    /// Adds an accepted issuer (`iss` must equal one of them exactly).
+    #[must_use]
+    pub fn issuer(mut self, iss: impl Into<String>) -> Self {
+        self.issuers.push(iss.into());
+        self
+    }
+
+    /// Adds an accepted audience (`aud`, a string or an array, must contain one of them).
+    #[must_use]
+    pub fn audience(mut self, aud: impl Into<String>) -> Self {
+        self.audiences.push(aud.into());
+        self
+    }
+
+    /// Requires `sub` to equal `sub` exactly.
+    #[must_use]
+    pub fn subject(mut self, sub: impl Into<String>) -> Self {
+        self.subject = Some(sub.into());
+        self
+    }
+
+    /// Requires the header `typ` to match (RFC 7515 §4.1.9 comparison, e.g. `at+jwt`).
+    #[must_use]
+    pub fn typ(mut self, typ: impl Into<String>) -> Self {
+        self.typ = Some(typ.into());
+        self
+    }
+
+    /// Requires a claim to be present.
+    #[must_use]
+    pub fn require_claim(mut self, claim: impl Into<String>) -> Self {
+        self.required_claims.push(claim.into());
+        self
+    }
+
+    /// Requires a scope (in the space-separated `scope` string or the `scp` array).
+    #[must_use]
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scopes.push(scope.into());
+        self
+    }
+
+    /// How many fitting keys a token without `kid` may be tried against
+    /// (1 = exactly one key must fit; at most [`MAX_KIDLESS_CANDIDATES`]).
+    #[must_use]
+    pub fn kidless_candidates(mut self, n: usize) -> Self {
+        self.kidless_candidates = n.clamp(1, MAX_KIDLESS_CANDIDATES);
+        self
+    }
+
+    /// Maximum token length in bytes (default 16 KiB).
+    #[must_use]
+    pub fn max_token_len(mut self, bytes: usize) -> Self {
+        self.max_token_len = bytes;
+        self
+    }
+
+    /// Maximum JSON nesting depth in the header and claims (default 20).
+    #[must_use]
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.max_depth = depth.max(1);
+        self
+    }
+
+    /// The algorithm allowlist.
+    pub fn allowed_algorithms(&self) -> &[Algorithm] {
+        &self.algorithms
+    }
+
+    /// The revocation data checked after signature and claims.
+    pub fn revocations(&self) -> &Revocations {
+        &self.revocations
+    }
+
+    /// Mutable access to the revocation data, to install or refresh lists.
+    pub fn revocations_mut(&mut self) -> &mut Revocations {
+        &mut self.revocations
+    }
+
+    /// The leeway in seconds.
+    pub fn leeway_secs(&self) -> u64 {
+        self.leeway
+    }
+}

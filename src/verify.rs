@@ -1,0 +1,275 @@
+//! The one verification pipeline:
+//! parse (untrusted) → select key → check signature → validate claims →
+//! check revocation → [`Verified`].
+//!
+//! It is split at the signature step so that someone else can do the math:
+//! [`begin`] parses and selects and returns a [`Pending`] exposing the
+//! algorithm, the candidate keys, the signing input and the signature;
+//! [`finish`] takes the outcome of the signature check and does the rest.
+//! The wasm package puts the host's WebCrypto between the two; [`verify`] puts
+//! the pure-Rust backends there. There is no other copy of the pipeline.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde_json::{Map, Value};
+
+use crate::alg::{self, Algorithm};
+use crate::claims;
+use crate::error::{jws_invalid, Error, ErrorKind, Result};
+use crate::jwk::Key;
+use crate::jwks::KeySet;
+use crate::jws::{self, normalize_typ, Mode, UntrustedToken};
+use crate::policy::Policy;
+use crate::revocation::{RevocationList, Subject, MAX_REVOCATION_LIST_BYTES, REVOCATION_LIST_TYP};
+use crate::text::Truncated;
+
+/// A token that passed every check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    /// The protected header.
+    pub header: Map<String, Value>,
+    /// The claims set.
+    pub claims: Map<String, Value>,
+    /// The algorithm that verified it.
+    pub alg: Algorithm,
+    /// The `kid` of the key that verified it, if the key has one.
+    pub kid: Option<String>,
+}
+
+/// What a [`Pending`] will become when finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Token,
+    RevocationList,
+}
+
+/// A parsed token with its candidate keys, waiting for a signature check.
+#[derive(Debug)]
+pub struct Pending<'a> {
+    token: UntrustedToken<'a>,
+    alg: Algorithm,
+    keys: Vec<&'a Key>,
+    policy: &'a Policy,
+    purpose: Purpose,
+}
+
+impl<'a> Pending<'a> {
+    /// The algorithm the signature must be checked with (from the allowlist).
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The candidate keys, in order (one, unless the policy lets a token
+    /// without `kid` try several). Try each; report which one verified.
+    pub fn keys(&self) -> &[&'a Key] {
+        &self.keys
+    }
+
+    /// The exact JWS signing input.
+    pub fn signing_input(&self) -> &[u8] {
+        self.token.signing_input()
+    }
+
+    /// The decoded signature bytes.
+    pub fn signature(&self) -> &[u8] {
+        self.token.signature()
+    }
+
+    /// The protected header (untrusted until the signature verifies).
+    pub fn header(&self) -> &Map<String, Value> {
+        &self.token.header.json
+    }
+
+    /// Checks the signature with the pure-Rust backends: the index of the
+    /// first candidate key that verifies, or `None`.
+    ///
+    /// # Errors
+    /// `ERR_JOSE_NOT_SUPPORTED` if this build has no backend for the algorithm.
+    pub fn check_signature(&self) -> Result<Option<usize>> {
+        for (i, key) in self.keys.iter().enumerate() {
+            if alg::verify(self.alg, key, self.signing_input(), self.signature())? {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Parses `token` and selects its candidate keys.
+///
+/// # Errors
+/// `ERR_JWS_INVALID` (structure), `ERR_JOSE_ALG_NOT_ALLOWED`,
+/// `ERR_JWKS_NO_MATCHING_KEY`, `ERR_JWKS_MULTIPLE_MATCHING_KEYS`.
+pub fn begin<'a>(token: &'a str, keys: &'a KeySet, policy: &'a Policy) -> Result<Pending<'a>> {
+    let pending = begin_for(token, keys, policy, Purpose::Token, policy.max_token_len)?;
+    if let Some(typ) = &pending.token.header.typ {
+        if normalize_typ(typ) == REVOCATION_LIST_TYP {
+            return Err(jws_invalid(
+                "this is a signed revocation list, not an access token",
+            ));
+        }
+    }
+    Ok(pending)
+}
+
+fn begin_for<'a>(
+    token: &'a str,
+    keys: &'a KeySet,
+    policy: &'a Policy,
+    purpose: Purpose,
+    max_len: usize,
+) -> Result<Pending<'a>> {
+    let token = jws::parse(token, max_len, policy.max_depth, Mode::Verify)?;
+    let alg = allowed_alg(&token.header.alg, policy)?;
+    let candidates = keys.select(alg, token.header.kid.as_deref(), policy.kidless_candidates)?;
+    Ok(Pending {
+        token,
+        alg,
+        keys: candidates,
+        policy,
+        purpose,
+    })
+}
+
+fn allowed_alg(name: &str, policy: &Policy) -> Result<Algorithm> {
+    match Algorithm::from_name(name) {
+        Some(a) if policy.algorithms.contains(&a) => Ok(a),
+        Some(a) => Err(Error::new(
+            ErrorKind::AlgNotAllowed,
+            format!("\"alg\" ({a}) is not allowed by the verifier's algorithm allowlist"),
+        )),
+        None if name.eq_ignore_ascii_case("none") => Err(Error::new(
+            ErrorKind::AlgNotAllowed,
+            "unsecured tokens (\"alg\": \"none\") are never accepted",
+        )),
+        None => Err(Error::new(
+            ErrorKind::AlgNotAllowed,
+            format!(
+                "\"alg\" {:?} is not a supported signature algorithm",
+                Truncated(name)
+            ),
+        )),
+    }
+}
+
+/// Finishes verification after the signature check. `verified_by` is the
+/// index (into [`Pending::keys`]) of the key whose signature check succeeded,
+/// or `None` if none did. `now` is the current time in unix seconds.
+///
+/// # Errors
+/// `ERR_JWS_SIGNATURE_VERIFICATION_FAILED`, `ERR_JWT_INVALID`,
+/// `ERR_JWT_EXPIRED`, `ERR_JWT_CLAIM_VALIDATION_FAILED`, `ERR_JWT_REVOKED`.
+pub fn finish(pending: Pending<'_>, verified_by: Option<usize>, now: u64) -> Result<Verified> {
+    if pending.purpose != Purpose::Token {
+        return Err(jws_invalid(
+            "this pending check is for a revocation list; use finish_revocation_list",
+        ));
+    }
+    let key = verified_key(&pending, verified_by)?;
+    let policy = pending.policy;
+    let claims = pending.token.claims(policy.max_depth)?;
+    let header = pending.token.header.json;
+    claims::validate(&header, &claims, policy, now)?;
+
+    let kid = key.kid().map(String::from);
+    let subject = Subject {
+        iss: claims::string_claim(&claims, "iss")?,
+        jti: claims::string_claim(&claims, "jti")?,
+        sub: claims::string_claim(&claims, "sub")?,
+        iat: claims::numeric_date(&claims, "iat")?,
+        kid: kid.as_deref().or(pending.token.header.kid.as_deref()),
+    };
+    policy.revocations.check(&subject)?;
+    Ok(Verified {
+        header,
+        claims,
+        alg: pending.alg,
+        kid,
+    })
+}
+
+fn verified_key<'a>(pending: &Pending<'a>, verified_by: Option<usize>) -> Result<&'a Key> {
+    let failed = || {
+        Error::new(
+            ErrorKind::SignatureVerificationFailed,
+            "signature verification failed",
+        )
+    };
+    verified_by
+        .and_then(|i| pending.keys.get(i).copied())
+        .ok_or_else(failed)
+}
+
+/// Verifies `token` entirely in Rust: [`begin`], the pure-Rust signature
+/// backends, then [`finish`].
+///
+/// # Errors
+/// Any error of [`begin`], [`finish`], or `ERR_JOSE_NOT_SUPPORTED` when this
+/// build has no pure-Rust backend for the token's algorithm.
+pub fn verify(token: &str, keys: &KeySet, policy: &Policy, now: u64) -> Result<Verified> {
+    let pending = begin(token, keys, policy)?;
+    let verified_by = pending.check_signature()?;
+    finish(pending, verified_by, now)
+}
+
+/// Parses a signed revocation list (`typ: revocation-list+jwt`) and selects
+/// its candidate keys, like [`begin`] does for tokens.
+///
+/// # Errors
+/// As [`begin`], plus `ERR_JWS_INVALID` if `typ` is not `revocation-list+jwt`.
+pub fn begin_revocation_list<'a>(
+    jws: &'a str,
+    keys: &'a KeySet,
+    policy: &'a Policy,
+) -> Result<Pending<'a>> {
+    let max = MAX_REVOCATION_LIST_BYTES / 3 * 4 + 4096;
+    let pending = begin_for(jws.trim(), keys, policy, Purpose::RevocationList, max)?;
+    match &pending.token.header.typ {
+        Some(t) if normalize_typ(t) == REVOCATION_LIST_TYP => Ok(pending),
+        _ => Err(jws_invalid(format!(
+            "a signed revocation list must have header \"typ\": \"{REVOCATION_LIST_TYP}\""
+        ))),
+    }
+}
+
+/// Finishes a signed revocation list after its signature check.
+///
+/// # Errors
+/// `ERR_JWS_SIGNATURE_VERIFICATION_FAILED`, `ERR_REVOCATION_LIST_INVALID`.
+pub fn finish_revocation_list(
+    pending: Pending<'_>,
+    verified_by: Option<usize>,
+) -> Result<RevocationList> {
+    if pending.purpose != Purpose::RevocationList {
+        return Err(jws_invalid("this pending check is for a token; use finish"));
+    }
+    verified_key(&pending, verified_by)?;
+    RevocationList::from_json(&pending.token.payload)
+}
+
+/// Verifies a signed revocation list entirely in Rust.
+///
+/// # Errors
+/// See [`begin_revocation_list`] and [`finish_revocation_list`].
+pub fn verify_revocation_list(jws: &str, keys: &KeySet, policy: &Policy) -> Result<RevocationList> {
+    let pending = begin_revocation_list(jws, keys, policy)?;
+    let verified_by = pending.check_signature()?;
+    finish_revocation_list(pending, verified_by)
+}
+
+/// Installs a revocation list given either as JSON or as a signed JWS
+/// (anything not starting with `{` is treated as a JWS and must verify).
+///
+/// # Errors
+/// Parsing or verification errors, or an epoch lower than the one held.
+pub fn install_revocations(input: &str, keys: &KeySet, policy: &mut Policy) -> Result<()> {
+    let trimmed = input.trim_start();
+    let list = if trimmed.starts_with('{') {
+        RevocationList::from_json(trimmed.as_bytes())?
+    } else {
+        verify_revocation_list(trimmed, keys, policy)?
+    };
+    policy.revocations_mut().insert(list)
+}
