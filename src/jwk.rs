@@ -143,6 +143,28 @@ impl Key {
         }
     }
 
+    /// Checks a raw signature over `message` with this key and the pure-Rust
+    /// backend for `alg` (no JWS parsing, no claims): the primitive under the
+    /// pipeline, exposed for test vectors and host-crypto fallbacks.
+    ///
+    /// # Errors
+    /// `ERR_JWKS_NO_MATCHING_KEY` if the key does not fit `alg`;
+    /// `ERR_JOSE_NOT_SUPPORTED` if this build has no backend for `alg`.
+    pub fn verify_signature(
+        &self,
+        alg: Algorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<bool> {
+        if !self.fits(alg) {
+            return Err(crate::error::Error::new(
+                crate::error::ErrorKind::NoMatchingKey,
+                format!("this key cannot verify {alg}"),
+            ));
+        }
+        crate::alg::verify(alg, self, message, signature)
+    }
+
     /// An HMAC secret from explicit configuration.
     ///
     /// # Errors

@@ -150,6 +150,11 @@ impl KeySet {
         &self.keys
     }
 
+    /// Consumes the set, returning its usable keys.
+    pub fn into_keys(self) -> Vec<Key> {
+        self.keys
+    }
+
     /// Keys that were skipped while parsing, with the reason.
     pub fn issues(&self) -> &[KeyIssue] {
         &self.issues

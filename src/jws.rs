@@ -135,12 +135,13 @@ pub(crate) fn parse(
     let header_json = json::parse_object(&header_bytes, max_depth)
         .map_err(|e| jws_invalid(format!("the header is not a valid JSON object: {e}")))?;
     let header = parse_header(header_json, mode)?;
-    if segs.payload.is_empty() {
-        return Err(jws_invalid(
-            "the payload segment is empty (detached payloads are not supported)",
-        ));
-    }
-    let payload = decode_segment("payload", segs.payload)?;
+    // An empty payload is a valid JWS (Wycheproof "emptyPayload"); it can
+    // never be a JWT claims set, which `claims` reports after the signature.
+    let payload = if segs.payload.is_empty() {
+        Vec::new()
+    } else {
+        decode_segment("payload", segs.payload)?
+    };
     let signature = match mode {
         Mode::Verify => decode_segment("signature", segs.signature)?,
         Mode::Inspect if segs.signature.is_empty() => Vec::new(),
@@ -227,6 +228,11 @@ impl UntrustedToken<'_> {
 
     /// Decodes the payload as a JSON object (the JWT claims set).
     pub(crate) fn claims(&self, max_depth: usize) -> Result<Map<String, Value>> {
+        if self.payload.is_empty() {
+            return Err(jwt_invalid(
+                "the payload is empty; a JWT needs a claims set (detached payloads are not supported)",
+            ));
+        }
         json::parse_object(&self.payload, max_depth)
             .map_err(|e| jwt_invalid(format!("JWT claims set is not a valid JSON object: {e}")))
     }
