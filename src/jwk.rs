@@ -221,6 +221,9 @@ impl Key {
     /// Parses one public JWK. Returns a message saying why the key is unusable.
     pub(crate) fn from_public_jwk(jwk: &Map<String, Value>) -> core::result::Result<Key, String> {
         let meta = Meta::parse(jwk)?;
+        if meta.kty == "oct" {
+            return Err("is a symmetric (oct) key; HMAC secrets are never taken from a JWKS, configure them explicitly".into());
+        }
         for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
             if jwk.contains_key(private) {
                 return Err(format!(
@@ -232,9 +235,6 @@ impl Key {
             "EC" => parse_ec(jwk)?,
             "OKP" => parse_okp(jwk)?,
             "RSA" => parse_rsa(jwk)?,
-            "oct" => {
-                return Err("is a symmetric (oct) key; HMAC secrets are never taken from a JWKS, configure them explicitly".into())
-            }
             other => return Err(format!("has unsupported kty {:?}", Truncated(other))),
         };
         if let Some(a) = meta.alg {

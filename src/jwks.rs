@@ -30,7 +30,7 @@ pub const MAX_JWKS_KEYS: usize = 100;
 /// Why a key in a JWKS was skipped. Skipped keys are never used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyIssue {
-    /// Position of the key in the JWKS `keys` array.
+    /// Position of the key in the `keys` array of the JWKS it came from.
     pub index: usize,
     /// The key's `kid`, if it had a string one.
     pub kid: Option<String>,
@@ -71,9 +71,7 @@ impl KeySet {
     /// As [`KeySet::from_jwks`]; on error the set is unchanged.
     pub fn add_jwks(&mut self, json: &[u8]) -> Result<()> {
         let entries = parse_jwks_entries(json)?;
-        let base = self.keys.len() + self.issues.len();
-        for (i, entry) in entries.iter().enumerate() {
-            let index = base + i;
+        for (index, entry) in entries.iter().enumerate() {
             let Value::Object(jwk) = entry else {
                 self.issues.push(KeyIssue {
                     index,
@@ -108,22 +106,45 @@ impl KeySet {
     /// # Errors
     /// `ERR_JWKS_INVALID` on any unusable key (explicit configuration is all or nothing).
     pub fn from_secret_jwks(json: &[u8]) -> Result<Self> {
-        let entries = parse_jwks_entries(json)?;
         let mut set = Self::new();
+        set.add_secret_jwks(json)?;
+        Ok(set)
+    }
+
+    /// Adds HMAC secrets from trusted configuration: either a JWKS of `oct`
+    /// keys (see [`KeySet::from_secret_jwks`]) or a single `oct` JWK object.
+    /// Parsed with the same strict JSON rules as tokens.
+    ///
+    /// # Errors
+    /// `ERR_JWKS_INVALID` on any unusable key; on error the set is unchanged.
+    pub fn add_secret_jwks(&mut self, json: &[u8]) -> Result<()> {
+        let doc = parse_jwks_document(json)?;
+        let entries = match doc.get("keys") {
+            Some(_) => jwks_entries(doc)?,
+            None => alloc::vec![Value::Object(doc)],
+        };
+        let mut keys = Vec::with_capacity(entries.len());
         for (index, entry) in entries.iter().enumerate() {
             let Value::Object(jwk) = entry else {
                 return Err(jwks_invalid(format!("key {index} is not a JSON object")));
             };
             if jwk.get("kty").and_then(Value::as_str) != Some("oct") {
                 return Err(jwks_invalid(format!(
-                    "key {index} is not an \"oct\" key; a secret key set must not mix symmetric and asymmetric keys"
+                    "key {index} is not an \"oct\" key; HMAC secrets must be oct keys and a secret key set must not mix symmetric and asymmetric keys"
                 )));
             }
             let key = Key::from_secret_jwk(jwk)
                 .map_err(|e| jwks_invalid(format!("key {index}: {}", e.message())))?;
-            set.keys.push(key);
+            keys.push(key);
         }
-        Ok(set)
+        self.keys.extend(keys);
+        Ok(())
+    }
+
+    /// Moves every key (and skipped-key report) of `other` into this set.
+    pub fn extend(&mut self, other: KeySet) {
+        self.keys.extend(other.keys);
+        self.issues.extend(other.issues);
     }
 
     /// Adds an explicitly configured HMAC secret (see [`Key::hmac_secret`]).
@@ -216,15 +237,18 @@ impl KeySet {
     }
 }
 
-fn parse_jwks_entries(json: &[u8]) -> Result<Vec<Value>> {
+fn parse_jwks_document(json: &[u8]) -> Result<Map<String, Value>> {
     if json.len() > MAX_JWKS_BYTES {
         return Err(jwks_invalid(format!(
             "JWKS is {} bytes; at most {MAX_JWKS_BYTES} are accepted",
             json.len()
         )));
     }
-    let mut doc: Map<String, Value> = json::parse_object(json, json::DEFAULT_MAX_DEPTH)
-        .map_err(|e| jwks_invalid(format!("JWKS is not a valid JSON object: {e}")))?;
+    json::parse_object(json, json::DEFAULT_MAX_DEPTH)
+        .map_err(|e| jwks_invalid(format!("JWKS is not a valid JSON object: {e}")))
+}
+
+fn jwks_entries(mut doc: Map<String, Value>) -> Result<Vec<Value>> {
     match doc.remove("keys") {
         Some(Value::Array(keys)) if keys.len() <= MAX_JWKS_KEYS => Ok(keys),
         Some(Value::Array(keys)) => Err(jwks_invalid(format!(
@@ -237,4 +261,8 @@ fn parse_jwks_entries(json: &[u8]) -> Result<Vec<Value>> {
         ))),
         None => Err(jwks_invalid("JWKS has no \"keys\" array")),
     }
+}
+
+fn parse_jwks_entries(json: &[u8]) -> Result<Vec<Value>> {
+    jwks_entries(parse_jwks_document(json)?)
 }

@@ -1,2 +1,58 @@
-//! The `jwt-edge` command-line tool (placeholder until the CLI lands).
-fn main() {}
+//! The `jwt-edge` command-line tool: a thin adapter over the `jwt_edge`
+//! library. Every decision about tokens, keys and claims is the library's;
+//! the commands only read inputs, call it, and print its answer.
+//!
+//! Exit statuses shared by all commands: 0 success, 1 the token was rejected
+//! (or could not be decoded), 2 usage or configuration error.
+
+mod inspect;
+mod io;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Strict JWT/JWS/JWKS validation from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "jwt-edge", version, about, long_about = None)]
+struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands. Each lives in its own module; this file only dispatches.
+/// Large argument structs are boxed so the enum stays small.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Verify a token's signature, claims and revocation status.
+    ///
+    /// Exit 0: valid, stdout is {"header":{...},"claims":{...}}. Exit 1: rejected,
+    /// the first stderr line is `<CODE>: <message>`. Exit 2: usage or configuration error.
+    Verify(Box<verify::VerifyArgs>),
+    /// Decode a token WITHOUT verifying it and list warnings (debugging only).
+    ///
+    /// Exit 0: stdout is {"header":{...},"claims":{...},"warnings":[...]}.
+    /// Exit 1: the token cannot be decoded.
+    Inspect(inspect::InspectArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Verify(args) => verify::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
