@@ -165,6 +165,22 @@ impl Key {
         crate::alg::verify(alg, self, message, signature)
     }
 
+    /// The exact signature length `alg` produces with this key: 64/96/132 for
+    /// ES256/384/512, 64 for EdDSA, the hash length for HS*, the modulus
+    /// length for RS*/PS*. `None` if the key does not fit `alg`. Host-crypto
+    /// adapters refuse other lengths before calling the host.
+    pub fn signature_len(&self, alg: Algorithm) -> Option<usize> {
+        if !self.fits(alg) {
+            return None;
+        }
+        Some(match alg.family() {
+            KeyFamily::Hmac => alg.hash_len(),
+            KeyFamily::Rsa => self.rsa_bits.div_ceil(8),
+            KeyFamily::Ec(curve) => 2 * curve.coordinate_len(),
+            KeyFamily::Ed25519 => 64,
+        })
+    }
+
     /// An HMAC secret from explicit configuration.
     ///
     /// # Errors

@@ -87,11 +87,10 @@ impl KeySet {
                 Ok(key) => self.keys.push(key),
                 Err(message) => self.issues.push(KeyIssue {
                     index,
-                    kid: jwk.get("kid").and_then(Value::as_str).map(|k| {
-                        let mut k = String::from(k);
-                        k.truncate(crate::jwk::MAX_KID_LEN);
-                        k
-                    }),
+                    kid: jwk
+                        .get("kid")
+                        .and_then(Value::as_str)
+                        .map(|k| String::from(crate::text::prefix(k, crate::jwk::MAX_KID_LEN))),
                     message: format!("key {index} {message}"),
                 }),
             }

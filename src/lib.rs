@@ -12,10 +12,11 @@
 //! let jwks = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
 //! let keys = KeySet::from_jwks(jwks).unwrap();
 //! let token = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
-//! let pending = jwt_edge::begin(token, &keys, &Policy::new()).unwrap();
+//! let policy = Policy::new();
+//! let pending = jwt_edge::begin(token, &keys, &policy).unwrap();
 //! assert_eq!(pending.check_signature().unwrap(), Some(0));
 //! // The payload is plain text, not a claims set, so full verification fails:
-//! let err = verify(token, &keys, &Policy::new(), 1_700_000_000).unwrap_err();
+//! let err = verify(token, &keys, &policy, 1_700_000_000).unwrap_err();
 //! assert_eq!(err.code(), "ERR_JWT_INVALID");
 //! ```
 //!
@@ -57,6 +58,8 @@ mod policy;
 pub mod revocation;
 mod text;
 mod verify;
+#[cfg(feature = "wasm")]
+pub mod wasm;
 
 pub use alg::{Algorithm, KeyFamily};
 pub use b64::encode as b64url_encode;

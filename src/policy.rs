@@ -76,6 +76,16 @@ impl Policy {
         self
     }
 
+    /// Adds HS256/HS384/HS512 to the allowlist. Adapters call this when the
+    /// caller configured an HMAC secret and gave no explicit algorithm list:
+    /// symmetric algorithms are never allowed by default.
+    #[must_use]
+    pub fn allow_hmac(self) -> Self {
+        let mut algs = self.algorithms.clone();
+        algs.extend(Algorithm::ALL.into_iter().filter(|a| a.is_symmetric()));
+        self.algorithms(algs)
+    }
+
     /// Whether `exp` is required (default: true).
     #[must_use]
     pub fn require_exp(mut self, required: bool) -> Self {

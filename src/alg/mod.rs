@@ -12,7 +12,9 @@ use core::fmt;
 use core::str::FromStr;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::jwk::{Curve, Key, Prepared};
+#[allow(unused_imports)]
+use crate::jwk::Prepared;
+use crate::jwk::{Curve, Key};
 
 #[cfg(any(feature = "es256", feature = "es384", feature = "es512"))]
 mod ecdsa;
@@ -197,6 +199,17 @@ impl FromStr for Algorithm {
 /// # Errors
 /// `ERR_JOSE_NOT_SUPPORTED` when this build has no backend for `alg` (or the key
 /// was not prepared for one). A signature that does not verify is `Ok(false)`.
+#[cfg_attr(
+    not(any(
+        feature = "hmac",
+        feature = "rsa",
+        feature = "es256",
+        feature = "es384",
+        feature = "es512",
+        feature = "eddsa"
+    )),
+    allow(unused_variables, unreachable_code)
+)]
 pub(crate) fn verify(alg: Algorithm, key: &Key, message: &[u8], signature: &[u8]) -> Result<bool> {
     #[allow(unreachable_patterns)]
     let ok = match (alg, key.prepared()) {

@@ -187,11 +187,8 @@ fn build_policy(args: &VerifyArgs) -> Result<Policy, Failure> {
     if !args.algs.is_empty() {
         policy = policy.algorithms(explicit_algorithms(args)?);
     } else if args.secret_file.is_some() {
-        // The library default (asymmetric only) plus the HMAC algorithms,
-        // which are allowed only because a secret was configured explicitly.
-        let mut algs = policy.allowed_algorithms().to_vec();
-        algs.extend(Algorithm::ALL.into_iter().filter(|a| a.is_symmetric()));
-        policy = policy.algorithms(algs);
+        // HMAC algorithms are allowed only because a secret was configured.
+        policy = policy.allow_hmac();
     }
     for iss in &args.issuers {
         policy = policy.issuer(iss.as_str());
