@@ -50,6 +50,8 @@ mod b64;
 mod claims;
 pub mod error;
 mod inspect;
+#[cfg(feature = "issuer")]
+pub mod issuer;
 mod json;
 pub mod jwk;
 pub mod jwks;

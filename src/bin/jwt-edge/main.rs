@@ -7,6 +7,7 @@
 
 mod inspect;
 mod io;
+mod issuer_cli;
 mod verify;
 
 use std::process::ExitCode;
@@ -36,6 +37,22 @@ enum Command {
     /// Exit 0: stdout is {"header":{...},"claims":{...},"warnings":[...]}.
     /// Exit 1: the token cannot be decoded.
     Inspect(inspect::InspectArgs),
+    /// Issuer: store the policy and create the first signing key.
+    Init(Box<issuer_cli::InitArgs>),
+    /// Issuer: signing keys (generate, list, rotate, revoke, export).
+    Keys(issuer_cli::KeysArgs),
+    /// Issuer: print the public JWKS (pending, active and retiring keys).
+    Jwks(issuer_cli::JwksArgs),
+    /// Issuer: provisioning keys (create, list, revoke).
+    Provision(issuer_cli::ProvisionArgs),
+    /// Issuer: issue an access token (RFC 9068) with a provisioning key.
+    Issue(Box<issuer_cli::IssueArgs>),
+    /// Issuer: revoke a token or every token of a subject.
+    Revoke(issuer_cli::RevokeArgs),
+    /// Issuer: print the revocation list (JSON, or a signed JWS with --signed).
+    Revocations(issuer_cli::RevocationsArgs),
+    /// Issuer: print the audit log.
+    Audit(issuer_cli::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +60,14 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Verify(args) => verify::run(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Init(args) => issuer_cli::init(&args),
+        Command::Keys(args) => issuer_cli::keys_cmd(&args),
+        Command::Jwks(args) => issuer_cli::jwks(&args),
+        Command::Provision(args) => issuer_cli::provision(&args),
+        Command::Issue(args) => issuer_cli::issue(&args),
+        Command::Revoke(args) => issuer_cli::revoke(&args),
+        Command::Revocations(args) => issuer_cli::revocations(&args),
+        Command::Audit(args) => issuer_cli::audit(&args),
     }
 }
 

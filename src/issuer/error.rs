@@ -1,0 +1,107 @@
+//! The issuer's error type. Messages never contain secrets (private keys,
+//! passphrases, provisioning-key secrets): callers build them from ids only.
+
+use std::fmt;
+use std::string::String;
+
+/// What kind of failure an [`Error`] is; decides the code and the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad arguments or an invalid request (exit 2).
+    Usage,
+    /// The store has not been initialised with `init` (exit 2).
+    NotInitialized,
+    /// `init` on a store that already has settings (exit 2).
+    AlreadyInitialized,
+    /// A private key is needed and no passphrase was given, or it is wrong (exit 2).
+    Passphrase,
+    /// Key generation, encoding or signing failed (exit 2).
+    Crypto,
+    /// The store failed (exit 2).
+    Storage,
+    /// A named key, provisioning key or token does not exist (exit 2).
+    NotFound,
+    /// An issuance was refused: the provisioning key is wrong, expired or
+    /// revoked, or the request exceeds what it allows (exit 1). Always audited.
+    Refused,
+}
+
+/// An issuer failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+/// Result with the issuer [`Error`].
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+impl Error {
+    /// A new error.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A usage error.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Usage, message)
+    }
+
+    /// A refused issuance.
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Refused, message)
+    }
+
+    /// A crypto failure.
+    pub fn crypto(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Crypto, message)
+    }
+
+    /// A storage failure.
+    pub fn storage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Storage, message)
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message (never contains a secret).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// A stable code, e.g. `ERR_ISSUER_REFUSED`.
+    pub fn code(&self) -> &'static str {
+        match self.kind {
+            ErrorKind::Usage => "ERR_ISSUER_USAGE",
+            ErrorKind::NotInitialized => "ERR_ISSUER_NOT_INITIALIZED",
+            ErrorKind::AlreadyInitialized => "ERR_ISSUER_ALREADY_INITIALIZED",
+            ErrorKind::Passphrase => "ERR_ISSUER_PASSPHRASE",
+            ErrorKind::Crypto => "ERR_ISSUER_CRYPTO",
+            ErrorKind::Storage => "ERR_ISSUER_STORE",
+            ErrorKind::NotFound => "ERR_ISSUER_NOT_FOUND",
+            ErrorKind::Refused => "ERR_ISSUER_REFUSED",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        // SQL parameters are bound, never formatted into the statement, so a
+        // SQLite message cannot carry a secret.
+        Self::storage(std::format!("database error: {e}"))
+    }
+}

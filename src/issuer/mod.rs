@@ -1,0 +1,35 @@
+//! The issuer (feature `issuer`): signing keys with a rotation lifecycle,
+//! encrypted at rest; provisioning keys; token issuance; revocation lists;
+//! an audit log — all in one store behind the [`Store`] trait (SQLite today,
+//! see [`SqliteStore`]).
+//!
+//! One module per concern:
+//! - [`duration`]: `15m` / `1h` / `30d` durations;
+//! - [`settings`]: the policy chosen at `init`;
+//! - [`keys`]: key material (generate, sign, public JWK, encrypted PKCS#8);
+//! - [`lifecycle`]: the key state machine and the rotation planner (pure);
+//! - [`provisioning`]: provisioning-key format, hashing, scope rules (pure);
+//! - [`store`]: the storage trait and its records; [`sqlite`] implements it;
+//! - [`service`]: the operations, one store transaction each, each change
+//!   recorded by an audit row in the same transaction.
+//!
+//! Unlike the validation core, this module uses `std`, reads the system's
+//! random source and touches the file system.
+
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
+pub mod duration;
+mod error;
+pub mod keys;
+pub mod lifecycle;
+pub mod provisioning;
+pub mod service;
+pub mod settings;
+pub mod sqlite;
+pub mod store;
+
+pub use error::{Error, ErrorKind, Result};
+pub use service::{IssueRequest, Issued, Issuer, Secrets};
+pub use settings::Settings;
+pub use sqlite::SqliteStore;
+pub use store::{Store, Tx};

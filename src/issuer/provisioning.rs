@@ -1,0 +1,158 @@
+//! Provisioning keys: `jep_<id>_<secret>`, with a 16-hex-digit public id and a
+//! 256-bit random secret (43 base64url characters). Only SHA-256(secret) is
+//! stored: a fast hash is enough for a 256-bit random secret (no dictionary
+//! to search), and it is compared in constant time.
+
+use std::format;
+use std::string::String;
+use std::vec::Vec;
+
+use rand_core::{OsRng, RngCore};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use super::keys::random_b64;
+use super::{Error, Result};
+
+/// The prefix that makes provisioning keys recognisable (e.g. to secret scanners).
+pub const PREFIX: &str = "jep_";
+
+/// A freshly created provisioning key. The full key exists only here; print it once.
+pub struct NewKey {
+    /// The public id.
+    pub id: String,
+    /// `jep_<id>_<secret>`.
+    pub full: Zeroizing<String>,
+    /// SHA-256 of the secret.
+    pub secret_sha256: [u8; 32],
+}
+
+impl core::fmt::Debug for NewKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("NewKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Generates a new provisioning key.
+pub fn generate() -> NewKey {
+    let mut id_bytes = [0u8; 8];
+    OsRng.fill_bytes(&mut id_bytes);
+    let id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let secret = Zeroizing::new(random_b64(32));
+    let secret_sha256 = hash(&secret);
+    NewKey {
+        full: Zeroizing::new(format!("{PREFIX}{id}_{}", secret.as_str())),
+        id,
+        secret_sha256,
+    }
+}
+
+/// SHA-256 of a secret.
+pub fn hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// A presented key, split into its public id and its secret.
+pub struct Presented {
+    /// The public id (safe to log).
+    pub id: String,
+    secret: Zeroizing<String>,
+}
+
+impl core::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Presented")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Presented {
+    /// Parses `jep_<id>_<secret>` (surrounding whitespace removed).
+    ///
+    /// # Errors
+    /// A refusal that names no part of the input.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = || Error::refused("malformed provisioning key (expected jep_<id>_<secret>)");
+        let rest = text.trim().strip_prefix(PREFIX).ok_or_else(bad)?;
+        let (id, secret) = rest.split_once('_').ok_or_else(bad)?;
+        if id.len() != 16
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
+            return Err(bad());
+        }
+        if secret.len() != 43 {
+            return Err(bad());
+        }
+        Ok(Self {
+            id: id.into(),
+            secret: Zeroizing::new(secret.into()),
+        })
+    }
+
+    /// Whether the secret hashes to `stored` (constant-time comparison).
+    pub fn matches(&self, stored: &[u8; 32]) -> bool {
+        hash(&self.secret).ct_eq(stored).into()
+    }
+}
+
+/// Splits a space-separated scope string into sorted, de-duplicated scopes.
+///
+/// # Errors
+/// A scope with characters RFC 6749 §3.3 does not allow.
+pub fn parse_scopes(text: &str) -> Result<Vec<String>> {
+    let mut v: Vec<String> = Vec::new();
+    for s in text.split(' ').filter(|s| !s.is_empty()) {
+        if !s
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+        {
+            return Err(Error::usage(format!("invalid scope {s:?}")));
+        }
+        if !v.iter().any(|x| x == s) {
+            v.push(s.into());
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// The scopes of `requested` not in `allowed`.
+pub fn not_allowed<'a>(requested: &'a [String], allowed: &[String]) -> Vec<&'a str> {
+    requested
+        .iter()
+        .filter(|s| !allowed.contains(s))
+        .map(String::as_str)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_and_compare() {
+        let k = generate();
+        let p = Presented::parse(&k.full).unwrap();
+        assert_eq!(p.id, k.id);
+        assert!(p.matches(&k.secret_sha256));
+        assert!(!p.matches(&[0; 32]));
+        assert!(!format!("{p:?}").contains(&k.full[21..]));
+        for bad in [
+            "",
+            "jep_",
+            "jep_zz_x",
+            "xx_0123456789abcdef_aaaa",
+            &k.full[..k.full.len() - 1],
+        ] {
+            assert!(Presented::parse(bad).is_err());
+        }
+        assert_eq!(parse_scopes(" b a  a ").unwrap(), ["a", "b"]);
+        assert!(parse_scopes("a\"b").is_err());
+    }
+}

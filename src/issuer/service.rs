@@ -1,0 +1,1063 @@
+//! The issuer's operations. Each public method is one store transaction; every
+//! change it makes is recorded by an audit row written in that same
+//! transaction, so nothing reported to the caller lacks its audit row.
+//! Refused issuances are committed too (their audit row is the change).
+
+use std::collections::BTreeMap;
+use std::format;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use serde_json::{json, Map, Value};
+use zeroize::Zeroizing;
+
+use crate::{b64url_encode, Algorithm};
+
+use super::duration;
+use super::keys::{self, SigningKey};
+use super::lifecycle::{self, KeyState, Step};
+use super::provisioning::{self, Presented};
+use super::settings::Settings;
+use super::store::{
+    AuditRecord, KeyRecord, ProvisioningRecord, RevocationEntry, RevocationKind, Store,
+    TokenRecord, Tx,
+};
+use super::{Error, ErrorKind, Result};
+
+/// The `typ` of issued access tokens (RFC 9068).
+pub const TOKEN_TYP: &str = "at+jwt";
+/// Claims set by the issuer that `--claim` may not override.
+pub const RESERVED_CLAIMS: [&str; 9] = [
+    "iss",
+    "sub",
+    "aud",
+    "iat",
+    "nbf",
+    "exp",
+    "jti",
+    "scope",
+    "client_id",
+];
+/// The actor recorded for administrative commands.
+pub const OPERATOR: &str = "operator";
+const EPOCH_SETTING: &str = "revocation_epoch";
+
+/// How private keys are protected: a passphrase (PBES2), or explicitly none.
+pub struct Secrets {
+    passphrase: Option<Zeroizing<String>>,
+    insecure_dev_keys: bool,
+}
+
+impl core::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Secrets")
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "<redacted>"),
+            )
+            .field("insecure_dev_keys", &self.insecure_dev_keys)
+            .finish()
+    }
+}
+
+impl Secrets {
+    /// With a passphrase (or `None`), and whether unencrypted dev keys are allowed.
+    pub fn new(passphrase: Option<Zeroizing<String>>, insecure_dev_keys: bool) -> Self {
+        Self {
+            passphrase,
+            insecure_dev_keys,
+        }
+    }
+}
+
+/// An issuance request.
+#[derive(Default)]
+pub struct IssueRequest {
+    /// The presented provisioning key (`jep_<id>_<secret>`).
+    pub provisioning_key: Zeroizing<String>,
+    /// Requested scopes (space-separated); default: all the key allows.
+    pub scope: Option<String>,
+    /// Requested audiences; default: the key's audiences.
+    pub audiences: Vec<String>,
+    /// Requested lifetime (seconds); default: min(token TTL, the key's max).
+    pub ttl: Option<u64>,
+    /// Extra string claims.
+    pub claims: Vec<(String, String)>,
+}
+
+/// An issued token.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The compact JWS.
+    pub token: String,
+    /// Its claims.
+    pub claims: Map<String, Value>,
+    /// The signing key.
+    pub kid: String,
+}
+
+/// The issuer over a store.
+pub struct Issuer<S: Store> {
+    store: S,
+    ctx: Ctx,
+}
+
+/// Per-process state: secrets, warnings to show, decrypted signers.
+struct Ctx {
+    secrets: Secrets,
+    warnings: Vec<String>,
+    signers: BTreeMap<String, SigningKey>,
+}
+
+fn row(now: u64, action: &str, actor: &str) -> AuditRecord {
+    AuditRecord {
+        at: now,
+        action: action.into(),
+        actor: actor.into(),
+        outcome: "ok".into(),
+        ..AuditRecord::default()
+    }
+}
+
+fn load_settings(tx: &mut dyn Tx) -> Result<Settings> {
+    let rows = tx.settings()?;
+    if rows.is_empty() {
+        return Err(Error::new(
+            ErrorKind::NotInitialized,
+            "the issuer database has no settings; run `jwt-edge init` first",
+        ));
+    }
+    Settings::from_rows(&rows)
+}
+
+fn epoch(tx: &mut dyn Tx) -> Result<u64> {
+    Ok(tx
+        .settings()?
+        .get(EPOCH_SETTING)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
+fn bump_epoch(tx: &mut dyn Tx) -> Result<u64> {
+    let next = epoch(tx)?.saturating_add(1);
+    tx.put_setting(EPOCH_SETTING, &next.to_string())?;
+    Ok(next)
+}
+
+/// The JSON view of a key (no private material).
+pub fn key_json(k: &KeyRecord) -> Value {
+    json!({
+        "kid": k.kid,
+        "alg": k.alg.name(),
+        "state": k.state.as_str(),
+        "created_at": k.created_at,
+        "activated_at": k.activated_at,
+        "retiring_at": k.retiring_at,
+        "retired_at": k.retired_at,
+        "revoked_at": k.revoked_at,
+        "revoke_reason": k.revoke_reason,
+        "destroyed_at": k.destroyed_at,
+        "encrypted": k.encrypted,
+        "has_private_key": k.private_key.is_some(),
+    })
+}
+
+/// The JSON view of a provisioning key (no secret, no hash).
+pub fn provisioning_json(k: &ProvisioningRecord) -> Value {
+    json!({
+        "id": k.id,
+        "name": k.name,
+        "sub": k.sub,
+        "scope": k.scopes.join(" "),
+        "audiences": k.audiences,
+        "created_at": k.created_at,
+        "expires_at": k.expires_at,
+        "max_token_ttl": k.max_token_ttl,
+        "revoked_at": k.revoked_at,
+        "use_count": k.use_count,
+        "last_used_at": k.last_used_at,
+    })
+}
+
+/// Signs `payload` as a compact JWS with header `{alg, kid, typ}`.
+///
+/// # Errors
+/// Signing failed.
+pub fn compact_jws(key: &SigningKey, kid: &str, typ: &str, payload: &Value) -> Result<String> {
+    let header = json!({ "alg": key.alg().name(), "kid": kid, "typ": typ });
+    let input = format!(
+        "{}.{}",
+        b64url_encode(header.to_string().as_bytes()),
+        b64url_encode(payload.to_string().as_bytes())
+    );
+    let sig = key.sign(input.as_bytes())?;
+    Ok(format!("{input}.{}", b64url_encode(&sig)))
+}
+
+impl Ctx {
+    fn require_private_keys(&self) -> Result<()> {
+        if self.secrets.passphrase.is_none() && !self.secrets.insecure_dev_keys {
+            return Err(Error::new(
+                ErrorKind::Passphrase,
+                "this command needs the private signing keys: set JWT_EDGE_PASSPHRASE or pass \
+                 --passphrase-file FILE (or --insecure-dev-keys for unencrypted development keys)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn warn_unencrypted(&mut self, kid: &str) {
+        self.warnings.push(format!(
+            "WARNING: signing key {kid} is stored UNENCRYPTED (--insecure-dev-keys); never use this outside development"
+        ));
+    }
+
+    fn new_key(&mut self, alg: Algorithm, s: &Settings, now: u64) -> Result<KeyRecord> {
+        keys::check_supported(alg)?;
+        self.require_private_keys()?;
+        let key = SigningKey::generate(alg)?;
+        let kid = key.thumbprint();
+        let der = key.to_pkcs8_der()?;
+        let (private, encrypted) = match &self.secrets.passphrase {
+            Some(p) => (
+                Zeroizing::new(keys::encrypt_pkcs8(&der, p.as_bytes(), s.kdf_iterations)?),
+                true,
+            ),
+            None => {
+                self.warn_unencrypted(&kid);
+                (der, false)
+            }
+        };
+        let record = KeyRecord {
+            public_jwk: Value::Object(key.public_jwk(&kid)).to_string(),
+            kid: kid.clone(),
+            alg,
+            state: KeyState::Pending,
+            created_at: now,
+            activated_at: None,
+            retiring_at: None,
+            retired_at: None,
+            revoked_at: None,
+            revoke_reason: None,
+            destroyed_at: None,
+            private_key: Some(private),
+            encrypted,
+        };
+        self.signers.insert(kid, key);
+        Ok(record)
+    }
+
+    fn signer(&mut self, k: &KeyRecord) -> Result<&SigningKey> {
+        if !self.signers.contains_key(&k.kid) {
+            let stored = k.private_key.as_ref().ok_or_else(|| {
+                Error::crypto(format!("the private key of {} has been destroyed", k.kid))
+            })?;
+            let der = if k.encrypted {
+                let p = self.secrets.passphrase.as_ref().ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Passphrase,
+                        format!(
+                            "signing key {} is encrypted: set JWT_EDGE_PASSPHRASE or pass --passphrase-file FILE",
+                            k.kid
+                        ),
+                    )
+                })?;
+                keys::decrypt_pkcs8(stored, p.as_bytes())?
+            } else {
+                if !self.secrets.insecure_dev_keys {
+                    return Err(Error::new(
+                        ErrorKind::Passphrase,
+                        format!(
+                            "signing key {} is stored unencrypted; pass --insecure-dev-keys to use it",
+                            k.kid
+                        ),
+                    ));
+                }
+                stored.clone()
+            };
+            let key = SigningKey::from_pkcs8_der(k.alg, &der)?;
+            self.signers.insert(k.kid.clone(), key);
+        }
+        if !k.encrypted {
+            self.warn_unencrypted(&k.kid);
+        }
+        self.signers
+            .get(&k.kid)
+            .ok_or_else(|| Error::crypto("signer cache inconsistency"))
+    }
+
+    /// Applies the rotation plan at `now`; returns the steps taken as JSON.
+    fn rotate(&mut self, tx: &mut dyn Tx, s: &Settings, now: u64) -> Result<Vec<Value>> {
+        let mut keys = tx.keys()?;
+        let steps = lifecycle::plan(&keys, s, now);
+        let mut done = Vec::new();
+        for step in steps {
+            let (action, kid, detail) = match step {
+                Step::Generate { activate } => {
+                    let mut rec = self.new_key(s.alg, s, now)?;
+                    let kid = rec.kid.clone();
+                    tx.insert_key(&rec)?;
+                    let mut a = row(now, "key.generate", OPERATOR);
+                    a.kid = Some(kid.clone());
+                    a.detail = Some(format!("alg={} encrypted={}", rec.alg, rec.encrypted));
+                    tx.insert_audit(&a)?;
+                    done.push(json!({"step": "generate", "kid": kid}));
+                    if activate {
+                        rec.state = KeyState::Active;
+                        rec.activated_at = Some(now);
+                        tx.update_key(&rec)?;
+                    }
+                    keys.push(rec);
+                    if !activate {
+                        continue;
+                    }
+                    (
+                        "key.activate",
+                        kid,
+                        Some("no active key: activated without pre-publication".into()),
+                    )
+                }
+                Step::Activate { kid, early } => {
+                    update(tx, &mut keys, &kid, |k| {
+                        k.state = KeyState::Active;
+                        k.activated_at = Some(now);
+                    })?;
+                    let detail = early.then(|| {
+                        "no active key: activated before its pre-publish period ended".to_string()
+                    });
+                    ("key.activate", kid, detail)
+                }
+                Step::StartRetiring { kid } => {
+                    update(tx, &mut keys, &kid, |k| {
+                        k.state = KeyState::Retiring;
+                        k.retiring_at = Some(now);
+                    })?;
+                    ("key.retiring", kid, None)
+                }
+                Step::Retire { kid } => {
+                    update(tx, &mut keys, &kid, |k| {
+                        k.state = KeyState::Retired;
+                        k.retired_at = Some(now);
+                    })?;
+                    ("key.retire", kid, None)
+                }
+                Step::Destroy { kid } => {
+                    update(tx, &mut keys, &kid, |k| {
+                        k.state = KeyState::Destroyed;
+                        k.destroyed_at = Some(now);
+                        k.private_key = None;
+                    })?;
+                    self.signers.remove(&kid);
+                    ("key.destroy", kid, None)
+                }
+            };
+            let mut a = row(now, action, OPERATOR);
+            a.kid = Some(kid.clone());
+            a.detail = detail;
+            tx.insert_audit(&a)?;
+            let step_name = action.trim_start_matches("key.");
+            done.push(json!({"step": step_name, "kid": kid}));
+        }
+        Ok(done)
+    }
+}
+
+fn update(
+    tx: &mut dyn Tx,
+    keys: &mut [KeyRecord],
+    kid: &str,
+    f: impl FnOnce(&mut KeyRecord),
+) -> Result<()> {
+    let k = keys
+        .iter_mut()
+        .find(|k| k.kid == kid)
+        .ok_or_else(|| Error::storage(format!("signing key {kid} vanished")))?;
+    f(k);
+    tx.update_key(k)
+}
+
+fn not_found(what: &str, id: &str) -> Error {
+    Error::new(ErrorKind::NotFound, format!("no {what} {id:?}"))
+}
+
+impl<S: Store> Issuer<S> {
+    /// An issuer over `store`.
+    pub fn new(store: S, secrets: Secrets) -> Self {
+        Self {
+            store,
+            ctx: Ctx {
+                secrets,
+                warnings: Vec::new(),
+                signers: BTreeMap::new(),
+            },
+        }
+    }
+
+    /// Warnings gathered so far (e.g. unencrypted keys in use); drains them.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        core::mem::take(&mut self.ctx.warnings)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    fn run<T>(&mut self, f: impl FnOnce(&mut Ctx, &mut dyn Tx) -> Result<T>) -> Result<T> {
+        let ctx = &mut self.ctx;
+        self.store.transaction(|tx| f(ctx, tx))
+    }
+
+    /// The stored settings.
+    ///
+    /// # Errors
+    /// Not initialised, or storage errors.
+    pub fn settings(&mut self) -> Result<Settings> {
+        self.run(|_, tx| load_settings(tx))
+    }
+
+    /// Stores the policy and creates the first (active) signing key.
+    ///
+    /// # Errors
+    /// Invalid settings, already initialised, no passphrase.
+    pub fn init(&mut self, settings: &Settings, now: u64) -> Result<Vec<Value>> {
+        settings.validate()?;
+        self.ctx.require_private_keys()?;
+        self.run(|ctx, tx| {
+            if !tx.settings()?.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::AlreadyInitialized,
+                    "this database is already initialised",
+                ));
+            }
+            for (k, v) in settings.to_rows() {
+                tx.put_setting(k, &v)?;
+            }
+            tx.put_setting(EPOCH_SETTING, "0")?;
+            let mut a = row(now, "init", OPERATOR);
+            a.detail = Some(format!(
+                "issuer={} alg={} token_ttl={} max_token_ttl={} rotate_every={} pre_publish={} grace={} retain={}",
+                settings.issuer,
+                settings.alg,
+                duration::format(settings.token_ttl),
+                duration::format(settings.max_token_ttl),
+                duration::format(settings.rotate_every),
+                duration::format(settings.pre_publish),
+                duration::format(settings.grace),
+                duration::format(settings.retain)
+            ));
+            tx.insert_audit(&a)?;
+            ctx.rotate(tx, settings, now)
+        })
+    }
+
+    /// Generates a pending key (`alg` defaults to the configured one).
+    ///
+    /// # Errors
+    /// Not implemented algorithm, no passphrase, storage errors.
+    pub fn generate_key(&mut self, alg: Option<Algorithm>, now: u64) -> Result<KeyRecord> {
+        self.run(|ctx, tx| {
+            let s = load_settings(tx)?;
+            let rec = ctx.new_key(alg.unwrap_or(s.alg), &s, now)?;
+            tx.insert_key(&rec)?;
+            let mut a = row(now, "key.generate", OPERATOR);
+            a.kid = Some(rec.kid.clone());
+            a.detail = Some(format!("alg={} encrypted={}", rec.alg, rec.encrypted));
+            tx.insert_audit(&a)?;
+            Ok(rec)
+        })
+    }
+
+    /// Every signing key.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn keys(&mut self) -> Result<Vec<KeyRecord>> {
+        self.run(|_, tx| {
+            load_settings(tx)?;
+            tx.keys()
+        })
+    }
+
+    /// Applies the rotation policy at `now` (idempotent); returns the steps taken.
+    ///
+    /// # Errors
+    /// No passphrase when a key must be generated, storage errors.
+    pub fn rotate(&mut self, now: u64) -> Result<Vec<Value>> {
+        self.run(|ctx, tx| {
+            let s = load_settings(tx)?;
+            ctx.rotate(tx, &s, now)
+        })
+    }
+
+    /// Emergency revocation of a signing key: out of the JWKS now, its kid on
+    /// the revocation list; if it was the active key, a pending key (or a new
+    /// one) becomes active at once. Returns the rotation steps this caused.
+    ///
+    /// # Errors
+    /// Unknown kid, storage errors, no passphrase when a key must be generated.
+    pub fn revoke_key(&mut self, kid: &str, reason: Option<&str>, now: u64) -> Result<Vec<Value>> {
+        self.run(|ctx, tx| {
+            let s = load_settings(tx)?;
+            let mut keys = tx.keys()?;
+            let k = keys
+                .iter_mut()
+                .find(|k| k.kid == kid)
+                .ok_or_else(|| not_found("signing key", kid))?;
+            if k.revoked_at.is_some() {
+                return Ok(Vec::new());
+            }
+            k.state = if k.private_key.is_some() {
+                KeyState::Revoked
+            } else {
+                KeyState::Destroyed
+            };
+            k.revoked_at = Some(now);
+            k.revoke_reason = reason.map(String::from);
+            tx.update_key(k)?;
+            ctx.signers.remove(kid);
+            tx.insert_revocation(&RevocationEntry {
+                kind: RevocationKind::Kid,
+                value: kid.into(),
+                at: now,
+                expires_at: now
+                    .saturating_add(s.max_token_ttl)
+                    .saturating_add(s.jwks_max_age),
+                created_at: now,
+            })?;
+            let epoch = bump_epoch(tx)?;
+            let mut a = row(now, "key.revoke", OPERATOR);
+            a.kid = Some(kid.into());
+            a.detail = Some(format!(
+                "epoch={epoch}{}",
+                reason.map(|r| format!(" reason={r}")).unwrap_or_default()
+            ));
+            tx.insert_audit(&a)?;
+            ctx.rotate(tx, &s, now)
+        })
+    }
+
+    /// The encrypted PKCS#8 PEM of a key (for `openssl pkey`); an unencrypted
+    /// PEM only for `--insecure-dev-keys` stores.
+    ///
+    /// # Errors
+    /// Unknown kid, destroyed key, storage errors.
+    pub fn export_key(&mut self, kid: &str, now: u64) -> Result<Zeroizing<String>> {
+        self.run(|ctx, tx| {
+            load_settings(tx)?;
+            let k = tx
+                .keys()?
+                .into_iter()
+                .find(|k| k.kid == kid)
+                .ok_or_else(|| not_found("signing key", kid))?;
+            let stored = k.private_key.as_ref().ok_or_else(|| {
+                Error::crypto(format!("the private key of {kid} has been destroyed"))
+            })?;
+            let pem = if k.encrypted {
+                Zeroizing::new(keys::encrypted_pem(stored)?)
+            } else {
+                if !ctx.secrets.insecure_dev_keys {
+                    return Err(Error::new(
+                        ErrorKind::Passphrase,
+                        format!("signing key {kid} is stored unencrypted; pass --insecure-dev-keys to export it"),
+                    ));
+                }
+                ctx.warn_unencrypted(kid);
+                keys::plain_pem(stored)?
+            };
+            let mut a = row(now, "key.export", OPERATOR);
+            a.kid = Some(kid.into());
+            a.detail = Some(format!("encrypted={}", k.encrypted));
+            tx.insert_audit(&a)?;
+            Ok(pem)
+        })
+    }
+
+    /// The public JWKS: pending, active and retiring keys.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn jwks(&mut self) -> Result<Value> {
+        self.run(|_, tx| {
+            load_settings(tx)?;
+            let mut keys: Vec<Value> = Vec::new();
+            for k in tx.keys()? {
+                if k.state.is_published() {
+                    keys.push(
+                        serde_json::from_str(&k.public_jwk)
+                            .map_err(|e| Error::storage(format!("stored JWK is invalid: {e}")))?,
+                    );
+                }
+            }
+            Ok(json!({ "keys": keys }))
+        })
+    }
+
+    /// Creates a provisioning key; returns its record and the full key, to be
+    /// shown once.
+    ///
+    /// # Errors
+    /// Invalid request, storage errors.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_provisioning_key(
+        &mut self,
+        name: &str,
+        scope: &str,
+        ttl: Option<u64>,
+        max_token_ttl: Option<u64>,
+        sub: Option<&str>,
+        audiences: &[String],
+        now: u64,
+    ) -> Result<(ProvisioningRecord, Zeroizing<String>)> {
+        let scopes = provisioning::parse_scopes(scope)?;
+        if scopes.is_empty() {
+            return Err(Error::usage("--scope must name at least one scope"));
+        }
+        if name.trim().is_empty() {
+            return Err(Error::usage("--name must not be empty"));
+        }
+        self.run(|_, tx| {
+            let s = load_settings(tx)?;
+            let max = max_token_ttl.unwrap_or(s.token_ttl);
+            if max == 0 || max > s.max_token_ttl {
+                return Err(Error::usage(format!(
+                    "--max-token-ttl must be between 1s and the issuer's maximum ({})",
+                    duration::format(s.max_token_ttl)
+                )));
+            }
+            let ttl = ttl.unwrap_or(30 * 86_400);
+            if ttl == 0 {
+                return Err(Error::usage("--ttl must be positive"));
+            }
+            let new = provisioning::generate();
+            let rec = ProvisioningRecord {
+                id: new.id.clone(),
+                name: name.into(),
+                secret_sha256: new.secret_sha256,
+                scopes,
+                audiences: audiences.to_vec(),
+                sub: sub.map_or_else(|| new.id.clone(), String::from),
+                created_at: now,
+                expires_at: now.saturating_add(ttl),
+                max_token_ttl: max,
+                revoked_at: None,
+                use_count: 0,
+                last_used_at: None,
+            };
+            tx.insert_provisioning_key(&rec)?;
+            let mut a = row(now, "provision.create", OPERATOR);
+            a.provisioning_key_id = Some(rec.id.clone());
+            a.sub = Some(rec.sub.clone());
+            a.detail = Some(format!(
+                "name={} scope={} expires_at={} max_token_ttl={}",
+                rec.name,
+                rec.scopes.join(" "),
+                rec.expires_at,
+                duration::format(rec.max_token_ttl)
+            ));
+            tx.insert_audit(&a)?;
+            Ok((rec, new.full))
+        })
+    }
+
+    /// Every provisioning key.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn provisioning_keys(&mut self) -> Result<Vec<ProvisioningRecord>> {
+        self.run(|_, tx| {
+            load_settings(tx)?;
+            tx.provisioning_keys()
+        })
+    }
+
+    /// Revokes a provisioning key and every token issued through it (its
+    /// `sub` is revoked for tokens issued up to and including `now`).
+    ///
+    /// # Errors
+    /// Unknown id, storage errors.
+    pub fn revoke_provisioning_key(&mut self, id: &str, now: u64) -> Result<ProvisioningRecord> {
+        self.run(|_, tx| {
+            let s = load_settings(tx)?;
+            let mut k = tx
+                .provisioning_key(id)?
+                .ok_or_else(|| not_found("provisioning key", id))?;
+            if k.revoked_at.is_some() {
+                return Ok(k);
+            }
+            k.revoked_at = Some(now);
+            tx.update_provisioning_key(&k)?;
+            let before = now.saturating_add(1);
+            tx.insert_revocation(&RevocationEntry {
+                kind: RevocationKind::Sub,
+                value: k.sub.clone(),
+                at: before,
+                expires_at: before.saturating_add(s.max_token_ttl),
+                created_at: now,
+            })?;
+            let epoch = bump_epoch(tx)?;
+            let mut a = row(now, "provision.revoke", OPERATOR);
+            a.provisioning_key_id = Some(k.id.clone());
+            a.sub = Some(k.sub.clone());
+            a.detail = Some(format!(
+                "tokens of sub issued before {before} revoked; epoch={epoch}"
+            ));
+            tx.insert_audit(&a)?;
+            Ok(k)
+        })
+    }
+
+    /// Issues a token. Refusals (wrong, expired or revoked provisioning key;
+    /// scope, audience or lifetime beyond what it allows) are audited and
+    /// returned as `ERR_ISSUER_REFUSED`.
+    ///
+    /// # Errors
+    /// Refusals, no passphrase, storage errors.
+    pub fn issue(&mut self, req: &IssueRequest, now: u64) -> Result<Issued> {
+        let outcome = self.run(|ctx, tx| {
+            let s = load_settings(tx)?;
+            let refuse = |tx: &mut dyn Tx,
+                          pk: Option<&ProvisioningRecord>,
+                          id: Option<&str>,
+                          why: String|
+             -> Result<Result<Issued>> {
+                let mut a = row(
+                    now,
+                    "token.issue",
+                    &id.map_or_else(|| "unknown".into(), |i| format!("pk:{i}")),
+                );
+                a.outcome = "refused".into();
+                a.provisioning_key_id = id.map(String::from);
+                a.sub = pk.map(|p| p.sub.clone());
+                a.detail = Some(why.clone());
+                tx.insert_audit(&a)?;
+                Ok(Err(Error::refused(why)))
+            };
+            let presented = match Presented::parse(&req.provisioning_key) {
+                Ok(p) => p,
+                Err(e) => return refuse(tx, None, None, e.message().into()),
+            };
+            let id = presented.id.clone();
+            let Some(mut pk) = tx.provisioning_key(&id)? else {
+                return refuse(tx, None, Some(&id), "unknown provisioning key".into());
+            };
+            if !presented.matches(&pk.secret_sha256) {
+                return refuse(
+                    tx,
+                    Some(&pk),
+                    Some(&id),
+                    "wrong provisioning key secret".into(),
+                );
+            }
+            if let Some(at) = pk.revoked_at {
+                return refuse(
+                    tx,
+                    Some(&pk),
+                    Some(&id),
+                    format!("provisioning key was revoked at {at}"),
+                );
+            }
+            if now >= pk.expires_at {
+                return refuse(
+                    tx,
+                    Some(&pk),
+                    Some(&id),
+                    format!("provisioning key expired at {}", pk.expires_at),
+                );
+            }
+            let scopes = match &req.scope {
+                Some(sc) => match provisioning::parse_scopes(sc) {
+                    Ok(v) => v,
+                    Err(e) => return refuse(tx, Some(&pk), Some(&id), e.message().into()),
+                },
+                None => pk.scopes.clone(),
+            };
+            if scopes.is_empty() {
+                return refuse(tx, Some(&pk), Some(&id), "no scope requested".into());
+            }
+            let extra = provisioning::not_allowed(&scopes, &pk.scopes);
+            if !extra.is_empty() {
+                return refuse(
+                    tx,
+                    Some(&pk),
+                    Some(&id),
+                    format!(
+                        "scope not allowed for this provisioning key: {}",
+                        extra.join(" ")
+                    ),
+                );
+            }
+            let audiences = if req.audiences.is_empty() {
+                pk.audiences.clone()
+            } else {
+                req.audiences.clone()
+            };
+            if audiences.is_empty() {
+                return refuse(
+                    tx,
+                    Some(&pk),
+                    Some(&id),
+                    "an audience is required: pass --aud (RFC 9068)".into(),
+                );
+            }
+            if !pk.audiences.is_empty() {
+                let extra = provisioning::not_allowed(&audiences, &pk.audiences);
+                if !extra.is_empty() {
+                    return refuse(
+                        tx,
+                        Some(&pk),
+                        Some(&id),
+                        format!(
+                            "audience not allowed for this provisioning key: {}",
+                            extra.join(" ")
+                        ),
+                    );
+                }
+            }
+            let max = pk.max_token_ttl.min(s.max_token_ttl);
+            let ttl = req.ttl.unwrap_or_else(|| s.token_ttl.min(max));
+            if ttl == 0 || ttl > max {
+                return refuse(
+                    tx,
+                    Some(&pk),
+                    Some(&id),
+                    format!(
+                        "token lifetime {} exceeds this provisioning key's maximum {}",
+                        duration::format(ttl),
+                        duration::format(max)
+                    ),
+                );
+            }
+            for (name, _) in &req.claims {
+                if RESERVED_CLAIMS.contains(&name.as_str()) || name.is_empty() {
+                    return refuse(
+                        tx,
+                        Some(&pk),
+                        Some(&id),
+                        format!(
+                            "claim {name:?} is set by the issuer and cannot be given with --claim"
+                        ),
+                    );
+                }
+            }
+            let Some(active) = tx.keys()?.into_iter().find(|k| k.state == KeyState::Active) else {
+                return Err(Error::crypto(
+                    "the issuer has no active signing key; run `jwt-edge keys rotate`",
+                ));
+            };
+            let signer = ctx.signer(&active)?;
+            let jti = keys::random_b64(16);
+            let exp = now.saturating_add(ttl);
+            let mut claims = Map::new();
+            for (name, value) in &req.claims {
+                claims.insert(name.clone(), Value::String(value.clone()));
+            }
+            claims.insert("iss".into(), s.issuer.clone().into());
+            claims.insert("sub".into(), pk.sub.clone().into());
+            claims.insert(
+                "aud".into(),
+                match audiences.as_slice() {
+                    [one] => Value::String(one.clone()),
+                    many => Value::from(many.to_vec()),
+                },
+            );
+            claims.insert("iat".into(), now.into());
+            claims.insert("nbf".into(), now.into());
+            claims.insert("exp".into(), exp.into());
+            claims.insert("jti".into(), jti.clone().into());
+            claims.insert("scope".into(), scopes.join(" ").into());
+            claims.insert("client_id".into(), pk.id.clone().into());
+            let token = compact_jws(
+                signer,
+                &active.kid,
+                TOKEN_TYP,
+                &Value::Object(claims.clone()),
+            )?;
+            tx.insert_token(&TokenRecord {
+                jti: jti.clone(),
+                sub: pk.sub.clone(),
+                provisioning_key_id: pk.id.clone(),
+                kid: active.kid.clone(),
+                iat: now,
+                exp,
+            })?;
+            pk.use_count = pk.use_count.saturating_add(1);
+            pk.last_used_at = Some(now);
+            tx.update_provisioning_key(&pk)?;
+            let mut a = row(now, "token.issue", &format!("pk:{id}"));
+            a.kid = Some(active.kid.clone());
+            a.jti = Some(jti);
+            a.sub = Some(pk.sub.clone());
+            a.provisioning_key_id = Some(id);
+            a.detail = Some(format!("scope={} exp={exp}", scopes.join(" ")));
+            tx.insert_audit(&a)?;
+            Ok(Ok(Issued {
+                token,
+                claims,
+                kid: active.kid,
+            }))
+        })?;
+        outcome
+    }
+
+    /// Revokes one token by `jti` (it must have been issued here). Returns
+    /// false if it had already expired or was already revoked (nothing to do).
+    ///
+    /// # Errors
+    /// Unknown jti, storage errors.
+    pub fn revoke_jti(&mut self, jti: &str, now: u64) -> Result<bool> {
+        self.run(|_, tx| {
+            load_settings(tx)?;
+            let t = tx
+                .token(jti)?
+                .ok_or_else(|| not_found("token with jti", jti))?;
+            let listed = tx
+                .revocations()?
+                .iter()
+                .any(|e| e.kind == RevocationKind::Jti && e.value == jti);
+            if t.exp <= now || listed {
+                return Ok(false);
+            }
+            tx.insert_revocation(&RevocationEntry {
+                kind: RevocationKind::Jti,
+                value: jti.into(),
+                at: t.exp,
+                expires_at: t.exp,
+                created_at: now,
+            })?;
+            let epoch = bump_epoch(tx)?;
+            let mut a = row(now, "token.revoke", OPERATOR);
+            a.jti = Some(jti.into());
+            a.sub = Some(t.sub);
+            a.kid = Some(t.kid);
+            a.provisioning_key_id = Some(t.provisioning_key_id);
+            a.detail = Some(format!("epoch={epoch}"));
+            tx.insert_audit(&a)?;
+            Ok(true)
+        })
+    }
+
+    /// Revokes one token given in full (its `jti` is read without verifying;
+    /// it must name a token issued here).
+    ///
+    /// # Errors
+    /// Undecodable token, no `jti`, unknown jti, storage errors.
+    pub fn revoke_token(&mut self, token: &str, now: u64) -> Result<bool> {
+        let ins = crate::inspect(token, None)
+            .map_err(|e| Error::usage(format!("cannot decode the token: {}", e.message())))?;
+        let jti = ins
+            .claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::usage("the token has no string \"jti\""))?
+            .to_string();
+        self.revoke_jti(&jti, now)
+    }
+
+    /// Revokes every token of `sub` issued before `before` (default: up to and
+    /// including `now`). Returns the cut-off used.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn revoke_subject(&mut self, sub: &str, before: Option<u64>, now: u64) -> Result<u64> {
+        if sub.is_empty() {
+            return Err(Error::usage("the subject must not be empty"));
+        }
+        self.run(|_, tx| {
+            let s = load_settings(tx)?;
+            let before = before.unwrap_or_else(|| now.saturating_add(1));
+            tx.insert_revocation(&RevocationEntry {
+                kind: RevocationKind::Sub,
+                value: sub.into(),
+                at: before,
+                expires_at: before.saturating_add(s.max_token_ttl),
+                created_at: now,
+            })?;
+            let epoch = bump_epoch(tx)?;
+            let mut a = row(now, "subject.revoke", OPERATOR);
+            a.sub = Some(sub.into());
+            a.detail = Some(format!("before={before} epoch={epoch}"));
+            tx.insert_audit(&a)?;
+            Ok(before)
+        })
+    }
+
+    /// The revocation list at `now` in the core's schema (expired entries are
+    /// pruned first, which counts as a change and bumps the epoch).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn revocation_list(&mut self, now: u64) -> Result<Value> {
+        self.run(|_, tx| {
+            let s = load_settings(tx)?;
+            revocation_list(tx, &s, now)
+        })
+    }
+
+    /// The revocation list as a compact JWS (`typ: revocation-list+jwt`)
+    /// signed by the active key.
+    ///
+    /// # Errors
+    /// No active key, no passphrase, storage errors.
+    pub fn signed_revocation_list(&mut self, now: u64) -> Result<String> {
+        self.run(|ctx, tx| {
+            let s = load_settings(tx)?;
+            let list = revocation_list(tx, &s, now)?;
+            let active = tx
+                .keys()?
+                .into_iter()
+                .find(|k| k.state == KeyState::Active)
+                .ok_or_else(|| Error::crypto("the issuer has no active signing key"))?;
+            let signer = ctx.signer(&active)?;
+            compact_jws(
+                signer,
+                &active.kid,
+                crate::revocation::REVOCATION_LIST_TYP,
+                &list,
+            )
+        })
+    }
+
+    /// Audit rows with `at >= since`.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn audit(&mut self, since: u64) -> Result<Vec<AuditRecord>> {
+        self.run(|_, tx| tx.audit(since))
+    }
+}
+
+fn revocation_list(tx: &mut dyn Tx, s: &Settings, now: u64) -> Result<Value> {
+    let pruned = tx.prune_revocations(now)?;
+    let epoch = if pruned > 0 {
+        let epoch = bump_epoch(tx)?;
+        let mut a = row(now, "revocations.prune", OPERATOR);
+        a.detail = Some(format!("{pruned} expired entries removed; epoch={epoch}"));
+        tx.insert_audit(&a)?;
+        epoch
+    } else {
+        epoch(tx)?
+    };
+    let mut jti = Vec::new();
+    let mut sub = Vec::new();
+    let mut kid = Vec::new();
+    for e in tx.revocations()? {
+        match e.kind {
+            RevocationKind::Jti => jti.push(json!({"jti": e.value, "exp": e.at})),
+            RevocationKind::Sub => sub.push(json!({"sub": e.value, "before": e.at})),
+            RevocationKind::Kid => {
+                if !kid.contains(&Value::String(e.value.clone())) {
+                    kid.push(Value::String(e.value));
+                }
+            }
+        }
+    }
+    Ok(json!({
+        "iss": s.issuer,
+        "epoch": epoch,
+        "generated_at": now,
+        "jti": jti,
+        "sub": sub,
+        "kid": kid,
+    }))
+}

@@ -1,0 +1,163 @@
+//! The issuer's policy, chosen at `init` and stored in the `settings` table.
+
+use std::collections::BTreeMap;
+use std::format;
+use std::string::{String, ToString};
+
+use crate::Algorithm;
+
+use super::duration;
+use super::keys;
+use super::{Error, Result};
+
+/// Default lifetime of an issued token (15 minutes).
+pub const DEFAULT_TOKEN_TTL: u64 = 900;
+/// Default upper bound on any token's lifetime (1 hour).
+pub const DEFAULT_MAX_TOKEN_TTL: u64 = 3600;
+/// Default rotation period (30 days).
+pub const DEFAULT_ROTATE_EVERY: u64 = 30 * 86_400;
+/// Default pre-publication period of a pending key (1 day).
+pub const DEFAULT_PRE_PUBLISH: u64 = 86_400;
+/// Default time a retired key's metadata is kept before its private key is destroyed (30 days).
+pub const DEFAULT_RETAIN: u64 = 30 * 86_400;
+/// Default longest time a verifier may cache the JWKS (1 hour).
+pub const DEFAULT_JWKS_MAX_AGE: u64 = 3600;
+/// Default PBKDF2-HMAC-SHA256 iteration count for encrypted private keys.
+pub const DEFAULT_KDF_ITERATIONS: u32 = 600_000;
+/// Smallest PBKDF2 iteration count accepted (only sensible for tests).
+pub const MIN_KDF_ITERATIONS: u32 = 1000;
+
+/// The issuer's policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The `iss` of every token and revocation list.
+    pub issuer: String,
+    /// Algorithm of the keys `keys rotate` generates.
+    pub alg: Algorithm,
+    /// Default token lifetime (seconds).
+    pub token_ttl: u64,
+    /// Largest token lifetime any provisioning key may allow (seconds).
+    pub max_token_ttl: u64,
+    /// A key signs for this long before it is replaced (seconds).
+    pub rotate_every: u64,
+    /// A new key is published this long before it signs (seconds).
+    pub pre_publish: u64,
+    /// A replaced key stays published this long (seconds).
+    pub grace: u64,
+    /// A retired key's private material is destroyed after this long (seconds).
+    pub retain: u64,
+    /// The longest a verifier caches the JWKS (seconds); part of the default grace.
+    pub jwks_max_age: u64,
+    /// PBKDF2 iterations for private keys encrypted at rest.
+    pub kdf_iterations: u32,
+}
+
+impl Settings {
+    /// Settings with the defaults for `issuer`.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            alg: Algorithm::ES256,
+            token_ttl: DEFAULT_TOKEN_TTL,
+            max_token_ttl: DEFAULT_MAX_TOKEN_TTL,
+            rotate_every: DEFAULT_ROTATE_EVERY,
+            pre_publish: DEFAULT_PRE_PUBLISH,
+            grace: DEFAULT_MAX_TOKEN_TTL + DEFAULT_JWKS_MAX_AGE,
+            retain: DEFAULT_RETAIN,
+            jwks_max_age: DEFAULT_JWKS_MAX_AGE,
+            kdf_iterations: DEFAULT_KDF_ITERATIONS,
+        }
+    }
+
+    /// The default grace: `max_token_ttl + jwks_max_age`, so that no token in
+    /// flight and no cached JWKS breaks when a key is replaced.
+    pub fn default_grace(&self) -> u64 {
+        self.max_token_ttl.saturating_add(self.jwks_max_age)
+    }
+
+    /// Checks the policy is coherent.
+    ///
+    /// # Errors
+    /// A usage error naming the first problem.
+    pub fn validate(&self) -> Result<()> {
+        let u = |m: String| Err(Error::usage(m));
+        if self.issuer.trim().is_empty() {
+            return u("--issuer must not be empty".into());
+        }
+        keys::check_supported(self.alg)?;
+        if self.token_ttl == 0 || self.max_token_ttl == 0 {
+            return u("token lifetimes must be positive".into());
+        }
+        if self.token_ttl > self.max_token_ttl {
+            return u(format!(
+                "--token-ttl ({}) exceeds --max-token-ttl ({})",
+                duration::format(self.token_ttl),
+                duration::format(self.max_token_ttl)
+            ));
+        }
+        if self.pre_publish >= self.rotate_every {
+            return u("--pre-publish must be shorter than --rotate-every".into());
+        }
+        if self.grace < self.max_token_ttl {
+            return u(format!(
+                "--grace ({}) is shorter than --max-token-ttl ({}): tokens in flight would stop verifying",
+                duration::format(self.grace),
+                duration::format(self.max_token_ttl)
+            ));
+        }
+        if self.kdf_iterations < MIN_KDF_ITERATIONS {
+            return u(format!(
+                "--kdf-iterations must be at least {MIN_KDF_ITERATIONS}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The settings as `name → value` rows.
+    pub fn to_rows(&self) -> BTreeMap<&'static str, String> {
+        let mut m = BTreeMap::new();
+        m.insert("issuer", self.issuer.clone());
+        m.insert("alg", self.alg.name().to_string());
+        m.insert("token_ttl", self.token_ttl.to_string());
+        m.insert("max_token_ttl", self.max_token_ttl.to_string());
+        m.insert("rotate_every", self.rotate_every.to_string());
+        m.insert("pre_publish", self.pre_publish.to_string());
+        m.insert("grace", self.grace.to_string());
+        m.insert("retain", self.retain.to_string());
+        m.insert("jwks_max_age", self.jwks_max_age.to_string());
+        m.insert("kdf_iterations", self.kdf_iterations.to_string());
+        m
+    }
+
+    /// Reads settings back from rows.
+    ///
+    /// # Errors
+    /// A missing or malformed row (a storage error).
+    pub fn from_rows(rows: &BTreeMap<String, String>) -> Result<Self> {
+        let get = |k: &str| {
+            rows.get(k)
+                .ok_or_else(|| Error::storage(format!("setting {k:?} is missing")))
+        };
+        let num = |k: &str| -> Result<u64> {
+            get(k)?
+                .parse()
+                .map_err(|_| Error::storage(format!("setting {k:?} is not a number")))
+        };
+        let alg_name = get("alg")?;
+        let alg = Algorithm::from_name(alg_name)
+            .ok_or_else(|| Error::storage(format!("setting alg {alg_name:?} is unknown")))?;
+        Ok(Self {
+            issuer: get("issuer")?.clone(),
+            alg,
+            token_ttl: num("token_ttl")?,
+            max_token_ttl: num("max_token_ttl")?,
+            rotate_every: num("rotate_every")?,
+            pre_publish: num("pre_publish")?,
+            grace: num("grace")?,
+            retain: num("retain")?,
+            jwks_max_age: num("jwks_max_age")?,
+            kdf_iterations: u32::try_from(num("kdf_iterations")?)
+                .map_err(|_| Error::storage("setting kdf_iterations is out of range"))?,
+        })
+    }
+}

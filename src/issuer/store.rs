@@ -1,0 +1,281 @@
+//! The storage layer: the [`Store`] trait (one transaction per command) and
+//! the records it keeps. [`super::SqliteStore`] implements it; a PostgreSQL
+//! implementation would map the same tables one to one (see `docs/issuer.md`).
+//!
+//! Timestamps are unix seconds. Nothing here interprets the records: the
+//! rules live in [`super::lifecycle`], [`super::provisioning`] and
+//! [`super::service`].
+
+use std::collections::BTreeMap;
+use std::string::String;
+use std::vec::Vec;
+
+use zeroize::Zeroizing;
+
+use crate::Algorithm;
+
+use super::lifecycle::KeyState;
+use super::Result;
+
+/// A signing key's row. `private_key` is the PKCS#8 DER — encrypted
+/// (`EncryptedPrivateKeyInfo`) unless `encrypted` is false (`--insecure-dev-keys`);
+/// `None` once destroyed.
+#[derive(Clone)]
+pub struct KeyRecord {
+    /// RFC 7638 thumbprint.
+    pub kid: String,
+    /// Signing algorithm.
+    pub alg: Algorithm,
+    /// Lifecycle state.
+    pub state: KeyState,
+    /// When generated (state pending).
+    pub created_at: u64,
+    /// When it became active.
+    pub activated_at: Option<u64>,
+    /// When it started retiring.
+    pub retiring_at: Option<u64>,
+    /// When it was retired (left the JWKS).
+    pub retired_at: Option<u64>,
+    /// When it was revoked (emergency).
+    pub revoked_at: Option<u64>,
+    /// Why it was revoked.
+    pub revoke_reason: Option<String>,
+    /// When its private material was destroyed.
+    pub destroyed_at: Option<u64>,
+    /// The public JWK (JSON text, with kid/alg/use).
+    pub public_jwk: String,
+    /// The private key (PKCS#8 DER, see above).
+    pub private_key: Option<Zeroizing<Vec<u8>>>,
+    /// Whether `private_key` is encrypted.
+    pub encrypted: bool,
+}
+
+impl core::fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A provisioning key's row: the secret is stored only as its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisioningRecord {
+    /// Public id (the `<id>` of `jep_<id>_<secret>`).
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// SHA-256 of the secret.
+    pub secret_sha256: [u8; 32],
+    /// Scopes it may request.
+    pub scopes: Vec<String>,
+    /// Audiences it may request (empty: any `--aud`, but one is required).
+    pub audiences: Vec<String>,
+    /// The `sub` of the tokens it issues.
+    pub sub: String,
+    /// Creation time.
+    pub created_at: u64,
+    /// Expiry time (refused from then on).
+    pub expires_at: u64,
+    /// Longest token lifetime it may request (seconds).
+    pub max_token_ttl: u64,
+    /// When revoked.
+    pub revoked_at: Option<u64>,
+    /// Successful issuances.
+    pub use_count: u64,
+    /// Last successful issuance.
+    pub last_used_at: Option<u64>,
+}
+
+/// An issued token's row (kept to revoke it by `jti` with its `exp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Token id.
+    pub jti: String,
+    /// Subject.
+    pub sub: String,
+    /// Provisioning key it was issued through.
+    pub provisioning_key_id: String,
+    /// Signing key.
+    pub kid: String,
+    /// Issued at.
+    pub iat: u64,
+    /// Expires at.
+    pub exp: u64,
+}
+
+/// What a revocation entry covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevocationKind {
+    /// One token, by `jti` (`at` is the token's `exp`).
+    Jti,
+    /// Every token of a subject issued before `at`.
+    Sub,
+    /// Every token signed by a key.
+    Kid,
+}
+
+impl RevocationKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jti => "jti",
+            Self::Sub => "sub",
+            Self::Kid => "kid",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "jti" => Some(Self::Jti),
+            "sub" => Some(Self::Sub),
+            "kid" => Some(Self::Kid),
+            _ => None,
+        }
+    }
+}
+
+/// A revocation entry. It is dropped from the list at `expires_at`, when every
+/// token it covers has expired anyway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationEntry {
+    /// What it covers.
+    pub kind: RevocationKind,
+    /// The `jti`, `sub` or `kid`.
+    pub value: String,
+    /// `exp` for a jti, `before` for a sub, the revocation time for a kid.
+    pub at: u64,
+    /// When the entry may leave the list.
+    pub expires_at: u64,
+    /// When it was recorded.
+    pub created_at: u64,
+}
+
+/// One audit row. Never holds a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRecord {
+    /// Row id (assigned by the store; 0 before insertion).
+    pub id: u64,
+    /// When (the command's `now`).
+    pub at: u64,
+    /// What, e.g. `token.issue`, `key.activate`, `provision.revoke`.
+    pub action: String,
+    /// Who: `operator` for administrative commands, `pk:<id>` for issuance.
+    pub actor: String,
+    /// Signing key involved.
+    pub kid: Option<String>,
+    /// Token involved.
+    pub jti: Option<String>,
+    /// Subject involved.
+    pub sub: Option<String>,
+    /// Provisioning key involved.
+    pub provisioning_key_id: Option<String>,
+    /// `ok` or `refused`.
+    pub outcome: String,
+    /// Free text (reasons, scopes; never a secret).
+    pub detail: Option<String>,
+}
+
+/// The storage backend: runs a closure inside one write transaction that is
+/// committed if it returns `Ok` and rolled back otherwise. Implementations
+/// must serialise writers (SQLite: `BEGIN IMMEDIATE`; PostgreSQL:
+/// `SERIALIZABLE` or a table lock) so concurrent commands never interleave.
+pub trait Store {
+    /// Runs `f` in one transaction.
+    ///
+    /// # Errors
+    /// `f`'s error (after rollback) or a storage error.
+    fn transaction<T>(&mut self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T>;
+}
+
+/// The operations available inside a transaction.
+pub trait Tx {
+    /// All settings rows.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn settings(&mut self) -> Result<BTreeMap<String, String>>;
+    /// Inserts or replaces one setting.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn put_setting(&mut self, name: &str, value: &str) -> Result<()>;
+
+    /// Every signing key, oldest first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn keys(&mut self) -> Result<Vec<KeyRecord>>;
+    /// Inserts a key.
+    ///
+    /// # Errors
+    /// Storage errors (e.g. duplicate kid).
+    fn insert_key(&mut self, key: &KeyRecord) -> Result<()>;
+    /// Updates a key's state, timestamps and private material.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn update_key(&mut self, key: &KeyRecord) -> Result<()>;
+
+    /// Every provisioning key, oldest first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn provisioning_keys(&mut self) -> Result<Vec<ProvisioningRecord>>;
+    /// One provisioning key.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn provisioning_key(&mut self, id: &str) -> Result<Option<ProvisioningRecord>>;
+    /// Inserts a provisioning key.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn insert_provisioning_key(&mut self, key: &ProvisioningRecord) -> Result<()>;
+    /// Updates revocation and usage counters.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn update_provisioning_key(&mut self, key: &ProvisioningRecord) -> Result<()>;
+
+    /// Records an issued token.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn insert_token(&mut self, token: &TokenRecord) -> Result<()>;
+    /// One issued token.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn token(&mut self, jti: &str) -> Result<Option<TokenRecord>>;
+
+    /// Every revocation entry.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn revocations(&mut self) -> Result<Vec<RevocationEntry>>;
+    /// Adds a revocation entry.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn insert_revocation(&mut self, entry: &RevocationEntry) -> Result<()>;
+    /// Deletes entries with `expires_at <= now`; returns how many.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn prune_revocations(&mut self, now: u64) -> Result<u64>;
+
+    /// Appends an audit row; returns its id.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn insert_audit(&mut self, row: &AuditRecord) -> Result<u64>;
+    /// Audit rows with `at >= since`, in insertion order.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn audit(&mut self, since: u64) -> Result<Vec<AuditRecord>>;
+}
