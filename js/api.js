@@ -42,6 +42,12 @@ function checkToken(token) {
 
 const KEY_CACHE_LIMIT = 256;
 
+// Rust hands back the exact JSON texts it validated strictly (no duplicate
+// members, bounded depth); JSON.parse turns them into the same objects.
+function parsed(r) {
+  return { header: JSON.parse(r.header), claims: JSON.parse(r.claims) };
+}
+
 /**
  * Builds the public API over an initialised wasm-bindgen module and a host
  * crypto adapter (`null` when the host has none: everything runs in Rust).
@@ -59,7 +65,7 @@ export function createApi(wasm, host) {
     /** Verifies in pure Rust (synchronous). */
     verifySync(token, options) {
       checkToken(token);
-      return call(() => this.#core.verifySync(token, nowOf(options)));
+      return parsed(call(() => this.#core.verifySync(token, nowOf(options))));
     }
 
     /** Verifies with the host's crypto where it has the algorithm, else in Rust. */
@@ -78,7 +84,7 @@ export function createApi(wasm, host) {
           }
         }
         const result = call(() => this.#core.finish(token, by, now, p.generation));
-        if (result !== undefined) return result; // undefined: keys changed meanwhile, start again
+        if (result !== undefined) return parsed(result); // undefined: keys changed meanwhile, start again
       }
       throw new JwtEdgeError({ code: "ERR_JWKS_NO_MATCHING_KEY", message: "the key set kept changing during verification", retryable: true });
     }
@@ -131,7 +137,8 @@ export function createApi(wasm, host) {
   /** Decodes a token without verifying it: `{header, claims, warnings}`. */
   function inspect(token, options) {
     checkToken(token);
-    return call(() => wasm.inspect(token, nowOf(options)));
+    const r = call(() => wasm.inspect(token, nowOf(options)));
+    return { ...parsed(r), warnings: r.warnings };
   }
 
   return { Validator, inspect, rustAlgorithms: () => wasm.rustAlgorithms() };

@@ -48,7 +48,7 @@ pub(crate) fn numeric_date(
         _ => Err(failed(
             claim,
             ClaimReason::Invalid,
-            format!("\"{claim}\" is out of range (must be between 0 and {MAX_NUMERIC_DATE})"),
+            format!("\"{claim}\" is out of range (must be between 0 and 253402300799)"),
         )),
     }
 }

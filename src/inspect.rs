@@ -33,6 +33,10 @@ pub struct Inspection {
     pub claims: Map<String, Value>,
     /// Warnings, most important first.
     pub warnings: Vec<Warning>,
+    /// The header exactly as decoded (strictly validated JSON text).
+    pub header_json: String,
+    /// The claims set exactly as decoded (strictly validated JSON text).
+    pub claims_json: String,
 }
 
 fn warn(out: &mut Vec<Warning>, code: &'static str, message: impl Into<String>) {
@@ -139,8 +143,8 @@ pub fn inspect(token: &str, now: Option<u64>) -> Result<Inspection> {
                     &mut w,
                     "LONG_LIFETIME",
                     format!(
-                        "the token is valid for {:.1} hours; more than 24 hours is risky",
-                        (exp - start) / 3600.0
+                        "the token is valid for about {} hours; more than 24 hours is risky",
+                        ((exp - start) / 3600.0) as u64
                     ),
                 );
             }
@@ -167,9 +171,15 @@ pub fn inspect(token: &str, now: Option<u64>) -> Result<Inspection> {
     if header.is_empty() {
         return Err(jws_invalid("the header is an empty JSON object"));
     }
+    let header_json =
+        String::from_utf8(t.header_bytes).map_err(|_| jws_invalid("the header is not UTF-8"))?;
+    let claims_json =
+        String::from_utf8(t.payload).map_err(|_| jws_invalid("the claims set is not UTF-8"))?;
     Ok(Inspection {
         header,
         claims,
         warnings: w,
+        header_json,
+        claims_json,
     })
 }

@@ -243,7 +243,7 @@ impl Key {
         for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
             if jwk.contains_key(private) {
                 return Err(format!(
-                    "contains the private member {private:?}; a public key set must not carry private key material"
+                    "contains the private member \"{private}\"; a public key set must not carry private key material"
                 ));
             }
         }
@@ -359,10 +359,10 @@ fn b64_member(
 ) -> core::result::Result<Vec<u8>, String> {
     match jwk.get(name) {
         Some(Value::String(s)) => {
-            b64::decode(s.as_bytes()).map_err(|e| format!("member {name:?} {}", e.describe()))
+            b64::decode(s.as_bytes()).map_err(|e| format!("member \"{name}\" {}", e.describe()))
         }
-        Some(_) => Err(format!("member {name:?} is not a string")),
-        None => Err(format!("is missing member {name:?}")),
+        Some(_) => Err(format!("member \"{name}\" is not a string")),
+        None => Err(format!("is missing member \"{name}\"")),
     }
 }
 
@@ -372,18 +372,22 @@ fn str_member<'a>(
 ) -> core::result::Result<&'a str, String> {
     match jwk.get(name) {
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(format!("member {name:?} is not a string")),
-        None => Err(format!("is missing member {name:?}")),
+        Some(_) => Err(format!("member \"{name}\" is not a string")),
+        None => Err(format!("is missing member \"{name}\"")),
     }
 }
 
 type Parsed = (KeyFamily, usize, Prepared, Map<String, Value>);
 
 fn public_members(jwk: &Map<String, Value>, names: &[&str]) -> Map<String, Value> {
-    names
-        .iter()
-        .filter_map(|n| jwk.get(*n).map(|v| ((*n).to_string(), v.clone())))
-        .collect()
+    // Inserted one by one: `collect` into a map would sort (more wasm code).
+    let mut out = Map::new();
+    for n in names {
+        if let Some(v) = jwk.get(*n) {
+            out.insert((*n).to_string(), v.clone());
+        }
+    }
+    out
 }
 
 fn parse_ec(jwk: &Map<String, Value>) -> core::result::Result<Parsed, String> {

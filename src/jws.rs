@@ -108,6 +108,7 @@ pub struct Header {
 #[derive(Debug, Clone)]
 pub struct UntrustedToken<'a> {
     pub(crate) header: Header,
+    pub(crate) header_bytes: Vec<u8>,
     pub(crate) signing_input: &'a str,
     pub(crate) payload: Vec<u8>,
     pub(crate) signature: Vec<u8>,
@@ -149,6 +150,7 @@ pub(crate) fn parse(
     };
     Ok(UntrustedToken {
         header,
+        header_bytes,
         signing_input: segs.signing_input,
         payload,
         signature,
@@ -161,7 +163,7 @@ fn parse_header(json: Map<String, Value>, mode: Mode) -> Result<Header> {
         for p in REFUSED_HEADER_PARAMS {
             if json.contains_key(p) {
                 return Err(jws_invalid(format!(
-                    "header parameter {p:?} is not supported: jwt-edge implements no JWS extensions, so a token with \"crit\" or \"b64\" is refused"
+                    "header parameter \"{p}\" is not supported: jwt-edge implements no JWS extensions, so a token with \"crit\" or \"b64\" is refused"
                 )));
             }
         }

@@ -69,9 +69,12 @@ impl Policy {
     /// Replaces the algorithm allowlist. The token's `alg` must be on it.
     #[must_use]
     pub fn algorithms(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Self {
-        let mut v: Vec<Algorithm> = algs.into_iter().collect();
-        v.sort();
-        v.dedup();
+        let mut v: Vec<Algorithm> = Vec::new();
+        for a in algs {
+            if !v.contains(&a) {
+                v.push(a);
+            }
+        }
         self.algorithms = v;
         self
     }

@@ -13,12 +13,11 @@
 //! arrive signed: a compact JWS with `typ: revocation-list+jwt` whose payload
 //! is that JSON, verified against the same key set.
 
-use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result, RevocationReason};
 use crate::json;
@@ -33,50 +32,106 @@ fn invalid(message: impl Into<alloc::borrow::Cow<'static, str>>) -> Error {
     Error::new(ErrorKind::RevocationListInvalid, message)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawJti {
-    jti: String,
-    exp: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSub {
-    sub: String,
-    before: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawList {
-    iss: String,
-    epoch: u64,
-    generated_at: u64,
-    #[serde(default)]
-    jti: Vec<RawJti>,
-    #[serde(default)]
-    sub: Vec<RawSub>,
-    #[serde(default)]
-    kid: Vec<String>,
-}
-
-/// One issuer's revocation list.
+/// One issuer's revocation list. Entries are kept sorted for binary search.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevocationList {
     iss: String,
     epoch: u64,
     generated_at: u64,
-    jti: BTreeMap<String, u64>,
-    sub: BTreeMap<String, u64>,
-    kid: BTreeSet<String>,
+    jti: Vec<(String, u64)>,
+    sub: Vec<(String, u64)>,
+    kid: Vec<(String, u64)>,
+}
+
+/// Reads an object with exactly the members `allowed` (missing optional ones are `None`).
+fn members<'a, const N: usize>(
+    obj: &'a Map<String, Value>,
+    allowed: [&'static str; N],
+    what: &str,
+) -> Result<[Option<&'a Value>; N]> {
+    if let Some(unknown) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(invalid(format!(
+            "revocation list: unknown member {:?} in {what}",
+            Truncated(unknown)
+        )));
+    }
+    Ok(allowed.map(|name| obj.get(name)))
+}
+
+fn string_of(v: Option<&Value>, name: &str) -> Result<String> {
+    match v {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(invalid(format!(
+            "revocation list: \"{name}\" must be a string"
+        ))),
+        None => Err(invalid(format!("revocation list: \"{name}\" is missing"))),
+    }
+}
+
+fn u64_of(v: Option<&Value>, name: &str) -> Result<u64> {
+    match v {
+        Some(Value::Number(n)) => n.as_u64().ok_or_else(|| {
+            invalid(format!(
+                "revocation list: \"{name}\" must be a non-negative integer"
+            ))
+        }),
+        Some(_) => Err(invalid(format!(
+            "revocation list: \"{name}\" must be a number"
+        ))),
+        None => Err(invalid(format!("revocation list: \"{name}\" is missing"))),
+    }
+}
+
+fn array_of<'a>(v: Option<&'a Value>, name: &str) -> Result<&'a [Value]> {
+    match v {
+        None => Ok(&[]),
+        Some(Value::Array(items)) => Ok(items),
+        Some(_) => Err(invalid(format!(
+            "revocation list: \"{name}\" must be an array"
+        ))),
+    }
+}
+
+fn object_of<'a>(v: &'a Value, name: &str) -> Result<&'a Map<String, Value>> {
+    v.as_object().ok_or_else(|| {
+        invalid(format!(
+            "revocation list: entries of \"{name}\" must be objects"
+        ))
+    })
+}
+
+fn by_name(a: &(String, u64), b: &(String, u64)) -> core::cmp::Ordering {
+    a.0.cmp(&b.0)
+}
+
+/// Sorts by name and merges duplicates, keeping the largest value. (One sort
+/// instantiation serves all three entry kinds: less wasm code.)
+fn sorted_max(mut entries: Vec<(String, u64)>) -> Vec<(String, u64)> {
+    entries.sort_unstable_by(by_name);
+    let mut out: Vec<(String, u64)> = Vec::with_capacity(entries.len());
+    for (name, value) in entries {
+        match out.last_mut() {
+            Some(last) if last.0 == name => last.1 = last.1.max(value),
+            _ => out.push((name, value)),
+        }
+    }
+    out
+}
+
+fn lookup<'a>(entries: &'a [(String, u64)], name: &str) -> Option<&'a u64> {
+    entries
+        .binary_search_by(|(n, _)| n.as_str().cmp(name))
+        .ok()
+        .and_then(|i| entries.get(i))
+        .map(|(_, v)| v)
 }
 
 impl RevocationList {
     /// Parses the unsigned JSON form.
     ///
     /// # Errors
-    /// `ERR_REVOCATION_LIST_INVALID` if it is not valid JSON of the schema above.
+    /// `ERR_REVOCATION_LIST_INVALID` if it is not valid JSON of the schema above
+    /// (unknown members are refused).
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         if bytes.len() > MAX_REVOCATION_LIST_BYTES {
             return Err(invalid(format!(
@@ -84,23 +139,35 @@ impl RevocationList {
                 bytes.len()
             )));
         }
-        let value = json::parse(bytes, 4)
-            .map_err(|e| invalid(format!("revocation list is not valid JSON: {e}")))?;
-        let raw: RawList = serde_json::from_value(value)
-            .map_err(|e| invalid(format!("revocation list does not match the schema: {e}")))?;
-        let mut sub = BTreeMap::new();
-        for s in raw.sub {
-            // Keep the latest cut-off if a subject is listed twice.
-            let e = sub.entry(s.sub).or_insert(0u64);
-            *e = (*e).max(s.before);
+        let doc = json::parse_object(bytes, 4)
+            .map_err(|e| invalid(format!("revocation list is not a valid JSON object: {e}")))?;
+        let [iss, epoch, generated_at, jti, sub, kid] = members(
+            &doc,
+            ["iss", "epoch", "generated_at", "jti", "sub", "kid"],
+            "the list",
+        )?;
+        let mut jtis = Vec::new();
+        for entry in array_of(jti, "jti")? {
+            let [id, exp] = members(object_of(entry, "jti")?, ["jti", "exp"], "a jti entry")?;
+            jtis.push((string_of(id, "jti")?, u64_of(exp, "exp")?));
+        }
+        let mut subs = Vec::new();
+        for entry in array_of(sub, "sub")? {
+            let [name, before] =
+                members(object_of(entry, "sub")?, ["sub", "before"], "a sub entry")?;
+            subs.push((string_of(name, "sub")?, u64_of(before, "before")?));
+        }
+        let mut kids = Vec::new();
+        for entry in array_of(kid, "kid")? {
+            kids.push((string_of(Some(entry), "kid")?, 0));
         }
         Ok(Self {
-            iss: raw.iss,
-            epoch: raw.epoch,
-            generated_at: raw.generated_at,
-            jti: raw.jti.into_iter().map(|j| (j.jti, j.exp)).collect(),
-            sub,
-            kid: raw.kid.into_iter().collect(),
+            iss: string_of(iss, "iss")?,
+            epoch: u64_of(epoch, "epoch")?,
+            generated_at: u64_of(generated_at, "generated_at")?,
+            jti: sorted_max(jtis),
+            sub: sorted_max(subs),
+            kid: sorted_max(kids),
         })
     }
 
@@ -128,12 +195,16 @@ impl RevocationList {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    fn has_kid(&self, kid: &str) -> bool {
+        lookup(&self.kid, kid).is_some()
+    }
 }
 
 /// The revocation data a verifier holds: at most one list per issuer.
 #[derive(Debug, Clone, Default)]
 pub struct Revocations {
-    lists: BTreeMap<String, RevocationList>,
+    lists: Vec<RevocationList>,
 }
 
 /// What a token looks like to the revocation check.
@@ -157,45 +228,49 @@ impl Revocations {
     /// `ERR_REVOCATION_LIST_INVALID` if a list with a higher epoch is already
     /// held for that issuer (a replayed old list must not un-revoke tokens).
     pub fn insert(&mut self, list: RevocationList) -> Result<()> {
-        if let Some(held) = self.lists.get(&list.iss) {
-            if list.epoch < held.epoch {
-                return Err(invalid(format!(
-                    "revocation list epoch {} is lower than the epoch {} already held for this issuer",
-                    list.epoch, held.epoch
-                )));
+        match self.lists.iter_mut().find(|held| held.iss == list.iss) {
+            Some(held) if list.epoch < held.epoch => Err(invalid(format!(
+                "revocation list epoch {} is lower than the epoch {} already held for this issuer",
+                list.epoch, held.epoch
+            ))),
+            Some(held) => {
+                *held = list;
+                Ok(())
+            }
+            None => {
+                self.lists.push(list);
+                Ok(())
             }
         }
-        self.lists.insert(list.iss.clone(), list);
-        Ok(())
     }
 
     /// The list held for `iss`, if any.
     pub fn get(&self, iss: &str) -> Option<&RevocationList> {
-        self.lists.get(iss)
+        self.lists.iter().find(|l| l.iss == iss)
     }
 
     /// A number that changes whenever the held data changes (sum of epochs and
     /// list count), for caches that must be invalidated on refresh.
     pub fn version(&self) -> u64 {
         self.lists
-            .values()
+            .iter()
             .fold(self.lists.len() as u64, |acc, l| acc.wrapping_add(l.epoch))
     }
 
     pub(crate) fn check(&self, t: &Subject<'_>) -> Result<()> {
         if let Some(kid) = t.kid {
-            if self.lists.values().any(|l| l.kid.contains(kid)) {
+            if self.lists.iter().any(|l| l.has_kid(kid)) {
                 return Err(Error::revoked(
                     RevocationReason::Kid,
                     format!("the signing key {:?} has been revoked", Truncated(kid)),
                 ));
             }
         }
-        let Some(list) = t.iss.and_then(|iss| self.lists.get(iss)) else {
+        let Some(list) = t.iss.and_then(|iss| self.get(iss)) else {
             return Ok(());
         };
         if let Some(jti) = t.jti {
-            if list.jti.contains_key(jti) {
+            if lookup(&list.jti, jti).is_some() {
                 return Err(Error::revoked(
                     RevocationReason::Jti,
                     format!("token {:?} has been revoked", Truncated(jti)),
@@ -203,7 +278,7 @@ impl Revocations {
             }
         }
         if let Some(sub) = t.sub {
-            if let Some(&before) = list.sub.get(sub) {
+            if let Some(&before) = lookup(&list.sub, sub) {
                 if (before as f64) > t.iat.unwrap_or(0.0) {
                     return Err(Error::revoked(
                         RevocationReason::Sub,

@@ -11,14 +11,27 @@ impl Truncated<'_> {
 }
 
 impl fmt::Debug for Truncated<'_> {
+    /// Quotes the text: `"` and `\` are backslash-escaped and control characters
+    /// written as `\u{..}`, so hostile input cannot forge message structure.
+    /// (Hand-written rather than `str`'s `Debug`, whose Unicode tables cost
+    /// wasm size.)
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.char_indices().nth(Self::MAX) {
-            Some((cut, _)) => {
-                let head = self.0.get(..cut).unwrap_or_default();
-                write!(f, "{head:?}…")
+        use fmt::Write as _;
+        f.write_char('"')?;
+        for (n, c) in self.0.chars().enumerate() {
+            if n == Self::MAX {
+                return f.write_str("\"…");
             }
-            None => write!(f, "{:?}", self.0),
+            match c {
+                '"' | '\\' => {
+                    f.write_char('\\')?;
+                    f.write_char(c)?;
+                }
+                c if c.is_control() => write!(f, "\\u{{{:x}}}", c as u32)?,
+                c => f.write_char(c)?,
+            }
         }
+        f.write_char('"')
     }
 }
 
@@ -34,6 +47,20 @@ pub(crate) fn prefix(s: &str, max: usize) -> &str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn truncated_quotes_and_escapes() {
+        use alloc::format;
+        assert_eq!(
+            format!("{:?}", super::Truncated("a\"b\\c\n")),
+            "\"a\\\"b\\\\c\\u{a}\""
+        );
+        let long = "x".repeat(100);
+        assert_eq!(
+            format!("{:?}", super::Truncated(&long)),
+            format!("\"{}\"…", "x".repeat(64))
+        );
+    }
+
     #[test]
     fn prefix_stops_at_char_boundaries() {
         let euros = "€".repeat(100); // 3 bytes each

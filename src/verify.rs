@@ -36,6 +36,10 @@ pub struct Verified {
     pub alg: Algorithm,
     /// The `kid` of the key that verified it, if the key has one.
     pub kid: Option<String>,
+    /// The protected header exactly as decoded (strictly validated JSON text).
+    pub header_json: String,
+    /// The claims set exactly as decoded (strictly validated JSON text).
+    pub claims_json: String,
 }
 
 /// What a [`Pending`] will become when finished.
@@ -171,6 +175,11 @@ pub fn finish(pending: Pending<'_>, verified_by: Option<usize>, now: u64) -> Res
     let policy = pending.policy;
     let claims = pending.token.claims(policy.max_depth)?;
     let header = pending.token.header.json;
+    // Both texts parsed as JSON above, so they are valid UTF-8.
+    let header_json = String::from_utf8(pending.token.header_bytes)
+        .map_err(|_| jws_invalid("the header is not UTF-8"))?;
+    let claims_json = String::from_utf8(pending.token.payload)
+        .map_err(|_| crate::error::jwt_invalid("the claims set is not UTF-8"))?;
     claims::validate(&header, &claims, policy, now)?;
 
     let kid = key.kid().map(String::from);
@@ -187,6 +196,8 @@ pub fn finish(pending: Pending<'_>, verified_by: Option<usize>, now: u64) -> Res
         claims,
         alg: pending.alg,
         kid,
+        header_json,
+        claims_json,
     })
 }
 

@@ -9,11 +9,10 @@
 //! JS glue turns into `JwtEdgeError` instances.
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use crate::{Algorithm, Error, KeySet, Policy};
@@ -49,55 +48,14 @@ fn options_error(message: impl Into<String>) -> JsValue {
     obj.into()
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            Self::One(s) => alloc::vec![s],
-            Self::Many(v) => v,
-        }
-    }
-}
-
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum CryptoMode {
     Auto,
     Host,
     Wasm,
 }
 
-/// The plain-data options (`jwks`, `secret`, `revocations` are read apart,
-/// since they may be strings, objects or bytes).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PlainOptions {
-    issuer: Option<OneOrMany>,
-    audience: Option<OneOrMany>,
-    subject: Option<String>,
-    typ: Option<String>,
-    algorithms: Option<Vec<String>>,
-    leeway: Option<u64>,
-    max_token_age: Option<u64>,
-    required_claims: Option<Vec<String>>,
-    scopes: Option<Vec<String>>,
-    crypto: Option<CryptoMode>,
-    kidless_candidates: Option<usize>,
-    // Read by the JS glue (issue-4 features will parse them here).
-    #[allow(dead_code)]
-    cache: Option<serde::de::IgnoredAny>,
-}
-
-const SEPARATE_OPTIONS: [&str; 3] = ["jwks", "secret", "revocations"];
-
-/// Every option name. serde-wasm-bindgen reads struct fields by name and never
-/// sees extra keys, so `deny_unknown_fields` alone would not catch a typo.
+/// Every option name: anything else is refused, so a typo never goes unnoticed.
 const KNOWN_OPTIONS: [&str; 15] = [
     "jwks",
     "secret",
@@ -118,6 +76,65 @@ const KNOWN_OPTIONS: [&str; 15] = [
 
 fn take(options: &JsValue, name: &str) -> JsValue {
     Reflect::get(options, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn type_error(name: &str, expected: &str) -> JsValue {
+    options_error(format!("invalid option \"{name}\": expected {expected}"))
+}
+
+fn absent(v: &JsValue) -> bool {
+    v.is_undefined() || v.is_null()
+}
+
+/// A string option.
+fn opt_string(options: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
+    let v = take(options, name);
+    if absent(&v) {
+        return Ok(None);
+    }
+    v.as_string()
+        .map(Some)
+        .ok_or_else(|| type_error(name, "a string"))
+}
+
+/// A whole, non-negative number of seconds (or a count).
+fn opt_u64(options: &JsValue, name: &str) -> Result<Option<u64>, JsValue> {
+    let v = take(options, name);
+    if absent(&v) {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n)
+            if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0 =>
+        {
+            Ok(Some(n as u64))
+        }
+        _ => Err(type_error(name, "a non-negative whole number")),
+    }
+}
+
+/// An array of strings, or (`one_allowed`) a single string.
+fn opt_strings(options: &JsValue, name: &str, one_allowed: bool) -> Result<Vec<String>, JsValue> {
+    let v = take(options, name);
+    if absent(&v) {
+        return Ok(Vec::new());
+    }
+    if one_allowed {
+        if let Some(s) = v.as_string() {
+            return Ok(alloc::vec![s]);
+        }
+    }
+    let expected = if one_allowed {
+        "a string or an array of strings"
+    } else {
+        "an array of strings"
+    };
+    let arr = v
+        .dyn_into::<Array>()
+        .map_err(|_| type_error(name, expected))?;
+    arr.iter()
+        .map(|item| item.as_string().ok_or_else(|| type_error(name, expected)))
+        .collect()
 }
 
 /// JSON text of an option given as a string or as a plain object.
@@ -160,10 +177,23 @@ fn now_secs(now: f64) -> Result<u64, JsValue> {
     }
 }
 
-fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| options_error(format!("could not convert the result: {e}")))
+/// A plain JS object from (name, value) pairs.
+fn object(pairs: &[(&str, JsValue)]) -> JsValue {
+    let obj = Object::new();
+    for (k, v) in pairs {
+        let _ = Reflect::set(&obj, &JsValue::from_str(k), v);
+    }
+    obj.into()
+}
+
+/// `{header, claims}` as the exact JSON texts the core validated strictly
+/// (no duplicates, bounded depth); the JS glue turns them into objects with
+/// `JSON.parse`, which gives the same values without a serializer in wasm.
+fn verified_out(v: &crate::Verified) -> JsValue {
+    object(&[
+        ("header", JsValue::from_str(&v.header_json)),
+        ("claims", JsValue::from_str(&v.claims_json)),
+    ])
 }
 
 /// The validator behind the JS `Validator` class.
@@ -174,20 +204,6 @@ pub struct Core {
     secret: Option<Vec<u8>>,
     crypto: CryptoMode,
     generation: u32,
-}
-
-#[derive(Serialize)]
-struct VerifiedOut<'a> {
-    header: &'a serde_json::Map<String, serde_json::Value>,
-    claims: &'a serde_json::Map<String, serde_json::Value>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct IssueOut<'a> {
-    index: usize,
-    kid: Option<&'a str>,
-    message: &'a str,
 }
 
 #[wasm_bindgen]
@@ -208,35 +224,22 @@ impl Core {
                 )));
             }
         }
-        // A shallow copy without the separately-read members, for serde.
-        let plain = Object::assign(&Object::new(), options.unchecked_ref());
-        for name in SEPARATE_OPTIONS {
-            let _ = Reflect::delete_property(&plain, &JsValue::from_str(name));
-        }
-        let de = serde_wasm_bindgen::Deserializer::from(JsValue::from(plain));
-        let opts: PlainOptions = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner().to_string();
-            let inner = inner.strip_prefix("Error: ").unwrap_or(&inner).to_string();
-            if path == "." {
-                options_error(format!("invalid options: {inner}"))
-            } else {
-                options_error(format!("invalid option \"{path}\": {inner}"))
-            }
-        })?;
-
         let secret = match take(&options, "secret") {
             v if v.is_undefined() || v.is_null() => None,
             v => Some(secret_bytes(&v)?),
         };
         let mut policy = Policy::new();
-        match opts.algorithms {
+        let algorithms = take(&options, "algorithms");
+        match (!absent(&algorithms))
+            .then(|| opt_strings(&options, "algorithms", false))
+            .transpose()?
+        {
             Some(names) => {
                 let mut algs = Vec::with_capacity(names.len());
                 for n in names {
                     let alg = Algorithm::from_name(&n).ok_or_else(|| {
                         options_error(format!(
-                            "option \"algorithms\": unsupported algorithm {:?}",
+                            "invalid option \"algorithms\": unsupported algorithm {:?}",
                             crate::text::Truncated(&n)
                         ))
                     })?;
@@ -247,39 +250,50 @@ impl Core {
             None if secret.is_some() => policy = policy.allow_hmac(),
             None => {}
         }
-        for iss in opts.issuer.map(OneOrMany::into_vec).unwrap_or_default() {
+        for iss in opt_strings(&options, "issuer", true)? {
             policy = policy.issuer(iss);
         }
-        for aud in opts.audience.map(OneOrMany::into_vec).unwrap_or_default() {
+        for aud in opt_strings(&options, "audience", true)? {
             policy = policy.audience(aud);
         }
-        if let Some(s) = opts.subject {
+        if let Some(s) = opt_string(&options, "subject")? {
             policy = policy.subject(s);
         }
-        if let Some(t) = opts.typ {
+        if let Some(t) = opt_string(&options, "typ")? {
             policy = policy.typ(t);
         }
-        if let Some(l) = opts.leeway {
+        if let Some(l) = opt_u64(&options, "leeway")? {
             policy = policy.leeway(l);
         }
-        if let Some(a) = opts.max_token_age {
+        if let Some(a) = opt_u64(&options, "maxTokenAge")? {
             policy = policy.max_token_age(a);
         }
-        for c in opts.required_claims.unwrap_or_default() {
+        for c in opt_strings(&options, "requiredClaims", false)? {
             policy = policy.require_claim(c);
         }
-        for s in opts.scopes.unwrap_or_default() {
+        for s in opt_strings(&options, "scopes", false)? {
             policy = policy.scope(s);
         }
-        if let Some(n) = opts.kidless_candidates {
+        if let Some(n) = opt_u64(&options, "kidlessCandidates")? {
+            let n = n as usize;
             if n == 0 || n > crate::MAX_KIDLESS_CANDIDATES {
                 return Err(options_error(format!(
-                    "option \"kidlessCandidates\" must be between 1 and {}",
+                    "invalid option \"kidlessCandidates\": must be between 1 and {}",
                     crate::MAX_KIDLESS_CANDIDATES
                 )));
             }
             policy = policy.kidless_candidates(n);
         }
+        let crypto = match opt_string(&options, "crypto")?.as_deref() {
+            None | Some("auto") => CryptoMode::Auto,
+            Some("host") => CryptoMode::Host,
+            Some("wasm") => CryptoMode::Wasm,
+            Some(_) => {
+                return Err(options_error(
+                    "invalid option \"crypto\": must be \"auto\", \"host\" or \"wasm\"",
+                ))
+            }
+        };
         if take(&options, "jwks").is_undefined() && secret.is_none() {
             return Err(options_error("options need \"jwks\" or \"secret\""));
         }
@@ -287,7 +301,7 @@ impl Core {
             keys: KeySet::new(),
             policy,
             secret,
-            crypto: opts.crypto.unwrap_or(CryptoMode::Auto),
+            crypto,
             generation: 0,
         };
         core.set_jwks(take(&options, "jwks"))?;
@@ -343,18 +357,22 @@ impl Core {
     }
 
     /// Keys of the JWKS that were skipped, with the reason.
-    pub fn issues(&self) -> Result<JsValue, JsValue> {
-        let out: Vec<IssueOut<'_>> = self
-            .keys
+    pub fn issues(&self) -> Array {
+        self.keys
             .issues()
             .iter()
-            .map(|i| IssueOut {
-                index: i.index,
-                kid: i.kid.as_deref(),
-                message: &i.message,
+            .map(|i| {
+                let kid = i
+                    .kid
+                    .as_deref()
+                    .map_or(JsValue::UNDEFINED, JsValue::from_str);
+                object(&[
+                    ("index", JsValue::from(i.index as f64)),
+                    ("kid", kid),
+                    ("message", JsValue::from_str(&i.message)),
+                ])
             })
-            .collect();
-        to_js(&out)
+            .collect()
     }
 
     /// Parses `token` and selects candidate keys. Returns
@@ -402,7 +420,12 @@ impl Core {
             .get(index)
             .and_then(|k| k.public_jwk())
             .ok_or_else(|| options_error("no public JWK for that candidate"))?;
-        to_js(jwk)
+        // Public JWK members are all strings.
+        let pairs: Vec<(&str, JsValue)> = jwk
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.as_str(), JsValue::from_str(s))))
+            .collect();
+        Ok(object(&pairs))
     }
 
     /// Checks candidate `index` in Rust (used when the host cannot import a key).
@@ -434,10 +457,7 @@ impl Core {
         let pending = crate::begin(token, &self.keys, &self.policy).map_err(|e| js_error(&e))?;
         let verified = crate::finish(pending, verified_by.map(|i| i as usize), now)
             .map_err(|e| js_error(&e))?;
-        to_js(&VerifiedOut {
-            header: &verified.header,
-            claims: &verified.claims,
-        })
+        Ok(verified_out(&verified))
     }
 
     /// The whole pipeline in Rust.
@@ -446,24 +466,8 @@ impl Core {
         let now = now_secs(now)?;
         let verified =
             crate::verify(token, &self.keys, &self.policy, now).map_err(|e| js_error(&e))?;
-        to_js(&VerifiedOut {
-            header: &verified.header,
-            claims: &verified.claims,
-        })
+        Ok(verified_out(&verified))
     }
-}
-
-#[derive(Serialize)]
-struct InspectOut<'a> {
-    header: &'a serde_json::Map<String, serde_json::Value>,
-    claims: &'a serde_json::Map<String, serde_json::Value>,
-    warnings: Vec<WarningOut<'a>>,
-}
-
-#[derive(Serialize)]
-struct WarningOut<'a> {
-    code: &'a str,
-    message: &'a str,
 }
 
 /// Decodes a token without verifying it (see `jwt_edge::inspect`).
@@ -471,18 +475,21 @@ struct WarningOut<'a> {
 pub fn inspect(token: &str, now: f64) -> Result<JsValue, JsValue> {
     let now = now_secs(now)?;
     let i = crate::inspect(token, Some(now)).map_err(|e| js_error(&e))?;
-    to_js(&InspectOut {
-        header: &i.header,
-        claims: &i.claims,
-        warnings: i
-            .warnings
-            .iter()
-            .map(|w| WarningOut {
-                code: w.code,
-                message: &w.message,
-            })
-            .collect(),
-    })
+    let warnings: Array = i
+        .warnings
+        .iter()
+        .map(|w| {
+            object(&[
+                ("code", JsValue::from_str(w.code)),
+                ("message", JsValue::from_str(&w.message)),
+            ])
+        })
+        .collect();
+    Ok(object(&[
+        ("header", JsValue::from_str(&i.header_json)),
+        ("claims", JsValue::from_str(&i.claims_json)),
+        ("warnings", warnings.into()),
+    ]))
 }
 
 /// The algorithms this build can verify in pure Rust.

@@ -294,7 +294,7 @@ impl Es384Key {
     }
     /// The public JWK.
     pub fn jwk(&self, kid: &str) -> Value {
-        let p = self.0.verifying_key().to_encoded_point(false);
+        let p = self.0.verifying_key().to_sec1_point(false);
         json!({"kty": "EC", "crv": "P-384", "kid": kid,
                "x": b64(p.x().unwrap()), "y": b64(p.y().unwrap())})
     }
