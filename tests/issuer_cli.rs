@@ -1,0 +1,1011 @@
+//! End-to-end tests of the issuer commands: each runs the built `jwt-edge`
+//! binary in a fresh temporary directory with `--now`, and checks its output,
+//! exit status and the store it leaves.
+
+#![cfg(feature = "cli")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc
+)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use jwt_edge::issuer::{Issuer, Secrets, SqliteStore};
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+const BIN: &str = env!("CARGO_BIN_EXE_jwt-edge");
+const ISS: &str = "https://issuer.example";
+const T0: u64 = 1_700_000_000;
+const PASS: &str = "correct horse battery staple";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A temporary issuer directory with a database and a passphrase file.
+struct Env {
+    dir: PathBuf,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Env {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "jwt-edge-issuer-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("pass"), format!("{PASS}\n")).unwrap();
+        Self { dir }
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.join("issuer.db")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("JWT_EDGE_DB", self.db())
+            .env("JWT_EDGE_PASSPHRASE", PASS)
+            .env_remove("JWT_EDGE_PROVISIONING_KEY")
+            .current_dir(&self.dir);
+        c
+    }
+
+    fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut c = self.cmd(args);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        {
+            let mut sin = child.stdin.take().unwrap();
+            if let Some(s) = stdin {
+                sin.write_all(s.as_bytes()).unwrap();
+            }
+        }
+        let out = child.wait_with_output().unwrap();
+        self.log(args, &out);
+        out
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, None)
+    }
+
+    /// Appends every command's stdout/stderr (except the one-time key
+    /// creation output) to `log.txt`, to grep for secrets later.
+    fn log(&self, args: &[&str], out: &Output) {
+        if args.starts_with(&["provision", "create"]) {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.join("log.txt"))
+                .unwrap();
+            f.write_all(&out.stderr).unwrap();
+            return;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("log.txt"))
+            .unwrap();
+        f.write_all(&out.stdout).unwrap();
+        f.write_all(&out.stderr).unwrap();
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    fn init(&self, extra: &[&str]) {
+        let now = T0.to_string();
+        let mut args = vec![
+            "init",
+            "--issuer",
+            ISS,
+            "--now",
+            &now,
+            "--kdf-iterations",
+            "1000",
+        ];
+        args.extend_from_slice(extra);
+        self.ok(&args);
+    }
+
+    fn provision(&self, name: &str, scope: &str, extra: &[&str], now: u64) -> String {
+        let now = now.to_string();
+        let mut args = vec![
+            "provision",
+            "create",
+            "--name",
+            name,
+            "--scope",
+            scope,
+            "--aud",
+            "https://api.example",
+            "--now",
+            &now,
+        ];
+        args.extend_from_slice(extra);
+        self.ok(&args)
+    }
+
+    fn issue(&self, key: &str, extra: &[&str], now: u64) -> Output {
+        let now = now.to_string();
+        let mut args = vec!["issue", "--provisioning-key", "-", "--now", &now];
+        args.extend_from_slice(extra);
+        self.run_with(&args, Some(key))
+    }
+
+    fn issue_ok(&self, key: &str, now: u64) -> String {
+        let out = self.issue(key, &[], now);
+        assert!(
+            out.status.success(),
+            "issue failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    fn write(&self, name: &str, content: &str) -> PathBuf {
+        let p = self.dir.join(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    /// `jwt-edge verify` with this issuer's current JWKS (and optional revocation list).
+    fn verify(&self, token: &str, now: u64, revocations: Option<&Path>) -> Output {
+        let jwks = self.ok(&["jwks"]);
+        let jwks_path = self.write("jwks.json", &jwks);
+        self.verify_with(token, &jwks_path, now, revocations)
+    }
+
+    fn verify_with(
+        &self,
+        token: &str,
+        jwks: &Path,
+        now: u64,
+        revocations: Option<&Path>,
+    ) -> Output {
+        let now = now.to_string();
+        let mut args = vec![
+            "verify",
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--iss",
+            ISS,
+            "--aud",
+            "https://api.example",
+            "--typ",
+            "at+jwt",
+            "--now",
+            &now,
+        ];
+        if let Some(r) = revocations {
+            args.push("--revocations");
+            args.push(r.to_str().unwrap());
+        }
+        args.push(token);
+        self.run(&args)
+    }
+
+    fn signed_revocations(&self, now: u64) -> PathBuf {
+        let list = self.ok(&["revocations", "--signed", "--now", &now.to_string()]);
+        self.write("revocations.jws", &list)
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        self.ok(&["audit", "--json"])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn issuer(&self) -> Issuer<SqliteStore> {
+        let store = SqliteStore::open(&self.db(), false).unwrap();
+        Issuer::new(
+            store,
+            Secrets::new(Some(Zeroizing::new(PASS.into())), false),
+        )
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn claims(token: &str) -> Value {
+    let ins = jwt_edge::inspect(token, None).unwrap();
+    Value::Object(ins.claims)
+}
+
+fn active_kid(env: &Env) -> String {
+    let keys: Value = serde_json::from_str(&env.ok(&["keys", "list", "--json"])).unwrap();
+    keys.as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["state"] == "active")
+        .unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn issued_tokens_verify_with_the_cli_and_the_core_and_carry_rfc9068_claims() {
+    let env = Env::new();
+    env.init(&[]);
+    let db_mode = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(env.db()).unwrap().permissions().mode() & 0o777
+    };
+    assert_eq!(db_mode, 0o600);
+    let key = env.provision(
+        "svc",
+        "read write",
+        &["--sub", "svc-client", "--aud", "https://other.example"],
+        T0,
+    );
+    assert!(key.starts_with("jep_"), "{key}");
+    let token = env.issue_ok(&key, T0 + 5);
+    let out = env.verify(&token, T0 + 10, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["header"]["typ"], "at+jwt");
+    assert_eq!(v["header"]["kid"], active_kid(&env).as_str());
+    let c = &v["claims"];
+    assert_eq!(c["iss"], ISS);
+    assert_eq!(c["sub"], "svc-client");
+    assert_eq!(
+        c["aud"],
+        serde_json::json!(["https://api.example", "https://other.example"])
+    );
+    assert_eq!(c["scope"], "read write");
+    assert_eq!(c["iat"], T0 + 5);
+    assert_eq!(c["nbf"], T0 + 5);
+    assert_eq!(c["exp"], T0 + 5 + 900);
+    assert_eq!(c["jti"].as_str().unwrap().len(), 22); // 128 bits, base64url
+    assert!(c["client_id"].is_string());
+
+    // The core accepts the JWKS without skipping anything.
+    let jwks = env.ok(&["jwks"]);
+    let set = jwt_edge::KeySet::from_jwks(jwks.as_bytes()).unwrap();
+    assert!(set.issues().is_empty());
+    let policy = jwt_edge::Policy::new()
+        .issuer(ISS)
+        .audience("https://api.example")
+        .typ("at+jwt")
+        .scope("write");
+    jwt_edge::verify(&token, &set, &policy, T0 + 10).unwrap();
+    // And it expires.
+    let out = env.verify(&token, T0 + 5 + 900, None);
+    assert!(
+        stderr(&out).starts_with("ERR_JWT_EXPIRED"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Narrower scope, several audiences, shorter ttl, extra claim.
+    let out = env.issue(
+        &key,
+        &[
+            "--scope",
+            "read",
+            "--aud",
+            "https://api.example",
+            "--ttl",
+            "5m",
+            "--claim",
+            "tenant=acme",
+            "--json",
+        ],
+        T0 + 20,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["claims"]["scope"], "read");
+    assert_eq!(v["claims"]["exp"], T0 + 20 + 300);
+    assert_eq!(v["claims"]["tenant"], "acme");
+    assert_eq!(v["claims"]["aud"], "https://api.example");
+}
+
+#[test]
+fn every_implemented_algorithm_signs_and_unimplemented_ones_are_refused() {
+    let env = Env::new();
+    let out = env.run(&["init", "--issuer", ISS, "--alg", "ES512", "--now", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not implemented"), "{}", stderr(&out));
+    env.init(&["--alg", "EdDSA"]);
+    let key = env.provision("svc", "read", &[], T0);
+    let check = |token: &str, alg: &str| {
+        let jwks = env.ok(&["jwks"]);
+        let set = jwt_edge::KeySet::from_jwks(jwks.as_bytes()).unwrap();
+        assert!(set.issues().is_empty());
+        let v = jwt_edge::verify(token, &set, &jwt_edge::Policy::new(), T0 + 40).unwrap();
+        assert_eq!(v.alg.name(), alg);
+        jose_check(
+            &env,
+            &jwks,
+            &[token.to_owned()],
+            T0 + 40,
+            &[&format!("ok {alg}")],
+        );
+    };
+    check(&env.issue_ok(&key, T0 + 1), "EdDSA");
+    for (i, alg) in ["ES256", "RS256", "PS256"].iter().enumerate() {
+        let kid = env.ok(&[
+            "keys",
+            "generate",
+            "--alg",
+            alg,
+            "--now",
+            &(T0 + 10).to_string(),
+        ]);
+        // Emergency-revoke the active key: the pending one becomes active.
+        let active = active_kid(&env);
+        env.ok(&[
+            "keys",
+            "revoke",
+            &active,
+            "--now",
+            &(T0 + 20 + i as u64).to_string(),
+        ]);
+        assert_eq!(active_kid(&env), kid);
+        check(&env.issue_ok(&key, T0 + 30 + i as u64), alg);
+    }
+    let out = env.run(&["keys", "generate", "--alg", "HS256", "--now", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not implemented"), "{}", stderr(&out));
+}
+
+/// Runs the jose interop script; skips (with a message) only if node is absent.
+fn jose_check(env: &Env, jwks: &str, tokens: &[String], now: u64, expect: &[&str]) {
+    if Command::new("node").arg("--version").output().is_err() {
+        eprintln!("SKIPPED jose interop: `node` is not installed");
+        return;
+    }
+    let jwks_path = env.write("jose-jwks.json", jwks);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/jose_verify.mjs");
+    let mut c = Command::new("node");
+    c.arg(script)
+        .arg(jwks_path)
+        .arg(ISS)
+        .arg("https://api.example")
+        .arg(now.to_string())
+        .args(tokens)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), expect.len(), "{text}");
+    for (l, e) in lines.iter().zip(expect) {
+        assert!(l.starts_with(e), "jose said {l:?}, expected {e:?}");
+    }
+}
+
+#[test]
+fn tokens_verify_with_jose() {
+    let env = Env::new();
+    env.init(&[]);
+    let key = env.provision("svc", "read", &[], T0);
+    let tokens: Vec<String> = (0..3).map(|i| env.issue_ok(&key, T0 + i)).collect();
+    let jwks = env.ok(&["jwks"]);
+    jose_check(
+        &env,
+        &jwks,
+        &tokens,
+        T0 + 10,
+        &["ok ES256", "ok ES256", "ok ES256"],
+    );
+    // jose agrees they expire.
+    jose_check(
+        &env,
+        &jwks,
+        &tokens[..1],
+        T0 + 900,
+        &["error ERR_JWT_EXPIRED"],
+    );
+}
+
+#[test]
+fn revocations_of_jti_subject_provisioning_key_and_signing_key_reach_verifiers_signed() {
+    let env = Env::new();
+    env.init(&[]);
+    let a = env.provision("a", "read", &[], T0);
+    let b = env.provision("b", "read", &["--sub", "bob"], T0);
+    let c = env.provision("c", "read", &[], T0);
+    let ta1 = env.issue_ok(&a, T0 + 1);
+    let ta2 = env.issue_ok(&a, T0 + 1);
+    let tb = env.issue_ok(&b, T0 + 1);
+    let tc = env.issue_ok(&c, T0 + 1);
+    // Cached JWKS holding the active key and a pre-published pending one.
+    let pending = env.ok(&["keys", "generate", "--now", &(T0 + 2).to_string()]);
+    let cached = env.write("cached.json", &env.ok(&["jwks"]));
+
+    let verdict = |token: &str, now: u64| {
+        let rl = env.signed_revocations(now);
+        let out = env.verify_with(token, &cached, now, Some(&rl));
+        stderr(&out).lines().next().unwrap_or("OK").to_owned()
+    };
+    assert_eq!(verdict(&ta1, T0 + 3), "OK");
+
+    // 1. jti (by --jti and by --token).
+    let jti = claims(&ta1)["jti"].as_str().unwrap().to_owned();
+    env.ok(&[
+        "revoke",
+        "token",
+        "--jti",
+        &jti,
+        "--now",
+        &(T0 + 4).to_string(),
+    ]);
+    assert!(verdict(&ta1, T0 + 5).starts_with("ERR_JWT_REVOKED"));
+    assert_eq!(verdict(&ta2, T0 + 5), "OK");
+    env.ok(&[
+        "revoke",
+        "token",
+        "--token",
+        &ta2,
+        "--now",
+        &(T0 + 5).to_string(),
+    ]);
+    assert!(verdict(&ta2, T0 + 6).starts_with("ERR_JWT_REVOKED"));
+
+    // 2. subject.
+    env.ok(&["revoke", "subject", "bob", "--now", &(T0 + 6).to_string()]);
+    assert!(
+        verdict(&tb, T0 + 7).contains("subject"),
+        "{}",
+        verdict(&tb, T0 + 7)
+    );
+    // A token issued after the cut-off is fine.
+    let tb2 = env.issue_ok(&b, T0 + 8);
+    assert_eq!(verdict(&tb2, T0 + 9), "OK");
+
+    // 3. provisioning key: its tokens are revoked, it can issue no more.
+    let c_id = claims(&tc)["client_id"].as_str().unwrap().to_owned();
+    env.ok(&[
+        "provision",
+        "revoke",
+        &c_id,
+        "--now",
+        &(T0 + 10).to_string(),
+    ]);
+    assert!(verdict(&tc, T0 + 11).starts_with("ERR_JWT_REVOKED"));
+    let out = env.issue(&c, &[], T0 + 12);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("ERR_ISSUER_REFUSED"),
+        "{}",
+        stderr(&out)
+    );
+
+    // 4. signing key: out of the JWKS at once, the pending key takes over.
+    let old = active_kid(&env);
+    env.ok(&[
+        "keys",
+        "revoke",
+        &old,
+        "--reason",
+        "leaked",
+        "--now",
+        &(T0 + 13).to_string(),
+    ]);
+    assert_eq!(active_kid(&env), pending);
+    assert!(!env.ok(&["jwks"]).contains(&old));
+    let v = verdict(&tb2, T0 + 14);
+    assert!(
+        v.starts_with("ERR_JWT_REVOKED") && v.contains("signing key"),
+        "{v}"
+    );
+    let fresh = env.issue_ok(&b, T0 + 15);
+    assert_eq!(verdict(&fresh, T0 + 16), "OK");
+
+    // Entries leave the list when the tokens they cover have expired; the
+    // epoch grows on every change.
+    let early: Value =
+        serde_json::from_str(&env.ok(&["revocations", "--now", &(T0 + 16).to_string()])).unwrap();
+    let late: Value =
+        serde_json::from_str(&env.ok(&["revocations", "--now", &(T0 + 3 * 3600).to_string()]))
+            .unwrap();
+    assert_eq!(early["jti"].as_array().unwrap().len(), 2);
+    assert_eq!(early["sub"].as_array().unwrap().len(), 2);
+    assert_eq!(early["kid"].as_array().unwrap().len(), 1);
+    assert!(late["jti"].as_array().unwrap().is_empty());
+    assert!(late["sub"].as_array().unwrap().is_empty());
+    assert!(late["kid"].as_array().unwrap().is_empty());
+    assert!(late["epoch"].as_u64() > early["epoch"].as_u64());
+    // Both forms match the core's schema.
+    jwt_edge::RevocationList::from_json(late.to_string().as_bytes()).unwrap();
+
+    // The audit log has a row per change, and no secret anywhere.
+    let audit = env.audit();
+    for action in [
+        "token.revoke",
+        "subject.revoke",
+        "provision.revoke",
+        "key.revoke",
+        "key.activate",
+        "revocations.prune",
+    ] {
+        assert!(
+            audit.iter().any(|r| r["action"] == action),
+            "{action} missing"
+        );
+    }
+    assert_no_secrets(&env, &[&a, &b, &c]);
+}
+
+fn secret_part(key: &str) -> &str {
+    &key[21..]
+}
+
+/// Greps the log of every command's output (except the one-time creation
+/// output), the audit log and the raw database for secrets.
+fn assert_no_secrets(env: &Env, keys: &[&str]) {
+    let log = std::fs::read_to_string(env.dir.join("log.txt")).unwrap();
+    let audit = env.ok(&["audit", "--json"]) + &env.ok(&["audit"]);
+    let mut db = Vec::new();
+    for suffix in ["", "-wal"] {
+        let p = PathBuf::from(format!("{}{suffix}", env.db().display()));
+        if let Ok(bytes) = std::fs::read(p) {
+            db.extend(bytes);
+        }
+    }
+    let db = String::from_utf8_lossy(&db);
+    for k in keys {
+        for (name, text) in [
+            ("log", &log),
+            ("audit", &audit),
+            ("database", &db.to_string()),
+        ] {
+            assert!(
+                !text.contains(secret_part(k)),
+                "provisioning secret in {name}"
+            );
+        }
+    }
+    for (name, text) in [
+        ("log", &log),
+        ("audit", &audit),
+        ("database", &db.to_string()),
+    ] {
+        assert!(!text.contains(PASS), "passphrase in {name}");
+        assert!(!text.contains("PRIVATE KEY"), "private key in {name}");
+    }
+}
+
+#[test]
+fn wrong_expired_and_revoked_provisioning_keys_are_refused_and_audited() {
+    let env = Env::new();
+    env.init(&[]);
+    let key = env.provision(
+        "svc",
+        "read",
+        &["--ttl", "1d", "--max-token-ttl", "10m"],
+        T0,
+    );
+    let mut wrong = key.clone();
+    let last = wrong.pop().unwrap();
+    wrong.push(if last == 'A' { 'B' } else { 'A' });
+    let cases: Vec<(String, Vec<&str>, u64, &str)> = vec![
+        (
+            wrong.clone(),
+            vec![],
+            T0 + 1,
+            "wrong provisioning key secret",
+        ),
+        (
+            "jep_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+            vec![],
+            T0 + 1,
+            "unknown provisioning key",
+        ),
+        ("not-a-key".into(), vec![], T0 + 1, "malformed"),
+        (
+            key.clone(),
+            vec!["--scope", "read admin"],
+            T0 + 1,
+            "scope not allowed",
+        ),
+        (key.clone(), vec!["--ttl", "11m"], T0 + 1, "exceeds"),
+        (
+            key.clone(),
+            vec!["--aud", "https://evil.example"],
+            T0 + 1,
+            "audience not allowed",
+        ),
+        (
+            key.clone(),
+            vec!["--claim", "sub=root"],
+            T0 + 1,
+            "set by the issuer",
+        ),
+        (key.clone(), vec![], T0 + 86_400, "expired"),
+    ];
+    for (k, extra, now, why) in &cases {
+        let out = env.issue(k, extra, *now);
+        assert_eq!(out.status.code(), Some(1), "{why}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("ERR_ISSUER_REFUSED") && err.contains(why),
+            "{why}: {err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    // --json carries the error too.
+    let out = env.issue(&wrong, &["--json"], T0 + 1);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "ERR_ISSUER_REFUSED");
+    // Revoked.
+    let id = &key[4..20];
+    env.ok(&["provision", "revoke", id, "--now", &(T0 + 2).to_string()]);
+    let out = env.issue(&key, &[], T0 + 3);
+    assert!(stderr(&out).contains("revoked"), "{}", stderr(&out));
+
+    let refused: Vec<Value> = env
+        .audit()
+        .into_iter()
+        .filter(|r| r["action"] == "token.issue" && r["outcome"] == "refused")
+        .collect();
+    assert_eq!(refused.len(), cases.len() + 2);
+    // Usage counters count successes only.
+    let list: Value = serde_json::from_str(&env.ok(&["provision", "list", "--json"])).unwrap();
+    assert_eq!(list[0]["use_count"], 0);
+    assert!(list[0].get("secret_sha256").is_none());
+    // Provisioning key from the environment.
+    let key2 = env.provision("env", "read", &[], T0);
+    let out = env
+        .cmd(&["issue", "--now", &(T0 + 5).to_string()])
+        .env("JWT_EDGE_PROVISIONING_KEY", &key2)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_no_secrets(&env, &[&key, &key2, &wrong]);
+}
+
+#[test]
+fn private_keys_need_the_passphrase_and_openssl_reads_the_export() {
+    let env = Env::new();
+    // Default KDF cost here, as in production.
+    let out = env
+        .cmd(&["init", "--issuer", ISS, "--now", &T0.to_string()])
+        .env_remove("JWT_EDGE_PASSPHRASE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("ERR_ISSUER_PASSPHRASE"),
+        "{}",
+        stderr(&out)
+    );
+    let pass_file = env.dir.join("pass");
+    let out = env
+        .cmd(&[
+            "init",
+            "--issuer",
+            ISS,
+            "--now",
+            &T0.to_string(),
+            "--passphrase-file",
+            pass_file.to_str().unwrap(),
+        ])
+        .env_remove("JWT_EDGE_PASSPHRASE")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = env.provision("svc", "read", &[], T0);
+    // Issuing needs the passphrase; a wrong one is a clear error.
+    let out = env
+        .cmd(&["issue", "--now", &(T0 + 1).to_string()])
+        .env_remove("JWT_EDGE_PASSPHRASE")
+        .env("JWT_EDGE_PROVISIONING_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).starts_with("ERR_ISSUER_PASSPHRASE"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env
+        .cmd(&["issue", "--now", &(T0 + 1).to_string()])
+        .env("JWT_EDGE_PASSPHRASE", "wrong")
+        .env("JWT_EDGE_PROVISIONING_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("wrong passphrase"),
+        "{}",
+        stderr(&out)
+    );
+
+    let kid = active_kid(&env);
+    let pem = env.ok(&["keys", "export", &kid, "--now", &(T0 + 2).to_string()]);
+    assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    let pem_path = env.write("key.pem", &pem);
+    let openssl = |pass: &str| {
+        Command::new("openssl")
+            .args([
+                "pkey",
+                "-in",
+                pem_path.to_str().unwrap(),
+                "-passin",
+                &format!("pass:{pass}"),
+                "-pubout",
+            ])
+            .output()
+    };
+    match openssl(PASS) {
+        Err(_) => eprintln!("SKIPPED openssl check: `openssl` is not installed"),
+        Ok(out) => {
+            assert!(out.status.success(), "{}", stderr(&out));
+            assert!(String::from_utf8_lossy(&out.stdout).contains("BEGIN PUBLIC KEY"));
+            assert!(!openssl("wrong").unwrap().status.success());
+        }
+    }
+}
+
+#[test]
+fn insecure_dev_keys_are_warned_about_on_every_use() {
+    let env = Env::new();
+    let run = |args: &[&str]| {
+        env.cmd(args)
+            .env_remove("JWT_EDGE_PASSPHRASE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "init",
+        "--issuer",
+        ISS,
+        "--now",
+        &T0.to_string(),
+        "--insecure-dev-keys",
+    ]);
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("UNENCRYPTED"));
+    let key = env.provision("svc", "read", &[], T0);
+    let out = env
+        .cmd(&[
+            "issue",
+            "--now",
+            &(T0 + 1).to_string(),
+            "--insecure-dev-keys",
+        ])
+        .env_remove("JWT_EDGE_PASSPHRASE")
+        .env("JWT_EDGE_PROVISIONING_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("UNENCRYPTED"));
+    // Without the flag, an unencrypted key is not used silently.
+    let out = env
+        .cmd(&["issue", "--now", &(T0 + 1).to_string()])
+        .env_remove("JWT_EDGE_PASSPHRASE")
+        .env("JWT_EDGE_PROVISIONING_KEY", &key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn rotation_follows_the_policy_and_is_idempotent() {
+    let env = Env::new();
+    env.init(&[
+        "--rotate-every",
+        "10d",
+        "--pre-publish",
+        "1d",
+        "--max-token-ttl",
+        "1h",
+        "--retain",
+        "5d",
+    ]);
+    let day = 86_400;
+    let rotate = |now: u64| -> Vec<String> {
+        let v: Value =
+            serde_json::from_str(&env.ok(&["keys", "rotate", "--json", "--now", &now.to_string()]))
+                .unwrap();
+        v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["step"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = active_kid(&env);
+    assert!(rotate(T0 + day).is_empty());
+    assert_eq!(rotate(T0 + 9 * day), ["generate"]);
+    assert!(rotate(T0 + 9 * day).is_empty(), "idempotent");
+    assert_eq!(env.ok(&["jwks"]).matches("\"kid\"").count(), 2);
+    assert_eq!(rotate(T0 + 10 * day), ["retiring", "activate"]);
+    assert!(rotate(T0 + 10 * day).is_empty());
+    assert_ne!(active_kid(&env), first);
+    assert!(
+        env.ok(&["jwks"]).contains(&first),
+        "retiring keys stay published"
+    );
+    // grace = max-token-ttl + jwks-max-age = 2h
+    assert!(rotate(T0 + 10 * day + 7199).is_empty());
+    assert_eq!(rotate(T0 + 10 * day + 7200), ["retire"]);
+    assert!(!env.ok(&["jwks"]).contains(&first));
+    assert_eq!(rotate(T0 + 15 * day + 7200), ["destroy"]);
+    let keys: Value = serde_json::from_str(&env.ok(&["keys", "list", "--json"])).unwrap();
+    let k = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == first.as_str())
+        .unwrap();
+    assert_eq!(k["state"], "destroyed");
+    assert_eq!(k["has_private_key"], false);
+    assert!(
+        k["activated_at"].is_u64()
+            && k["retiring_at"].is_u64()
+            && k["retired_at"].is_u64()
+            && k["destroyed_at"].is_u64()
+    );
+    let text = env.ok(&["keys", "list"]);
+    assert!(text.starts_with("kid\talg\tstate"));
+}
+
+/// Checks the store after concurrent or killed writers: SQLite's integrity
+/// check, exactly one active key, and every reported token has its audit row
+/// and is counted in its provisioning key's usage counter.
+fn check_store(env: &Env, reported: &[String]) {
+    let mut issuer = env.issuer();
+    assert_eq!(issuer.store().integrity_check().unwrap(), "ok");
+    let keys = issuer.keys().unwrap();
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.state == jwt_edge::issuer::lifecycle::KeyState::Active)
+            .count(),
+        1
+    );
+    let audit = issuer.audit(0).unwrap();
+    let issued: Vec<&str> = audit
+        .iter()
+        .filter(|r| r.action == "token.issue" && r.outcome == "ok")
+        .filter_map(|r| r.jti.as_deref())
+        .collect();
+    for t in reported {
+        let jti = claims(t)["jti"].as_str().unwrap().to_owned();
+        assert!(
+            issued.contains(&jti.as_str()),
+            "token {jti} has no audit row"
+        );
+    }
+    let uses: u64 = issuer
+        .provisioning_keys()
+        .unwrap()
+        .iter()
+        .map(|k| k.use_count)
+        .sum();
+    assert_eq!(uses, issued.len() as u64, "usage counters match audit rows");
+}
+
+#[test]
+fn two_concurrent_writers_lose_nothing() {
+    let env = Env::new();
+    env.init(&[
+        "--rotate-every",
+        "2h",
+        "--pre-publish",
+        "1h",
+        "--max-token-ttl",
+        "1h",
+    ]);
+    let key = env.provision("svc", "read", &[], T0);
+    const PER_WRITER: u64 = 12;
+    let reported = std::thread::scope(|s| {
+        let issuers: Vec<_> = (0..2u64)
+            .map(|w| {
+                let (env, key) = (&env, &key);
+                s.spawn(move || {
+                    (0..PER_WRITER)
+                        .map(|i| env.issue_ok(key, T0 + (w * PER_WRITER + i) * 600))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let rotator = s.spawn(|| {
+            for i in 0..PER_WRITER {
+                env.ok(&["keys", "rotate", "--now", &(T0 + i * 1200).to_string()]);
+            }
+        });
+        rotator.join().unwrap();
+        issuers
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect::<Vec<String>>()
+    });
+    assert_eq!(reported.len() as u64, 2 * PER_WRITER);
+    check_store(&env, &reported);
+    let rotations = env
+        .audit()
+        .iter()
+        .filter(|r| r["action"] == "key.activate")
+        .count();
+    assert!(rotations >= 2, "the rotator rotated ({rotations})");
+}
+
+#[test]
+fn sigkill_in_the_middle_of_issue_rotate_and_revoke_loses_nothing_reported() {
+    let env = Env::new();
+    env.init(&[
+        "--rotate-every",
+        "2h",
+        "--pre-publish",
+        "1h",
+        "--max-token-ttl",
+        "1h",
+    ]);
+    let key = env.provision("svc", "read", &[], T0);
+    let mut reported = Vec::new();
+    let mut killed = 0;
+    for i in 0..30u64 {
+        let now = (T0 + i * 900).to_string();
+        let args: Vec<&str> = match i % 3 {
+            0 | 1 => vec!["issue", "--provisioning-key", "-", "--now", &now],
+            _ => vec!["keys", "rotate", "--now", &now],
+        };
+        let mut child = env
+            .cmd(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(key.as_bytes())
+            .unwrap();
+        // Deterministic spread of kill moments, from "at once" to "after it finished".
+        std::thread::sleep(std::time::Duration::from_millis((i * 3) % 25));
+        let _ = child.kill(); // SIGKILL
+        let out = child.wait_with_output().unwrap();
+        if out.status.success() {
+            if args[0] == "issue" {
+                reported.push(String::from_utf8(out.stdout).unwrap().trim().to_owned());
+            }
+        } else {
+            killed += 1;
+        }
+        if i % 10 == 9 {
+            env.ok(&["revoke", "subject", "someone", "--now", &now]);
+        }
+    }
+    eprintln!(
+        "{killed} of 30 processes killed, {} tokens reported",
+        reported.len()
+    );
+    check_store(&env, &reported);
+    // The store still works.
+    env.ok(&["keys", "rotate", "--now", &(T0 + 40 * 900).to_string()]);
+    env.issue_ok(&key, T0 + 40 * 900);
+}
