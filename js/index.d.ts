@@ -121,3 +121,6 @@ export declare function inspect(token: string, options?: VerifyOptions): Inspect
 
 /** Algorithms this build verifies in pure Rust (the `verifySync` path). */
 export declare function rustAlgorithms(): Algorithm[];
+
+/** Which entry of the package was loaded: "node", "deno", "bun", "workerd" or "browser". */
+export declare const entry: "node" | "deno" | "bun" | "workerd" | "browser";

@@ -8,3 +8,5 @@ await init({ module_or_path: new URL("./wasm/jwt_edge_bg.wasm", import.meta.url)
 const api = createApi(wasm, webCryptoHost);
 export const { Validator, inspect, rustAlgorithms } = api;
 export { JwtEdgeError };
+/** Which entry (export condition) was loaded. */
+export const entry = "browser";

@@ -8,3 +8,5 @@ wasm.initSync({ module: readFileSync(new URL("./wasm/jwt_edge_bg.wasm", import.m
 const api = createApi(wasm, webCryptoHost);
 export const { Validator, inspect, rustAlgorithms } = api;
 export { JwtEdgeError };
+/** Which entry (export condition) was loaded. */
+export const entry = "bun";

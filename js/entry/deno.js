@@ -7,3 +7,5 @@ wasm.initSync({ module: await Deno.readFile(new URL("./wasm/jwt_edge_bg.wasm", i
 const api = createApi(wasm, webCryptoHost);
 export const { Validator, inspect, rustAlgorithms } = api;
 export { JwtEdgeError };
+/** Which entry (export condition) was loaded. */
+export const entry = "deno";

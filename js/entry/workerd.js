@@ -9,3 +9,5 @@ wasm.initSync({ module });
 const api = createApi(wasm, webCryptoHost);
 export const { Validator, inspect, rustAlgorithms } = api;
 export { JwtEdgeError };
+/** Which entry (export condition) was loaded. */
+export const entry = "workerd";

@@ -1,0 +1,80 @@
+// Signs the JS suite's fixtures with jose (an independent implementation):
+// one key and token set per algorithm, plus claim, revocation and key-set
+// edge cases. Every runtime then runs the same suite on the same fixtures.
+// Usage: node tests/js/make-fixtures.mjs OUT.json
+import { writeFileSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
+import { SignJWT, exportJWK, generateKeyPair, importJWK } from "jose";
+
+const out = process.argv[2] ?? "target/js-test/fixtures.json";
+const NOW = 1_800_000_000;
+const ISS = "https://issuer.test";
+const AUD = "https://api.test";
+const ASYMMETRIC = ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"];
+const HMAC = ["HS256", "HS384", "HS512"];
+
+const secret = new Uint8Array(64).map((_, i) => (i * 37 + 11) & 0xff);
+const keys = [];
+const signers = {};
+for (const alg of ASYMMETRIC) {
+  const { publicKey, privateKey } = await generateKeyPair(alg, alg === "EdDSA" ? { crv: "Ed25519", extractable: true } : { extractable: true });
+  const kid = `kid-${alg.toLowerCase()}`;
+  keys.push({ ...(await exportJWK(publicKey)), kid, alg, use: "sig" });
+  signers[alg] = { key: privateKey, kid };
+}
+for (const alg of HMAC) signers[alg] = { key: secret, kid: undefined };
+
+const base = { iss: ISS, aud: AUD, sub: "client-1", scope: "read write" };
+async function sign(alg, claims = {}, header = {}) {
+  const { key, kid } = signers[alg];
+  const jwt = new SignJWT({ ...base, jti: `jti-${Math.random().toString(36).slice(2)}`, ...claims })
+    .setProtectedHeader({ alg, ...(kid ? { kid } : {}), typ: "at+jwt", ...header })
+    .setIssuedAt(NOW)
+    .setNotBefore(NOW);
+  if (!("exp" in claims)) jwt.setExpirationTime(NOW + 3600);
+  return jwt.sign(key);
+}
+const tamper = (t) => {
+  const [h, p, s] = t.split(".");
+  const i = Math.floor(s.length / 2);
+  return `${h}.${p}.${s.slice(0, i)}${s[i] === "A" ? "B" : "A"}${s.slice(i + 1)}`;
+};
+
+const cases = [];
+for (const alg of [...ASYMMETRIC, ...HMAC]) {
+  const valid = await sign(alg, { jti: `valid-${alg}` });
+  cases.push({ name: `valid ${alg}`, alg, token: valid, expect: { ok: true, jti: `valid-${alg}` } });
+  cases.push({ name: `tampered ${alg}`, alg, token: tamper(valid), expect: { code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" } });
+}
+cases.push({ name: "expired", alg: "ES256", token: await sign("ES256", { exp: NOW - 60 }), expect: { code: "ERR_JWT_EXPIRED", claim: "exp" } });
+cases.push({ name: "wrong audience", alg: "ES256", token: await sign("ES256", { aud: "https://other.test" }), expect: { code: "ERR_JWT_CLAIM_VALIDATION_FAILED", claim: "aud", reason: "check_failed" } });
+cases.push({ name: "wrong issuer", alg: "EdDSA", token: await sign("EdDSA", { iss: "https://evil.test" }), expect: { code: "ERR_JWT_CLAIM_VALIDATION_FAILED", claim: "iss", reason: "check_failed" } });
+cases.push({ name: "missing scope", alg: "ES256", token: await sign("ES256", { scope: "read" }), expect: { code: "ERR_JWT_CLAIM_VALIDATION_FAILED", claim: "scope" } });
+cases.push({ name: "revoked jti", alg: "ES256", token: await sign("ES256", { jti: "revoked-1" }), expect: { code: "ERR_JWT_REVOKED", revocationReason: "jti" } });
+cases.push({ name: "revoked subject", alg: "RS256", token: await sign("RS256", { sub: "fired-user" }), expect: { code: "ERR_JWT_REVOKED", revocationReason: "sub" } });
+cases.push({ name: "unknown kid", alg: "ES256", token: await sign("ES256", {}, { kid: "kid-rotated-in-later" }), expect: { code: "ERR_JWKS_NO_MATCHING_KEY", retryable: true } });
+cases.push({ name: "alg none", alg: "ES256", token: `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify({ ...base, exp: NOW + 60 })).toString("base64url")}.`, expect: { code: "ERR_JWS_INVALID" } });
+cases.push({ name: "wrong typ", alg: "ES256", token: await sign("ES256", {}, { typ: "JWT" }), expect: { code: "ERR_JWT_CLAIM_VALIDATION_FAILED", claim: "typ" } });
+
+const revocations = {
+  iss: ISS, epoch: 3, generated_at: NOW,
+  jti: [{ jti: "revoked-1", exp: NOW + 3600 }],
+  sub: [{ sub: "fired-user", before: NOW + 1 }],
+  kid: [],
+};
+
+// A key set where one RSA key has public exponent 65539: valid for jwt-edge
+// (odd, 32-bit), refused by some hosts' WebCrypto (Chromium accepts only 3
+// and 65537). Tokens signed by the other key must not be affected.
+const odd = generateKeyPairSync("rsa", { modulusLength: 2048, publicExponent: 65539 });
+const oddJwk = { ...odd.publicKey.export({ format: "jwk" }), kid: "kid-odd-exponent", alg: "RS256", use: "sig" };
+const oddSigner = await importJWK({ ...odd.privateKey.export({ format: "jwk" }), alg: "RS256" }, "RS256");
+const oddToken = await new SignJWT({ ...base, jti: "odd-1" }).setProtectedHeader({ alg: "RS256", kid: "kid-odd-exponent", typ: "at+jwt" })
+  .setIssuedAt(NOW).setNotBefore(NOW).setExpirationTime(NOW + 3600).sign(oddSigner);
+
+writeFileSync(out, JSON.stringify({
+  now: NOW + 10, iss: ISS, aud: AUD,
+  jwks: { keys }, secret: Array.from(secret), revocations, cases,
+  oddKey: { jwks: { keys: [keys[0], oddJwk] }, token: oddToken, normalToken: cases[0].token },
+}));
+console.log(`wrote ${cases.length} cases to ${out}`);

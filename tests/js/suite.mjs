@@ -1,0 +1,218 @@
+// The one JS test suite of the npm package, written once and run by thin
+// runners in Node, Deno, Bun, workerd and Chromium. It receives the package's
+// module (as imported through that runtime's export condition), the variant
+// name ("default" or "full") and the fixtures signed by jose.
+//
+// runSuite(api, variant, fx) -> [{ name, ok, error? }]
+
+const DEFAULT_RUST = ["HS256", "HS384", "HS512", "ES256", "EdDSA"];
+const ALL = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+
+class AssertionError extends Error {}
+function assert(cond, message) {
+  if (!cond) throw new AssertionError(message);
+}
+function eq(actual, expected, what) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  assert(a === e, `${what}: expected ${e}, got ${a}`);
+}
+
+/** Runs fn and returns { value } or { error }. */
+async function attempt(fn) {
+  try {
+    return { value: await fn() };
+  } catch (error) {
+    return { error };
+  }
+}
+
+function outcome(r) {
+  if (r.error === undefined) return { ok: true, claims: r.value.claims, header: r.value.header };
+  const e = r.error;
+  return { code: e.code, claim: e.claim, reason: e.reason, revocationReason: e.revocationReason, retryable: e.retryable };
+}
+
+function checkExpectation(api, r, expect, what) {
+  if (expect.ok) {
+    assert(r.error === undefined, `${what}: expected success, got ${r.error?.code}: ${r.error?.message}`);
+    eq(r.value.claims.jti, expect.jti, `${what} jti`);
+    eq(Object.keys(r.value).sort(), ["claims", "header"], `${what} result keys`);
+    return;
+  }
+  assert(r.error !== undefined, `${what}: expected ${expect.code}, but it verified`);
+  assert(r.error instanceof api.JwtEdgeError, `${what}: error is not a JwtEdgeError: ${r.error}`);
+  assert(r.error instanceof Error, `${what}: JwtEdgeError is not an Error`);
+  eq(r.error.name, "JwtEdgeError", `${what} name`);
+  for (const k of ["code", "claim", "reason", "revocationReason", "retryable"]) {
+    if (expect[k] !== undefined) eq(r.error[k], expect[k], `${what} ${k}`);
+  }
+  assert(typeof r.error.message === "string" && r.error.message.length > 0, `${what}: empty message`);
+}
+
+export async function runSuite(api, variant, fx, expectedEntry) {
+  const results = [];
+  const test = async (name, fn) => {
+    try {
+      await fn();
+      results.push({ name: `[${variant}] ${name}`, ok: true });
+    } catch (e) {
+      results.push({ name: `[${variant}] ${name}`, ok: false, error: String(e?.stack ?? e) });
+    }
+  };
+  const rust = api.rustAlgorithms();
+  const options = {
+    jwks: fx.jwks,
+    secret: new Uint8Array(fx.secret),
+    algorithms: ALL,
+    issuer: fx.iss,
+    audience: [fx.aud, "https://another.test"],
+    typ: "at+jwt",
+    scopes: ["write"],
+    revocations: fx.revocations,
+  };
+  const v = new api.Validator(options);
+  const at = { now: fx.now };
+
+  await test(`loaded through the "${expectedEntry}" export condition`, () => {
+    eq(api.entry, expectedEntry, "entry");
+  });
+
+  await test("the build carries the documented pure-Rust algorithms", () => {
+    eq(rust, variant === "full" ? ALL : DEFAULT_RUST, "rustAlgorithms()");
+  });
+
+  for (const c of fx.cases) {
+    await test(`verify: ${c.name}`, async () => {
+      checkExpectation(api, await attempt(() => v.verify(c.token, at)), c.expect, c.name);
+    });
+    await test(`verifySync: ${c.name}`, async () => {
+      const r = await attempt(() => v.verifySync(c.token, at));
+      const signatureStep = c.expect.ok || c.expect.code !== "ERR_JWS_INVALID";
+      if (signatureStep && !rust.includes(c.alg)) {
+        // The default build relies on host crypto for this algorithm.
+        eq(r.error?.code, "ERR_JOSE_NOT_SUPPORTED", `${c.name} (no pure-Rust ${c.alg})`);
+      } else {
+        checkExpectation(api, r, c.expect, c.name);
+      }
+    });
+    await test(`verify and verifySync agree: ${c.name}`, async () => {
+      if (!rust.includes(c.alg)) return;
+      const a = outcome(await attempt(() => v.verify(c.token, at)));
+      const b = outcome(await attempt(() => v.verifySync(c.token, at)));
+      eq(a, b, `${c.name}: verify vs verifySync`);
+    });
+  }
+
+  await test("crypto: 'wasm' and 'host' give the same answers as 'auto'", async () => {
+    const w = new api.Validator({ ...options, crypto: "wasm" });
+    const h = new api.Validator({ ...options, crypto: "host" });
+    for (const c of fx.cases) {
+      const auto = outcome(await attempt(() => v.verify(c.token, at)));
+      if (rust.includes(c.alg)) eq(outcome(await attempt(() => w.verify(c.token, at))), auto, `${c.name} wasm`);
+      const host = outcome(await attempt(() => h.verify(c.token, at)));
+      if (host.code !== "ERR_JOSE_NOT_SUPPORTED") eq(host, auto, `${c.name} host`);
+    }
+  });
+
+  await test("a key the host cannot import does not break the other keys", async () => {
+    const odd = new api.Validator({ jwks: fx.oddKey.jwks, issuer: fx.iss, audience: fx.aud });
+    const normal = await odd.verify(fx.oddKey.normalToken, at);
+    eq(normal.claims.iss, fx.iss, "token of the ordinary key");
+    const r = await attempt(() => odd.verify(fx.oddKey.token, at));
+    if (r.error) {
+      // Only acceptable when the host refuses the key and this build has no pure-Rust RS256.
+      eq(r.error.code, "ERR_JOSE_NOT_SUPPORTED", "odd-exponent key");
+      assert(!rust.includes("RS256"), "the full build must fall back to pure Rust");
+    } else {
+      eq(r.value.claims.jti, "odd-1", "odd-exponent token");
+    }
+    // And the ordinary key still works afterwards.
+    eq((await odd.verify(fx.oddKey.normalToken, at)).claims.iss, fx.iss, "after the odd key");
+  });
+
+  await test("setJwks replaces keys; unknown kid becomes known", async () => {
+    const only = new api.Validator({ jwks: { keys: fx.jwks.keys.filter((k) => k.alg !== "EdDSA") }, issuer: fx.iss });
+    const token = fx.cases.find((c) => c.name === "valid EdDSA").token;
+    const before = await attempt(() => only.verify(token, at));
+    eq(before.error?.code, "ERR_JWKS_NO_MATCHING_KEY", "before setJwks");
+    eq(before.error?.retryable, true, "retryable");
+    only.setJwks(fx.jwks);
+    eq((await only.verify(token, at)).claims.jti, "valid EdDSA".replace("valid ", "valid-"), "after setJwks");
+  });
+
+  await test("setRevocations refuses a lower epoch and applies a newer list", async () => {
+    const r = new api.Validator({ jwks: fx.jwks, issuer: fx.iss });
+    const token = fx.cases.find((c) => c.name === "valid ES256").token;
+    await r.verify(token, at);
+    const jti = (await r.verify(token, at)).claims.jti;
+    r.setRevocations({ ...fx.revocations, epoch: 10, jti: [{ jti, exp: fx.now + 100 }] });
+    eq((await attempt(() => r.verify(token, at))).error?.code, "ERR_JWT_REVOKED", "after revocation");
+    const lower = attempt(() => r.setRevocations({ ...fx.revocations, epoch: 9, jti: [] }));
+    eq((await lower).error?.code, "ERR_REVOCATION_LIST_INVALID", "lower epoch");
+    eq((await attempt(() => r.verify(token, at))).error?.code, "ERR_JWT_REVOKED", "still revoked");
+  });
+
+  await test("bad options are ERR_INVALID_OPTIONS naming the option", async () => {
+    const cases = [
+      [{ jwks: fx.jwks, leeway: "60" }, "leeway"],
+      [{ jwks: fx.jwks, audiense: "x" }, "audiense"],
+      [{ jwks: fx.jwks, algorithms: ["none"] }, "algorithms"],
+      [{ jwks: fx.jwks, crypto: "gpu" }, "crypto"],
+      [{ jwks: fx.jwks, secret: 42 }, "secret"],
+      [{ issuer: fx.iss }, "jwks"],
+    ];
+    for (const [opts, name] of cases) {
+      const r = await attempt(() => new api.Validator(opts));
+      assert(r.error instanceof api.JwtEdgeError, `${name}: not a JwtEdgeError: ${r.error}`);
+      eq(r.error.code, "ERR_INVALID_OPTIONS", `${name} code`);
+      assert(r.error.message.includes(name), `${name}: message does not name it: ${r.error.message}`);
+    }
+    const bad = await attempt(() => new api.Validator({ jwks: "{not json" }));
+    eq(bad.error?.code, "ERR_JWKS_INVALID", "invalid JWKS text");
+    const short = await attempt(() => new api.Validator({ secret: "too short" }));
+    eq(short.error?.code, "ERR_JWKS_INVALID", "short secret");
+  });
+
+  await test("non-string tokens are ERR_JWS_INVALID, and the instance keeps working", async () => {
+    for (const t of [undefined, null, 42, {}, ["a.b.c"]]) {
+      eq((await attempt(() => v.verify(t, at))).error?.code, "ERR_JWS_INVALID", `token ${JSON.stringify(t)}`);
+      eq((await attempt(() => v.verifySync(t, at))).error?.code, "ERR_JWS_INVALID", `sync token ${JSON.stringify(t)}`);
+    }
+    const huge = "a".repeat(20000) + ".b.c";
+    eq((await attempt(() => v.verify(huge, at))).error?.code, "ERR_JWS_INVALID", "oversized token");
+    eq((await v.verify(fx.cases[0].token, at)).claims.jti, fx.cases[0].expect.jti, "still answering");
+  });
+
+  await test("inspect decodes without verifying and warns", async () => {
+    const t = fx.cases.find((c) => c.name === "tampered HS256").token;
+    const i = api.inspect(t, at);
+    eq(i.header.alg, "HS256", "header");
+    eq(i.claims.iss, fx.iss, "claims");
+    assert(i.warnings.some((w) => w.code === "ALG_SYMMETRIC"), "ALG_SYMMETRIC warning");
+    assert(i.warnings.some((w) => w.code === "NO_KID"), "NO_KID warning");
+    eq((await attempt(() => api.inspect("not a token"))).error?.code, "ERR_JWS_INVALID", "garbage");
+  });
+
+  await test("skippedKeys reports unusable JWKS entries", async () => {
+    const jwks = { keys: [...fx.jwks.keys, { kty: "oct", k: "AAAA", kid: "sneaky" }, { kty: "EC", crv: "P-256", x: "AA", y: "AA" }] };
+    const s = new api.Validator({ jwks });
+    eq(s.skippedKeys.length, 2, "skipped count");
+    eq(s.skippedKeys[0].kid, "sneaky", "skipped kid");
+  });
+
+  return results;
+}
+
+/** Formats results; returns the number of failures. */
+export function report(results, print) {
+  let failed = 0;
+  for (const r of results) {
+    if (!r.ok) {
+      failed++;
+      print(`not ok - ${r.name}\n${r.error}`);
+    }
+  }
+  print(`${results.length - failed} passed, ${failed} failed`);
+  return failed;
+}
