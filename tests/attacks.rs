@@ -4,6 +4,7 @@
 //! thing (the attack) and asserts the stable error code. Cases that have
 //! external vectors (Wycheproof, RFC 7520) are run by `tests/vectors.rs`; the
 //! tests here generate the shapes those vectors do not cover.
+#![cfg(not(target_arch = "wasm32"))]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

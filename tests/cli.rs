@@ -6,7 +6,7 @@
 //! RFC 8037 A.4 EdDSA, transcribed in /work/shared/vectors/README.md §5);
 //! tokens for claim tests are minted here with HMAC-SHA256 (the `hmac` crate,
 //! independent of the library's own HMAC backend).
-
+#![cfg(not(target_arch = "wasm32"))]
 #![cfg(feature = "cli")]
 #![allow(
     clippy::unwrap_used,

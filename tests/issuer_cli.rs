@@ -1,7 +1,7 @@
 //! End-to-end tests of the issuer commands: each runs the built `jwt-edge`
 //! binary in a fresh temporary directory with `--now`, and checks its output,
 //! exit status and the store it leaves.
-
+#![cfg(not(target_arch = "wasm32"))]
 #![cfg(feature = "cli")]
 #![allow(
     clippy::unwrap_used,

@@ -3,7 +3,7 @@
 //! the JWKS of every moment sampled from its issuance until its `exp`, and
 //! fails after. Times of day, lifetimes and extra rotate runs come from a
 //! seeded generator, so the run is deterministic.
-
+#![cfg(not(target_arch = "wasm32"))]
 #![cfg(feature = "issuer")]
 #![allow(
     clippy::unwrap_used,

@@ -10,7 +10,7 @@
 //! - bit flips: every flipped signature bit of every valid token is rejected.
 //!
 //! The vectors live in `../shared/vectors` (beside the checkout, as in CI).
-
+#![cfg(not(target_arch = "wasm32"))]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

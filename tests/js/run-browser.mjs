@@ -33,6 +33,13 @@ const page = `<!doctype html><meta charset="utf-8"><title>jwt-edge suite</title>
   for (const [variant, api] of [["default", defaultBuild], ["full", fullBuild]]) {
     results.push(...await runSuite(api, variant, fx, "browser"));
   }
+  // The README's browser snippet.
+  const { check } = await import("/examples/npm/browser.js");
+  const token = (name) => fx.cases.find((c) => c.name === name).token;
+  const good = await check(token("valid EdDSA"), JSON.stringify(fx.jwks), fx.now);
+  const bad = await check(token("tampered EdDSA"), JSON.stringify(fx.jwks), fx.now);
+  const ok = good.valid === true && good.claims.iss === fx.iss && bad.valid === false && bad.code === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED";
+  results.push({ name: "[example] browser snippet", ok, error: ok ? undefined : JSON.stringify({ good, bad }) });
   window.__results = results;
 </script>`;
 
@@ -49,7 +56,7 @@ const server = createServer((req, res) => {
     return;
   }
   const file = normalize(join(root, url.pathname));
-  const allowed = [join(root, "pkg"), join(root, "tests/js")].some((d) => file.startsWith(d + "/"));
+  const allowed = [join(root, "pkg"), join(root, "tests/js"), join(root, "examples/npm")].some((d) => file.startsWith(d + "/"));
   if (!allowed || !existsSync(file)) {
     res.writeHead(404).end();
     return;

@@ -48,18 +48,42 @@ export default {
 };`;
 writeFileSync(join(work, "main.js"), main);
 
-const port = await new Promise((ok) => {
-  const s = createServer().listen(0, "127.0.0.1", () => {
-    const p = s.address().port;
-    s.close(() => ok(p));
+const freePort = () =>
+  new Promise((ok) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const p = s.address().port;
+      s.close(() => ok(p));
+    });
   });
-});
+const port = await freePort();
+const examplePort = await freePort();
+const fx = JSON.parse(readFileSync(fixtures, "utf8"));
+// The README's worker snippet (examples/npm/worker.js) as its own service;
+// "jwt-edge" resolves to the package's workerd entry.
+const defaultModules = modules.filter((m) => m.includes('"pkg/default/'));
 writeFileSync(
   join(work, "config.capnp"),
   `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
-  services = [(name = "main", worker = .testWorker)],
-  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+  services = [(name = "main", worker = .testWorker), (name = "example", worker = .exampleWorker)],
+  sockets = [
+    (name = "http", address = "127.0.0.1:${port}", http = (), service = "main"),
+    (name = "example", address = "127.0.0.1:${examplePort}", http = (), service = "example"),
+  ],
+);
+const exampleWorker :Workerd.Worker = (
+  modules = [
+    (name = "worker.js", esModule = embed "${relative(work, join(root, "examples/npm/worker.js"))}"),
+    (name = "jwt-edge", esModule = "export * from './pkg/${variants[0][1].replace("./", "")}';"),
+    ${defaultModules.join(",\n    ")}
+  ],
+  bindings = [
+    (name = "JWKS", text = ${JSON.stringify(JSON.stringify(fx.jwks))}),
+    (name = "ISSUER", text = ${JSON.stringify(fx.iss)}),
+    (name = "AUDIENCE", text = ${JSON.stringify(fx.aud)}),
+    (name = "NOW", text = "${fx.now}"),
+  ],
+  compatibilityDate = "2025-09-01",
 );
 const testWorker :Workerd.Worker = (
   modules = [
@@ -90,6 +114,17 @@ try {
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+  // The README's worker snippet, through HTTP like any client.
+  const call = async (name) => {
+    const token = fx.cases.find((c) => c.name === name).token;
+    const res = await fetch(`http://127.0.0.1:${examplePort}/`, { headers: { authorization: `Bearer ${token}` } });
+    return [res.status, await res.json()];
+  };
+  const check = (name, ok, detail) => results.push({ name: `[example] worker snippet: ${name}`, ok, error: ok ? undefined : detail });
+  const [s1, b1] = await call("valid ES256");
+  check("valid token -> 200 with sub", s1 === 200 && b1.sub === "client-1", JSON.stringify([s1, b1]));
+  const [s2, b2] = await call("tampered ES256");
+  check("tampered token -> 401 with code", s2 === 401 && b2.error === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED", JSON.stringify([s2, b2]));
 } finally {
   child.kill("SIGTERM");
 }

@@ -1,0 +1,135 @@
+//! Rust-side tests of the wasm bindings, run in Node by `wasm-pack test --node`:
+//! the exported `Core` and `inspect` with real RFC vectors, options errors and
+//! error objects, through the same JsValue boundary the npm package uses.
+#![cfg(all(target_arch = "wasm32", feature = "wasm"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use js_sys::{Object, Reflect, JSON};
+use jwt_edge::wasm::{inspect, Core};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+// RFC 7515 A.3 (ES256) and RFC 8037 A.4 (EdDSA), from shared/vectors/README.md.
+const ES256_JWK: &str = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+const ES256_TOKEN: &str = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
+
+fn options(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &(*k).into(), v).unwrap();
+    }
+    o.into()
+}
+
+fn jwks() -> JsValue {
+    JsValue::from_str(&format!(r#"{{"keys":[{ES256_JWK}]}}"#))
+}
+
+fn get(v: &JsValue, k: &str) -> JsValue {
+    Reflect::get(v, &k.into()).unwrap()
+}
+
+fn code(err: &JsValue) -> String {
+    get(err, "code").as_string().unwrap()
+}
+
+#[wasm_bindgen_test]
+fn verify_sync_accepts_rfc7515_a3_before_exp_and_expires_after() {
+    let core = Core::new(options(&[("jwks", jwks()), ("issuer", "joe".into())])).unwrap();
+    let ok = core.verify_sync(ES256_TOKEN, 1_300_819_379.0).unwrap();
+    let claims = JSON::parse(&get(&ok, "claims").as_string().unwrap()).unwrap();
+    assert_eq!(get(&claims, "iss").as_string().unwrap(), "joe");
+    let err = core.verify_sync(ES256_TOKEN, 1_300_819_380.0).unwrap_err();
+    assert_eq!(code(&err), "ERR_JWT_EXPIRED");
+    assert_eq!(get(&err, "claim").as_string().unwrap(), "exp");
+    assert_eq!(get(&err, "retryable"), JsValue::FALSE);
+}
+
+#[wasm_bindgen_test]
+fn begin_exposes_the_signature_step_and_finish_completes_it() {
+    let core = Core::new(options(&[("jwks", jwks())])).unwrap();
+    let p = core.begin(ES256_TOKEN).unwrap();
+    assert_eq!(get(&p, "alg").as_string().unwrap(), "ES256");
+    assert_eq!(get(&p, "rust"), JsValue::TRUE);
+    assert_eq!(js_sys::Uint8Array::new(&get(&p, "signature")).length(), 64);
+    let generation = get(&p, "generation").as_f64().unwrap() as u32;
+    // A failed host check is a signature failure...
+    let err = core
+        .finish(ES256_TOKEN, None, 1_300_819_379.0, generation)
+        .unwrap_err();
+    assert_eq!(code(&err), "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
+    // ...a successful one completes the pipeline...
+    assert!(core
+        .finish(ES256_TOKEN, Some(0), 1_300_819_379.0, generation)
+        .unwrap()
+        .is_object());
+    // ...and a stale generation asks the caller to start again.
+    assert!(core
+        .finish(ES256_TOKEN, Some(0), 1_300_819_379.0, generation + 1)
+        .unwrap()
+        .is_undefined());
+    assert!(core.check_key(ES256_TOKEN, 0).unwrap());
+}
+
+#[wasm_bindgen_test]
+fn options_errors_name_the_option() {
+    for (opts, name) in [
+        (
+            options(&[("jwks", jwks()), ("leeway", "1".into())]),
+            "leeway",
+        ),
+        (
+            options(&[("jwks", jwks()), ("issuerr", "x".into())]),
+            "issuerr",
+        ),
+        (options(&[("issuer", "x".into())]), "jwks"),
+        (
+            options(&[("jwks", jwks()), ("kidlessCandidates", 7.into())]),
+            "kidlessCandidates",
+        ),
+    ] {
+        let err = Core::new(opts).err().unwrap();
+        assert_eq!(code(&err), "ERR_INVALID_OPTIONS");
+        assert!(get(&err, "message").as_string().unwrap().contains(name));
+    }
+    let err = Core::new(options(&[("jwks", "{}".into())])).err().unwrap();
+    assert_eq!(code(&err), "ERR_JWKS_INVALID");
+}
+
+#[wasm_bindgen_test]
+fn hostile_input_gets_codes_not_panics() {
+    let core = Core::new(options(&[("jwks", jwks())])).unwrap();
+    for token in [
+        "",
+        ".",
+        "..",
+        "a.b.c",
+        &"A.".repeat(10_000),
+        "eyJhbGciOiJub25lIn0.e30.",
+        "\u{0}\u{ffff}.x.y",
+    ] {
+        let err = core.verify_sync(token, 0.0).unwrap_err();
+        assert!(code(&err).starts_with("ERR_"), "{token:?}");
+    }
+    // The instance keeps answering.
+    assert!(core.verify_sync(ES256_TOKEN, 1_300_819_379.0).is_ok());
+}
+
+#[wasm_bindgen_test]
+fn inspect_returns_json_texts_and_warnings() {
+    let i = inspect(ES256_TOKEN, 2_000_000_000.0).unwrap();
+    let header = JSON::parse(&get(&i, "header").as_string().unwrap()).unwrap();
+    assert_eq!(get(&header, "alg").as_string().unwrap(), "ES256");
+    let warnings = js_sys::Array::from(&get(&i, "warnings"));
+    let codes: Vec<String> = warnings
+        .iter()
+        .map(|w| get(&w, "code").as_string().unwrap())
+        .collect();
+    assert!(codes.contains(&"EXPIRED".to_string()), "{codes:?}");
+    assert!(codes.contains(&"NO_KID".to_string()), "{codes:?}");
+}
