@@ -76,9 +76,6 @@ pub(crate) fn validate(
     policy: &Policy,
     now: u64,
 ) -> Result<()> {
-    let now_f = now as f64;
-    let leeway = policy.leeway as f64;
-
     if let Some(expected) = &policy.typ {
         match header.get("typ") {
             None => {
@@ -115,59 +112,7 @@ pub(crate) fn validate(
     let nbf = numeric_date(claims, "nbf")?;
     let iat = numeric_date(claims, "iat")?;
 
-    match exp {
-        None if policy.require_exp => {
-            return Err(failed(
-                "exp",
-                ClaimReason::Missing,
-                "\"exp\" claim is missing".into(),
-            ))
-        }
-        Some(exp) if now_f >= exp + leeway => {
-            return Err(Error::claim(
-                ErrorKind::Expired,
-                "exp",
-                ClaimReason::CheckFailed,
-                "\"exp\" claim timestamp check failed (the token has expired)",
-            ))
-        }
-        _ => {}
-    }
-    if let Some(nbf) = nbf {
-        if now_f < nbf - leeway {
-            return Err(failed(
-                "nbf",
-                ClaimReason::CheckFailed,
-                "\"nbf\" claim timestamp check failed (the token is not valid yet)".into(),
-            ));
-        }
-    }
-    if let Some(iat) = iat {
-        if iat > now_f + leeway {
-            return Err(failed(
-                "iat",
-                ClaimReason::CheckFailed,
-                "\"iat\" claim timestamp check failed (it is in the future)".into(),
-            ));
-        }
-    }
-    if let Some(max_age) = policy.max_token_age {
-        let Some(iat) = iat else {
-            return Err(failed(
-                "iat",
-                ClaimReason::Missing,
-                "\"iat\" claim is missing (required by the maximum token age)".into(),
-            ));
-        };
-        if now_f - iat > max_age as f64 + leeway {
-            return Err(Error::claim(
-                ErrorKind::Expired,
-                "iat",
-                ClaimReason::CheckFailed,
-                "\"iat\" claim timestamp check failed (the token is older than the maximum age)",
-            ));
-        }
-    }
+    check_times(TimeClaims { exp, nbf, iat }, policy, now)?;
 
     if !policy.issuers.is_empty() {
         match iss {
@@ -226,6 +171,76 @@ pub(crate) fn validate(
 
     if !policy.scopes.is_empty() {
         check_scopes(claims, &policy.scopes)?;
+    }
+    Ok(())
+}
+
+/// The NumericDate claims of a token, as read by [`numeric_date`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct TimeClaims {
+    pub exp: Option<f64>,
+    pub nbf: Option<f64>,
+    pub iat: Option<f64>,
+}
+
+/// The time-dependent checks (`exp`, `nbf`, `iat` not in the future, maximum
+/// age), shared by full validation and by cache hits, which repeat only these.
+pub(crate) fn check_times(t: TimeClaims, policy: &Policy, now: u64) -> Result<()> {
+    let now_f = now as f64;
+    let leeway = policy.leeway as f64;
+    let TimeClaims { exp, nbf, iat } = t;
+    match exp {
+        None if policy.require_exp => {
+            return Err(failed(
+                "exp",
+                ClaimReason::Missing,
+                "\"exp\" claim is missing".into(),
+            ))
+        }
+        Some(exp) if now_f >= exp + leeway => {
+            return Err(Error::claim(
+                ErrorKind::Expired,
+                "exp",
+                ClaimReason::CheckFailed,
+                "\"exp\" claim timestamp check failed (the token has expired)",
+            ))
+        }
+        _ => {}
+    }
+    if let Some(nbf) = nbf {
+        if now_f < nbf - leeway {
+            return Err(failed(
+                "nbf",
+                ClaimReason::CheckFailed,
+                "\"nbf\" claim timestamp check failed (the token is not valid yet)".into(),
+            ));
+        }
+    }
+    if let Some(iat) = iat {
+        if iat > now_f + leeway {
+            return Err(failed(
+                "iat",
+                ClaimReason::CheckFailed,
+                "\"iat\" claim timestamp check failed (it is in the future)".into(),
+            ));
+        }
+    }
+    if let Some(max_age) = policy.max_token_age {
+        let Some(iat) = iat else {
+            return Err(failed(
+                "iat",
+                ClaimReason::Missing,
+                "\"iat\" claim is missing (required by the maximum token age)".into(),
+            ));
+        };
+        if now_f - iat > max_age as f64 + leeway {
+            return Err(Error::claim(
+                ErrorKind::Expired,
+                "iat",
+                ClaimReason::CheckFailed,
+                "\"iat\" claim timestamp check failed (the token is older than the maximum age)",
+            ));
+        }
     }
     Ok(())
 }

@@ -36,6 +36,10 @@ pub enum ErrorKind {
     Revoked,
     /// A revocation list could not be accepted (malformed, bad signature, older epoch).
     RevocationListInvalid,
+    /// A remote JWKS could not be fetched and no usable copy is held (retryable).
+    JwksTimeout,
+    /// A remote revocation list could not be fetched and no usable copy is held (retryable).
+    RevocationsUnavailable,
 }
 
 impl ErrorKind {
@@ -54,6 +58,8 @@ impl ErrorKind {
             Self::ClaimValidationFailed => "ERR_JWT_CLAIM_VALIDATION_FAILED",
             Self::Revoked => "ERR_JWT_REVOKED",
             Self::RevocationListInvalid => "ERR_REVOCATION_LIST_INVALID",
+            Self::JwksTimeout => "ERR_JWKS_TIMEOUT",
+            Self::RevocationsUnavailable => "ERR_REVOCATIONS_UNAVAILABLE",
         }
     }
 }
@@ -174,10 +180,13 @@ impl Error {
         self.revocation
     }
 
-    /// True only when retrying after refreshing the key set could succeed
-    /// (an unknown `kid` may belong to a key published after the set was fetched).
+    /// True only when a retry could succeed: an unknown `kid` (the key may be
+    /// newer than the set) or a remote source that could not be fetched.
     pub fn retryable(&self) -> bool {
-        matches!(self.kind, ErrorKind::NoMatchingKey)
+        matches!(
+            self.kind,
+            ErrorKind::NoMatchingKey | ErrorKind::JwksTimeout | ErrorKind::RevocationsUnavailable
+        )
     }
 }
 

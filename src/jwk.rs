@@ -85,6 +85,7 @@ pub struct Key {
     rsa_bits: usize,
     prepared: Prepared,
     public_jwk: Option<Map<String, Value>>,
+    fingerprint: String,
 }
 
 impl core::fmt::Debug for Key {
@@ -213,6 +214,11 @@ impl Key {
             rsa_bits: 0,
             prepared: Prepared::Hmac(Zeroizing::new(secret.to_vec())),
             public_jwk: None,
+            fingerprint: format!(
+                "oct;kid={};alg={}",
+                kid.unwrap_or(""),
+                alg.map_or("", Algorithm::name)
+            ),
         })
     }
 
@@ -265,6 +271,14 @@ impl Key {
         if let Some(a) = meta.alg {
             public_jwk.insert("alg".into(), Value::String(a.name().into()));
         }
+        // The sorted public members identify the key (map order is sorted).
+        let mut fingerprint = String::new();
+        for (k, v) in &public_jwk {
+            fingerprint.push_str(k);
+            fingerprint.push('=');
+            fingerprint.push_str(v.as_str().unwrap_or_default());
+            fingerprint.push(';');
+        }
         Ok(Key {
             kid: meta.kid,
             alg: meta.alg,
@@ -272,7 +286,15 @@ impl Key {
             rsa_bits,
             prepared,
             public_jwk: Some(public_jwk),
+            fingerprint,
         })
+    }
+
+    /// A string that identifies the key material and its `kid`/`alg` (not a
+    /// secret: for HMAC keys it holds only the `kid` and `alg`). Caches use it
+    /// to notice that a key left the set.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// RSA modulus size in bits (0 for other key types).

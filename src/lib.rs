@@ -47,6 +47,7 @@ extern crate std;
 
 pub mod alg;
 mod b64;
+pub mod cache;
 mod claims;
 pub mod error;
 mod inspect;
@@ -57,6 +58,7 @@ pub mod jwk;
 pub mod jwks;
 pub mod jws;
 mod policy;
+pub mod remote;
 pub mod revocation;
 mod text;
 mod verify;
@@ -65,6 +67,7 @@ pub mod wasm;
 
 pub use alg::{Algorithm, KeyFamily};
 pub use b64::encode as b64url_encode;
+pub use cache::{verify_cached, TokenCache};
 pub use claims::MAX_NUMERIC_DATE;
 pub use error::{ClaimReason, Error, ErrorKind, Result, RevocationReason};
 pub use inspect::{inspect, Inspection, Warning};

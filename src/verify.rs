@@ -40,6 +40,9 @@ pub struct Verified {
     pub header_json: String,
     /// The claims set exactly as decoded (strictly validated JSON text).
     pub claims_json: String,
+    /// [`Key::fingerprint`] of the key that verified it.
+    pub key_fingerprint: String,
+    pub(crate) times: claims::TimeClaims,
 }
 
 /// What a [`Pending`] will become when finished.
@@ -183,11 +186,16 @@ pub fn finish(pending: Pending<'_>, verified_by: Option<usize>, now: u64) -> Res
     claims::validate(&header, &claims, policy, now)?;
 
     let kid = key.kid().map(String::from);
+    let times = claims::TimeClaims {
+        exp: claims::numeric_date(&claims, "exp")?,
+        nbf: claims::numeric_date(&claims, "nbf")?,
+        iat: claims::numeric_date(&claims, "iat")?,
+    };
     let subject = Subject {
         iss: claims::string_claim(&claims, "iss")?,
         jti: claims::string_claim(&claims, "jti")?,
         sub: claims::string_claim(&claims, "sub")?,
-        iat: claims::numeric_date(&claims, "iat")?,
+        iat: times.iat,
         kid: kid.as_deref().or(pending.token.header.kid.as_deref()),
     };
     policy.revocations.check(&subject)?;
@@ -198,6 +206,8 @@ pub fn finish(pending: Pending<'_>, verified_by: Option<usize>, now: u64) -> Res
         kid,
         header_json,
         claims_json,
+        key_fingerprint: String::from(key.fingerprint()),
+        times,
     })
 }
 

@@ -1,0 +1,521 @@
+//! Freshness policy for a remote document (a JWKS or a signed revocation
+//! list), sans I/O: it decides *when* to fetch and *what* to serve from inputs
+//! (the current time, fetch results, kid misses); the host performs the fetch.
+//!
+//! Rules (all times in seconds):
+//! - a successful response is fresh for `max-age` minus `Age` from its
+//!   `Cache-Control`, clamped to `[min_ttl, max_ttl]`; `default_ttl` when the
+//!   server sends neither;
+//! - a `304 Not Modified` to an `If-None-Match` revalidation keeps the document
+//!   and renews its freshness;
+//! - stale-while-revalidate: a document past its freshness is still served
+//!   while one background refresh runs;
+//! - stale-if-error: when refreshes fail, the last good document is served for
+//!   up to `max_stale` past its freshness, then the source fails closed;
+//! - an unknown `kid` triggers at most one refetch per `cooldown`;
+//! - single flight: while a fetch is in flight no other fetch is started
+//!   (a fetch that has not reported back within `timeout` counts as failed).
+//!
+//! The state is plain data: it can be snapshotted ([`RemoteState::snapshot`])
+//! and restored, so an edge worker can keep it in KV across isolates.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::json;
+
+/// Freshness settings. Defaults: `min_ttl` 60 s, `max_ttl` 24 h, `default_ttl`
+/// 10 min, `cooldown` 30 s, `max_stale` 24 h, `timeout` 5 s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteConfig {
+    /// Lower clamp of the freshness lifetime.
+    pub min_ttl: u64,
+    /// Upper clamp of the freshness lifetime.
+    pub max_ttl: u64,
+    /// Freshness lifetime when the response carries no `max-age`.
+    pub default_ttl: u64,
+    /// Minimum time between two kid-miss refetches.
+    pub cooldown: u64,
+    /// How long past its freshness a document may be served when refreshes fail.
+    pub max_stale: u64,
+    /// How long a fetch may take before it counts as failed.
+    pub timeout: u64,
+}
+
+impl Default for RemoteConfig {
+    fn default() -> Self {
+        Self {
+            min_ttl: 60,
+            max_ttl: 86_400,
+            default_ttl: 600,
+            cooldown: 30,
+            max_stale: 86_400,
+            timeout: 5,
+        }
+    }
+}
+
+/// What a fetch returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchOutcome {
+    /// A response arrived.
+    Response {
+        /// HTTP status.
+        status: u16,
+        /// The `Cache-Control` header, if any.
+        cache_control: Option<String>,
+        /// The `Age` header, if any.
+        age: Option<String>,
+        /// The `ETag` header, if any.
+        etag: Option<String>,
+        /// The body (ignored unless the status is 200).
+        body: Vec<u8>,
+    },
+    /// The fetch failed (network error, timeout, ...).
+    Failed,
+}
+
+/// What the caller should do now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Whether a usable document is held (fresh, or stale within its limits).
+    pub usable: bool,
+    /// Whether the held document is past its freshness lifetime.
+    pub stale: bool,
+    /// Start a fetch now (the caller becomes the single flight).
+    pub fetch: bool,
+    /// The `If-None-Match` value to send with that fetch.
+    pub if_none_match: Option<String>,
+    /// Nothing usable and a fetch is already in flight: wait for it.
+    pub wait: bool,
+}
+
+/// Why [`RemoteState::on_result`] did or did not replace the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// A new document (its body) was accepted and must be parsed by the caller.
+    Replaced(Vec<u8>),
+    /// `304 Not Modified`: the held document is fresh again.
+    Revalidated,
+    /// The fetch failed; the held document (if any) stays, subject to `max_stale`.
+    Failed,
+}
+
+/// The freshness state of one remote document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteState {
+    config: RemoteConfig,
+    body: Option<Vec<u8>>,
+    etag: Option<String>,
+    fetched_at: u64,
+    fresh_until: u64,
+    in_flight_since: Option<u64>,
+    last_kid_miss_fetch: Option<u64>,
+    failures: u32,
+}
+
+/// Parses `max-age` from a `Cache-Control` value (`no-store`/`no-cache` count as 0).
+fn max_age(cache_control: &str) -> Option<u64> {
+    let mut result = None;
+    for directive in cache_control.split(',') {
+        let d = directive.trim();
+        let lower = d.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" {
+            return Some(0);
+        }
+        if let Some(v) = lower.strip_prefix("max-age=") {
+            result = v.trim_matches('"').parse::<u64>().ok();
+        }
+    }
+    result
+}
+
+impl RemoteState {
+    /// An empty state (nothing fetched yet).
+    pub fn new(config: RemoteConfig) -> Self {
+        Self {
+            config,
+            ..Self::default()
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RemoteConfig {
+        &self.config
+    }
+
+    fn in_flight(&self, now: u64) -> bool {
+        self.in_flight_since
+            .is_some_and(|t| now < t.saturating_add(self.config.timeout))
+    }
+
+    fn usable(&self, now: u64) -> bool {
+        self.body.is_some() && now < self.fresh_until.saturating_add(self.config.max_stale)
+    }
+
+    /// Decides what to do at `now`. When `fetch` is true the caller must
+    /// perform the fetch and report with [`RemoteState::on_result`]; the state
+    /// records the flight, so a second call does not start another.
+    pub fn plan(&mut self, now: u64) -> Plan {
+        let usable = self.usable(now);
+        let stale = self.body.is_none() || now >= self.fresh_until;
+        let flying = self.in_flight(now);
+        let fetch = stale && !flying;
+        if fetch {
+            self.in_flight_since = Some(now);
+        }
+        Plan {
+            usable,
+            stale,
+            fetch,
+            if_none_match: if fetch && self.body.is_some() {
+                self.etag.clone()
+            } else {
+                None
+            },
+            wait: !usable && flying && !fetch,
+        }
+    }
+
+    /// Asks for a refetch because a token named an unknown `kid`. Returns true
+    /// (and records the flight) at most once per `cooldown`, and never while
+    /// another fetch is in flight.
+    pub fn on_kid_miss(&mut self, now: u64) -> bool {
+        if self.in_flight(now) {
+            return false;
+        }
+        if let Some(last) = self.last_kid_miss_fetch {
+            if now < last.saturating_add(self.config.cooldown) {
+                return false;
+            }
+        }
+        self.last_kid_miss_fetch = Some(now);
+        self.in_flight_since = Some(now);
+        true
+    }
+
+    /// Reports the outcome of the fetch started by [`RemoteState::plan`] or
+    /// [`RemoteState::on_kid_miss`].
+    pub fn on_result(&mut self, now: u64, outcome: FetchOutcome) -> Applied {
+        self.in_flight_since = None;
+        let FetchOutcome::Response {
+            status,
+            cache_control,
+            age,
+            etag,
+            body,
+        } = outcome
+        else {
+            self.failures = self.failures.saturating_add(1);
+            return Applied::Failed;
+        };
+        let ttl = |cc: &Option<String>, age: &Option<String>| -> u64 {
+            let age = age
+                .as_deref()
+                .and_then(|a| a.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            match cc.as_deref().and_then(max_age) {
+                Some(ma) => ma.saturating_sub(age),
+                None => self.config.default_ttl,
+            }
+            .clamp(
+                self.config.min_ttl,
+                self.config.max_ttl.max(self.config.min_ttl),
+            )
+        };
+        match status {
+            200 => {
+                self.fresh_until = now.saturating_add(ttl(&cache_control, &age));
+                self.fetched_at = now;
+                self.etag = etag;
+                self.failures = 0;
+                self.body = Some(body.clone());
+                Applied::Replaced(body)
+            }
+            304 if self.body.is_some() => {
+                self.fresh_until = now.saturating_add(ttl(&cache_control, &age));
+                if etag.is_some() {
+                    self.etag = etag;
+                }
+                self.failures = 0;
+                Applied::Revalidated
+            }
+            _ => {
+                self.failures = self.failures.saturating_add(1);
+                Applied::Failed
+            }
+        }
+    }
+
+    /// Forgets a document the caller could not use (e.g. a body that is not a
+    /// valid JWKS): the previous one, if any, is not restored.
+    pub fn reject_body(&mut self) {
+        self.body = None;
+        self.etag = None;
+        self.fresh_until = 0;
+    }
+
+    /// The held document, if any, regardless of freshness.
+    pub fn body(&self) -> Option<&[u8]> {
+        self.body.as_deref()
+    }
+
+    /// The error to report when nothing usable is held: `kind` is
+    /// [`ErrorKind::JwksTimeout`] for a JWKS, [`ErrorKind::RevocationsUnavailable`]
+    /// for a revocation list. Both are retryable.
+    pub fn unavailable(&self, kind: ErrorKind) -> Error {
+        let what = if kind == ErrorKind::JwksTimeout {
+            "JWKS"
+        } else {
+            "revocation list"
+        };
+        Error::new(
+            kind,
+            if self.body.is_some() {
+                format!("the {what} is older than the maximum staleness and could not be refreshed (failing closed)")
+            } else {
+                format!("the {what} could not be fetched")
+            },
+        )
+    }
+
+    /// A JSON snapshot: `{"body","etag","fetched_at","fresh_until"}` (body as text).
+    pub fn snapshot(&self) -> String {
+        let mut m = Map::new();
+        if let Some(b) = &self.body {
+            m.insert(
+                "body".into(),
+                Value::String(String::from_utf8_lossy(b).into_owned()),
+            );
+        }
+        if let Some(e) = &self.etag {
+            m.insert("etag".into(), Value::String(e.clone()));
+        }
+        m.insert("fetched_at".into(), Value::from(self.fetched_at));
+        m.insert("fresh_until".into(), Value::from(self.fresh_until));
+        Value::Object(m).to_string()
+    }
+
+    /// Restores a snapshot taken by [`RemoteState::snapshot`] (keeping this
+    /// state's config). The caller must then parse [`RemoteState::body`].
+    ///
+    /// # Errors
+    /// `ERR_JWKS_INVALID` if the snapshot is malformed.
+    pub fn restore(&mut self, snapshot: &[u8]) -> Result<()> {
+        let bad = |m: &str| {
+            Error::new(
+                ErrorKind::JwksInvalid,
+                format!("invalid cache snapshot: {m}"),
+            )
+        };
+        let doc = json::parse_object(snapshot, 4).map_err(|e| bad(&e))?;
+        let num = |k: &str| doc.get(k).and_then(Value::as_u64).ok_or_else(|| bad(k));
+        let body = match doc.get("body") {
+            Some(Value::String(s)) => Some(s.clone().into_bytes()),
+            None => None,
+            Some(_) => return Err(bad("body")),
+        };
+        let etag = match doc.get("etag") {
+            Some(Value::String(s)) => Some(s.clone()),
+            None => None,
+            Some(_) => return Err(bad("etag")),
+        };
+        self.fetched_at = num("fetched_at")?;
+        self.fresh_until = num("fresh_until")?;
+        self.body = body;
+        self.etag = etag;
+        self.in_flight_since = None;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn ok(cc: Option<&str>, age: Option<&str>, etag: Option<&str>, body: &[u8]) -> FetchOutcome {
+        FetchOutcome::Response {
+            status: 200,
+            cache_control: cc.map(String::from),
+            age: age.map(String::from),
+            etag: etag.map(String::from),
+            body: body.to_vec(),
+        }
+    }
+
+    fn status(code: u16) -> FetchOutcome {
+        FetchOutcome::Response {
+            status: code,
+            cache_control: None,
+            age: None,
+            etag: None,
+            body: vec![],
+        }
+    }
+
+    #[test]
+    fn first_plan_fetches_and_nothing_is_usable_until_it_returns() {
+        let mut s = RemoteState::new(RemoteConfig::default());
+        let p = s.plan(1000);
+        assert!(p.fetch && !p.usable && !p.wait && p.if_none_match.is_none());
+        // Single flight: a concurrent caller waits instead of fetching.
+        let p2 = s.plan(1001);
+        assert!(!p2.fetch && p2.wait && !p2.usable);
+        assert_eq!(
+            s.on_result(1002, ok(None, None, Some("\"v1\""), b"{}")),
+            Applied::Replaced(b"{}".to_vec())
+        );
+        let p3 = s.plan(1003);
+        assert!(p3.usable && !p3.stale && !p3.fetch && !p3.wait);
+    }
+
+    #[test]
+    fn max_age_minus_age_clamped_and_default_ttl() {
+        let cfg = RemoteConfig::default();
+        let mut s = RemoteState::new(cfg);
+        s.plan(0);
+        s.on_result(0, ok(Some("public, max-age=300"), Some("100"), None, b"a"));
+        assert!(!s.plan(199).stale);
+        assert!(s.plan(200).stale, "fresh for max-age - Age = 200 s");
+        // Clamped to min_ttl (60 s) and max_ttl (24 h).
+        let mut s = RemoteState::new(cfg);
+        s.plan(0);
+        s.on_result(0, ok(Some("max-age=5"), None, None, b"a"));
+        assert!(!s.plan(59).stale && s.plan(60).stale);
+        let mut s = RemoteState::new(cfg);
+        s.plan(0);
+        s.on_result(0, ok(Some("max-age=999999999"), None, None, b"a"));
+        assert!(!s.plan(86_399).stale && s.plan(86_400).stale);
+        // No max-age: 10 minutes. no-store: clamped up to min_ttl.
+        let mut s = RemoteState::new(cfg);
+        s.plan(0);
+        s.on_result(0, ok(None, None, None, b"a"));
+        assert!(!s.plan(599).stale && s.plan(600).stale);
+        let mut s = RemoteState::new(cfg);
+        s.plan(0);
+        s.on_result(0, ok(Some("no-store"), None, None, b"a"));
+        assert!(!s.plan(59).stale && s.plan(60).stale);
+    }
+
+    #[test]
+    fn revalidation_with_etag_and_304_keeps_the_document() {
+        let mut s = RemoteState::new(RemoteConfig::default());
+        s.plan(0);
+        s.on_result(0, ok(Some("max-age=100"), None, Some("\"v1\""), b"doc"));
+        let p = s.plan(100);
+        assert!(p.fetch && p.usable && p.stale);
+        assert_eq!(p.if_none_match.as_deref(), Some("\"v1\""));
+        assert_eq!(s.on_result(101, status(304)), Applied::Revalidated);
+        assert_eq!(s.body(), Some(&b"doc"[..]));
+        assert!(!s.plan(101 + 99).stale);
+        // A 304 without a held document is a failure, not a revalidation.
+        let mut empty = RemoteState::new(RemoteConfig::default());
+        empty.plan(0);
+        assert_eq!(empty.on_result(0, status(304)), Applied::Failed);
+    }
+
+    #[test]
+    fn stale_while_revalidate_serves_during_one_refresh() {
+        let mut s = RemoteState::new(RemoteConfig::default());
+        s.plan(0);
+        s.on_result(0, ok(Some("max-age=60"), None, None, b"old"));
+        let leader = s.plan(61);
+        assert!(
+            leader.fetch && leader.usable,
+            "stale but served while refreshing"
+        );
+        for t in 62..65 {
+            let p = s.plan(t);
+            assert!(
+                p.usable && !p.fetch && !p.wait,
+                "followers serve stale, no second fetch"
+            );
+        }
+        s.on_result(65, ok(Some("max-age=60"), None, None, b"new"));
+        assert_eq!(s.body(), Some(&b"new"[..]));
+    }
+
+    #[test]
+    fn stale_if_error_up_to_max_stale_then_fail_closed() {
+        let cfg = RemoteConfig {
+            max_stale: 1000,
+            ..RemoteConfig::default()
+        };
+        let mut s = RemoteState::new(cfg);
+        s.plan(0);
+        s.on_result(0, ok(Some("max-age=60"), None, None, b"good"));
+        // Every refresh fails from here on.
+        let mut t = 60;
+        while t < 60 + 1000 {
+            let p = s.plan(t);
+            assert!(p.usable, "served stale at {t}");
+            if p.fetch {
+                assert_eq!(s.on_result(t, FetchOutcome::Failed), Applied::Failed);
+            }
+            t += 7;
+        }
+        let p = s.plan(60 + 1000);
+        assert!(!p.usable, "past max_stale: fail closed");
+        assert_eq!(
+            s.unavailable(ErrorKind::JwksTimeout).code(),
+            "ERR_JWKS_TIMEOUT"
+        );
+        assert!(s.unavailable(ErrorKind::JwksTimeout).retryable());
+        // A 5xx counts as a failure too and keeps the document.
+        let mut s = RemoteState::new(cfg);
+        s.plan(0);
+        s.on_result(0, ok(Some("max-age=60"), None, None, b"good"));
+        s.plan(61);
+        assert_eq!(s.on_result(61, status(503)), Applied::Failed);
+        assert_eq!(s.body(), Some(&b"good"[..]));
+    }
+
+    #[test]
+    fn kid_miss_refetch_at_most_once_per_cooldown() {
+        let mut s = RemoteState::new(RemoteConfig::default());
+        s.plan(0);
+        s.on_result(0, ok(Some("max-age=3600"), None, None, b"k1"));
+        assert!(s.on_kid_miss(10));
+        assert!(!s.on_kid_miss(11), "in flight");
+        s.on_result(12, ok(Some("max-age=3600"), None, None, b"k1"));
+        let fetches = (13..40).filter(|&t| s.on_kid_miss(t)).count();
+        assert_eq!(
+            fetches, 0,
+            "a flood of unknown kids within the cooldown makes no fetch"
+        );
+        assert!(s.on_kid_miss(40), "after the 30 s cooldown");
+    }
+
+    #[test]
+    fn a_fetch_that_never_reports_times_out() {
+        let mut s = RemoteState::new(RemoteConfig::default());
+        assert!(s.plan(0).fetch);
+        assert!(s.plan(4).wait);
+        let p = s.plan(5);
+        assert!(p.fetch, "after the 5 s timeout a new flight starts");
+    }
+
+    #[test]
+    fn snapshot_round_trip() {
+        let mut s = RemoteState::new(RemoteConfig::default());
+        s.plan(0);
+        s.on_result(
+            10,
+            ok(Some("max-age=300"), None, Some("\"e\""), br#"{"keys":[]}"#),
+        );
+        let snap = s.snapshot();
+        let mut r = RemoteState::new(RemoteConfig::default());
+        r.restore(snap.as_bytes()).unwrap();
+        assert_eq!(r.body(), s.body());
+        assert!(!r.plan(309).stale && r.plan(310).stale);
+        // The flight started at 310 has timed out by 400: a new fetch starts and
+        // revalidates with the ETag restored from the snapshot.
+        assert_eq!(r.plan(400).if_none_match.as_deref(), Some("\"e\""));
+        assert!(r.restore(b"{\"fetched_at\":\"x\"}").is_err());
+    }
+}
