@@ -60,6 +60,8 @@ pub mod jws;
 mod policy;
 pub mod remote;
 pub mod revocation;
+#[cfg(feature = "server")]
+pub mod server;
 mod text;
 mod verify;
 #[cfg(feature = "wasm")]

@@ -26,11 +26,26 @@ pub enum ErrorKind {
     Refused,
 }
 
+/// Why an issuance was refused, for protocol adapters (the HTTP server maps
+/// these to RFC 6749 §5.2 error codes). Set only on [`ErrorKind::Refused`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The provisioning key is malformed, unknown, wrong, expired or revoked.
+    Client,
+    /// A requested scope is invalid or not allowed, or none was requested.
+    Scope,
+    /// A requested audience is not allowed, or none was given.
+    Audience,
+    /// Anything else the request asks for that is not allowed (lifetime, claims).
+    Request,
+}
+
 /// An issuer failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    refusal: Option<Refusal>,
 }
 
 /// Result with the issuer [`Error`].
@@ -42,7 +57,23 @@ impl Error {
         Self {
             kind,
             message: message.into(),
+            refusal: None,
         }
+    }
+
+    /// A refused issuance, with the reason's class.
+    pub fn refused_for(refusal: Refusal, message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Refused,
+            message: message.into(),
+            refusal: Some(refusal),
+        }
+    }
+
+    /// Why an issuance was refused (`None` for other errors, or a refusal
+    /// made without a class).
+    pub fn refusal(&self) -> Option<Refusal> {
+        self.refusal
     }
 
     /// A usage error.

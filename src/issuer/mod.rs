@@ -28,7 +28,7 @@ pub mod settings;
 pub mod sqlite;
 pub mod store;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Refusal, Result};
 pub use service::{IssueRequest, Issued, Issuer, Secrets};
 pub use settings::Settings;
 pub use sqlite::SqliteStore;

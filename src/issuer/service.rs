@@ -22,7 +22,7 @@ use super::store::{
     AuditRecord, KeyRecord, ProvisioningRecord, RevocationEntry, RevocationKind, Store,
     TokenRecord, Tx,
 };
-use super::{Error, ErrorKind, Result};
+use super::{Error, ErrorKind, Refusal, Result};
 
 /// The `typ` of issued access tokens (RFC 9068).
 pub const TOKEN_TYP: &str = "at+jwt";
@@ -714,190 +714,27 @@ impl<S: Store> Issuer<S> {
     /// # Errors
     /// Refusals, no passphrase, storage errors.
     pub fn issue(&mut self, req: &IssueRequest, now: u64) -> Result<Issued> {
-        let outcome = self.run(|ctx, tx| {
+        self.run(|ctx, tx| {
             let s = load_settings(tx)?;
-            let refuse = |tx: &mut dyn Tx,
-                          pk: Option<&ProvisioningRecord>,
-                          id: Option<&str>,
-                          why: String|
-             -> Result<Result<Issued>> {
-                let mut a = row(
-                    now,
-                    "token.issue",
-                    &id.map_or_else(|| "unknown".into(), |i| format!("pk:{i}")),
-                );
-                a.outcome = "refused".into();
-                a.provisioning_key_id = id.map(String::from);
-                a.sub = pk.map(|p| p.sub.clone());
-                a.detail = Some(why.clone());
-                tx.insert_audit(&a)?;
-                Ok(Err(Error::refused(why)))
-            };
-            let presented = match Presented::parse(&req.provisioning_key) {
-                Ok(p) => p,
-                Err(e) => return refuse(tx, None, None, e.message().into()),
-            };
-            let id = presented.id.clone();
-            let Some(mut pk) = tx.provisioning_key(&id)? else {
-                return refuse(tx, None, Some(&id), "unknown provisioning key".into());
-            };
-            if !presented.matches(&pk.secret_sha256) {
-                return refuse(
-                    tx,
-                    Some(&pk),
-                    Some(&id),
-                    "wrong provisioning key secret".into(),
-                );
-            }
-            if let Some(at) = pk.revoked_at {
-                return refuse(
-                    tx,
-                    Some(&pk),
-                    Some(&id),
-                    format!("provisioning key was revoked at {at}"),
-                );
-            }
-            if now >= pk.expires_at {
-                return refuse(
-                    tx,
-                    Some(&pk),
-                    Some(&id),
-                    format!("provisioning key expired at {}", pk.expires_at),
-                );
-            }
-            let scopes = match &req.scope {
-                Some(sc) => match provisioning::parse_scopes(sc) {
-                    Ok(v) => v,
-                    Err(e) => return refuse(tx, Some(&pk), Some(&id), e.message().into()),
-                },
-                None => pk.scopes.clone(),
-            };
-            if scopes.is_empty() {
-                return refuse(tx, Some(&pk), Some(&id), "no scope requested".into());
-            }
-            let extra = provisioning::not_allowed(&scopes, &pk.scopes);
-            if !extra.is_empty() {
-                return refuse(
-                    tx,
-                    Some(&pk),
-                    Some(&id),
-                    format!(
-                        "scope not allowed for this provisioning key: {}",
-                        extra.join(" ")
-                    ),
-                );
-            }
-            let audiences = if req.audiences.is_empty() {
-                pk.audiences.clone()
-            } else {
-                req.audiences.clone()
-            };
-            if audiences.is_empty() {
-                return refuse(
-                    tx,
-                    Some(&pk),
-                    Some(&id),
-                    "an audience is required: pass --aud (RFC 9068)".into(),
-                );
-            }
-            if !pk.audiences.is_empty() {
-                let extra = provisioning::not_allowed(&audiences, &pk.audiences);
-                if !extra.is_empty() {
-                    return refuse(
-                        tx,
-                        Some(&pk),
-                        Some(&id),
-                        format!(
-                            "audience not allowed for this provisioning key: {}",
-                            extra.join(" ")
-                        ),
-                    );
-                }
-            }
-            let max = pk.max_token_ttl.min(s.max_token_ttl);
-            let ttl = req.ttl.unwrap_or_else(|| s.token_ttl.min(max));
-            if ttl == 0 || ttl > max {
-                return refuse(
-                    tx,
-                    Some(&pk),
-                    Some(&id),
-                    format!(
-                        "token lifetime {} exceeds this provisioning key's maximum {}",
-                        duration::format(ttl),
-                        duration::format(max)
-                    ),
-                );
-            }
-            for (name, _) in &req.claims {
-                if RESERVED_CLAIMS.contains(&name.as_str()) || name.is_empty() {
-                    return refuse(
-                        tx,
-                        Some(&pk),
-                        Some(&id),
-                        format!(
-                            "claim {name:?} is set by the issuer and cannot be given with --claim"
-                        ),
-                    );
-                }
-            }
-            let Some(active) = tx.keys()?.into_iter().find(|k| k.state == KeyState::Active) else {
-                return Err(Error::crypto(
-                    "the issuer has no active signing key; run `jwt-edge keys rotate`",
-                ));
-            };
-            let signer = ctx.signer(&active)?;
-            let jti = keys::random_b64(16);
-            let exp = now.saturating_add(ttl);
-            let mut claims = Map::new();
-            for (name, value) in &req.claims {
-                claims.insert(name.clone(), Value::String(value.clone()));
-            }
-            claims.insert("iss".into(), s.issuer.clone().into());
-            claims.insert("sub".into(), pk.sub.clone().into());
-            claims.insert(
-                "aud".into(),
-                match audiences.as_slice() {
-                    [one] => Value::String(one.clone()),
-                    many => Value::from(many.to_vec()),
-                },
-            );
-            claims.insert("iat".into(), now.into());
-            claims.insert("nbf".into(), now.into());
-            claims.insert("exp".into(), exp.into());
-            claims.insert("jti".into(), jti.clone().into());
-            claims.insert("scope".into(), scopes.join(" ").into());
-            claims.insert("client_id".into(), pk.id.clone().into());
-            let token = compact_jws(
-                signer,
-                &active.kid,
-                TOKEN_TYP,
-                &Value::Object(claims.clone()),
-            )?;
-            tx.insert_token(&TokenRecord {
-                jti: jti.clone(),
-                sub: pk.sub.clone(),
-                provisioning_key_id: pk.id.clone(),
-                kid: active.kid.clone(),
-                iat: now,
-                exp,
-            })?;
-            pk.use_count = pk.use_count.saturating_add(1);
-            pk.last_used_at = Some(now);
-            tx.update_provisioning_key(&pk)?;
-            let mut a = row(now, "token.issue", &format!("pk:{id}"));
-            a.kid = Some(active.kid.clone());
-            a.jti = Some(jti);
-            a.sub = Some(pk.sub.clone());
-            a.provisioning_key_id = Some(id);
-            a.detail = Some(format!("scope={} exp={exp}", scopes.join(" ")));
-            tx.insert_audit(&a)?;
-            Ok(Ok(Issued {
-                token,
-                claims,
-                kid: active.kid,
-            }))
-        })?;
-        outcome
+            issue_in(ctx, tx, &s, req, now)
+        })?
+    }
+
+    /// Issues several tokens in ONE store transaction (a group commit): each
+    /// request gets its own answer, as [`Issuer::issue`] would give it, and
+    /// every answer exists only once the transaction (with every token's and
+    /// refusal's audit row) is committed. A storage or signing failure fails
+    /// the whole batch and nothing of it is committed.
+    ///
+    /// # Errors
+    /// No passphrase, no active key, storage errors (for the whole batch).
+    pub fn issue_batch(&mut self, reqs: &[IssueRequest], now: u64) -> Result<Vec<Result<Issued>>> {
+        self.run(|ctx, tx| {
+            let s = load_settings(tx)?;
+            reqs.iter()
+                .map(|req| issue_in(ctx, tx, &s, req, now))
+                .collect()
+        })
     }
 
     /// Revokes one token by `jti` (it must have been issued here). Returns
@@ -1025,6 +862,216 @@ impl<S: Store> Issuer<S> {
     pub fn audit(&mut self, since: u64) -> Result<Vec<AuditRecord>> {
         self.run(|_, tx| tx.audit(since))
     }
+}
+
+/// One issuance inside a transaction: `Ok(Err(refusal))` for an audited
+/// refusal, `Err` for a failure that must abort the transaction.
+fn issue_in(
+    ctx: &mut Ctx,
+    tx: &mut dyn Tx,
+    s: &Settings,
+    req: &IssueRequest,
+    now: u64,
+) -> Result<Result<Issued>> {
+    let refuse = |tx: &mut dyn Tx,
+                  pk: Option<&ProvisioningRecord>,
+                  id: Option<&str>,
+                  class: Refusal,
+                  why: String|
+     -> Result<Result<Issued>> {
+        let mut a = row(
+            now,
+            "token.issue",
+            &id.map_or_else(|| "unknown".into(), |i| format!("pk:{i}")),
+        );
+        a.outcome = "refused".into();
+        a.provisioning_key_id = id.map(String::from);
+        a.sub = pk.map(|p| p.sub.clone());
+        a.detail = Some(why.clone());
+        tx.insert_audit(&a)?;
+        Ok(Err(Error::refused_for(class, why)))
+    };
+    let presented = match Presented::parse(&req.provisioning_key) {
+        Ok(p) => p,
+        Err(e) => return refuse(tx, None, None, Refusal::Client, e.message().into()),
+    };
+    let id = presented.id.clone();
+    let Some(mut pk) = tx.provisioning_key(&id)? else {
+        return refuse(
+            tx,
+            None,
+            Some(&id),
+            Refusal::Client,
+            "unknown provisioning key".into(),
+        );
+    };
+    if !presented.matches(&pk.secret_sha256) {
+        return refuse(
+            tx,
+            Some(&pk),
+            Some(&id),
+            Refusal::Client,
+            "wrong provisioning key secret".into(),
+        );
+    }
+    if let Some(at) = pk.revoked_at {
+        return refuse(
+            tx,
+            Some(&pk),
+            Some(&id),
+            Refusal::Client,
+            format!("provisioning key was revoked at {at}"),
+        );
+    }
+    if now >= pk.expires_at {
+        return refuse(
+            tx,
+            Some(&pk),
+            Some(&id),
+            Refusal::Client,
+            format!("provisioning key expired at {}", pk.expires_at),
+        );
+    }
+    let scopes = match &req.scope {
+        Some(sc) => match provisioning::parse_scopes(sc) {
+            Ok(v) => v,
+            Err(e) => return refuse(tx, Some(&pk), Some(&id), Refusal::Scope, e.message().into()),
+        },
+        None => pk.scopes.clone(),
+    };
+    if scopes.is_empty() {
+        return refuse(
+            tx,
+            Some(&pk),
+            Some(&id),
+            Refusal::Scope,
+            "no scope requested".into(),
+        );
+    }
+    let extra = provisioning::not_allowed(&scopes, &pk.scopes);
+    if !extra.is_empty() {
+        return refuse(
+            tx,
+            Some(&pk),
+            Some(&id),
+            Refusal::Scope,
+            format!(
+                "scope not allowed for this provisioning key: {}",
+                extra.join(" ")
+            ),
+        );
+    }
+    let audiences = if req.audiences.is_empty() {
+        pk.audiences.clone()
+    } else {
+        req.audiences.clone()
+    };
+    if audiences.is_empty() {
+        return refuse(
+            tx,
+            Some(&pk),
+            Some(&id),
+            Refusal::Audience,
+            "an audience is required: pass --aud (RFC 9068)".into(),
+        );
+    }
+    if !pk.audiences.is_empty() {
+        let extra = provisioning::not_allowed(&audiences, &pk.audiences);
+        if !extra.is_empty() {
+            return refuse(
+                tx,
+                Some(&pk),
+                Some(&id),
+                Refusal::Audience,
+                format!(
+                    "audience not allowed for this provisioning key: {}",
+                    extra.join(" ")
+                ),
+            );
+        }
+    }
+    let max = pk.max_token_ttl.min(s.max_token_ttl);
+    let ttl = req.ttl.unwrap_or_else(|| s.token_ttl.min(max));
+    if ttl == 0 || ttl > max {
+        return refuse(
+            tx,
+            Some(&pk),
+            Some(&id),
+            Refusal::Request,
+            format!(
+                "token lifetime {} exceeds this provisioning key's maximum {}",
+                duration::format(ttl),
+                duration::format(max)
+            ),
+        );
+    }
+    for (name, _) in &req.claims {
+        if RESERVED_CLAIMS.contains(&name.as_str()) || name.is_empty() {
+            return refuse(
+                tx,
+                Some(&pk),
+                Some(&id),
+                Refusal::Request,
+                format!("claim {name:?} is set by the issuer and cannot be given with --claim"),
+            );
+        }
+    }
+    let Some(active) = tx.keys()?.into_iter().find(|k| k.state == KeyState::Active) else {
+        return Err(Error::crypto(
+            "the issuer has no active signing key; run `jwt-edge keys rotate`",
+        ));
+    };
+    let signer = ctx.signer(&active)?;
+    let jti = keys::random_b64(16);
+    let exp = now.saturating_add(ttl);
+    let mut claims = Map::new();
+    for (name, value) in &req.claims {
+        claims.insert(name.clone(), Value::String(value.clone()));
+    }
+    claims.insert("iss".into(), s.issuer.clone().into());
+    claims.insert("sub".into(), pk.sub.clone().into());
+    claims.insert(
+        "aud".into(),
+        match audiences.as_slice() {
+            [one] => Value::String(one.clone()),
+            many => Value::from(many.to_vec()),
+        },
+    );
+    claims.insert("iat".into(), now.into());
+    claims.insert("nbf".into(), now.into());
+    claims.insert("exp".into(), exp.into());
+    claims.insert("jti".into(), jti.clone().into());
+    claims.insert("scope".into(), scopes.join(" ").into());
+    claims.insert("client_id".into(), pk.id.clone().into());
+    let token = compact_jws(
+        signer,
+        &active.kid,
+        TOKEN_TYP,
+        &Value::Object(claims.clone()),
+    )?;
+    tx.insert_token(&TokenRecord {
+        jti: jti.clone(),
+        sub: pk.sub.clone(),
+        provisioning_key_id: pk.id.clone(),
+        kid: active.kid.clone(),
+        iat: now,
+        exp,
+    })?;
+    pk.use_count = pk.use_count.saturating_add(1);
+    pk.last_used_at = Some(now);
+    tx.update_provisioning_key(&pk)?;
+    let mut a = row(now, "token.issue", &format!("pk:{id}"));
+    a.kid = Some(active.kid.clone());
+    a.jti = Some(jti);
+    a.sub = Some(pk.sub.clone());
+    a.provisioning_key_id = Some(id);
+    a.detail = Some(format!("scope={} exp={exp}", scopes.join(" ")));
+    tx.insert_audit(&a)?;
+    Ok(Ok(Issued {
+        token,
+        claims,
+        kid: active.kid,
+    }))
 }
 
 fn revocation_list(tx: &mut dyn Tx, s: &Settings, now: u64) -> Result<Value> {

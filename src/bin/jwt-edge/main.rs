@@ -8,6 +8,7 @@
 mod inspect;
 mod io;
 mod issuer_cli;
+mod serve;
 mod verify;
 
 use std::process::ExitCode;
@@ -53,6 +54,9 @@ enum Command {
     Revocations(issuer_cli::RevocationsArgs),
     /// Issuer: print the audit log.
     Audit(issuer_cli::AuditArgs),
+    /// Issuer: run the HTTP server (OAuth client-credentials /token, JWKS,
+    /// revocation list, metadata) with automatic rotation.
+    Serve(Box<serve::ServeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Command::Revoke(args) => issuer_cli::revoke(&args),
         Command::Revocations(args) => issuer_cli::revocations(&args),
         Command::Audit(args) => issuer_cli::audit(&args),
+        Command::Serve(args) => serve::run(&args),
     }
 }
 

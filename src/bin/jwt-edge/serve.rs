@@ -1,0 +1,182 @@
+//! `jwt-edge serve`: runs the issuer's HTTP server (`jwt_edge::server`) on
+//! the same store as the other issuer commands. This file only reads flags and
+//! secrets, sets up logging and the runtime, and waits for SIGTERM/Ctrl-C.
+//!
+//! Stdout gets one line, `{"listening":"ADDR"}`, once the port is bound;
+//! logs go to stderr (`--log-format text|json`, filter in env `JWT_EDGE_LOG`).
+//!
+//! Exit statuses: 0 after a graceful shutdown; 2 on usage, configuration,
+//! passphrase or storage errors (the first stderr line is `<CODE>: <message>`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use jwt_edge::issuer::{duration, Error, Secrets};
+use jwt_edge::server::{Config, LimitConfig, Server};
+use zeroize::Zeroizing;
+
+use crate::io::{print_err, EXIT_USAGE};
+
+fn dur(s: &str) -> Result<u64, String> {
+    duration::parse(s).map_err(|e| e.message().to_owned())
+}
+
+/// Arguments of `jwt-edge serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (put a TLS reverse proxy in front of it).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Public base URL of this server, for the metadata's endpoints [default: the issuer URL].
+    #[arg(long = "public-url", value_name = "URL")]
+    public_url: Option<String>,
+    /// How often the rotation policy is applied.
+    #[arg(long = "rotate-interval", default_value = "60s", value_parser = dur)]
+    rotate_interval: u64,
+    /// How often the JWKS and revocation list are re-read (CLI changes show up within it).
+    #[arg(long = "refresh-interval", default_value = "5s", value_parser = dur)]
+    refresh_interval: u64,
+    /// Requests running longer are answered 408.
+    #[arg(long = "request-timeout", default_value = "10s", value_parser = dur)]
+    request_timeout: u64,
+    /// Largest request body in bytes.
+    #[arg(long = "body-limit", default_value_t = 16 * 1024)]
+    body_limit: usize,
+    /// Most issuances committed in one transaction.
+    #[arg(long = "batch-max", default_value_t = 512)]
+    batch_max: usize,
+    /// Failed client authentications allowed per client id per minute.
+    #[arg(long = "max-failures-per-client", default_value_t = 10)]
+    per_client: u32,
+    /// Failed client authentications allowed per peer address per minute.
+    #[arg(long = "max-failures-per-peer", default_value_t = 50)]
+    per_peer: u32,
+    /// Log format.
+    #[arg(long = "log-format", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    /// Worker threads of the async runtime [default: one per core].
+    #[arg(long = "threads")]
+    threads: Option<usize>,
+    /// Issuer database [env: JWT_EDGE_DB] [default: ./jwt-edge.db].
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// File holding the passphrase of the private keys [else env: JWT_EDGE_PASSPHRASE].
+    #[arg(long = "passphrase-file", value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+    /// Use private keys stored UNENCRYPTED (development only; warned).
+    #[arg(long = "insecure-dev-keys")]
+    insecure_dev_keys: bool,
+}
+
+fn secrets(args: &ServeArgs) -> Result<Secrets, Error> {
+    let pass = match &args.passphrase_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Error::usage(format!(
+                    "cannot read --passphrase-file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            Some(Zeroizing::new(
+                text.trim_end_matches(['\r', '\n']).to_owned(),
+            ))
+        }
+        None => std::env::var("JWT_EDGE_PASSPHRASE")
+            .ok()
+            .map(Zeroizing::new),
+    };
+    if pass.as_ref().is_some_and(|p| p.is_empty()) {
+        return Err(Error::usage("the passphrase is empty"));
+    }
+    Ok(Secrets::new(pass, args.insecure_dev_keys))
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("JWT_EDGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (never in the binary) is not an error worth failing on.
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.with_ansi(false).try_init()
+    };
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing requests in flight");
+}
+
+fn fail(e: &Error) -> ExitCode {
+    print_err(&e.to_string());
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Runs `jwt-edge serve`.
+pub fn run(args: &ServeArgs) -> ExitCode {
+    init_logging(&args.log_format);
+    let secrets = match secrets(args) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let db = args
+        .db
+        .clone()
+        .or_else(|| std::env::var_os("JWT_EDGE_DB").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("./jwt-edge.db"));
+    let mut config = Config::new(db, secrets);
+    config.public_url = args.public_url.clone();
+    config.rotate_interval = Duration::from_secs(args.rotate_interval.max(1));
+    config.refresh_interval = Duration::from_secs(args.refresh_interval.max(1));
+    config.request_timeout = Duration::from_secs(args.request_timeout.max(1));
+    config.body_limit = args.body_limit;
+    config.batch_max = args.batch_max;
+    config.limits = LimitConfig {
+        per_client: args.per_client,
+        per_peer: args.per_peer,
+        ..LimitConfig::default()
+    };
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = match rt.enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&Error::usage(format!("cannot start the runtime: {e}"))),
+    };
+    let addr = args.addr;
+    let out = rt.block_on(async move {
+        let server = Server::bind(addr, config).await?;
+        let local = server.local_addr()?;
+        tracing::info!(addr = %local, "listening");
+        // One line on stdout for scripts that start the server on port 0.
+        let _ = crate::io::print_json(&serde_json::json!({ "listening": local.to_string() }));
+        server.serve(shutdown_signal()).await
+    });
+    match out {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}

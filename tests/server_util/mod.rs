@@ -1,0 +1,277 @@
+//! Shared helpers of the server tests: an initialised store, an in-process
+//! server on 127.0.0.1:0, and a small keep-alive HTTP/1.1 client (hyper).
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use jwt_edge::issuer::{Issuer, Secrets, Settings, SqliteStore};
+use jwt_edge::server::{Config, Server};
+use tokio::sync::oneshot;
+use zeroize::Zeroizing;
+
+pub const ISS: &str = "https://issuer.test";
+pub const AUD: &str = "https://api.test";
+pub const PASS: &str = "correct horse battery staple";
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "jwt-edge-{name}-{}-{}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn secrets() -> Secrets {
+    Secrets::new(Some(Zeroizing::new(PASS.to_owned())), false)
+}
+
+pub fn issuer(db: &Path) -> Issuer<SqliteStore> {
+    Issuer::new(SqliteStore::open(db, false).unwrap(), secrets())
+}
+
+/// Default test settings: fast KDF, default rotation.
+pub fn settings() -> Settings {
+    let mut s = Settings::new(ISS);
+    s.kdf_iterations = 1000;
+    s
+}
+
+/// Creates and initialises a store; returns the path.
+pub fn init_store(dir: &Path, settings: &Settings) -> PathBuf {
+    let db = dir.join("issuer.db");
+    let store = SqliteStore::open(&db, true).unwrap();
+    let mut i = Issuer::new(store, secrets());
+    i.init(settings, unix_now()).unwrap();
+    db
+}
+
+/// A provisioning key with scopes "read write" and audience AUD: (id, full key).
+pub fn provision(db: &Path, name: &str) -> (String, String) {
+    let (rec, full) = issuer(db)
+        .create_provisioning_key(
+            name,
+            "read write",
+            None,
+            None,
+            None,
+            &[AUD.to_owned()],
+            unix_now(),
+        )
+        .unwrap();
+    (rec.id, full.as_str().to_owned())
+}
+
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(20), self.task)
+            .await
+            .expect("server stops")
+            .unwrap();
+    }
+}
+
+pub fn config(db: &Path) -> Config {
+    let mut c = Config::new(db, secrets());
+    c.refresh_interval = Duration::from_millis(100);
+    c
+}
+
+pub async fn start(config: Config) -> Running {
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server
+            .serve(async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+    });
+    Running {
+        addr,
+        stop: Some(tx),
+        task,
+    }
+}
+
+/// A response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A keep-alive HTTP/1.1 connection (reconnects after an error).
+pub struct Client {
+    addr: SocketAddr,
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr) -> Self {
+        Self { addr, sender: None }
+    }
+
+    async fn connect(&mut self) -> std::io::Result<&mut SendRequest<Full<Bytes>>> {
+        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+            let stream = tokio::net::TcpStream::connect(self.addr).await?;
+            stream.set_nodelay(true)?;
+            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(std::io::Error::other)?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            self.sender = Some(sender);
+        }
+        Ok(self.sender.as_mut().unwrap())
+    }
+
+    pub async fn try_send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Resp> {
+        let addr = self.addr;
+        let sender = self.connect().await?;
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", addr.to_string());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(Full::new(Bytes::copy_from_slice(body)))
+            .map_err(std::io::Error::other)?;
+        if let Err(e) = sender.ready().await {
+            self.sender = None;
+            return Err(std::io::Error::other(e));
+        }
+        let res = match sender.send_request(req).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.sender = None;
+                return Err(std::io::Error::other(e));
+            }
+        };
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res
+            .into_body()
+            .collect()
+            .await
+            .map_err(std::io::Error::other)?
+            .to_bytes()
+            .to_vec();
+        Ok(Resp {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Resp {
+        // One retry on a fresh connection (the server may have closed this
+        // one, e.g. after a 413).
+        match self.try_send(method, path, headers, body).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.sender = None;
+                self.try_send(method, path, headers, body).await.unwrap()
+            }
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Resp {
+        self.send("GET", path, &[], b"").await
+    }
+
+    /// `POST /token` with a form body and optional extra headers.
+    pub async fn token(&mut self, form: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut h = vec![("content-type", "application/x-www-form-urlencoded")];
+        h.extend_from_slice(headers);
+        self.send("POST", "/token", &h, form.as_bytes()).await
+    }
+}
+
+pub const FORM_CT: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+
+/// `Authorization: Basic` for the provisioning key's id and secret part.
+pub fn basic(id: &str, full: &str) -> String {
+    use base64ct::Encoding;
+    let secret = &full["jep_".len() + 16 + 1..];
+    format!(
+        "Basic {}",
+        base64ct::Base64::encode_string(format!("{id}:{secret}").as_bytes())
+    )
+}
+
+/// Form-urlencodes one value.
+pub fn enc(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The provisioning key's form credentials.
+pub fn form_creds(id: &str, full: &str) -> String {
+    format!("client_id={}&client_secret={}", enc(id), enc(full))
+}
