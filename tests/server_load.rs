@@ -1,0 +1,294 @@
+//! Load on loopback: concurrent clients requesting tokens (0 errors, every
+//! received token has its audit row), a key rotation forced during traffic
+//! with no failed verification, and the bench (`#[ignore]`, run by
+//! `pkg-scripts/bench-server`) reporting p50/p99 latency and tokens/s.
+
+#![cfg(not(target_arch = "wasm32"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod server_util;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jwt_edge::{KeySet, Policy};
+use server_util::*;
+use tokio::sync::Mutex;
+
+struct LoadResult {
+    tokens: Vec<String>,
+    latencies: Vec<Duration>,
+    errors: usize,
+    elapsed: Duration,
+}
+
+/// `clients` keep-alive clients, each requesting until `per_client` tokens
+/// or `deadline`.
+async fn load(
+    addr: std::net::SocketAddr,
+    auth: String,
+    clients: usize,
+    per_client: usize,
+    deadline: Duration,
+) -> LoadResult {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let auth = auth.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::new(addr);
+            let (mut tokens, mut lat, mut errors) = (Vec::new(), Vec::new(), 0usize);
+            while tokens.len() + errors < per_client && start.elapsed() < deadline {
+                let t = Instant::now();
+                match c
+                    .try_send(
+                        "POST",
+                        "/token",
+                        &[FORM_CT, ("authorization", &auth)],
+                        b"grant_type=client_credentials&scope=read",
+                    )
+                    .await
+                {
+                    Ok(r) if r.status == 200 => {
+                        lat.push(t.elapsed());
+                        tokens.push(r.json()["access_token"].as_str().unwrap().to_owned());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (tokens, lat, errors)
+        }));
+    }
+    let mut out = LoadResult {
+        tokens: Vec::new(),
+        latencies: Vec::new(),
+        errors: 0,
+        elapsed: Duration::ZERO,
+    };
+    for t in tasks {
+        let (tk, lat, e) = t.await.unwrap();
+        out.tokens.extend(tk);
+        out.latencies.extend(lat);
+        out.errors += e;
+    }
+    out.elapsed = start.elapsed();
+    out
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn report(name: &str, r: &mut LoadResult) -> String {
+    r.latencies.sort();
+    let line = format!(
+        "{name}: {} tokens in {:.2}s = {:.0} tokens/s, p50 {:.2} ms, p99 {:.2} ms, errors {}",
+        r.tokens.len(),
+        r.elapsed.as_secs_f64(),
+        r.tokens.len() as f64 / r.elapsed.as_secs_f64(),
+        percentile(&r.latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&r.latencies, 0.99).as_secs_f64() * 1e3,
+        r.errors
+    );
+    eprintln!("{line}");
+    line
+}
+
+/// Every token a client received has its `token.issue` audit row.
+fn check_audited(db: &std::path::Path, tokens: &[String]) {
+    let audited: BTreeSet<String> = issuer(db)
+        .audit(0)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "token.issue" && a.outcome == "ok")
+        .filter_map(|a| a.jti)
+        .collect();
+    for t in tokens {
+        let jti = jwt_edge::inspect(t, None).unwrap().claims["jti"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(audited.contains(&jti), "token {jti} has no audit row");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_clients_zero_errors_every_token_audited() {
+    let dir = temp_dir("server-load");
+    let db = init_store(&dir, &settings());
+    let (id, full) = provision(&db, "load");
+    let server = start(config(&db)).await;
+    let mut r = load(
+        server.addr,
+        basic(&id, &full),
+        16,
+        40,
+        Duration::from_secs(20),
+    )
+    .await;
+    report("short load", &mut r);
+    assert_eq!(r.errors, 0);
+    assert_eq!(r.tokens.len(), 16 * 40);
+    let set = KeySet::from_jwks(
+        &Client::new(server.addr)
+            .get("/.well-known/jwks.json")
+            .await
+            .body,
+    )
+    .unwrap();
+    let now = unix_now();
+    let policy = Policy::new().issuer(ISS).audience(AUD);
+    for t in &r.tokens {
+        jwt_edge::verify(t, &set, &policy, now).unwrap();
+    }
+    server.stop().await;
+    check_audited(&db, &r.tokens);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A verifier that honours `Cache-Control: max-age` and never refetches on
+/// an unknown kid: pre-publication alone must make every new key known.
+struct CachingVerifier {
+    client: Client,
+    set: KeySet,
+    fetched: Instant,
+    max_age: Duration,
+}
+
+impl CachingVerifier {
+    async fn new(addr: std::net::SocketAddr) -> Self {
+        let mut v = Self {
+            client: Client::new(addr),
+            set: KeySet::from_jwks(br#"{"keys":[]}"#).unwrap(),
+            fetched: Instant::now(),
+            max_age: Duration::ZERO,
+        };
+        v.refresh().await;
+        v
+    }
+
+    async fn refresh(&mut self) {
+        let r = self.client.get("/.well-known/jwks.json").await;
+        let cc = r.header("cache-control").unwrap().to_owned();
+        let secs: u64 = cc.rsplit("max-age=").next().unwrap().parse().unwrap();
+        self.max_age = Duration::from_secs(secs);
+        self.set = KeySet::from_jwks(&r.body).unwrap();
+        self.fetched = Instant::now();
+    }
+
+    async fn verify(&mut self, token: &str) -> Result<String, String> {
+        if self.fetched.elapsed() >= self.max_age {
+            self.refresh().await;
+        }
+        let policy = Policy::new().issuer(ISS).audience(AUD);
+        jwt_edge::verify(token, &self.set, &policy, unix_now())
+            .map(|v| v.kid.unwrap_or_default())
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_during_traffic_fails_no_verification() {
+    let dir = temp_dir("server-rotate");
+    let mut s = settings();
+    // A key signs for 6 s; its successor is published 4 s before it signs,
+    // so the JWKS max-age is 2 s.
+    s.rotate_every = 6;
+    s.pre_publish = 4;
+    s.token_ttl = 60;
+    s.max_token_ttl = 60;
+    s.jwks_max_age = 60;
+    s.grace = 120;
+    let db = init_store(&dir, &s);
+    let (id, full) = provision(&db, "rotate");
+    let mut cfg = config(&db);
+    cfg.rotate_interval = Duration::from_millis(200);
+    let server = start(cfg).await;
+    let addr = server.addr;
+    let auth = basic(&id, &full);
+    let kids = Arc::new(Mutex::new(BTreeSet::new()));
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (auth, kids) = (auth.clone(), Arc::clone(&kids));
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::new(addr);
+            let mut v = CachingVerifier::new(addr).await;
+            let start = Instant::now();
+            let mut n = 0;
+            while start.elapsed() < Duration::from_secs(9) {
+                let r = c
+                    .token("grant_type=client_credentials", &[("authorization", &auth)])
+                    .await;
+                assert_eq!(r.status, 200, "{}", r.text());
+                let token = r.json()["access_token"].as_str().unwrap().to_owned();
+                match v.verify(&token).await {
+                    Ok(kid) => {
+                        kids.lock().await.insert(kid);
+                    }
+                    Err(e) => panic!("verification failed during rotation: {e}"),
+                }
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    let kids = kids.lock().await.clone();
+    eprintln!("{total} tokens verified across {} signing keys", kids.len());
+    assert!(kids.len() >= 2, "no rotation happened: {kids:?}");
+    let audit = issuer(&db).audit(0).unwrap();
+    assert!(audit.iter().any(|a| a.action == "key.activate"));
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The bench: `JWT_EDGE_BENCH_CLIENTS` (default 64) clients for
+/// `JWT_EDGE_BENCH_SECS` (default 10) seconds, or `JWT_EDGE_BENCH_URL`'s
+/// server is not used: this starts its own on loopback, with the default
+/// 600 000-iteration KDF (the key is decrypted once and cached).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "bench: run by pkg-scripts/bench-server"]
+async fn bench() {
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let clients = env("JWT_EDGE_BENCH_CLIENTS", 64) as usize;
+    let secs = env("JWT_EDGE_BENCH_SECS", 10);
+    let dir = temp_dir("server-bench");
+    let mut s = settings();
+    s.kdf_iterations = jwt_edge::issuer::settings::DEFAULT_KDF_ITERATIONS;
+    let db = init_store(&dir, &s);
+    let (id, full) = provision(&db, "bench");
+    let server = start(config(&db)).await;
+    let mut r = load(
+        server.addr,
+        basic(&id, &full),
+        clients,
+        usize::MAX,
+        Duration::from_secs(secs),
+    )
+    .await;
+    let line = report(&format!("bench ({clients} clients, {secs}s)"), &mut r);
+    println!("{line}");
+    assert_eq!(r.errors, 0);
+    server.stop().await;
+    check_audited(&db, &r.tokens);
+    let _ = std::fs::remove_dir_all(&dir);
+}
