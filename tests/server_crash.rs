@@ -1,0 +1,169 @@
+//! Crash test: `jwt-edge serve` (the binary) under load is SIGKILLed, then
+//! restarted on the same store: the store is consistent (integrity check,
+//! one audit row per issued token and vice versa) and every token a client
+//! received has its audit row. Then a graceful SIGTERM shutdown exits 0.
+
+#![cfg(all(unix, not(target_arch = "wasm32")))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod server_util;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use server_util::*;
+
+fn spawn(db: &Path, pass: &Path) -> (Child, std::net::SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jwt-edge"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--refresh-interval", "1s"])
+        .arg("--db")
+        .arg(db)
+        .arg("--passphrase-file")
+        .arg(pass)
+        .env("JWT_EDGE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).expect("listening line");
+    (child, v["listening"].as_str().unwrap().parse().unwrap())
+}
+
+fn jti(token: &str) -> String {
+    jwt_edge::inspect(token, None).unwrap().claims["jti"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_under_load_then_restart_is_consistent() {
+    let dir = temp_dir("server-crash");
+    let db = init_store(&dir, &settings());
+    let (id, full) = provision(&db, "crash");
+    let pass = dir.join("pass");
+    std::fs::write(&pass, format!("{PASS}\n")).unwrap();
+    let (mut child, addr) = spawn(&db, &pass);
+    let auth = basic(&id, &full);
+
+    // Load: 8 clients until the server dies; keep every token received.
+    let dead = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (auth, dead) = (auth.clone(), Arc::clone(&dead));
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::new(addr);
+            let mut got = Vec::new();
+            let start = Instant::now();
+            while !dead.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(20) {
+                if let Ok(r) = c
+                    .try_send(
+                        "POST",
+                        "/token",
+                        &[FORM_CT, ("authorization", &auth)],
+                        b"grant_type=client_credentials",
+                    )
+                    .await
+                {
+                    if r.status == 200 {
+                        got.push(r.json()["access_token"].as_str().unwrap().to_owned());
+                    }
+                }
+            }
+            got
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    dead.store(true, Ordering::SeqCst);
+    let mut received = Vec::new();
+    for t in tasks {
+        received.extend(t.await.unwrap());
+    }
+    assert!(
+        received.len() > 50,
+        "only {} tokens before the kill",
+        received.len()
+    );
+
+    // Restart on the same store: it comes up and issues.
+    let (mut child, addr) = spawn(&db, &pass);
+    let mut c = Client::new(addr);
+    assert_eq!(c.get("/healthz").await.status, 200);
+    let r = c
+        .token("grant_type=client_credentials", &[("authorization", &auth)])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    received.push(r.json()["access_token"].as_str().unwrap().to_owned());
+
+    // Graceful shutdown on SIGTERM: exit 0.
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+
+    // Consistency.
+    let store = jwt_edge::issuer::SqliteStore::open(&db, false).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let tokens: BTreeSet<String> = conn
+        .prepare("SELECT jti FROM tokens")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let audited: BTreeSet<String> = conn
+        .prepare("SELECT jti FROM audit WHERE action = 'token.issue' AND outcome = 'ok'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(tokens, audited, "one audit row per issued token");
+    let use_count: i64 = conn
+        .query_row(
+            "SELECT use_count FROM provisioning_keys WHERE id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(use_count as usize, tokens.len());
+    for t in &received {
+        assert!(
+            audited.contains(&jti(t)),
+            "a received token has no audit row"
+        );
+    }
+    eprintln!(
+        "{} tokens received, {} issued and audited (the rest were committed but not delivered)",
+        received.len(),
+        audited.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
