@@ -48,6 +48,42 @@ function parsed(r) {
   return { header: JSON.parse(r.header), claims: JSON.parse(r.claims) };
 }
 
+function deepFreeze(o) {
+  if (o && typeof o === "object" && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+const REMOTE = Symbol.for("jwt-edge.remote");
+
+function remoteSource(kind, url, options = {}) {
+  if (typeof url !== "string" && !(url instanceof URL)) {
+    throw new JwtEdgeError({ code: "ERR_INVALID_OPTIONS", message: `${kind}(url): url must be a string or URL`, retryable: false });
+  }
+  const { minTtl, maxTtl, cooldown, maxStale, timeout, headers, fetch: customFetch, ...rest } = options;
+  const unknown = Object.keys(rest);
+  if (unknown.length) {
+    throw new JwtEdgeError({ code: "ERR_INVALID_OPTIONS", message: `${kind}: unknown option "${unknown[0]}"`, retryable: false });
+  }
+  return {
+    [REMOTE]: kind,
+    url: String(url),
+    headers: headers ?? {},
+    fetch: customFetch,
+    // Times are seconds, as everywhere in jwt-edge; the Rust core validates them.
+    config: { minTtl, maxTtl, cooldown, maxStale, timeout },
+  };
+}
+
+/** A JWKS fetched from `url` and kept fresh (see the README for the rules). */
+export const remoteJwks = (url, options) => remoteSource("remoteJwks", url, options);
+/** A signed revocation list (typ revocation-list+jwt) fetched from `url`. */
+export const remoteRevocations = (url, options) => remoteSource("remoteRevocations", url, options);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 /**
  * Builds the public API over an initialised wasm-bindgen module and a host
  * crypto adapter (`null` when the host has none: everything runs in Rust).
@@ -55,27 +91,63 @@ function parsed(r) {
 export function createApi(wasm, host) {
   class Validator {
     #core;
-    #keys = new Map(); // `${generation}/${alg}/${keyId}` -> imported host key, or null
+    #keys = new Map(); // `${alg}/${keyId}` -> imported host key, or null (cleared per generation)
     #keysGeneration = -1;
+    #results = new Map(); // cache entry serial -> frozen result
+    #sources = {}; // "jwks" / "revocations" -> remote descriptor
 
     constructor(options) {
-      this.#core = call(() => new wasm.Core(options));
+      const opts = { ...options };
+      for (const [name, which, key] of [["jwks", "jwks", "remoteJwks"], ["revocations", "revocations", "remoteRevocations"]]) {
+        const v = opts[name];
+        if (v && typeof v === "object" && v[REMOTE]) {
+          if (v[REMOTE] !== key) {
+            throw new JwtEdgeError({ code: "ERR_INVALID_OPTIONS", message: `option "${name}" needs ${key}(...)`, retryable: false });
+          }
+          delete opts[name];
+          opts[key] = Object.fromEntries(Object.entries(v.config).filter(([, x]) => x !== undefined));
+          this.#sources[which] = v;
+        }
+      }
+      this.#core = call(() => new wasm.Core(opts));
     }
 
-    /** Verifies in pure Rust (synchronous). */
+    /** Verifies in pure Rust (synchronous); remote sources are used as held. */
     verifySync(token, options) {
       checkToken(token);
-      return parsed(call(() => this.#core.verifySync(token, nowOf(options))));
+      const now = nowOf(options);
+      for (const which of Object.keys(this.#sources)) {
+        if (!call(() => this.#core.usable(which, now))) throw toError(this.#core.unavailable(which));
+      }
+      return this.#cachedOr(token, now) ?? this.#result(call(() => this.#core.verifySync(token, now)));
     }
 
-    /** Verifies with the host's crypto where it has the algorithm, else in Rust. */
+    /** Verifies with the host's crypto where it has the algorithm, else in Rust.
+     *  `options.waitUntil` (e.g. `ctx.waitUntil.bind(ctx)` on Workers) keeps a
+     *  background refresh alive after the response. */
     async verify(token, options) {
       checkToken(token);
       const now = nowOf(options);
-      if (host === null || this.#core.crypto === "wasm") return this.verifySync(token, { now });
+      for (const which of Object.keys(this.#sources)) await this.#ensure(which, now, options?.waitUntil);
+      try {
+        return await this.#verifyOnce(token, now);
+      } catch (e) {
+        // Unknown kid with a remote JWKS: one refetch (rate-limited in Rust), then retry.
+        if (e?.code === "ERR_JWKS_NO_MATCHING_KEY" && this.#sources.jwks && call(() => this.#core.kidMiss(now))) {
+          await this.#fetch("jwks", undefined, now);
+          return this.#verifyOnce(token, now);
+        }
+        throw e;
+      }
+    }
+
+    async #verifyOnce(token, now) {
+      const hit = this.#cachedOr(token, now);
+      if (hit) return hit;
+      if (host === null || this.#core.crypto === "wasm") return this.#result(call(() => this.#core.verifySync(token, now)));
       for (let attempt = 0; attempt < 3; attempt++) {
         const p = call(() => this.#core.begin(token));
-        if (p.hmac) return this.verifySync(token, { now }); // HMAC is always done in Rust
+        if (p.hmac) return this.#result(call(() => this.#core.verifySync(token, now))); // HMAC: always Rust
         let by;
         for (let n = 0; n < p.keys.length; n++) {
           if (await this.#check(token, p, n)) {
@@ -84,9 +156,73 @@ export function createApi(wasm, host) {
           }
         }
         const result = call(() => this.#core.finish(token, by, now, p.generation));
-        if (result !== undefined) return parsed(result); // undefined: keys changed meanwhile, start again
+        if (result !== undefined) return this.#result(result); // undefined: keys changed meanwhile
       }
       throw new JwtEdgeError({ code: "ERR_JWKS_NO_MATCHING_KEY", message: "the key set kept changing during verification", retryable: true });
+    }
+
+    // A cache hit decided by Rust; the parsed result is kept per entry serial.
+    #cachedOr(token, now) {
+      const serial = call(() => this.#core.cached(token, now));
+      if (serial === undefined) return undefined;
+      return this.#results.get(serial) ?? this.#result(call(() => this.#core.cachedResult(token, now)));
+    }
+
+    #result(r) {
+      const out = deepFreeze(parsed(r));
+      if (r.serial) {
+        if (this.#results.size >= 4096) this.#results.clear();
+        this.#results.set(r.serial, out);
+      }
+      return out;
+    }
+
+    async #ensure(which, now, waitUntil) {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const p = call(() => this.#core.plan(which, now));
+        if (p.fetch) {
+          const flight = this.#fetch(which, p.ifNoneMatch, now);
+          if (p.usable) {
+            // Stale-while-revalidate: serve what is held, refresh in the background.
+            const done = flight.catch(() => {});
+            if (typeof waitUntil === "function") waitUntil(done);
+            return;
+          }
+          await flight;
+          if (call(() => this.#core.usable(which, now))) return;
+          throw toError(this.#core.unavailable(which));
+        }
+        if (p.usable) return;
+        // Another request is fetching: wait for its result by polling the
+        // shared state. No promise or I/O object crosses requests (Workers).
+        if (!p.wait || Date.now() > deadline) throw toError(this.#core.unavailable(which));
+        await sleep(5);
+      }
+    }
+
+    async #fetch(which, ifNoneMatch, now) {
+      const src = this.#sources[which];
+      const headers = { accept: which === "jwks" ? "application/jwk-set+json, application/json" : "application/jwt, text/plain", ...src.headers };
+      if (ifNoneMatch) headers["if-none-match"] = ifNoneMatch;
+      const timeoutMs = 1000 * (src.config.timeout ?? 5);
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), timeoutMs);
+      let status = 0;
+      let cacheControl, age, etag, body;
+      try {
+        const res = await (src.fetch ?? fetch)(src.url, { headers, signal: controller.signal, redirect: "manual" });
+        status = res.status;
+        cacheControl = res.headers.get("cache-control") ?? undefined;
+        age = res.headers.get("age") ?? undefined;
+        etag = res.headers.get("etag") ?? undefined;
+        body = status === 200 ? await res.text() : undefined;
+      } catch {
+        status = 0; // network error or timeout: stale-if-error applies
+      } finally {
+        clearTimeout(timer);
+      }
+      return call(() => this.#core.onFetch(which, now, status, cacheControl, age, etag, body));
     }
 
     async #check(token, p, n) {
@@ -132,6 +268,22 @@ export function createApi(wasm, host) {
     get skippedKeys() {
       return call(() => this.#core.issues());
     }
+
+    /** `{hits, misses, size}` of the verified-token cache. */
+    get cacheStats() {
+      const [hits, misses, size] = this.#core.cacheStats();
+      return { hits, misses, size };
+    }
+
+    /** A JSON snapshot of the remote sources (keep it in KV / the Cache API). */
+    exportCache() {
+      return this.#core.exportCache();
+    }
+
+    /** Restores a snapshot from `exportCache` (verified again before use). */
+    importCache(snapshot) {
+      call(() => this.#core.importCache(typeof snapshot === "string" ? snapshot : JSON.stringify(snapshot)));
+    }
   }
 
   /** Decodes a token without verifying it: `{header, claims, warnings}`. */
@@ -141,5 +293,5 @@ export function createApi(wasm, host) {
     return { ...parsed(r), warnings: r.warnings };
   }
 
-  return { Validator, inspect, rustAlgorithms: () => wasm.rustAlgorithms() };
+  return { Validator, inspect, rustAlgorithms: () => wasm.rustAlgorithms(), remoteJwks, remoteRevocations };
 }

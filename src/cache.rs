@@ -9,8 +9,8 @@
 //! string, the key material and the policy, which the caller must not change
 //! without calling [`TokenCache::clear`].
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use crate::claims::check_times;
 use crate::error::Result;
@@ -25,19 +25,26 @@ pub const DEFAULT_MAX_BYTES: usize = 8 * 1024 * 1024;
 
 struct Entry {
     verified: Verified,
+    serial: u64,
     tick: u64,
     revocation_version: u64,
     bytes: usize,
 }
 
 /// The cache. `capacity` 0 disables it.
+///
+/// Entries live in `slots`; `index` maps each token to its slot, sorted by
+/// token for binary search. Recency is a tick per entry; eviction scans for
+/// the oldest (once per insert when full). Plain vectors keep the wasm build
+/// small (each `BTreeMap` instantiation costs ~10 KB there).
 pub struct TokenCache {
     capacity: usize,
     max_bytes: usize,
     bytes: usize,
     tick: u64,
-    entries: BTreeMap<String, Entry>,
-    lru: BTreeMap<u64, String>,
+    index: Vec<(String, usize)>,
+    slots: Vec<Option<Entry>>,
+    free: Vec<usize>,
     hits: u64,
     misses: u64,
 }
@@ -45,7 +52,7 @@ pub struct TokenCache {
 impl core::fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TokenCache")
-            .field("len", &self.entries.len())
+            .field("len", &self.index.len())
             .field("capacity", &self.capacity)
             .field("bytes", &self.bytes)
             .finish_non_exhaustive()
@@ -57,8 +64,9 @@ impl core::fmt::Debug for TokenCache {
 pub enum Lookup<'a> {
     /// Not cached (or dropped because revocations changed): verify in full.
     Miss,
-    /// Cached and still valid at `now`.
-    Hit(&'a Verified),
+    /// Cached and still valid at `now`, with the entry's serial number (unique
+    /// per insertion, so callers can keep derived data keyed by it).
+    Hit(&'a Verified, u64),
     /// Cached, but a time check now fails (e.g. expired): the error to return.
     Rejected(crate::Error),
 }
@@ -71,8 +79,9 @@ impl TokenCache {
             max_bytes: DEFAULT_MAX_BYTES,
             bytes: 0,
             tick: 0,
-            entries: BTreeMap::new(),
-            lru: BTreeMap::new(),
+            index: Vec::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
             hits: 0,
             misses: 0,
         }
@@ -80,12 +89,12 @@ impl TokenCache {
 
     /// Number of cached tokens.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.index.len()
     }
 
     /// True if nothing is cached.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.index.is_empty()
     }
 
     /// (hits, misses) since creation.
@@ -93,101 +102,123 @@ impl TokenCache {
         (self.hits, self.misses)
     }
 
-    fn remove(&mut self, token: &str) {
-        if let Some(e) = self.entries.remove(token) {
-            self.lru.remove(&e.tick);
+    fn find(&self, token: &str) -> Result<usize, usize> {
+        self.index.binary_search_by(|(t, _)| t.as_str().cmp(token))
+    }
+
+    fn entry(&self, pos: usize) -> Option<&Entry> {
+        let slot = self.index.get(pos)?.1;
+        self.slots.get(slot)?.as_ref()
+    }
+
+    /// Removes the entry at index position `pos`.
+    fn remove_at(&mut self, pos: usize) {
+        if pos >= self.index.len() {
+            return;
+        }
+        let (_, slot) = self.index.remove(pos);
+        if let Some(e) = self.slots.get_mut(slot).and_then(Option::take) {
             self.bytes -= e.bytes;
+            self.free.push(slot);
         }
     }
 
     /// Looks `token` up at `now` under `policy`.
     pub fn get(&mut self, token: &str, policy: &Policy, now: u64) -> Lookup<'_> {
-        let version = policy.revocations().version();
-        let Some(entry) = self.entries.get(token) else {
+        let Ok(pos) = self.find(token) else {
             self.misses += 1;
             return Lookup::Miss;
         };
-        if entry.revocation_version != version {
-            self.remove(token);
+        let (version, times) = match self.entry(pos) {
+            Some(e) => (e.revocation_version, e.verified.times),
+            None => return Lookup::Miss,
+        };
+        if version != policy.revocations().version() {
+            self.remove_at(pos);
             self.misses += 1;
             return Lookup::Miss;
         }
-        let times = entry.verified.times;
         if let Err(e) = check_times(times, policy, now) {
-            self.remove(token);
+            self.remove_at(pos);
             return Lookup::Rejected(e);
         }
         self.tick += 1;
-        let tick = self.tick;
         self.hits += 1;
-        match self.entries.get_mut(token) {
+        let tick = self.tick;
+        let slot = self.index.get(pos).map_or(usize::MAX, |p| p.1);
+        match self.slots.get_mut(slot).and_then(Option::as_mut) {
             Some(e) => {
-                self.lru.remove(&e.tick);
                 e.tick = tick;
-                self.lru.insert(tick, String::from(token));
-                Lookup::Hit(&e.verified)
+                Lookup::Hit(&e.verified, e.serial)
             }
             None => Lookup::Miss,
         }
     }
 
     /// Caches a verification result for `token`.
-    pub fn insert(&mut self, token: &str, verified: &Verified, policy: &Policy) {
+    pub fn insert(&mut self, token: &str, verified: Verified, policy: &Policy) {
         if self.capacity == 0 {
             return;
         }
-        self.remove(token);
-        let bytes = token.len()
-            + verified.header_json.len()
-            + verified.claims_json.len()
-            + verified.key_fingerprint.len();
+        if let Ok(pos) = self.find(token) {
+            self.remove_at(pos);
+        }
+        let bytes = 2 * token.len() + verified.header_json.len() + verified.claims_json.len() + verified.key_fingerprint.len();
         if bytes > self.max_bytes {
             return;
         }
-        while self.entries.len() >= self.capacity || self.bytes + bytes > self.max_bytes {
-            let Some((_, oldest)) = self.lru.pop_first() else {
-                break;
-            };
-            if let Some(e) = self.entries.remove(&oldest) {
-                self.bytes -= e.bytes;
-            }
+        while !self.index.is_empty() && (self.index.len() >= self.capacity || self.bytes + bytes > self.max_bytes) {
+            // Evict the least recently used entry.
+            let oldest = (0..self.index.len())
+                .min_by_key(|&p| self.entry(p).map_or(0, |e| e.tick))
+                .unwrap_or(0);
+            self.remove_at(oldest);
         }
         self.tick += 1;
         self.bytes += bytes;
-        self.lru.insert(self.tick, String::from(token));
-        self.entries.insert(
-            String::from(token),
-            Entry {
-                verified: verified.clone(),
-                tick: self.tick,
-                revocation_version: policy.revocations().version(),
-                bytes,
-            },
-        );
+        let entry = Entry {
+            verified,
+            serial: self.tick,
+            tick: self.tick,
+            revocation_version: policy.revocations().version(),
+            bytes,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                if let Some(s) = self.slots.get_mut(slot) {
+                    *s = Some(entry);
+                }
+                slot
+            }
+            None => {
+                self.slots.push(Some(entry));
+                self.slots.len() - 1
+            }
+        };
+        let pos = self.find(token).unwrap_or_else(|p| p);
+        self.index.insert(pos, (String::from(token), slot));
     }
 
     /// Drops the entries whose verifying key is no longer in `keys`.
     pub fn retain_keys(&mut self, keys: &KeySet) {
-        let gone: alloc::vec::Vec<String> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| {
-                !keys
-                    .keys()
-                    .iter()
-                    .any(|k| k.fingerprint() == e.verified.key_fingerprint)
-            })
-            .map(|(t, _)| t.clone())
-            .collect();
-        for t in gone {
-            self.remove(&t);
+        let mut pos = 0;
+        while pos < self.index.len() {
+            let keep = self
+                .entry(pos)
+                .is_some_and(|e| keys.keys().iter().any(|k| k.fingerprint() == e.verified.key_fingerprint));
+            if keep {
+                pos += 1;
+            } else {
+                self.remove_at(pos);
+            }
         }
     }
 
     /// Drops everything (call after changing the policy or the keys wholesale).
     pub fn clear(&mut self) {
-        self.entries.clear();
-        self.lru.clear();
+        self.index.clear();
+        self.slots.clear();
+        self.free.clear();
         self.bytes = 0;
     }
 }
@@ -205,11 +236,11 @@ pub fn verify_cached(
     now: u64,
 ) -> Result<Verified> {
     match cache.get(token, policy, now) {
-        Lookup::Hit(v) => return Ok(v.clone()),
+        Lookup::Hit(v, _) => return Ok(v.clone()),
         Lookup::Rejected(e) => return Err(e),
         Lookup::Miss => {}
     }
     let verified = crate::verify(token, keys, policy, now)?;
-    cache.insert(token, &verified, policy);
+    cache.insert(token, verified.clone(), policy);
     Ok(verified)
 }

@@ -20,7 +20,7 @@
 //! and restored, so an edge worker can keep it in KV across isolates.
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use serde_json::{Map, Value};
@@ -118,6 +118,27 @@ pub struct RemoteState {
     failures: u32,
 }
 
+/// Appends `s` as a JSON string literal (RFC 8259 escaping).
+fn json_string(out: &mut String, s: &str) {
+    use core::fmt::Write as _;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn snapshot_error(m: &str) -> Error {
+    Error::new(ErrorKind::JwksInvalid, format!("invalid cache snapshot: {m}"))
+}
+
 /// Parses `max-age` from a `Cache-Control` value (`no-store`/`no-cache` count as 0).
 fn max_age(cache_control: &str) -> Option<u64> {
     let mut result = None;
@@ -151,6 +172,11 @@ impl RemoteState {
     fn in_flight(&self, now: u64) -> bool {
         self.in_flight_since
             .is_some_and(|t| now < t.saturating_add(self.config.timeout))
+    }
+
+    /// Whether a usable document is held at `now` (does not start a fetch).
+    pub fn is_usable(&self, now: u64) -> bool {
+        self.usable(now)
     }
 
     fn usable(&self, now: u64) -> bool {
@@ -285,19 +311,23 @@ impl RemoteState {
 
     /// A JSON snapshot: `{"body","etag","fetched_at","fresh_until"}` (body as text).
     pub fn snapshot(&self) -> String {
-        let mut m = Map::new();
+        // Written by hand: serde_json's serializer would cost wasm size.
+        let mut out = String::from("{");
         if let Some(b) = &self.body {
-            m.insert(
-                "body".into(),
-                Value::String(String::from_utf8_lossy(b).into_owned()),
-            );
+            out.push_str("\"body\":");
+            json_string(&mut out, &String::from_utf8_lossy(b));
+            out.push(',');
         }
         if let Some(e) = &self.etag {
-            m.insert("etag".into(), Value::String(e.clone()));
+            out.push_str("\"etag\":");
+            json_string(&mut out, e);
+            out.push(',');
         }
-        m.insert("fetched_at".into(), Value::from(self.fetched_at));
-        m.insert("fresh_until".into(), Value::from(self.fresh_until));
-        Value::Object(m).to_string()
+        out.push_str(&format!(
+            "\"fetched_at\":{},\"fresh_until\":{}}}",
+            self.fetched_at, self.fresh_until
+        ));
+        out
     }
 
     /// Restores a snapshot taken by [`RemoteState::snapshot`] (keeping this
@@ -306,23 +336,25 @@ impl RemoteState {
     /// # Errors
     /// `ERR_JWKS_INVALID` if the snapshot is malformed.
     pub fn restore(&mut self, snapshot: &[u8]) -> Result<()> {
-        let bad = |m: &str| {
-            Error::new(
-                ErrorKind::JwksInvalid,
-                format!("invalid cache snapshot: {m}"),
-            )
-        };
-        let doc = json::parse_object(snapshot, 4).map_err(|e| bad(&e))?;
-        let num = |k: &str| doc.get(k).and_then(Value::as_u64).ok_or_else(|| bad(k));
+        let doc = json::parse_object(snapshot, 4).map_err(|e| snapshot_error(&e))?;
+        self.restore_map(&doc)
+    }
+
+    /// As [`RemoteState::restore`], from an already parsed snapshot object.
+    ///
+    /// # Errors
+    /// `ERR_JWKS_INVALID` if the snapshot is malformed.
+    pub fn restore_map(&mut self, doc: &Map<String, Value>) -> Result<()> {
+        let num = |k: &str| doc.get(k).and_then(Value::as_u64).ok_or_else(|| snapshot_error(k));
         let body = match doc.get("body") {
             Some(Value::String(s)) => Some(s.clone().into_bytes()),
             None => None,
-            Some(_) => return Err(bad("body")),
+            Some(_) => return Err(snapshot_error("body")),
         };
         let etag = match doc.get("etag") {
             Some(Value::String(s)) => Some(s.clone()),
             None => None,
-            Some(_) => return Err(bad("etag")),
+            Some(_) => return Err(snapshot_error("etag")),
         };
         self.fetched_at = num("fetched_at")?;
         self.fresh_until = num("fresh_until")?;
@@ -332,6 +364,7 @@ impl RemoteState {
         Ok(())
     }
 }
+
 
 #[cfg(test)]
 mod tests {
@@ -517,5 +550,12 @@ mod tests {
         // revalidates with the ETag restored from the snapshot.
         assert_eq!(r.plan(400).if_none_match.as_deref(), Some("\"e\""));
         assert!(r.restore(b"{\"fetched_at\":\"x\"}").is_err());
+        // Bodies with quotes, backslashes and control characters survive.
+        let mut q = RemoteState::new(RemoteConfig::default());
+        q.plan(0);
+        q.on_result(0, ok(None, None, Some("W/\"x\""), b"{\"a\":\"b\\\\c\\n\x01\"}"));
+        let mut r2 = RemoteState::new(RemoteConfig::default());
+        r2.restore(q.snapshot().as_bytes()).unwrap();
+        assert_eq!(r2.body(), q.body());
     }
 }

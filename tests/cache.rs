@@ -32,7 +32,7 @@ fn a_hit_returns_the_same_result_and_counts() {
     let second = verify_cached(&mut cache, &t, &keys, &policy, NOW + 1).unwrap();
     assert_eq!(first, second);
     assert_eq!(cache.stats(), (1, 1));
-    assert!(matches!(cache.get(&t, &policy, NOW + 2), Lookup::Hit(_)));
+    assert!(matches!(cache.get(&t, &policy, NOW + 2), Lookup::Hit(..)));
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn removing_the_signing_key_invalidates_its_entries_only() {
             .code(),
         "ERR_JWKS_NO_MATCHING_KEY"
     );
-    assert!(matches!(cache.get(&ed_tok, &policy, NOW), Lookup::Hit(_)));
+    assert!(matches!(cache.get(&ed_tok, &policy, NOW), Lookup::Hit(..)));
 }
 
 #[test]
@@ -111,7 +111,7 @@ fn only_successes_are_cached_and_capacity_is_bounded() {
     verify_cached(&mut cache, &a, &keys, &policy, NOW).unwrap(); // a is now the most recent
     verify_cached(&mut cache, &c, &keys, &policy, NOW).unwrap(); // evicts b
     assert_eq!(cache.len(), 2);
-    assert!(matches!(cache.get(&a, &policy, NOW), Lookup::Hit(_)));
+    assert!(matches!(cache.get(&a, &policy, NOW), Lookup::Hit(..)));
     assert!(matches!(cache.get(&b, &policy, NOW), Lookup::Miss));
     // Capacity 0 disables the cache.
     let mut off = TokenCache::new(0);

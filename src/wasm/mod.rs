@@ -15,7 +15,9 @@ use alloc::vec::Vec;
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use crate::{Algorithm, Error, KeySet, Policy};
+use crate::cache::{Lookup, TokenCache, DEFAULT_CAPACITY};
+use crate::remote::{Applied, FetchOutcome, RemoteConfig, RemoteState};
+use crate::{Algorithm, Error, ErrorKind, KeySet, Policy};
 
 /// Error code for bad constructor or call options (not a jose code: jose has no equivalent).
 const ERR_INVALID_OPTIONS: &str = "ERR_INVALID_OPTIONS";
@@ -56,7 +58,7 @@ enum CryptoMode {
 }
 
 /// Every option name: anything else is refused, so a typo never goes unnoticed.
-const KNOWN_OPTIONS: [&str; 15] = [
+const KNOWN_OPTIONS: [&str; 17] = [
     "jwks",
     "secret",
     "revocations",
@@ -72,6 +74,8 @@ const KNOWN_OPTIONS: [&str; 15] = [
     "crypto",
     "kidlessCandidates",
     "cache",
+    "remoteJwks",
+    "remoteRevocations",
 ];
 
 fn take(options: &JsValue, name: &str) -> JsValue {
@@ -189,11 +193,17 @@ fn object(pairs: &[(&str, JsValue)]) -> JsValue {
 /// `{header, claims}` as the exact JSON texts the core validated strictly
 /// (no duplicates, bounded depth); the JS glue turns them into objects with
 /// `JSON.parse`, which gives the same values without a serializer in wasm.
-fn verified_out(v: &crate::Verified) -> JsValue {
+fn verified_out(v: &crate::Verified, serial: u64) -> JsValue {
     object(&[
         ("header", JsValue::from_str(&v.header_json)),
         ("claims", JsValue::from_str(&v.claims_json)),
+        ("serial", JsValue::from(serial as f64)),
     ])
+}
+
+enum Installed {
+    Keys(KeySet),
+    List(crate::RevocationList),
 }
 
 /// The validator behind the JS `Validator` class.
@@ -204,6 +214,47 @@ pub struct Core {
     secret: Option<Vec<u8>>,
     crypto: CryptoMode,
     generation: u32,
+    cache: TokenCache,
+    remote_jwks: Option<RemoteState>,
+    remote_revocations: Option<RemoteState>,
+}
+
+/// Reads a remote-source config object `{minTtl, maxTtl, cooldown, maxStale, timeout}`.
+fn remote_config(options: &JsValue, name: &str) -> Result<Option<RemoteConfig>, JsValue> {
+    let v = take(options, name);
+    if absent(&v) {
+        return Ok(None);
+    }
+    let mut c = RemoteConfig::default();
+    for (field, slot) in [
+        ("minTtl", &mut c.min_ttl),
+        ("maxTtl", &mut c.max_ttl),
+        ("cooldown", &mut c.cooldown),
+        ("maxStale", &mut c.max_stale),
+        ("timeout", &mut c.timeout),
+    ] {
+        if let Some(n) = opt_u64(&v, field)? {
+            *slot = n;
+        }
+    }
+    Ok(Some(c))
+}
+
+fn plan_out(p: &crate::remote::Plan) -> JsValue {
+    object(&[
+        ("usable", JsValue::from_bool(p.usable)),
+        ("stale", JsValue::from_bool(p.stale)),
+        ("fetch", JsValue::from_bool(p.fetch)),
+        ("wait", JsValue::from_bool(p.wait)),
+        (
+            "ifNoneMatch",
+            p.if_none_match.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str),
+        ),
+    ])
+}
+
+fn opt_header(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.is_empty())
 }
 
 #[wasm_bindgen]
@@ -294,15 +345,21 @@ impl Core {
                 ))
             }
         };
-        if take(&options, "jwks").is_undefined() && secret.is_none() {
+        if take(&options, "jwks").is_undefined() && secret.is_none() && absent(&take(&options, "remoteJwks")) {
             return Err(options_error("options need \"jwks\" or \"secret\""));
         }
+        let capacity = opt_u64(&options, "cache")?.map_or(DEFAULT_CAPACITY, |n| n as usize);
+        let remote_jwks = remote_config(&options, "remoteJwks")?.map(RemoteState::new);
+        let remote_revocations = remote_config(&options, "remoteRevocations")?.map(RemoteState::new);
         let mut core = Core {
             keys: KeySet::new(),
             policy,
             secret,
             crypto,
             generation: 0,
+            cache: TokenCache::new(capacity.min(1_000_000)),
+            remote_jwks,
+            remote_revocations,
         };
         core.set_jwks(take(&options, "jwks"))?;
         let revocations = take(&options, "revocations");
@@ -324,9 +381,188 @@ impl Core {
             keys.add_hmac_secret(secret, None, None)
                 .map_err(|e| js_error(&e))?;
         }
+        self.install_keys(keys);
+        Ok(())
+    }
+
+    fn install_keys(&mut self, keys: KeySet) {
+        self.cache.retain_keys(&keys);
         self.keys = keys;
         self.generation = self.generation.wrapping_add(1);
+    }
+
+    fn remote(&mut self, which: &str) -> Result<&mut RemoteState, JsValue> {
+        match which {
+            "jwks" => self.remote_jwks.as_mut(),
+            "revocations" => self.remote_revocations.as_mut(),
+            _ => None,
+        }
+        .ok_or_else(|| options_error(format!("no remote source {which:?}")))
+    }
+
+    /// What to do about remote source `which` ("jwks" or "revocations") now:
+    /// `{usable, stale, fetch, wait, ifNoneMatch}`. `fetch: true` makes the
+    /// caller the single flight; it must report with `onFetch`.
+    pub fn plan(&mut self, which: &str, now: f64) -> Result<JsValue, JsValue> {
+        let now = now_secs(now)?;
+        Ok(plan_out(&self.remote(which)?.plan(now)))
+    }
+
+    /// Reports a fetch of remote source `which` (`status` 0 = failed). Returns
+    /// true when new data was installed. A body that does not parse (or, for
+    /// revocations, does not verify) counts as a failed fetch.
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = onFetch)]
+    pub fn on_fetch(
+        &mut self,
+        which: &str,
+        now: f64,
+        status: u16,
+        cache_control: Option<String>,
+        age: Option<String>,
+        etag: Option<String>,
+        body: Option<String>,
+    ) -> Result<bool, JsValue> {
+        let now = now_secs(now)?;
+        let body = body.unwrap_or_default();
+        // Parse before accepting: a bad body must not replace good data.
+        let parsed = if status == 200 {
+            match which {
+                "jwks" => self.parse_jwks(&body).map(|k| Some(Installed::Keys(k))),
+                _ => crate::verify_revocation_list(&body, &self.keys, &self.policy)
+                    .map(|l| Some(Installed::List(l))),
+            }
+        } else {
+            Ok(None)
+        };
+        let outcome = match (&parsed, status) {
+            (Err(_), _) | (_, 0) => FetchOutcome::Failed,
+            _ => FetchOutcome::Response {
+                status,
+                cache_control: opt_header(cache_control),
+                age: opt_header(age),
+                etag: opt_header(etag),
+                body: body.into_bytes(),
+            },
+        };
+        let applied = self.remote(which)?.on_result(now, outcome);
+        match (applied, parsed) {
+            (Applied::Replaced(_), Ok(Some(Installed::Keys(keys)))) => {
+                self.install_keys(keys);
+                Ok(true)
+            }
+            (Applied::Replaced(_), Ok(Some(Installed::List(list)))) => {
+                self.policy.revocations_mut().insert(list).map_err(|e| js_error(&e))?;
+                self.generation = self.generation.wrapping_add(1);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn parse_jwks(&self, body: &str) -> crate::Result<KeySet> {
+        let mut keys = KeySet::from_jwks(body.as_bytes())?;
+        if let Some(secret) = &self.secret {
+            keys.add_hmac_secret(secret, None, None)?;
+        }
+        Ok(keys)
+    }
+
+    /// Whether remote source `which` holds usable data at `now` (no side effects).
+    pub fn usable(&mut self, which: &str, now: f64) -> Result<bool, JsValue> {
+        let now = now_secs(now)?;
+        Ok(self.remote(which)?.is_usable(now))
+    }
+
+    /// A token named an unknown `kid`: whether to refetch the remote JWKS now
+    /// (at most once per cooldown; the caller then reports with `onFetch`).
+    #[wasm_bindgen(js_name = kidMiss)]
+    pub fn kid_miss(&mut self, now: f64) -> Result<bool, JsValue> {
+        let now = now_secs(now)?;
+        Ok(self.remote_jwks.as_mut().is_some_and(|r| r.on_kid_miss(now)))
+    }
+
+    /// The error for a remote source with nothing usable (fail closed).
+    pub fn unavailable(&self, which: &str) -> JsValue {
+        let (state, kind) = if which == "jwks" {
+            (&self.remote_jwks, ErrorKind::JwksTimeout)
+        } else {
+            (&self.remote_revocations, ErrorKind::RevocationsUnavailable)
+        };
+        js_error(&state.clone().unwrap_or_default().unavailable(kind))
+    }
+
+    /// `{"jwks":snapshot|null,"revocations":snapshot|null}` for KV storage.
+    #[wasm_bindgen(js_name = exportCache)]
+    pub fn export_cache(&self) -> String {
+        let snap = |r: &Option<RemoteState>| r.as_ref().map_or(String::from("null"), RemoteState::snapshot);
+        format!(
+            "{{\"jwks\":{},\"revocations\":{}}}",
+            snap(&self.remote_jwks),
+            snap(&self.remote_revocations)
+        )
+    }
+
+    /// Restores a snapshot from `exportCache` (bodies are parsed and verified again).
+    #[wasm_bindgen(js_name = importCache)]
+    pub fn import_cache(&mut self, snapshot: &str) -> Result<(), JsValue> {
+        let doc = crate::json::parse_object(snapshot.as_bytes(), 6).map_err(|e| {
+            js_error(&Error::new(ErrorKind::JwksInvalid, format!("invalid cache snapshot: {e}")))
+        })?;
+        for which in ["jwks", "revocations"] {
+            let Some(serde_json::Value::Object(snap)) = doc.get(which) else {
+                continue;
+            };
+            let mut state = self.remote(which)?.clone();
+            state.restore_map(snap).map_err(|e| js_error(&e))?;
+            let Some(body) = state.body().map(|b| String::from_utf8_lossy(b).into_owned()) else {
+                continue;
+            };
+            if which == "jwks" {
+                let keys = self.parse_jwks(&body).map_err(|e| js_error(&e))?;
+                self.install_keys(keys);
+            } else {
+                let list = crate::verify_revocation_list(&body, &self.keys, &self.policy)
+                    .map_err(|e| js_error(&e))?;
+                self.policy.revocations_mut().insert(list).map_err(|e| js_error(&e))?;
+                self.generation = self.generation.wrapping_add(1);
+            }
+            *self.remote(which)? = state;
+        }
         Ok(())
+    }
+
+    /// Looks `token` up in the verified-token cache: `undefined` on a miss,
+    /// the entry's serial number on a hit; throws when a cached token now
+    /// fails a time check (e.g. it has expired).
+    pub fn cached(&mut self, token: &str, now: f64) -> Result<JsValue, JsValue> {
+        let now = now_secs(now)?;
+        match self.cache.get(token, &self.policy, now) {
+            Lookup::Miss => Ok(JsValue::UNDEFINED),
+            Lookup::Hit(_, serial) => Ok(JsValue::from(serial as f64)),
+            Lookup::Rejected(e) => Err(js_error(&e)),
+        }
+    }
+
+    /// The cached result for `token` (after `cached` reported a hit).
+    #[wasm_bindgen(js_name = cachedResult)]
+    pub fn cached_result(&mut self, token: &str, now: f64) -> Result<JsValue, JsValue> {
+        let now = now_secs(now)?;
+        match self.cache.get(token, &self.policy, now) {
+            Lookup::Hit(v, serial) => Ok(verified_out(v, serial)),
+            Lookup::Rejected(e) => Err(js_error(&e)),
+            Lookup::Miss => Ok(JsValue::UNDEFINED),
+        }
+    }
+
+    /// `[hits, misses, entries]` of the verified-token cache.
+    #[wasm_bindgen(js_name = cacheStats)]
+    pub fn cache_stats(&self) -> Array {
+        let (h, m) = self.cache.stats();
+        [h as f64, m as f64, self.cache.len() as f64]
+            .iter()
+            .map(|&n| JsValue::from(n))
+            .collect()
     }
 
     /// Installs a revocation list: an object, its JSON text, or a signed JWS.
@@ -444,7 +680,7 @@ impl Core {
     /// `undefined` when keys or revocations changed since `begin`
     /// (`generation` differs): the caller starts again.
     pub fn finish(
-        &self,
+        &mut self,
         token: &str,
         verified_by: Option<u32>,
         now: f64,
@@ -457,16 +693,25 @@ impl Core {
         let pending = crate::begin(token, &self.keys, &self.policy).map_err(|e| js_error(&e))?;
         let verified = crate::finish(pending, verified_by.map(|i| i as usize), now)
             .map_err(|e| js_error(&e))?;
-        Ok(verified_out(&verified))
+        Ok(self.remember(token, verified, now))
+    }
+
+    fn remember(&mut self, token: &str, verified: crate::Verified, now: u64) -> JsValue {
+        let out = verified_out(&verified, 0);
+        self.cache.insert(token, verified, &self.policy);
+        match self.cache.get(token, &self.policy, now) {
+            Lookup::Hit(v, serial) => verified_out(v, serial),
+            _ => out,
+        }
     }
 
     /// The whole pipeline in Rust.
     #[wasm_bindgen(js_name = verifySync)]
-    pub fn verify_sync(&self, token: &str, now: f64) -> Result<JsValue, JsValue> {
+    pub fn verify_sync(&mut self, token: &str, now: f64) -> Result<JsValue, JsValue> {
         let now = now_secs(now)?;
         let verified =
             crate::verify(token, &self.keys, &self.policy, now).map_err(|e| js_error(&e))?;
-        Ok(verified_out(&verified))
+        Ok(self.remember(token, verified, now))
     }
 }
 

@@ -72,6 +72,10 @@ export async function runSuite(api, variant, fx, expectedEntry) {
     revocations: fx.revocations,
   };
   const v = new api.Validator(options);
+  // Expectations about which path does the math need a validator without the
+  // verified-token cache (a cached result is served by both paths).
+  const fresh = () => new api.Validator({ ...options, cache: 0 });
+  const noCache = fresh();
   const at = { now: fx.now };
 
   await test(`loaded through the "${expectedEntry}" export condition`, () => {
@@ -87,7 +91,7 @@ export async function runSuite(api, variant, fx, expectedEntry) {
       checkExpectation(api, await attempt(() => v.verify(c.token, at)), c.expect, c.name);
     });
     await test(`verifySync: ${c.name}`, async () => {
-      const r = await attempt(() => v.verifySync(c.token, at));
+      const r = await attempt(() => noCache.verifySync(c.token, at));
       const signatureStep = c.expect.ok || c.expect.code !== "ERR_JWS_INVALID";
       if (signatureStep && !rust.includes(c.alg)) {
         // The default build relies on host crypto for this algorithm.
@@ -98,21 +102,39 @@ export async function runSuite(api, variant, fx, expectedEntry) {
     });
     await test(`verify and verifySync agree: ${c.name}`, async () => {
       if (!rust.includes(c.alg)) return;
-      const a = outcome(await attempt(() => v.verify(c.token, at)));
-      const b = outcome(await attempt(() => v.verifySync(c.token, at)));
+      const a = outcome(await attempt(() => fresh().verify(c.token, at)));
+      const b = outcome(await attempt(() => noCache.verifySync(c.token, at)));
       eq(a, b, `${c.name}: verify vs verifySync`);
     });
   }
 
   await test("crypto: 'wasm' and 'host' give the same answers as 'auto'", async () => {
-    const w = new api.Validator({ ...options, crypto: "wasm" });
-    const h = new api.Validator({ ...options, crypto: "host" });
+    const w = new api.Validator({ ...options, crypto: "wasm", cache: 0 });
+    const h = new api.Validator({ ...options, crypto: "host", cache: 0 });
     for (const c of fx.cases) {
       const auto = outcome(await attempt(() => v.verify(c.token, at)));
       if (rust.includes(c.alg)) eq(outcome(await attempt(() => w.verify(c.token, at))), auto, `${c.name} wasm`);
       const host = outcome(await attempt(() => h.verify(c.token, at)));
       if (host.code !== "ERR_JOSE_NOT_SUPPORTED") eq(host, auto, `${c.name} host`);
     }
+  });
+
+  await test("the verified-token cache serves repeats, re-checks time, and serves verifySync", async () => {
+    const c = new api.Validator({ ...options });
+    const rsa = fx.cases.find((x) => x.name === "valid RS256").token;
+    const first = await c.verify(rsa, at);
+    const again = await c.verify(rsa, { now: fx.now + 5 });
+    eq(again.claims.jti, first.claims.jti, "repeat");
+    eq(c.cacheStats.hits >= 1, true, "a hit was counted");
+    // Served from the cache even by the sync path, whatever the build carries.
+    eq(c.verifySync(rsa, at).claims.jti, first.claims.jti, "sync after async");
+    // Results are frozen: one caller cannot change another's claims.
+    assert(Object.isFrozen(again.claims), "frozen claims");
+    // A hit re-checks expiry against now.
+    eq((await attempt(() => c.verify(rsa, { now: fx.now + 7200 }))).error?.code, "ERR_JWT_EXPIRED", "expired hit");
+    // A revocation list change invalidates entries.
+    c.setRevocations({ ...fx.revocations, epoch: 50, jti: [{ jti: first.claims.jti, exp: fx.now + 3600 }] });
+    eq((await attempt(() => c.verify(rsa, at))).error?.code, "ERR_JWT_REVOKED", "revoked after caching");
   });
 
   await test("a key the host cannot import does not break the other keys", async () => {
