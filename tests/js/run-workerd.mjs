@@ -7,7 +7,9 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, relative, resolve } from "node:path";
+import { createServer as createHttpServer } from "node:http";
 import { fileURLToPath } from "node:url";
+import { SignJWT, exportJWK, generateKeyPair } from "jose";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const work = join(root, "target/js-test/workerd");
@@ -57,6 +59,39 @@ const freePort = () =>
   });
 const port = await freePort();
 const examplePort = await freePort();
+const remotePort = await freePort();
+
+// A JWKS origin for the remote-JWKS worker: slow (so requests overlap a
+// fetch), counting its requests.
+const T0 = 1_800_000_000;
+const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+const originJwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "origin-1", alg: "ES256", use: "sig" }] });
+let originFetches = 0;
+const originServer = createHttpServer(async (req, res) => {
+  originFetches++;
+  await new Promise((r) => setTimeout(r, 300));
+  res.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=120", etag: '"v1"' }).end(originJwks);
+});
+await new Promise((ok) => originServer.listen(0, "127.0.0.1", ok));
+const originUrl = `http://127.0.0.1:${originServer.address().port}/jwks`;
+const originToken = await new SignJWT({ iss: "https://issuer.test", sub: "u" })
+  .setProtectedHeader({ alg: "ES256", kid: "origin-1" }).setIssuedAt(T0).setExpirationTime(T0 + 86_400).sign(privateKey);
+const remoteWorker = `
+import { Validator, remoteJwks } from "jwt-edge";
+let validator;
+export default {
+  async fetch(request, env, ctx) {
+    validator ??= new Validator({ jwks: remoteJwks(env.JWKS_URL), issuer: "https://issuer.test" });
+    const token = (request.headers.get("authorization") ?? "").replace(/^Bearer /, "");
+    try {
+      await validator.verify(token, { now: Number(request.headers.get("x-now")), waitUntil: ctx.waitUntil.bind(ctx) });
+      return Response.json({ ok: true });
+    } catch (e) {
+      return Response.json({ code: e.code, message: e.message }, { status: 401 });
+    }
+  },
+};`;
+writeFileSync(join(work, "remote-worker.js"), remoteWorker);
 const fx = JSON.parse(readFileSync(fixtures, "utf8"));
 // The README's worker snippet (examples/npm/worker.js) as its own service;
 // "jwt-edge" resolves to the package's workerd entry.
@@ -65,11 +100,27 @@ writeFileSync(
   join(work, "config.capnp"),
   `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
-  services = [(name = "main", worker = .testWorker), (name = "example", worker = .exampleWorker)],
+  services = [
+    (name = "main", worker = .testWorker),
+    (name = "example", worker = .exampleWorker),
+    (name = "remote", worker = .remoteWorker),
+    (name = "loopback", network = (allow = ["local", "private"])),
+  ],
   sockets = [
+    (name = "remote", address = "127.0.0.1:${remotePort}", http = (), service = "remote"),
     (name = "http", address = "127.0.0.1:${port}", http = (), service = "main"),
     (name = "example", address = "127.0.0.1:${examplePort}", http = (), service = "example"),
   ],
+);
+const remoteWorker :Workerd.Worker = (
+  modules = [
+    (name = "worker.js", esModule = embed "remote-worker.js"),
+    (name = "jwt-edge", esModule = "export * from './pkg/${variants[0][1].replace("./", "")}';"),
+    ${defaultModules.join(",\n    ")}
+  ],
+  bindings = [(name = "JWKS_URL", text = ${JSON.stringify(originUrl)})],
+  globalOutbound = "loopback",
+  compatibilityDate = "2025-09-01",
 );
 const exampleWorker :Workerd.Worker = (
   modules = [
@@ -125,8 +176,25 @@ try {
   check("valid token -> 200 with sub", s1 === 200 && b1.sub === "client-1", JSON.stringify([s1, b1]));
   const [s2, b2] = await call("tampered ES256");
   check("tampered token -> 401 with code", s2 === 401 && b2.error === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED", JSON.stringify([s2, b2]));
+  // Remote JWKS under concurrency: cold start, then a stale refresh.
+  const burst = async (now) =>
+    Promise.all(
+      Array.from({ length: 20 }, () =>
+        fetch(`http://127.0.0.1:${remotePort}/`, { headers: { authorization: `Bearer ${originToken}`, "x-now": String(now) } }).then(
+          async (r) => [r.status, await r.text()],
+        ),
+      ),
+    );
+  const cold = await burst(T0);
+  const coldOk = cold.every(([st]) => st === 200) && originFetches === 1;
+  results.push({ name: "[remote] 20 concurrent requests at cold start: all 200, exactly one JWKS fetch", ok: coldOk, error: coldOk ? undefined : JSON.stringify({ originFetches, cold: cold.slice(0, 3) }) });
+  const stale = await burst(T0 + 200); // past max-age 120: stale-while-revalidate
+  await new Promise((r) => setTimeout(r, 600)); // let the background refresh (waitUntil) finish
+  const staleOk = stale.every(([st]) => st === 200) && originFetches === 2;
+  results.push({ name: "[remote] 20 concurrent requests during a refresh: all 200, exactly one more fetch", ok: staleOk, error: staleOk ? undefined : JSON.stringify({ originFetches, stale: stale.slice(0, 3) }) });
 } finally {
   child.kill("SIGTERM");
+  originServer.close();
 }
 let failed = 0;
 for (const r of results) {

@@ -1,0 +1,166 @@
+// Remote JWKS and revocation lists against a real HTTP server on loopback that
+// rotates keys, fails, delays and answers 304 (node:test). Time is passed
+// explicitly (`now`), so the freshness rules are exercised deterministically.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { CompactSign, SignJWT, exportJWK, generateKeyPair } from "jose";
+import { Validator, remoteJwks, remoteRevocations } from "jwt-edge";
+
+const T0 = 1_800_000_000;
+const ISS = "https://issuer.test";
+
+async function key(kid) {
+  const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+  return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" } };
+}
+const token = (k, claims = {}) =>
+  new SignJWT({ iss: ISS, sub: "u", jti: `j-${Math.random()}`, ...claims })
+    .setProtectedHeader({ alg: "ES256", kid: k.kid })
+    .setIssuedAt(T0)
+    .setExpirationTime(T0 + 86_400 * 3)
+    .sign(k.privateKey);
+
+/** A JWKS + revocation-list origin whose behaviour the tests change. */
+async function origin() {
+  const o = {
+    keys: [],
+    list: undefined,
+    maxAge: 120,
+    fail: false,
+    delayMs: 0,
+    requests: { jwks: 0, revocations: 0, notModified: 0 },
+    etag() {
+      return `"${o.keys.map((k) => k.kid).join(",")}"`;
+    },
+  };
+  const server = createServer(async (req, res) => {
+    const which = req.url.startsWith("/jwks") ? "jwks" : "revocations";
+    o.requests[which]++;
+    if (o.delayMs) await new Promise((r) => setTimeout(r, o.delayMs));
+    if (o.fail) return res.writeHead(503).end("down");
+    if (which === "jwks") {
+      const etag = o.etag();
+      const headers = { "cache-control": `public, max-age=${o.maxAge}`, etag, "content-type": "application/json" };
+      if (req.headers["if-none-match"] === etag) {
+        o.requests.notModified++;
+        return res.writeHead(304, headers).end();
+      }
+      return res.writeHead(200, headers).end(JSON.stringify({ keys: o.keys.map((k) => k.jwk) }));
+    }
+    res.writeHead(200, { "cache-control": "max-age=60", "content-type": "application/jwt" }).end(o.list);
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  o.url = (path) => `http://127.0.0.1:${server.address().port}${path}`;
+  o.close = () => new Promise((ok) => server.close(ok));
+  return o;
+}
+
+test("freshness: max-age, 304 revalidation, stale-while-revalidate, kid-miss refetch with cooldown", async () => {
+  const o = await origin();
+  const k1 = await key("k1");
+  const k2 = await key("k2");
+  o.keys = [k1];
+  const v = new Validator({ jwks: remoteJwks(o.url("/jwks"), { cooldown: 30 }), issuer: ISS });
+  const t1 = await token(k1);
+  assert.equal((await v.verify(t1, { now: T0 })).claims.iss, ISS);
+  assert.equal(o.requests.jwks, 1, "first use fetches");
+  await v.verify(await token(k1), { now: T0 + 100 });
+  assert.equal(o.requests.jwks, 1, "fresh for max-age: no fetch");
+  // Stale: served at once, one background revalidation answered 304.
+  await v.verify(await token(k1), { now: T0 + 121 });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(o.requests.jwks, 2);
+  assert.equal(o.requests.notModified, 1, "If-None-Match revalidation");
+  // The issuer rotates in k2; a k2 token is a kid miss: one refetch, then it verifies.
+  o.keys = [k1, k2];
+  assert.equal((await v.verify(await token(k2), { now: T0 + 130 })).claims.iss, ISS);
+  assert.equal(o.requests.jwks, 3);
+  // A flood of unknown kids within the cooldown makes no further fetch.
+  const rogue = await key("rogue");
+  for (let i = 0; i < 20; i++) {
+    const e = await v.verify(await token(rogue), { now: T0 + 131 + i }).catch((x) => x);
+    assert.equal(e.code, "ERR_JWKS_NO_MATCHING_KEY");
+    assert.equal(e.retryable, true);
+  }
+  assert.equal(o.requests.jwks, 3, "cooldown: no refetch storm");
+  await o.close();
+});
+
+test("stale-if-error up to maxStale, then fail closed with a retryable ERR_JWKS_TIMEOUT", async () => {
+  const o = await origin();
+  const k1 = await key("k1");
+  o.keys = [k1];
+  const v = new Validator({ jwks: remoteJwks(o.url("/jwks"), { maxStale: 3600 }), issuer: ISS });
+  const t = await token(k1);
+  await v.verify(t, { now: T0 });
+  o.fail = true; // the IdP goes down
+  for (const dt of [200, 1000, 2000, 3600 + 119]) {
+    assert.equal((await v.verify(await token(k1), { now: T0 + dt })).claims.iss, ISS, `stale served at +${dt}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const e = await v.verify(await token(k1), { now: T0 + 3600 + 120 }).catch((x) => x);
+  assert.equal(e.code, "ERR_JWKS_TIMEOUT");
+  assert.equal(e.retryable, true);
+  assert.throws(() => v.verifySync(t, { now: T0 + 3600 + 120 }), { code: "ERR_JWKS_TIMEOUT" });
+  o.fail = false; // back up: the next call refetches and recovers
+  assert.equal((await v.verify(await token(k1), { now: T0 + 3600 + 121 })).claims.iss, ISS);
+  await o.close();
+});
+
+test("single flight: concurrent first calls make exactly one fetch; a hung fetch times out", async () => {
+  const o = await origin();
+  const k1 = await key("k1");
+  o.keys = [k1];
+  o.delayMs = 150;
+  const v = new Validator({ jwks: remoteJwks(o.url("/jwks")), issuer: ISS });
+  const tokens = await Promise.all(Array.from({ length: 25 }, () => token(k1)));
+  const results = await Promise.all(tokens.map((t) => v.verify(t, { now: T0 })));
+  assert.equal(results.length, 25);
+  assert.equal(o.requests.jwks, 1, "one fetch for 25 concurrent verifications");
+  // A server slower than the timeout: the cold validator fails closed.
+  o.delayMs = 2500;
+  const slow = new Validator({ jwks: remoteJwks(o.url("/jwks"), { timeout: 1 }), issuer: ISS });
+  const e = await slow.verify(tokens[0], { now: T0 }).catch((x) => x);
+  assert.equal(e.code, "ERR_JWKS_TIMEOUT");
+  await o.close();
+});
+
+test("exportCache/importCache carry the JWKS to a new isolate without a fetch", async () => {
+  const o = await origin();
+  const k1 = await key("k1");
+  o.keys = [k1];
+  const a = new Validator({ jwks: remoteJwks(o.url("/jwks")), issuer: ISS });
+  await a.verify(await token(k1), { now: T0 });
+  const snapshot = a.exportCache();
+  const b = new Validator({ jwks: remoteJwks(o.url("/jwks")), issuer: ISS });
+  b.importCache(snapshot);
+  assert.equal((await b.verify(await token(k1), { now: T0 + 10 })).claims.iss, ISS);
+  assert.equal(o.requests.jwks, 1, "the second isolate used the snapshot");
+  assert.throws(() => b.importCache("{not json"), { code: "ERR_JWKS_INVALID" });
+  await o.close();
+});
+
+test("remote revocation lists must be signed; a revoked token fails", async () => {
+  const o = await origin();
+  const k1 = await key("k1");
+  o.keys = [k1];
+  const revoked = await token(k1, { jti: "bad-1" });
+  const list = { iss: ISS, epoch: 1, generated_at: T0, jti: [{ jti: "bad-1", exp: T0 + 3600 }], sub: [], kid: [] };
+  o.list = await new CompactSign(new TextEncoder().encode(JSON.stringify(list)))
+    .setProtectedHeader({ alg: "ES256", kid: "k1", typ: "revocation-list+jwt" })
+    .sign(k1.privateKey);
+  const v = new Validator({ jwks: remoteJwks(o.url("/jwks")), revocations: remoteRevocations(o.url("/revocations")), issuer: ISS });
+  const e = await v.verify(revoked, { now: T0 }).catch((x) => x);
+  assert.equal(e.code, "ERR_JWT_REVOKED");
+  assert.equal((await v.verify(await token(k1), { now: T0 })).claims.iss, ISS);
+  // An unsigned list from the network is refused: nothing usable, fail closed.
+  const u = await origin();
+  u.keys = [k1];
+  u.list = JSON.stringify(list);
+  const w = new Validator({ jwks: remoteJwks(u.url("/jwks")), revocations: remoteRevocations(u.url("/revocations")), issuer: ISS });
+  const e2 = await w.verify(await token(k1), { now: T0 }).catch((x) => x);
+  assert.equal(e2.code, "ERR_REVOCATIONS_UNAVAILABLE");
+  await o.close();
+  await u.close();
+});
