@@ -256,10 +256,10 @@ async fn rotation_during_traffic_fails_no_verification() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The bench: `JWT_EDGE_BENCH_CLIENTS` (default 64) clients for
-/// `JWT_EDGE_BENCH_SECS` (default 10) seconds, or `JWT_EDGE_BENCH_URL`'s
-/// server is not used: this starts its own on loopback, with the default
-/// 600 000-iteration KDF (the key is decrypted once and cached).
+/// The bench: `JWT_EDGE_BENCH_CLIENTS` (default 64) keep-alive clients for
+/// `JWT_EDGE_BENCH_SECS` (default 10) seconds against an in-process server on
+/// loopback, with the default 600 000-iteration KDF (the key is decrypted
+/// once and cached).
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "bench: run by pkg-scripts/bench-server"]
 async fn bench() {
