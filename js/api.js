@@ -119,7 +119,7 @@ export function createApi(wasm, host) {
       for (const which of Object.keys(this.#sources)) {
         if (!call(() => this.#core.usable(which, now))) throw toError(this.#core.unavailable(which));
       }
-      return this.#cachedOr(token, now) ?? this.#result(call(() => this.#core.verifySync(token, now)));
+      return this.#hitOr(token, now, call(() => this.#core.verifySync(token, now)));
     }
 
     /** Verifies with the host's crypto where it has the algorithm, else in Rust.
@@ -142,12 +142,13 @@ export function createApi(wasm, host) {
     }
 
     async #verifyOnce(token, now) {
-      const hit = this.#cachedOr(token, now);
-      if (hit) return hit;
-      if (host === null || this.#core.crypto === "wasm") return this.#result(call(() => this.#core.verifySync(token, now)));
+      if (host === null) return this.verifySync(token, { now });
       for (let attempt = 0; attempt < 3; attempt++) {
-        const p = call(() => this.#core.begin(token));
-        if (p.hmac) return this.#result(call(() => this.#core.verifySync(token, now))); // HMAC: always Rust
+        // One call: a cache hit, a result computed in Rust (HMAC, crypto "wasm"),
+        // or the signature step to hand to the host.
+        const p = call(() => this.#core.begin(token, now));
+        if (p.hit !== undefined) return this.#hitOr(token, now, p);
+        if (p.done !== undefined) return this.#result(p.done);
         let by;
         for (let n = 0; n < p.keys.length; n++) {
           if (await this.#check(token, p, n)) {
@@ -161,11 +162,10 @@ export function createApi(wasm, host) {
       throw new JwtEdgeError({ code: "ERR_JWKS_NO_MATCHING_KEY", message: "the key set kept changing during verification", retryable: true });
     }
 
-    // A cache hit decided by Rust; the parsed result is kept per entry serial.
-    #cachedOr(token, now) {
-      const serial = call(() => this.#core.cached(token, now));
-      if (serial === undefined) return undefined;
-      return this.#results.get(serial) ?? this.#result(call(() => this.#core.cachedResult(token, now)));
+    // `{hit: serial}` from Rust: the parsed result kept per entry serial.
+    #hitOr(token, now, r) {
+      if (r.hit === undefined) return this.#result(r);
+      return this.#results.get(r.hit) ?? this.#result(call(() => this.#core.cachedResult(token, now)));
     }
 
     #result(r) {

@@ -40,7 +40,7 @@ fn code(err: &JsValue) -> String {
 
 #[wasm_bindgen_test]
 fn verify_sync_accepts_rfc7515_a3_before_exp_and_expires_after() {
-    let core = Core::new(options(&[("jwks", jwks()), ("issuer", "joe".into())])).unwrap();
+    let mut core = Core::new(options(&[("jwks", jwks()), ("issuer", "joe".into())])).unwrap();
     let ok = core.verify_sync(ES256_TOKEN, 1_300_819_379.0).unwrap();
     let claims = JSON::parse(&get(&ok, "claims").as_string().unwrap()).unwrap();
     assert_eq!(get(&claims, "iss").as_string().unwrap(), "joe");
@@ -52,8 +52,8 @@ fn verify_sync_accepts_rfc7515_a3_before_exp_and_expires_after() {
 
 #[wasm_bindgen_test]
 fn begin_exposes_the_signature_step_and_finish_completes_it() {
-    let core = Core::new(options(&[("jwks", jwks())])).unwrap();
-    let p = core.begin(ES256_TOKEN).unwrap();
+    let mut core = Core::new(options(&[("jwks", jwks())])).unwrap();
+    let p = core.begin(ES256_TOKEN, 1_300_819_379.0).unwrap();
     assert_eq!(get(&p, "alg").as_string().unwrap(), "ES256");
     assert_eq!(get(&p, "rust"), JsValue::TRUE);
     assert_eq!(js_sys::Uint8Array::new(&get(&p, "signature")).length(), 64);
@@ -74,6 +74,9 @@ fn begin_exposes_the_signature_step_and_finish_completes_it() {
         .unwrap()
         .is_undefined());
     assert!(core.check_key(ES256_TOKEN, 0).unwrap());
+    // Now cached: begin answers with the hit directly.
+    let again = core.begin(ES256_TOKEN, 1_300_819_379.0).unwrap();
+    assert!(get(&again, "hit").as_f64().unwrap() > 0.0);
 }
 
 #[wasm_bindgen_test]
@@ -103,7 +106,7 @@ fn options_errors_name_the_option() {
 
 #[wasm_bindgen_test]
 fn hostile_input_gets_codes_not_panics() {
-    let core = Core::new(options(&[("jwks", jwks())])).unwrap();
+    let mut core = Core::new(options(&[("jwks", jwks())])).unwrap();
     for token in [
         "",
         ".",

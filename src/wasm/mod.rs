@@ -248,7 +248,9 @@ fn plan_out(p: &crate::remote::Plan) -> JsValue {
         ("wait", JsValue::from_bool(p.wait)),
         (
             "ifNoneMatch",
-            p.if_none_match.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str),
+            p.if_none_match
+                .as_deref()
+                .map_or(JsValue::UNDEFINED, JsValue::from_str),
         ),
     ])
 }
@@ -345,12 +347,16 @@ impl Core {
                 ))
             }
         };
-        if take(&options, "jwks").is_undefined() && secret.is_none() && absent(&take(&options, "remoteJwks")) {
+        if take(&options, "jwks").is_undefined()
+            && secret.is_none()
+            && absent(&take(&options, "remoteJwks"))
+        {
             return Err(options_error("options need \"jwks\" or \"secret\""));
         }
         let capacity = opt_u64(&options, "cache")?.map_or(DEFAULT_CAPACITY, |n| n as usize);
         let remote_jwks = remote_config(&options, "remoteJwks")?.map(RemoteState::new);
-        let remote_revocations = remote_config(&options, "remoteRevocations")?.map(RemoteState::new);
+        let remote_revocations =
+            remote_config(&options, "remoteRevocations")?.map(RemoteState::new);
         let mut core = Core {
             keys: KeySet::new(),
             policy,
@@ -452,7 +458,10 @@ impl Core {
                 Ok(true)
             }
             (Applied::Replaced(_), Ok(Some(Installed::List(list)))) => {
-                self.policy.revocations_mut().insert(list).map_err(|e| js_error(&e))?;
+                self.policy
+                    .revocations_mut()
+                    .insert(list)
+                    .map_err(|e| js_error(&e))?;
                 self.generation = self.generation.wrapping_add(1);
                 Ok(true)
             }
@@ -479,7 +488,10 @@ impl Core {
     #[wasm_bindgen(js_name = kidMiss)]
     pub fn kid_miss(&mut self, now: f64) -> Result<bool, JsValue> {
         let now = now_secs(now)?;
-        Ok(self.remote_jwks.as_mut().is_some_and(|r| r.on_kid_miss(now)))
+        Ok(self
+            .remote_jwks
+            .as_mut()
+            .is_some_and(|r| r.on_kid_miss(now)))
     }
 
     /// The error for a remote source with nothing usable (fail closed).
@@ -495,7 +507,10 @@ impl Core {
     /// `{"jwks":snapshot|null,"revocations":snapshot|null}` for KV storage.
     #[wasm_bindgen(js_name = exportCache)]
     pub fn export_cache(&self) -> String {
-        let snap = |r: &Option<RemoteState>| r.as_ref().map_or(String::from("null"), RemoteState::snapshot);
+        let snap = |r: &Option<RemoteState>| {
+            r.as_ref()
+                .map_or(String::from("null"), RemoteState::snapshot)
+        };
         format!(
             "{{\"jwks\":{},\"revocations\":{}}}",
             snap(&self.remote_jwks),
@@ -507,7 +522,10 @@ impl Core {
     #[wasm_bindgen(js_name = importCache)]
     pub fn import_cache(&mut self, snapshot: &str) -> Result<(), JsValue> {
         let doc = crate::json::parse_object(snapshot.as_bytes(), 6).map_err(|e| {
-            js_error(&Error::new(ErrorKind::JwksInvalid, format!("invalid cache snapshot: {e}")))
+            js_error(&Error::new(
+                ErrorKind::JwksInvalid,
+                format!("invalid cache snapshot: {e}"),
+            ))
         })?;
         for which in ["jwks", "revocations"] {
             let Some(serde_json::Value::Object(snap)) = doc.get(which) else {
@@ -515,7 +533,10 @@ impl Core {
             };
             let mut state = self.remote(which)?.clone();
             state.restore_map(snap).map_err(|e| js_error(&e))?;
-            let Some(body) = state.body().map(|b| String::from_utf8_lossy(b).into_owned()) else {
+            let Some(body) = state
+                .body()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+            else {
                 continue;
             };
             if which == "jwks" {
@@ -524,7 +545,10 @@ impl Core {
             } else {
                 let list = crate::verify_revocation_list(&body, &self.keys, &self.policy)
                     .map_err(|e| js_error(&e))?;
-                self.policy.revocations_mut().insert(list).map_err(|e| js_error(&e))?;
+                self.policy
+                    .revocations_mut()
+                    .insert(list)
+                    .map_err(|e| js_error(&e))?;
                 self.generation = self.generation.wrapping_add(1);
             }
             *self.remote(which)? = state;
@@ -618,8 +642,24 @@ impl Core {
     /// (host crypto never sees a signature of the wrong length), `rust` says
     /// whether this build can check the signature in Rust and `hmac` that the
     /// algorithm is symmetric (always checked in Rust).
-    pub fn begin(&self, token: &str) -> Result<JsValue, JsValue> {
+    ///
+    /// Two shortcuts save a second call: a cache hit returns `{hit: serial}`;
+    /// when the signature is checked in Rust anyway (HMAC, or `crypto: "wasm"`)
+    /// the whole pipeline runs here and `{done: result}` is returned.
+    pub fn begin(&mut self, token: &str, now: f64) -> Result<JsValue, JsValue> {
+        let now_s = now_secs(now)?;
+        match self.cache.get(token, &self.policy, now_s) {
+            Lookup::Hit(_, serial) => return Ok(object(&[("hit", JsValue::from(serial as f64))])),
+            Lookup::Rejected(e) => return Err(js_error(&e)),
+            Lookup::Miss => {}
+        }
         let pending = crate::begin(token, &self.keys, &self.policy).map_err(|e| js_error(&e))?;
+        if pending.alg().is_symmetric() || self.crypto == CryptoMode::Wasm {
+            let verified_by = pending.check_signature().map_err(|e| js_error(&e))?;
+            let verified = crate::finish(pending, verified_by, now_s).map_err(|e| js_error(&e))?;
+            let done = self.remember(token, verified, now_s);
+            return Ok(object(&[("done", done)]));
+        }
         let alg = pending.alg();
         let sig_len = pending.signature().len();
         let (keys, ids) = (Array::new(), Array::new());
@@ -705,10 +745,15 @@ impl Core {
         }
     }
 
-    /// The whole pipeline in Rust.
+    /// The whole pipeline in Rust (`{hit: serial}` on a cache hit).
     #[wasm_bindgen(js_name = verifySync)]
     pub fn verify_sync(&mut self, token: &str, now: f64) -> Result<JsValue, JsValue> {
         let now = now_secs(now)?;
+        match self.cache.get(token, &self.policy, now) {
+            Lookup::Hit(_, serial) => return Ok(object(&[("hit", JsValue::from(serial as f64))])),
+            Lookup::Rejected(e) => return Err(js_error(&e)),
+            Lookup::Miss => {}
+        }
         let verified =
             crate::verify(token, &self.keys, &self.policy, now).map_err(|e| js_error(&e))?;
         Ok(self.remember(token, verified, now))
