@@ -163,11 +163,16 @@ impl TokenCache {
         if let Ok(pos) = self.find(token) {
             self.remove_at(pos);
         }
-        let bytes = 2 * token.len() + verified.header_json.len() + verified.claims_json.len() + verified.key_fingerprint.len();
+        let bytes = 2 * token.len()
+            + verified.header_json.len()
+            + verified.claims_json.len()
+            + verified.key_fingerprint.len();
         if bytes > self.max_bytes {
             return;
         }
-        while !self.index.is_empty() && (self.index.len() >= self.capacity || self.bytes + bytes > self.max_bytes) {
+        while !self.index.is_empty()
+            && (self.index.len() >= self.capacity || self.bytes + bytes > self.max_bytes)
+        {
             // Evict the least recently used entry.
             let oldest = (0..self.index.len())
                 .min_by_key(|&p| self.entry(p).map_or(0, |e| e.tick))
@@ -203,9 +208,11 @@ impl TokenCache {
     pub fn retain_keys(&mut self, keys: &KeySet) {
         let mut pos = 0;
         while pos < self.index.len() {
-            let keep = self
-                .entry(pos)
-                .is_some_and(|e| keys.keys().iter().any(|k| k.fingerprint() == e.verified.key_fingerprint));
+            let keep = self.entry(pos).is_some_and(|e| {
+                keys.keys()
+                    .iter()
+                    .any(|k| k.fingerprint() == e.verified.key_fingerprint)
+            });
             if keep {
                 pos += 1;
             } else {

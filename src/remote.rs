@@ -136,7 +136,10 @@ fn json_string(out: &mut String, s: &str) {
 }
 
 fn snapshot_error(m: &str) -> Error {
-    Error::new(ErrorKind::JwksInvalid, format!("invalid cache snapshot: {m}"))
+    Error::new(
+        ErrorKind::JwksInvalid,
+        format!("invalid cache snapshot: {m}"),
+    )
 }
 
 /// Parses `max-age` from a `Cache-Control` value (`no-store`/`no-cache` count as 0).
@@ -345,7 +348,11 @@ impl RemoteState {
     /// # Errors
     /// `ERR_JWKS_INVALID` if the snapshot is malformed.
     pub fn restore_map(&mut self, doc: &Map<String, Value>) -> Result<()> {
-        let num = |k: &str| doc.get(k).and_then(Value::as_u64).ok_or_else(|| snapshot_error(k));
+        let num = |k: &str| {
+            doc.get(k)
+                .and_then(Value::as_u64)
+                .ok_or_else(|| snapshot_error(k))
+        };
         let body = match doc.get("body") {
             Some(Value::String(s)) => Some(s.clone().into_bytes()),
             None => None,
@@ -364,7 +371,6 @@ impl RemoteState {
         Ok(())
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -553,7 +559,10 @@ mod tests {
         // Bodies with quotes, backslashes and control characters survive.
         let mut q = RemoteState::new(RemoteConfig::default());
         q.plan(0);
-        q.on_result(0, ok(None, None, Some("W/\"x\""), b"{\"a\":\"b\\\\c\\n\x01\"}"));
+        q.on_result(
+            0,
+            ok(None, None, Some("W/\"x\""), b"{\"a\":\"b\\\\c\\n\x01\"}"),
+        );
         let mut r2 = RemoteState::new(RemoteConfig::default());
         r2.restore(q.snapshot().as_bytes()).unwrap();
         assert_eq!(r2.body(), q.body());
