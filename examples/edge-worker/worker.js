@@ -1,0 +1,167 @@
+// jwt-edge gateway: an ES-module worker (Cloudflare Workers / workerd) that
+// protects an origin. It takes `Authorization: Bearer <token>`, validates the
+// token with jwt-edge against the issuer's JWKS URL and signed revocation list
+// (remote, cached, stale-if-error), and
+//   - forwards the request to the origin with the verified claims as headers
+//     (x-jwt-sub, x-jwt-scope, x-jwt-client-id by default), after removing any
+//     such header the client sent;
+//   - answers 401 invalid_token / 400 invalid_request / 403 insufficient_scope
+//     with `WWW-Authenticate: Bearer ...` (RFC 6750 §3) and a small JSON body
+//     carrying the ERR_* code;
+//   - writes one JSON decision record per request to the log (never the token).
+//
+// Bindings (text; see examples/edge-worker/config.mjs):
+//   ISSUER, AUDIENCE        expected `iss` and `aud` (AUDIENCE may be a JSON array)
+//   JWKS_URL                the issuer's JWKS (jwt-edge serve: /.well-known/jwks.json)
+//   REVOCATIONS_URL         optional: the signed revocation list (jwt-edge serve: /revocations)
+//   ORIGIN_URL              where verified requests go (path and query are kept)
+//   REALM                   optional, default "api"
+//   ROUTES                  optional JSON: [{"prefix": "/admin", "scopes": ["write:reports"]}, ...]
+//                           (first matching prefix; no match: a valid token is enough)
+//   CLAIM_HEADERS           optional JSON: {"sub": "x-jwt-sub", ...} (claim -> header)
+//   JWKS_OPTIONS, REVOCATIONS_OPTIONS  optional JSON for remoteJwks/remoteRevocations
+//                           ({minTtl, maxTtl, cooldown, maxStale, timeout}, seconds)
+//   FORWARD_AUTHORIZATION   "true" to pass the Authorization header on (default: removed)
+import { JwtEdgeError, Validator, inspect, remoteJwks, remoteRevocations } from "jwt-edge";
+
+const DEFAULT_CLAIM_HEADERS = { sub: "x-jwt-sub", scope: "x-jwt-scope", client_id: "x-jwt-client-id" };
+// RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+// Retryable failures of the issuer's documents: the gateway, not the token, is at fault.
+const UNAVAILABLE = new Set(["ERR_JWKS_TIMEOUT", "ERR_REVOCATIONS_UNAVAILABLE"]);
+
+let state; // per isolate: the validator (and its remote caches) and the parsed config
+
+function json(text, fallback) {
+  if (text === undefined || text === "") return fallback;
+  return JSON.parse(text);
+}
+
+function setup(env) {
+  const audience = env.AUDIENCE?.startsWith("[") ? JSON.parse(env.AUDIENCE) : env.AUDIENCE;
+  const options = {
+    jwks: remoteJwks(env.JWKS_URL, json(env.JWKS_OPTIONS, {})),
+    issuer: env.ISSUER,
+    audience,
+    typ: "at+jwt",
+  };
+  if (env.REVOCATIONS_URL) options.revocations = remoteRevocations(env.REVOCATIONS_URL, json(env.REVOCATIONS_OPTIONS, {}));
+  const claimHeaders = json(env.CLAIM_HEADERS, DEFAULT_CLAIM_HEADERS);
+  return {
+    validator: new Validator(options),
+    realm: env.REALM || "api",
+    origin: new URL(env.ORIGIN_URL),
+    routes: json(env.ROUTES, []),
+    claimHeaders,
+    stripped: new Set(Object.values(claimHeaders).map((h) => h.toLowerCase())),
+    forwardAuthorization: env.FORWARD_AUTHORIZATION === "true",
+  };
+}
+
+// A quoted-string value safe for WWW-Authenticate (RFC 6750 §3: %x20-21 / %x23-5B / %x5D-7E).
+const quoted = (s) => `"${String(s).replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, "?").slice(0, 200)}"`;
+
+function deny(cfg, status, error, code, description, extra = {}) {
+  const params = [`realm=${quoted(cfg.realm)}`];
+  if (error) params.push(`error=${quoted(error)}`);
+  if (description) params.push(`error_description=${quoted(description)}`);
+  if (extra.scope) params.push(`scope=${quoted(extra.scope)}`);
+  const headers = { "www-authenticate": `Bearer ${params.join(", ")}`, "cache-control": "no-store" };
+  if (status === 503) {
+    delete headers["www-authenticate"];
+    headers["retry-after"] = "5";
+  }
+  const body = { error: code };
+  if (error) body.oauth_error = error;
+  if (description) body.message = description;
+  if (extra.claim) body.claim = extra.claim;
+  return Response.json(body, { status, headers });
+}
+
+function scopesOf(claims) {
+  if (typeof claims.scope === "string") return claims.scope.split(" ").filter(Boolean);
+  if (Array.isArray(claims.scp)) return claims.scp.filter((s) => typeof s === "string");
+  return [];
+}
+
+const headerValue = (v) => (typeof v === "string" ? v : Array.isArray(v) ? v.join(" ") : JSON.stringify(v)).replace(/[\r\n\0]/g, " ");
+
+export default {
+  async fetch(request, env, ctx) {
+    state ??= setup(env);
+    const cfg = state;
+    const started = Date.now();
+    const url = new URL(request.url);
+    const route = cfg.routes.find((r) => url.pathname.startsWith(r.prefix));
+    const record = { time: new Date().toISOString(), event: "jwt.decision", method: request.method, path: url.pathname };
+    let decision;
+    let response;
+    const finish = (fields, res) => {
+      decision = fields;
+      response = res;
+    };
+
+    const auth = request.headers.get("authorization");
+    const m = auth === null ? null : BEARER.exec(auth);
+    if (auth === null) {
+      // RFC 6750 §3.1: no error code when the request has no credentials.
+      finish({ outcome: "deny", status: 401, code: "ERR_NO_TOKEN" }, deny(cfg, 401, undefined, "ERR_NO_TOKEN", undefined));
+    } else if (m === null) {
+      finish(
+        { outcome: "deny", status: 400, code: "ERR_INVALID_REQUEST" },
+        deny(cfg, 400, "invalid_request", "ERR_INVALID_REQUEST", "the Authorization header is not a Bearer token"),
+      );
+    } else {
+      const token = m[1];
+      try {
+        const { header, claims } = await cfg.validator.verify(token, { waitUntil: ctx.waitUntil.bind(ctx) });
+        const ids = { kid: header.kid, sub: claims.sub, jti: claims.jti, client_id: claims.client_id };
+        const granted = scopesOf(claims);
+        const missing = (route?.scopes ?? []).filter((s) => !granted.includes(s));
+        if (missing.length > 0) {
+          finish(
+            { outcome: "deny", status: 403, code: "ERR_JWT_CLAIM_VALIDATION_FAILED", claim: "scope", ...ids },
+            deny(cfg, 403, "insufficient_scope", "ERR_JWT_CLAIM_VALIDATION_FAILED", `the token lacks the scope ${missing.join(" ")}`, {
+              scope: route.scopes.join(" "),
+              claim: "scope",
+            }),
+          );
+        } else {
+          const headers = new Headers(request.headers);
+          for (const name of [...headers.keys()]) if (cfg.stripped.has(name) || name.startsWith("x-jwt-")) headers.delete(name);
+          if (!cfg.forwardAuthorization) headers.delete("authorization");
+          for (const [claim, name] of Object.entries(cfg.claimHeaders)) {
+            if (claims[claim] !== undefined) headers.set(name, headerValue(claims[claim]));
+          }
+          const target = new URL(url.pathname + url.search, cfg.origin);
+          const init = { method: request.method, headers, redirect: "manual" };
+          if (request.method !== "GET" && request.method !== "HEAD") init.body = request.body;
+          let upstream;
+          try {
+            upstream = await fetch(target, init);
+          } catch (e) {
+            upstream = Response.json({ error: "ERR_ORIGIN_UNAVAILABLE" }, { status: 502 });
+          }
+          finish({ outcome: "allow", status: upstream.status, ...ids }, upstream);
+        }
+      } catch (e) {
+        if (!(e instanceof JwtEdgeError)) throw e;
+        // Identifiers for the audit trail, read WITHOUT verification (marked as such).
+        let unverified = {};
+        try {
+          const t = inspect(token);
+          unverified = { kid: t.header.kid, sub: t.claims.sub, jti: t.claims.jti, verified: false };
+        } catch {
+          // not even decodable
+        }
+        const status = UNAVAILABLE.has(e.code) ? 503 : 401;
+        finish(
+          { outcome: "deny", status, code: e.code, ...(e.claim ? { claim: e.claim } : {}), ...(e.revocationReason ? { revocation: e.revocationReason } : {}), ...unverified },
+          deny(cfg, status, status === 401 ? "invalid_token" : undefined, e.code, e.message, { claim: e.claim }),
+        );
+      }
+    }
+    console.log(JSON.stringify({ ...record, ...decision, ms: Date.now() - started }));
+    return response;
+  },
+};

@@ -1,0 +1,281 @@
+// End-to-end test of examples/edge-worker in real workerd (npm), on loopback,
+// against a real `jwt-edge serve` (temp store, --insecure-dev-keys) and a tiny
+// echo origin. Needs target/debug/jwt-edge (cargo build --features cli --bin jwt-edge)
+// and the npm package in pkg/ (./pkg-scripts/build).
+// Usage: node tests/js/edge-worker.mjs   -> "N passed, N failed", exit 1 on failure
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
+import { createServer } from "node:net";
+import { createInterface } from "node:readline";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { workerdConfig } from "../../examples/edge-worker/config.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const bin = process.env.JWT_EDGE_BIN ?? join(root, "target/debug/jwt-edge");
+if (!existsSync(bin)) {
+  console.error(`${bin} missing: cargo build --features cli --bin jwt-edge`);
+  process.exit(1);
+}
+const work = join(root, "target/edge-worker-test");
+rmSync(work, { recursive: true, force: true });
+mkdirSync(work, { recursive: true });
+const ISS = "https://issuer.test";
+const AUD = "https://api.test";
+const env = { ...process.env, JWT_EDGE_DB: join(work, "issuer.db") };
+delete env.JWT_EDGE_PASSPHRASE;
+const cli = (...args) => execFileSync(bin, [...args, "--insecure-dev-keys"], { env, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const t0 = Date.now();
+const now = Math.floor(Date.now() / 1000);
+
+const results = [];
+let callCount = 0; // requests that reached a gateway
+const check = (name, ok, detail) => {
+  results.push({ name, ok });
+  console.log(`${ok ? "ok" : "not ok"} - ${name}${ok ? "" : `\n  ${detail}`}`);
+};
+
+// --- issuer: store (dated in the past so that an expired token can be issued), two clients
+cli("init", "--issuer", ISS, "--now", String(now - 20_000));
+const keyA = cli("provision", "create", "--name", "reports", "--scope", "read:reports write:reports", "--aud", AUD, "--aud", "https://other.test", "--now", String(now - 10_000));
+const keyB = cli("provision", "create", "--name", "svc-b", "--scope", "read:reports", "--aud", AUD, "--sub", "svc-b", "--now", String(now - 10_000));
+
+const children = [];
+function startIssuer() {
+  const child = spawn(bin, ["serve", "--addr", "127.0.0.1:0", "--refresh-interval", "1s", "--insecure-dev-keys"], { env, stdio: ["ignore", "pipe", "ignore"] });
+  children.push(child);
+  return new Promise((ok, fail) => {
+    const rl = createInterface({ input: child.stdout });
+    rl.once("line", (line) => ok({ child, addr: JSON.parse(line).listening }));
+    child.once("exit", (c) => fail(new Error(`jwt-edge serve exited with ${c}`)));
+  });
+}
+const issuer = await startIssuer();
+const issuerUrl = `http://${issuer.addr}`;
+
+async function token(key, form = {}) {
+  const [, id, secret] = /^jep_([0-9a-f]{16})_(.+)$/.exec(key);
+  const res = await fetch(`${issuerUrl}/token`, {
+    method: "POST",
+    headers: { authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "client_credentials", ...form }),
+  });
+  const body = await res.json();
+  if (res.status !== 200) throw new Error(`/token ${res.status} ${JSON.stringify(body)}`);
+  return body.access_token;
+}
+
+// --- origin: echoes what it received
+const origin = createHttpServer((req, res) => {
+  res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ path: req.url, headers: req.headers }));
+});
+await new Promise((ok) => origin.listen(0, "127.0.0.1", ok));
+
+// --- workerd: two gateways, same worker. "gw" holds the JWKS for its max-age
+// (an hour) so only a kid miss can bring in a new key; "gwShort" refreshes
+// everything every 1-2 s, for the issuer-down (stale-if-error) case.
+const freePort = () =>
+  new Promise((ok) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const p = s.address().port;
+      s.close(() => ok(p));
+    });
+  });
+const [port, shortPort] = [await freePort(), await freePort()];
+const common = {
+  ISSUER: ISS,
+  AUDIENCE: AUD,
+  JWKS_URL: `${issuerUrl}/.well-known/jwks.json`,
+  REVOCATIONS_URL: `${issuerUrl}/revocations`,
+  ORIGIN_URL: `http://127.0.0.1:${origin.address().port}`,
+  REALM: "reports-api",
+  ROUTES: [{ prefix: "/admin", scopes: ["write:reports"] }],
+  REVOCATIONS_OPTIONS: { minTtl: 1, maxTtl: 1 },
+};
+writeFileSync(
+  join(work, "config.capnp"),
+  workerdConfig({
+    outDir: work,
+    gateways: [
+      { name: "gw", address: `127.0.0.1:${port}`, bindings: { ...common, JWKS_OPTIONS: { cooldown: 1 } } },
+      { name: "gwShort", address: `127.0.0.1:${shortPort}`, bindings: { ...common, JWKS_OPTIONS: { minTtl: 1, maxTtl: 2 } } },
+    ],
+  }),
+);
+const workerd = spawn(join(root, "node_modules/.bin/workerd"), ["serve", "--verbose", join(work, "config.capnp")], { stdio: ["ignore", "pipe", "pipe"] });
+children.push(workerd);
+const logs = [];
+let workerdOut = "";
+for (const s of [workerd.stdout, workerd.stderr]) {
+  createInterface({ input: s }).on("line", (line) => {
+    workerdOut += line + "\n";
+    const m = line.indexOf('{"time"');
+    if (m >= 0) {
+      try {
+        logs.push(JSON.parse(line.slice(m)));
+      } catch {}
+    }
+  });
+}
+
+async function call(tok, { path = "/reports", headers = {}, gateway = port } = {}) {
+  callCount++;
+  const h = { ...headers };
+  if (tok !== undefined) h.authorization = `Bearer ${tok}`;
+  const res = await fetch(`http://127.0.0.1:${gateway}${path}`, { headers: h });
+  return { status: res.status, www: res.headers.get("www-authenticate"), body: await res.json() };
+}
+// Polls until `pred` holds (refresh intervals, background revalidation).
+async function until(fn, pred, ms = 8000) {
+  const end = Date.now() + ms;
+  let r;
+  while (Date.now() < end) {
+    r = await fn();
+    if (pred(r)) return r;
+    await sleep(250);
+  }
+  return r;
+}
+
+try {
+  {
+    const end = Date.now() + 20_000;
+    for (;;) {
+      try {
+        await fetch(`http://127.0.0.1:${port}/`);
+        callCount++;
+        await fetch(`http://127.0.0.1:${shortPort}/`);
+        callCount++;
+        break;
+      } catch {
+        if (Date.now() > end || workerd.exitCode !== null) throw new Error(`workerd did not start:\n${workerdOut}`);
+        await sleep(100);
+      }
+    }
+  }
+  const t = (r) => JSON.stringify(r).slice(0, 400);
+
+  // valid: forwarded with the verified claims; client-sent claim headers dropped
+  const good = await token(keyA, { scope: "read:reports write:reports", audience: AUD });
+  const claims = JSON.parse(Buffer.from(good.split(".")[1], "base64url"));
+  let r = await call(good, { path: "/reports?x=1", headers: { "x-jwt-sub": "admin", "x-jwt-scope": "everything", "x-jwt-extra": "1" } });
+  check(
+    "valid token -> 200 at the origin with x-jwt-sub/scope/client-id from the token",
+    r.status === 200 && r.body.path === "/reports?x=1" && r.body.headers["x-jwt-sub"] === claims.sub && r.body.headers["x-jwt-scope"] === "read:reports write:reports" && r.body.headers["x-jwt-client-id"] === claims.client_id,
+    t(r),
+  );
+  check("client-sent x-jwt-* headers and Authorization are not forwarded", r.status === 200 && r.body.headers["x-jwt-extra"] === undefined && r.body.headers.authorization === undefined, t(r));
+  r = await call(good, { path: "/admin/users" });
+  check("valid token with the route's scope -> 200", r.status === 200, t(r));
+
+  // malformed / missing credentials
+  r = await call(undefined);
+  check("no Authorization -> 401, WWW-Authenticate without error code", r.status === 401 && r.www === 'Bearer realm="reports-api"' && r.body.error === "ERR_NO_TOKEN", t(r));
+  r = await call(undefined, { headers: { authorization: "Basic Zm9vOmJhcg==" } });
+  check("non-Bearer Authorization -> 400 invalid_request", r.status === 400 && /error="invalid_request"/.test(r.www), t(r));
+  r = await call("a b");
+  check("Bearer with a space in the token -> 400 invalid_request", r.status === 400 && /error="invalid_request"/.test(r.www), t(r));
+
+  // expired: issued with the CLI two hours ago (15 min lifetime)
+  const expired = cli("issue", "--provisioning-key", keyA, "--aud", AUD, "--now", String(now - 7200));
+  r = await call(expired);
+  check(
+    "expired token -> 401 invalid_token ERR_JWT_EXPIRED",
+    r.status === 401 && r.body.error === "ERR_JWT_EXPIRED" && /^Bearer realm="reports-api", error="invalid_token", error_description="[^"]+"$/.test(r.www),
+    t(r),
+  );
+
+  // tampered: claims changed, signature kept
+  const [h, , s] = good.split(".");
+  const tampered = [h, Buffer.from(JSON.stringify({ ...claims, scope: "read:reports write:reports admin" })).toString("base64url"), s].join(".");
+  r = await call(tampered);
+  check("tampered token -> 401 ERR_JWS_SIGNATURE_VERIFICATION_FAILED", r.status === 401 && r.body.error === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" && /invalid_token/.test(r.www), t(r));
+
+  // wrong audience
+  const other = await token(keyA, { audience: "https://other.test" });
+  r = await call(other);
+  check("wrong audience -> 401 ERR_JWT_CLAIM_VALIDATION_FAILED (aud)", r.status === 401 && r.body.error === "ERR_JWT_CLAIM_VALIDATION_FAILED" && r.body.claim === "aud", t(r));
+
+  // insufficient scope
+  const readOnly = await token(keyA, { scope: "read:reports", audience: AUD });
+  r = await call(readOnly, { path: "/admin/users" });
+  check(
+    "missing route scope -> 403 insufficient_scope with scope=",
+    r.status === 403 && /error="insufficient_scope"/.test(r.www) && /scope="write:reports"/.test(r.www) && r.body.claim === "scope",
+    t(r),
+  );
+  r = await call(readOnly);
+  check("the same token on a route without a scope requirement -> 200", r.status === 200, t(r));
+
+  // revoked by jti (CLI on the same store; the server re-reads it every second)
+  const victim = await token(keyA, { scope: "read:reports", audience: AUD });
+  r = await call(victim);
+  check("token to be revoked -> 200 before", r.status === 200, t(r));
+  cli("revoke", "token", "--token", victim);
+  let t1 = Date.now();
+  r = await until(() => call(victim), (x) => x.status === 401);
+  check(`revoked jti -> 401 ERR_JWT_REVOKED after the list refresh (${Date.now() - t1} ms)`, r.status === 401 && r.body.error === "ERR_JWT_REVOKED", t(r));
+
+  // revoked by subject
+  const b = await token(keyB, { audience: AUD });
+  r = await call(b);
+  check("client svc-b -> 200 before", r.status === 200 && r.body.headers["x-jwt-sub"] === "svc-b", t(r));
+  await sleep(1100); // `--before` is inclusive and in seconds
+  cli("revoke", "subject", "svc-b");
+  t1 = Date.now();
+  r = await until(() => call(b), (x) => x.status === 401);
+  check(`revoked subject -> 401 ERR_JWT_REVOKED after the list refresh (${Date.now() - t1} ms)`, r.status === 401 && r.body.error === "ERR_JWT_REVOKED", t(r));
+  r = await call(good);
+  check("other tokens are unaffected by the revocations", r.status === 200, t(r));
+
+  // a key rotated in after "gw" cached the JWKS: the unknown kid makes it refetch
+  cli("keys", "generate");
+  cli("keys", "rotate", "--now", String(now + 32 * 86_400)); // the new key becomes active
+  await sleep(1500); // the server publishes it within --refresh-interval
+  const rotated = cli("issue", "--provisioning-key", keyA, "--aud", AUD);
+  const newKid = JSON.parse(Buffer.from(rotated.split(".")[0], "base64url")).kid;
+  check("the new token is signed by a different key", newKid !== JSON.parse(Buffer.from(h, "base64url")).kid, newKid);
+  r = await call(rotated);
+  check("token signed by a key rotated in after caching -> 200 (kid-miss refetch)", r.status === 200, t(r));
+  r = await call(good);
+  check("tokens of the previous (retiring) key still -> 200", r.status === 200, t(r));
+
+  // issuer stopped: stale-if-error keeps valid tokens working on gwShort
+  const fresh = await token(keyA, { scope: "read:reports", audience: AUD });
+  r = await call(fresh, { gateway: shortPort });
+  check("gwShort: valid -> 200 while the issuer runs", r.status === 200, t(r));
+  issuer.child.kill("SIGTERM");
+  await new Promise((ok) => (issuer.child.exitCode !== null ? ok() : issuer.child.once("exit", ok)));
+  await sleep(2500); // past both max-ages: every request now tries a refresh that fails
+  const fresh2 = cli("issue", "--provisioning-key", keyA, "--aud", AUD, "--scope", "read:reports"); // never seen by the cache
+  r = await call(fresh2, { gateway: shortPort });
+  check("issuer down, documents stale: an unseen valid token -> 200 (stale-if-error)", r.status === 200, t(r));
+  await sleep(1500);
+  r = await call(fresh, { gateway: shortPort });
+  check("issuer down: a known valid token -> 200", r.status === 200, t(r));
+  r = await call(victim, { gateway: shortPort });
+  check("issuer down: the revoked token stays revoked (held list) -> 401", r.status === 401 && r.body.error === "ERR_JWT_REVOKED", t(r));
+  r = await call(tampered, { gateway: shortPort });
+  check("issuer down: tampered -> 401", r.status === 401, t(r));
+
+  // decision log: one JSON record per request, never the token
+  await sleep(300);
+  const all = [good, expired, tampered, other, readOnly, victim, b, rotated, fresh, fresh2];
+  const leaked = all.some((x) => workerdOut.includes(x) || workerdOut.includes(x.split(".")[2]));
+  check("decision records carry time, outcome, code, kid, sub, jti; no token or signature in the log", !leaked && logs.length > 0 && logs.every((l) => l.time && l.outcome && l.status), `${logs.length} records, leaked=${leaked}`);
+  const revokedLog = logs.find((l) => l.code === "ERR_JWT_REVOKED" && l.jti === JSON.parse(Buffer.from(victim.split(".")[1], "base64url")).jti);
+  check("a denial is logged with its code, kid, sub and jti", revokedLog && revokedLog.kid && revokedLog.sub && revokedLog.outcome === "deny" && revokedLog.verified === false, JSON.stringify(logs.slice(-3)));
+  const allowLog = logs.find((l) => l.outcome === "allow" && l.jti === claims.jti);
+  check("an allowed request is logged with its kid, sub, jti", !!allowLog?.kid && allowLog.sub === claims.sub && allowLog.status === 200, JSON.stringify(allowLog));
+  check(`one record per request (${logs.length} records)`, logs.length === callCount, `${logs.length} vs ${callCount}`);
+} catch (e) {
+  check("no exception", false, e.stack);
+} finally {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+  origin.close();
+}
+const failed = results.filter((r) => !r.ok).length;
+console.log(`${results.length - failed} passed, ${failed} failed (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+process.exit(failed === 0 ? 0 : 1);
