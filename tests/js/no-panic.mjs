@@ -102,6 +102,34 @@ async function run(name, api) {
     await call(`${name} verify after setRevocations`, text, () => scratchSigned.verifySync(good, { now }));
   }
 
+  // Hostile times and options (the wasm adapter's own parsing).
+  for (const t of [-1, -0, NaN, Infinity, -Infinity, 1e300, 2 ** 64, 2 ** 53 + 1, 0.5, "1700000000", null, {}]) {
+    count("times");
+    await call(`${name} verifySync now=${t}`, t, () => signed.verifySync(good, { now: t }));
+    await call(`${name} verify now=${t}`, t, () => signed.verify(good, { now: t }));
+    await call(`${name} inspect now=${t}`, t, () => inspect(good, { now: t }));
+  }
+  const hostileOptions = [
+    {}, { jwks: null }, { secret: "" }, { secret: new Uint8Array(0) }, { secret: 1 },
+    { jwks: fx.fixedJwks, leeway: -1 }, { jwks: fx.fixedJwks, leeway: NaN }, { jwks: fx.fixedJwks, leeway: 1e308 },
+    { jwks: fx.fixedJwks, maxTokenAge: Infinity }, { jwks: fx.fixedJwks, kidlessCandidates: 1e20 },
+    { jwks: fx.fixedJwks, kidlessCandidates: -1 }, { jwks: fx.fixedJwks, algorithms: ["none"] },
+    { jwks: fx.fixedJwks, algorithms: [] }, { jwks: fx.fixedJwks, algorithms: "ES256" },
+    { jwks: fx.fixedJwks, issuer: [1] }, { jwks: fx.fixedJwks, audience: [[]] }, { jwks: fx.fixedJwks, typ: {} },
+    { jwks: fx.fixedJwks, requiredClaims: [null] }, { jwks: fx.fixedJwks, scopes: "a" }, { jwks: fx.fixedJwks, crypto: "x" },
+    { jwks: fx.fixedJwks, revocations: "{" }, { jwks: fx.fixedJwks, revocations: 1 }, { jwks: { keys: "x" } },
+    { jwks: fx.fixedJwks, unknown: 1 }, { jwks: "x".repeat(300 * 1024) },
+  ];
+  for (const o of hostileOptions) {
+    count("options");
+    await call(`${name} new Validator(${JSON.stringify(o).slice(0, 80)})`, JSON.stringify(o), () => new Validator(o));
+  }
+  for (const bad of [null, undefined, 1, "", "x".repeat(1 << 20)]) {
+    count("non-tokens");
+    await call(`${name} verifySync(${typeof bad})`, bad, () => signed.verifySync(bad, { now }));
+    await call(`${name} inspect(${typeof bad})`, bad, () => inspect(bad));
+  }
+
   // The same instances keep answering.
   const ok = signed.verifySync(good, { now });
   if (ok.claims.iss !== fx.iss) throw new Error(`${name}: good token not verified after the corpus`);
