@@ -312,7 +312,8 @@ impl RemoteState {
         )
     }
 
-    /// A JSON snapshot: `{"body","etag","fetched_at","fresh_until"}` (body as text).
+    /// A JSON snapshot: `{"body","etag","kid_miss_at","fetched_at","fresh_until"}`
+    /// (body as text; `etag` and `kid_miss_at` only when known).
     pub fn snapshot(&self) -> String {
         // Written by hand: serde_json's serializer would cost wasm size.
         let mut out = String::from("{");
@@ -325,6 +326,10 @@ impl RemoteState {
             out.push_str("\"etag\":");
             json_string(&mut out, e);
             out.push(',');
+        }
+        if let Some(t) = self.last_kid_miss_fetch {
+            // Keeps the kid-miss cooldown across isolates and CLI runs.
+            out.push_str(&format!("\"kid_miss_at\":{t},"));
         }
         out.push_str(&format!(
             "\"fetched_at\":{},\"fresh_until\":{}}}",
@@ -365,6 +370,10 @@ impl RemoteState {
         };
         self.fetched_at = num("fetched_at")?;
         self.fresh_until = num("fresh_until")?;
+        self.last_kid_miss_fetch = match doc.get("kid_miss_at") {
+            None => None,
+            Some(v) => Some(v.as_u64().ok_or_else(|| snapshot_error("kid_miss_at"))?),
+        };
         self.body = body;
         self.etag = etag;
         self.in_flight_since = None;

@@ -8,6 +8,7 @@
 mod inspect;
 mod io;
 mod issuer_cli;
+mod remote_jwks;
 mod serve;
 mod verify;
 

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use jwt_edge::{Algorithm, Error, KeySet, Policy, MAX_KIDLESS_CANDIDATES};
+
+use crate::remote_jwks::RemoteJwks;
 use serde_json::{json, Map, Value};
 
 use crate::io::{self, Failure};
@@ -19,8 +21,22 @@ use crate::io::{self, Failure};
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// Public JWKS file ({"keys":[...]}) of trusted asymmetric keys.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "jwks_url")]
     jwks: Option<PathBuf>,
+    /// Fetch the JWKS from this URL (freshness policy as in the npm package).
+    #[arg(long = "jwks-url", value_name = "URL")]
+    jwks_url: Option<String>,
+    /// Keep the fetched JWKS and its freshness state in this file between runs.
+    #[arg(long = "jwks-cache", value_name = "FILE", requires = "jwks_url")]
+    jwks_cache: Option<PathBuf>,
+    /// Timeout of a JWKS fetch, in seconds (default 5).
+    #[arg(
+        long = "jwks-timeout",
+        value_name = "SECS",
+        default_value_t = 5,
+        requires = "jwks_url"
+    )]
+    jwks_timeout: u64,
     /// HMAC secret: a JWKS of "oct" keys, one "oct" JWK, or else the raw file bytes (used exactly, not trimmed).
     #[arg(long = "secret-file", value_name = "FILE")]
     secret_file: Option<PathBuf>,
@@ -82,32 +98,63 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
 }
 
 fn execute(args: &VerifyArgs, warnings: &mut Vec<String>) -> Result<ExitCode, Failure> {
-    let keys = load_keys(args, warnings)?;
+    let now = io::now_or_clock(args.now)?;
+    let mut remote = match &args.jwks_url {
+        Some(url) => Some(RemoteJwks::open(
+            url,
+            args.jwks_cache.as_deref(),
+            args.jwks_timeout,
+        )?),
+        None => None,
+    };
+    let mut keys = load_keys(args, warnings)?;
+    if let Some(r) = remote.as_mut() {
+        match r.keys(now) {
+            Ok(fetched) => keys.extend(fetched),
+            Err(e) => return Ok(reject(&e, args.json)),
+        }
+    }
     let mut policy = build_policy(args)?;
     if let Some(path) = &args.revocations {
         let list = io::read_text_file(path, "--revocations")?;
         jwt_edge::install_revocations(&list, &keys, &mut policy)
             .map_err(|e| Failure::config(&e, format_args!("--revocations {}", path.display())))?;
     }
-    let now = io::now_or_clock(args.now)?;
     let token = io::read_token(&args.token)?;
 
-    match jwt_edge::verify(&token, &keys, &policy, now) {
+    let mut result = jwt_edge::verify(&token, &keys, &policy, now);
+    if let (Err(e), Some(r)) = (&result, remote.as_mut()) {
+        // Unknown kid: one refetch, at most once per cooldown (the policy's rule).
+        if e.kind() == jwt_edge::ErrorKind::NoMatchingKey {
+            if let Some(fresh) = r.refetch_for_kid_miss(now) {
+                let mut merged = load_keys(args, &mut Vec::new())?;
+                merged.extend(fresh);
+                result = jwt_edge::verify(&token, &merged, &policy, now);
+            }
+        }
+    }
+    if let Some(r) = &remote {
+        r.save(); // keeps the kid-miss cooldown across runs
+    }
+    match result {
         Ok(verified) => {
             io::print_json(&json!({ "header": verified.header, "claims": verified.claims }))?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(err) => {
-            let status = Failure::rejected(&err).report();
-            if args.json {
-                if let Err(failure) = io::print_json(&error_json(&err)) {
-                    // The verdict stays "rejected"; only report the output problem.
-                    let _ = failure.report();
-                }
-            }
-            Ok(status)
+        Err(err) => Ok(reject(&err, args.json)),
+    }
+}
+
+/// Reports a rejection (exit 1), with the `--json` object when asked.
+fn reject(err: &Error, json: bool) -> ExitCode {
+    let status = Failure::rejected(err).report();
+    if json {
+        if let Err(failure) = io::print_json(&error_json(err)) {
+            // The verdict stays "rejected"; only report the output problem.
+            let _ = failure.report();
         }
     }
+    status
 }
 
 /// The `--json` error object: `{"error":{"code","message",["claim"],["reason"],
@@ -131,9 +178,9 @@ fn error_json(err: &Error) -> Value {
 
 /// Builds the trusted key set from `--jwks` and `--secret-file`.
 fn load_keys(args: &VerifyArgs, warnings: &mut Vec<String>) -> Result<KeySet, Failure> {
-    if args.jwks.is_none() && args.secret_file.is_none() {
+    if args.jwks.is_none() && args.secret_file.is_none() && args.jwks_url.is_none() {
         return Err(Failure::usage(
-            "verify needs a key source: --jwks FILE and/or --secret-file FILE",
+            "verify needs a key source: --jwks FILE or --jwks-url URL, and/or --secret-file FILE",
         ));
     }
     // The JWKS goes first so that the indices of skipped keys are positions
