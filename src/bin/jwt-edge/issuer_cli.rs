@@ -305,7 +305,17 @@ fn usage(m: impl Into<String>) -> Error {
 }
 
 fn secrets(common: &Common) -> Result<Secrets, Error> {
-    let pass = match &common.passphrase_file {
+    secrets_from(common.passphrase_file.as_deref(), common.insecure_dev_keys)
+}
+
+/// The passphrase from `--passphrase-file` (one trailing newline ignored) or
+/// env `JWT_EDGE_PASSPHRASE`, for every command that needs private keys
+/// (the CLI commands and `serve`).
+pub(crate) fn secrets_from(
+    passphrase_file: Option<&std::path::Path>,
+    insecure_dev_keys: bool,
+) -> Result<Secrets, Error> {
+    let pass = match passphrase_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 usage(format!(
@@ -324,7 +334,7 @@ fn secrets(common: &Common) -> Result<Secrets, Error> {
     if pass.as_ref().is_some_and(|p| p.is_empty()) {
         return Err(usage("the passphrase is empty"));
     }
-    Ok(Secrets::new(pass, common.insecure_dev_keys))
+    Ok(Secrets::new(pass, insecure_dev_keys))
 }
 
 fn open(common: &Common, create: bool) -> Result<Issuer<SqliteStore>, Error> {

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use jwt_edge::issuer::{duration, Error, Secrets};
 use jwt_edge::server::{Config, LimitConfig, Server};
-use zeroize::Zeroizing;
 
 use crate::io::{print_err, EXIT_USAGE};
 
@@ -71,26 +70,7 @@ pub struct ServeArgs {
 }
 
 fn secrets(args: &ServeArgs) -> Result<Secrets, Error> {
-    let pass = match &args.passphrase_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::usage(format!(
-                    "cannot read --passphrase-file {}: {e}",
-                    path.display()
-                ))
-            })?;
-            Some(Zeroizing::new(
-                text.trim_end_matches(['\r', '\n']).to_owned(),
-            ))
-        }
-        None => std::env::var("JWT_EDGE_PASSPHRASE")
-            .ok()
-            .map(Zeroizing::new),
-    };
-    if pass.as_ref().is_some_and(|p| p.is_empty()) {
-        return Err(Error::usage("the passphrase is empty"));
-    }
-    Ok(Secrets::new(pass, args.insecure_dev_keys))
+    crate::issuer_cli::secrets_from(args.passphrase_file.as_deref(), args.insecure_dev_keys)
 }
 
 fn init_logging(format: &str) {
