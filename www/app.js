@@ -122,6 +122,12 @@ function update() {
   if (r.warnings.length === 0) ul.append(el("li", { class: "none" }, "None."));
 }
 
+function pending(text) {
+  const box = $("result");
+  box.className = "result pending";
+  box.textContent = text;
+}
+
 function showResult(ok, code, text) {
   const box = $("result");
   box.className = `result ${ok ? "ok" : "bad"}`;
@@ -136,6 +142,7 @@ function showResult(ok, code, text) {
 
 async function verify(event) {
   event?.preventDefault();
+  pending("Verifying…");
   const token = clean($("token").value);
   if (token === "") return showResult(false, undefined, "Paste a token first.");
   const jwks = $("jwks").value.trim();
@@ -164,6 +171,7 @@ async function verify(event) {
 async function fetchJwks() {
   const url = $("jwks-url").value.trim();
   if (!url) return showResult(false, undefined, "Enter the JWKS URL first.");
+  pending(`Fetching ${url}…`);
   try {
     const res = await fetch(url, { headers: { accept: "application/jwk-set+json, application/json" }, credentials: "omit", referrerPolicy: "no-referrer" });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
