@@ -21,6 +21,7 @@
 //   CLAIM_HEADERS           optional JSON: {"sub": "x-jwt-sub", ...} (claim -> header)
 //   JWKS_OPTIONS, REVOCATIONS_OPTIONS  optional JSON for remoteJwks/remoteRevocations
 //                           ({minTtl, maxTtl, cooldown, maxStale, timeout}, seconds)
+//   TYP                     optional: required header typ (default "at+jwt"; "" for none)
 //   FORWARD_AUTHORIZATION   "true" to pass the Authorization header on (default: removed)
 import { JwtEdgeError, Validator, inspect, remoteJwks, remoteRevocations } from "jwt-edge";
 
@@ -43,8 +44,9 @@ function setup(env) {
     jwks: remoteJwks(env.JWKS_URL, json(env.JWKS_OPTIONS, {})),
     issuer: env.ISSUER,
     audience,
-    typ: "at+jwt",
   };
+  // RFC 9068 access tokens (what jwt-edge issues) carry typ "at+jwt"; TYP="" accepts any typ.
+  if (env.TYP !== "") options.typ = env.TYP ?? "at+jwt";
   if (env.REVOCATIONS_URL) options.revocations = remoteRevocations(env.REVOCATIONS_URL, json(env.REVOCATIONS_OPTIONS, {}));
   const claimHeaders = json(env.CLAIM_HEADERS, DEFAULT_CLAIM_HEADERS);
   return {
