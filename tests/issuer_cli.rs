@@ -965,12 +965,23 @@ fn sigkill_in_the_middle_of_issue_rotate_and_revoke_loses_nothing_reported() {
     ]);
     let key = env.provision("svc", "read", &[], T0);
     let mut reported = Vec::new();
+    let mut revoked_reported = Vec::new();
     let mut killed = 0;
     for i in 0..30u64 {
         let now = (T0 + i * 900).to_string();
-        let args: Vec<&str> = match i % 3 {
-            0 | 1 => vec!["issue", "--provisioning-key", "-", "--now", &now],
-            _ => vec!["keys", "rotate", "--now", &now],
+        // A jti to revoke: the last token reported to the user, revoked while
+        // it is still valid (30 s after its issuance).
+        let last = reported.last().map(|t: &String| claims(t));
+        let jti = last
+            .as_ref()
+            .map(|c| c["jti"].as_str().unwrap_or_default().to_owned());
+        let revoke_now = last
+            .as_ref()
+            .map(|c| (c["iat"].as_u64().unwrap_or(T0) + 30).to_string());
+        let args: Vec<&str> = match (i % 4, jti.as_deref(), revoke_now.as_deref()) {
+            (2, _, _) => vec!["keys", "rotate", "--now", &now],
+            (3, Some(jti), Some(at)) => vec!["revoke", "token", "--jti", jti, "--now", at],
+            _ => vec!["issue", "--provisioning-key", "-", "--now", &now],
         };
         let mut child = env
             .cmd(&args)
@@ -979,12 +990,12 @@ fn sigkill_in_the_middle_of_issue_rotate_and_revoke_loses_nothing_reported() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(key.as_bytes())
-            .unwrap();
+        // Only `issue` reads stdin; a process that exits (or is killed) early
+        // closes the pipe, which is not a failure of the test.
+        let stdin = child.stdin.take();
+        if args[0] == "issue" {
+            let _ = stdin.unwrap().write_all(key.as_bytes());
+        }
         // Deterministic spread of kill moments, from "at once" to "after it finished".
         std::thread::sleep(std::time::Duration::from_millis((i * 3) % 25));
         let _ = child.kill(); // SIGKILL
@@ -992,6 +1003,10 @@ fn sigkill_in_the_middle_of_issue_rotate_and_revoke_loses_nothing_reported() {
         if out.status.success() {
             if args[0] == "issue" {
                 reported.push(String::from_utf8(out.stdout).unwrap().trim().to_owned());
+            } else if args[0] == "revoke"
+                && String::from_utf8_lossy(&out.stdout).contains("\"revoked\":true")
+            {
+                revoked_reported.push(args[3].to_owned());
             }
         } else {
             killed += 1;
@@ -1005,6 +1020,27 @@ fn sigkill_in_the_middle_of_issue_rotate_and_revoke_loses_nothing_reported() {
         reported.len()
     );
     check_store(&env, &reported);
+    // Every revocation reported to the user has its audit row (written in the
+    // same transaction as the revocation; the list itself prunes entries whose
+    // tokens have expired, as these have by the end of the loop).
+    let audit = env.ok(&["audit", "--json"]);
+    for jti in &revoked_reported {
+        assert!(
+            audit.lines().any(|l| {
+                let row: serde_json::Value = serde_json::from_str(l).unwrap();
+                row["jti"] == jti.as_str()
+                    && row["action"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("revoke")
+            }),
+            "reported revocation of {jti} has no audit row"
+        );
+    }
+    eprintln!(
+        "{} revocations reported, each with its audit row",
+        revoked_reported.len()
+    );
     // The store still works.
     env.ok(&["keys", "rotate", "--now", &(T0 + 40 * 900).to_string()]);
     env.issue_ok(&key, T0 + 40 * 900);
