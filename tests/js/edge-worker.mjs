@@ -69,7 +69,9 @@ async function token(key, form = {}) {
 
 // --- origin: echoes what it received
 const origin = createHttpServer((req, res) => {
-  res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ path: req.url, headers: req.headers }));
+  let length = 0;
+  req.on("data", (c) => (length += c.length));
+  req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ method: req.method, path: req.url, headers: req.headers, length })));
 });
 await new Promise((ok) => origin.listen(0, "127.0.0.1", ok));
 
@@ -83,7 +85,7 @@ const freePort = () =>
       s.close(() => ok(p));
     });
   });
-const [port, shortPort] = [await freePort(), await freePort()];
+const [port, shortPort, strictPort] = [await freePort(), await freePort(), await freePort()];
 const common = {
   ISSUER: ISS,
   AUDIENCE: AUD,
@@ -101,6 +103,12 @@ writeFileSync(
     gateways: [
       { name: "gw", address: `127.0.0.1:${port}`, bindings: { ...common, JWKS_OPTIONS: { cooldown: 1 } } },
       { name: "gwShort", address: `127.0.0.1:${shortPort}`, bindings: { ...common, JWKS_OPTIONS: { minTtl: 1, maxTtl: 2 } } },
+      // stale data allowed for 1 s only: fails closed soon after the issuer stops
+      {
+        name: "gwStrict",
+        address: `127.0.0.1:${strictPort}`,
+        bindings: { ...common, JWKS_OPTIONS: { minTtl: 1, maxTtl: 1, maxStale: 1 }, REVOCATIONS_OPTIONS: { minTtl: 1, maxTtl: 1, maxStale: 1 } },
+      },
     ],
   }),
 );
@@ -125,7 +133,7 @@ async function call(tok, { path = "/reports", headers = {}, gateway = port } = {
   const h = { ...headers };
   if (tok !== undefined) h.authorization = `Bearer ${tok}`;
   const res = await fetch(`http://127.0.0.1:${gateway}${path}`, { headers: h });
-  return { status: res.status, www: res.headers.get("www-authenticate"), body: await res.json() };
+  return { status: res.status, www: res.headers.get("www-authenticate"), retryAfter: res.headers.get("retry-after"), body: await res.json() };
 }
 // Polls until `pred` holds (refresh intervals, background revalidation).
 async function until(fn, pred, ms = 8000) {
@@ -147,6 +155,8 @@ try {
         await fetch(`http://127.0.0.1:${port}/`);
         callCount++;
         await fetch(`http://127.0.0.1:${shortPort}/`);
+        callCount++;
+        await fetch(`http://127.0.0.1:${strictPort}/`);
         callCount++;
         break;
       } catch {
@@ -246,6 +256,8 @@ try {
   const fresh = await token(keyA, { scope: "read:reports", audience: AUD });
   r = await call(fresh, { gateway: shortPort });
   check("gwShort: valid -> 200 while the issuer runs", r.status === 200, t(r));
+  r = await call(fresh, { gateway: strictPort });
+  check("gwStrict: valid -> 200 while the issuer runs", r.status === 200, t(r));
   issuer.child.kill("SIGTERM");
   await new Promise((ok) => (issuer.child.exitCode !== null ? ok() : issuer.child.once("exit", ok)));
   await sleep(2500); // past both max-ages: every request now tries a refresh that fails
@@ -259,6 +271,20 @@ try {
   check("issuer down: the revoked token stays revoked (held list) -> 401", r.status === 401 && r.body.error === "ERR_JWT_REVOKED", t(r));
   r = await call(tampered, { gateway: shortPort });
   check("issuer down: tampered -> 401", r.status === 401, t(r));
+  r = await call(fresh2, { gateway: strictPort });
+  check(
+    "issuer down past maxStale: fails closed -> 503 with Retry-After and a retryable ERR_* code",
+    r.status === 503 && ["ERR_JWKS_TIMEOUT", "ERR_REVOCATIONS_UNAVAILABLE"].includes(r.body.error) && r.retryAfter === "5",
+    t(r),
+  );
+
+  // a POST body reaches the origin
+  {
+    callCount++;
+    const res = await fetch(`http://127.0.0.1:${port}/reports`, { method: "POST", headers: { authorization: `Bearer ${good}`, "content-type": "text/plain" }, body: "hello origin" });
+    const body = await res.json();
+    check("POST with a body is forwarded (method, body length)", res.status === 200 && body.method === "POST" && body.length === 12, JSON.stringify(body).slice(0, 300));
+  }
 
   // decision log: one JSON record per request, never the token
   await sleep(300);
