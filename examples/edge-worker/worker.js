@@ -86,7 +86,15 @@ function scopesOf(claims) {
   return [];
 }
 
-const headerValue = (v) => (typeof v === "string" ? v : Array.isArray(v) ? v.join(" ") : JSON.stringify(v)).replace(/[\r\n\0]/g, " ");
+// Header values: printable ASCII; anything else (controls, non-ASCII) is percent-encoded.
+const headerValue = (v) =>
+  (typeof v === "string" ? v : Array.isArray(v) ? v.join(" ") : JSON.stringify(v)).replace(/[^\x20-\x7e]|%/gu, (c) => {
+    try {
+      return encodeURIComponent(c);
+    } catch {
+      return "%EF%BF%BD"; // a lone surrogate: U+FFFD
+    }
+  });
 
 export default {
   async fetch(request, env, ctx) {
@@ -135,7 +143,10 @@ export default {
           for (const [claim, name] of Object.entries(cfg.claimHeaders)) {
             if (claims[claim] !== undefined) headers.set(name, headerValue(claims[claim]));
           }
-          const target = new URL(url.pathname + url.search, cfg.origin);
+          // Not `new URL(path, origin)`: a path like "//other.host/x" would change the host.
+          const target = new URL(cfg.origin);
+          target.pathname = target.pathname.replace(/\/$/, "") + url.pathname;
+          target.search = url.search;
           const init = { method: request.method, headers, redirect: "manual" };
           if (request.method !== "GET" && request.method !== "HEAD") init.body = request.body;
           let upstream;
@@ -147,7 +158,10 @@ export default {
           finish({ outcome: "allow", status: upstream.status, ...ids }, upstream);
         }
       } catch (e) {
-        if (!(e instanceof JwtEdgeError)) throw e;
+        if (!(e instanceof JwtEdgeError)) {
+          console.log(JSON.stringify({ ...record, outcome: "error", status: 500, code: "ERR_INTERNAL", message: String(e?.message ?? e).slice(0, 200), ms: Date.now() - started }));
+          return Response.json({ error: "ERR_INTERNAL" }, { status: 500, headers: { "cache-control": "no-store" } });
+        }
         // Identifiers for the audit trail, read WITHOUT verification (marked as such).
         let unverified = {};
         try {

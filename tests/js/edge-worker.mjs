@@ -42,6 +42,7 @@ cli("init", "--issuer", ISS, "--now", String(now - 20_000));
 const keyA = cli("provision", "create", "--name", "reports", "--scope", "read:reports write:reports", "--aud", AUD, "--aud", "https://other.test", "--now", String(now - 10_000));
 const keyB = cli("provision", "create", "--name", "svc-b", "--scope", "read:reports", "--aud", AUD, "--sub", "svc-b", "--now", String(now - 10_000));
 
+const keyC = cli("provision", "create", "--name", "unicode", "--scope", "read:reports", "--aud", AUD, "--sub", "jösé 100%", "--now", String(now - 10_000));
 const children = [];
 function startIssuer() {
   const child = spawn(bin, ["serve", "--addr", "127.0.0.1:0", "--refresh-interval", "1s", "--insecure-dev-keys"], { env, stdio: ["ignore", "pipe", "ignore"] });
@@ -177,6 +178,10 @@ try {
     t(r),
   );
   check("client-sent x-jwt-* headers and Authorization are not forwarded", r.status === 200 && r.body.headers["x-jwt-extra"] === undefined && r.body.headers.authorization === undefined, t(r));
+  r = await call(await token(keyC, { audience: AUD }));
+  check("a non-ASCII sub is forwarded percent-encoded", r.status === 200 && r.body.headers["x-jwt-sub"] === "j%C3%B6s%C3%A9 100%25", t(r));
+  r = await call(good, { path: "//evil.example/x?y=1" });
+  check("a path starting with // stays on the origin", r.status === 200 && r.body.path === "//evil.example/x?y=1", t(r));
   r = await call(good, { path: "/admin/users" });
   check("valid token with the route's scope -> 200", r.status === 200, t(r));
 
