@@ -248,10 +248,15 @@ try {
   // a key rotated in after "gw" cached the JWKS: the unknown kid makes it refetch
   cli("keys", "generate");
   cli("keys", "rotate", "--now", String(now + 32 * 86_400)); // the new key becomes active
-  await sleep(1500); // the server publishes it within --refresh-interval
   const rotated = cli("issue", "--provisioning-key", keyA, "--aud", AUD);
   const newKid = JSON.parse(Buffer.from(rotated.split(".")[0], "base64url")).kid;
   check("the new token is signed by a different key", newKid !== JSON.parse(Buffer.from(h, "base64url")).kid, newKid);
+  // the server publishes it within --refresh-interval
+  const published = await until(
+    async () => (await (await fetch(`${issuerUrl}/.well-known/jwks.json`)).json()).keys.some((k) => k.kid === newKid),
+    (x) => x,
+  );
+  check("the issuer publishes the new key", published, "not in the JWKS after 8 s");
   r = await call(rotated);
   check("token signed by a key rotated in after caching -> 200 (kid-miss refetch)", r.status === 200, t(r));
   r = await call(good);
