@@ -67,6 +67,7 @@ function showSegments(token) {
     box.append(el("span", { class: cls, title: name }, part));
   });
   box.hidden = token === "";
+  $("legend").hidden = box.hidden;
 }
 
 function update() {
