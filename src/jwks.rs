@@ -205,7 +205,7 @@ impl KeySet {
         let candidates: Vec<&Key> = self
             .keys
             .iter()
-            .filter(|k| k.fits(alg) && kid.is_none_or(|kid| k.kid() == Some(kid)))
+            .filter(|k| k.fits(alg) && kid.is_none_or(|kid| kid_matches(k, kid)))
             .collect();
         match (candidates.len(), kid) {
             (0, Some(kid)) => Err(Error::new(
@@ -233,6 +233,17 @@ impl KeySet {
                 ),
             )),
         }
+    }
+}
+
+/// Whether `key` answers to a token's `kid`. An HMAC secret configured
+/// without a kid matches any kid: the caller gave exactly that secret, and the
+/// token's kid is only a hint (as when jose is handed a secret directly).
+/// Public keys follow jose's rule: a kid must match exactly.
+fn kid_matches(key: &Key, kid: &str) -> bool {
+    match key.kid() {
+        Some(own) => own == kid,
+        None => key.family() == crate::alg::KeyFamily::Hmac,
     }
 }
 

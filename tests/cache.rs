@@ -131,3 +131,36 @@ fn keyed_by_the_exact_token_string() {
     assert!(verify_cached(&mut cache, &forged, &keys, &policy, NOW).is_err());
     assert_eq!(cache.len(), 1);
 }
+
+#[test]
+fn a_secret_configured_without_kid_verifies_hmac_tokens_that_carry_one() {
+    // Explicit configuration of one secret: the token's kid is only a hint.
+    let mut keys = KeySet::new();
+    keys.add_hmac_secret(&hs_secret(), None, None).unwrap();
+    let policy = policy_all();
+    let t = token_kid("any-kid", &good_claims(), &hs(jwt_edge::Algorithm::HS256));
+    assert!(jwt_edge::verify(&t, &keys, &policy, NOW).is_ok());
+    // A secret configured with a kid still requires that kid.
+    let mut named = KeySet::new();
+    named
+        .add_hmac_secret(&hs_secret(), Some("hs-a"), None)
+        .unwrap();
+    assert_eq!(
+        jwt_edge::verify(&t, &named, &policy, NOW)
+            .unwrap_err()
+            .code(),
+        "ERR_JWKS_NO_MATCHING_KEY"
+    );
+    // Public keys without a kid never answer to a token's kid (jose's rule).
+    let pub_no_kid = KeySet::from_jwks(&jwks(&[
+        json!({"kty":"EC","crv":"P-256","x": ec().jwk("x")["x"], "y": ec().jwk("x")["y"]}),
+    ]))
+    .unwrap();
+    let ect = token_kid("some-kid", &good_claims(), &ec());
+    assert_eq!(
+        jwt_edge::verify(&ect, &pub_no_kid, &policy, NOW)
+            .unwrap_err()
+            .code(),
+        "ERR_JWKS_NO_MATCHING_KEY"
+    );
+}

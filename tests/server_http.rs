@@ -201,6 +201,8 @@ async fn tokens_errors_cache_headers_and_revocation() {
     let etag = r.header("etag").unwrap().to_owned();
     // min(jwks-max-age 1h, pre-publish 1d / 2)
     assert_eq!(r.header("cache-control"), Some("public, max-age=3600"));
+    // Public documents: readable cross-origin (the browser inspector fetches them).
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
     let r304 = c
         .send(
             "GET",

@@ -554,6 +554,16 @@ fn cached(headers: &HeaderMap, doc: &Doc, content_type: &'static str, max_age: u
     if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
         h.insert(header::CACHE_CONTROL, v);
     }
+    // The JWKS and the signed revocation list are public documents: browsers
+    // (e.g. the token inspector) may fetch them from any origin.
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("etag"),
+    );
     res
 }
 
