@@ -313,5 +313,6 @@ try {
   origin.close();
 }
 const failed = results.filter((r) => !r.ok).length;
-console.log(`${results.length - failed} passed, ${failed} failed (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+console.log(`(${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+console.log(`${results.length - failed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

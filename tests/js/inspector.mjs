@@ -168,5 +168,6 @@ try {
   server.close();
 }
 const failed = results.filter((r) => !r.ok).length;
-console.log(`${results.length - failed} passed, ${failed} failed (${((Date.now() - t0) / 1000).toFixed(1)} s; screenshots in target/screenshots)`);
+console.log(`(${((Date.now() - t0) / 1000).toFixed(1)} s; screenshots in target/screenshots)`);
+console.log(`${results.length - failed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
