@@ -556,19 +556,18 @@ impl Core {
         Ok(())
     }
 
-    /// Looks `token` up in the verified-token cache: `undefined` on a miss,
-    /// the entry's serial number on a hit; throws when a cached token now
-    /// fails a time check (e.g. it has expired).
-    pub fn cached(&mut self, token: &str, now: f64) -> Result<JsValue, JsValue> {
-        let now = now_secs(now)?;
+    /// The verified-token cache's answer for `token`: `{hit: serial}` on a
+    /// hit, `None` on a miss, an error when a cached token now fails a time
+    /// check (e.g. it has expired).
+    fn cache_hit(&mut self, token: &str, now: u64) -> Result<Option<JsValue>, JsValue> {
         match self.cache.get(token, &self.policy, now) {
-            Lookup::Miss => Ok(JsValue::UNDEFINED),
-            Lookup::Hit(_, serial) => Ok(JsValue::from(serial as f64)),
+            Lookup::Hit(_, serial) => Ok(Some(object(&[("hit", JsValue::from(serial as f64))]))),
             Lookup::Rejected(e) => Err(js_error(&e)),
+            Lookup::Miss => Ok(None),
         }
     }
 
-    /// The cached result for `token` (after `cached` reported a hit).
+    /// The cached result for `token` (after `begin`/`verifySync` reported a hit).
     #[wasm_bindgen(js_name = cachedResult)]
     pub fn cached_result(&mut self, token: &str, now: f64) -> Result<JsValue, JsValue> {
         let now = now_secs(now)?;
@@ -648,10 +647,8 @@ impl Core {
     /// the whole pipeline runs here and `{done: result}` is returned.
     pub fn begin(&mut self, token: &str, now: f64) -> Result<JsValue, JsValue> {
         let now_s = now_secs(now)?;
-        match self.cache.get(token, &self.policy, now_s) {
-            Lookup::Hit(_, serial) => return Ok(object(&[("hit", JsValue::from(serial as f64))])),
-            Lookup::Rejected(e) => return Err(js_error(&e)),
-            Lookup::Miss => {}
+        if let Some(hit) = self.cache_hit(token, now_s)? {
+            return Ok(hit);
         }
         let pending = crate::begin(token, &self.keys, &self.policy).map_err(|e| js_error(&e))?;
         if pending.alg().is_symmetric() || self.crypto == CryptoMode::Wasm {
@@ -749,10 +746,8 @@ impl Core {
     #[wasm_bindgen(js_name = verifySync)]
     pub fn verify_sync(&mut self, token: &str, now: f64) -> Result<JsValue, JsValue> {
         let now = now_secs(now)?;
-        match self.cache.get(token, &self.policy, now) {
-            Lookup::Hit(_, serial) => return Ok(object(&[("hit", JsValue::from(serial as f64))])),
-            Lookup::Rejected(e) => return Err(js_error(&e)),
-            Lookup::Miss => {}
+        if let Some(hit) = self.cache_hit(token, now)? {
+            return Ok(hit);
         }
         let verified =
             crate::verify(token, &self.keys, &self.policy, now).map_err(|e| js_error(&e))?;

@@ -40,7 +40,7 @@ pub struct Common {
 }
 
 /// A parsed duration flag (`15m`, `1h`, `30d`).
-fn dur(s: &str) -> Result<u64, String> {
+pub(crate) fn dur(s: &str) -> Result<u64, String> {
     duration::parse(s).map_err(|e| e.message().to_owned())
 }
 

@@ -13,14 +13,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use jwt_edge::issuer::{duration, Error, Secrets};
+use jwt_edge::issuer::{Error, Secrets};
 use jwt_edge::server::{Config, LimitConfig, Server};
 
 use crate::io::{print_err, EXIT_USAGE};
 
-fn dur(s: &str) -> Result<u64, String> {
-    duration::parse(s).map_err(|e| e.message().to_owned())
-}
+use crate::issuer_cli::dur;
 
 /// Arguments of `jwt-edge serve`.
 #[derive(Debug, clap::Args)]
