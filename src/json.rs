@@ -1,33 +1,49 @@
 //! Strict JSON for untrusted input (RFC 8259 plus the JWS rules of RFC 7515 §4).
 //!
-//! `serde_json` already refuses trailing data, comments, trailing commas, `NaN`,
-//! lone surrogates and invalid UTF-8. On top of it this module rejects duplicate
-//! member names at every depth (serde_json's `Value` silently keeps the last one,
-//! the parser differential behind CVE-2022-39227-style attacks) and enforces a
-//! small nesting limit so hostile input cannot exhaust the stack.
+//! A small recursive-descent parser into `serde_json::Value` (the data model
+//! the rest of the crate uses). It refuses everything RFC 8259 does not allow
+//! (trailing data, comments, trailing commas, leading zeros, `NaN`, raw control
+//! characters, lone surrogates, invalid UTF-8, a byte-order mark), refuses
+//! duplicate member names at every depth (the parser differential behind
+//! CVE-2022-39227-style attacks: serde_json's own `Value` keeps the last one)
+//! and refuses nesting deeper than a small limit, so recursion is bounded.
+//!
+//! Why not serde_json's parser: it was used until the npm package's size budget
+//! (see README, design notes) called for the ~15 KB of wasm it costs (its
+//! number parser's tables, error machinery and a serde visitor for duplicate
+//! detection). Numbers follow serde_json's model: integers that fit become
+//! `u64`/`i64`, everything else `f64`. A differential test against serde_json
+//! (`tests` below) keeps the two in agreement on every input without duplicate
+//! members.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
+
+use crate::text::Truncated;
 
 /// Default maximum nesting depth of objects/arrays in a header, claims set,
 /// JWKS or revocation list.
 pub const DEFAULT_MAX_DEPTH: usize = 20;
 
+/// The hard ceiling on nesting, whatever a policy asks for: the parser (and
+/// dropping the value) recurses once per level, so this bounds the stack.
+pub const MAX_DEPTH_LIMIT: usize = 128;
+
 /// Parses `bytes` as one JSON value, rejecting duplicate member names and
 /// nesting deeper than `max_depth`. The error string is safe to show a user.
 pub(crate) fn parse(bytes: &[u8], max_depth: usize) -> Result<Value, String> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = StrictSeed {
-        depth_left: max_depth,
+    let text = core::str::from_utf8(bytes)
+        .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
+    let mut p = Parser { text, pos: 0 };
+    p.skip_ws();
+    let value = p.value(max_depth.min(MAX_DEPTH_LIMIT))?;
+    p.skip_ws();
+    if p.pos != text.len() {
+        return Err(p.error("trailing characters after the JSON value"));
     }
-    .deserialize(&mut de)
-    .map_err(|e| format!("{e}"))?;
-    de.end().map_err(|e| format!("{e}"))?;
     Ok(value)
 }
 
@@ -54,97 +70,355 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
     }
 }
 
-struct StrictSeed {
-    depth_left: usize,
+struct Parser<'a> {
+    /// The whole input, already checked to be UTF-8.
+    text: &'a str,
+    /// Byte offset of the next unread byte. Only ever advanced past ASCII
+    /// bytes or to the end of a scanned run, so it stays on a char boundary.
+    pos: usize,
 }
 
-impl<'de> DeserializeSeed<'de> for StrictSeed {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(StrictVisitor {
-            depth_left: self.depth_left,
-        })
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
     }
-}
 
-struct StrictVisitor {
-    depth_left: usize,
-}
+    fn error(&self, what: &str) -> String {
+        if self.pos >= self.text.len() {
+            format!("{what} at the end of the input")
+        } else {
+            format!("{what} at byte {}", self.pos)
+        }
+    }
 
-impl StrictVisitor {
-    fn nested<E: de::Error>(&self) -> Result<usize, E> {
-        self.depth_left
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// Consumes `byte` (after whitespace) or fails with `what`.
+    fn expect(&mut self, byte: u8, what: &str) -> Result<(), String> {
+        self.skip_ws();
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.error(what))
+        }
+    }
+
+    /// One value; the caller has skipped leading whitespace. `depth_left` is how
+    /// many more arrays/objects may open.
+    fn value(&mut self, depth_left: usize) -> Result<Value, String> {
+        match self.peek() {
+            Some(b'{') => self.object(depth_left),
+            Some(b'[') => self.array(depth_left),
+            Some(b'"') => self.string().map(Value::String),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.literal("true", Value::Bool(true)),
+            Some(b'f') => self.literal("false", Value::Bool(false)),
+            Some(b'n') => self.literal("null", Value::Null),
+            _ => Err(self.error("expected a JSON value")),
+        }
+    }
+
+    fn literal(&mut self, word: &str, value: Value) -> Result<Value, String> {
+        if self.text.as_bytes().get(self.pos..self.pos + word.len()) == Some(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(value)
+        } else {
+            Err(self.error("expected a JSON value"))
+        }
+    }
+
+    fn nested(&self, depth_left: usize) -> Result<usize, String> {
+        depth_left
             .checked_sub(1)
-            .ok_or_else(|| E::custom("JSON nesting is deeper than allowed"))
+            .ok_or_else(|| self.error("JSON nesting is deeper than allowed"))
+    }
+
+    fn array(&mut self, depth_left: usize) -> Result<Value, String> {
+        let inner = self.nested(depth_left)?;
+        self.pos += 1; // '['
+        let mut out = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(Value::Array(out));
+        }
+        loop {
+            self.skip_ws();
+            out.push(self.value(inner)?);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Value::Array(out));
+                }
+                _ => return Err(self.error("expected ',' or ']' in an array")),
+            }
+        }
+    }
+
+    fn object(&mut self, depth_left: usize) -> Result<Value, String> {
+        let inner = self.nested(depth_left)?;
+        self.pos += 1; // '{'
+        let mut out = Map::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(Value::Object(out));
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.error("expected a member name (a JSON string)"));
+            }
+            let at = self.pos;
+            let key = self.string()?;
+            self.expect(b':', "expected ':' after a member name")?;
+            self.skip_ws();
+            let value = self.value(inner)?;
+            if out.contains_key(&key) {
+                return Err(format!(
+                    "duplicate member name {:?} at byte {at}",
+                    Truncated(&key)
+                ));
+            }
+            out.insert(key, value);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Value::Object(out));
+                }
+                _ => return Err(self.error("expected ',' or '}' in an object")),
+            }
+        }
+    }
+
+    /// A string; `pos` is at its opening quote.
+    fn string(&mut self) -> Result<String, String> {
+        self.pos += 1;
+        let bytes = self.text.as_bytes();
+        let mut out = String::new();
+        loop {
+            let start = self.pos;
+            while let Some(&b) = bytes.get(self.pos) {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            // The run ends before an ASCII byte or at the end: a char boundary.
+            out.push_str(self.text.get(start..self.pos).unwrap_or_default());
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    self.escape(&mut out)?;
+                }
+                Some(_) => return Err(self.error("control character in a string")),
+                None => return Err(self.error("unterminated string")),
+            }
+        }
+    }
+
+    /// One escape sequence after its backslash.
+    fn escape(&mut self, out: &mut String) -> Result<(), String> {
+        let c = match self.peek() {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                self.pos += 1;
+                let first = self.hex4()?;
+                let code = match first {
+                    0xD800..=0xDBFF => {
+                        if self.text.as_bytes().get(self.pos..self.pos + 2) != Some(b"\\u") {
+                            return Err(self.error("lone leading surrogate in a \\u escape"));
+                        }
+                        self.pos += 2;
+                        let second = self.hex4()?;
+                        if !(0xDC00..=0xDFFF).contains(&second) {
+                            return Err(self.error("invalid surrogate pair in a \\u escape"));
+                        }
+                        0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+                    }
+                    0xDC00..=0xDFFF => {
+                        return Err(self.error("lone trailing surrogate in a \\u escape"))
+                    }
+                    c => c,
+                };
+                out.push(char::from_u32(code).ok_or_else(|| self.error("invalid \\u escape"))?);
+                return Ok(());
+            }
+            _ => return Err(self.error("invalid escape in a string")),
+        };
+        self.pos += 1;
+        out.push(c);
+        Ok(())
+    }
+
+    /// Four hex digits of a `\u` escape.
+    fn hex4(&mut self) -> Result<u32, String> {
+        let mut v = 0;
+        for _ in 0..4 {
+            let d = match self.peek() {
+                Some(b @ b'0'..=b'9') => b - b'0',
+                Some(b @ b'a'..=b'f') => b - b'a' + 10,
+                Some(b @ b'A'..=b'F') => b - b'A' + 10,
+                _ => return Err(self.error("expected four hex digits in a \\u escape")),
+            };
+            v = v * 16 + u32::from(d);
+            self.pos += 1;
+        }
+        Ok(v)
+    }
+
+    /// Skips ASCII digits; returns how many.
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    /// A number, in serde_json's model: an integer that fits is a `u64`
+    /// (non-negative) or an `i64` (negative; `-0` is the float `-0.0`), any
+    /// other number an `f64`. A number too large for an `f64` is refused.
+    fn number(&mut self) -> Result<Value, String> {
+        let start = self.pos;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.pos += 1;
+        }
+        let int_start = self.pos;
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.error("invalid number")),
+        }
+        let int_end = self.pos;
+        let mut frac = (int_end, int_end);
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            let f = self.pos;
+            if self.digits() == 0 {
+                return Err(self.error("expected a digit after the decimal point"));
+            }
+            frac = (f, self.pos);
+        }
+        let mut exponent: i64 = 0;
+        let mut has_exponent = false;
+        if let Some(b'e' | b'E') = self.peek() {
+            has_exponent = true;
+            self.pos += 1;
+            let negative_exp = match self.peek() {
+                Some(b'-') => {
+                    self.pos += 1;
+                    true
+                }
+                Some(b'+') => {
+                    self.pos += 1;
+                    false
+                }
+                _ => false,
+            };
+            let e = self.pos;
+            if self.digits() == 0 {
+                return Err(self.error("expected a digit in the exponent"));
+            }
+            for &b in self.text.as_bytes().get(e..self.pos).unwrap_or_default() {
+                // Saturates far beyond any finite f64 exponent.
+                exponent = (exponent * 10 + i64::from(b - b'0')).min(1 << 32);
+            }
+            if negative_exp {
+                exponent = -exponent;
+            }
+        }
+        let bytes = self.text.as_bytes();
+        let int_digits = bytes.get(int_start..int_end).unwrap_or_default();
+        if frac.0 == frac.1 && !has_exponent {
+            let mut magnitude: Option<u64> = Some(0);
+            for &b in int_digits {
+                magnitude = magnitude
+                    .and_then(|m| m.checked_mul(10))
+                    .and_then(|m| m.checked_add(u64::from(b - b'0')));
+            }
+            match (negative, magnitude) {
+                (false, Some(m)) => return Ok(Value::Number(m.into())),
+                (true, Some(m)) if m > 0 && m <= 1 << 63 => {
+                    return Ok(Value::Number((0i64.wrapping_sub_unsigned(m)).into()))
+                }
+                _ => {}
+            }
+        }
+        // Up to 19 significant digits in a u64 and a decimal exponent.
+        let mut significand: u64 = 0;
+        let mut scale: i64 = exponent;
+        let frac_digits = bytes.get(frac.0..frac.1).unwrap_or_default();
+        for (i, &b) in int_digits.iter().chain(frac_digits).enumerate() {
+            let in_fraction = i >= int_digits.len();
+            if significand < 1_000_000_000_000_000_000 / 10 {
+                significand = significand * 10 + u64::from(b - b'0');
+                if in_fraction {
+                    scale -= 1;
+                }
+            } else if !in_fraction {
+                scale += 1; // a dropped integer digit
+            }
+        }
+        let mut f = significand as f64;
+        if f != 0.0 {
+            if scale >= 0 {
+                f *= pow10(scale);
+            } else {
+                let mut s = -scale;
+                while s > 300 {
+                    f /= 1e300;
+                    s -= 300;
+                }
+                f /= pow10(s);
+            }
+        }
+        if negative {
+            f = -f;
+        }
+        Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| format!("number out of range at byte {start}"))
     }
 }
 
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
+/// 10^k for 0 <= k <= 400: exact up to 10^22, then a product of exact
+/// factors (a few roundings; infinite above 10^308).
+fn pow10(k: i64) -> f64 {
+    const EXACT: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let mut k = k.clamp(0, 400);
+    let mut result = 1.0;
+    while k > 22 {
+        result *= 1e22;
+        k -= 22;
     }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("non-finite number"))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.into()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let depth_left = self.nested()?;
-        let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(StrictSeed { depth_left })? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let depth_left = self.nested()?;
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(de::Error::custom(format_args!(
-                    "duplicate member name {:?}",
-                    crate::text::Truncated(&key)
-                )));
-            }
-            let value = map.next_value_seed(StrictSeed { depth_left })?;
-            out.insert(key, value);
-        }
-        Ok(Value::Object(out))
-    }
+    result * EXACT.get(k as usize).copied().unwrap_or(1e22)
 }
 
 #[cfg(test)]
@@ -157,16 +431,248 @@ mod tests {
         assert!(parse(br#"{"alg":"RS256","\u0061lg":"HS256"}"#, 8).is_err());
         assert!(parse(br#"{"cnf":{"k":1,"k":2}}"#, 8).is_err());
         assert!(parse(br#"[{"x":1},{"x":1}]"#, 8).is_ok());
+        let e = parse(br#"{"a":1, "a":2}"#, 8).unwrap_err();
+        assert_eq!(e, "duplicate member name \"a\" at byte 8");
     }
 
     #[test]
     fn depth_limit_and_trailing_data() {
         assert!(parse(b"[[[1]]]", 3).is_ok());
         assert!(parse(b"[[[[1]]]]", 3).is_err());
+        assert!(parse(b"1", 0).is_ok());
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(parse(deep(128).as_bytes(), usize::MAX).is_ok());
+        assert!(parse(deep(129).as_bytes(), usize::MAX).is_err());
+        assert!(parse(deep(100_000).as_bytes(), usize::MAX).is_err());
+        assert!(parse(b"[]", 0).is_err());
         assert!(parse(br#"{"a":1}xyz"#, 8).is_err());
         assert!(parse(b"\xef\xbb\xbf{}", 8).is_err());
         assert!(parse(br#"{"a":"\ud800"}"#, 8).is_err());
         assert!(parse(br#"{"a":1e999}"#, 8).is_err());
         assert!(parse(br#"{"a":1,}"#, 8).is_err());
+    }
+
+    #[test]
+    fn rfc8259_grammar_edges() {
+        for bad in [
+            &b""[..],
+            b" ",
+            b"01",
+            b"-",
+            b"1.",
+            b".5",
+            b"+1",
+            b"1e",
+            b"1e+",
+            b"--1",
+            b"0x10",
+            b"NaN",
+            b"Infinity",
+            b"tru",
+            b"nul",
+            b"[1,]",
+            b"[,1]",
+            b"{,}",
+            b"{\"a\"}",
+            b"{\"a\" 1}",
+            b"{1:2}",
+            b"\"\\x\"",
+            b"\"\\u12\"",
+            b"\"\\u12g4\"",
+            b"\"\x01\"",
+            b"\"tab\there\"",
+            b"\"\xff\"",
+            b"\"\\udc00\"",
+            b"\"\\ud800\\u0041\"",
+            b"[1]/**/",
+            b"// c\n1",
+            b"'a'",
+            b"\"abc",
+            b"[1 2]",
+            b"\x0c1",
+        ] {
+            assert!(
+                parse(bad, 8).is_err(),
+                "{:?} must be refused",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let v = parse(r#" {"s":"a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00€","n":[0,-0,-1,1.5,2e3,-9223372036854775808,18446744073709551615,18446744073709551616,true,false,null]} "#.as_bytes(), 8).unwrap();
+        assert_eq!(v["s"], "a\"\\/\u{8}\u{c}\n\r\té😀€");
+        let n = &v["n"];
+        assert_eq!(n[0].as_u64(), Some(0));
+        assert!(n[1].as_f64().unwrap().is_sign_negative());
+        assert_eq!(n[2].as_i64(), Some(-1));
+        assert_eq!(n[3].as_f64(), Some(1.5));
+        assert_eq!(n[4].as_f64(), Some(2000.0));
+        assert!(n[4].is_f64());
+        assert_eq!(n[5].as_i64(), Some(i64::MIN));
+        assert_eq!(n[6].as_u64(), Some(u64::MAX));
+        assert!(n[7].is_f64());
+        assert_eq!(n[8], true);
+        assert_eq!(n[10], Value::Null);
+    }
+
+    #[test]
+    fn numeric_dates_keep_their_value() {
+        for (text, want) in [
+            ("1300819380", 1_300_819_380.0),
+            ("1300819380.5", 1_300_819_380.5),
+            ("1.30081938e9", 1_300_819_380.0),
+            ("253402300799", 253_402_300_799.0),
+            ("0.000001", 0.000001),
+            ("1e-400", 0.0),
+        ] {
+            let v = parse(text.as_bytes(), 1).unwrap();
+            assert_eq!(v.as_f64(), Some(want), "{text}");
+        }
+    }
+
+    /// Agrees with serde_json (as `Value`) on every input without duplicate
+    /// members: the same inputs accepted, the same values (floats to within
+    /// rounding: serde_json's default float parser is not exact either).
+    fn agrees_with_serde_json(input: &[u8]) {
+        let ours = parse(input, 64);
+        let theirs = serde_json::from_slice::<Value>(input);
+        match (ours, theirs) {
+            (Ok(a), Ok(b)) => assert!(
+                same(&a, &b),
+                "{a} vs {b} for {:?}",
+                String::from_utf8_lossy(input)
+            ),
+            // Neither parser rounds exactly; right below f64::MAX ours may
+            // overflow where serde_json's rounding stays finite.
+            (Err(_), Ok(b)) if b.as_f64().is_some_and(|f| f.abs() > 1e307) => {}
+            (Err(e), Ok(b)) => panic!(
+                "refused {:?} ({e}) that serde_json reads as {b}",
+                String::from_utf8_lossy(input)
+            ),
+            (Ok(a), Err(e)) => panic!(
+                "accepted {:?} as {a}; serde_json: {e}",
+                String::from_utf8_lossy(input)
+            ),
+            (Err(_), Err(_)) => {}
+        }
+    }
+
+    fn same(a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::Number(x), Value::Number(y)) => {
+                if x.is_f64() || y.is_f64() {
+                    let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                    x == y || ((x - y) / y).abs() < 1e-14
+                } else {
+                    x == y
+                }
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+            }
+            (Value::Object(x), Value::Object(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|((k, a), (l, b))| k == l && same(a, b))
+            }
+            _ => a == b,
+        }
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_hand_picked_inputs() {
+        for input in [
+            &b"0"[..],
+            b"-0.0",
+            b"1E5",
+            b"1e-5",
+            b"123456789012345678901234567890",
+            b"-123456789012345678901",
+            b"0.1",
+            b"3.141592653589793",
+            b"1.7976931348623157e308",
+            b"2.2250738585072014e-308",
+            b"5e-324",
+            b"12345678901234567890.123456789e-10",
+            b"9007199254740993",
+            b"[1.5e300, -2e-300]",
+            b"\"\\ud83d\\ude00\"",
+            b" [ ] ",
+            b"{ }",
+            b"\t\r\n[\"x\"]\n",
+            b"\"\xe2\x82\xac\"",
+        ] {
+            agrees_with_serde_json(input);
+        }
+    }
+
+    mod differential {
+        use alloc::format;
+        use alloc::string::{String, ToString};
+        use alloc::vec;
+        use alloc::vec::Vec;
+        use proptest::prelude::*;
+        use proptest::prop_oneof;
+
+        /// JSON-ish text: mostly valid fragments glued together, with some
+        /// random bytes, so both the valid and the invalid side are explored.
+        fn fragment() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("{".into()),
+                Just("}".into()),
+                Just("[".into()),
+                Just("]".into()),
+                Just(",".into()),
+                Just(":".into()),
+                Just(" ".into()),
+                Just("\"".into()),
+                Just("\\".into()),
+                Just("\\u".into()),
+                Just("true".into()),
+                Just("null".into()),
+                "-?(0|[1-9][0-9]{0,25})(\\.[0-9]{1,20})?([eE][+-]?[0-9]{1,4})?",
+                "\"([a-z€😀 ]|\\\\[\"\\\\/bfnrt]|\\\\u[0-9a-fA-F]{4}){0,6}\"",
+                "[\\x00-\\x7f]",
+                any::<char>().prop_map(String::from),
+            ]
+        }
+
+        fn structured() -> impl Strategy<Value = String> {
+            let leaf = prop_oneof![
+                "-?(0|[1-9][0-9]{0,22})(\\.[0-9]{1,18})?([eE][+-]?[0-9]{1,2})?",
+                "\"([a-z€😀 ]|\\\\[\"\\\\/bfnrt]|\\\\u[0-9a-cA-CeEfF][0-9a-fA-F]{3}|\\\\ud[89ab][0-9a-f]{2}\\\\ud[c-f][0-9a-f]{2}){0,6}\"",
+                Just("true".to_string()),
+                Just("null".to_string()),
+            ];
+            leaf.prop_recursive(4, 32, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4)
+                        .prop_map(|v| format!("[{}]", v.join(","))),
+                    prop::collection::btree_map("[a-z]{1,3}", inner, 0..4).prop_map(|m| {
+                        let members: Vec<String> =
+                            m.iter().map(|(k, v)| format!("\"{k}\" : {v}")).collect();
+                        format!("{{ {} }}", members.join(","))
+                    }),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4000))]
+            #[test]
+            fn random_fragments(parts in prop::collection::vec(fragment(), 1..12)) {
+                super::agrees_with_serde_json(parts.concat().as_bytes());
+            }
+
+            #[test]
+            fn valid_documents(doc in structured()) {
+                super::agrees_with_serde_json(doc.as_bytes());
+                prop_assert!(super::parse(doc.as_bytes(), 64).is_ok());
+            }
+
+            #[test]
+            fn mutated_documents(doc in structured(), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+                let mut bytes = doc.into_bytes();
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+                super::agrees_with_serde_json(&bytes);
+            }
+        }
     }
 }

@@ -73,7 +73,7 @@ pub use cache::{verify_cached, TokenCache};
 pub use claims::MAX_NUMERIC_DATE;
 pub use error::{ClaimReason, Error, ErrorKind, Result, RevocationReason};
 pub use inspect::{inspect, Inspection, Warning};
-pub use json::DEFAULT_MAX_DEPTH;
+pub use json::{DEFAULT_MAX_DEPTH, MAX_DEPTH_LIMIT};
 pub use jwk::{Curve, Key};
 pub use jwks::{KeyIssue, KeySet};
 pub use policy::{Policy, MAX_KIDLESS_CANDIDATES};

@@ -167,7 +167,9 @@ impl Policy {
         self
     }
 
-    /// Maximum JSON nesting depth in the header and claims (default 20).
+    /// Maximum JSON nesting depth in the header and claims (default 20; at
+    /// most [`crate::MAX_DEPTH_LIMIT`], 128, whatever is asked here: the
+    /// parser recurses once per level).
     #[must_use]
     pub fn max_depth(mut self, depth: usize) -> Self {
         self.max_depth = depth.max(1);

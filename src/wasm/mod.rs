@@ -8,6 +8,9 @@
 //! `{code, message, claim?, reason?, revocationReason?, retryable}` that the
 //! JS glue turns into `JwtEdgeError` instances.
 
+#[cfg(all(feature = "wasm-rt", target_arch = "wasm32", not(feature = "std")))]
+mod rt;
+
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -108,9 +111,9 @@ fn opt_u64(options: &JsValue, name: &str) -> Result<Option<u64>, JsValue> {
         return Ok(None);
     }
     match v.as_f64() {
-        Some(n)
-            if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0 =>
-        {
+        // In 0..=2^53-1 the cast is exact, so a round trip detects a fraction
+        // (NaN and infinities fail the range test).
+        Some(n) if (0.0..=9_007_199_254_740_991.0).contains(&n) && (n as u64) as f64 == n => {
             Ok(Some(n as u64))
         }
         _ => Err(type_error(name, "a non-negative whole number")),
@@ -403,7 +406,12 @@ impl Core {
             "revocations" => self.remote_revocations.as_mut(),
             _ => None,
         }
-        .ok_or_else(|| options_error(format!("no remote source {which:?}")))
+        .ok_or_else(|| {
+            options_error(format!(
+                "no remote source {:?}",
+                crate::text::Truncated(which)
+            ))
+        })
     }
 
     /// What to do about remote source `which` ("jwks" or "revocations") now:
