@@ -233,7 +233,7 @@ fn public_key_encodings(kid: &str) -> Vec<(String, Vec<u8>)> {
             out.push(("spki der".into(), spki.clone()));
             out.push(("pem".into(), pem("PUBLIC KEY", &spki).into_bytes()));
         }
-        _ => unreachable!(),
+        other => panic!("no encodings listed for {other:?}"),
     }
     out
 }
