@@ -228,8 +228,33 @@ impl RemoteState {
     }
 
     /// Reports the outcome of the fetch started by [`RemoteState::plan`] or
-    /// [`RemoteState::on_kid_miss`].
-    pub fn on_result(&mut self, now: u64, outcome: FetchOutcome) -> Applied {
+    /// [`RemoteState::on_kid_miss`]. A `200` body is accepted only if `parse`
+    /// takes it (a JWKS that parses, a revocation list whose signature checks):
+    /// a body that does not parse counts as a failed fetch, so a broken deploy
+    /// of the source never replaces good data and the held document stays
+    /// usable within `max_stale`. Returns what was applied and, when a new
+    /// document was accepted, what `parse` made of it.
+    pub fn on_result<T, E>(
+        &mut self,
+        now: u64,
+        outcome: FetchOutcome,
+        parse: impl FnOnce(&[u8]) -> core::result::Result<T, E>,
+    ) -> (Applied, Option<T>) {
+        let parsed = match &outcome {
+            FetchOutcome::Response {
+                status: 200, body, ..
+            } => match parse(body) {
+                Ok(value) => Some(value),
+                Err(_) => return (self.apply(now, FetchOutcome::Failed), None),
+            },
+            _ => None,
+        };
+        let applied = self.apply(now, outcome);
+        let parsed = parsed.filter(|_| matches!(applied, Applied::Replaced(_)));
+        (applied, parsed)
+    }
+
+    fn apply(&mut self, now: u64, outcome: FetchOutcome) -> Applied {
         self.in_flight_since = None;
         let FetchOutcome::Response {
             status,
@@ -278,14 +303,6 @@ impl RemoteState {
                 Applied::Failed
             }
         }
-    }
-
-    /// Forgets a document the caller could not use (e.g. a body that is not a
-    /// valid JWKS): the previous one, if any, is not restored.
-    pub fn reject_body(&mut self) {
-        self.body = None;
-        self.etag = None;
-        self.fresh_until = 0;
     }
 
     /// The held document, if any, regardless of freshness.
@@ -386,6 +403,46 @@ mod tests {
     use super::*;
     use alloc::vec;
 
+    /// Reports `outcome` with a parser that takes any body.
+    fn accept(s: &mut RemoteState, now: u64, outcome: FetchOutcome) -> Applied {
+        s.on_result(now, outcome, |_| Ok::<(), ()>(())).0
+    }
+
+    #[test]
+    fn a_body_that_does_not_parse_is_a_failed_fetch() {
+        let mut s = RemoteState::new(RemoteConfig::default());
+        let parse = |b: &[u8]| {
+            if b.starts_with(b"{") {
+                Ok(b.len())
+            } else {
+                Err(())
+            }
+        };
+        let first = s.on_result(
+            0,
+            ok(Some("max-age=60"), None, Some("\"v1\""), b"{good}"),
+            parse,
+        );
+        assert_eq!(first, (Applied::Replaced(b"{good}".to_vec()), Some(6)));
+        // Stale now; the refetch brings a broken document (and a new ETag).
+        assert!(s.plan(61).fetch);
+        let broken = s.on_result(
+            61,
+            ok(Some("max-age=60"), None, Some("\"v2\""), b"<html>"),
+            parse,
+        );
+        assert_eq!(broken, (Applied::Failed, None));
+        assert_eq!(s.body(), Some(&b"{good}"[..]));
+        assert!(
+            s.is_usable(62),
+            "the good document stays usable within max_stale"
+        );
+        assert_eq!(s.plan(200).if_none_match.as_deref(), Some("\"v1\""));
+        // A 304 is not a body: the parser is not asked.
+        let revalidated = s.on_result(200, status(304), |_| Err::<(), ()>(()));
+        assert_eq!(revalidated, (Applied::Revalidated, None));
+    }
+
     fn ok(cc: Option<&str>, age: Option<&str>, etag: Option<&str>, body: &[u8]) -> FetchOutcome {
         FetchOutcome::Response {
             status: 200,
@@ -415,7 +472,7 @@ mod tests {
         let p2 = s.plan(1001);
         assert!(!p2.fetch && p2.wait && !p2.usable);
         assert_eq!(
-            s.on_result(1002, ok(None, None, Some("\"v1\""), b"{}")),
+            accept(&mut s, 1002, ok(None, None, Some("\"v1\""), b"{}")),
             Applied::Replaced(b"{}".to_vec())
         );
         let p3 = s.plan(1003);
@@ -427,26 +484,30 @@ mod tests {
         let cfg = RemoteConfig::default();
         let mut s = RemoteState::new(cfg);
         s.plan(0);
-        s.on_result(0, ok(Some("public, max-age=300"), Some("100"), None, b"a"));
+        accept(
+            &mut s,
+            0,
+            ok(Some("public, max-age=300"), Some("100"), None, b"a"),
+        );
         assert!(!s.plan(199).stale);
         assert!(s.plan(200).stale, "fresh for max-age - Age = 200 s");
         // Clamped to min_ttl (60 s) and max_ttl (24 h).
         let mut s = RemoteState::new(cfg);
         s.plan(0);
-        s.on_result(0, ok(Some("max-age=5"), None, None, b"a"));
+        accept(&mut s, 0, ok(Some("max-age=5"), None, None, b"a"));
         assert!(!s.plan(59).stale && s.plan(60).stale);
         let mut s = RemoteState::new(cfg);
         s.plan(0);
-        s.on_result(0, ok(Some("max-age=999999999"), None, None, b"a"));
+        accept(&mut s, 0, ok(Some("max-age=999999999"), None, None, b"a"));
         assert!(!s.plan(86_399).stale && s.plan(86_400).stale);
         // No max-age: 10 minutes. no-store: clamped up to min_ttl.
         let mut s = RemoteState::new(cfg);
         s.plan(0);
-        s.on_result(0, ok(None, None, None, b"a"));
+        accept(&mut s, 0, ok(None, None, None, b"a"));
         assert!(!s.plan(599).stale && s.plan(600).stale);
         let mut s = RemoteState::new(cfg);
         s.plan(0);
-        s.on_result(0, ok(Some("no-store"), None, None, b"a"));
+        accept(&mut s, 0, ok(Some("no-store"), None, None, b"a"));
         assert!(!s.plan(59).stale && s.plan(60).stale);
     }
 
@@ -454,24 +515,28 @@ mod tests {
     fn revalidation_with_etag_and_304_keeps_the_document() {
         let mut s = RemoteState::new(RemoteConfig::default());
         s.plan(0);
-        s.on_result(0, ok(Some("max-age=100"), None, Some("\"v1\""), b"doc"));
+        accept(
+            &mut s,
+            0,
+            ok(Some("max-age=100"), None, Some("\"v1\""), b"doc"),
+        );
         let p = s.plan(100);
         assert!(p.fetch && p.usable && p.stale);
         assert_eq!(p.if_none_match.as_deref(), Some("\"v1\""));
-        assert_eq!(s.on_result(101, status(304)), Applied::Revalidated);
+        assert_eq!(accept(&mut s, 101, status(304)), Applied::Revalidated);
         assert_eq!(s.body(), Some(&b"doc"[..]));
         assert!(!s.plan(101 + 99).stale);
         // A 304 without a held document is a failure, not a revalidation.
         let mut empty = RemoteState::new(RemoteConfig::default());
         empty.plan(0);
-        assert_eq!(empty.on_result(0, status(304)), Applied::Failed);
+        assert_eq!(accept(&mut empty, 0, status(304)), Applied::Failed);
     }
 
     #[test]
     fn stale_while_revalidate_serves_during_one_refresh() {
         let mut s = RemoteState::new(RemoteConfig::default());
         s.plan(0);
-        s.on_result(0, ok(Some("max-age=60"), None, None, b"old"));
+        accept(&mut s, 0, ok(Some("max-age=60"), None, None, b"old"));
         let leader = s.plan(61);
         assert!(
             leader.fetch && leader.usable,
@@ -484,7 +549,7 @@ mod tests {
                 "followers serve stale, no second fetch"
             );
         }
-        s.on_result(65, ok(Some("max-age=60"), None, None, b"new"));
+        accept(&mut s, 65, ok(Some("max-age=60"), None, None, b"new"));
         assert_eq!(s.body(), Some(&b"new"[..]));
     }
 
@@ -496,14 +561,14 @@ mod tests {
         };
         let mut s = RemoteState::new(cfg);
         s.plan(0);
-        s.on_result(0, ok(Some("max-age=60"), None, None, b"good"));
+        accept(&mut s, 0, ok(Some("max-age=60"), None, None, b"good"));
         // Every refresh fails from here on.
         let mut t = 60;
         while t < 60 + 1000 {
             let p = s.plan(t);
             assert!(p.usable, "served stale at {t}");
             if p.fetch {
-                assert_eq!(s.on_result(t, FetchOutcome::Failed), Applied::Failed);
+                assert_eq!(accept(&mut s, t, FetchOutcome::Failed), Applied::Failed);
             }
             t += 7;
         }
@@ -517,9 +582,9 @@ mod tests {
         // A 5xx counts as a failure too and keeps the document.
         let mut s = RemoteState::new(cfg);
         s.plan(0);
-        s.on_result(0, ok(Some("max-age=60"), None, None, b"good"));
+        accept(&mut s, 0, ok(Some("max-age=60"), None, None, b"good"));
         s.plan(61);
-        assert_eq!(s.on_result(61, status(503)), Applied::Failed);
+        assert_eq!(accept(&mut s, 61, status(503)), Applied::Failed);
         assert_eq!(s.body(), Some(&b"good"[..]));
     }
 
@@ -527,10 +592,10 @@ mod tests {
     fn kid_miss_refetch_at_most_once_per_cooldown() {
         let mut s = RemoteState::new(RemoteConfig::default());
         s.plan(0);
-        s.on_result(0, ok(Some("max-age=3600"), None, None, b"k1"));
+        accept(&mut s, 0, ok(Some("max-age=3600"), None, None, b"k1"));
         assert!(s.on_kid_miss(10));
         assert!(!s.on_kid_miss(11), "in flight");
-        s.on_result(12, ok(Some("max-age=3600"), None, None, b"k1"));
+        accept(&mut s, 12, ok(Some("max-age=3600"), None, None, b"k1"));
         let fetches = (13..40).filter(|&t| s.on_kid_miss(t)).count();
         assert_eq!(
             fetches, 0,
@@ -552,7 +617,8 @@ mod tests {
     fn snapshot_round_trip() {
         let mut s = RemoteState::new(RemoteConfig::default());
         s.plan(0);
-        s.on_result(
+        accept(
+            &mut s,
             10,
             ok(Some("max-age=300"), None, Some("\"e\""), br#"{"keys":[]}"#),
         );
@@ -568,7 +634,8 @@ mod tests {
         // Bodies with quotes, backslashes and control characters survive.
         let mut q = RemoteState::new(RemoteConfig::default());
         q.plan(0);
-        q.on_result(
+        accept(
+            &mut q,
             0,
             ok(None, None, Some("W/\"x\""), b"{\"a\":\"b\\\\c\\n\x01\"}"),
         );

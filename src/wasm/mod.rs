@@ -19,7 +19,7 @@ use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use crate::cache::{Lookup, TokenCache, DEFAULT_CAPACITY};
-use crate::remote::{Applied, FetchOutcome, RemoteConfig, RemoteState};
+use crate::remote::{FetchOutcome, RemoteConfig, RemoteState};
 use crate::{Algorithm, Error, ErrorKind, KeySet, Policy};
 
 /// Error code for bad constructor or call options (not a jose code: jose has no equivalent).
@@ -43,6 +43,22 @@ fn js_error(e: &Error) -> JsValue {
     }
     set("retryable", JsValue::from_bool(e.retryable()));
     obj.into()
+}
+
+/// A JWKS body plus the configured HMAC secret, if any.
+fn parse_jwks(body: &[u8], secret: Option<&[u8]>) -> crate::Result<KeySet> {
+    let mut keys = KeySet::from_jwks(body)?;
+    if let Some(secret) = secret {
+        keys.add_hmac_secret(secret, None, None)?;
+    }
+    Ok(keys)
+}
+
+fn no_remote(which: &str) -> JsValue {
+    options_error(format!(
+        "no remote source {:?}",
+        crate::text::Truncated(which)
+    ))
 }
 
 fn options_error(message: impl Into<String>) -> JsValue {
@@ -406,12 +422,7 @@ impl Core {
             "revocations" => self.remote_revocations.as_mut(),
             _ => None,
         }
-        .ok_or_else(|| {
-            options_error(format!(
-                "no remote source {:?}",
-                crate::text::Truncated(which)
-            ))
-        })
+        .ok_or_else(|| no_remote(which))
     }
 
     /// What to do about remote source `which` ("jwks" or "revocations") now:
@@ -438,34 +449,41 @@ impl Core {
         body: Option<String>,
     ) -> Result<bool, JsValue> {
         let now = now_secs(now)?;
-        let body = body.unwrap_or_default();
-        // Parse before accepting: a bad body must not replace good data.
-        let parsed = if status == 200 {
-            match which {
-                "jwks" => self.parse_jwks(&body).map(|k| Some(Installed::Keys(k))),
-                _ => crate::verify_revocation_list(&body, &self.keys, &self.policy)
-                    .map(|l| Some(Installed::List(l))),
-            }
+        // Status 0 is how the JS glue reports a network failure or timeout.
+        let outcome = if status == 0 {
+            FetchOutcome::Failed
         } else {
-            Ok(None)
-        };
-        let outcome = match (&parsed, status) {
-            (Err(_), _) | (_, 0) => FetchOutcome::Failed,
-            _ => FetchOutcome::Response {
+            FetchOutcome::Response {
                 status,
                 cache_control: opt_header(cache_control),
                 age: opt_header(age),
                 etag: opt_header(etag),
-                body: body.into_bytes(),
-            },
+                body: body.unwrap_or_default().into_bytes(),
+            }
         };
-        let applied = self.remote(which)?.on_result(now, outcome);
-        match (applied, parsed) {
-            (Applied::Replaced(_), Ok(Some(Installed::Keys(keys)))) => {
+        // The state decides whether the body is taken (only if it parses).
+        let (keys, policy, secret) = (&self.keys, &self.policy, &self.secret);
+        let (remote, is_jwks) = match which {
+            "jwks" => (self.remote_jwks.as_mut(), true),
+            _ => (self.remote_revocations.as_mut(), false),
+        };
+        let Some(remote) = remote else {
+            return Err(no_remote(which));
+        };
+        let (_, accepted) = remote.on_result(now, outcome, |body| {
+            if is_jwks {
+                parse_jwks(body, secret.as_deref()).map(Installed::Keys)
+            } else {
+                let text = core::str::from_utf8(body).unwrap_or_default();
+                crate::verify_revocation_list(text, keys, policy).map(Installed::List)
+            }
+        });
+        match accepted {
+            Some(Installed::Keys(keys)) => {
                 self.install_keys(keys);
                 Ok(true)
             }
-            (Applied::Replaced(_), Ok(Some(Installed::List(list)))) => {
+            Some(Installed::List(list)) => {
                 self.policy
                     .revocations_mut()
                     .insert(list)
@@ -473,16 +491,8 @@ impl Core {
                 self.generation = self.generation.wrapping_add(1);
                 Ok(true)
             }
-            _ => Ok(false),
+            None => Ok(false),
         }
-    }
-
-    fn parse_jwks(&self, body: &str) -> crate::Result<KeySet> {
-        let mut keys = KeySet::from_jwks(body.as_bytes())?;
-        if let Some(secret) = &self.secret {
-            keys.add_hmac_secret(secret, None, None)?;
-        }
-        Ok(keys)
     }
 
     /// Whether remote source `which` holds usable data at `now` (no side effects).
@@ -548,7 +558,8 @@ impl Core {
                 continue;
             };
             if which == "jwks" {
-                let keys = self.parse_jwks(&body).map_err(|e| js_error(&e))?;
+                let keys = parse_jwks(body.as_bytes(), self.secret.as_deref())
+                    .map_err(|e| js_error(&e))?;
                 self.install_keys(keys);
             } else {
                 let list = crate::verify_revocation_list(&body, &self.keys, &self.policy)

@@ -71,16 +71,8 @@ impl<'a> RemoteJwks<'a> {
 
     fn fetch(&mut self, now: u64, if_none_match: Option<&str>) {
         let outcome = self.get(if_none_match);
-        // A body that is not a valid JWKS counts as a failed fetch.
-        let outcome = match outcome {
-            FetchOutcome::Response {
-                status: 200,
-                ref body,
-                ..
-            } if KeySet::from_jwks(body).is_err() => FetchOutcome::Failed,
-            other => other,
-        };
-        let applied = self.state.on_result(now, outcome);
+        // A body that is not a valid JWKS counts as a failed fetch (RemoteState decides).
+        let (applied, _) = self.state.on_result(now, outcome, KeySet::from_jwks);
         if matches!(applied, Applied::Replaced(_) | Applied::Revalidated) {
             self.save();
         }
