@@ -28,6 +28,7 @@ async function origin() {
     list: undefined,
     maxAge: 120,
     fail: false,
+    broken: false,
     delayMs: 0,
     requests: { jwks: 0, revocations: 0, notModified: 0 },
     etag() {
@@ -39,6 +40,7 @@ async function origin() {
     o.requests[which]++;
     if (o.delayMs) await new Promise((r) => setTimeout(r, o.delayMs));
     if (o.fail) return res.writeHead(503).end("down");
+    if (o.broken) return res.writeHead(200, { "cache-control": "max-age=600", etag: '"broken"' }).end("<html>maintenance</html>");
     if (which === "jwks") {
       const etag = o.etag();
       const headers = { "cache-control": `public, max-age=${o.maxAge}`, etag, "content-type": "application/json" };
@@ -105,6 +107,26 @@ test("stale-if-error up to maxStale, then fail closed with a retryable ERR_JWKS_
   assert.throws(() => v.verifySync(t, { now: T0 + 3600 + 120 }), { code: "ERR_JWKS_TIMEOUT" });
   o.fail = false; // back up: the next call refetches and recovers
   assert.equal((await v.verify(await token(k1), { now: T0 + 3600 + 121 })).claims.iss, ISS);
+  await o.close();
+});
+
+test("a 200 whose body is not a JWKS counts as a failed fetch: the held keys stay", async () => {
+  const o = await origin();
+  const k1 = await key("k1");
+  o.keys = [k1];
+  const v = new Validator({ jwks: remoteJwks(o.url("/jwks"), { maxStale: 3600 }), issuer: ISS });
+  await v.verify(await token(k1), { now: T0 });
+  o.broken = true; // a bad deploy of the IdP serves an HTML page with 200
+  const before = o.requests.jwks;
+  assert.equal((await v.verify(await token(k1), { now: T0 + 200 })).claims.iss, ISS);
+  await new Promise((r) => setTimeout(r, 50)); // the background refresh lands
+  assert.ok(o.requests.jwks > before, "the stale JWKS was refetched");
+  assert.equal((await v.verify(await token(k1), { now: T0 + 201 })).claims.iss, ISS, "k1 still verifies");
+  assert.equal(v.verifySync(await token(k1), { now: T0 + 202 }).claims.iss, ISS);
+  const e = await v.verify(await token(k1), { now: T0 + 200 + 3600 + 1 }).catch((x) => x);
+  assert.equal(e.code, "ERR_JWKS_TIMEOUT", "past maxStale the broken source fails closed");
+  o.broken = false;
+  assert.equal((await v.verify(await token(k1), { now: T0 + 200 + 3600 + 2 })).claims.iss, ISS);
   await o.close();
 });
 
