@@ -602,6 +602,9 @@ mod tests {
         }
     }
 
+    // proptest is a native-only dev-dependency (tests/wasm.rs builds these unit
+    // tests for wasm32 too).
+    #[cfg(not(target_arch = "wasm32"))]
     mod differential {
         use alloc::format;
         use alloc::string::{String, ToString};
