@@ -472,6 +472,27 @@ fn revocations_of_jti_subject_provisioning_key_and_signing_key_reach_verifiers_s
         &(T0 + 5).to_string(),
     ]);
     assert!(verdict(&ta2, T0 + 6).starts_with("ERR_JWT_REVOKED"));
+    // Revoking it again changes nothing, but the request is still audited.
+    let again = env.ok(&[
+        "revoke",
+        "token",
+        "--jti",
+        &jti,
+        "--now",
+        &(T0 + 6).to_string(),
+    ]);
+    assert!(
+        again.contains("\"revoked\":false") || again.contains("already"),
+        "{again}"
+    );
+    let unchanged: Vec<Value> = env
+        .audit()
+        .into_iter()
+        .filter(|r| r["jti"] == jti.as_str() && r["outcome"] == "unchanged")
+        .collect();
+    assert_eq!(unchanged.len(), 1, "{unchanged:?}");
+    assert_eq!(unchanged[0]["action"], "token.revoke");
+    assert_eq!(unchanged[0]["detail"], "already revoked");
 
     // 2. subject.
     env.ok(&["revoke", "subject", "bob", "--now", &(T0 + 6).to_string()]);
@@ -494,6 +515,16 @@ fn revocations_of_jti_subject_provisioning_key_and_signing_key_reach_verifiers_s
         &(T0 + 10).to_string(),
     ]);
     assert!(verdict(&tc, T0 + 11).starts_with("ERR_JWT_REVOKED"));
+    env.ok(&[
+        "provision",
+        "revoke",
+        &c_id,
+        "--now",
+        &(T0 + 11).to_string(),
+    ]);
+    assert!(env.audit().iter().any(|r| r["action"] == "provision.revoke"
+        && r["outcome"] == "unchanged"
+        && r["provisioning_key_id"] == c_id.as_str()));
     let out = env.issue(&c, &[], T0 + 12);
     assert_eq!(out.status.code(), Some(1));
     assert!(

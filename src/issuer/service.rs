@@ -119,6 +119,15 @@ fn row(now: u64, action: &str, actor: &str) -> AuditRecord {
     }
 }
 
+/// The audit row of an operator request that changed nothing (the target was
+/// already revoked or expired): still an event, so still audited.
+fn unchanged(now: u64, action: &str, detail: &str) -> AuditRecord {
+    let mut a = row(now, action, OPERATOR);
+    a.outcome = "unchanged".into();
+    a.detail = Some(detail.into());
+    a
+}
+
 fn load_settings(tx: &mut dyn Tx) -> Result<Settings> {
     let rows = tx.settings()?;
     if rows.is_empty() {
@@ -505,6 +514,9 @@ impl<S: Store> Issuer<S> {
                 .find(|k| k.kid == kid)
                 .ok_or_else(|| not_found("signing key", kid))?;
             if k.revoked_at.is_some() {
+                let mut a = unchanged(now, "key.revoke", "already revoked");
+                a.kid = Some(kid.into());
+                tx.insert_audit(&a)?;
                 return Ok(Vec::new());
             }
             k.state = if k.private_key.is_some() {
@@ -683,6 +695,10 @@ impl<S: Store> Issuer<S> {
                 .provisioning_key(id)?
                 .ok_or_else(|| not_found("provisioning key", id))?;
             if k.revoked_at.is_some() {
+                let mut a = unchanged(now, "provision.revoke", "already revoked");
+                a.provisioning_key_id = Some(k.id.clone());
+                a.sub = Some(k.sub.clone());
+                tx.insert_audit(&a)?;
                 return Ok(k);
             }
             k.revoked_at = Some(now);
@@ -753,6 +769,15 @@ impl<S: Store> Issuer<S> {
                 .iter()
                 .any(|e| e.kind == RevocationKind::Jti && e.value == jti);
             if t.exp <= now || listed {
+                let why = if listed {
+                    "already revoked"
+                } else {
+                    "already expired"
+                };
+                let mut a = unchanged(now, "token.revoke", why);
+                a.jti = Some(jti.into());
+                a.sub = Some(t.sub);
+                tx.insert_audit(&a)?;
                 return Ok(false);
             }
             tx.insert_revocation(&RevocationEntry {
