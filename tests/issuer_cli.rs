@@ -546,6 +546,10 @@ fn revocations_of_jti_subject_provisioning_key_and_signing_key_reach_verifiers_s
     ]);
     assert_eq!(active_kid(&env), pending);
     assert!(!env.ok(&["jwks"]).contains(&old));
+    env.ok(&["keys", "revoke", &old, "--now", &(T0 + 13).to_string()]);
+    assert!(env.audit().iter().any(|r| r["action"] == "key.revoke"
+        && r["outcome"] == "unchanged"
+        && r["kid"] == old.as_str()));
     let v = verdict(&tb2, T0 + 14);
     assert!(
         v.starts_with("ERR_JWT_REVOKED") && v.contains("signing key"),
