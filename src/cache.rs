@@ -24,6 +24,7 @@ pub const DEFAULT_CAPACITY: usize = 1000;
 pub const DEFAULT_MAX_BYTES: usize = 8 * 1024 * 1024;
 
 struct Entry {
+    token: String,
     verified: Verified,
     serial: u64,
     tick: u64,
@@ -33,18 +34,25 @@ struct Entry {
 
 /// The cache. `capacity` 0 disables it.
 ///
-/// Entries live in `slots`; `index` maps each token to its slot, sorted by
-/// token for binary search. Recency is a tick per entry; eviction scans for
-/// the oldest (once per insert when full). Plain vectors keep the wasm build
-/// small (each `BTreeMap` instantiation costs ~10 KB there).
+/// Entries live in `slots`; `index` lists the occupied slots sorted by token,
+/// for binary search. Recency is a tick per entry plus `recency`, a queue of
+/// `(tick, slot)` records in tick order: an insert or a hit appends one, and a
+/// record whose tick is no longer its slot's is stale. Eviction pops records
+/// from the front until a live one, so it costs O(1) amortized instead of a
+/// scan of every entry; the queue is compacted when stale records pile up.
+/// Plain vectors keep the wasm build small (each `BTreeMap` instantiation
+/// costs ~10 KB there).
 pub struct TokenCache {
     capacity: usize,
     max_bytes: usize,
     bytes: usize,
     tick: u64,
-    index: Vec<(String, usize)>,
+    index: Vec<usize>,
     slots: Vec<Option<Entry>>,
     free: Vec<usize>,
+    recency: Vec<(u64, usize)>,
+    /// Records before `head` in `recency` have been consumed.
+    head: usize,
     hits: u64,
     misses: u64,
 }
@@ -71,6 +79,15 @@ pub enum Lookup<'a> {
     Rejected(crate::Error),
 }
 
+/// What [`TokenCache::insert`] did.
+#[derive(Debug)]
+pub enum Inserted<'a> {
+    /// Stored: the cached result and its serial number.
+    Cached(&'a Verified, u64),
+    /// Not stored; the result is handed back.
+    NotCached(Verified),
+}
+
 impl TokenCache {
     /// A cache of at most `capacity` entries and [`DEFAULT_MAX_BYTES`].
     pub fn new(capacity: usize) -> Self {
@@ -82,6 +99,8 @@ impl TokenCache {
             index: Vec::new(),
             slots: Vec::new(),
             free: Vec::new(),
+            recency: Vec::new(),
+            head: 0,
             hits: 0,
             misses: 0,
         }
@@ -102,25 +121,73 @@ impl TokenCache {
         (self.hits, self.misses)
     }
 
-    fn find(&self, token: &str) -> Result<usize, usize> {
-        self.index.binary_search_by(|(t, _)| t.as_str().cmp(token))
-    }
-
-    fn entry(&self, pos: usize) -> Option<&Entry> {
-        let slot = self.index.get(pos)?.1;
+    fn slot(&self, slot: usize) -> Option<&Entry> {
         self.slots.get(slot)?.as_ref()
     }
 
-    /// Removes the entry at index position `pos`.
+    fn find(&self, token: &str) -> Result<usize, usize> {
+        self.index
+            .binary_search_by(|&slot| self.slot(slot).map_or("", |e| e.token.as_str()).cmp(token))
+    }
+
+    fn entry(&self, pos: usize) -> Option<&Entry> {
+        self.slot(*self.index.get(pos)?)
+    }
+
+    /// Removes the entry at index position `pos` (its recency records go stale).
     fn remove_at(&mut self, pos: usize) {
         if pos >= self.index.len() {
             return;
         }
-        let (_, slot) = self.index.remove(pos);
+        let slot = self.index.remove(pos);
         if let Some(e) = self.slots.get_mut(slot).and_then(Option::take) {
             self.bytes -= e.bytes;
             self.free.push(slot);
         }
+    }
+
+    /// Drops stale recency records once they outnumber the entries: keeps the
+    /// queue O(capacity) and the work O(1) amortized per operation.
+    fn compact(&mut self) {
+        let pending = self.recency.len() - self.head;
+        if pending <= 2 * self.capacity.max(self.index.len()) + 16 {
+            return;
+        }
+        let slots = &self.slots;
+        let live = |&(t, s): &(u64, usize)| {
+            slots
+                .get(s)
+                .and_then(Option::as_ref)
+                .is_some_and(|e| e.tick == t)
+        };
+        let kept: Vec<(u64, usize)> = self
+            .recency
+            .get(self.head..)
+            .unwrap_or_default()
+            .iter()
+            .copied()
+            .filter(live)
+            .collect();
+        self.recency = kept;
+        self.head = 0;
+    }
+
+    /// Evicts the least recently used entry.
+    fn evict(&mut self) {
+        while let Some(&(tick, slot)) = self.recency.get(self.head) {
+            self.head += 1;
+            let found = match self.slot(slot) {
+                Some(e) if e.tick == tick => self.find(&e.token),
+                _ => continue, // stale record
+            };
+            if let Ok(pos) = found {
+                self.remove_at(pos);
+            }
+            return;
+        }
+        // No live record (cannot happen while entries exist): drop the oldest
+        // index position so the bound holds regardless.
+        self.remove_at(0);
     }
 
     /// Looks `token` up at `now` under `policy`.
@@ -145,7 +212,9 @@ impl TokenCache {
         self.tick += 1;
         self.hits += 1;
         let tick = self.tick;
-        let slot = self.index.get(pos).map_or(usize::MAX, |p| p.1);
+        let slot = self.index.get(pos).copied().unwrap_or(usize::MAX);
+        self.compact();
+        self.recency.push((tick, slot));
         match self.slots.get_mut(slot).and_then(Option::as_mut) {
             Some(e) => {
                 e.tick = tick;
@@ -155,10 +224,13 @@ impl TokenCache {
         }
     }
 
-    /// Caches a verification result for `token`.
-    pub fn insert(&mut self, token: &str, verified: Verified, policy: &Policy) {
+    /// Caches a verification result for `token`: [`Inserted::Cached`] with the
+    /// stored result and its serial, or [`Inserted::NotCached`] giving
+    /// `verified` back (the cache is disabled, or this entry alone is over the
+    /// byte bound).
+    pub fn insert(&mut self, token: &str, verified: Verified, policy: &Policy) -> Inserted<'_> {
         if self.capacity == 0 {
-            return;
+            return Inserted::NotCached(verified);
         }
         if let Ok(pos) = self.find(token) {
             self.remove_at(pos);
@@ -168,40 +240,41 @@ impl TokenCache {
             + verified.claims_json.len()
             + verified.key_fingerprint.len();
         if bytes > self.max_bytes {
-            return;
+            return Inserted::NotCached(verified);
         }
         while !self.index.is_empty()
             && (self.index.len() >= self.capacity || self.bytes + bytes > self.max_bytes)
         {
-            // Evict the least recently used entry.
-            let oldest = (0..self.index.len())
-                .min_by_key(|&p| self.entry(p).map_or(0, |e| e.tick))
-                .unwrap_or(0);
-            self.remove_at(oldest);
+            self.evict();
         }
+        self.compact();
         self.tick += 1;
-        self.bytes += bytes;
-        let entry = Entry {
-            verified,
-            serial: self.tick,
-            tick: self.tick,
-            revocation_version: policy.revocations().version(),
-            bytes,
-        };
+        let tick = self.tick;
         let slot = match self.free.pop() {
-            Some(slot) => {
-                if let Some(s) = self.slots.get_mut(slot) {
-                    *s = Some(entry);
-                }
-                slot
-            }
-            None => {
-                self.slots.push(Some(entry));
+            Some(slot) if slot < self.slots.len() => slot,
+            _ => {
+                self.slots.push(None);
                 self.slots.len() - 1
             }
         };
+        // The slot is empty, so the search skips it; the token is not cached.
         let pos = self.find(token).unwrap_or_else(|p| p);
-        self.index.insert(pos, (String::from(token), slot));
+        self.index.insert(pos, slot);
+        let Some(cell) = self.slots.get_mut(slot) else {
+            self.index.remove(pos);
+            return Inserted::NotCached(verified);
+        };
+        let entry = cell.insert(Entry {
+            token: String::from(token),
+            verified,
+            serial: tick,
+            tick,
+            revocation_version: policy.revocations().version(),
+            bytes,
+        });
+        self.bytes += bytes;
+        self.recency.push((tick, slot));
+        Inserted::Cached(&entry.verified, entry.serial)
     }
 
     /// Drops the entries whose verifying key is no longer in `keys`.
@@ -226,6 +299,8 @@ impl TokenCache {
         self.index.clear();
         self.slots.clear();
         self.free.clear();
+        self.recency.clear();
+        self.head = 0;
         self.bytes = 0;
     }
 }
@@ -248,6 +323,8 @@ pub fn verify_cached(
         Lookup::Miss => {}
     }
     let verified = crate::verify(token, keys, policy, now)?;
-    cache.insert(token, verified.clone(), policy);
-    Ok(verified)
+    match cache.insert(token, verified, policy) {
+        Inserted::Cached(cached, _) => Ok(cached.clone()),
+        Inserted::NotCached(verified) => Ok(verified),
+    }
 }

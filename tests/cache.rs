@@ -11,7 +11,7 @@
 mod common;
 
 use common::*;
-use jwt_edge::cache::Lookup;
+use jwt_edge::cache::{Inserted, Lookup};
 use jwt_edge::{install_revocations, verify_cached, KeySet, TokenCache};
 use serde_json::json;
 
@@ -163,4 +163,37 @@ fn a_secret_configured_without_kid_verifies_hmac_tokens_that_carry_one() {
             .code(),
         "ERR_JWKS_NO_MATCHING_KEY"
     );
+}
+
+#[test]
+fn eviction_follows_recency_through_many_hits() {
+    // Enough hits to make the recency queue compact itself several times.
+    let (keys, policy) = (standard_keys(), policy_all());
+    let mut cache = TokenCache::new(3);
+    let t: Vec<String> = (0..5)
+        .map(|i| ec_token(&format!("r{i}"), NOW + 3600))
+        .collect();
+    for token in &t[..3] {
+        verify_cached(&mut cache, token, &keys, &policy, NOW).unwrap();
+    }
+    for _ in 0..100 {
+        assert!(matches!(cache.get(&t[0], &policy, NOW), Lookup::Hit(..)));
+    }
+    verify_cached(&mut cache, &t[3], &keys, &policy, NOW).unwrap(); // evicts t1
+    assert!(matches!(cache.get(&t[2], &policy, NOW), Lookup::Hit(..)));
+    verify_cached(&mut cache, &t[4], &keys, &policy, NOW).unwrap(); // evicts t0
+    assert_eq!(cache.len(), 3);
+    let present: Vec<bool> = t
+        .iter()
+        .map(|x| matches!(cache.get(x, &policy, NOW), Lookup::Hit(..)))
+        .collect();
+    assert_eq!(present, [false, false, true, true, true]);
+    // Serials are unique per insertion and reported by insert and get alike.
+    let mut other = TokenCache::new(2);
+    let v = jwt_edge::verify(&t[0], &keys, &policy, NOW).unwrap();
+    let serial = match other.insert(&t[0], v, &policy) {
+        Inserted::Cached(_, s) => s,
+        Inserted::NotCached(_) => panic!("capacity 2 must cache"),
+    };
+    assert!(matches!(other.get(&t[0], &policy, NOW), Lookup::Hit(_, s) if s == serial));
 }

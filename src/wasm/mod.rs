@@ -18,7 +18,7 @@ use alloc::vec::Vec;
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use crate::cache::{Lookup, TokenCache, DEFAULT_CAPACITY};
+use crate::cache::{Inserted, Lookup, TokenCache, DEFAULT_CAPACITY};
 use crate::remote::{FetchOutcome, RemoteConfig, RemoteState};
 use crate::{Algorithm, Error, ErrorKind, KeySet, Policy};
 
@@ -673,7 +673,7 @@ impl Core {
         if pending.alg().is_symmetric() || self.crypto == CryptoMode::Wasm {
             let verified_by = pending.check_signature().map_err(|e| js_error(&e))?;
             let verified = crate::finish(pending, verified_by, now_s).map_err(|e| js_error(&e))?;
-            let done = self.remember(token, verified, now_s);
+            let done = self.remember(token, verified);
             return Ok(object(&[("done", done)]));
         }
         let alg = pending.alg();
@@ -749,15 +749,13 @@ impl Core {
         let pending = crate::begin(token, &self.keys, &self.policy).map_err(|e| js_error(&e))?;
         let verified = crate::finish(pending, verified_by.map(|i| i as usize), now)
             .map_err(|e| js_error(&e))?;
-        Ok(self.remember(token, verified, now))
+        Ok(self.remember(token, verified))
     }
 
-    fn remember(&mut self, token: &str, verified: crate::Verified, now: u64) -> JsValue {
-        let out = verified_out(&verified, 0);
-        self.cache.insert(token, verified, &self.policy);
-        match self.cache.get(token, &self.policy, now) {
-            Lookup::Hit(v, serial) => verified_out(v, serial),
-            _ => out,
+    fn remember(&mut self, token: &str, verified: crate::Verified) -> JsValue {
+        match self.cache.insert(token, verified, &self.policy) {
+            Inserted::Cached(cached, serial) => verified_out(cached, serial),
+            Inserted::NotCached(uncached) => verified_out(&uncached, 0),
         }
     }
 
@@ -770,7 +768,7 @@ impl Core {
         }
         let verified =
             crate::verify(token, &self.keys, &self.policy, now).map_err(|e| js_error(&e))?;
-        Ok(self.remember(token, verified, now))
+        Ok(self.remember(token, verified))
     }
 }
 
