@@ -86,7 +86,7 @@ fn decode_segment(name: &str, seg: &str) -> Result<Vec<u8>> {
     if seg.is_empty() {
         return Err(jws_invalid(format!("the {name} segment is empty")));
     }
-    b64::decode(seg.as_bytes())
+    b64::decode_public(seg.as_bytes())
         .map_err(|e| jws_invalid(format!("the {name} segment {}", e.describe())))
 }
 
