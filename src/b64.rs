@@ -72,12 +72,12 @@ pub(crate) fn decode_public(input: &[u8]) -> Result<Vec<u8>, B64Error> {
     if input.iter().any(|&b| value(b) > 63) {
         return Err(B64Error::Alphabet);
     }
-    let mut out = Vec::with_capacity(input.len() / 4 * 3 + 2);
     let mut quads = input.chunks_exact(4);
-    for quad in &mut quads {
-        if let [a, b, c, d] = *quad {
-            let n = value(a) << 18 | value(b) << 12 | value(c) << 6 | value(d);
-            out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    let mut out = alloc::vec![0u8; quads.len() * 3];
+    for (quad, bytes) in (&mut quads).zip(out.chunks_exact_mut(3)) {
+        if let ([a, b, c, d], [x, y, z]) = (quad, bytes) {
+            let n = value(*a) << 18 | value(*b) << 12 | value(*c) << 6 | value(*d);
+            (*x, *y, *z) = ((n >> 16) as u8, (n >> 8) as u8, n as u8);
         }
     }
     match *quads.remainder() {
