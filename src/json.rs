@@ -384,16 +384,18 @@ impl Parser<'_> {
             }
         }
         let mut f = significand as f64;
+        // O(1) whatever the exponent: the significand is below 10^18, so a
+        // scale under -400 is below the smallest subnormal and one over 400
+        // overflows (`pow10` saturates there).
         if f != 0.0 {
             if scale >= 0 {
                 f *= pow10(scale);
+            } else if scale < -400 {
+                f = 0.0;
+            } else if scale < -300 {
+                f = f / 1e300 / pow10(-scale - 300);
             } else {
-                let mut s = -scale;
-                while s > 300 {
-                    f /= 1e300;
-                    s -= 300;
-                }
-                f /= pow10(s);
+                f /= pow10(-scale);
             }
         }
         if negative {
@@ -522,6 +524,9 @@ mod tests {
             ("253402300799", 253_402_300_799.0),
             ("0.000001", 0.000001),
             ("1e-400", 0.0),
+            ("1e-999999999999", 0.0),
+            ("123456789e-320", 1.23456789e-312),
+            ("1e-330", 1e-330),
         ] {
             let v = parse(text.as_bytes(), 1).unwrap();
             assert_eq!(v.as_f64(), Some(want), "{text}");

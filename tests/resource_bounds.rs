@@ -114,6 +114,11 @@ fn hostile_tokens(len: usize) -> Vec<(&'static str, String)> {
     let members: String = (0..budget / 12).map(|i| format!(",\"m{i}\":{i}")).collect();
     let escapes = format!(",\"e\":\"{}\"", "\\u00e9".repeat(budget / 6));
     let numbers = format!(",\"n\":[{}]", vec!["1e308"; budget / 6].join(","));
+    // Exponents far below any f64: each must cost O(1), not a loop per 300 of exponent.
+    let tiny = format!(
+        ",\"t\":[{}]",
+        vec!["1e-999999999999"; budget / 16].join(",")
+    );
     vec![
         ("filler string", token_of_len(len, "", &claims)),
         ("max-depth header", token_of_len(len, &deep, &claims)),
@@ -137,6 +142,14 @@ fn hostile_tokens(len: usize) -> Vec<(&'static str, String)> {
             "many numbers",
             token_raw(
                 &format!(r#"{{"alg":"HS256","kid":"{KID_HS}"{numbers}}}"#),
+                &claims,
+                &hs256(),
+            ),
+        ),
+        (
+            "many tiny exponents",
+            token_raw(
+                &format!(r#"{{"alg":"HS256","kid":"{KID_HS}"{tiny}}}"#),
                 &claims,
                 &hs256(),
             ),
