@@ -146,30 +146,34 @@ impl TokenCache {
         }
     }
 
-    /// Drops stale recency records once they outnumber the entries: keeps the
-    /// queue O(capacity) and the work O(1) amortized per operation.
+    /// Keeps the recency queue O(entries): drops stale records once they
+    /// outnumber the live ones, and frees the consumed prefix once it is as long
+    /// as the rest. Both cost O(queue) and happen after as many operations, so
+    /// the work stays O(1) amortized.
     fn compact(&mut self) {
         let pending = self.recency.len() - self.head;
-        if pending <= 2 * self.capacity.max(self.index.len()) + 16 {
-            return;
+        if pending > 2 * self.index.len() + 64 {
+            let slots = &self.slots;
+            let live = |&(t, s): &(u64, usize)| {
+                slots
+                    .get(s)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|e| e.tick == t)
+            };
+            let kept: Vec<(u64, usize)> = self
+                .recency
+                .get(self.head..)
+                .unwrap_or_default()
+                .iter()
+                .copied()
+                .filter(live)
+                .collect();
+            self.recency = kept;
+            self.head = 0;
+        } else if self.head > 64 && self.head >= pending {
+            self.recency.drain(..self.head);
+            self.head = 0;
         }
-        let slots = &self.slots;
-        let live = |&(t, s): &(u64, usize)| {
-            slots
-                .get(s)
-                .and_then(Option::as_ref)
-                .is_some_and(|e| e.tick == t)
-        };
-        let kept: Vec<(u64, usize)> = self
-            .recency
-            .get(self.head..)
-            .unwrap_or_default()
-            .iter()
-            .copied()
-            .filter(live)
-            .collect();
-        self.recency = kept;
-        self.head = 0;
     }
 
     /// Evicts the least recently used entry.
@@ -326,5 +330,60 @@ pub fn verify_cached(
     match cache.insert(token, verified, policy) {
         Inserted::Cached(cached, _) => Ok(cached.clone()),
         Inserted::NotCached(verified) => Ok(verified),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+
+    fn verified() -> Verified {
+        Verified {
+            header: serde_json::Map::new(),
+            claims: serde_json::Map::new(),
+            alg: crate::Algorithm::ES256,
+            kid: None,
+            header_json: String::from("{}"),
+            claims_json: String::from("{}"),
+            key_fingerprint: String::from("k"),
+            times: crate::claims::TimeClaims {
+                exp: None,
+                nbf: None,
+                iat: None,
+            },
+        }
+    }
+
+    #[test]
+    fn the_recency_queue_stays_proportional_to_the_entries() {
+        let policy = Policy::new().require_exp(false);
+        let mut cache = TokenCache::new(10);
+        for i in 0..10_000 {
+            let token = format!("token-{i}");
+            assert!(matches!(
+                cache.insert(&token, verified(), &policy),
+                Inserted::Cached(..)
+            ));
+            // Every third token is hit a few times.
+            if i % 3 == 0 {
+                for _ in 0..5 {
+                    assert!(matches!(cache.get(&token, &policy, 0), Lookup::Hit(..)));
+                }
+            }
+            assert!(cache.len() <= 10);
+            assert!(
+                cache.recency.len() <= 2 * (2 * 10 + 64) + 2,
+                "{} records after {i} inserts",
+                cache.recency.len()
+            );
+        }
+        // The 10 most recent tokens are the ones held.
+        for i in 9_990..10_000 {
+            assert!(matches!(
+                cache.get(&format!("token-{i}"), &policy, 0),
+                Lookup::Hit(..)
+            ));
+        }
     }
 }
