@@ -465,7 +465,8 @@ impl Core {
         let (keys, policy, secret) = (&self.keys, &self.policy, &self.secret);
         let (remote, is_jwks) = match which {
             "jwks" => (self.remote_jwks.as_mut(), true),
-            _ => (self.remote_revocations.as_mut(), false),
+            "revocations" => (self.remote_revocations.as_mut(), false),
+            _ => (None, false),
         };
         let Some(remote) = remote else {
             return Err(no_remote(which));
