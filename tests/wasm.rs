@@ -136,3 +136,27 @@ fn inspect_returns_json_texts_and_warnings() {
     assert!(codes.contains(&"EXPIRED".to_string()), "{codes:?}");
     assert!(codes.contains(&"NO_KID".to_string()), "{codes:?}");
 }
+
+#[wasm_bindgen_test]
+fn on_fetch_answers_only_for_configured_sources() {
+    let mut core = Core::new(options(&[
+        ("jwks", jwks()),
+        ("remoteRevocations", Object::new().into()),
+    ]))
+    .unwrap();
+    let body = || Some(String::from("{}"));
+    // An unknown or unconfigured source name is an options error, never
+    // another source's data.
+    for which in ["nope", "jwks", "Revocations", ""] {
+        let err = core
+            .on_fetch(which, 1.0, 200, None, None, None, body())
+            .unwrap_err();
+        assert_eq!(code(&err), "ERR_INVALID_OPTIONS", "{which:?}");
+    }
+    // The configured one takes the outcome (an unsigned list is refused, so
+    // nothing is installed).
+    assert_eq!(
+        core.on_fetch("revocations", 1.0, 200, None, None, None, body()),
+        Ok(false)
+    );
+}
