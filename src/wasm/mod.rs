@@ -45,20 +45,47 @@ fn js_error(e: &Error) -> JsValue {
     obj.into()
 }
 
-/// A JWKS body plus the configured HMAC secret, if any.
-fn parse_jwks(body: &[u8], secret: Option<&[u8]>) -> crate::Result<KeySet> {
-    let mut keys = KeySet::from_jwks(body)?;
-    if let Some(secret) = secret {
-        keys.add_hmac_secret(secret, None, None)?;
+/// Remote source `which` ("jwks" or "revocations") and whether it is the
+/// JWKS (a free function over the two fields, so callers can borrow the rest
+/// of `Core` beside it).
+fn source<'a>(
+    jwks: &'a mut Option<RemoteState>,
+    revocations: &'a mut Option<RemoteState>,
+    which: &str,
+) -> Result<(&'a mut RemoteState, bool), JsValue> {
+    match which {
+        "jwks" => jwks.as_mut().map(|r| (r, true)),
+        "revocations" => revocations.as_mut().map(|r| (r, false)),
+        _ => None,
     }
-    Ok(keys)
+    .ok_or_else(|| {
+        options_error(format!(
+            "no remote source {:?}",
+            crate::text::Truncated(which)
+        ))
+    })
 }
 
-fn no_remote(which: &str) -> JsValue {
-    options_error(format!(
-        "no remote source {:?}",
-        crate::text::Truncated(which)
-    ))
+/// Parses and checks a body of a remote source: a JWKS (plus the configured
+/// HMAC secret, if any), or a signed revocation list verified against `keys`.
+fn parse_source(
+    is_jwks: bool,
+    body: &[u8],
+    keys: &KeySet,
+    policy: &Policy,
+    secret: Option<&[u8]>,
+) -> crate::Result<Installed> {
+    if is_jwks {
+        let mut keys = KeySet::from_jwks(body)?;
+        if let Some(secret) = secret {
+            keys.add_hmac_secret(secret, None, None)?;
+        }
+        Ok(Installed::Keys(keys))
+    } else {
+        // Bodies come from JS strings or JSON snapshots: always UTF-8.
+        let text = core::str::from_utf8(body).unwrap_or_default();
+        crate::verify_revocation_list(text, keys, policy).map(Installed::List)
+    }
 }
 
 fn options_error(message: impl Into<String>) -> JsValue {
@@ -417,12 +444,22 @@ impl Core {
     }
 
     fn remote(&mut self, which: &str) -> Result<&mut RemoteState, JsValue> {
-        match which {
-            "jwks" => self.remote_jwks.as_mut(),
-            "revocations" => self.remote_revocations.as_mut(),
-            _ => None,
+        source(&mut self.remote_jwks, &mut self.remote_revocations, which).map(|(r, _)| r)
+    }
+
+    /// Puts a parsed remote document in force.
+    fn install(&mut self, doc: Installed) -> Result<(), JsValue> {
+        match doc {
+            Installed::Keys(keys) => self.install_keys(keys),
+            Installed::List(list) => {
+                self.policy
+                    .revocations_mut()
+                    .insert(list)
+                    .map_err(|e| js_error(&e))?;
+                self.generation = self.generation.wrapping_add(1);
+            }
         }
-        .ok_or_else(|| no_remote(which))
+        Ok(())
     }
 
     /// What to do about remote source `which` ("jwks" or "revocations") now:
@@ -462,36 +499,13 @@ impl Core {
             }
         };
         // The state decides whether the body is taken (only if it parses).
-        let (keys, policy, secret) = (&self.keys, &self.policy, &self.secret);
-        let (remote, is_jwks) = match which {
-            "jwks" => (self.remote_jwks.as_mut(), true),
-            "revocations" => (self.remote_revocations.as_mut(), false),
-            _ => (None, false),
-        };
-        let Some(remote) = remote else {
-            return Err(no_remote(which));
-        };
+        let (keys, policy, secret) = (&self.keys, &self.policy, self.secret.as_deref());
+        let (remote, is_jwks) = source(&mut self.remote_jwks, &mut self.remote_revocations, which)?;
         let (_, accepted) = remote.on_result(now, outcome, |body| {
-            if is_jwks {
-                parse_jwks(body, secret.as_deref()).map(Installed::Keys)
-            } else {
-                let text = core::str::from_utf8(body).unwrap_or_default();
-                crate::verify_revocation_list(text, keys, policy).map(Installed::List)
-            }
+            parse_source(is_jwks, body, keys, policy, secret)
         });
         match accepted {
-            Some(Installed::Keys(keys)) => {
-                self.install_keys(keys);
-                Ok(true)
-            }
-            Some(Installed::List(list)) => {
-                self.policy
-                    .revocations_mut()
-                    .insert(list)
-                    .map_err(|e| js_error(&e))?;
-                self.generation = self.generation.wrapping_add(1);
-                Ok(true)
-            }
+            Some(doc) => self.install(doc).map(|()| true),
             None => Ok(false),
         }
     }
@@ -552,25 +566,18 @@ impl Core {
             };
             let mut state = self.remote(which)?.clone();
             state.restore_map(snap).map_err(|e| js_error(&e))?;
-            let Some(body) = state
-                .body()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-            else {
+            let Some(body) = state.body() else {
                 continue;
             };
-            if which == "jwks" {
-                let keys = parse_jwks(body.as_bytes(), self.secret.as_deref())
-                    .map_err(|e| js_error(&e))?;
-                self.install_keys(keys);
-            } else {
-                let list = crate::verify_revocation_list(&body, &self.keys, &self.policy)
-                    .map_err(|e| js_error(&e))?;
-                self.policy
-                    .revocations_mut()
-                    .insert(list)
-                    .map_err(|e| js_error(&e))?;
-                self.generation = self.generation.wrapping_add(1);
-            }
+            let doc = parse_source(
+                which == "jwks",
+                body,
+                &self.keys,
+                &self.policy,
+                self.secret.as_deref(),
+            )
+            .map_err(|e| js_error(&e))?;
+            self.install(doc)?;
             *self.remote(which)? = state;
         }
         Ok(())
