@@ -261,11 +261,9 @@ impl TokenCache {
                 self.slots.len() - 1
             }
         };
-        // The slot is empty, so the search skips it; the token is not cached.
+        // The token is not cached (removed above), so this is where it goes.
         let pos = self.find(token).unwrap_or_else(|p| p);
-        self.index.insert(pos, slot);
         let Some(cell) = self.slots.get_mut(slot) else {
-            self.index.remove(pos);
             return Inserted::NotCached(verified);
         };
         let entry = cell.insert(Entry {
@@ -276,6 +274,7 @@ impl TokenCache {
             revocation_version: policy.revocations().version(),
             bytes,
         });
+        self.index.insert(pos, slot);
         self.bytes += bytes;
         self.recency.push((tick, slot));
         Inserted::Cached(&entry.verified, entry.serial)
