@@ -99,10 +99,31 @@ impl Parser<'_> {
 
     /// Consumes `byte` (after whitespace) or fails with `what`.
     fn expect(&mut self, byte: u8, what: &str) -> Result<(), String> {
-        self.skip_ws();
-        if self.peek() == Some(byte) {
-            self.pos += 1;
+        if self.eat(byte) {
             Ok(())
+        } else {
+            Err(self.error(what))
+        }
+    }
+
+    /// Skips whitespace, then consumes `byte` if it is next.
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_ws();
+        let found = self.peek() == Some(byte);
+        if found {
+            self.pos += 1;
+        }
+        found
+    }
+
+    /// After an array element or object member: `,` (more follow, `false`) or
+    /// `close` (done, `true`).
+    fn separator(&mut self, close: u8, what: &str) -> Result<bool, String> {
+        if self.eat(b',') {
+            Ok(false)
+        } else if self.peek() == Some(close) {
+            self.pos += 1;
+            Ok(true)
         } else {
             Err(self.error(what))
         }
@@ -142,22 +163,14 @@ impl Parser<'_> {
         let inner = self.nested(depth_left)?;
         self.pos += 1; // '['
         let mut out = Vec::new();
-        self.skip_ws();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
+        if self.eat(b']') {
             return Ok(Value::Array(out));
         }
         loop {
             self.skip_ws();
             out.push(self.value(inner)?);
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(Value::Array(out));
-                }
-                _ => return Err(self.error("expected ',' or ']' in an array")),
+            if self.separator(b']', "expected ',' or ']' in an array")? {
+                return Ok(Value::Array(out));
             }
         }
     }
@@ -166,9 +179,7 @@ impl Parser<'_> {
         let inner = self.nested(depth_left)?;
         self.pos += 1; // '{'
         let mut out = Map::new();
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
+        if self.eat(b'}') {
             return Ok(Value::Object(out));
         }
         loop {
@@ -188,14 +199,8 @@ impl Parser<'_> {
                 ));
             }
             out.insert(key, value);
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(Value::Object(out));
-                }
-                _ => return Err(self.error("expected ',' or '}' in an object")),
+            if self.separator(b'}', "expected ',' or '}' in an object")? {
+                return Ok(Value::Object(out));
             }
         }
     }
