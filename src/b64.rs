@@ -33,13 +33,14 @@ impl B64Error {
     }
 }
 
-fn is_b64url(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+/// Whether every byte is in the base64url alphabet.
+fn in_alphabet(input: &[u8]) -> bool {
+    input.iter().all(|&b| value(b) <= 63)
 }
 
 /// Decodes `input` as strict unpadded base64url.
 pub(crate) fn decode(input: &[u8]) -> Result<Vec<u8>, B64Error> {
-    if !input.iter().all(|&b| is_b64url(b)) {
+    if !in_alphabet(input) {
         return Err(B64Error::Alphabet);
     }
     let s = core::str::from_utf8(input).map_err(|_| B64Error::Alphabet)?;
@@ -69,7 +70,7 @@ fn value(b: u8) -> u32 {
 /// Decodes `input` (public data: variable time) as strict unpadded base64url,
 /// with the same result as [`decode`] for every input.
 pub(crate) fn decode_public(input: &[u8]) -> Result<Vec<u8>, B64Error> {
-    if input.iter().any(|&b| value(b) > 63) {
+    if !in_alphabet(input) {
         return Err(B64Error::Alphabet);
     }
     let mut quads = input.chunks_exact(4);
