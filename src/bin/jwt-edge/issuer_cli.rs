@@ -19,9 +19,10 @@ use zeroize::Zeroizing;
 
 use crate::io::{now_or_clock, print_err, print_json};
 
-/// Options shared by every issuer command.
+/// Where the issuer's state is and how its private keys are unlocked: the
+/// issuer commands and `serve` take the same flags.
 #[derive(Debug, clap::Args)]
-pub struct Common {
+pub struct StoreArgs {
     /// Issuer database [env: JWT_EDGE_DB] [default: ./jwt-edge.db].
     #[arg(long, value_name = "PATH")]
     db: Option<PathBuf>,
@@ -31,6 +32,48 @@ pub struct Common {
     /// Store/use private keys UNENCRYPTED when no passphrase is given (development only; warned on every use).
     #[arg(long = "insecure-dev-keys")]
     insecure_dev_keys: bool,
+}
+
+impl StoreArgs {
+    /// `--db`, else env `JWT_EDGE_DB`, else `./jwt-edge.db`.
+    pub(crate) fn db_path(&self) -> PathBuf {
+        self.db
+            .clone()
+            .or_else(|| std::env::var_os("JWT_EDGE_DB").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("./jwt-edge.db"))
+    }
+
+    /// The passphrase from `--passphrase-file` (one trailing newline ignored)
+    /// or env `JWT_EDGE_PASSPHRASE`.
+    pub(crate) fn secrets(&self) -> Result<Secrets, Error> {
+        let pass = match &self.passphrase_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    usage(format!(
+                        "cannot read --passphrase-file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                Some(Zeroizing::new(
+                    text.trim_end_matches(['\r', '\n']).to_owned(),
+                ))
+            }
+            None => std::env::var("JWT_EDGE_PASSPHRASE")
+                .ok()
+                .map(Zeroizing::new),
+        };
+        if pass.as_ref().is_some_and(|p| p.is_empty()) {
+            return Err(usage("the passphrase is empty"));
+        }
+        Ok(Secrets::new(pass, self.insecure_dev_keys))
+    }
+}
+
+/// Options shared by every issuer command.
+#[derive(Debug, clap::Args)]
+pub struct Common {
+    #[command(flatten)]
+    store: StoreArgs,
     /// Current time in unix seconds (default: the system clock).
     #[arg(long, value_name = "UNIX_SECS")]
     now: Option<u64>,
@@ -304,47 +347,9 @@ fn usage(m: impl Into<String>) -> Error {
     Error::usage(m)
 }
 
-fn secrets(common: &Common) -> Result<Secrets, Error> {
-    secrets_from(common.passphrase_file.as_deref(), common.insecure_dev_keys)
-}
-
-/// The passphrase from `--passphrase-file` (one trailing newline ignored) or
-/// env `JWT_EDGE_PASSPHRASE`, for every command that needs private keys
-/// (the CLI commands and `serve`).
-pub(crate) fn secrets_from(
-    passphrase_file: Option<&std::path::Path>,
-    insecure_dev_keys: bool,
-) -> Result<Secrets, Error> {
-    let pass = match passphrase_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                usage(format!(
-                    "cannot read --passphrase-file {}: {e}",
-                    path.display()
-                ))
-            })?;
-            Some(Zeroizing::new(
-                text.trim_end_matches(['\r', '\n']).to_owned(),
-            ))
-        }
-        None => std::env::var("JWT_EDGE_PASSPHRASE")
-            .ok()
-            .map(Zeroizing::new),
-    };
-    if pass.as_ref().is_some_and(|p| p.is_empty()) {
-        return Err(usage("the passphrase is empty"));
-    }
-    Ok(Secrets::new(pass, insecure_dev_keys))
-}
-
 fn open(common: &Common, create: bool) -> Result<Issuer<SqliteStore>, Error> {
-    let path = common
-        .db
-        .clone()
-        .or_else(|| std::env::var_os("JWT_EDGE_DB").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("./jwt-edge.db"));
-    let store = SqliteStore::open(&path, create)?;
-    Ok(Issuer::new(store, secrets(common)?))
+    let store = SqliteStore::open(&common.store.db_path(), create)?;
+    Ok(Issuer::new(store, common.store.secrets()?))
 }
 
 fn now(common: &Common) -> Result<u64, Error> {

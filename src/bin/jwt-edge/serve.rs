@@ -9,11 +9,10 @@
 //! passphrase or storage errors (the first stderr line is `<CODE>: <message>`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use jwt_edge::issuer::{Error, Secrets};
+use jwt_edge::issuer::Error;
 use jwt_edge::server::{Config, LimitConfig, Server};
 
 use crate::io::{print_err, EXIT_USAGE};
@@ -56,19 +55,8 @@ pub struct ServeArgs {
     /// Worker threads of the async runtime [default: one per core].
     #[arg(long = "threads")]
     threads: Option<usize>,
-    /// Issuer database [env: JWT_EDGE_DB] [default: ./jwt-edge.db].
-    #[arg(long, value_name = "PATH")]
-    db: Option<PathBuf>,
-    /// File holding the passphrase of the private keys [else env: JWT_EDGE_PASSPHRASE].
-    #[arg(long = "passphrase-file", value_name = "FILE")]
-    passphrase_file: Option<PathBuf>,
-    /// Use private keys stored UNENCRYPTED (development only; warned).
-    #[arg(long = "insecure-dev-keys")]
-    insecure_dev_keys: bool,
-}
-
-fn secrets(args: &ServeArgs) -> Result<Secrets, Error> {
-    crate::issuer_cli::secrets_from(args.passphrase_file.as_deref(), args.insecure_dev_keys)
+    #[command(flatten)]
+    store: crate::issuer_cli::StoreArgs,
 }
 
 fn init_logging(format: &str) {
@@ -115,16 +103,11 @@ fn fail(e: &Error) -> ExitCode {
 /// Runs `jwt-edge serve`.
 pub fn run(args: &ServeArgs) -> ExitCode {
     init_logging(&args.log_format);
-    let secrets = match secrets(args) {
+    let secrets = match args.store.secrets() {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let db = args
-        .db
-        .clone()
-        .or_else(|| std::env::var_os("JWT_EDGE_DB").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("./jwt-edge.db"));
-    let mut config = Config::new(db, secrets);
+    let mut config = Config::new(args.store.db_path(), secrets);
     config.public_url = args.public_url.clone();
     config.rotate_interval = Duration::from_secs(args.rotate_interval.max(1));
     config.refresh_interval = Duration::from_secs(args.refresh_interval.max(1));
