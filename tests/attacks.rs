@@ -30,6 +30,19 @@ const ALG_NOT_ALLOWED: &str = "ERR_JOSE_ALG_NOT_ALLOWED";
 const NO_KEY: &str = "ERR_JWKS_NO_MATCHING_KEY";
 const MULTIPLE: &str = "ERR_JWKS_MULTIPLE_MATCHING_KEYS";
 const SIG_FAILED: &str = "ERR_JWS_SIGNATURE_VERIFICATION_FAILED";
+
+/// Each `(name, signature)` put in place of `good`'s signature must fail
+/// signature verification.
+fn assert_signatures_fail<'a>(good: &str, cases: impl IntoIterator<Item = (&'a str, Vec<u8>)>) {
+    for (name, bad) in cases {
+        let r = verify_std(&with_signature(good, &bad));
+        assert_eq!(
+            r.as_ref().map_err(jwt_edge::Error::code).err(),
+            Some(SIG_FAILED),
+            "{name}: {r:?}"
+        );
+    }
+}
 const JWKS_INVALID: &str = "ERR_JWKS_INVALID";
 const EXPIRED: &str = "ERR_JWT_EXPIRED";
 const CLAIM: &str = "ERR_JWT_CLAIM_VALIDATION_FAILED";
@@ -1088,15 +1101,7 @@ fn a10_ecdsa_wrong_length_and_der() {
         ("514 bytes", vec![0x41; 514]),
         ("DER", der_sig),
     ];
-    for (name, bad) in cases {
-        let t = with_signature(&good, &bad);
-        let r = verify_std(&t);
-        assert_eq!(
-            r.as_ref().map_err(jwt_edge::Error::code).err(),
-            Some(SIG_FAILED),
-            "{name}: {r:?}"
-        );
-    }
+    assert_signatures_fail(&good, cases);
 }
 
 // ===========================================================================
@@ -1190,14 +1195,7 @@ fn a13_rsa_pkcs1_signature_shapes() {
         ("RS512 signature", rs512),
         ("doubled", [sig.clone(), sig.clone()].concat()),
     ];
-    for (name, bad) in cases {
-        let r = verify_std(&with_signature(&good, &bad));
-        assert_eq!(
-            r.as_ref().map_err(jwt_edge::Error::code).err(),
-            Some(SIG_FAILED),
-            "{name}"
-        );
-    }
+    assert_signatures_fail(&good, cases);
 }
 
 // ===========================================================================
@@ -1232,14 +1230,7 @@ fn a14_rsa_pss_salt_and_primitive_confusion() {
         ("zero", vec![0; 256]),
         ("n", rsa_n()),
     ];
-    for (name, bad) in cases {
-        let r = verify_std(&with_signature(&good, &bad));
-        assert_eq!(
-            r.as_ref().map_err(jwt_edge::Error::code).err(),
-            Some(SIG_FAILED),
-            "{name}"
-        );
-    }
+    assert_signatures_fail(&good, cases);
 }
 
 // ===========================================================================
@@ -1423,14 +1414,7 @@ fn a16_hmac_tag_shapes() {
             hmac(Algorithm::HS256, &hs_secret()[..32], input.as_bytes()),
         ),
     ];
-    for (name, bad) in cases {
-        let r = verify_std(&with_signature(&good, &bad));
-        assert_eq!(
-            r.as_ref().map_err(jwt_edge::Error::code).err(),
-            Some(SIG_FAILED),
-            "{name}"
-        );
-    }
+    assert_signatures_fail(&good, cases);
     // Empty signature segment: invalid structure.
     assert_code(verify_std(&with_segment(&good, 2, "")), JWS_INVALID);
     // An HS256 tag under an HS512 header.
@@ -1495,14 +1479,7 @@ fn a17_ed25519_signature_shapes() {
             .concat(),
         ),
     ];
-    for (name, bad) in cases {
-        let r = verify_std(&with_signature(&good, &bad));
-        assert_eq!(
-            r.as_ref().map_err(jwt_edge::Error::code).err(),
-            Some(SIG_FAILED),
-            "{name}"
-        );
-    }
+    assert_signatures_fail(&good, cases);
 }
 
 #[test]
