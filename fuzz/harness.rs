@@ -270,8 +270,12 @@ pub fn verify_signed(data: &[u8]) {
         assert_eq!(v.alg, Algorithm::HS256);
         assert_eq!(v.kid.as_deref(), Some(SIGNED_KID));
         // The texts handed to JS are exactly the validated JSON.
+        // serde_json reads floats exactly here (`float_roundtrip`), as
+        // JavaScript's JSON.parse does.
         let h: serde_json::Value = serde_json::from_str(&v.header_json).expect("header_json");
         assert_eq!(h.as_object(), Some(&v.header));
+        let c: serde_json::Value = serde_json::from_str(&v.claims_json).expect("claims_json");
+        assert_eq!(c.as_object(), Some(&v.claims));
     });
 }
 

@@ -12,9 +12,10 @@
 //! (see README, design notes) called for the ~15 KB of wasm it costs (its
 //! number parser's tables, error machinery and a serde visitor for duplicate
 //! detection). Numbers follow serde_json's model: integers that fit become
-//! `u64`/`i64`, everything else `f64`. A differential test against serde_json
-//! (`tests` below) keeps the two in agreement on every input without duplicate
-//! members.
+//! `u64`/`i64`, everything else `f64`, correctly rounded by [`crate::decimal`]
+//! (as `JSON.parse` reads it). A differential test against serde_json with its
+//! exact `float_roundtrip` parser (`tests` below) keeps the two in agreement,
+//! to the bit, on every input without duplicate members.
 
 use alloc::format;
 use alloc::string::String;
@@ -319,46 +320,24 @@ impl Parser<'_> {
             _ => return Err(self.error("invalid number")),
         }
         let int_end = self.pos;
-        let mut frac = (int_end, int_end);
         if self.peek() == Some(b'.') {
             self.pos += 1;
-            let f = self.pos;
             if self.digits() == 0 {
                 return Err(self.error("expected a digit after the decimal point"));
             }
-            frac = (f, self.pos);
         }
-        let mut exponent: i64 = 0;
-        let mut has_exponent = false;
         if let Some(b'e' | b'E') = self.peek() {
-            has_exponent = true;
             self.pos += 1;
-            let negative_exp = match self.peek() {
-                Some(b'-') => {
-                    self.pos += 1;
-                    true
-                }
-                Some(b'+') => {
-                    self.pos += 1;
-                    false
-                }
-                _ => false,
-            };
-            let e = self.pos;
+            if let Some(b'-' | b'+') = self.peek() {
+                self.pos += 1;
+            }
             if self.digits() == 0 {
                 return Err(self.error("expected a digit in the exponent"));
             }
-            for &b in self.text.as_bytes().get(e..self.pos).unwrap_or_default() {
-                // Saturates far beyond any finite f64 exponent.
-                exponent = (exponent * 10 + i64::from(b - b'0')).min(1 << 32);
-            }
-            if negative_exp {
-                exponent = -exponent;
-            }
         }
         let bytes = self.text.as_bytes();
-        let int_digits = bytes.get(int_start..int_end).unwrap_or_default();
-        if frac.0 == frac.1 && !has_exponent {
+        if self.pos == int_end {
+            let int_digits = bytes.get(int_start..int_end).unwrap_or_default();
             let mut magnitude: Option<u64> = Some(0);
             for &b in int_digits {
                 magnitude = magnitude
@@ -373,59 +352,16 @@ impl Parser<'_> {
                 _ => {}
             }
         }
-        // Up to 19 significant digits in a u64 and a decimal exponent.
-        let mut significand: u64 = 0;
-        let mut scale: i64 = exponent;
-        let frac_digits = bytes.get(frac.0..frac.1).unwrap_or_default();
-        for (i, &b) in int_digits.iter().chain(frac_digits).enumerate() {
-            let in_fraction = i >= int_digits.len();
-            if significand < 1_000_000_000_000_000_000 / 10 {
-                significand = significand * 10 + u64::from(b - b'0');
-                if in_fraction {
-                    scale -= 1;
-                }
-            } else if !in_fraction {
-                scale += 1; // a dropped integer digit
-            }
-        }
-        let mut f = significand as f64;
-        // O(1) whatever the exponent: the significand is below 10^18, so a
-        // scale under -400 is below the smallest subnormal and one over 400
-        // overflows (`pow10` saturates there).
-        if f != 0.0 {
-            if scale >= 0 {
-                f *= pow10(scale);
-            } else if scale < -400 {
-                f = 0.0;
-            } else if scale < -300 {
-                f = f / 1e300 / pow10(-scale - 300);
-            } else {
-                f /= pow10(-scale);
-            }
-        }
-        if negative {
-            f = -f;
-        }
+        // Everything else is a float, correctly rounded (as JavaScript's
+        // `JSON.parse` reads it).
+        let f = bytes
+            .get(start..self.pos)
+            .and_then(crate::decimal::parse)
+            .ok_or_else(|| format!("invalid number at byte {start}"))?;
         Number::from_f64(f)
             .map(Value::Number)
             .ok_or_else(|| format!("number out of range at byte {start}"))
     }
-}
-
-/// 10^k for 0 <= k <= 400: exact up to 10^22, then a product of exact
-/// factors (a few roundings; infinite above 10^308).
-fn pow10(k: i64) -> f64 {
-    const EXACT: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-    ];
-    let mut k = k.clamp(0, 400);
-    let mut result = 1.0;
-    while k > 22 {
-        result *= 1e22;
-        k -= 22;
-    }
-    result * EXACT.get(k as usize).copied().unwrap_or(1e22)
 }
 
 #[cfg(test)]
@@ -539,8 +475,8 @@ mod tests {
     }
 
     /// Agrees with serde_json (as `Value`) on every input without duplicate
-    /// members: the same inputs accepted, the same values (floats to within
-    /// rounding: serde_json's default float parser is not exact either).
+    /// members: the same inputs accepted, the same values (floats to the bit:
+    /// the tests enable serde_json's exact `float_roundtrip` parser).
     fn agrees_with_serde_json(input: &[u8]) {
         let ours = parse(input, 64);
         let theirs = serde_json::from_slice::<Value>(input);
@@ -550,9 +486,6 @@ mod tests {
                 "{a} vs {b} for {:?}",
                 String::from_utf8_lossy(input)
             ),
-            // Neither parser rounds exactly; right below f64::MAX ours may
-            // overflow where serde_json's rounding stays finite.
-            (Err(_), Ok(b)) if b.as_f64().is_some_and(|f| f.abs() > 1e307) => {}
             (Err(e), Ok(b)) => panic!(
                 "refused {:?} ({e}) that serde_json reads as {b}",
                 String::from_utf8_lossy(input)
@@ -567,13 +500,9 @@ mod tests {
 
     fn same(a: &Value, b: &Value) -> bool {
         match (a, b) {
+            // Same kind (u64, i64, f64) and the same value; -0.0 is not 0.0.
             (Value::Number(x), Value::Number(y)) => {
-                if x.is_f64() || y.is_f64() {
-                    let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-                    x == y || ((x - y) / y).abs() < 1e-14
-                } else {
-                    x == y
-                }
+                x == y && x.as_f64().map(f64::to_bits) == y.as_f64().map(f64::to_bits)
             }
             (Value::Array(x), Value::Array(y)) => {
                 x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))

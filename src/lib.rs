@@ -49,6 +49,7 @@ pub mod alg;
 mod b64;
 pub mod cache;
 mod claims;
+mod decimal;
 pub mod error;
 mod inspect;
 #[cfg(feature = "issuer")]
