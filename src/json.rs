@@ -59,6 +59,88 @@ pub(crate) fn parse_object(bytes: &[u8], max_depth: usize) -> Result<Map<String,
     }
 }
 
+/// A pull reader over one JSON document of a known shape, for documents too
+/// large to hold as a [`Value`] tree (a revocation list of 100,000 entries
+/// is ~70 MB as `BTreeMap`s, and wasm memory never shrinks): the caller walks
+/// objects and arrays one member or element at a time and keeps only what it
+/// needs. Same grammar and errors as [`parse`]; the caller checks member
+/// names (unknown and duplicate ones) against its schema.
+pub(crate) struct Reader<'a> {
+    p: Parser<'a>,
+}
+
+impl<'a> Reader<'a> {
+    /// Starts reading `bytes` (checked to be UTF-8 here).
+    pub(crate) fn new(bytes: &'a [u8]) -> Result<Self, String> {
+        let text = core::str::from_utf8(bytes)
+            .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
+        Ok(Reader {
+            p: Parser { text, pos: 0 },
+        })
+    }
+
+    /// Opens the object that must come next.
+    pub(crate) fn object(&mut self) -> Result<(), String> {
+        self.open(b'{', "expected a JSON object")
+    }
+
+    /// Opens the array that must come next.
+    pub(crate) fn array(&mut self) -> Result<(), String> {
+        self.open(b'[', "expected a JSON array")
+    }
+
+    fn open(&mut self, byte: u8, what: &str) -> Result<(), String> {
+        self.p.skip_ws();
+        self.p.expect(byte, what)
+    }
+
+    /// The name and byte offset of the open object's next member (its value
+    /// is to be read next), or `None` when the object closes. `first`: no
+    /// member has been read from this object yet.
+    pub(crate) fn member(&mut self, first: bool) -> Result<Option<(String, usize)>, String> {
+        if first && self.p.eat(b'}') {
+            return Ok(None);
+        }
+        if !first && self.p.separator(b'}', "expected ',' or '}' in an object")? {
+            return Ok(None);
+        }
+        self.p.skip_ws();
+        if self.p.peek() != Some(b'"') {
+            return Err(self.p.error("expected a member name (a JSON string)"));
+        }
+        let at = self.p.pos;
+        let name = self.p.string()?;
+        self.p.expect(b':', "expected ':' after a member name")?;
+        Ok(Some((name, at)))
+    }
+
+    /// Whether the open array has another element (to be read next).
+    /// `first`: no element has been read from this array yet.
+    pub(crate) fn element(&mut self, first: bool) -> Result<bool, String> {
+        if first {
+            Ok(!self.p.eat(b']'))
+        } else {
+            Ok(!self.p.separator(b']', "expected ',' or ']' in an array")?)
+        }
+    }
+
+    /// The next value, whole, with at most `max_depth` levels of nesting.
+    pub(crate) fn value(&mut self, max_depth: usize) -> Result<Value, String> {
+        self.p.skip_ws();
+        self.p.value(max_depth.min(MAX_DEPTH_LIMIT))
+    }
+
+    /// Ends the document: only whitespace may follow.
+    pub(crate) fn end(mut self) -> Result<(), String> {
+        self.p.skip_ws();
+        if self.p.pos == self.p.text.len() {
+            Ok(())
+        } else {
+            Err(self.p.error("trailing characters after the JSON value"))
+        }
+    }
+}
+
 /// A short name of a JSON value's type, for messages.
 pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {

@@ -17,7 +17,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result, RevocationReason};
 use crate::json;
@@ -43,19 +43,80 @@ pub struct RevocationList {
     kid: Vec<(String, u64)>,
 }
 
-/// Reads an object with exactly the members `allowed` (missing optional ones are `None`).
-fn members<'a, const N: usize>(
-    obj: &'a Map<String, Value>,
-    allowed: [&'static str; N],
-    what: &str,
-) -> Result<[Option<&'a Value>; N]> {
-    if let Some(unknown) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(invalid(format!(
-            "revocation list: unknown member {:?} in {what}",
-            Truncated(unknown)
+fn syntax(e: String) -> Error {
+    invalid(format!("revocation list is not a valid JSON object: {e}"))
+}
+
+fn unknown(name: &str, what: &str) -> Error {
+    invalid(format!(
+        "revocation list: unknown member {:?} in {what}",
+        Truncated(name)
+    ))
+}
+
+/// Stores a member's value; the same member twice is refused, as everywhere.
+fn set_once(slot: &mut Option<Value>, value: Value, name: &str, at: usize) -> Result<()> {
+    if slot.is_some() {
+        return Err(syntax(format!(
+            "duplicate member name {:?} at byte {at}",
+            Truncated(name)
         )));
     }
-    Ok(allowed.map(|name| obj.get(name)))
+    *slot = Some(value);
+    Ok(())
+}
+
+/// A member value that must be a string or a number: one level of nesting
+/// is read (and then refused by type, with a message that says so).
+fn scalar(r: &mut json::Reader) -> Result<Value> {
+    r.value(1).map_err(syntax)
+}
+
+/// `[{"<key>": "…", "<num>": n}, …]`, appended to `out` one entry at a time.
+fn entries(
+    r: &mut json::Reader,
+    [list, key, num]: [&str; 3],
+    out: &mut Vec<(String, u64)>,
+) -> Result<()> {
+    r.array()
+        .map_err(|_| invalid(format!("revocation list: \"{list}\" must be an array")))?;
+    let mut first = true;
+    while r.element(first).map_err(syntax)? {
+        first = false;
+        r.object().map_err(|_| {
+            invalid(format!(
+                "revocation list: entries of \"{list}\" must be objects"
+            ))
+        })?;
+        let (mut name, mut value) = (None, None);
+        let mut first_member = true;
+        while let Some((member, at)) = r.member(first_member).map_err(syntax)? {
+            first_member = false;
+            let slot = if member == key {
+                &mut name
+            } else if member == num {
+                &mut value
+            } else {
+                return Err(unknown(&member, &format!("a {list} entry")));
+            };
+            let v = scalar(r)?;
+            set_once(slot, v, &member, at)?;
+        }
+        out.push((string_of(name.as_ref(), key)?, u64_of(value.as_ref(), num)?));
+    }
+    Ok(())
+}
+
+/// `["kid", …]`, appended to `out` one entry at a time.
+fn kid_entries(r: &mut json::Reader, out: &mut Vec<(String, u64)>) -> Result<()> {
+    r.array()
+        .map_err(|_| invalid("revocation list: \"kid\" must be an array"))?;
+    let mut first = true;
+    while r.element(first).map_err(syntax)? {
+        first = false;
+        out.push((string_of(Some(&scalar(r)?), "kid")?, 0));
+    }
+    Ok(())
 }
 
 fn string_of(v: Option<&Value>, name: &str) -> Result<String> {
@@ -80,24 +141,6 @@ fn u64_of(v: Option<&Value>, name: &str) -> Result<u64> {
         ))),
         None => Err(invalid(format!("revocation list: \"{name}\" is missing"))),
     }
-}
-
-fn array_of<'a>(v: Option<&'a Value>, name: &str) -> Result<&'a [Value]> {
-    match v {
-        None => Ok(&[]),
-        Some(Value::Array(items)) => Ok(items),
-        Some(_) => Err(invalid(format!(
-            "revocation list: \"{name}\" must be an array"
-        ))),
-    }
-}
-
-fn object_of<'a>(v: &'a Value, name: &str) -> Result<&'a Map<String, Value>> {
-    v.as_object().ok_or_else(|| {
-        invalid(format!(
-            "revocation list: entries of \"{name}\" must be objects"
-        ))
-    })
 }
 
 fn by_name(a: &(String, u64), b: &(String, u64)) -> core::cmp::Ordering {
@@ -139,32 +182,40 @@ impl RevocationList {
                 bytes.len()
             )));
         }
-        let doc = json::parse_object(bytes, 4)
-            .map_err(|e| invalid(format!("revocation list is not a valid JSON object: {e}")))?;
-        let [iss, epoch, generated_at, jti, sub, kid] = members(
-            &doc,
-            ["iss", "epoch", "generated_at", "jti", "sub", "kid"],
-            "the list",
-        )?;
-        let mut jtis = Vec::new();
-        for entry in array_of(jti, "jti")? {
-            let [id, exp] = members(object_of(entry, "jti")?, ["jti", "exp"], "a jti entry")?;
-            jtis.push((string_of(id, "jti")?, u64_of(exp, "exp")?));
+        // Read member by member and entry by entry: a JSON tree of a large
+        // list would cost ~20× its size (see `json::Reader`).
+        let mut r = json::Reader::new(bytes).map_err(syntax)?;
+        r.object().map_err(syntax)?;
+        let (mut iss, mut epoch, mut generated_at) = (None, None, None);
+        let (mut jtis, mut subs, mut kids) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut seen_jti, mut seen_sub, mut seen_kid) = (None, None, None);
+        let mut first = true;
+        while let Some((name, at)) = r.member(first).map_err(syntax)? {
+            first = false;
+            match name.as_str() {
+                "iss" => set_once(&mut iss, scalar(&mut r)?, &name, at)?,
+                "epoch" => set_once(&mut epoch, scalar(&mut r)?, &name, at)?,
+                "generated_at" => set_once(&mut generated_at, scalar(&mut r)?, &name, at)?,
+                "jti" => {
+                    set_once(&mut seen_jti, Value::Null, &name, at)?;
+                    entries(&mut r, ["jti", "jti", "exp"], &mut jtis)?;
+                }
+                "sub" => {
+                    set_once(&mut seen_sub, Value::Null, &name, at)?;
+                    entries(&mut r, ["sub", "sub", "before"], &mut subs)?;
+                }
+                "kid" => {
+                    set_once(&mut seen_kid, Value::Null, &name, at)?;
+                    kid_entries(&mut r, &mut kids)?;
+                }
+                _ => return Err(unknown(&name, "the list")),
+            }
         }
-        let mut subs = Vec::new();
-        for entry in array_of(sub, "sub")? {
-            let [name, before] =
-                members(object_of(entry, "sub")?, ["sub", "before"], "a sub entry")?;
-            subs.push((string_of(name, "sub")?, u64_of(before, "before")?));
-        }
-        let mut kids = Vec::new();
-        for entry in array_of(kid, "kid")? {
-            kids.push((string_of(Some(entry), "kid")?, 0));
-        }
+        r.end().map_err(syntax)?;
         Ok(Self {
-            iss: string_of(iss, "iss")?,
-            epoch: u64_of(epoch, "epoch")?,
-            generated_at: u64_of(generated_at, "generated_at")?,
+            iss: string_of(iss.as_ref(), "iss")?,
+            epoch: u64_of(epoch.as_ref(), "epoch")?,
+            generated_at: u64_of(generated_at.as_ref(), "generated_at")?,
             jti: sorted_max(jtis),
             sub: sorted_max(subs),
             kid: sorted_max(kids),

@@ -2721,7 +2721,14 @@ fn revocation_lower_epoch_refused() {
 
 #[test]
 fn revocation_list_json_is_strict() {
-    assert!(RevocationList::from_json(revocation_list_json(1).to_string().as_bytes()).is_ok());
+    let list = revocation_list_json(1);
+    let compact = RevocationList::from_json(list.to_string().as_bytes()).unwrap();
+    assert!(!compact.is_empty());
+    let pretty = serde_json::to_string_pretty(&list).unwrap();
+    assert_eq!(
+        RevocationList::from_json(format!(" \n{pretty}\t\r\n").as_bytes()).unwrap(),
+        compact
+    );
     for bad in [
         r#"{"iss":"x","epoch":1}"#.to_string(),
         r#"{"iss":"x","epoch":-1,"generated_at":1}"#.to_string(),
@@ -2730,6 +2737,20 @@ fn revocation_list_json_is_strict() {
         r#"{"iss":"x","iss":"y","epoch":1,"generated_at":1}"#.to_string(),
         r#"{"iss":"x","epoch":1,"generated_at":1,"jti":[{"jti":"a"}]}"#.to_string(),
         r#"{"iss":"x","epoch":1,"generated_at":1,"kid":[1]}"#.to_string(),
+        r#"{"iss":"x","epoch":1.5,"generated_at":1}"#.to_string(),
+        r#"{"iss":"x","epoch":1,"generated_at":1,"jti":[{"jti":"a","jti":"b","exp":1}]}"#
+            .to_string(),
+        r#"{"iss":"x","epoch":1,"generated_at":1,"jti":[],"jti":[]}"#.to_string(),
+        r#"{"iss":"x","epoch":1,"generated_at":1,"kid":[],"kid":[]}"#.to_string(),
+        r#"{"iss":"x","epoch":1,"generated_at":1,"sub":[{"sub":"a","before":1,"x":2}]}"#
+            .to_string(),
+        r#"{"iss":"x","epoch":1,"generated_at":1,"jti":[{"jti":"a","exp":1},]}"#.to_string(),
+        r#"{"iss":"x","epoch":1,"generated_at":1,"jti":{"jti":"a","exp":1}}"#.to_string(),
+        r#"{"iss":"x","epoch":1,"generated_at":1,"sub":["a"]}"#.to_string(),
+        r#"{"iss":"x","epoch":1,"generated_at":1,"kid":["a"]"#.to_string(),
+        r#"{"iss":"x","epoch":1,"generated_at":1} {}"#.to_string(),
+        r#"{"iss":"x","epoch":1,"generated_at":1,}"#.to_string(),
+        r#"{"iss":"x","epoch":1,"generated_at":1,"kid":["a" "b"]}"#.to_string(),
         r#"[]"#.to_string(),
         String::new(),
     ] {
