@@ -153,7 +153,8 @@ enum KeysCommand {
     },
     /// Emergency: remove a key from the JWKS now and list its kid as revoked.
     Revoke {
-        /// The key id.
+        /// The key id (base64url: may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Why (recorded in the audit log).
         #[arg(long)]
@@ -163,7 +164,8 @@ enum KeysCommand {
     },
     /// Print a key's private key as encrypted PKCS#8 PEM (`openssl pkey` reads it).
     Export {
-        /// The key id.
+        /// The key id (base64url: may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         #[command(flatten)]
         common: Common,
@@ -194,7 +196,7 @@ enum ProvisionCommand {
         #[arg(long = "max-token-ttl", value_parser = dur)]
         max_token_ttl: Option<u64>,
         /// The `sub` of its tokens [default: its id].
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         sub: Option<String>,
         /// An audience it may request (repeatable) [default: any, one required at issuance].
         #[arg(long = "aud")]
@@ -249,8 +251,13 @@ pub struct RevokeArgs {
 enum RevokeCommand {
     /// Revoke one token, by jti or given in full.
     Token {
-        /// The token id.
-        #[arg(long, conflicts_with = "token", required_unless_present = "token")]
+        /// The token id (base64url: may start with `-`).
+        #[arg(
+            long,
+            conflicts_with = "token",
+            required_unless_present = "token",
+            allow_hyphen_values = true
+        )]
         jti: Option<String>,
         /// The token (or `-` for stdin).
         #[arg(long)]
@@ -261,6 +268,7 @@ enum RevokeCommand {
     /// Revoke every token of a subject issued before a time.
     Subject {
         /// The subject.
+        #[arg(allow_hyphen_values = true)]
         sub: String,
         /// Cut-off in unix seconds [default: now, inclusive].
         #[arg(long, value_name = "UNIX_SECS")]

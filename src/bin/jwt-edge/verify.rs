@@ -50,7 +50,7 @@ pub struct VerifyArgs {
     #[arg(long = "aud", value_name = "AUD")]
     audiences: Vec<String>,
     /// Required subject; `sub` must equal it.
-    #[arg(long, value_name = "SUB")]
+    #[arg(long, value_name = "SUB", allow_hyphen_values = true)]
     sub: Option<String>,
     /// Required header `typ` (e.g. at+jwt).
     #[arg(long, value_name = "TYP")]
