@@ -98,30 +98,13 @@ impl<'a> Reader<'a> {
     /// is to be read next), or `None` when the object closes. `first`: no
     /// member has been read from this object yet.
     pub(crate) fn member(&mut self, first: bool) -> Result<Option<(String, usize)>, String> {
-        if first && self.p.eat(b'}') {
-            return Ok(None);
-        }
-        if !first && self.p.separator(b'}', "expected ',' or '}' in an object")? {
-            return Ok(None);
-        }
-        self.p.skip_ws();
-        if self.p.peek() != Some(b'"') {
-            return Err(self.p.error("expected a member name (a JSON string)"));
-        }
-        let at = self.p.pos;
-        let name = self.p.string()?;
-        self.p.expect(b':', "expected ':' after a member name")?;
-        Ok(Some((name, at)))
+        self.p.next_member(first)
     }
 
     /// Whether the open array has another element (to be read next).
     /// `first`: no element has been read from this array yet.
     pub(crate) fn element(&mut self, first: bool) -> Result<bool, String> {
-        if first {
-            Ok(!self.p.eat(b']'))
-        } else {
-            Ok(!self.p.separator(b']', "expected ',' or ']' in an array")?)
-        }
+        self.p.next_element(first)
     }
 
     /// The next value, whole, with at most `max_depth` levels of nesting.
@@ -242,37 +225,56 @@ impl Parser<'_> {
             .ok_or_else(|| self.error("JSON nesting is deeper than allowed"))
     }
 
+    /// After `[` or an element: whether another element follows (read it
+    /// next) or the array closes. `first`: right after the `[`.
+    fn next_element(&mut self, first: bool) -> Result<bool, String> {
+        if first {
+            Ok(!self.eat(b']'))
+        } else {
+            Ok(!self.separator(b']', "expected ',' or ']' in an array")?)
+        }
+    }
+
+    /// After `{` or a member's value: the next member's name and byte offset
+    /// (its value is read next), or `None` when the object closes. `first`:
+    /// right after the `{`.
+    fn next_member(&mut self, first: bool) -> Result<Option<(String, usize)>, String> {
+        if first && self.eat(b'}') {
+            return Ok(None);
+        }
+        if !first && self.separator(b'}', "expected ',' or '}' in an object")? {
+            return Ok(None);
+        }
+        self.skip_ws();
+        if self.peek() != Some(b'"') {
+            return Err(self.error("expected a member name (a JSON string)"));
+        }
+        let at = self.pos;
+        let name = self.string()?;
+        self.expect(b':', "expected ':' after a member name")?;
+        Ok(Some((name, at)))
+    }
+
     fn array(&mut self, depth_left: usize) -> Result<Value, String> {
         let inner = self.nested(depth_left)?;
         self.pos += 1; // '['
         let mut out = Vec::new();
-        if self.eat(b']') {
-            return Ok(Value::Array(out));
-        }
-        loop {
+        let mut first = true;
+        while self.next_element(first)? {
+            first = false;
             self.skip_ws();
             out.push(self.value(inner)?);
-            if self.separator(b']', "expected ',' or ']' in an array")? {
-                return Ok(Value::Array(out));
-            }
         }
+        Ok(Value::Array(out))
     }
 
     fn object(&mut self, depth_left: usize) -> Result<Value, String> {
         let inner = self.nested(depth_left)?;
         self.pos += 1; // '{'
         let mut out = Map::new();
-        if self.eat(b'}') {
-            return Ok(Value::Object(out));
-        }
-        loop {
-            self.skip_ws();
-            if self.peek() != Some(b'"') {
-                return Err(self.error("expected a member name (a JSON string)"));
-            }
-            let at = self.pos;
-            let key = self.string()?;
-            self.expect(b':', "expected ':' after a member name")?;
+        let mut first = true;
+        while let Some((key, at)) = self.next_member(first)? {
+            first = false;
             self.skip_ws();
             let value = self.value(inner)?;
             if out.contains_key(&key) {
@@ -282,10 +284,8 @@ impl Parser<'_> {
                 ));
             }
             out.insert(key, value);
-            if self.separator(b'}', "expected ',' or '}' in an object")? {
-                return Ok(Value::Object(out));
-            }
         }
+        Ok(Value::Object(out))
     }
 
     /// A string; `pos` is at its opening quote.
