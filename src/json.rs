@@ -623,7 +623,7 @@ mod tests {
                 Ok(())
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-                let mut seen = std::collections::BTreeSet::new();
+                let mut seen = alloc::collections::BTreeSet::new();
                 while let Some(key) = map.next_key::<String>()? {
                     if !seen.insert(key) {
                         *self.0 = true;
