@@ -259,7 +259,7 @@ fn parse_jwks_document(json: &[u8]) -> Result<Map<String, Value>> {
 }
 
 fn jwks_entries(mut doc: Map<String, Value>) -> Result<Vec<Value>> {
-    match doc.remove("keys") {
+    match doc.get_mut("keys").map(core::mem::take) {
         Some(Value::Array(keys)) if keys.len() <= MAX_JWKS_KEYS => Ok(keys),
         Some(Value::Array(keys)) => Err(jwks_invalid(format!(
             "JWKS has {} keys; at most {MAX_JWKS_KEYS} are accepted",

@@ -1,29 +1,21 @@
-//! HS256 / HS384 / HS512 through jwt-compact's HMAC algorithms.
+//! HS256 / HS384 / HS512 with the `hmac` crate over `sha2`.
 //!
-//! jwt-compact compares tags with `CtOutput` (constant time). Its
-//! `try_from_slice` panics on a slice of the wrong length (its own token parser
-//! checks the length first), so the exact tag length is checked here before it
-//! is called: a truncated or empty tag can never reach it.
+//! `verify_slice` compares the tag in constant time and refuses a tag of the
+//! wrong length (never panics), so a truncated or empty tag fails like a
+//! wrong one.
 
-use jwt_compact::alg::{Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key};
-use jwt_compact::AlgorithmSignature;
+use hmac::digest::KeyInit;
+use hmac::{Hmac, Mac};
 
 use super::Algorithm;
 
-fn check<A: jwt_compact::Algorithm>(
-    alg: &A,
-    key: &A::VerifyingKey,
-    message: &[u8],
-    tag: &[u8],
-) -> bool {
-    let expected = <A::Signature as AlgorithmSignature>::LENGTH.map(|n| n.get());
-    if expected != Some(tag.len()) {
+fn check<M: Mac + KeyInit>(secret: &[u8], message: &[u8], tag: &[u8]) -> bool {
+    // HMAC takes keys of any length; the error case cannot happen.
+    let Ok(mut mac) = <M as KeyInit>::new_from_slice(secret) else {
         return false;
-    }
-    match A::Signature::try_from_slice(tag) {
-        Ok(sig) => alg.verify_signature(&sig, key, message),
-        Err(_) => false,
-    }
+    };
+    mac.update(message);
+    mac.verify_slice(tag).is_ok()
 }
 
 /// Verifies an HMAC tag. `secret` was checked at configuration time to be at
@@ -33,9 +25,9 @@ pub(crate) fn verify(alg: Algorithm, secret: &[u8], message: &[u8], tag: &[u8]) 
         return false;
     }
     match alg {
-        Algorithm::HS256 => check(&Hs256, &Hs256Key::new(secret), message, tag),
-        Algorithm::HS384 => check(&Hs384, &Hs384Key::new(secret), message, tag),
-        Algorithm::HS512 => check(&Hs512, &Hs512Key::new(secret), message, tag),
+        Algorithm::HS256 => check::<Hmac<sha2::Sha256>>(secret, message, tag),
+        Algorithm::HS384 => check::<Hmac<sha2::Sha384>>(secret, message, tag),
+        Algorithm::HS512 => check::<Hmac<sha2::Sha512>>(secret, message, tag),
         _ => false,
     }
 }
