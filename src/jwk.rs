@@ -403,10 +403,12 @@ type Parsed = (KeyFamily, usize, Prepared, Map<String, Value>);
 
 fn public_members(jwk: &Map<String, Value>, names: &[&str]) -> Map<String, Value> {
     // Inserted one by one: `collect` into a map would sort (more wasm code).
+    // Public members are strings (checked by the caller); copying only those
+    // keeps `Value::clone` (and a B-tree clone) out of the wasm build.
     let mut out = Map::new();
     for n in names {
-        if let Some(v) = jwk.get(*n) {
-            out.insert((*n).to_string(), v.clone());
+        if let Some(Value::String(v)) = jwk.get(*n) {
+            out.insert((*n).to_string(), Value::String(v.clone()));
         }
     }
     out

@@ -534,7 +534,11 @@ impl Core {
         } else {
             (&self.remote_revocations, ErrorKind::RevocationsUnavailable)
         };
-        js_error(&state.clone().unwrap_or_default().unavailable(kind))
+        let err = match state {
+            Some(state) => state.unavailable(kind),
+            None => RemoteState::default().unavailable(kind),
+        };
+        js_error(&err)
     }
 
     /// `{"jwks":snapshot|null,"revocations":snapshot|null}` for KV storage.
