@@ -4,7 +4,6 @@
 //! numbers, finite, and within 0..=253402300799 (9999-12-31); anything else is
 //! `invalid`, never coerced. Time comparisons use `now` given by the caller.
 
-use alloc::format;
 use alloc::string::String;
 
 use serde_json::{Map, Value};
@@ -36,8 +35,10 @@ pub(crate) fn numeric_date(
             return Err(failed(
                 claim,
                 ClaimReason::Invalid,
-                format!(
-                    "\"{claim}\" must be a JSON number (NumericDate), found {}",
+                msg!(
+                    "\"",
+                    claim,
+                    "\" must be a JSON number (NumericDate), found ",
                     type_name(other)
                 ),
             ))
@@ -48,7 +49,11 @@ pub(crate) fn numeric_date(
         _ => Err(failed(
             claim,
             ClaimReason::Invalid,
-            format!("\"{claim}\" is out of range (must be between 0 and 253402300799)"),
+            msg!(
+                "\"",
+                claim,
+                "\" is out of range (must be between 0 and 253402300799)"
+            ),
         )),
     }
 }
@@ -64,7 +69,7 @@ pub(crate) fn string_claim<'a>(
         Some(other) => Err(failed(
             claim,
             ClaimReason::Invalid,
-            format!("\"{claim}\" must be a string, found {}", type_name(other)),
+            msg!("\"", claim, "\" must be a string, found ", type_name(other)),
         )),
     }
 }
@@ -82,10 +87,7 @@ pub(crate) fn validate(
                 return Err(failed(
                     "typ",
                     ClaimReason::Missing,
-                    format!(
-                        "header \"typ\" is missing; expected {:?}",
-                        Truncated(expected)
-                    ),
+                    msg!("header \"typ\" is missing; expected ", Truncated(expected)),
                 ))
             }
             Some(Value::String(t)) if normalize_typ(t) == normalize_typ(expected) => {}
@@ -93,10 +95,7 @@ pub(crate) fn validate(
                 return Err(failed(
                     "typ",
                     ClaimReason::CheckFailed,
-                    format!(
-                        "unexpected header \"typ\"; expected {:?}",
-                        Truncated(expected)
-                    ),
+                    msg!("unexpected header \"typ\"; expected ", Truncated(expected)),
                 ))
             }
         }
@@ -128,7 +127,7 @@ pub(crate) fn validate(
                 return Err(failed(
                     "iss",
                     ClaimReason::CheckFailed,
-                    format!("unexpected \"iss\" claim value {:?}", Truncated(i)),
+                    msg!("unexpected \"iss\" claim value ", Truncated(i)),
                 ))
             }
         }
@@ -164,7 +163,7 @@ pub(crate) fn validate(
                 ErrorKind::ClaimValidationFailed,
                 name.clone(),
                 ClaimReason::Missing,
-                format!("required claim {:?} is missing", Truncated(name)),
+                msg!("required claim ", Truncated(name), " is missing"),
             ));
         }
     }
@@ -280,8 +279,8 @@ fn check_audience(claims: &Map<String, Value>, wanted: &[String]) -> Result<()> 
         Some(other) => Err(failed(
             "aud",
             ClaimReason::Invalid,
-            format!(
-                "\"aud\" must be a string or an array of strings, found {}",
+            msg!(
+                "\"aud\" must be a string or an array of strings, found ",
                 type_name(other)
             ),
         )),
@@ -295,8 +294,8 @@ fn check_scopes(claims: &Map<String, Value>, wanted: &[String]) -> Result<()> {
             return Err(failed(
                 "scope",
                 ClaimReason::Invalid,
-                format!(
-                    "\"scope\" must be a space-separated string, found {}",
+                msg!(
+                    "\"scope\" must be a space-separated string, found ",
                     type_name(other)
                 ),
             ))
@@ -315,8 +314,8 @@ fn check_scopes(claims: &Map<String, Value>, wanted: &[String]) -> Result<()> {
             return Err(failed(
                 "scp",
                 ClaimReason::Invalid,
-                format!(
-                    "\"scp\" must be an array of strings, found {}",
+                msg!(
+                    "\"scp\" must be an array of strings, found ",
                     type_name(other)
                 ),
             ))
@@ -334,7 +333,7 @@ fn check_scopes(claims: &Map<String, Value>, wanted: &[String]) -> Result<()> {
             return Err(failed(
                 "scope",
                 ClaimReason::CheckFailed,
-                format!("required scope {:?} is not granted", Truncated(w)),
+                msg!("required scope ", Truncated(w), " is not granted"),
             ));
         }
     }

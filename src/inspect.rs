@@ -1,7 +1,6 @@
 //! Decoding a token *without* verifying it, for debugging and the browser
 //! inspector. Nothing returned here may be used for an access decision.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -76,7 +75,11 @@ pub fn inspect(token: &str, now: Option<u64>) -> Result<Inspection> {
         Some(a) if a.starts_with("HS") => warn(
             &mut w,
             "ALG_SYMMETRIC",
-            format!("\"alg\" is {a}: anyone who can verify this token can also forge one"),
+            msg!(
+                "\"alg\" is ",
+                a,
+                ": anyone who can verify this token can also forge one"
+            ),
         ),
         Some(_) => {}
     }
@@ -99,7 +102,11 @@ pub fn inspect(token: &str, now: Option<u64>) -> Result<Inspection> {
             warn(
                 &mut w,
                 "EMBEDDED_KEY_REFERENCE",
-                format!("the header has \"{p}\"; verifiers must never take keys from the token"),
+                msg!(
+                    "the header has \"",
+                    p,
+                    "\"; verifiers must never take keys from the token"
+                ),
             );
         }
     }
@@ -142,9 +149,10 @@ pub fn inspect(token: &str, now: Option<u64>) -> Result<Inspection> {
                 warn(
                     &mut w,
                     "LONG_LIFETIME",
-                    format!(
-                        "the token is valid for about {} hours; more than 24 hours is risky",
-                        ((exp - start) / 3600.0) as u64
+                    msg!(
+                        "the token is valid for about ",
+                        ((exp - start) / 3600.0) as u64,
+                        " hours; more than 24 hours is risky"
                     ),
                 );
             }

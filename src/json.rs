@@ -17,7 +17,6 @@
 //! exact `float_roundtrip` parser (`tests` below) keeps the two in agreement,
 //! to the bit, on every input without duplicate members.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -36,8 +35,8 @@ pub const MAX_DEPTH_LIMIT: usize = 128;
 /// Parses `bytes` as one JSON value, rejecting duplicate member names and
 /// nesting deeper than `max_depth`. The error string is safe to show a user.
 pub(crate) fn parse(bytes: &[u8], max_depth: usize) -> Result<Value, String> {
-    let text = core::str::from_utf8(bytes)
-        .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
+    let text =
+        core::str::from_utf8(bytes).map_err(|e| msg!("invalid UTF-8 at byte ", e.valid_up_to()))?;
     let mut p = Parser { text, pos: 0 };
     p.skip_ws();
     let value = p.value(max_depth.min(MAX_DEPTH_LIMIT))?;
@@ -52,10 +51,7 @@ pub(crate) fn parse(bytes: &[u8], max_depth: usize) -> Result<Value, String> {
 pub(crate) fn parse_object(bytes: &[u8], max_depth: usize) -> Result<Map<String, Value>, String> {
     match parse(bytes, max_depth)? {
         Value::Object(map) => Ok(map),
-        other => Err(format!(
-            "expected a JSON object, found {}",
-            type_name(&other)
-        )),
+        other => Err(msg!("expected a JSON object, found ", type_name(&other))),
     }
 }
 
@@ -73,7 +69,7 @@ impl<'a> Reader<'a> {
     /// Starts reading `bytes` (checked to be UTF-8 here).
     pub(crate) fn new(bytes: &'a [u8]) -> Result<Self, String> {
         let text = core::str::from_utf8(bytes)
-            .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
+            .map_err(|e| msg!("invalid UTF-8 at byte ", e.valid_up_to()))?;
         Ok(Reader {
             p: Parser { text, pos: 0 },
         })
@@ -151,9 +147,9 @@ impl Parser<'_> {
 
     fn error(&self, what: &str) -> String {
         if self.pos >= self.text.len() {
-            format!("{what} at the end of the input")
+            msg!(what, " at the end of the input")
         } else {
-            format!("{what} at byte {}", self.pos)
+            msg!(what, " at byte ", self.pos)
         }
     }
 
@@ -278,9 +274,11 @@ impl Parser<'_> {
             self.skip_ws();
             let value = self.value(inner)?;
             if out.contains_key(&key) {
-                return Err(format!(
-                    "duplicate member name {:?} at byte {at}",
-                    Truncated(&key)
+                return Err(msg!(
+                    "duplicate member name ",
+                    Truncated(&key),
+                    " at byte ",
+                    at
                 ));
             }
             out.insert(key, value);
@@ -439,16 +437,17 @@ impl Parser<'_> {
         let f = bytes
             .get(start..self.pos)
             .and_then(crate::decimal::parse)
-            .ok_or_else(|| format!("invalid number at byte {start}"))?;
+            .ok_or_else(|| msg!("invalid number at byte ", start))?;
         Number::from_f64(f)
             .map(Value::Number)
-            .ok_or_else(|| format!("number out of range at byte {start}"))
+            .ok_or_else(|| msg!("number out of range at byte ", start))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
 
     #[test]
     fn duplicates_rejected_at_every_depth() {

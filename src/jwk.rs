@@ -5,7 +5,6 @@
 //! from explicit configuration ([`Key::hmac_secret`], [`Key::from_secret_jwk`]).
 //! There is no code path that turns asymmetric key material into an HMAC secret.
 
-use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -160,7 +159,7 @@ impl Key {
         if !self.fits(alg) {
             return Err(crate::error::Error::new(
                 crate::error::ErrorKind::NoMatchingKey,
-                format!("this key cannot verify {alg}"),
+                msg!("this key cannot verify ", alg),
             ));
         }
         crate::alg::verify(alg, self, message, signature)
@@ -191,18 +190,17 @@ impl Key {
     pub fn hmac_secret(secret: &[u8], kid: Option<&str>, alg: Option<Algorithm>) -> Result<Key> {
         let min = match alg {
             Some(a) if !a.is_symmetric() => {
-                return Err(jwks_invalid(format!(
-                    "an HMAC secret cannot be used with {a}; HMAC secrets are only for HS256/HS384/HS512"
+                return Err(jwks_invalid(msg!(
+                    "an HMAC secret cannot be used with ",
+                    a,
+                    "; HMAC secrets are only for HS256/HS384/HS512"
                 )))
             }
             Some(a) => a.hash_len(),
             None => MIN_HMAC_SECRET,
         };
         if secret.len() < min {
-            return Err(jwks_invalid(format!(
-                "HMAC secret is {} bytes; at least {min} are required (RFC 7518 §3.2: the key must be at least as long as the hash output)",
-                secret.len()
-            )));
+            return Err(jwks_invalid(msg!("HMAC secret is ", secret.len(), " bytes; at least ", min, " are required (RFC 7518 §3.2: the key must be at least as long as the hash output)")));
         }
         if let Some(k) = kid {
             check_kid_len(k).map_err(jwks_invalid)?;
@@ -214,9 +212,10 @@ impl Key {
             rsa_bits: 0,
             prepared: Prepared::Hmac(Zeroizing::new(secret.to_vec())),
             public_jwk: None,
-            fingerprint: format!(
-                "oct;kid={};alg={}",
+            fingerprint: msg!(
+                "oct;kid=",
                 kid.unwrap_or(""),
+                ";alg=",
                 alg.map_or("", Algorithm::name)
             ),
         })
@@ -230,8 +229,8 @@ impl Key {
     pub fn from_secret_jwk(jwk: &Map<String, Value>) -> Result<Key> {
         let meta = Meta::parse(jwk).map_err(jwks_invalid)?;
         if meta.kty != "oct" {
-            return Err(jwks_invalid(format!(
-                "expected an \"oct\" key for an HMAC secret, found kty {:?}",
+            return Err(jwks_invalid(msg!(
+                "expected an \"oct\" key for an HMAC secret, found kty ",
                 Truncated(&meta.kty)
             )));
         }
@@ -248,8 +247,10 @@ impl Key {
         }
         for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
             if jwk.contains_key(private) {
-                return Err(format!(
-                    "contains the private member \"{private}\"; a public key set must not carry private key material"
+                return Err(msg!(
+                    "contains the private member \"",
+                    private,
+                    "\"; a public key set must not carry private key material"
                 ));
             }
         }
@@ -257,11 +258,11 @@ impl Key {
             "EC" => parse_ec(jwk)?,
             "OKP" => parse_okp(jwk)?,
             "RSA" => parse_rsa(jwk)?,
-            other => return Err(format!("has unsupported kty {:?}", Truncated(other))),
+            other => return Err(msg!("has unsupported kty ", Truncated(other))),
         };
         if let Some(a) = meta.alg {
             if a.family() != family {
-                return Err(format!("has alg {a}, which does not fit its key type"));
+                return Err(msg!("has alg ", a, ", which does not fit its key type"));
             }
         }
         let mut public_jwk = public;
@@ -305,9 +306,12 @@ impl Key {
 
 pub(crate) fn check_kid_len(kid: &str) -> core::result::Result<(), String> {
     if kid.len() > MAX_KID_LEN {
-        return Err(format!(
-            "kid is {} bytes long; at most {MAX_KID_LEN} are allowed",
-            kid.len()
+        return Err(msg!(
+            "kid is ",
+            kid.len(),
+            " bytes long; at most ",
+            MAX_KID_LEN,
+            " are allowed"
         ));
     }
     Ok(())
@@ -339,9 +343,10 @@ impl Meta {
             None => {}
             Some(Value::String(u)) if u == "sig" => {}
             Some(Value::String(u)) => {
-                return Err(format!(
-                    "has use {:?}; only \"sig\" keys verify signatures",
-                    Truncated(u)
+                return Err(msg!(
+                    "has use ",
+                    Truncated(u),
+                    "; only \"sig\" keys verify signatures"
                 ))
             }
             Some(_) => return Err("has a non-string use".into()),
@@ -363,9 +368,10 @@ impl Meta {
             Some(Value::String(a)) => match Algorithm::from_name(a) {
                 Some(a) => Some(a),
                 None => {
-                    return Err(format!(
-                        "has alg {:?}, which is not a supported signature algorithm",
-                        Truncated(a)
+                    return Err(msg!(
+                        "has alg ",
+                        Truncated(a),
+                        ", which is not a supported signature algorithm"
                     ))
                 }
             },
@@ -381,10 +387,10 @@ fn b64_member(
 ) -> core::result::Result<Vec<u8>, String> {
     match jwk.get(name) {
         Some(Value::String(s)) => {
-            b64::decode(s.as_bytes()).map_err(|e| format!("member \"{name}\" {}", e.describe()))
+            b64::decode(s.as_bytes()).map_err(|e| msg!("member \"", name, "\" ", e.describe()))
         }
-        Some(_) => Err(format!("member \"{name}\" is not a string")),
-        None => Err(format!("is missing member \"{name}\"")),
+        Some(_) => Err(msg!("member \"", name, "\" is not a string")),
+        None => Err(msg!("is missing member \"", name, "\"")),
     }
 }
 
@@ -394,8 +400,8 @@ fn str_member<'a>(
 ) -> core::result::Result<&'a str, String> {
     match jwk.get(name) {
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(format!("member \"{name}\" is not a string")),
-        None => Err(format!("is missing member \"{name}\"")),
+        Some(_) => Err(msg!("member \"", name, "\" is not a string")),
+        None => Err(msg!("is missing member \"", name, "\"")),
     }
 }
 
@@ -419,17 +425,22 @@ fn parse_ec(jwk: &Map<String, Value>) -> core::result::Result<Parsed, String> {
         "P-256" => Curve::P256,
         "P-384" => Curve::P384,
         "P-521" => Curve::P521,
-        other => return Err(format!("has unsupported EC curve {:?}", Truncated(other))),
+        other => return Err(msg!("has unsupported EC curve ", Truncated(other))),
     };
     let x = b64_member(jwk, "x")?;
     let y = b64_member(jwk, "y")?;
     let len = curve.coordinate_len();
     if x.len() != len || y.len() != len {
-        return Err(format!(
-            "has {} coordinates of {} and {} bytes; {len} bytes each are required",
+        return Err(msg!(
+            "has ",
             curve.name(),
+            " coordinates of ",
             x.len(),
-            y.len()
+            " and ",
+            y.len(),
+            " bytes; ",
+            len,
+            " bytes each are required"
         ));
     }
     let prepared = prepare_ec(curve, &x, &y)?;
@@ -443,7 +454,7 @@ fn parse_ec(jwk: &Map<String, Value>) -> core::result::Result<Parsed, String> {
 
 #[allow(unused_variables)]
 fn prepare_ec(curve: Curve, x: &[u8], y: &[u8]) -> core::result::Result<Prepared, String> {
-    let invalid = || format!("has an invalid {} point (not on the curve)", curve.name());
+    let invalid = || msg!("has an invalid ", curve.name(), " point (not on the curve)");
     match curve {
         #[cfg(feature = "es256")]
         Curve::P256 => crate::alg::prepare::p256(x, y)
@@ -466,17 +477,19 @@ fn parse_okp(jwk: &Map<String, Value>) -> core::result::Result<Parsed, String> {
     match str_member(jwk, "crv")? {
         "Ed25519" => {}
         other => {
-            return Err(format!(
-                "has unsupported OKP curve {:?} (only Ed25519)",
-                Truncated(other)
+            return Err(msg!(
+                "has unsupported OKP curve ",
+                Truncated(other),
+                " (only Ed25519)"
             ))
         }
     }
     let x = b64_member(jwk, "x")?;
     if x.len() != 32 {
-        return Err(format!(
-            "has an Ed25519 key of {} bytes; 32 are required",
-            x.len()
+        return Err(msg!(
+            "has an Ed25519 key of ",
+            x.len(),
+            " bytes; 32 are required"
         ));
     }
     #[cfg(feature = "eddsa")]
@@ -508,13 +521,21 @@ fn parse_rsa(jwk: &Map<String, Value>) -> core::result::Result<Parsed, String> {
         None => 0,
     };
     if bits < MIN_RSA_BITS {
-        return Err(format!(
-            "is a {bits}-bit RSA key; at least {MIN_RSA_BITS} bits are required"
+        return Err(msg!(
+            "is a ",
+            bits,
+            "-bit RSA key; at least ",
+            MIN_RSA_BITS,
+            " bits are required"
         ));
     }
     if bits > MAX_RSA_BITS {
-        return Err(format!(
-            "is a {bits}-bit RSA key; at most {MAX_RSA_BITS} bits are accepted"
+        return Err(msg!(
+            "is a ",
+            bits,
+            "-bit RSA key; at most ",
+            MAX_RSA_BITS,
+            " bits are accepted"
         ));
     }
     if n.last().is_some_and(|b| b & 1 == 0) {

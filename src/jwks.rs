@@ -10,7 +10,6 @@
 //!
 //! Embedded `jwk`, `jku`, `x5u`, `x5c` headers are never consulted.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -76,9 +75,12 @@ impl KeySet {
                 self.issues.push(KeyIssue {
                     index,
                     kid: None,
-                    message: format!(
-                        "key {index} is {}, not a JSON object",
-                        json::type_name(entry)
+                    message: msg!(
+                        "key ",
+                        index,
+                        " is ",
+                        json::type_name(entry),
+                        ", not a JSON object"
                     ),
                 });
                 continue;
@@ -91,7 +93,7 @@ impl KeySet {
                         .get("kid")
                         .and_then(Value::as_str)
                         .map(|k| String::from(crate::text::prefix(k, crate::jwk::MAX_KID_LEN))),
-                    message: format!("key {index} {message}"),
+                    message: msg!("key ", index, " ", message),
                 }),
             }
         }
@@ -125,15 +127,13 @@ impl KeySet {
         let mut keys = Vec::with_capacity(entries.len());
         for (index, entry) in entries.iter().enumerate() {
             let Value::Object(jwk) = entry else {
-                return Err(jwks_invalid(format!("key {index} is not a JSON object")));
+                return Err(jwks_invalid(msg!("key ", index, " is not a JSON object")));
             };
             if jwk.get("kty").and_then(Value::as_str) != Some("oct") {
-                return Err(jwks_invalid(format!(
-                    "key {index} is not an \"oct\" key; HMAC secrets must be oct keys and a secret key set must not mix symmetric and asymmetric keys"
-                )));
+                return Err(jwks_invalid(msg!("key ", index, " is not an \"oct\" key; HMAC secrets must be oct keys and a secret key set must not mix symmetric and asymmetric keys")));
             }
             let key = Key::from_secret_jwk(jwk)
-                .map_err(|e| jwks_invalid(format!("key {index}: {}", e.message())))?;
+                .map_err(|e| jwks_invalid(msg!("key ", index, ": ", e.message())))?;
             keys.push(key);
         }
         self.keys.extend(keys);
@@ -211,25 +211,46 @@ impl KeySet {
             (0, Some(kid)) => Err(Error::new(
                 ErrorKind::NoMatchingKey,
                 if self.contains_kid(kid) {
-                    format!("the key with kid {:?} cannot verify {alg} (wrong key type or its alg differs)", Truncated(kid))
+                    msg!(
+                        "the key with kid ",
+                        Truncated(kid),
+                        " cannot verify ",
+                        alg,
+                        " (wrong key type or its alg differs)"
+                    )
                 } else {
-                    format!("no trusted key has kid {:?}", Truncated(kid))
+                    msg!("no trusted key has kid ", Truncated(kid))
                 },
             )),
             (0, None) => Err(Error::new(
                 ErrorKind::NoMatchingKey,
-                format!("no trusted key can verify {alg} and the token has no kid"),
+                msg!(
+                    "no trusted key can verify ",
+                    alg,
+                    " and the token has no kid"
+                ),
             )),
             (1, _) => Ok(candidates),
             (n, Some(kid)) => Err(Error::new(
                 ErrorKind::MultipleMatchingKeys,
-                format!("{n} trusted keys have kid {:?} and fit {alg}; kids must be unique", Truncated(kid)),
+                msg!(
+                    n,
+                    " trusted keys have kid ",
+                    Truncated(kid),
+                    " and fit ",
+                    alg,
+                    "; kids must be unique"
+                ),
             )),
             (n, None) if n <= kidless_limit => Ok(candidates),
             (n, None) => Err(Error::new(
                 ErrorKind::MultipleMatchingKeys,
-                format!(
-                    "the token has no kid and {n} trusted keys fit {alg}; add a kid to the token or allow trying several keys in the policy"
+                msg!(
+                    "the token has no kid and ",
+                    n,
+                    " trusted keys fit ",
+                    alg,
+                    "; add a kid to the token or allow trying several keys in the policy"
                 ),
             )),
         }
@@ -249,25 +270,32 @@ fn kid_matches(key: &Key, kid: &str) -> bool {
 
 fn parse_jwks_document(json: &[u8]) -> Result<Map<String, Value>> {
     if json.len() > MAX_JWKS_BYTES {
-        return Err(jwks_invalid(format!(
-            "JWKS is {} bytes; at most {MAX_JWKS_BYTES} are accepted",
-            json.len()
+        return Err(jwks_invalid(msg!(
+            "JWKS is ",
+            json.len(),
+            " bytes; at most ",
+            MAX_JWKS_BYTES,
+            " are accepted"
         )));
     }
     json::parse_object(json, json::DEFAULT_MAX_DEPTH)
-        .map_err(|e| jwks_invalid(format!("JWKS is not a valid JSON object: {e}")))
+        .map_err(|e| jwks_invalid(msg!("JWKS is not a valid JSON object: ", e)))
 }
 
 fn jwks_entries(mut doc: Map<String, Value>) -> Result<Vec<Value>> {
     match doc.get_mut("keys").map(core::mem::take) {
         Some(Value::Array(keys)) if keys.len() <= MAX_JWKS_KEYS => Ok(keys),
-        Some(Value::Array(keys)) => Err(jwks_invalid(format!(
-            "JWKS has {} keys; at most {MAX_JWKS_KEYS} are accepted",
-            keys.len()
+        Some(Value::Array(keys)) => Err(jwks_invalid(msg!(
+            "JWKS has ",
+            keys.len(),
+            " keys; at most ",
+            MAX_JWKS_KEYS,
+            " are accepted"
         ))),
-        Some(other) => Err(jwks_invalid(format!(
-            "JWKS member \"keys\" is {}, not an array",
-            json::type_name(&other)
+        Some(other) => Err(jwks_invalid(msg!(
+            "JWKS member \"keys\" is ",
+            json::type_name(&other),
+            ", not an array"
         ))),
         None => Err(jwks_invalid("JWKS has no \"keys\" array")),
     }

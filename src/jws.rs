@@ -4,7 +4,6 @@
 //! Nothing here verifies or trusts anything. The signing input is kept as the
 //! exact received ASCII (`header '.' payload`); nothing is ever re-serialised.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -39,9 +38,12 @@ pub(crate) struct Segments<'a> {
 /// fourth dot (no allocation proportional to the number of dots).
 pub(crate) fn split(token: &str, max_len: usize) -> Result<Segments<'_>> {
     if token.len() > max_len {
-        return Err(jws_invalid(format!(
-            "token is {} bytes; at most {max_len} are accepted",
-            token.len()
+        return Err(jws_invalid(msg!(
+            "token is ",
+            token.len(),
+            " bytes; at most ",
+            max_len,
+            " are accepted"
         )));
     }
     if token.is_empty() {
@@ -63,8 +65,8 @@ pub(crate) fn split(token: &str, max_len: usize) -> Result<Segments<'_>> {
         }
     }
     if count != 2 {
-        return Err(jws_invalid(format!(
-            "compact JWS must have exactly 3 dot-separated segments; found {}",
+        return Err(jws_invalid(msg!(
+            "compact JWS must have exactly 3 dot-separated segments; found ",
             count + 1
         )));
     }
@@ -84,10 +86,10 @@ pub(crate) fn split(token: &str, max_len: usize) -> Result<Segments<'_>> {
 
 fn decode_segment(name: &str, seg: &str) -> Result<Vec<u8>> {
     if seg.is_empty() {
-        return Err(jws_invalid(format!("the {name} segment is empty")));
+        return Err(jws_invalid(msg!("the ", name, " segment is empty")));
     }
     b64::decode_public(seg.as_bytes())
-        .map_err(|e| jws_invalid(format!("the {name} segment {}", e.describe())))
+        .map_err(|e| jws_invalid(msg!("the ", name, " segment ", e.describe())))
 }
 
 /// A parsed protected header. Only `alg`, `kid`, `typ` are interpreted before
@@ -134,7 +136,7 @@ pub(crate) fn parse(
     let segs = split(token, max_len)?;
     let header_bytes = decode_segment("header", segs.header)?;
     let header_json = json::parse_object(&header_bytes, max_depth)
-        .map_err(|e| jws_invalid(format!("the header is not a valid JSON object: {e}")))?;
+        .map_err(|e| jws_invalid(msg!("the header is not a valid JSON object: ", e)))?;
     let header = parse_header(header_json, mode)?;
     // An empty payload is a valid JWS (Wycheproof "emptyPayload"); it can
     // never be a JWT claims set, which `claims` reports after the signature.
@@ -162,17 +164,15 @@ fn parse_header(json: Map<String, Value>, mode: Mode) -> Result<Header> {
     if strict {
         for p in REFUSED_HEADER_PARAMS {
             if json.contains_key(p) {
-                return Err(jws_invalid(format!(
-                    "header parameter \"{p}\" is not supported: jwt-edge implements no JWS extensions, so a token with \"crit\" or \"b64\" is refused"
-                )));
+                return Err(jws_invalid(msg!("header parameter \"", p, "\" is not supported: jwt-edge implements no JWS extensions, so a token with \"crit\" or \"b64\" is refused")));
             }
         }
     }
     let alg = match json.get("alg") {
         Some(Value::String(s)) => s.clone(),
         Some(other) if strict => {
-            return Err(jws_invalid(format!(
-                "header \"alg\" must be a string, found {}",
+            return Err(jws_invalid(msg!(
+                "header \"alg\" must be a string, found ",
                 json::type_name(other)
             )))
         }
@@ -187,8 +187,8 @@ fn parse_header(json: Map<String, Value>, mode: Mode) -> Result<Header> {
             Some(s.clone())
         }
         Some(other) if strict => {
-            return Err(jws_invalid(format!(
-                "header \"kid\" must be a string, found {}",
+            return Err(jws_invalid(msg!(
+                "header \"kid\" must be a string, found ",
                 json::type_name(other)
             )))
         }
@@ -197,8 +197,8 @@ fn parse_header(json: Map<String, Value>, mode: Mode) -> Result<Header> {
     let typ = match json.get("typ") {
         Some(Value::String(s)) => Some(s.clone()),
         Some(other) if strict => {
-            return Err(jws_invalid(format!(
-                "header \"typ\" must be a string, found {}",
+            return Err(jws_invalid(msg!(
+                "header \"typ\" must be a string, found ",
                 json::type_name(other)
             )))
         }
@@ -236,7 +236,7 @@ impl UntrustedToken<'_> {
             ));
         }
         json::parse_object(&self.payload, max_depth)
-            .map_err(|e| jwt_invalid(format!("JWT claims set is not a valid JSON object: {e}")))
+            .map_err(|e| jwt_invalid(msg!("JWT claims set is not a valid JSON object: ", e)))
     }
 }
 

@@ -45,6 +45,10 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+// First: its `msg!` macro is used by the modules below.
+#[macro_use]
+mod text;
+
 pub mod alg;
 mod b64;
 pub mod cache;
@@ -63,7 +67,6 @@ pub mod remote;
 pub mod revocation;
 #[cfg(feature = "server")]
 pub mod server;
-mod text;
 mod verify;
 #[cfg(feature = "wasm")]
 pub mod wasm;

@@ -19,7 +19,6 @@
 //! The state is plain data: it can be snapshotted ([`RemoteState::snapshot`])
 //! and restored, so an edge worker can keep it in KV across isolates.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -120,14 +119,14 @@ pub struct RemoteState {
 
 /// Appends `s` as a JSON string literal (RFC 8259 escaping).
 fn json_string(out: &mut String, s: &str) {
-    use core::fmt::Write as _;
     out.push('"');
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+                out.push_str("\\u");
+                crate::text::push_hex(out, c as u32, 4);
             }
             c => out.push(c),
         }
@@ -136,10 +135,7 @@ fn json_string(out: &mut String, s: &str) {
 }
 
 fn snapshot_error(m: &str) -> Error {
-    Error::new(
-        ErrorKind::JwksInvalid,
-        format!("invalid cache snapshot: {m}"),
-    )
+    Error::new(ErrorKind::JwksInvalid, msg!("invalid cache snapshot: ", m))
 }
 
 /// Parses `max-age` from a `Cache-Control` value (`no-store`/`no-cache` count as 0).
@@ -322,9 +318,9 @@ impl RemoteState {
         Error::new(
             kind,
             if self.body.is_some() {
-                format!("the {what} is older than the maximum staleness and could not be refreshed (failing closed)")
+                msg!("the ", what, " is older than the maximum staleness and could not be refreshed (failing closed)")
             } else {
-                format!("the {what} could not be fetched")
+                msg!("the ", what, " could not be fetched")
             },
         )
     }
@@ -346,11 +342,14 @@ impl RemoteState {
         }
         if let Some(t) = self.last_kid_miss_fetch {
             // Keeps the kid-miss cooldown across isolates and CLI runs.
-            out.push_str(&format!("\"kid_miss_at\":{t},"));
+            out.push_str(&msg!("\"kid_miss_at\":", t, ","));
         }
-        out.push_str(&format!(
-            "\"fetched_at\":{},\"fresh_until\":{}}}",
-            self.fetched_at, self.fresh_until
+        out.push_str(&msg!(
+            "\"fetched_at\":",
+            self.fetched_at,
+            ",\"fresh_until\":",
+            self.fresh_until,
+            "}"
         ));
         out
     }

@@ -13,7 +13,6 @@
 //! arrive signed: a compact JWS with `typ: revocation-list+jwt` whose payload
 //! is that JSON, verified against the same key set.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -44,22 +43,26 @@ pub struct RevocationList {
 }
 
 fn syntax(e: String) -> Error {
-    invalid(format!("revocation list is not a valid JSON object: {e}"))
+    invalid(msg!("revocation list is not a valid JSON object: ", e))
 }
 
 fn unknown(name: &str, what: &str) -> Error {
-    invalid(format!(
-        "revocation list: unknown member {:?} in {what}",
-        Truncated(name)
+    invalid(msg!(
+        "revocation list: unknown member ",
+        Truncated(name),
+        " in ",
+        what
     ))
 }
 
 /// Stores a member's value; the same member twice is refused, as everywhere.
 fn set_once(slot: &mut Option<Value>, value: Value, name: &str, at: usize) -> Result<()> {
     if slot.is_some() {
-        return Err(syntax(format!(
-            "duplicate member name {:?} at byte {at}",
-            Truncated(name)
+        return Err(syntax(msg!(
+            "duplicate member name ",
+            Truncated(name),
+            " at byte ",
+            at
         )));
     }
     *slot = Some(value);
@@ -79,13 +82,15 @@ fn entries(
     out: &mut Vec<(String, u64)>,
 ) -> Result<()> {
     r.array()
-        .map_err(|_| invalid(format!("revocation list: \"{list}\" must be an array")))?;
+        .map_err(|_| invalid(msg!("revocation list: \"", list, "\" must be an array")))?;
     let mut first = true;
     while r.element(first).map_err(syntax)? {
         first = false;
         r.object().map_err(|_| {
-            invalid(format!(
-                "revocation list: entries of \"{list}\" must be objects"
+            invalid(msg!(
+                "revocation list: entries of \"",
+                list,
+                "\" must be objects"
             ))
         })?;
         let (mut name, mut value) = (None, None);
@@ -97,7 +102,7 @@ fn entries(
             } else if member == num {
                 &mut value
             } else {
-                return Err(unknown(&member, &format!("a {list} entry")));
+                return Err(unknown(&member, &msg!("a ", list, " entry")));
             };
             let v = scalar(r)?;
             set_once(slot, v, &member, at)?;
@@ -122,24 +127,30 @@ fn kid_entries(r: &mut json::Reader, out: &mut Vec<(String, u64)>) -> Result<()>
 fn string_of(v: Option<&Value>, name: &str) -> Result<String> {
     match v {
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(invalid(format!(
-            "revocation list: \"{name}\" must be a string"
+        Some(_) => Err(invalid(msg!(
+            "revocation list: \"",
+            name,
+            "\" must be a string"
         ))),
-        None => Err(invalid(format!("revocation list: \"{name}\" is missing"))),
+        None => Err(invalid(msg!("revocation list: \"", name, "\" is missing"))),
     }
 }
 
 fn u64_of(v: Option<&Value>, name: &str) -> Result<u64> {
     match v {
         Some(Value::Number(n)) => n.as_u64().ok_or_else(|| {
-            invalid(format!(
-                "revocation list: \"{name}\" must be a non-negative integer"
+            invalid(msg!(
+                "revocation list: \"",
+                name,
+                "\" must be a non-negative integer"
             ))
         }),
-        Some(_) => Err(invalid(format!(
-            "revocation list: \"{name}\" must be a number"
+        Some(_) => Err(invalid(msg!(
+            "revocation list: \"",
+            name,
+            "\" must be a number"
         ))),
-        None => Err(invalid(format!("revocation list: \"{name}\" is missing"))),
+        None => Err(invalid(msg!("revocation list: \"", name, "\" is missing"))),
     }
 }
 
@@ -175,9 +186,12 @@ impl RevocationList {
     /// (unknown members are refused).
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         if bytes.len() > MAX_REVOCATION_LIST_BYTES {
-            return Err(invalid(format!(
-                "revocation list is {} bytes; at most {MAX_REVOCATION_LIST_BYTES} are accepted",
-                bytes.len()
+            return Err(invalid(msg!(
+                "revocation list is ",
+                bytes.len(),
+                " bytes; at most ",
+                MAX_REVOCATION_LIST_BYTES,
+                " are accepted"
             )));
         }
         // Read member by member and entry by entry: a JSON tree of a large
@@ -278,9 +292,12 @@ impl Revocations {
     /// held for that issuer (a replayed old list must not un-revoke tokens).
     pub fn insert(&mut self, list: RevocationList) -> Result<()> {
         match self.lists.iter_mut().find(|held| held.iss == list.iss) {
-            Some(held) if list.epoch < held.epoch => Err(invalid(format!(
-                "revocation list epoch {} is lower than the epoch {} already held for this issuer",
-                list.epoch, held.epoch
+            Some(held) if list.epoch < held.epoch => Err(invalid(msg!(
+                "revocation list epoch ",
+                list.epoch,
+                " is lower than the epoch ",
+                held.epoch,
+                " already held for this issuer"
             ))),
             Some(held) => {
                 *held = list;
@@ -311,7 +328,7 @@ impl Revocations {
             if self.lists.iter().any(|l| l.has_kid(kid)) {
                 return Err(Error::revoked(
                     RevocationReason::Kid,
-                    format!("the signing key {:?} has been revoked", Truncated(kid)),
+                    msg!("the signing key ", Truncated(kid), " has been revoked"),
                 ));
             }
         }
@@ -322,7 +339,7 @@ impl Revocations {
             if lookup(&list.jti, jti).is_some() {
                 return Err(Error::revoked(
                     RevocationReason::Jti,
-                    format!("token {:?} has been revoked", Truncated(jti)),
+                    msg!("token ", Truncated(jti), " has been revoked"),
                 ));
             }
         }
@@ -331,9 +348,12 @@ impl Revocations {
                 if (before as f64) > t.iat.unwrap_or(0.0) {
                     return Err(Error::revoked(
                         RevocationReason::Sub,
-                        format!(
-                            "tokens of subject {:?} issued before {before} have been revoked",
-                            Truncated(sub)
+                        msg!(
+                            "tokens of subject ",
+                            Truncated(sub),
+                            " issued before ",
+                            before,
+                            " have been revoked"
                         ),
                     ));
                 }

@@ -9,7 +9,6 @@
 //! The wasm package puts the host's WebCrypto between the two; [`verify`] puts
 //! the pure-Rust backends there. There is no other copy of the pipeline.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -145,7 +144,11 @@ fn allowed_alg(name: &str, policy: &Policy) -> Result<Algorithm> {
         Some(a) if policy.algorithms.contains(&a) => Ok(a),
         Some(a) => Err(Error::new(
             ErrorKind::AlgNotAllowed,
-            format!("\"alg\" ({a}) is not allowed by the verifier's algorithm allowlist"),
+            msg!(
+                "\"alg\" (",
+                a,
+                ") is not allowed by the verifier's algorithm allowlist"
+            ),
         )),
         None if name.eq_ignore_ascii_case("none") => Err(Error::new(
             ErrorKind::AlgNotAllowed,
@@ -153,9 +156,10 @@ fn allowed_alg(name: &str, policy: &Policy) -> Result<Algorithm> {
         )),
         None => Err(Error::new(
             ErrorKind::AlgNotAllowed,
-            format!(
-                "\"alg\" {:?} is not a supported signature algorithm",
-                Truncated(name)
+            msg!(
+                "\"alg\" ",
+                Truncated(name),
+                " is not a supported signature algorithm"
             ),
         )),
     }
@@ -249,8 +253,10 @@ pub fn begin_revocation_list<'a>(
     let pending = begin_for(jws.trim(), keys, policy, Purpose::RevocationList, max)?;
     match &pending.token.header.typ {
         Some(t) if normalize_typ(t) == REVOCATION_LIST_TYP => Ok(pending),
-        _ => Err(jws_invalid(format!(
-            "a signed revocation list must have header \"typ\": \"{REVOCATION_LIST_TYP}\""
+        _ => Err(jws_invalid(msg!(
+            "a signed revocation list must have header \"typ\": \"",
+            REVOCATION_LIST_TYP,
+            "\""
         ))),
     }
 }

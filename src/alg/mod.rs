@@ -184,10 +184,7 @@ impl FromStr for Algorithm {
         Self::from_name(s).ok_or_else(|| {
             Error::new(
                 ErrorKind::NotSupported,
-                alloc::format!(
-                    "unsupported algorithm {:?} (supported: HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512, EdDSA)",
-                    crate::text::Truncated(s)
-                ),
+                msg!("unsupported algorithm ", crate::text::Truncated(s), " (supported: HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512, EdDSA)"),
             )
         })
     }
@@ -238,9 +235,7 @@ pub(crate) fn verify(alg: Algorithm, key: &Key, message: &[u8], signature: &[u8]
         _ => {
             return Err(Error::new(
                 ErrorKind::NotSupported,
-                alloc::format!(
-                    "{alg} has no pure-Rust backend in this build; use host crypto (async verify) or the full build"
-                ),
+                msg!(alg, " has no pure-Rust backend in this build; use host crypto (async verify) or the full build"),
             ))
         }
     };

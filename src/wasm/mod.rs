@@ -11,7 +11,6 @@
 #[cfg(all(feature = "wasm-rt", target_arch = "wasm32", not(feature = "std")))]
 mod rt;
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -58,12 +57,7 @@ fn source<'a>(
         "revocations" => revocations.as_mut().map(|r| (r, false)),
         _ => None,
     }
-    .ok_or_else(|| {
-        options_error(format!(
-            "no remote source {:?}",
-            crate::text::Truncated(which)
-        ))
-    })
+    .ok_or_else(|| options_error(msg!("no remote source ", crate::text::Truncated(which))))
 }
 
 /// Parses and checks a body of a remote source: a JWKS (plus the configured
@@ -129,7 +123,7 @@ fn take(options: &JsValue, name: &str) -> JsValue {
 }
 
 fn type_error(name: &str, expected: &str) -> JsValue {
-    options_error(format!("invalid option \"{name}\": expected {expected}"))
+    options_error(msg!("invalid option \"", name, "\": expected ", expected))
 }
 
 fn absent(v: &JsValue) -> bool {
@@ -197,11 +191,17 @@ fn json_text(value: &JsValue, name: &str) -> Result<String, JsValue> {
             .ok()
             .and_then(|s| s.as_string())
             .ok_or_else(|| {
-                options_error(format!("option \"{name}\" could not be serialised to JSON"))
+                options_error(msg!(
+                    "option \"",
+                    name,
+                    "\" could not be serialised to JSON"
+                ))
             });
     }
-    Err(options_error(format!(
-        "option \"{name}\" must be a JSON string or an object"
+    Err(options_error(msg!(
+        "option \"",
+        name,
+        "\" must be a JSON string or an object"
     )))
 }
 
@@ -316,10 +316,12 @@ impl Core {
         for name in Object::keys(options.unchecked_ref::<Object>()).iter() {
             let name = name.as_string().unwrap_or_default();
             if !KNOWN_OPTIONS.contains(&name.as_str()) {
-                return Err(options_error(format!(
-                    "unknown option {:?} (known: {})",
+                return Err(options_error(msg!(
+                    "unknown option ",
                     crate::text::Truncated(&name),
-                    KNOWN_OPTIONS.join(", ")
+                    " (known: ",
+                    KNOWN_OPTIONS.join(", "),
+                    ")"
                 )));
             }
         }
@@ -337,8 +339,8 @@ impl Core {
                 let mut algs = Vec::with_capacity(names.len());
                 for n in names {
                     let alg = Algorithm::from_name(&n).ok_or_else(|| {
-                        options_error(format!(
-                            "invalid option \"algorithms\": unsupported algorithm {:?}",
+                        options_error(msg!(
+                            "invalid option \"algorithms\": unsupported algorithm ",
                             crate::text::Truncated(&n)
                         ))
                     })?;
@@ -376,8 +378,8 @@ impl Core {
         if let Some(n) = opt_u64(&options, "kidlessCandidates")? {
             let n = n as usize;
             if n == 0 || n > crate::MAX_KIDLESS_CANDIDATES {
-                return Err(options_error(format!(
-                    "invalid option \"kidlessCandidates\": must be between 1 and {}",
+                return Err(options_error(msg!(
+                    "invalid option \"kidlessCandidates\": must be between 1 and ",
                     crate::MAX_KIDLESS_CANDIDATES
                 )));
             }
@@ -548,10 +550,12 @@ impl Core {
             r.as_ref()
                 .map_or(String::from("null"), RemoteState::snapshot)
         };
-        format!(
-            "{{\"jwks\":{},\"revocations\":{}}}",
+        msg!(
+            "{\"jwks\":",
             snap(&self.remote_jwks),
-            snap(&self.remote_revocations)
+            ",\"revocations\":",
+            snap(&self.remote_revocations),
+            "}"
         )
     }
 
@@ -561,7 +565,7 @@ impl Core {
         let doc = crate::json::parse_object(snapshot.as_bytes(), 6).map_err(|e| {
             js_error(&Error::new(
                 ErrorKind::JwksInvalid,
-                format!("invalid cache snapshot: {e}"),
+                msg!("invalid cache snapshot: ", e),
             ))
         })?;
         for which in ["jwks", "revocations"] {
