@@ -2,12 +2,13 @@
 //! `=` padding, no whitespace, and canonical trailing bits.
 //!
 //! Two decoders with one contract. [`decode`] uses `base64ct`, which is
-//! constant-time: it decodes JWK members, where the bytes can be secret (an
-//! HMAC `k`). [`decode_public`] is a table-driven decoder for the segments of a
-//! token, which travel in the clear: `base64ct`'s per-character arithmetic was
-//! ~30% of a verification in wasm (profiled in Node), the lookup table is
-//! several times faster. A differential test keeps the two identical on every
-//! input, errors included.
+//! constant-time: it decodes secret JWK members (an HMAC `k`). [`decode_public`]
+//! is a table-driven decoder for what travels in the clear, the segments of a
+//! token and public key members (`x`, `y`, `n`, `e`): `base64ct`'s
+//! per-character arithmetic was ~30% of a verification in wasm (profiled in
+//! Node), the lookup table is several times faster, and the npm package, which
+//! never decodes a secret JWK, links no second decoder. A differential test
+//! keeps the two identical on every input, errors included.
 
 use alloc::vec::Vec;
 

@@ -234,7 +234,7 @@ impl Key {
                 Truncated(&meta.kty)
             )));
         }
-        let k = b64_member(jwk, "k").map_err(jwks_invalid)?;
+        let k = member_bytes(jwk, "k", b64::decode).map_err(jwks_invalid)?;
         let k = Zeroizing::new(k);
         Key::hmac_secret(&k, meta.kid.as_deref(), meta.alg)
     }
@@ -381,13 +381,25 @@ impl Meta {
     }
 }
 
+/// A public key member (`x`, `y`, `n`, `e`): public data, so the fast
+/// variable-time decoder is used.
 fn b64_member(
     jwk: &Map<String, Value>,
     name: &'static str,
 ) -> core::result::Result<Vec<u8>, String> {
+    member_bytes(jwk, name, b64::decode_public)
+}
+
+/// The bytes of base64url member `name`, decoded by `decode` (constant-time
+/// [`b64::decode`] for secret members such as an HMAC `k`).
+fn member_bytes(
+    jwk: &Map<String, Value>,
+    name: &'static str,
+    decode: fn(&[u8]) -> core::result::Result<Vec<u8>, b64::B64Error>,
+) -> core::result::Result<Vec<u8>, String> {
     match jwk.get(name) {
         Some(Value::String(s)) => {
-            b64::decode(s.as_bytes()).map_err(|e| msg!("member \"", name, "\" ", e.describe()))
+            decode(s.as_bytes()).map_err(|e| msg!("member \"", name, "\" ", e.describe()))
         }
         Some(_) => Err(msg!("member \"", name, "\" is not a string")),
         None => Err(msg!("is missing member \"", name, "\"")),
