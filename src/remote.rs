@@ -26,6 +26,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::json;
+use crate::text::{push_decimal, push_hex};
 
 /// Freshness settings. Defaults: `min_ttl` 60 s, `max_ttl` 24 h, `default_ttl`
 /// 10 min, `cooldown` 30 s, `max_stale` 24 h, `timeout` 5 s.
@@ -126,7 +127,7 @@ fn json_string(out: &mut String, s: &str) {
             '\\' => out.push_str("\\\\"),
             c if (c as u32) < 0x20 => {
                 out.push_str("\\u");
-                crate::text::push_hex(out, c as u32, 4);
+                push_hex(out, c as u32, 4);
             }
             c => out.push(c),
         }
@@ -342,15 +343,15 @@ impl RemoteState {
         }
         if let Some(t) = self.last_kid_miss_fetch {
             // Keeps the kid-miss cooldown across isolates and CLI runs.
-            out.push_str(&msg!("\"kid_miss_at\":", t, ","));
+            out.push_str("\"kid_miss_at\":");
+            push_decimal(&mut out, t);
+            out.push(',');
         }
-        out.push_str(&msg!(
-            "\"fetched_at\":",
-            self.fetched_at,
-            ",\"fresh_until\":",
-            self.fresh_until,
-            "}"
-        ));
+        out.push_str("\"fetched_at\":");
+        push_decimal(&mut out, self.fetched_at);
+        out.push_str(",\"fresh_until\":");
+        push_decimal(&mut out, self.fresh_until);
+        out.push('}');
         out
     }
 

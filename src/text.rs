@@ -1,12 +1,12 @@
-//! Helpers for quoting untrusted text in error messages without letting it grow
-//! the message unboundedly.
+//! Message building without `core::fmt` ([`msg!`]) and quoting of untrusted
+//! text in error messages without letting it grow the message unboundedly.
 
 use alloc::string::String;
 
-/// Builds a message from parts, without `core::fmt`: `msg!("key ", index, "
-/// is ", Truncated(kid))`. Each part is a [`Part`]: text (`&str`, `&String`,
-/// an [`Algorithm`](crate::Algorithm)), a whole number, or untrusted text in
-/// [`Truncated`].
+/// Builds a message from parts, without `core::fmt`:
+/// `msg!("key ", index, " has kid ", Truncated(kid))`. Each part is a [`Part`]:
+/// text (`&str`, `&String`, an [`Algorithm`](crate::Algorithm)), a whole
+/// number, or untrusted text in [`Truncated`].
 ///
 /// Why not `format!`: every `format!` links the `core::fmt` machinery, and
 /// with it the `Debug` impls that dependencies reference from their panic
