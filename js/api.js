@@ -58,22 +58,22 @@ function deepFreeze(o) {
 
 const REMOTE = Symbol.for("jwt-edge.remote");
 
+function invalid(message) {
+  return new JwtEdgeError({ code: "ERR_INVALID_OPTIONS", message, retryable: false });
+}
+
 function remoteSource(kind, url, options = {}) {
-  if (typeof url !== "string" && !(url instanceof URL)) {
-    throw new JwtEdgeError({ code: "ERR_INVALID_OPTIONS", message: `${kind}(url): url must be a string or URL`, retryable: false });
-  }
+  if (typeof url !== "string" && !(url instanceof URL)) throw invalid(`${kind}(url): url must be a string or URL`);
   const { minTtl, maxTtl, cooldown, maxStale, timeout, headers, fetch: customFetch, ...rest } = options;
   const unknown = Object.keys(rest);
-  if (unknown.length) {
-    throw new JwtEdgeError({ code: "ERR_INVALID_OPTIONS", message: `${kind}: unknown option "${unknown[0]}"`, retryable: false });
-  }
+  if (unknown.length) throw invalid(`${kind}: unknown option "${unknown[0]}"`);
   return {
     [REMOTE]: kind,
     url: String(url),
     headers: headers ?? {},
     fetch: customFetch,
     // Times are seconds, as everywhere in jwt-edge; the Rust core validates them.
-    config: { minTtl, maxTtl, cooldown, maxStale, timeout },
+    config: Object.fromEntries(Object.entries({ minTtl, maxTtl, cooldown, maxStale, timeout }).filter(([, x]) => x !== undefined)),
   };
 }
 
@@ -81,6 +81,18 @@ function remoteSource(kind, url, options = {}) {
 export const remoteJwks = (url, options) => remoteSource("remoteJwks", url, options);
 /** A signed revocation list (typ revocation-list+jwt) fetched from `url`. */
 export const remoteRevocations = (url, options) => remoteSource("remoteRevocations", url, options);
+
+// Moves a remote descriptor given as `opts[name]` to the option Rust reads
+// (`remoteJwks` / `remoteRevocations`: its freshness settings) and records
+// where to fetch it under the source's name.
+function takeRemote(opts, name, key, sources, sourceName, place = "") {
+  const v = opts[name];
+  if (!v || typeof v !== "object" || !v[REMOTE]) return;
+  if (v[REMOTE] !== key) throw invalid(`option "${place}${name}" needs ${key}(...)`);
+  delete opts[name];
+  opts[key] = v.config;
+  sources[sourceName] = v;
+}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -91,22 +103,24 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export function createApi(wasm, host) {
   class Validator {
     #core;
-    #keys = new Map(); // `${alg}/${keyId}` -> imported host key, or null (cleared per generation)
-    #keysGeneration = -1;
+    #keys = new Map(); // `${alg}/${key id}` -> imported host key, or null
     #results = new Map(); // cache entry serial -> frozen result
-    #sources = {}; // "jwks" / "revocations" -> remote descriptor
+    #sources = {}; // source name ("jwks", "jwks:N", "revocations") -> remote descriptor
 
     constructor(options) {
-      const opts = { ...options };
-      for (const [name, which, key] of [["jwks", "jwks", "remoteJwks"], ["revocations", "revocations", "remoteRevocations"]]) {
-        const v = opts[name];
-        if (v && typeof v === "object" && v[REMOTE]) {
-          if (v[REMOTE] !== key) {
-            throw new JwtEdgeError({ code: "ERR_INVALID_OPTIONS", message: `option "${name}" needs ${key}(...)`, retryable: false });
-          }
-          delete opts[name];
-          opts[key] = Object.fromEntries(Object.entries(v.config).filter(([, x]) => x !== undefined));
-          this.#sources[which] = v;
+      // Translation only: remote descriptors become their settings (Rust
+      // validates everything else, including the shape of "issuers").
+      const opts = options && typeof options === "object" ? { ...options } : options;
+      if (opts && typeof opts === "object") {
+        takeRemote(opts, "jwks", "remoteJwks", this.#sources, "jwks");
+        takeRemote(opts, "revocations", "remoteRevocations", this.#sources, "revocations");
+        if (Array.isArray(opts.issuers)) {
+          opts.issuers = opts.issuers.map((entry, i) => {
+            if (!entry || typeof entry !== "object") return entry;
+            const e = { ...entry };
+            takeRemote(e, "jwks", "remoteJwks", this.#sources, `jwks:${i}`, `issuers[${i}].`);
+            return e;
+          });
         }
       }
       this.#core = call(() => new wasm.Core(opts));
@@ -116,9 +130,6 @@ export function createApi(wasm, host) {
     verifySync(token, options) {
       checkToken(token);
       const now = nowOf(options);
-      for (const which of Object.keys(this.#sources)) {
-        if (!call(() => this.#core.usable(which, now))) throw toError(this.#core.unavailable(which));
-      }
       return this.#hitOr(token, now, call(() => this.#core.verifySync(token, now)));
     }
 
@@ -128,38 +139,54 @@ export function createApi(wasm, host) {
     async verify(token, options) {
       checkToken(token);
       const now = nowOf(options);
-      for (const which of Object.keys(this.#sources)) await this.#ensure(which, now, options?.waitUntil);
-      try {
-        return await this.#verifyOnce(token, now);
-      } catch (e) {
-        // Unknown kid with a remote JWKS: one refetch (rate-limited in Rust), then retry.
-        if (e?.code === "ERR_JWKS_NO_MATCHING_KEY" && this.#sources.jwks && call(() => this.#core.kidMiss(now))) {
-          await this.#fetch("jwks", undefined, now);
-          return this.#verifyOnce(token, now);
+      const waitUntil = options?.waitUntil;
+      let waitingSince;
+      // Each step is Rust's decision; this loop only performs it. Rust bounds
+      // the fetches (single flight, kid-miss cooldown); the only limit kept
+      // here is wall-clock time for waiting on another request's fetch,
+      // because Rust's clock is the caller's `now`, which does not advance
+      // during one call.
+      for (;;) {
+        // Without host crypto every signature is checked in Rust.
+        const s = call(() => this.#core.begin(token, now, host === null));
+        if (s.hit !== undefined) return this.#hitOr(token, now, s);
+        if (s.done !== undefined) return this.#result(s.done);
+        if (s.fetch !== undefined) {
+          const flight = this.#fetch(s.fetch, s.ifNoneMatch, now, s.timeout);
+          if (s.blocking) {
+            await flight;
+          } else {
+            // Stale-while-revalidate: serve what is held, refresh in the background.
+            const done = flight.catch(() => {});
+            if (typeof waitUntil === "function") waitUntil(done);
+          }
+          continue;
         }
-        throw e;
+        if (s.wait !== undefined) {
+          waitingSince ??= Date.now();
+          if (Date.now() - waitingSince > 1000 * s.timeout) throw toError(this.#core.unavailable(s.wait));
+          await sleep(s.pollMs);
+          continue;
+        }
+        return this.#signature(s, now);
       }
     }
 
-    async #verifyOnce(token, now) {
-      if (host === null) return this.verifySync(token, { now });
-      for (let attempt = 0; attempt < 3; attempt++) {
-        // One call: a cache hit, a result computed in Rust (HMAC, crypto "wasm"),
-        // or the signature step to hand to the host.
-        const p = call(() => this.#core.begin(token, now));
-        if (p.hit !== undefined) return this.#hitOr(token, now, p);
-        if (p.done !== undefined) return this.#result(p.done);
-        let by;
-        for (let n = 0; n < p.keys.length; n++) {
-          if (await this.#check(token, p, n)) {
-            by = p.keys[n];
+    // The signature step: the host checks candidates in order; Rust finishes.
+    async #signature(s, now) {
+      let by;
+      try {
+        for (let n = 0; n < s.keys.length; n++) {
+          if (await this.#check(s, n)) {
+            by = n;
             break;
           }
         }
-        const result = call(() => this.#core.finish(token, by, now, p.generation));
-        if (result !== undefined) return this.#result(result); // undefined: keys changed meanwhile
+      } catch (e) {
+        this.#core.abandon(s.id);
+        throw toError(e);
       }
-      throw new JwtEdgeError({ code: "ERR_JWKS_NO_MATCHING_KEY", message: "the key set kept changing during verification", retryable: true });
+      return this.#result(call(() => this.#core.finish(s.id, by, now)));
     }
 
     // `{hit: serial}` from Rust: the parsed result kept per entry serial.
@@ -177,37 +204,13 @@ export function createApi(wasm, host) {
       return out;
     }
 
-    async #ensure(which, now, waitUntil) {
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const p = call(() => this.#core.plan(which, now));
-        if (p.fetch) {
-          const flight = this.#fetch(which, p.ifNoneMatch, now);
-          if (p.usable) {
-            // Stale-while-revalidate: serve what is held, refresh in the background.
-            const done = flight.catch(() => {});
-            if (typeof waitUntil === "function") waitUntil(done);
-            return;
-          }
-          await flight;
-          if (call(() => this.#core.usable(which, now))) return;
-          throw toError(this.#core.unavailable(which));
-        }
-        if (p.usable) return;
-        // Another request is fetching: wait for its result by polling the
-        // shared state. No promise or I/O object crosses requests (Workers).
-        if (!p.wait || Date.now() > deadline) throw toError(this.#core.unavailable(which));
-        await sleep(5);
-      }
-    }
-
-    async #fetch(which, ifNoneMatch, now) {
-      const src = this.#sources[which];
-      const headers = { accept: which === "jwks" ? "application/jwk-set+json, application/json" : "application/jwt, text/plain", ...src.headers };
+    async #fetch(name, ifNoneMatch, now, timeout) {
+      const src = this.#sources[name];
+      if (src === undefined) throw toError(this.#core.unavailable(name));
+      const headers = { accept: name === "revocations" ? "application/jwt, text/plain" : "application/jwk-set+json, application/json", ...src.headers };
       if (ifNoneMatch) headers["if-none-match"] = ifNoneMatch;
-      const timeoutMs = 1000 * (src.config.timeout ?? 5);
       const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), timeoutMs);
+      const timer = setTimeout(() => controller.abort(), 1000 * timeout);
       let status = 0;
       let cacheControl, age, etag, body;
       try {
@@ -222,41 +225,32 @@ export function createApi(wasm, host) {
       } finally {
         clearTimeout(timer);
       }
-      return call(() => this.#core.onFetch(which, now, status, cacheControl, age, etag, body));
+      return call(() => this.#core.onFetch(name, now, status, cacheControl, age, etag, body));
     }
 
-    async #check(token, p, n) {
-      if (this.#keysGeneration !== p.generation) {
-        this.#keys.clear();
-        this.#keysGeneration = p.generation;
-      }
-      const index = p.keys[n];
-      const id = `${p.alg}/${p.ids[n]}`;
+    async #check(s, n) {
+      // Key ids are the keys' fingerprints: stable across key-set changes.
+      const id = `${s.alg}/${s.keys[n]}`;
       let key = this.#keys.get(id);
       if (key === undefined) {
-        const jwk = call(() => this.#core.keyJwk(token, index));
+        const jwk = call(() => this.#core.keyJwk(s.id, n));
         try {
-          key = await host.importKey(p.alg, jwk);
+          key = await host.importKey(s.alg, jwk);
         } catch {
           key = null; // the host cannot use this key; other keys are unaffected
         }
         if (this.#keys.size >= KEY_CACHE_LIMIT) this.#keys.clear();
         this.#keys.set(id, key);
       }
-      if (key !== null) return host.verify(p.alg, key, p.signature, p.input);
-      if (this.#core.crypto === "host" || !p.rust) {
-        throw new JwtEdgeError({
-          code: "ERR_JOSE_NOT_SUPPORTED",
-          message: `${p.alg}: the host's crypto cannot use this key and ${p.rust ? "crypto is \"host\"" : "this build has no pure-Rust backend for it (use jwt-edge/full)"}`,
-          retryable: false,
-        });
-      }
-      return call(() => this.#core.checkKey(token, index));
+      if (key !== null) return host.verify(s.alg, key, s.signature, s.input);
+      // Rust decides whether it may check this key instead.
+      return call(() => this.#core.checkKey(s.id, n));
     }
 
-    /** Replaces the JWKS (an object or JSON text). */
-    setJwks(jwks) {
-      call(() => this.#core.setJwks(jwks));
+    /** Replaces the JWKS (an object or JSON text); `index` picks the entry
+     *  of `issuers` in the multi-issuer form. */
+    setJwks(jwks, index) {
+      call(() => this.#core.setJwks(jwks, index));
     }
 
     /** Installs a revocation list (object, JSON text, or signed JWS). */

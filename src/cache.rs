@@ -25,6 +25,8 @@ pub const DEFAULT_MAX_BYTES: usize = 8 * 1024 * 1024;
 
 struct Entry {
     token: String,
+    /// Which trusted issuer of a [`crate::Validator`] verified it (0 otherwise).
+    owner: usize,
     verified: Verified,
     serial: u64,
     tick: u64,
@@ -194,21 +196,47 @@ impl TokenCache {
         self.remove_at(0);
     }
 
+    /// The cached result for `token`, without any check (after a hit).
+    pub(crate) fn peek(&self, token: &str) -> Option<&Verified> {
+        let pos = self.find(token).ok()?;
+        self.entry(pos).map(|e| &e.verified)
+    }
+
+    /// The owner of `token`'s entry, if cached (no recency or statistics change).
+    pub(crate) fn owner_of(&self, token: &str) -> Option<usize> {
+        let pos = self.find(token).ok()?;
+        self.entry(pos).map(|e| e.owner)
+    }
+
     /// Looks `token` up at `now` under `policy`.
     pub fn get(&mut self, token: &str, policy: &Policy, now: u64) -> Lookup<'_> {
+        self.get_with(token, now, |_| Some(policy))
+    }
+
+    /// Looks `token` up at `now` under the policy of the entry's owner
+    /// (`policy_of(owner)`; `None` drops the entry).
+    pub(crate) fn get_with<'p>(
+        &mut self,
+        token: &str,
+        now: u64,
+        policy_of: impl Fn(usize) -> Option<&'p Policy>,
+    ) -> Lookup<'_> {
         let Ok(pos) = self.find(token) else {
             self.misses += 1;
             return Lookup::Miss;
         };
-        let (version, times) = match self.entry(pos) {
-            Some(e) => (e.revocation_version, e.verified.times),
+        let (version, times, owner) = match self.entry(pos) {
+            Some(e) => (e.revocation_version, e.verified.times, e.owner),
             None => return Lookup::Miss,
         };
-        if version != policy.revocations().version() {
-            self.remove_at(pos);
-            self.misses += 1;
-            return Lookup::Miss;
-        }
+        let policy = match policy_of(owner) {
+            Some(p) if p.revocations().version() == version => p,
+            _ => {
+                self.remove_at(pos);
+                self.misses += 1;
+                return Lookup::Miss;
+            }
+        };
         if let Err(e) = check_times(times, policy, now) {
             self.remove_at(pos);
             return Lookup::Rejected(e);
@@ -233,6 +261,17 @@ impl TokenCache {
     /// `verified` back (the cache is disabled, or this entry alone is over the
     /// byte bound).
     pub fn insert(&mut self, token: &str, verified: Verified, policy: &Policy) -> Inserted<'_> {
+        self.insert_owned(token, verified, 0, policy)
+    }
+
+    /// [`TokenCache::insert`] for a result of trusted issuer `owner`.
+    pub(crate) fn insert_owned(
+        &mut self,
+        token: &str,
+        verified: Verified,
+        owner: usize,
+        policy: &Policy,
+    ) -> Inserted<'_> {
         if self.capacity == 0 {
             return Inserted::NotCached(verified);
         }
@@ -268,6 +307,7 @@ impl TokenCache {
         };
         let entry = cell.insert(Entry {
             token: String::from(token),
+            owner,
             verified,
             serial: tick,
             tick,
@@ -282,12 +322,26 @@ impl TokenCache {
 
     /// Drops the entries whose verifying key is no longer in `keys`.
     pub fn retain_keys(&mut self, keys: &KeySet) {
+        self.retain_keys_of(0, keys, |_| true);
+    }
+
+    /// Drops the entries of `owner` whose verifying key is no longer in
+    /// `keys`, and every entry whose owner fails `keep_owner`.
+    pub(crate) fn retain_keys_of(
+        &mut self,
+        owner: usize,
+        keys: &KeySet,
+        keep_owner: impl Fn(usize) -> bool,
+    ) {
         let mut pos = 0;
         while pos < self.index.len() {
             let keep = self.entry(pos).is_some_and(|e| {
-                keys.keys()
-                    .iter()
-                    .any(|k| k.fingerprint() == e.verified.key_fingerprint)
+                keep_owner(e.owner)
+                    && (e.owner != owner
+                        || keys
+                            .keys()
+                            .iter()
+                            .any(|k| k.fingerprint() == e.verified.key_fingerprint))
             });
             if keep {
                 pos += 1;

@@ -40,6 +40,9 @@ pub enum ErrorKind {
     JwksTimeout,
     /// A remote revocation list could not be fetched and no usable copy is held (retryable).
     RevocationsUnavailable,
+    /// The verifier's own configuration (or a call argument such as `now`) is
+    /// invalid; the message names the option. Not a jose code: jose has no equivalent.
+    InvalidOptions,
 }
 
 impl ErrorKind {
@@ -60,6 +63,7 @@ impl ErrorKind {
             Self::RevocationListInvalid => "ERR_REVOCATION_LIST_INVALID",
             Self::JwksTimeout => "ERR_JWKS_TIMEOUT",
             Self::RevocationsUnavailable => "ERR_REVOCATIONS_UNAVAILABLE",
+            Self::InvalidOptions => "ERR_INVALID_OPTIONS",
         }
     }
 }
@@ -187,6 +191,37 @@ impl Error {
             self.kind,
             ErrorKind::NoMatchingKey | ErrorKind::JwksTimeout | ErrorKind::RevocationsUnavailable
         )
+    }
+}
+
+impl Error {
+    /// The error as one JSON object, the one shape every adapter reports:
+    /// `{"code","message","claim"?,"reason"?,"revocationReason"?,"retryable"}`
+    /// (the npm package's `JwtEdgeError` fields, the CLI's `--json` error).
+    pub fn to_json(&self) -> String {
+        use crate::text::json_string;
+        let mut out = String::from("{\"code\":");
+        json_string(&mut out, self.code());
+        out.push_str(",\"message\":");
+        json_string(&mut out, &self.message);
+        if let Some(claim) = &self.claim {
+            out.push_str(",\"claim\":");
+            json_string(&mut out, claim);
+        }
+        if let Some(reason) = self.claim_reason {
+            out.push_str(",\"reason\":");
+            json_string(&mut out, reason.as_str());
+        }
+        if let Some(reason) = self.revocation {
+            out.push_str(",\"revocationReason\":");
+            json_string(&mut out, reason.as_str());
+        }
+        out.push_str(if self.retryable() {
+            ",\"retryable\":true}"
+        } else {
+            ",\"retryable\":false}"
+        });
+        out
     }
 }
 

@@ -39,7 +39,7 @@ pub struct KeyIssue {
 
 /// The keys a verifier trusts: public keys from a JWKS plus explicitly
 /// configured HMAC secrets.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct KeySet {
     keys: Vec<Key>,
     issues: Vec<KeyIssue>,
@@ -202,10 +202,29 @@ impl KeySet {
         kid: Option<&str>,
         kidless_limit: usize,
     ) -> Result<Vec<&Key>> {
-        let candidates: Vec<&Key> = self
+        Ok(self
+            .select_indices(alg, kid, kidless_limit)?
+            .into_iter()
+            .filter_map(|i| self.keys.get(i))
+            .collect())
+    }
+
+    /// As [`KeySet::select`], giving the candidates' positions in [`KeySet::keys`].
+    ///
+    /// # Errors
+    /// As [`KeySet::select`].
+    pub fn select_indices(
+        &self,
+        alg: Algorithm,
+        kid: Option<&str>,
+        kidless_limit: usize,
+    ) -> Result<Vec<usize>> {
+        let candidates: Vec<usize> = self
             .keys
             .iter()
-            .filter(|k| k.fits(alg) && kid.is_none_or(|kid| kid_matches(k, kid)))
+            .enumerate()
+            .filter(|(_, k)| k.fits(alg) && kid.is_none_or(|kid| kid_matches(k, kid)))
+            .map(|(i, _)| i)
             .collect();
         match (candidates.len(), kid) {
             (0, Some(kid)) => Err(Error::new(

@@ -108,10 +108,10 @@ pub struct Header {
 
 /// A compact JWS whose structure has been checked but whose signature has not.
 #[derive(Debug, Clone)]
-pub struct UntrustedToken<'a> {
+pub struct UntrustedToken {
     pub(crate) header: Header,
     pub(crate) header_bytes: Vec<u8>,
-    pub(crate) signing_input: &'a str,
+    pub(crate) signing_input: String,
     pub(crate) payload: Vec<u8>,
     pub(crate) signature: Vec<u8>,
 }
@@ -132,7 +132,7 @@ pub(crate) fn parse(
     max_len: usize,
     max_depth: usize,
     mode: Mode,
-) -> Result<UntrustedToken<'_>> {
+) -> Result<UntrustedToken> {
     let segs = split(token, max_len)?;
     let header_bytes = decode_segment("header", segs.header)?;
     let header_json = json::parse_object(&header_bytes, max_depth)
@@ -153,7 +153,7 @@ pub(crate) fn parse(
     Ok(UntrustedToken {
         header,
         header_bytes,
-        signing_input: segs.signing_input,
+        signing_input: String::from(segs.signing_input),
         payload,
         signature,
     })
@@ -212,7 +212,7 @@ fn parse_header(json: Map<String, Value>, mode: Mode) -> Result<Header> {
     })
 }
 
-impl UntrustedToken<'_> {
+impl UntrustedToken {
     /// The parsed protected header.
     pub fn header(&self) -> &Header {
         &self.header

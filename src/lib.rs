@@ -67,6 +67,7 @@ pub mod remote;
 pub mod revocation;
 #[cfg(feature = "server")]
 pub mod server;
+mod validator;
 mod verify;
 #[cfg(feature = "wasm")]
 pub mod wasm;
@@ -81,7 +82,12 @@ pub use json::{DEFAULT_MAX_DEPTH, MAX_DEPTH_LIMIT};
 pub use jwk::{Curve, Key};
 pub use jwks::{KeyIssue, KeySet};
 pub use policy::{Policy, MAX_KIDLESS_CANDIDATES};
+pub use remote::{FetchOutcome, RemoteConfig};
 pub use revocation::{RevocationList, Revocations};
+pub use validator::{
+    FetchRequest, Finished, IssuerOptions, Mode, SignatureCheck, Source, Step, Validator,
+    ValidatorBuilder, MAX_CACHE_CAPACITY, MAX_ISSUERS,
+};
 pub use verify::{
     begin, begin_revocation_list, finish, finish_revocation_list, install_revocations, verify,
     verify_revocation_list, Pending, Verified,

@@ -34,6 +34,12 @@ pub struct Policy {
     pub(crate) required_claims: Vec<String>,
     pub(crate) scopes: Vec<String>,
     pub(crate) kidless_candidates: usize,
+    /// What the caller asked for (before clamping), so that a validator
+    /// builder can refuse an out-of-range value instead of clamping it.
+    pub(crate) kidless_requested: usize,
+    /// Whether the allowlist was set with [`Policy::algorithms`] (as opposed
+    /// to the default, or the default plus [`Policy::allow_hmac`]).
+    pub(crate) explicit_algorithms: bool,
     pub(crate) max_token_len: usize,
     pub(crate) max_depth: usize,
     pub(crate) revocations: Revocations,
@@ -60,6 +66,8 @@ impl Policy {
             required_claims: Vec::new(),
             scopes: Vec::new(),
             kidless_candidates: 1,
+            kidless_requested: 1,
+            explicit_algorithms: false,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             max_depth: DEFAULT_MAX_DEPTH,
             revocations: Revocations::new(),
@@ -76,6 +84,7 @@ impl Policy {
             }
         }
         self.algorithms = v;
+        self.explicit_algorithms = true;
         self
     }
 
@@ -86,7 +95,10 @@ impl Policy {
     pub fn allow_hmac(self) -> Self {
         let mut algs = self.algorithms.clone();
         algs.extend(Algorithm::ALL.into_iter().filter(|a| a.is_symmetric()));
-        self.algorithms(algs)
+        let explicit = self.explicit_algorithms;
+        let mut policy = self.algorithms(algs);
+        policy.explicit_algorithms = explicit;
+        policy
     }
 
     /// Whether `exp` is required (default: true).
@@ -157,6 +169,7 @@ impl Policy {
     #[must_use]
     pub fn kidless_candidates(mut self, n: usize) -> Self {
         self.kidless_candidates = n.clamp(1, MAX_KIDLESS_CANDIDATES);
+        self.kidless_requested = n;
         self
     }
 

@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::json;
-use crate::text::{push_decimal, push_hex};
+use crate::text::{json_string, push_decimal};
 
 /// Freshness settings. Defaults: `min_ttl` 60 s, `max_ttl` 24 h, `default_ttl`
 /// 10 min, `cooldown` 30 s, `max_stale` 24 h, `timeout` 5 s.
@@ -116,23 +116,6 @@ pub struct RemoteState {
     in_flight_since: Option<u64>,
     last_kid_miss_fetch: Option<u64>,
     failures: u32,
-}
-
-/// Appends `s` as a JSON string literal (RFC 8259 escaping).
-fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                out.push_str("\\u");
-                push_hex(out, c as u32, 4);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 fn snapshot_error(m: &str) -> Error {

@@ -268,6 +268,9 @@ impl RevocationList {
 #[derive(Debug, Clone, Default)]
 pub struct Revocations {
     lists: Vec<RevocationList>,
+    /// Counts every accepted insert, so that a replacement at an equal epoch
+    /// (new content, same number) still changes [`Revocations::version`].
+    changes: u64,
 }
 
 /// What a token looks like to the revocation check.
@@ -301,10 +304,12 @@ impl Revocations {
             ))),
             Some(held) => {
                 *held = list;
+                self.changes = self.changes.wrapping_add(1);
                 Ok(())
             }
             None => {
                 self.lists.push(list);
+                self.changes = self.changes.wrapping_add(1);
                 Ok(())
             }
         }
@@ -315,12 +320,11 @@ impl Revocations {
         self.lists.iter().find(|l| l.iss == iss)
     }
 
-    /// A number that changes whenever the held data changes (sum of epochs and
-    /// list count), for caches that must be invalidated on refresh.
+    /// A number that changes whenever the held data changes (every accepted
+    /// list, even one with the epoch already held), for caches that must be
+    /// invalidated on refresh.
     pub fn version(&self) -> u64 {
-        self.lists
-            .iter()
-            .fold(self.lists.len() as u64, |acc, l| acc.wrapping_add(l.epoch))
+        self.changes
     }
 
     pub(crate) fn check(&self, t: &Subject<'_>) -> Result<()> {

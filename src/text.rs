@@ -162,6 +162,23 @@ pub(crate) fn prefix(s: &str, max: usize) -> &str {
     s.get(..end).unwrap_or_default()
 }
 
+/// Appends `s` as a JSON string literal (RFC 8259 escaping).
+pub(crate) fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                out.push_str("\\u");
+                push_hex(out, c as u32, 4);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

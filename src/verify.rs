@@ -54,7 +54,7 @@ enum Purpose {
 /// A parsed token with its candidate keys, waiting for a signature check.
 #[derive(Debug)]
 pub struct Pending<'a> {
-    token: UntrustedToken<'a>,
+    token: UntrustedToken,
     alg: Algorithm,
     keys: Vec<&'a Key>,
     policy: &'a Policy,
@@ -109,15 +109,30 @@ impl<'a> Pending<'a> {
 /// `ERR_JWS_INVALID` (structure), `ERR_JOSE_ALG_NOT_ALLOWED`,
 /// `ERR_JWKS_NO_MATCHING_KEY`, `ERR_JWKS_MULTIPLE_MATCHING_KEYS`.
 pub fn begin<'a>(token: &'a str, keys: &'a KeySet, policy: &'a Policy) -> Result<Pending<'a>> {
-    let pending = begin_for(token, keys, policy, Purpose::Token, policy.max_token_len)?;
-    if let Some(typ) = &pending.token.header.typ {
+    let token = parse_token(token, policy)?;
+    let alg = allowed_alg(&token.header.alg, policy)?;
+    let candidates = keys.select(alg, token.header.kid.as_deref(), policy.kidless_candidates)?;
+    Ok(Pending {
+        token,
+        alg,
+        keys: candidates,
+        policy,
+        purpose: Purpose::Token,
+    })
+}
+
+/// The first step for an access token: structure, header, not a revocation
+/// list (the `alg` allowlist is checked next, by [`allowed_alg`]).
+pub(crate) fn parse_token(token: &str, policy: &Policy) -> Result<UntrustedToken> {
+    let token = jws::parse(token, policy.max_token_len, policy.max_depth, Mode::Verify)?;
+    if let Some(typ) = &token.header.typ {
         if normalize_typ(typ) == REVOCATION_LIST_TYP {
             return Err(jws_invalid(
                 "this is a signed revocation list, not an access token",
             ));
         }
     }
-    Ok(pending)
+    Ok(token)
 }
 
 fn begin_for<'a>(
@@ -139,7 +154,7 @@ fn begin_for<'a>(
     })
 }
 
-fn allowed_alg(name: &str, policy: &Policy) -> Result<Algorithm> {
+pub(crate) fn allowed_alg(name: &str, policy: &Policy) -> Result<Algorithm> {
     match Algorithm::from_name(name) {
         Some(a) if policy.algorithms.contains(&a) => Ok(a),
         Some(a) => Err(Error::new(
@@ -180,12 +195,29 @@ pub fn finish(pending: Pending<'_>, verified_by: Option<usize>, now: u64) -> Res
     }
     let key = verified_key(&pending, verified_by)?;
     let policy = pending.policy;
-    let claims = pending.token.claims(policy.max_depth)?;
-    let header = pending.token.header.json;
+    complete(pending.token, None, pending.alg, key, policy, now)
+}
+
+/// The steps after a successful signature check with `key`: claims, then
+/// revocation. `claims` is the claims set if it was already parsed (a
+/// validator that selects the issuer by `iss` parses it before key selection).
+pub(crate) fn complete(
+    token: UntrustedToken,
+    claims: Option<Map<String, Value>>,
+    alg: Algorithm,
+    key: &Key,
+    policy: &Policy,
+    now: u64,
+) -> Result<Verified> {
+    let claims = match claims {
+        Some(c) => c,
+        None => token.claims(policy.max_depth)?,
+    };
+    let header = token.header.json;
     // Both texts parsed as JSON above, so they are valid UTF-8.
-    let header_json = String::from_utf8(pending.token.header_bytes)
+    let header_json = String::from_utf8(token.header_bytes)
         .map_err(|_| jws_invalid("the header is not UTF-8"))?;
-    let claims_json = String::from_utf8(pending.token.payload)
+    let claims_json = String::from_utf8(token.payload)
         .map_err(|_| crate::error::jwt_invalid("the claims set is not UTF-8"))?;
     claims::validate(&header, &claims, policy, now)?;
 
@@ -200,13 +232,13 @@ pub fn finish(pending: Pending<'_>, verified_by: Option<usize>, now: u64) -> Res
         jti: claims::string_claim(&claims, "jti")?,
         sub: claims::string_claim(&claims, "sub")?,
         iat: times.iat,
-        kid: kid.as_deref().or(pending.token.header.kid.as_deref()),
+        kid: kid.as_deref().or(token.header.kid.as_deref()),
     };
     policy.revocations.check(&subject)?;
     Ok(Verified {
         header,
         claims,
-        alg: pending.alg,
+        alg,
         kid,
         header_json,
         claims_json,

@@ -419,6 +419,63 @@ fn token_from_stdin_with_trailing_newline() {
 }
 
 #[test]
+fn only_one_trailing_newline_is_stripped_and_nothing_else() {
+    // The npm package judges the exact string; so does the CLI (one Validator,
+    // one answer): whitespace around the token is part of the token.
+    let dir = Scratch::new();
+    let jwks = dir.file("a3.json", A3_JWKS);
+    let t = a3_token();
+    for arg in [
+        format!(" {t}"),
+        format!("{t}\n"),
+        format!("{t}\u{a0}"),
+        format!("\t{t}"),
+    ] {
+        jwt_edge(&["verify", "--jwks", &jwks, "--now", BEFORE_EXP, &arg])
+            .assert_rejected("ERR_JWS_INVALID");
+    }
+    for stdin in [
+        format!("{t}\r\n"),
+        format!("{t}\n\n"),
+        format!(" {t}\n"),
+        format!("{t}\u{a0}\n"),
+    ] {
+        jwt_edge_stdin(
+            &["verify", "--jwks", &jwks, "--now", BEFORE_EXP, "-"],
+            &stdin,
+        )
+        .assert_rejected("ERR_JWS_INVALID");
+    }
+    jwt_edge_stdin(&["verify", "--jwks", &jwks, "--now", BEFORE_EXP, "-"], &t).assert_code(0);
+}
+
+#[test]
+fn now_past_year_9999_is_a_usage_error_as_in_the_package() {
+    let dir = Scratch::new();
+    let jwks = dir.file("a3.json", A3_JWKS);
+    let run = jwt_edge(&[
+        "verify",
+        "--jwks",
+        &jwks,
+        "--now",
+        "253402300800",
+        &a3_token(),
+    ]);
+    run.assert_usage();
+    assert!(run.stderr.contains("--now"), "{}", run.stderr);
+    // The last second of year 9999 is a valid time (the token has expired by then).
+    jwt_edge(&[
+        "verify",
+        "--jwks",
+        &jwks,
+        "--now",
+        "253402300799",
+        &a3_token(),
+    ])
+    .assert_rejected("ERR_JWT_EXPIRED");
+}
+
+#[test]
 fn empty_stdin_is_a_rejected_token() {
     let dir = Scratch::new();
     let jwks = dir.file("a3.json", A3_JWKS);
@@ -572,7 +629,7 @@ fn wrong_audience_json_error_object() {
         run.first_stderr_line(),
         format!("ERR_JWT_CLAIM_VALIDATION_FAILED: {message}")
     );
-    assert!(!error.contains_key("revocation_reason"));
+    assert!(!error.contains_key("revocationReason"));
     let mut keys: Vec<&str> = error.keys().map(String::as_str).collect();
     keys.sort_unstable();
     assert_eq!(keys, ["claim", "code", "message", "reason", "retryable"]);
@@ -697,7 +754,7 @@ fn revoked_jti_is_rejected() {
     run.assert_rejected("ERR_JWT_REVOKED");
     let out = run.json();
     assert_eq!(out["error"]["code"], "ERR_JWT_REVOKED");
-    assert_eq!(out["error"]["revocation_reason"], "jti");
+    assert_eq!(out["error"]["revocationReason"], "jti");
     assert_eq!(out["error"]["retryable"], false);
 
     // Another token of the same issuer is still accepted with the list installed.

@@ -53,30 +53,57 @@ fn verify_sync_accepts_rfc7515_a3_before_exp_and_expires_after() {
 #[wasm_bindgen_test]
 fn begin_exposes_the_signature_step_and_finish_completes_it() {
     let mut core = Core::new(options(&[("jwks", jwks())])).unwrap();
-    let p = core.begin(ES256_TOKEN, 1_300_819_379.0).unwrap();
+    let at = 1_300_819_379.0;
+    let p = core.begin(ES256_TOKEN, at, None).unwrap();
     assert_eq!(get(&p, "alg").as_string().unwrap(), "ES256");
     assert_eq!(get(&p, "rust"), JsValue::TRUE);
     assert_eq!(js_sys::Uint8Array::new(&get(&p, "signature")).length(), 64);
-    let generation = get(&p, "generation").as_f64().unwrap() as u32;
-    // A failed host check is a signature failure...
-    let err = core
-        .finish(ES256_TOKEN, None, 1_300_819_379.0, generation)
-        .unwrap_err();
+    let id = get(&p, "id").as_f64().unwrap() as u32;
+    assert!(core.check_key(id, 0).unwrap());
+    assert_eq!(
+        get(&core.key_jwk(id, 0).unwrap(), "crv")
+            .as_string()
+            .unwrap(),
+        "P-256"
+    );
+    // A failed host check is a signature failure, and ends the verification...
+    let err = core.finish(id, None, at).unwrap_err();
     assert_eq!(code(&err), "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
-    // ...a successful one completes the pipeline...
-    assert!(core
-        .finish(ES256_TOKEN, Some(0), 1_300_819_379.0, generation)
-        .unwrap()
-        .is_object());
-    // ...and a stale generation asks the caller to start again.
-    assert!(core
-        .finish(ES256_TOKEN, Some(0), 1_300_819_379.0, generation + 1)
-        .unwrap()
-        .is_undefined());
-    assert!(core.check_key(ES256_TOKEN, 0).unwrap());
+    assert_eq!(
+        code(&core.finish(id, Some(0), at).unwrap_err()),
+        "ERR_INVALID_OPTIONS"
+    );
+    // ...a successful one completes the pipeline, even after the key set was
+    // replaced by one that still holds the verifying key...
+    let p = core.begin(ES256_TOKEN, at, None).unwrap();
+    let id = get(&p, "id").as_f64().unwrap() as u32;
+    core.set_jwks(jwks(), None).unwrap();
+    assert!(core.finish(id, Some(0), at).unwrap().is_object());
     // Now cached: begin answers with the hit directly.
-    let again = core.begin(ES256_TOKEN, 1_300_819_379.0).unwrap();
+    let again = core.begin(ES256_TOKEN, at, None).unwrap();
     assert!(get(&again, "hit").as_f64().unwrap() > 0.0);
+    // ...and a key set without the verifying key refuses the token (retryable).
+    let mut fresh = Core::new(options(&[("jwks", jwks())])).unwrap();
+    let p = fresh.begin(ES256_TOKEN, at, None).unwrap();
+    let id = get(&p, "id").as_f64().unwrap() as u32;
+    fresh
+        .set_jwks(JsValue::from_str(r#"{"keys":[]}"#), None)
+        .unwrap();
+    let err = fresh.finish(id, Some(0), at).unwrap_err();
+    assert_eq!(code(&err), "ERR_JWKS_NO_MATCHING_KEY");
+    assert_eq!(get(&err, "retryable"), JsValue::TRUE);
+}
+
+#[wasm_bindgen_test]
+fn crypto_wasm_and_rust_mode_finish_in_one_call() {
+    let mut core = Core::new(options(&[("jwks", jwks()), ("crypto", "wasm".into())])).unwrap();
+    let done = core.begin(ES256_TOKEN, 1_300_819_379.0, None).unwrap();
+    assert!(get(&done, "done").is_object());
+    let mut core = Core::new(options(&[("jwks", jwks())])).unwrap();
+    let done = core
+        .begin(ES256_TOKEN, 1_300_819_379.0, Some(true))
+        .unwrap();
+    assert!(get(&done, "done").is_object());
 }
 
 #[wasm_bindgen_test]

@@ -83,23 +83,28 @@ pub fn print_json(value: &Value) -> Result<(), Failure> {
 }
 
 /// Reads the token from the positional argument, or from stdin when it is `-`.
-/// Surrounding whitespace (a trailing newline from a pipe or file) is removed;
-/// nothing else is changed.
+/// From stdin one trailing newline (from a pipe or file) is removed; nothing
+/// else is changed, so the CLI and the npm package judge the same bytes.
 ///
 /// # Errors
 /// Stdin cannot be read or is not UTF-8 (exit 2).
 pub fn read_token(arg: &str) -> Result<String, Failure> {
     if arg != "-" {
-        return Ok(arg.trim().to_owned());
+        // Exactly as given: the validator judges every byte, as the npm package does.
+        return Ok(arg.to_owned());
     }
     let mut bytes = Vec::new();
     io::stdin()
         .lock()
         .read_to_end(&mut bytes)
         .map_err(|e| Failure::usage(format_args!("cannot read the token from stdin: {e}")))?;
-    let text = String::from_utf8(bytes)
+    let mut text = String::from_utf8(bytes)
         .map_err(|_| Failure::usage("the token read from stdin is not valid UTF-8"))?;
-    Ok(text.trim().to_owned())
+    // One trailing newline (what `echo` and editors add) and nothing else.
+    if text.ends_with('\n') {
+        text.pop();
+    }
+    Ok(text)
 }
 
 /// Reads a whole file; `what` names it in the error (e.g. `--jwks`).

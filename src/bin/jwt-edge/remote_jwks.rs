@@ -1,84 +1,48 @@
-//! `verify --jwks-url`: the core's freshness policy (`jwt_edge::remote`) with
-//! ureq as the HTTP client. With `--jwks-cache FILE` the policy's snapshot is
-//! kept between runs, so freshness (max-age, Age, clamps), `If-None-Match`
-//! revalidation, stale-if-error up to the maximum staleness and the kid-miss
-//! cooldown apply across invocations exactly as in the npm package.
+//! `verify --jwks-url`: the validator's freshness policy (`jwt_edge::remote`,
+//! driven by `jwt_edge::Validator`) with ureq as the HTTP client. With
+//! `--jwks-cache FILE` the validator's snapshot is kept between runs, so
+//! freshness (max-age, Age, clamps), `If-None-Match` revalidation,
+//! stale-if-error up to the maximum staleness and the kid-miss cooldown apply
+//! across invocations exactly as in the npm package.
 
 use std::io::Read as _;
 use std::path::Path;
 use std::time::Duration;
 
-use jwt_edge::remote::{Applied, FetchOutcome, RemoteConfig, RemoteState};
-use jwt_edge::{Error, ErrorKind, KeySet};
+use jwt_edge::{FetchOutcome, Validator};
 
 use crate::io::Failure;
 
-/// A JWKS source at a URL, with its freshness state.
+/// A JWKS source at a URL, and where its freshness state is kept.
 pub struct RemoteJwks<'a> {
     url: &'a str,
     cache: Option<&'a Path>,
     timeout: u64,
-    state: RemoteState,
 }
 
 impl<'a> RemoteJwks<'a> {
-    /// Loads the state from `cache` (when given and present).
-    pub fn open(url: &'a str, cache: Option<&'a Path>, timeout: u64) -> Result<Self, Failure> {
-        let config = RemoteConfig {
-            timeout,
-            ..RemoteConfig::default()
-        };
-        let mut state = RemoteState::new(config);
-        if let Some(path) = cache.filter(|p| p.exists()) {
-            let bytes = crate::io::read_file(path, "--jwks-cache")?;
-            state.restore(&bytes).map_err(|e| {
-                Failure::config(&e, format_args!("--jwks-cache {}", path.display()))
-            })?;
-        }
-        Ok(Self {
+    /// The source at `url`, its state kept in `cache` (when given).
+    pub fn new(url: &'a str, cache: Option<&'a Path>, timeout: u64) -> Self {
+        Self {
             url,
             cache,
             timeout,
-            state,
-        })
-    }
-
-    /// The key set to use at `now`: fetched or revalidated when the policy says
-    /// so, else the held one. Fails closed with `ERR_JWKS_TIMEOUT`.
-    pub fn keys(&mut self, now: u64) -> Result<KeySet, Error> {
-        let plan = self.state.plan(now);
-        if plan.fetch {
-            self.fetch(now, plan.if_none_match.as_deref());
-        }
-        self.held(now)
-    }
-
-    /// After an unknown `kid`: refetch if the cooldown allows; `Some(keys)` if it did.
-    pub fn refetch_for_kid_miss(&mut self, now: u64) -> Option<KeySet> {
-        if !self.state.on_kid_miss(now) {
-            return None;
-        }
-        self.fetch(now, None);
-        self.held(now).ok()
-    }
-
-    fn held(&self, now: u64) -> Result<KeySet, Error> {
-        if !self.state.is_usable(now) {
-            return Err(self.state.unavailable(ErrorKind::JwksTimeout));
-        }
-        KeySet::from_jwks(self.state.body().unwrap_or_default())
-    }
-
-    fn fetch(&mut self, now: u64, if_none_match: Option<&str>) {
-        let outcome = self.get(if_none_match);
-        // A body that is not a valid JWKS counts as a failed fetch (RemoteState decides).
-        let (applied, _) = self.state.on_result(now, outcome, KeySet::from_jwks);
-        if matches!(applied, Applied::Replaced(_) | Applied::Revalidated) {
-            self.save();
         }
     }
 
-    fn get(&self, if_none_match: Option<&str>) -> FetchOutcome {
+    /// Restores the validator's remote state from `--jwks-cache` (when present).
+    pub fn load(&self, validator: &mut Validator) -> Result<(), Failure> {
+        if let Some(path) = self.cache.filter(|p| p.exists()) {
+            let text = crate::io::read_text_file(path, "--jwks-cache")?;
+            validator.import_cache(&text).map_err(|e| {
+                Failure::config(&e, format_args!("--jwks-cache {}", path.display()))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Fetches the JWKS (one GET, no redirects, bounded body).
+    pub fn get(&self, if_none_match: Option<&str>) -> FetchOutcome {
         let agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(self.timeout.max(1)))
             .redirects(0)
@@ -121,11 +85,11 @@ impl<'a> RemoteJwks<'a> {
         }
     }
 
-    /// Writes the snapshot to `--jwks-cache` (best effort: a read-only cache
-    /// only costs a refetch next time).
-    pub fn save(&self) {
+    /// Writes the validator's snapshot to `--jwks-cache` (best effort: a
+    /// read-only cache only costs a refetch next time).
+    pub fn save(&self, validator: &Validator) {
         if let Some(path) = self.cache {
-            if let Err(e) = std::fs::write(path, self.state.snapshot()) {
+            if let Err(e) = std::fs::write(path, validator.export_cache()) {
                 crate::io::print_err(&format!("warning: --jwks-cache {}: {e}", path.display()));
             }
         }

@@ -1,5 +1,5 @@
-//! `jwt-edge verify`: builds a key set and a policy from the flags, then asks
-//! `jwt_edge::verify` for the verdict.
+//! `jwt-edge verify`: builds a `jwt_edge::Validator` from the flags (the same
+//! validator the npm package uses) and asks it for the verdict.
 //!
 //! Exit 0: stdout is `{"header":{...},"claims":{...}}`. Exit 1: the token was
 //! rejected; the first stderr line is `<CODE>: <message>` and, with `--json`,
@@ -10,7 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use jwt_edge::{Algorithm, Error, KeySet, Policy, MAX_KIDLESS_CANDIDATES};
+use jwt_edge::{
+    Algorithm, Error, ErrorKind, FetchOutcome, KeySet, Policy, RemoteConfig, Validator,
+};
 
 use crate::remote_jwks::RemoteJwks;
 use serde_json::{json, Map, Value};
@@ -99,50 +101,97 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
 
 fn execute(args: &VerifyArgs, warnings: &mut Vec<String>) -> Result<ExitCode, Failure> {
     let now = io::now_or_clock(args.now)?;
-    let mut remote = match &args.jwks_url {
-        Some(url) => Some(RemoteJwks::open(
-            url,
-            args.jwks_cache.as_deref(),
-            args.jwks_timeout,
-        )?),
+    if args.jwks.is_none() && args.secret_file.is_none() && args.jwks_url.is_none() {
+        return Err(Failure::usage(
+            "verify needs a key source: --jwks FILE or --jwks-url URL, and/or --secret-file FILE",
+        ));
+    }
+    let mut builder = Validator::builder(build_policy(args)?).cache(0);
+    if let Some(keys) = load_keys(args, warnings)? {
+        builder = builder.keys(keys);
+    }
+    if let Some(path) = &args.secret_file {
+        let bytes = io::read_file(path, "--secret-file")?;
+        let secrets = load_secrets(&bytes).map_err(|e| config(&e, "--secret-file", path))?;
+        builder = builder.secrets(secrets);
+    }
+    let remote = match &args.jwks_url {
+        Some(url) => {
+            builder = builder.remote_jwks(RemoteConfig {
+                timeout: args.jwks_timeout,
+                ..RemoteConfig::default()
+            });
+            Some(RemoteJwks::new(
+                url,
+                args.jwks_cache.as_deref(),
+                args.jwks_timeout,
+            ))
+        }
         None => None,
     };
-    let mut keys = load_keys(args, warnings)?;
-    if let Some(r) = remote.as_mut() {
-        match r.keys(now) {
-            Ok(fetched) => keys.extend(fetched),
-            Err(e) => return Ok(reject(&e, args.json)),
-        }
-    }
-    let mut policy = build_policy(args)?;
-    if let Some(path) = &args.revocations {
-        let list = io::read_text_file(path, "--revocations")?;
-        jwt_edge::install_revocations(&list, &keys, &mut policy)
-            .map_err(|e| Failure::config(&e, format_args!("--revocations {}", path.display())))?;
-    }
-    let token = io::read_token(&args.token)?;
-
-    let mut result = jwt_edge::verify(&token, &keys, &policy, now);
-    if let (Err(e), Some(r)) = (&result, remote.as_mut()) {
-        // Unknown kid: one refetch, at most once per cooldown (the policy's rule).
-        if e.kind() == jwt_edge::ErrorKind::NoMatchingKey {
-            if let Some(fresh) = r.refetch_for_kid_miss(now) {
-                let mut merged = load_keys(args, &mut Vec::new())?;
-                merged.extend(fresh);
-                result = jwt_edge::verify(&token, &merged, &policy, now);
-            }
-        }
-    }
+    let mut validator = builder
+        .build()
+        .map_err(|e| Failure::usage(flag_names(e.message())))?;
     if let Some(r) = &remote {
-        r.save(); // keeps the kid-miss cooldown across runs
+        r.load(&mut validator)?;
     }
-    match result {
+    let result = run_validator(args, &mut validator, remote.as_ref(), now);
+    if let Some(r) = &remote {
+        r.save(&validator); // keeps freshness and the kid-miss cooldown across runs
+    }
+    match result? {
         Ok(verified) => {
             io::print_json(&json!({ "header": verified.header, "claims": verified.claims }))?;
             Ok(ExitCode::SUCCESS)
         }
+        Err(err) if err.kind() == ErrorKind::InvalidOptions => {
+            Err(Failure::usage(flag_names(err.message())))
+        }
         Err(err) => Ok(reject(&err, args.json)),
     }
+}
+
+/// Revocations, then the token, through the one validator (fetching the
+/// remote JWKS when its freshness policy says so).
+fn run_validator(
+    args: &VerifyArgs,
+    validator: &mut Validator,
+    remote: Option<&RemoteJwks<'_>>,
+    now: u64,
+) -> Result<Result<jwt_edge::Verified, Error>, Failure> {
+    let fetch = |request: &jwt_edge::FetchRequest| match remote {
+        Some(r) => r.get(request.if_none_match.as_deref()),
+        None => FetchOutcome::Failed,
+    };
+    if remote.is_some() {
+        // A signed revocation list verifies with the fetched keys.
+        if let Err(e) = validator.refresh(now, fetch) {
+            return Ok(Err(e));
+        }
+    }
+    if let Some(path) = &args.revocations {
+        let list = io::read_text_file(path, "--revocations")?;
+        validator
+            .install_revocations(&list)
+            .map_err(|e| Failure::config(&e, format_args!("--revocations {}", path.display())))?;
+    }
+    let token = io::read_token(&args.token)?;
+    Ok(validator.verify_fetching(&token, now, fetch))
+}
+
+/// The library names options as the npm package does; a CLI user reads flags.
+fn flag_names(message: &str) -> String {
+    [
+        ("\"kidlessCandidates\"", "--kidless-candidates"),
+        ("\"algorithms\"", "--alg"),
+        ("\"secret\"", "--secret-file"),
+        ("\"jwks\"", "--jwks"),
+        ("\"now\"", "--now"),
+    ]
+    .iter()
+    .fold(String::from(message), |m, (name, flag)| {
+        m.replace(name, flag)
+    })
 }
 
 /// Reports a rejection (exit 1), with the `--json` object when asked.
@@ -157,59 +206,33 @@ fn reject(err: &Error, json: bool) -> ExitCode {
     status
 }
 
-/// The `--json` error object: `{"error":{"code","message",["claim"],["reason"],
-/// ["revocation_reason"],"retryable"}}`.
+/// The `--json` error object: `{"error": <the library's one error JSON>}`
+/// (`code`, `message`, `claim`?, `reason`?, `revocationReason`?, `retryable`).
 fn error_json(err: &Error) -> Value {
-    let mut e = Map::new();
-    e.insert("code".into(), err.code().into());
-    e.insert("message".into(), err.message().into());
-    if let Some(claim) = err.claim_name() {
-        e.insert("claim".into(), claim.into());
-    }
-    if let Some(reason) = err.claim_reason() {
-        e.insert("reason".into(), reason.as_str().into());
-    }
-    if let Some(reason) = err.revocation_reason() {
-        e.insert("revocation_reason".into(), reason.as_str().into());
-    }
-    e.insert("retryable".into(), err.retryable().into());
+    let e: Value = serde_json::from_str(&err.to_json()).unwrap_or(Value::Null);
     json!({ "error": e })
 }
 
-/// Builds the trusted key set from `--jwks` and `--secret-file`.
-fn load_keys(args: &VerifyArgs, warnings: &mut Vec<String>) -> Result<KeySet, Failure> {
-    if args.jwks.is_none() && args.secret_file.is_none() && args.jwks_url.is_none() {
-        return Err(Failure::usage(
-            "verify needs a key source: --jwks FILE or --jwks-url URL, and/or --secret-file FILE",
-        ));
-    }
-    // The JWKS goes first so that the indices of skipped keys are positions
-    // in its `keys` array.
-    let mut keys = match &args.jwks {
-        Some(path) => {
-            let bytes = io::read_file(path, "--jwks")?;
-            let keys = KeySet::from_jwks(&bytes).map_err(|e| config(&e, "--jwks", path))?;
-            warnings.extend(keys.issues().iter().map(|issue| {
-                let kid = issue
-                    .kid
-                    .as_ref()
-                    .map(|kid| format!(" (kid {kid:?})"))
-                    .unwrap_or_default();
-                format!(
-                    "warning: --jwks {}: {}{kid}; this key is ignored",
-                    path.display(),
-                    issue.message
-                )
-            }));
-            keys
-        }
-        None => KeySet::new(),
+/// The public keys of `--jwks`, with a warning per skipped key.
+fn load_keys(args: &VerifyArgs, warnings: &mut Vec<String>) -> Result<Option<KeySet>, Failure> {
+    let Some(path) = &args.jwks else {
+        return Ok(None);
     };
-    if let Some(path) = &args.secret_file {
-        let bytes = io::read_file(path, "--secret-file")?;
-        add_secrets(&mut keys, &bytes).map_err(|e| config(&e, "--secret-file", path))?;
-    }
-    Ok(keys)
+    let bytes = io::read_file(path, "--jwks")?;
+    let keys = KeySet::from_jwks(&bytes).map_err(|e| config(&e, "--jwks", path))?;
+    warnings.extend(keys.issues().iter().map(|issue| {
+        let kid = issue
+            .kid
+            .as_ref()
+            .map(|kid| format!(" (kid {kid:?})"))
+            .unwrap_or_default();
+        format!(
+            "warning: --jwks {}: {}{kid}; this key is ignored",
+            path.display(),
+            issue.message
+        )
+    }));
+    Ok(Some(keys))
 }
 
 fn config(err: &Error, flag: &str, path: &Path) -> Failure {
@@ -220,22 +243,30 @@ fn config(err: &Error, flag: &str, path: &Path) -> Failure {
 /// JWK, or else the raw bytes. Any JSON object is handed to the library's
 /// strict secret-JWK parser, which refuses anything but `oct` keys: key
 /// material (e.g. a public JWK) must never become an HMAC secret by accident.
-fn add_secrets(keys: &mut KeySet, bytes: &[u8]) -> Result<(), Error> {
+fn load_secrets(bytes: &[u8]) -> Result<KeySet, Error> {
+    let mut keys = KeySet::new();
     if serde_json::from_slice::<Map<String, Value>>(bytes).is_ok() {
-        keys.add_secret_jwks(bytes)
+        keys.add_secret_jwks(bytes)?;
     } else {
-        keys.add_hmac_secret(bytes, None, None)
+        keys.add_hmac_secret(bytes, None, None)?;
     }
+    Ok(keys)
 }
 
-/// Builds the policy from the flags; every rule is the library's.
+/// Builds the policy from the flags; every rule is the library's (the
+/// validator builder checks the combination).
 fn build_policy(args: &VerifyArgs) -> Result<Policy, Failure> {
     let mut policy = Policy::new();
     if !args.algs.is_empty() {
-        policy = policy.algorithms(explicit_algorithms(args)?);
-    } else if args.secret_file.is_some() {
-        // HMAC algorithms are allowed only because a secret was configured.
-        policy = policy.allow_hmac();
+        let algs = args
+            .algs
+            .iter()
+            .map(|name| {
+                name.parse::<Algorithm>()
+                    .map_err(|e: Error| Failure::config(&e, "--alg"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        policy = policy.algorithms(algs);
     }
     for iss in &args.issuers {
         policy = policy.issuer(iss.as_str());
@@ -262,30 +293,7 @@ fn build_policy(args: &VerifyArgs) -> Result<Policy, Failure> {
         policy = policy.max_token_age(secs);
     }
     if let Some(n) = args.kidless_candidates {
-        if !(1..=MAX_KIDLESS_CANDIDATES).contains(&n) {
-            return Err(Failure::usage(format_args!(
-                "--kidless-candidates must be between 1 and {MAX_KIDLESS_CANDIDATES}, got {n}"
-            )));
-        }
         policy = policy.kidless_candidates(n);
     }
     Ok(policy)
-}
-
-/// Parses the `--alg` values. HMAC algorithms need `--secret-file`.
-fn explicit_algorithms(args: &VerifyArgs) -> Result<Vec<Algorithm>, Failure> {
-    args.algs
-        .iter()
-        .map(|name| {
-            let alg: Algorithm = name
-                .parse()
-                .map_err(|e: Error| Failure::config(&e, "--alg"))?;
-            if alg.is_symmetric() && args.secret_file.is_none() {
-                return Err(Failure::usage(format_args!(
-                    "--alg {alg} needs --secret-file: HMAC algorithms verify only with an explicitly configured secret"
-                )));
-            }
-            Ok(alg)
-        })
-        .collect()
 }

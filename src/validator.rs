@@ -1,0 +1,1224 @@
+//! The validator object: everything one verifier trusts and remembers, and
+//! the one place where the rules that span a single verification live.
+//!
+//! A [`Validator`] owns the trusted issuers (each with its key set, HMAC
+//! secrets, policy and optional remote JWKS), the revocation data, the
+//! verified-token cache and the freshness state of the remote sources. Every
+//! adapter (the npm package's wasm `Core`, the CLI's `verify`) is a thin
+//! caller of it:
+//!
+//! - [`Validator::verify`] runs the whole pipeline in Rust with the data as
+//!   held (nothing is fetched);
+//! - [`Validator::begin`] / [`Validator::finish`] split it for a caller that
+//!   checks signatures with the host's crypto or performs fetches: `begin`
+//!   answers with one typed [`Step`], and `finish` completes a
+//!   [`SignatureCheck`] without parsing the token again.
+//!
+//! It is sans-I/O: time comes in as `now`, fetched bodies as
+//! [`FetchOutcome`]s. The rules that used to be repeated per adapter live
+//! here once: which issuer a token belongs to, that HMAC needs a configured
+//! secret (and is then allowed), the kidless-candidates range, the `now`
+//! range, the kid-miss refetch, fail-closed remote sources, and cache
+//! invalidation on key or revocation changes.
+//!
+//! ```
+//! use jwt_edge::{KeySet, Policy, Validator};
+//! let jwks = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+//! let mut v = Validator::builder(Policy::new())
+//!     .keys(KeySet::from_jwks(jwks).unwrap())
+//!     .build()
+//!     .unwrap();
+//! // RFC 8037 A.4's payload is not a JWT claims set:
+//! let token = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
+//! assert_eq!(v.verify(token, 1_700_000_000).unwrap_err().code(), "ERR_JWT_INVALID");
+//! ```
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde_json::{Map, Value};
+
+use crate::alg::Algorithm;
+use crate::cache::{Inserted, Lookup, TokenCache, DEFAULT_CAPACITY};
+use crate::claims::{self, MAX_NUMERIC_DATE};
+use crate::error::{ClaimReason, Error, ErrorKind, Result};
+use crate::jwk::Key;
+use crate::jwks::KeySet;
+use crate::jws::UntrustedToken;
+use crate::policy::{Policy, MAX_KIDLESS_CANDIDATES};
+use crate::remote::{FetchOutcome, RemoteConfig, RemoteState};
+use crate::revocation::RevocationList;
+use crate::text::Truncated;
+use crate::verify::{self, Verified};
+
+/// Most entries a verified-token cache may be configured with.
+pub const MAX_CACHE_CAPACITY: usize = 1_000_000;
+
+/// Most trusted issuers one validator holds.
+pub const MAX_ISSUERS: usize = 64;
+
+fn invalid_options(message: impl Into<Cow<'static, str>>) -> Error {
+    Error::new(ErrorKind::InvalidOptions, message)
+}
+
+/// One trusted issuer of a multi-issuer [`Validator`]: its `iss` value, its
+/// keys (static, remote, or HMAC secrets) and, optionally, its own policy.
+#[derive(Debug, Clone)]
+pub struct IssuerOptions {
+    issuer: String,
+    keys: Option<KeySet>,
+    secrets: KeySet,
+    remote: Option<RemoteConfig>,
+    policy: Option<Policy>,
+}
+
+impl IssuerOptions {
+    /// An issuer whose tokens carry exactly this `iss`.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            keys: None,
+            secrets: KeySet::new(),
+            remote: None,
+            policy: None,
+        }
+    }
+
+    /// Its public keys (a parsed JWKS).
+    #[must_use]
+    pub fn keys(mut self, keys: KeySet) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Its HMAC secrets (enables HS* for this issuer unless its policy lists
+    /// algorithms explicitly).
+    #[must_use]
+    pub fn secrets(mut self, secrets: KeySet) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// Its JWKS is fetched by the caller under this freshness policy
+    /// ([`Step::Fetch`], [`Validator::on_fetch`]).
+    #[must_use]
+    pub fn remote_jwks(mut self, config: RemoteConfig) -> Self {
+        self.remote = Some(config);
+        self
+    }
+
+    /// Its own policy (default: the validator's). Its issuer list is replaced
+    /// by this issuer.
+    #[must_use]
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+}
+
+/// Builds a [`Validator`]; [`ValidatorBuilder::build`] checks the whole
+/// configuration and names the offending option.
+#[derive(Debug, Clone)]
+pub struct ValidatorBuilder {
+    policy: Policy,
+    keys: Option<KeySet>,
+    secrets: KeySet,
+    remote_jwks: Option<RemoteConfig>,
+    issuers: Vec<IssuerOptions>,
+    remote_revocations: Option<RemoteConfig>,
+    cache: usize,
+}
+
+impl ValidatorBuilder {
+    /// The trusted public keys of a single-issuer validator (the shorthand
+    /// form: `iss` is then checked by the policy, after the signature).
+    #[must_use]
+    pub fn keys(mut self, keys: KeySet) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// HMAC secrets of a single-issuer validator.
+    #[must_use]
+    pub fn secrets(mut self, secrets: KeySet) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// The JWKS of a single-issuer validator is remote (see [`IssuerOptions::remote_jwks`]).
+    #[must_use]
+    pub fn remote_jwks(mut self, config: RemoteConfig) -> Self {
+        self.remote_jwks = Some(config);
+        self
+    }
+
+    /// Adds a trusted issuer (the multi-issuer form: a token's `iss` selects
+    /// its issuer before any key is considered).
+    #[must_use]
+    pub fn issuer(mut self, issuer: IssuerOptions) -> Self {
+        self.issuers.push(issuer);
+        self
+    }
+
+    /// A signed revocation list is fetched by the caller under this freshness policy.
+    #[must_use]
+    pub fn remote_revocations(mut self, config: RemoteConfig) -> Self {
+        self.remote_revocations = Some(config);
+        self
+    }
+
+    /// Verified-token cache entries (default 1000; 0 disables the cache).
+    #[must_use]
+    pub fn cache(mut self, entries: usize) -> Self {
+        self.cache = entries;
+        self
+    }
+
+    /// Checks the configuration and builds the validator.
+    ///
+    /// # Errors
+    /// `ERR_INVALID_OPTIONS`, naming the option (as the npm package spells it).
+    pub fn build(self) -> Result<Validator> {
+        if self.cache > MAX_CACHE_CAPACITY {
+            return Err(invalid_options(msg!(
+                "invalid option \"cache\": at most ",
+                MAX_CACHE_CAPACITY,
+                " entries"
+            )));
+        }
+        let multi = !self.issuers.is_empty();
+        let mut trusts = Vec::new();
+        if multi {
+            if self.keys.is_some() || !self.secrets.is_empty() || self.remote_jwks.is_some() {
+                return Err(invalid_options(
+                    "options \"jwks\" and \"secret\" belong inside each entry of \"issuers\" when \"issuers\" is given",
+                ));
+            }
+            if !self.policy.issuers.is_empty() {
+                return Err(invalid_options(
+                    "option \"issuer\" cannot be combined with \"issuers\" (each entry names its issuer)",
+                ));
+            }
+            if self.issuers.len() > MAX_ISSUERS {
+                return Err(invalid_options(msg!(
+                    "invalid option \"issuers\": at most ",
+                    MAX_ISSUERS,
+                    " issuers"
+                )));
+            }
+            for (i, o) in self.issuers.into_iter().enumerate() {
+                if o.issuer.is_empty() {
+                    return Err(invalid_options(msg!(
+                        "invalid option \"issuers[",
+                        i,
+                        "].issuer\": must be a non-empty string"
+                    )));
+                }
+                if trusts
+                    .iter()
+                    .any(|t: &Trust| t.issuer.as_deref() == Some(o.issuer.as_str()))
+                {
+                    return Err(invalid_options(msg!(
+                        "invalid option \"issuers\": issuer ",
+                        Truncated(&o.issuer),
+                        " is listed twice"
+                    )));
+                }
+                let mut policy = o.policy.unwrap_or_else(|| self.policy.clone());
+                policy.issuers = alloc::vec![o.issuer.clone()];
+                let place = msg!("issuers[", i, "]");
+                trusts.push(Trust::new(
+                    Some(o.issuer),
+                    policy,
+                    o.keys,
+                    o.secrets,
+                    o.remote,
+                    &place,
+                )?);
+            }
+        } else {
+            trusts.push(Trust::new(
+                None,
+                self.policy,
+                self.keys,
+                self.secrets,
+                self.remote_jwks,
+                "",
+            )?);
+        }
+        Ok(Validator {
+            trusts,
+            multi,
+            cache: TokenCache::new(self.cache),
+            revocations_remote: self.remote_revocations.map(RemoteState::new),
+            generation: 0,
+        })
+    }
+}
+
+/// A trusted issuer as the validator holds it.
+#[derive(Debug)]
+struct Trust {
+    /// `Some` in the multi-issuer form.
+    issuer: Option<String>,
+    policy: Policy,
+    /// Public keys plus the secrets (what key selection sees).
+    keys: KeySet,
+    /// The configured secrets, added again whenever a fetched JWKS replaces the keys.
+    secrets: KeySet,
+    remote: Option<RemoteState>,
+}
+
+impl Trust {
+    fn new(
+        issuer: Option<String>,
+        mut policy: Policy,
+        keys: Option<KeySet>,
+        secrets: KeySet,
+        remote: Option<RemoteConfig>,
+        place: &str,
+    ) -> Result<Self> {
+        // Option names as the npm package spells them, prefixed by the
+        // issuer's place in "issuers" for the multi-issuer form.
+        let name = |option: &str| -> String {
+            if place.is_empty() {
+                String::from(option)
+            } else {
+                msg!(place, ".", option)
+            }
+        };
+        if keys.is_none() && secrets.is_empty() && remote.is_none() {
+            return Err(invalid_options(if place.is_empty() {
+                String::from("options need \"jwks\" or \"secret\"")
+            } else {
+                msg!("option \"", place, "\" needs \"jwks\" or \"secret\"")
+            }));
+        }
+        if keys.is_some() && remote.is_some() {
+            return Err(invalid_options(msg!(
+                "option \"",
+                name("jwks"),
+                "\" is either a key set or a remote source, not both"
+            )));
+        }
+        if !(1..=MAX_KIDLESS_CANDIDATES).contains(&policy.kidless_requested) {
+            return Err(invalid_options(msg!(
+                "invalid option \"",
+                name("kidlessCandidates"),
+                "\": must be between 1 and ",
+                MAX_KIDLESS_CANDIDATES
+            )));
+        }
+        if policy.explicit_algorithms {
+            // HMAC verifies only with an explicitly configured secret.
+            if let Some(hs) = policy.algorithms.iter().find(|a| a.is_symmetric()) {
+                if secrets.is_empty() {
+                    return Err(invalid_options(msg!(
+                        "invalid option \"",
+                        name("algorithms"),
+                        "\": ",
+                        *hs,
+                        " needs a \"secret\": HMAC algorithms verify only with an explicitly configured secret"
+                    )));
+                }
+            }
+        } else if !secrets.is_empty() {
+            // Symmetric algorithms are allowed only because a secret was configured.
+            policy = policy.allow_hmac();
+        }
+        let mut all = keys.unwrap_or_default();
+        all.extend(secrets.clone());
+        Ok(Self {
+            issuer,
+            policy,
+            keys: all,
+            secrets,
+            remote: remote.map(RemoteState::new),
+        })
+    }
+}
+
+/// A document the caller fetches for the validator.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The remote JWKS of trusted issuer `n` (0 in the single-issuer form).
+    Jwks(usize),
+    /// The remote signed revocation list.
+    Revocations,
+}
+
+impl Source {
+    /// Its stable name: `jwks` (single issuer), `jwks:N` (issuer N of the
+    /// multi-issuer form) or `revocations`; also the keys of
+    /// [`Validator::export_cache`].
+    pub fn name(self, multi: bool) -> String {
+        match self {
+            Source::Jwks(n) if multi => msg!("jwks:", n),
+            Source::Jwks(_) => String::from("jwks"),
+            Source::Revocations => String::from("revocations"),
+        }
+    }
+}
+
+/// A fetch the caller must perform and report with [`Validator::on_fetch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchRequest {
+    /// What to fetch.
+    pub source: Source,
+    /// Its name (see [`Source::name`]).
+    pub name: String,
+    /// The `If-None-Match` value to send, if any.
+    pub if_none_match: Option<String>,
+    /// `true`: nothing usable is held (or a kid-miss refetch): await the
+    /// fetch, report it, then call `begin` again. `false`: the held document
+    /// is stale but usable: run the fetch in the background and call `begin`
+    /// again right away (stale-while-revalidate).
+    pub blocking: bool,
+    /// How long the fetch may take before it counts as failed, in seconds.
+    pub timeout: u64,
+    /// A refetch because a token named an unknown `kid` (at most one per cooldown).
+    pub kid_miss: bool,
+}
+
+/// The state of one token after [`Validator::begin`].
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum Step<'a> {
+    /// Verified: from the cache, or entirely in Rust.
+    Verified(Finished<'a>),
+    /// The signature must be checked by the caller; then [`Validator::finish`].
+    Signature(SignatureCheck),
+    /// A remote source must be fetched first (see [`FetchRequest::blocking`]).
+    Fetch(FetchRequest),
+    /// Nothing usable is held and another caller's fetch of this source is in
+    /// flight: poll `begin` again after `poll_ms`, for at most `timeout` seconds.
+    Wait {
+        /// The source being fetched.
+        source: Source,
+        /// Poll interval in milliseconds.
+        poll_ms: u32,
+        /// Give up (`begin` again reports the failure) after this many seconds.
+        timeout: u64,
+    },
+}
+
+/// A successful verification.
+#[derive(Debug)]
+pub struct Finished<'a> {
+    /// The result (borrowed from the cache when cached).
+    pub verified: Cow<'a, Verified>,
+    /// The cache entry's serial number (unique per insertion), 0 when not cached.
+    pub serial: u64,
+    /// Whether it was a cache hit.
+    pub hit: bool,
+}
+
+/// A parsed token whose signature the caller checks (with the host's crypto),
+/// owning everything [`Validator::finish`] needs: the token is never parsed twice.
+#[derive(Debug)]
+pub struct SignatureCheck {
+    token: String,
+    parsed: UntrustedToken,
+    claims: Option<Map<String, Value>>,
+    alg: Algorithm,
+    trust: usize,
+    /// Candidate keys (positions in the trust's key set) whose signature
+    /// length fits, with their fingerprints.
+    candidates: Vec<(usize, String)>,
+    generation: u64,
+    has_rust_backend: bool,
+}
+
+impl SignatureCheck {
+    /// The algorithm to check with.
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The exact JWS signing input.
+    pub fn signing_input(&self) -> &[u8] {
+        self.parsed.signing_input()
+    }
+
+    /// The decoded signature.
+    pub fn signature(&self) -> &[u8] {
+        self.parsed.signature()
+    }
+
+    /// How many candidate keys to try, in order.
+    pub fn candidates(&self) -> usize {
+        self.candidates.len()
+    }
+
+    /// A stable id of candidate `n` (the key's fingerprint), for caching
+    /// keys imported into the host's crypto across verifications.
+    pub fn key_id(&self, n: usize) -> Option<&str> {
+        self.candidates.get(n).map(|(_, fp)| fp.as_str())
+    }
+
+    /// Whether this build can check this algorithm in Rust.
+    pub fn has_rust_backend(&self) -> bool {
+        self.has_rust_backend
+    }
+}
+
+/// How [`Validator::begin`] may proceed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mode {
+    /// Asymmetric signatures are checked in Rust (HMAC always is).
+    pub rust_signatures: bool,
+    /// The caller can fetch ([`Step::Fetch`], [`Step::Wait`]); otherwise
+    /// remote sources are used as held and fail closed when unusable.
+    pub fetch: bool,
+}
+
+/// The validator (see the module documentation).
+#[derive(Debug)]
+pub struct Validator {
+    trusts: Vec<Trust>,
+    multi: bool,
+    cache: TokenCache,
+    revocations_remote: Option<RemoteState>,
+    generation: u64,
+}
+
+/// The `now` every entry point accepts.
+fn check_now(now: u64) -> Result<()> {
+    if (now as f64) <= MAX_NUMERIC_DATE {
+        Ok(())
+    } else {
+        Err(invalid_options(
+            "\"now\" must be unix seconds between 0 and 253402300799 (year 9999)",
+        ))
+    }
+}
+
+impl Validator {
+    /// A builder with `policy` as the shared policy.
+    pub fn builder(policy: Policy) -> ValidatorBuilder {
+        ValidatorBuilder {
+            policy,
+            keys: None,
+            secrets: KeySet::new(),
+            remote_jwks: None,
+            issuers: Vec::new(),
+            remote_revocations: None,
+            cache: DEFAULT_CAPACITY,
+        }
+    }
+
+    /// Verifies `token` at `now` entirely in Rust, with the remote sources as
+    /// held (they fail closed when unusable).
+    ///
+    /// # Errors
+    /// Every `ERR_*` of the pipeline; `ERR_INVALID_OPTIONS` for a `now` past year 9999.
+    pub fn verify(&mut self, token: &str, now: u64) -> Result<Verified> {
+        let mode = Mode {
+            rust_signatures: true,
+            fetch: false,
+        };
+        match self.begin(token, now, mode)? {
+            Step::Verified(done) => Ok(done.verified.into_owned()),
+            // Not reachable with this mode; answered as what it would mean.
+            Step::Signature(_) => Err(Error::new(
+                ErrorKind::NotSupported,
+                "no backend for this signature",
+            )),
+            Step::Fetch(FetchRequest { source, .. }) | Step::Wait { source, .. } => {
+                Err(self.unavailable(source))
+            }
+        }
+    }
+
+    /// Verifies `token` in Rust, performing the fetches it needs through
+    /// `fetch` (a blocking HTTP client, say; at most a few per call).
+    ///
+    /// # Errors
+    /// As [`Validator::verify`].
+    pub fn verify_fetching(
+        &mut self,
+        token: &str,
+        now: u64,
+        mut fetch: impl FnMut(&FetchRequest) -> FetchOutcome,
+    ) -> Result<Verified> {
+        let mut mode = Mode {
+            rust_signatures: true,
+            fetch: true,
+        };
+        let mut fetched: Vec<Source> = Vec::new();
+        // A source is fetched at most once for its freshness per call (if
+        // that fetch failed, what is held is used or the source fails
+        // closed), plus at most one kid-miss refetch (the cooldown's rule).
+        for _ in 0..8 {
+            let request = match self.begin(token, now, mode)? {
+                Step::Verified(done) => return Ok(done.verified.into_owned()),
+                Step::Fetch(request) => request,
+                Step::Wait { source, .. } => return Err(self.unavailable(source)),
+                Step::Signature(_) => {
+                    return Err(Error::new(
+                        ErrorKind::NotSupported,
+                        "no backend for this signature",
+                    ))
+                }
+            };
+            if !request.kid_miss {
+                if fetched.contains(&request.source) {
+                    mode.fetch = false;
+                    continue;
+                }
+                fetched.push(request.source);
+            }
+            let outcome = fetch(&request);
+            self.on_fetch(request.source, now, outcome)?;
+        }
+        Err(Error::new(
+            ErrorKind::JwksTimeout,
+            "the remote sources kept changing during verification",
+        ))
+    }
+
+    /// Brings every remote source up to date at `now`, fetching through
+    /// `fetch` what its freshness policy says to (e.g. at start-up, or before
+    /// installing a signed revocation list that verifies with fetched keys).
+    ///
+    /// # Errors
+    /// `ERR_JWKS_TIMEOUT` / `ERR_REVOCATIONS_UNAVAILABLE` when a source has
+    /// nothing usable after its fetch.
+    pub fn refresh(
+        &mut self,
+        now: u64,
+        mut fetch: impl FnMut(&FetchRequest) -> FetchOutcome,
+    ) -> Result<()> {
+        check_now(now)?;
+        // JWKS first: a signed revocation list verifies with those keys.
+        for (source, _) in self.sources() {
+            // At most one fetch per source; then what is held is used, or the
+            // source fails closed.
+            let multi = self.multi;
+            match ensure(self.remote_mut(source), source, multi, now, true)? {
+                Some(Step::Fetch(request)) => {
+                    let outcome = fetch(&request);
+                    self.on_fetch(source, now, outcome)?;
+                    ensure(self.remote_mut(source), source, multi, now, false)?;
+                }
+                Some(Step::Wait { source, .. }) => return Err(self.unavailable(source)),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts verifying `token` at `now`: a cache hit or a result computed in
+    /// Rust ([`Step::Verified`]), a signature for the caller to check
+    /// ([`Step::Signature`]), or a fetch to perform first.
+    ///
+    /// # Errors
+    /// Every `ERR_*` the steps before the signature check can give (and, with
+    /// Rust signatures, every later one), `ERR_JWKS_TIMEOUT` /
+    /// `ERR_REVOCATIONS_UNAVAILABLE` when a remote source has nothing usable.
+    pub fn begin(&mut self, token: &str, now: u64, mode: Mode) -> Result<Step<'_>> {
+        check_now(now)?;
+        // A cached token: its issuer's sources must still be usable (a hit
+        // also drives their refresh, so revocations stay current).
+        if let Some(owner) = self.cache.owner_of(token) {
+            if let Some(step) = self.ensure_sources(owner, now, mode.fetch)? {
+                return Ok(step);
+            }
+            let trusts = &self.trusts;
+            let serial = match self
+                .cache
+                .get_with(token, now, |o| trusts.get(o).map(|t| &t.policy))
+            {
+                Lookup::Hit(_, serial) => Some(serial),
+                Lookup::Rejected(e) => return Err(e),
+                Lookup::Miss => None,
+            };
+            if let Some(serial) = serial {
+                return match self.cache.peek(token) {
+                    Some(v) => Ok(Step::Verified(Finished {
+                        verified: Cow::Borrowed(v),
+                        serial,
+                        hit: true,
+                    })),
+                    None => Err(invalid_options("the cache lost an entry it had just found")),
+                };
+            }
+        }
+        // The shared limits (length, depth) apply before an issuer is known.
+        let shared = &self.trusts.first().map(|t| &t.policy);
+        let parse_policy = match shared {
+            Some(p) => *p,
+            None => return Err(invalid_options("no trusted issuer")),
+        };
+        let parsed = verify::parse_token(token, parse_policy)?;
+        let (trust, claims) = if self.multi {
+            let claims = parsed.claims(parse_policy.max_depth)?;
+            (self.trust_for(&claims)?, Some(claims))
+        } else {
+            (0, None)
+        };
+        if let Some(step) = self.ensure_sources(trust, now, mode.fetch)? {
+            return Ok(step);
+        }
+        let Some(t) = self.trusts.get_mut(trust) else {
+            return Err(invalid_options("no trusted issuer"));
+        };
+        let alg = verify::allowed_alg(&parsed.header.alg, &t.policy)?;
+        let selected = t.keys.select_indices(
+            alg,
+            parsed.header.kid.as_deref(),
+            t.policy.kidless_candidates,
+        );
+        let indices = match selected {
+            Ok(indices) => indices,
+            Err(e) if e.kind() == ErrorKind::NoMatchingKey && mode.fetch => {
+                // An unknown kid may be a key newer than the set: one refetch,
+                // at most once per cooldown.
+                let refetch = t
+                    .remote
+                    .as_mut()
+                    .map(|r| (r.on_kid_miss(now), r.config().timeout));
+                match refetch {
+                    Some((true, timeout)) => {
+                        return Ok(Step::Fetch(FetchRequest {
+                            source: Source::Jwks(trust),
+                            name: Source::Jwks(trust).name(self.multi),
+                            if_none_match: None,
+                            blocking: true,
+                            timeout,
+                            kid_miss: true,
+                        }))
+                    }
+                    _ => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        // Host crypto never sees a signature of the wrong length, and Rust
+        // never tries one either.
+        let sig_len = parsed.signature().len();
+        let candidates: Vec<(usize, String)> = indices
+            .into_iter()
+            .filter_map(|i| {
+                let key = t.keys.keys().get(i)?;
+                (key.signature_len(alg) == Some(sig_len))
+                    .then(|| (i, String::from(key.fingerprint())))
+            })
+            .collect();
+        let check = SignatureCheck {
+            token: String::from(token),
+            parsed,
+            claims,
+            alg,
+            trust,
+            candidates,
+            generation: self.generation,
+            has_rust_backend: alg.has_rust_backend(),
+        };
+        if alg.is_symmetric() || mode.rust_signatures {
+            let verified_by = self.check_in_rust(&check)?;
+            return self.finish(check, verified_by, now).map(Step::Verified);
+        }
+        Ok(Step::Signature(check))
+    }
+
+    /// Checks every candidate of `check` in Rust: the first that verifies.
+    ///
+    /// # Errors
+    /// `ERR_JOSE_NOT_SUPPORTED` when this build has no backend for the algorithm.
+    pub fn check_in_rust(&self, check: &SignatureCheck) -> Result<Option<usize>> {
+        for n in 0..check.candidates.len() {
+            if self.check_candidate(check, n)? {
+                return Ok(Some(n));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Checks candidate `n` of `check` in Rust (for a key the host's crypto
+    /// cannot use).
+    ///
+    /// # Errors
+    /// `ERR_JOSE_NOT_SUPPORTED` when this build has no backend for the algorithm.
+    pub fn check_candidate(&self, check: &SignatureCheck, n: usize) -> Result<bool> {
+        match self.candidate_key(check, n) {
+            Some(key) => key.verify_signature(check.alg, check.signing_input(), check.signature()),
+            None => Ok(false),
+        }
+    }
+
+    /// Candidate `n` of `check` (its public JWK is what a host imports).
+    /// `None` once the key has left the key set.
+    pub fn candidate_key(&self, check: &SignatureCheck, n: usize) -> Option<&Key> {
+        let (index, fingerprint) = check.candidates.get(n)?;
+        let keys = self.trusts.get(check.trust)?.keys.keys();
+        if check.generation == self.generation {
+            return keys.get(*index);
+        }
+        keys.iter().find(|k| k.fingerprint() == fingerprint)
+    }
+
+    /// Completes `check` after the caller's signature check: `verified_by` is
+    /// the candidate that verified, or `None`. The claims, revocation data and
+    /// policy in force now apply; if keys changed meanwhile, the verifying key
+    /// must still be trusted.
+    ///
+    /// # Errors
+    /// `ERR_JWS_SIGNATURE_VERIFICATION_FAILED`, `ERR_JWKS_NO_MATCHING_KEY`
+    /// (the key was removed meanwhile; retryable), and every claim and
+    /// revocation error.
+    pub fn finish(
+        &mut self,
+        check: SignatureCheck,
+        verified_by: Option<usize>,
+        now: u64,
+    ) -> Result<Finished<'_>> {
+        check_now(now)?;
+        let Some(n) = verified_by.filter(|&n| n < check.candidates.len()) else {
+            return Err(Error::new(
+                ErrorKind::SignatureVerificationFailed,
+                "signature verification failed",
+            ));
+        };
+        let Some(key) = self.candidate_key(&check, n) else {
+            return Err(Error::new(
+                ErrorKind::NoMatchingKey,
+                "the key that verified this token left the key set during verification",
+            ));
+        };
+        let Some(t) = self.trusts.get(check.trust) else {
+            return Err(invalid_options("no trusted issuer"));
+        };
+        let verified =
+            verify::complete(check.parsed, check.claims, check.alg, key, &t.policy, now)?;
+        Ok(
+            match self
+                .cache
+                .insert_owned(&check.token, verified, check.trust, &t.policy)
+            {
+                Inserted::Cached(v, serial) => Finished {
+                    verified: Cow::Borrowed(v),
+                    serial,
+                    hit: false,
+                },
+                Inserted::NotCached(v) => Finished {
+                    verified: Cow::Owned(v),
+                    serial: 0,
+                    hit: false,
+                },
+            },
+        )
+    }
+
+    /// The cached result for `token` at `now` (after a hit reported by `begin`).
+    pub fn cached(&mut self, token: &str, now: u64) -> Option<(&Verified, u64)> {
+        let trusts = &self.trusts;
+        match self
+            .cache
+            .get_with(token, now, |o| trusts.get(o).map(|t| &t.policy))
+        {
+            Lookup::Hit(v, serial) => Some((v, serial)),
+            _ => None,
+        }
+    }
+
+    /// The trusted issuer a multi-issuer token names in `iss`.
+    fn trust_for(&self, claims: &Map<String, Value>) -> Result<usize> {
+        let iss = claims::string_claim(claims, "iss")?.ok_or_else(|| {
+            Error::claim(
+                ErrorKind::ClaimValidationFailed,
+                "iss",
+                ClaimReason::Missing,
+                "the token has no \"iss\" claim; this validator trusts several issuers and selects the keys by it",
+            )
+        })?;
+        self.trusts
+            .iter()
+            .position(|t| t.issuer.as_deref() == Some(iss))
+            .ok_or_else(|| {
+                Error::claim(
+                    ErrorKind::ClaimValidationFailed,
+                    "iss",
+                    ClaimReason::CheckFailed,
+                    msg!("issuer ", Truncated(iss), " is not a trusted issuer"),
+                )
+            })
+    }
+
+    /// Makes sure the sources trust `trust` depends on are usable; a step
+    /// for the caller when it must fetch or wait first.
+    fn ensure_sources(
+        &mut self,
+        trust: usize,
+        now: u64,
+        fetch: bool,
+    ) -> Result<Option<Step<'static>>> {
+        let multi = self.multi;
+        let jwks = self.trusts.get_mut(trust).and_then(|t| t.remote.as_mut());
+        if let Some(step) = ensure(jwks, Source::Jwks(trust), multi, now, fetch)? {
+            return Ok(Some(step));
+        }
+        ensure(
+            self.revocations_remote.as_mut(),
+            Source::Revocations,
+            multi,
+            now,
+            fetch,
+        )
+    }
+
+    fn remote_mut(&mut self, source: Source) -> Option<&mut RemoteState> {
+        match source {
+            Source::Jwks(n) => self.trusts.get_mut(n)?.remote.as_mut(),
+            Source::Revocations => self.revocations_remote.as_mut(),
+        }
+    }
+
+    fn remote(&self, source: Source) -> Option<&RemoteState> {
+        match source {
+            Source::Jwks(n) => self.trusts.get(n)?.remote.as_ref(),
+            Source::Revocations => self.revocations_remote.as_ref(),
+        }
+    }
+
+    /// The error a source with nothing usable gives (fail closed).
+    pub fn unavailable(&self, source: Source) -> Error {
+        let kind = match source {
+            Source::Jwks(_) => ErrorKind::JwksTimeout,
+            Source::Revocations => ErrorKind::RevocationsUnavailable,
+        };
+        match self.remote(source) {
+            Some(state) => state.unavailable(kind),
+            None => RemoteState::default().unavailable(kind),
+        }
+    }
+
+    /// The remote sources, by name (see [`Source::name`]).
+    pub fn sources(&self) -> Vec<(Source, String)> {
+        let mut out = Vec::new();
+        for (n, t) in self.trusts.iter().enumerate() {
+            if t.remote.is_some() {
+                out.push((Source::Jwks(n), Source::Jwks(n).name(self.multi)));
+            }
+        }
+        if self.revocations_remote.is_some() {
+            out.push((Source::Revocations, Source::Revocations.name(self.multi)));
+        }
+        out
+    }
+
+    /// The source called `name`, if configured.
+    pub fn source(&self, name: &str) -> Option<Source> {
+        self.sources()
+            .into_iter()
+            .find(|(_, n)| n == name)
+            .map(|(s, _)| s)
+    }
+
+    /// Reports a fetch of `source` (a [`Step::Fetch`]). A body that does not
+    /// parse (a JWKS) or verify (a revocation list) counts as a failed fetch,
+    /// so a broken deploy never replaces good data. Returns whether new data
+    /// was installed.
+    ///
+    /// # Errors
+    /// `ERR_INVALID_OPTIONS` for a source that is not configured or a bad
+    /// `now`; `ERR_REVOCATION_LIST_INVALID` for a verified list with an older epoch.
+    pub fn on_fetch(&mut self, source: Source, now: u64, outcome: FetchOutcome) -> Result<bool> {
+        check_now(now)?;
+        let parsed = match source {
+            Source::Jwks(n) => {
+                let Some(t) = self.trusts.get_mut(n) else {
+                    return Err(invalid_options("no such remote source"));
+                };
+                let secrets = &t.secrets;
+                let Some(remote) = t.remote.as_mut() else {
+                    return Err(invalid_options("no such remote source"));
+                };
+                remote
+                    .on_result(now, outcome, |body| parse_jwks(body, secrets))
+                    .1
+                    .map(Installed::Keys)
+            }
+            Source::Revocations => {
+                let trusts = &self.trusts;
+                let multi = self.multi;
+                let Some(remote) = self.revocations_remote.as_mut() else {
+                    return Err(invalid_options("no such remote source"));
+                };
+                remote
+                    .on_result(now, outcome, |body| verify_list(body, trusts, multi))
+                    .1
+                    .map(Installed::List)
+            }
+        };
+        match parsed {
+            Some(doc) => self.install(source, doc).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    fn install(&mut self, source: Source, doc: Installed) -> Result<()> {
+        match (source, doc) {
+            (Source::Jwks(n), Installed::Keys(keys)) => self.install_keys(n, keys),
+            (_, Installed::List((trust, list))) => {
+                if let Some(t) = self.trusts.get_mut(trust) {
+                    t.policy.revocations_mut().insert(list)?;
+                }
+                self.generation = self.generation.wrapping_add(1);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn install_keys(&mut self, trust: usize, keys: KeySet) {
+        self.cache.retain_keys_of(trust, &keys, |_| true);
+        if let Some(t) = self.trusts.get_mut(trust) {
+            t.keys = keys;
+        }
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    /// Replaces the public keys of trusted issuer `trust` (0 in the
+    /// single-issuer form); its configured secrets are kept.
+    ///
+    /// # Errors
+    /// `ERR_INVALID_OPTIONS` when there is no such issuer.
+    pub fn set_keys(&mut self, trust: usize, mut keys: KeySet) -> Result<()> {
+        let Some(t) = self.trusts.get(trust) else {
+            return Err(invalid_options("no such issuer"));
+        };
+        keys.extend(t.secrets.clone());
+        self.install_keys(trust, keys);
+        Ok(())
+    }
+
+    /// Installs a revocation list, given as JSON or as a signed JWS (anything
+    /// not starting with `{`), verified with the keys of the issuer it names.
+    ///
+    /// # Errors
+    /// Parsing or verification errors, a list for an issuer that is not
+    /// trusted (multi-issuer form), or an epoch lower than the one held.
+    pub fn install_revocations(&mut self, input: &str) -> Result<()> {
+        let (trust, list) = verify_list(input.as_bytes(), &self.trusts, self.multi)?;
+        self.install(Source::Revocations, Installed::List((trust, list)))
+    }
+
+    /// A JSON snapshot of the remote sources' state, by name (for KV storage).
+    pub fn export_cache(&self) -> String {
+        let mut out = String::from("{");
+        let mut first = true;
+        let names = ["jwks", "revocations"];
+        // The single-issuer form always names both (null when not configured),
+        // as earlier versions did.
+        if !self.multi {
+            for name in names {
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                crate::text::json_string(&mut out, name);
+                out.push(':');
+                let state = if name == "jwks" {
+                    self.remote(Source::Jwks(0))
+                } else {
+                    self.remote(Source::Revocations)
+                };
+                out.push_str(&state.map_or(String::from("null"), RemoteState::snapshot));
+            }
+        } else {
+            for (source, name) in self.sources() {
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                crate::text::json_string(&mut out, &name);
+                out.push(':');
+                if let Some(state) = self.remote(source) {
+                    out.push_str(&state.snapshot());
+                }
+            }
+        }
+        out.push('}');
+        out
+    }
+
+    /// Restores a snapshot from [`Validator::export_cache`]; every body is
+    /// parsed and verified again before use.
+    ///
+    /// # Errors
+    /// `ERR_JWKS_INVALID` for a malformed snapshot, or the body's own error.
+    pub fn import_cache(&mut self, snapshot: &str) -> Result<()> {
+        let doc = crate::json::parse_object(snapshot.as_bytes(), 6)
+            .map_err(|e| Error::new(ErrorKind::JwksInvalid, msg!("invalid cache snapshot: ", e)))?;
+        // JWKS first: a signed revocation list verifies with those keys.
+        let mut sources = self.sources();
+        sources.sort_by_key(|(s, _)| matches!(s, Source::Revocations));
+        for (source, name) in sources {
+            let Some(Value::Object(snap)) = doc.get(&name) else {
+                continue;
+            };
+            let Some(mut state) = self.remote(source).cloned() else {
+                continue;
+            };
+            state.restore_map(snap)?;
+            let Some(body) = state.body() else {
+                continue;
+            };
+            let installed = match source {
+                Source::Jwks(n) => {
+                    let secrets = self.trusts.get(n).map(|t| &t.secrets);
+                    Installed::Keys(parse_jwks(body, secrets.unwrap_or(&KeySet::new()))?)
+                }
+                Source::Revocations => {
+                    Installed::List(verify_list(body, &self.trusts, self.multi)?)
+                }
+            };
+            self.install(source, installed)?;
+            match source {
+                Source::Jwks(n) => {
+                    if let Some(t) = self.trusts.get_mut(n) {
+                        t.remote = Some(state);
+                    }
+                }
+                Source::Revocations => self.revocations_remote = Some(state),
+            }
+        }
+        Ok(())
+    }
+
+    /// Changes whenever keys or revocation data change.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Whether this validator trusts several issuers (selected by `iss`).
+    pub fn is_multi_issuer(&self) -> bool {
+        self.multi
+    }
+
+    /// The key sets of the trusted issuers, in order (`None` for the issuer
+    /// name in the single-issuer form).
+    pub fn key_sets(&self) -> impl Iterator<Item = (Option<&str>, &KeySet)> {
+        self.trusts.iter().map(|t| (t.issuer.as_deref(), &t.keys))
+    }
+
+    /// `(hits, misses, entries)` of the verified-token cache.
+    pub fn cache_stats(&self) -> (u64, u64, usize) {
+        let (h, m) = self.cache.stats();
+        (h, m, self.cache.len())
+    }
+}
+
+enum Installed {
+    Keys(KeySet),
+    List((usize, RevocationList)),
+}
+
+fn parse_jwks(body: &[u8], secrets: &KeySet) -> Result<KeySet> {
+    let mut keys = KeySet::from_jwks(body)?;
+    keys.extend(secrets.clone());
+    Ok(keys)
+}
+
+/// A revocation list (JSON, or a JWS verified with the keys of the issuer
+/// that signed it) and the trusted issuer it belongs to.
+fn verify_list(body: &[u8], trusts: &[Trust], multi: bool) -> Result<(usize, RevocationList)> {
+    let text = core::str::from_utf8(body).map_err(|_| {
+        Error::new(
+            ErrorKind::RevocationListInvalid,
+            "the revocation list is not UTF-8 text",
+        )
+    })?;
+    let trimmed = text.trim_start();
+    let owner = |list: &RevocationList| -> Result<usize> {
+        if !multi {
+            return Ok(0);
+        }
+        trusts
+            .iter()
+            .position(|t| t.issuer.as_deref() == Some(list.issuer()))
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::RevocationListInvalid,
+                    msg!(
+                        "the revocation list is for issuer ",
+                        Truncated(list.issuer()),
+                        ", which this validator does not trust"
+                    ),
+                )
+            })
+    };
+    if trimmed.starts_with('{') {
+        let list = RevocationList::from_json(trimmed.as_bytes())?;
+        return Ok((owner(&list)?, list));
+    }
+    // Signed: it must verify with the keys of the issuer it names.
+    let mut last = None;
+    for (n, t) in trusts.iter().enumerate() {
+        match verify::verify_revocation_list(trimmed, &t.keys, &t.policy) {
+            Ok(list) if owner(&list)? == n => return Ok((n, list)),
+            Ok(list) => {
+                last = Some(Error::new(
+                    ErrorKind::RevocationListInvalid,
+                    msg!(
+                        "the revocation list for issuer ",
+                        Truncated(list.issuer()),
+                        " is signed by a key of another issuer"
+                    ),
+                ))
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| invalid_options("no trusted issuer")))
+}
+
+/// [`Validator::begin`]'s freshness step for one source.
+fn ensure(
+    state: Option<&mut RemoteState>,
+    source: Source,
+    multi: bool,
+    now: u64,
+    fetch: bool,
+) -> Result<Option<Step<'static>>> {
+    let Some(state) = state else {
+        return Ok(None);
+    };
+    let kind = match source {
+        Source::Jwks(_) => ErrorKind::JwksTimeout,
+        Source::Revocations => ErrorKind::RevocationsUnavailable,
+    };
+    if !fetch {
+        return if state.is_usable(now) {
+            Ok(None)
+        } else {
+            Err(state.unavailable(kind))
+        };
+    }
+    let plan = state.plan(now);
+    let timeout = state.config().timeout;
+    if plan.fetch {
+        return Ok(Some(Step::Fetch(FetchRequest {
+            source,
+            name: source.name(multi),
+            if_none_match: plan.if_none_match,
+            blocking: !plan.usable,
+            timeout,
+            kid_miss: false,
+        })));
+    }
+    if plan.usable {
+        return Ok(None);
+    }
+    if plan.wait {
+        return Ok(Some(Step::Wait {
+            source,
+            poll_ms: 5,
+            timeout,
+        }));
+    }
+    Err(state.unavailable(kind))
+}
