@@ -196,6 +196,11 @@ impl TokenCache {
         self.remove_at(0);
     }
 
+    /// Counts a miss found without a lookup.
+    pub(crate) fn note_miss(&mut self) {
+        self.misses += 1;
+    }
+
     /// The cached result for `token`, without any check (after a hit).
     pub(crate) fn peek(&self, token: &str) -> Option<&Verified> {
         let pos = self.find(token).ok()?;

@@ -34,18 +34,24 @@ pub(crate) struct Segments<'a> {
     pub signing_input: &'a str,
 }
 
-/// Splits `token` into exactly three segments, with an early exit on the
-/// fourth dot (no allocation proportional to the number of dots).
-pub(crate) fn split(token: &str, max_len: usize) -> Result<Segments<'_>> {
-    if token.len() > max_len {
+/// The token length limit.
+pub(crate) fn check_len(len: usize, max_len: usize) -> Result<()> {
+    if len > max_len {
         return Err(jws_invalid(msg!(
             "token is ",
-            token.len(),
+            len,
             " bytes; at most ",
             max_len,
             " are accepted"
         )));
     }
+    Ok(())
+}
+
+/// Splits `token` into exactly three segments, with an early exit on the
+/// fourth dot (no allocation proportional to the number of dots).
+pub(crate) fn split(token: &str, max_len: usize) -> Result<Segments<'_>> {
+    check_len(token.len(), max_len)?;
     if token.is_empty() {
         return Err(jws_invalid("token is empty"));
     }
@@ -135,8 +141,7 @@ pub(crate) fn parse(
 ) -> Result<UntrustedToken> {
     let segs = split(token, max_len)?;
     let header_bytes = decode_segment("header", segs.header)?;
-    let header_json = json::parse_object(&header_bytes, max_depth)
-        .map_err(|e| jws_invalid(msg!("the header is not a valid JSON object: ", e)))?;
+    let header_json = parse_header_json(&header_bytes, max_depth)?;
     let header = parse_header(header_json, mode)?;
     // An empty payload is a valid JWS (Wycheproof "emptyPayload"); it can
     // never be a JWT claims set, which `claims` reports after the signature.
@@ -157,6 +162,11 @@ pub(crate) fn parse(
         payload,
         signature,
     })
+}
+
+fn parse_header_json(bytes: &[u8], max_depth: usize) -> Result<Map<String, Value>> {
+    json::parse_object(bytes, max_depth)
+        .map_err(|e| jws_invalid(msg!("the header is not a valid JSON object: ", e)))
 }
 
 fn parse_header(json: Map<String, Value>, mode: Mode) -> Result<Header> {
@@ -226,6 +236,11 @@ impl UntrustedToken {
     /// The decoded signature bytes.
     pub fn signature(&self) -> &[u8] {
         &self.signature
+    }
+
+    /// Checks the header against a lower nesting limit than it was parsed with.
+    pub(crate) fn check_header_depth(&self, max_depth: usize) -> Result<()> {
+        parse_header_json(&self.header_bytes, max_depth).map(|_| ())
     }
 
     /// Decodes the payload as a JSON object (the JWT claims set).

@@ -247,9 +247,18 @@ impl ValidatorBuilder {
                 "",
             )?);
         }
+        // Before an issuer is known, a token is parsed with the loosest
+        // limits of any issuer; its own limits are checked once it is known.
+        let limits = trusts.iter().fold((0, 0), |(len, depth), t: &Trust| {
+            (
+                len.max(t.policy.max_token_len),
+                depth.max(t.policy.max_depth),
+            )
+        });
         Ok(Validator {
             trusts,
             multi,
+            limits,
             cache: TokenCache::new(self.cache),
             revocations_remote: self.remote_revocations.map(RemoteState::new),
             generation: 0,
@@ -479,6 +488,8 @@ pub struct Mode {
 pub struct Validator {
     trusts: Vec<Trust>,
     multi: bool,
+    /// (token length, JSON depth) limits for parsing before the issuer is known.
+    limits: (usize, usize),
     cache: TokenCache,
     revocations_remote: Option<RemoteState>,
     generation: u64,
@@ -622,7 +633,11 @@ impl Validator {
         check_now(now)?;
         // A cached token: its issuer's sources must still be usable (a hit
         // also drives their refresh, so revocations stay current).
-        if let Some(owner) = self.cache.owner_of(token) {
+        let owner = self.cache.owner_of(token);
+        if owner.is_none() {
+            self.cache.note_miss();
+        }
+        if let Some(owner) = owner {
             if let Some(step) = self.ensure_sources(owner, now, mode.fetch)? {
                 return Ok(step);
             }
@@ -646,19 +661,24 @@ impl Validator {
                 };
             }
         }
-        // The shared limits (length, depth) apply before an issuer is known.
-        let shared = &self.trusts.first().map(|t| &t.policy);
-        let parse_policy = match shared {
-            Some(p) => *p,
-            None => return Err(invalid_options("no trusted issuer")),
-        };
-        let parsed = verify::parse_token(token, parse_policy)?;
-        let (trust, claims) = if self.multi {
-            let claims = parsed.claims(parse_policy.max_depth)?;
+        let (max_len, max_depth) = self.limits;
+        let parsed = verify::parse_token_with(token, max_len, max_depth)?;
+        let (trust, mut claims) = if self.multi {
+            let claims = parsed.claims(max_depth)?;
             (self.trust_for(&claims)?, Some(claims))
         } else {
             (0, None)
         };
+        // The issuer's own limits, where they are stricter.
+        if let Some(t) = self.trusts.get(trust) {
+            crate::jws::check_len(token.len(), t.policy.max_token_len)?;
+            if t.policy.max_depth < max_depth {
+                parsed.check_header_depth(t.policy.max_depth)?;
+                if claims.is_some() {
+                    claims = Some(parsed.claims(t.policy.max_depth)?);
+                }
+            }
+        }
         if let Some(step) = self.ensure_sources(trust, now, mode.fetch)? {
             return Ok(step);
         }
@@ -948,7 +968,7 @@ impl Validator {
                     return Err(invalid_options("no such remote source"));
                 };
                 remote
-                    .on_result(now, outcome, |body| verify_list(body, trusts, multi))
+                    .on_result(now, outcome, |body| verify_list(body, trusts, multi, true))
                     .1
                     .map(Installed::List)
             }
@@ -1002,7 +1022,7 @@ impl Validator {
     /// Parsing or verification errors, a list for an issuer that is not
     /// trusted (multi-issuer form), or an epoch lower than the one held.
     pub fn install_revocations(&mut self, input: &str) -> Result<()> {
-        let (trust, list) = verify_list(input.as_bytes(), &self.trusts, self.multi)?;
+        let (trust, list) = verify_list(input.as_bytes(), &self.trusts, self.multi, false)?;
         self.install(Source::Revocations, Installed::List((trust, list)))
     }
 
@@ -1073,7 +1093,7 @@ impl Validator {
                     Installed::Keys(parse_jwks(body, secrets.unwrap_or(&KeySet::new()))?)
                 }
                 Source::Revocations => {
-                    Installed::List(verify_list(body, &self.trusts, self.multi)?)
+                    Installed::List(verify_list(body, &self.trusts, self.multi, true)?)
                 }
             };
             self.install(source, installed)?;
@@ -1124,8 +1144,15 @@ fn parse_jwks(body: &[u8], secrets: &KeySet) -> Result<KeySet> {
 }
 
 /// A revocation list (JSON, or a JWS verified with the keys of the issuer
-/// that signed it) and the trusted issuer it belongs to.
-fn verify_list(body: &[u8], trusts: &[Trust], multi: bool) -> Result<(usize, RevocationList)> {
+/// that signed it) and the trusted issuer it belongs to. A fetched list
+/// (`signed_only`) must be a signed JWS: whoever answers the fetch must not
+/// be able to install a list.
+fn verify_list(
+    body: &[u8],
+    trusts: &[Trust],
+    multi: bool,
+    signed_only: bool,
+) -> Result<(usize, RevocationList)> {
     let text = core::str::from_utf8(body).map_err(|_| {
         Error::new(
             ErrorKind::RevocationListInvalid,
@@ -1152,6 +1179,16 @@ fn verify_list(body: &[u8], trusts: &[Trust], multi: bool) -> Result<(usize, Rev
             })
     };
     if trimmed.starts_with('{') {
+        if signed_only {
+            return Err(Error::new(
+                ErrorKind::RevocationListInvalid,
+                msg!(
+                    "a fetched revocation list must be a signed JWS (typ ",
+                    crate::revocation::REVOCATION_LIST_TYP,
+                    "), not JSON"
+                ),
+            ));
+        }
         let list = RevocationList::from_json(trimmed.as_bytes())?;
         return Ok((owner(&list)?, list));
     }

@@ -124,7 +124,16 @@ pub fn begin<'a>(token: &'a str, keys: &'a KeySet, policy: &'a Policy) -> Result
 /// The first step for an access token: structure, header, not a revocation
 /// list (the `alg` allowlist is checked next, by [`allowed_alg`]).
 pub(crate) fn parse_token(token: &str, policy: &Policy) -> Result<UntrustedToken> {
-    let token = jws::parse(token, policy.max_token_len, policy.max_depth, Mode::Verify)?;
+    parse_token_with(token, policy.max_token_len, policy.max_depth)
+}
+
+/// [`parse_token`] with explicit limits.
+pub(crate) fn parse_token_with(
+    token: &str,
+    max_len: usize,
+    max_depth: usize,
+) -> Result<UntrustedToken> {
+    let token = jws::parse(token, max_len, max_depth, Mode::Verify)?;
     if let Some(typ) = &token.header.typ {
         if normalize_typ(typ) == REVOCATION_LIST_TYP {
             return Err(jws_invalid(
