@@ -141,6 +141,7 @@ export function createApi(wasm, host) {
       const now = nowOf(options);
       const waitUntil = options?.waitUntil;
       let waitingSince;
+      const fetched = []; // sources fetched for their freshness during this call
       // Each step is Rust's decision; this loop only performs it. Rust bounds
       // the fetches (single flight, kid-miss cooldown); the only limit kept
       // here is wall-clock time for waiting on another request's fetch,
@@ -148,10 +149,11 @@ export function createApi(wasm, host) {
       // during one call.
       for (;;) {
         // Without host crypto every signature is checked in Rust.
-        const s = call(() => this.#core.begin(token, now, host === null));
+        const s = call(() => this.#core.begin(token, now, host === null, fetched));
         if (s.hit !== undefined) return this.#hitOr(token, now, s);
         if (s.done !== undefined) return this.#result(s.done);
         if (s.fetch !== undefined) {
+          if (!s.kidMiss) fetched.push(s.fetch);
           const flight = this.#fetch(s.fetch, s.ifNoneMatch, now, s.timeout);
           if (s.blocking) {
             await flight;

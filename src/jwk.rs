@@ -60,7 +60,6 @@ impl Curve {
 /// that verification does no parsing. `HostOnly` means the key was validated
 /// structurally but this build has no pure-Rust backend for it: host crypto
 /// (WebCrypto) imports it from [`Key::public_jwk`] and validates the point.
-#[derive(Clone)]
 pub(crate) enum Prepared {
     #[cfg(feature = "es256")]
     P256(p256::ecdsa::VerifyingKey),
@@ -78,7 +77,6 @@ pub(crate) enum Prepared {
 }
 
 /// A verification key the caller trusts.
-#[derive(Clone)]
 pub struct Key {
     kid: Option<String>,
     alg: Option<Algorithm>,
@@ -220,6 +218,24 @@ impl Key {
                 ";alg=",
                 alg.map_or("", Algorithm::name)
             ),
+        })
+    }
+
+    /// A copy of this key if it is an HMAC secret (a validator adds its
+    /// configured secrets again to every fetched key set). Public keys are
+    /// never copied: they come from parsing a JWKS.
+    pub(crate) fn copy_secret(&self) -> Option<Key> {
+        let Prepared::Hmac(secret) = &self.prepared else {
+            return None;
+        };
+        Some(Key {
+            kid: self.kid.clone(),
+            alg: self.alg,
+            family: KeyFamily::Hmac,
+            rsa_bits: 0,
+            prepared: Prepared::Hmac(secret.clone()),
+            public_jwk: None,
+            fingerprint: self.fingerprint.clone(),
         })
     }
 

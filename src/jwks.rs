@@ -39,7 +39,7 @@ pub struct KeyIssue {
 
 /// The keys a verifier trusts: public keys from a JWKS plus explicitly
 /// configured HMAC secrets.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct KeySet {
     keys: Vec<Key>,
     issues: Vec<KeyIssue>,
@@ -158,6 +158,14 @@ impl KeySet {
     ) -> Result<()> {
         self.keys.push(Key::hmac_secret(secret, kid, alg)?);
         Ok(())
+    }
+
+    /// Copies of the HMAC secrets of this set (public keys are left out).
+    pub(crate) fn copy_secrets(&self) -> KeySet {
+        KeySet {
+            keys: self.keys.iter().filter_map(Key::copy_secret).collect(),
+            issues: Vec::new(),
+        }
     }
 
     /// Adds an already-built key.

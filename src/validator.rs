@@ -64,7 +64,7 @@ fn invalid_options(message: impl Into<Cow<'static, str>>) -> Error {
 
 /// One trusted issuer of a multi-issuer [`Validator`]: its `iss` value, its
 /// keys (static, remote, or HMAC secrets) and, optionally, its own policy.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct IssuerOptions {
     issuer: String,
     keys: Option<KeySet>,
@@ -119,7 +119,7 @@ impl IssuerOptions {
 
 /// Builds a [`Validator`]; [`ValidatorBuilder::build`] checks the whole
 /// configuration and names the offending option.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ValidatorBuilder {
     policy: Policy,
     keys: Option<KeySet>,
@@ -337,7 +337,7 @@ impl Trust {
             policy = policy.allow_hmac();
         }
         let mut all = keys.unwrap_or_default();
-        all.extend(secrets.clone());
+        all.extend(secrets.copy_secrets());
         Ok(Self {
             issuer,
             policy,
@@ -554,16 +554,15 @@ impl Validator {
         now: u64,
         mut fetch: impl FnMut(&FetchRequest) -> FetchOutcome,
     ) -> Result<Verified> {
-        let mut mode = Mode {
+        let mode = Mode {
             rust_signatures: true,
             fetch: true,
         };
         let mut fetched: Vec<Source> = Vec::new();
-        // A source is fetched at most once for its freshness per call (if
-        // that fetch failed, what is held is used or the source fails
-        // closed), plus at most one kid-miss refetch (the cooldown's rule).
+        // A source is fetched at most once for its freshness per call, plus
+        // at most one kid-miss refetch (the cooldown's rule): a few rounds.
         for _ in 0..8 {
-            let request = match self.begin(token, now, mode)? {
+            let request = match self.begin_after(token, now, mode, &fetched)? {
                 Step::Verified(done) => return Ok(done.verified.into_owned()),
                 Step::Fetch(request) => request,
                 Step::Wait { source, .. } => return Err(self.unavailable(source)),
@@ -575,10 +574,6 @@ impl Validator {
                 }
             };
             if !request.kid_miss {
-                if fetched.contains(&request.source) {
-                    mode.fetch = false;
-                    continue;
-                }
                 fetched.push(request.source);
             }
             let outcome = fetch(&request);
@@ -630,6 +625,24 @@ impl Validator {
     /// Rust signatures, every later one), `ERR_JWKS_TIMEOUT` /
     /// `ERR_REVOCATIONS_UNAVAILABLE` when a remote source has nothing usable.
     pub fn begin(&mut self, token: &str, now: u64, mode: Mode) -> Result<Step<'_>> {
+        self.begin_after(token, now, mode, &[])
+    }
+
+    /// [`Validator::begin`] again after the caller performed the fetches of
+    /// `fetched` for this token (each [`Step::Fetch`] it answered, kid-miss
+    /// refetches excepted): those sources are not fetched again for their
+    /// freshness during this verification, so a failing source costs one
+    /// fetch per verification, never a loop.
+    ///
+    /// # Errors
+    /// As [`Validator::begin`].
+    pub fn begin_after(
+        &mut self,
+        token: &str,
+        now: u64,
+        mode: Mode,
+        fetched: &[Source],
+    ) -> Result<Step<'_>> {
         check_now(now)?;
         // A cached token: its issuer's sources must still be usable (a hit
         // also drives their refresh, so revocations stay current).
@@ -638,7 +651,7 @@ impl Validator {
             self.cache.note_miss();
         }
         if let Some(owner) = owner {
-            if let Some(step) = self.ensure_sources(owner, now, mode.fetch)? {
+            if let Some(step) = self.ensure_sources(owner, now, mode.fetch, fetched)? {
                 return Ok(step);
             }
             let trusts = &self.trusts;
@@ -679,7 +692,7 @@ impl Validator {
                 }
             }
         }
-        if let Some(step) = self.ensure_sources(trust, now, mode.fetch)? {
+        if let Some(step) = self.ensure_sources(trust, now, mode.fetch, fetched)? {
             return Ok(step);
         }
         let Some(t) = self.trusts.get_mut(trust) else {
@@ -869,23 +882,29 @@ impl Validator {
 
     /// Makes sure the sources trust `trust` depends on are usable; a step
     /// for the caller when it must fetch or wait first.
+    /// A source already fetched during this verification (`fetched`) is
+    /// not fetched again: what is held is used, or it fails closed.
     fn ensure_sources(
         &mut self,
         trust: usize,
         now: u64,
         fetch: bool,
+        fetched: &[Source],
     ) -> Result<Option<Step<'static>>> {
         let multi = self.multi;
         let jwks = self.trusts.get_mut(trust).and_then(|t| t.remote.as_mut());
-        if let Some(step) = ensure(jwks, Source::Jwks(trust), multi, now, fetch)? {
+        let source = Source::Jwks(trust);
+        let may = |s: Source| fetch && !fetched.contains(&s);
+        if let Some(step) = ensure(jwks, source, multi, now, may(source))? {
             return Ok(Some(step));
         }
+        let source = Source::Revocations;
         ensure(
             self.revocations_remote.as_mut(),
-            Source::Revocations,
+            source,
             multi,
             now,
-            fetch,
+            may(source),
         )
     }
 
@@ -1010,7 +1029,7 @@ impl Validator {
         let Some(t) = self.trusts.get(trust) else {
             return Err(invalid_options("no such issuer"));
         };
-        keys.extend(t.secrets.clone());
+        keys.extend(t.secrets.copy_secrets());
         self.install_keys(trust, keys);
         Ok(())
     }
@@ -1073,10 +1092,9 @@ impl Validator {
     pub fn import_cache(&mut self, snapshot: &str) -> Result<()> {
         let doc = crate::json::parse_object(snapshot.as_bytes(), 6)
             .map_err(|e| Error::new(ErrorKind::JwksInvalid, msg!("invalid cache snapshot: ", e)))?;
-        // JWKS first: a signed revocation list verifies with those keys.
-        let mut sources = self.sources();
-        sources.sort_by_key(|(s, _)| matches!(s, Source::Revocations));
-        for (source, name) in sources {
+        // JWKS first (sources() lists them first): a signed revocation list
+        // verifies with those keys.
+        for (source, name) in self.sources() {
             let Some(Value::Object(snap)) = doc.get(&name) else {
                 continue;
             };
@@ -1139,7 +1157,7 @@ enum Installed {
 
 fn parse_jwks(body: &[u8], secrets: &KeySet) -> Result<KeySet> {
     let mut keys = KeySet::from_jwks(body)?;
-    keys.extend(secrets.clone());
+    keys.extend(secrets.copy_secrets());
     Ok(keys)
 }
 

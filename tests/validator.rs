@@ -197,7 +197,7 @@ fn hmac_secrets() -> KeySet {
 fn single_issuer_accepts_what_the_free_function_accepts() {
     let policy = Policy::new().issuer(ISS).audience(AUD);
     let keys = public_keys();
-    let mut v = single(policy.clone(), keys.clone());
+    let mut v = single(policy.clone(), public_keys());
     let tokens = [
         token_kid(KID_EC, &good_claims(), &ec()),
         token_kid(KID_EC384, &good_claims(), &ec384()),
@@ -291,7 +291,7 @@ fn single_issuer_rejects_like_the_free_function() {
             CLAIM,
         ),
     ];
-    let mut v = single(policy.clone(), keys.clone());
+    let mut v = single(policy.clone(), public_keys());
     for (what, t, code) in &cases {
         eprintln!("case: {what}");
         assert_same_error(
@@ -305,7 +305,7 @@ fn single_issuer_rejects_like_the_free_function() {
     assert_eq!(v.cache_stats().2, 0, "only successes are cached");
     // Restricting the algorithms works the same way too.
     let es_only = Policy::new().algorithms([Algorithm::ES256]);
-    let mut v = single(es_only.clone(), keys.clone());
+    let mut v = single(es_only.clone(), public_keys());
     let ed_tok = token_kid(KID_ED, &good_claims(), &ed());
     assert_same_error(
         v.verify(&ed_tok, NOW),

@@ -54,7 +54,7 @@ fn verify_sync_accepts_rfc7515_a3_before_exp_and_expires_after() {
 fn begin_exposes_the_signature_step_and_finish_completes_it() {
     let mut core = Core::new(options(&[("jwks", jwks())])).unwrap();
     let at = 1_300_819_379.0;
-    let p = core.begin(ES256_TOKEN, at, None).unwrap();
+    let p = core.begin(ES256_TOKEN, at, None, None).unwrap();
     assert_eq!(get(&p, "alg").as_string().unwrap(), "ES256");
     assert_eq!(get(&p, "rust"), JsValue::TRUE);
     assert_eq!(js_sys::Uint8Array::new(&get(&p, "signature")).length(), 64);
@@ -75,16 +75,16 @@ fn begin_exposes_the_signature_step_and_finish_completes_it() {
     );
     // ...a successful one completes the pipeline, even after the key set was
     // replaced by one that still holds the verifying key...
-    let p = core.begin(ES256_TOKEN, at, None).unwrap();
+    let p = core.begin(ES256_TOKEN, at, None, None).unwrap();
     let id = get(&p, "id").as_f64().unwrap() as u32;
     core.set_jwks(jwks(), None).unwrap();
     assert!(core.finish(id, Some(0), at).unwrap().is_object());
     // Now cached: begin answers with the hit directly.
-    let again = core.begin(ES256_TOKEN, at, None).unwrap();
+    let again = core.begin(ES256_TOKEN, at, None, None).unwrap();
     assert!(get(&again, "hit").as_f64().unwrap() > 0.0);
     // ...and a key set without the verifying key refuses the token (retryable).
     let mut fresh = Core::new(options(&[("jwks", jwks())])).unwrap();
-    let p = fresh.begin(ES256_TOKEN, at, None).unwrap();
+    let p = fresh.begin(ES256_TOKEN, at, None, None).unwrap();
     let id = get(&p, "id").as_f64().unwrap() as u32;
     fresh
         .set_jwks(JsValue::from_str(r#"{"keys":[]}"#), None)
@@ -97,11 +97,13 @@ fn begin_exposes_the_signature_step_and_finish_completes_it() {
 #[wasm_bindgen_test]
 fn crypto_wasm_and_rust_mode_finish_in_one_call() {
     let mut core = Core::new(options(&[("jwks", jwks()), ("crypto", "wasm".into())])).unwrap();
-    let done = core.begin(ES256_TOKEN, 1_300_819_379.0, None).unwrap();
+    let done = core
+        .begin(ES256_TOKEN, 1_300_819_379.0, None, None)
+        .unwrap();
     assert!(get(&done, "done").is_object());
     let mut core = Core::new(options(&[("jwks", jwks())])).unwrap();
     let done = core
-        .begin(ES256_TOKEN, 1_300_819_379.0, Some(true))
+        .begin(ES256_TOKEN, 1_300_819_379.0, Some(true), None)
         .unwrap();
     assert!(get(&done, "done").is_object());
 }

@@ -277,14 +277,27 @@ impl Core {
     /// `{id, alg, rust, keys, input, signature}` for the host (`keys`: a
     /// stable id per candidate key, for caching imported host keys), which
     /// the caller completes with `finish(id, ...)`. `rust`: the host has no
-    /// crypto, so every signature is checked here.
-    pub fn begin(&mut self, token: &str, now: f64, rust: Option<bool>) -> Result<JsValue, JsValue> {
+    /// crypto, so every signature is checked here. `fetched`: the names of
+    /// the sources this verification already fetched for their freshness
+    /// (see `Validator::begin_after`).
+    pub fn begin(
+        &mut self,
+        token: &str,
+        now: f64,
+        rust: Option<bool>,
+        fetched: Option<Vec<String>>,
+    ) -> Result<JsValue, JsValue> {
         let now = now_secs(now)?;
         let mode = Mode {
             rust_signatures: rust == Some(true) || self.crypto == CryptoMode::Wasm,
             fetch: true,
         };
-        let check = match self.validator.begin(token, now, mode) {
+        let fetched: Vec<Source> = fetched
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|name| self.validator.source(name))
+            .collect();
+        let check = match self.validator.begin_after(token, now, mode, &fetched) {
             Ok(Step::Verified(done)) => return Ok(finished_out(&done)),
             Ok(Step::Signature(check)) => check,
             Ok(Step::Fetch(r)) => {
@@ -297,6 +310,7 @@ impl Core {
                             .map_or(JsValue::UNDEFINED, JsValue::from_str),
                     ),
                     ("blocking", JsValue::from_bool(r.blocking)),
+                    ("kidMiss", JsValue::from_bool(r.kid_miss)),
                     ("timeout", JsValue::from(r.timeout as f64)),
                 ]))
             }
