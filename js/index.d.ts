@@ -23,20 +23,43 @@ export type RevocationList =
     }
   | string;
 
-export interface ValidatorOptions {
-  /** Trusted public keys. `oct` keys are never taken from a JWKS. */
-  jwks?: Jwks;
-  /** HMAC secret (at least 32 bytes) for HS256/384/512; enables HS* when `algorithms` is not given. */
-  secret?: Uint8Array | string;
-  /** Accepted issuers (`iss` must equal one exactly). */
-  issuer?: string | string[];
+/** Freshness settings of a remote source, in seconds (defaults in the README). */
+export interface RemoteOptions {
+  minTtl?: number;
+  maxTtl?: number;
+  cooldown?: number;
+  maxStale?: number;
+  timeout?: number;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+  /** The fetch function to use (default: the global `fetch`). */
+  fetch?: typeof fetch;
+}
+
+declare const remoteBrand: unique symbol;
+/** A JWKS kept fresh from a URL (see `remoteJwks`). */
+export interface RemoteJwks {
+  readonly [remoteBrand]: "remoteJwks";
+}
+/** A signed revocation list kept fresh from a URL (see `remoteRevocations`). */
+export interface RemoteRevocations {
+  readonly [remoteBrand]: "remoteRevocations";
+}
+
+/** A JWKS fetched from `url` and kept fresh. */
+export declare function remoteJwks(url: string | URL, options?: RemoteOptions): RemoteJwks;
+/** A signed revocation list (`typ: revocation-list+jwt`) fetched from `url`. */
+export declare function remoteRevocations(url: string | URL, options?: RemoteOptions): RemoteRevocations;
+
+/** The policy options an entry of `issuers` may override. */
+export interface PolicyOptions {
   /** Accepted audiences (`aud`, string or array, must contain one). */
   audience?: string | string[];
   /** Required `sub`. */
   subject?: string;
   /** Required header `typ` (RFC 7515 §4.1.9 comparison), e.g. `"at+jwt"`. */
   typ?: string;
-  /** Algorithm allowlist; default: every asymmetric algorithm. */
+  /** Algorithm allowlist; default: every asymmetric algorithm (HS* need a `secret`). */
   algorithms?: Algorithm[];
   /** Clock tolerance in seconds (default 0). */
   leeway?: number;
@@ -46,40 +69,94 @@ export interface ValidatorOptions {
   requiredClaims?: string[];
   /** Scopes that must be granted (`scope` string or `scp` array). */
   scopes?: string[];
-  /** Revocation list checked after signature and claims. */
-  revocations?: RevocationList;
-  /** Signature math: host crypto where available (`"auto"`, default), only the host, or only wasm. */
-  crypto?: "auto" | "host" | "wasm";
   /** How many keys a token without `kid` may try (1-3, default 1). */
   kidlessCandidates?: number;
+}
+
+/** One trusted issuer of a multi-issuer validator: its tokens' `iss` selects it. */
+export interface IssuerOptions extends PolicyOptions {
+  /** The exact `iss` of its tokens. */
+  issuer: string;
+  /** Its public keys, or `remoteJwks(url)`. */
+  jwks?: Jwks | RemoteJwks;
+  /** Its HMAC secret (at least 32 bytes). */
+  secret?: Uint8Array | string;
+}
+
+export interface ValidatorOptions extends PolicyOptions {
+  /** Trusted public keys (an object or JSON text), or `remoteJwks(url)`. `oct` keys are never taken from a JWKS. */
+  jwks?: Jwks | RemoteJwks;
+  /** HMAC secret (at least 32 bytes) for HS256/384/512; enables HS* when `algorithms` is not given. */
+  secret?: Uint8Array | string;
+  /** Accepted issuers (`iss` must equal one exactly). Not with `issuers`. */
+  issuer?: string | string[];
+  /** Several trusted issuers, each with its own keys and policy overrides; a
+   *  token's `iss` selects one before any key is considered. Not with `jwks`/`secret`/`issuer`. */
+  issuers?: IssuerOptions[];
+  /** Revocation list checked after signature and claims, or `remoteRevocations(url)`. */
+  revocations?: RevocationList | RemoteRevocations;
+  /** Signature math: host crypto where available (`"auto"`, default), only the host, or only wasm. */
+  crypto?: "auto" | "host" | "wasm";
+  /** Verified-token cache entries (default 1000, 0 disables it, at most 1,000,000). */
+  cache?: number;
 }
 
 export interface VerifyOptions {
   /** Current time in unix seconds (default: the host clock). */
   now?: number;
+  /** Keeps a background refresh alive after the response (e.g. `ctx.waitUntil.bind(ctx)` on Workers). */
+  waitUntil?: (promise: Promise<unknown>) => void;
 }
 
-export interface VerifiedToken {
-  header: Record<string, unknown>;
-  claims: Record<string, unknown>;
+type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** The registered claims, as jose's `JWTPayload`. */
+export interface JwtPayload {
+  iss?: string;
+  sub?: string;
+  aud?: string | string[];
+  jti?: string;
+  nbf?: number;
+  exp?: number;
+  iat?: number;
+  [claim: string]: unknown;
+}
+
+/** A verified token (deep-frozen at runtime). `T` is the caller's claims type. */
+export interface VerifiedToken<T = JwtPayload> {
+  readonly header: DeepReadonly<{ alg: Algorithm; kid?: string; typ?: string; [name: string]: unknown }>;
+  readonly claims: DeepReadonly<T & JwtPayload>;
 }
 
 export interface SkippedKey {
   index: number;
   kid?: string;
+  /** The issuer whose JWKS it was in (multi-issuer form). */
+  issuer?: string;
   message: string;
 }
 
 export declare class Validator {
   constructor(options: ValidatorOptions);
-  /** Verifies with host crypto where it has the algorithm (async). */
-  verify(token: string, options?: VerifyOptions): Promise<VerifiedToken>;
-  /** Verifies entirely in Rust (sync); same result as `verify`. */
-  verifySync(token: string, options?: VerifyOptions): VerifiedToken;
-  setJwks(jwks: Jwks): void;
+  /** Verifies with host crypto where it has the algorithm (async); fetches remote sources as needed. */
+  verify<T = JwtPayload>(token: string, options?: VerifyOptions): Promise<VerifiedToken<T>>;
+  /** Verifies entirely in Rust (sync), with remote sources as held; same result as `verify`. */
+  verifySync<T = JwtPayload>(token: string, options?: Omit<VerifyOptions, "waitUntil">): VerifiedToken<T>;
+  /** Replaces the JWKS; `index` picks the entry of `issuers` in the multi-issuer form. */
+  setJwks(jwks: Jwks, index?: number): void;
   setRevocations(list: RevocationList): void;
   /** Keys of the JWKS that were skipped, with the reason. */
   readonly skippedKeys: SkippedKey[];
+  /** Counters of the verified-token cache. */
+  readonly cacheStats: { hits: number; misses: number; size: number };
+  /** A JSON snapshot of the remote sources (keep it in KV / the Cache API). */
+  exportCache(): string;
+  /** Restores a snapshot from `exportCache` (verified again before use). */
+  importCache(snapshot: string | object): void;
 }
 
 export type ErrorCode =
@@ -95,6 +172,8 @@ export type ErrorCode =
   | "ERR_JWT_CLAIM_VALIDATION_FAILED"
   | "ERR_JWT_REVOKED"
   | "ERR_REVOCATION_LIST_INVALID"
+  | "ERR_JWKS_TIMEOUT"
+  | "ERR_REVOCATIONS_UNAVAILABLE"
   | "ERR_INVALID_OPTIONS";
 
 export declare class JwtEdgeError extends Error {

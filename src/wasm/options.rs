@@ -76,10 +76,10 @@ fn check_names(options: &JsValue, known: &[&str], place: &str) -> Result<(), JsV
     for name in Object::keys(options.unchecked_ref::<Object>()).iter() {
         let name = name.as_string().unwrap_or_default();
         if !known.contains(&name.as_str()) {
+            let full = msg!(place, name);
             return Err(options_error(msg!(
                 "unknown option ",
-                place,
-                crate::text::Truncated(&name),
+                crate::text::Truncated(&full),
                 " (known: ",
                 known.join(", "),
                 ")"

@@ -72,7 +72,46 @@ const oddSigner = await importJWK({ ...odd.privateKey.export({ format: "jwk" }),
 const oddToken = await new SignJWT({ ...base, jti: "odd-1" }).setProtectedHeader({ alg: "RS256", kid: "kid-odd-exponent", typ: "at+jwt" })
   .setIssuedAt(NOW).setNotBefore(NOW).setExpirationTime(NOW + 3600).sign(oddSigner);
 
+// A second issuer with keys of its own (ES256 and RS256: host crypto in every
+// build) for the multi-issuer tests: the token's iss selects the issuer, and
+// one issuer's keys never verify another issuer's token.
+const ISS_B = "https://second-issuer.test";
+const keysB = [];
+const signersB = {};
+for (const alg of ["ES256", "RS256"]) {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+  const kid = `b-${alg.toLowerCase()}`;
+  keysB.push({ ...(await exportJWK(publicKey)), kid, alg, use: "sig" });
+  signersB[alg] = { key: privateKey, kid };
+}
+async function signB(alg, claims = {}, header = {}) {
+  const { key, kid } = signersB[alg];
+  return new SignJWT({ ...base, iss: ISS_B, jti: `b-${alg}`, ...claims })
+    .setProtectedHeader({ alg, kid, typ: "at+jwt", ...header })
+    .setIssuedAt(NOW).setNotBefore(NOW).setExpirationTime(NOW + 3600).sign(key);
+}
+const { iss: _omit, ...noIss } = base;
+const multi = {
+  issB: ISS_B,
+  jwksB: { keys: keysB },
+  cases: [
+    { name: "issuer A, ES256", alg: "ES256", token: await sign("ES256", { jti: "a-ES256" }), expect: { ok: true, jti: "a-ES256" } },
+    { name: "issuer B, ES256", alg: "ES256", token: await signB("ES256"), expect: { ok: true, jti: "b-ES256" } },
+    { name: "issuer B, RS256", alg: "RS256", token: await signB("RS256"), expect: { ok: true, jti: "b-RS256" } },
+    // B's key under B's kid, claiming A: A has no such kid.
+    { name: "iss A signed by B's key (B's kid)", alg: "ES256", token: await signB("ES256", { iss: ISS, jti: "confused-1" }), expect: { code: "ERR_JWKS_NO_MATCHING_KEY" } },
+    // B's key under A's kid, claiming A: A's key refuses the signature.
+    { name: "iss A signed by B's key (A's kid)", alg: "ES256", token: await signB("ES256", { iss: ISS, jti: "confused-2" }, { kid: "kid-es256" }), expect: { code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" } },
+    // A's key under A's kid, claiming B: refused before any key of B is tried.
+    { name: "iss B signed by A's key", alg: "ES256", token: await sign("ES256", { iss: ISS_B, jti: "confused-3" }), expect: { code: "ERR_JWKS_NO_MATCHING_KEY" } },
+    { name: "unknown issuer (unknown kid too)", alg: "ES256", token: await sign("ES256", { iss: "https://evil.test" }, { kid: "nobody" }), expect: { code: "ERR_JWT_CLAIM_VALIDATION_FAILED", claim: "iss", reason: "check_failed" } },
+    { name: "no iss", alg: "ES256", token: await new SignJWT({ ...noIss, jti: "no-iss" }).setProtectedHeader({ alg: "ES256", kid: "kid-es256", typ: "at+jwt" }).setIssuedAt(NOW).setExpirationTime(NOW + 3600).sign(signers.ES256.key), expect: { code: "ERR_JWT_CLAIM_VALIDATION_FAILED", claim: "iss", reason: "missing" } },
+    { name: "issuer B, ES256, jti b-aud", alg: "ES256", token: await signB("ES256", { jti: "b-aud" }), expect: { ok: true, jti: "b-aud" } },
+  ],
+};
+
 writeFileSync(out, JSON.stringify({
+  multi,
   now: NOW + 10, iss: ISS, aud: AUD,
   jwks: { keys }, secret: Array.from(secret), revocations, cases,
   oddKey: { jwks: { keys: [keys[0], oddJwk] }, token: oddToken, normalToken: cases[0].token },

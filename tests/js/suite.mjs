@@ -223,6 +223,57 @@ export async function runSuite(api, variant, fx, expectedEntry) {
     eq(s.skippedKeys[0].kid, "sneaky", "skipped kid");
   });
 
+  await test("multi-issuer: iss selects the issuer; keys never cross issuers; verify and verifySync agree", async () => {
+    const m = fx.multi;
+    const opts = {
+      issuers: [
+        { issuer: fx.iss, jwks: fx.jwks, secret: new Uint8Array(fx.secret) },
+        { issuer: m.issB, jwks: m.jwksB, audience: "https://b-api.test" },
+      ],
+      audience: fx.aud,
+      cache: 0,
+    };
+    const multi = new api.Validator(opts);
+    for (const c of m.cases) {
+      // B requires its own audience here; every token carries A's.
+      const expect = c.name.startsWith("issuer B") ? { code: "ERR_JWT_CLAIM_VALIDATION_FAILED", claim: "aud", reason: "check_failed" } : c.expect;
+      checkExpectation(api, await attempt(() => multi.verify(c.token, at)), expect, `${c.name} (verify)`);
+      if (rust.includes(c.alg)) {
+        checkExpectation(api, await attempt(() => multi.verifySync(c.token, at)), expect, `${c.name} (verifySync)`);
+      }
+    }
+    // B's own audience override: B's tokens carry A's audience, so they need
+    // B to accept it (and A's tokens keep A's rule).
+    const widened = new api.Validator({ ...opts, issuers: [opts.issuers[0], { ...opts.issuers[1], audience: fx.aud }] });
+    for (const c of m.cases) {
+      checkExpectation(api, await attempt(() => widened.verify(c.token, at)), c.expect, `${c.name} (B accepts A's audience)`);
+    }
+    // setJwks(jwks, index) replaces one issuer's keys only.
+    widened.setJwks({ keys: [] }, 1);
+    eq((await attempt(() => widened.verify(m.cases[1].token, at))).error?.code, "ERR_JWKS_NO_MATCHING_KEY", "B's keys removed");
+    eq((await widened.verify(m.cases[0].token, at)).claims.jti, "a-ES256", "A unaffected");
+  });
+
+  await test("multi-issuer options are checked and name the option", async () => {
+    const cases = [
+      [{ issuers: [{ issuer: fx.iss }] }, "issuers[0]"],
+      [{ issuers: [{ issuer: fx.iss, jwks: fx.jwks }, { issuer: fx.iss, jwks: fx.jwks }] }, "twice"],
+      [{ issuers: [{ issuer: fx.iss, jwks: fx.jwks, leeway: "1" }] }, "leeway"],
+      [{ issuers: [{ issuer: fx.iss, jwks: fx.jwks, issuers: [] }] }, "issuers[0].issuers"],
+      [{ issuers: [{ issuer: fx.iss, jwks: fx.jwks, kidlessCandidates: 9 }] }, "issuers[0].kidlessCandidates"],
+      [{ issuers: [{ issuer: fx.iss, jwks: fx.jwks }], jwks: fx.jwks }, "jwks"],
+      [{ issuers: [{ issuer: fx.iss, jwks: fx.jwks }], issuer: fx.iss }, "issuer"],
+      [{ issuers: [{ issuer: fx.iss, jwks: fx.jwks, algorithms: ["HS256"] }] }, "algorithms"],
+      [{ issuers: "x" }, "issuers"],
+    ];
+    for (const [opts, name] of cases) {
+      const r = await attempt(() => new api.Validator(opts));
+      assert(r.error instanceof api.JwtEdgeError, `${name}: not a JwtEdgeError: ${r.error}`);
+      eq(r.error.code, "ERR_INVALID_OPTIONS", `${name} code`);
+      assert(r.error.message.includes(name), `${name}: message does not name it: ${r.error.message}`);
+    }
+  });
+
   return results;
 }
 

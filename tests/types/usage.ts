@@ -1,0 +1,76 @@
+// Type-checked (tsc --strict, moduleResolution bundler and nodenext) against the
+// built package: the README's examples and every public member must compile,
+// and misuse must not (the @ts-expect-error lines fail the check if they compile).
+import {
+  Validator,
+  JwtEdgeError,
+  remoteJwks,
+  remoteRevocations,
+  inspect,
+  rustAlgorithms,
+  type ErrorCode,
+  type VerifiedToken,
+} from "jwt-edge";
+
+interface MyClaims {
+  scope: string;
+  tenant: string;
+}
+
+export async function single(token: string, ctx: { waitUntil(p: Promise<unknown>): void }) {
+  const v = new Validator({
+    jwks: remoteJwks("https://issuer.example/.well-known/jwks.json", { maxStale: 3600 }),
+    revocations: remoteRevocations(new URL("https://issuer.example/revocations"), { cooldown: 30 }),
+    issuer: "https://issuer.example",
+    audience: ["api"],
+    cache: 1000,
+  });
+  const r: VerifiedToken<MyClaims> = await v.verify<MyClaims>(token, { waitUntil: ctx.waitUntil.bind(ctx) });
+  const tenant: string = r.claims.tenant;
+  const exp: number | undefined = r.claims.exp;
+  // @ts-expect-error results are deep-frozen: read-only
+  r.claims.tenant = "other";
+  const { hits, misses, size } = v.cacheStats;
+  const snapshot: string = v.exportCache();
+  v.importCache(snapshot);
+  return [tenant, exp, hits + misses + size, r.header.alg];
+}
+
+export function multi(token: string) {
+  const v = new Validator({
+    issuers: [
+      { issuer: "https://a.example", jwks: { keys: [] }, audience: "a" },
+      { issuer: "https://b.example", jwks: remoteJwks("https://b.example/jwks"), algorithms: ["ES256"] },
+      { issuer: "https://c.example", secret: new Uint8Array(32), maxTokenAge: 600 },
+    ],
+    leeway: 5,
+  });
+  v.setJwks({ keys: [] }, 0);
+  try {
+    return v.verifySync(token, { now: 1_700_000_000 }).claims.sub;
+  } catch (e) {
+    if (e instanceof JwtEdgeError) {
+      const code: ErrorCode = e.code;
+      switch (code) {
+        case "ERR_JWKS_TIMEOUT":
+        case "ERR_REVOCATIONS_UNAVAILABLE":
+          return e.retryable ? "retry" : "fail";
+        case "ERR_JWT_CLAIM_VALIDATION_FAILED":
+          return e.claim;
+        default:
+          return e.revocationReason;
+      }
+    }
+    throw e;
+  }
+}
+
+export function misuse() {
+  // @ts-expect-error an issuer entry needs its issuer
+  new Validator({ issuers: [{ jwks: { keys: [] } }] });
+  // @ts-expect-error revocations cannot take a JWKS source
+  new Validator({ jwks: "{}", revocations: remoteJwks("https://x") });
+  // @ts-expect-error not an algorithm
+  new Validator({ jwks: "{}", algorithms: ["none"] });
+  return [inspect("a.b.c").warnings, rustAlgorithms()];
+}
