@@ -732,6 +732,11 @@ impl Validator {
         // Host crypto never sees a signature of the wrong length, and Rust
         // never tries one either.
         let sig_len = parsed.signature().len();
+        let selected: Vec<&Key> = indices
+            .iter()
+            .filter_map(|&i| t.keys.keys().get(i))
+            .collect();
+        verify::check_length(alg, &selected, sig_len)?;
         let candidates: Vec<(usize, String)> = indices
             .into_iter()
             .filter_map(|i| {

@@ -112,6 +112,7 @@ pub fn begin<'a>(token: &'a str, keys: &'a KeySet, policy: &'a Policy) -> Result
     let token = parse_token(token, policy)?;
     let alg = allowed_alg(&token.header.alg, policy)?;
     let candidates = keys.select(alg, token.header.kid.as_deref(), policy.kidless_candidates)?;
+    check_length(alg, &candidates, token.signature().len())?;
     Ok(Pending {
         token,
         alg,
@@ -119,6 +120,34 @@ pub fn begin<'a>(token: &'a str, keys: &'a KeySet, policy: &'a Policy) -> Result
         policy,
         purpose: Purpose::Token,
     })
+}
+
+/// Refuses a signature whose length no candidate key produces (RFC 8017
+/// §8.1.2 / §8.2.2 step 1 for RSA; fixed lengths for ECDSA, EdDSA, HMAC):
+/// such a signature never verifies, and no host ever sees it.
+pub(crate) fn check_length(alg: Algorithm, candidates: &[&Key], sig_len: usize) -> Result<()> {
+    if candidates
+        .iter()
+        .any(|k| k.signature_len(alg) == Some(sig_len))
+    {
+        return Ok(());
+    }
+    let expected = candidates
+        .first()
+        .and_then(|k| k.signature_len(alg))
+        .unwrap_or(0);
+    Err(Error::new(
+        ErrorKind::SignatureVerificationFailed,
+        msg!(
+            "the signature is ",
+            sig_len,
+            " bytes; ",
+            alg,
+            " with the selected key produces exactly ",
+            expected,
+            " (a signature of any other length never verifies)"
+        ),
+    ))
 }
 
 /// The first step for an access token: structure, header, not a revocation

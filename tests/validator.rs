@@ -1018,11 +1018,17 @@ fn finish_without_a_verifying_candidate_fails() {
     assert!(!v.check_candidate(&check, 0).unwrap());
     assert_eq!(v.check_in_rust(&check).unwrap(), None);
     assert_code(v.finish(check, None, NOW).map(|_| ()), SIG_FAILED);
-    // A signature of the wrong length never reaches the host as a candidate.
+    // A signature of the wrong length never reaches the host: begin refuses
+    // it, naming both lengths (as the free function does).
     let short = with_signature(&t, &signature_of(&t)[..40]);
-    let check = expect_signature(v.begin(&short, NOW, HOST));
-    assert_eq!(check.candidates(), 0);
-    assert_code(v.finish(check, Some(0), NOW).map(|_| ()), SIG_FAILED);
+    let e = assert_code(v.begin(&short, NOW, HOST).map(|_| ()), SIG_FAILED);
+    assert!(e.message().contains("40 bytes"), "{}", e.message());
+    assert_eq!(
+        e.message(),
+        jwt_edge::verify(&short, &ec_keys(), &Policy::new(), NOW)
+            .unwrap_err()
+            .message()
+    );
     // Errors before the signature come from begin.
     assert_code(
         v.begin(&token_kid("nobody", &good_claims(), &ec()), NOW, HOST)
