@@ -122,9 +122,8 @@ impl IssuerOptions {
 #[derive(Debug)]
 pub struct ValidatorBuilder {
     policy: Policy,
-    keys: Option<KeySet>,
-    secrets: KeySet,
-    remote_jwks: Option<RemoteConfig>,
+    /// The keys of the single-issuer (shorthand) form; its issuer name is unused.
+    single: IssuerOptions,
     issuers: Vec<IssuerOptions>,
     remote_revocations: Option<RemoteConfig>,
     cache: usize,
@@ -135,21 +134,21 @@ impl ValidatorBuilder {
     /// form: `iss` is then checked by the policy, after the signature).
     #[must_use]
     pub fn keys(mut self, keys: KeySet) -> Self {
-        self.keys = Some(keys);
+        self.single = self.single.keys(keys);
         self
     }
 
     /// HMAC secrets of a single-issuer validator.
     #[must_use]
     pub fn secrets(mut self, secrets: KeySet) -> Self {
-        self.secrets = secrets;
+        self.single = self.single.secrets(secrets);
         self
     }
 
     /// The JWKS of a single-issuer validator is remote (see [`IssuerOptions::remote_jwks`]).
     #[must_use]
     pub fn remote_jwks(mut self, config: RemoteConfig) -> Self {
-        self.remote_jwks = Some(config);
+        self.single = self.single.remote_jwks(config);
         self
     }
 
@@ -190,7 +189,8 @@ impl ValidatorBuilder {
         let multi = !self.issuers.is_empty();
         let mut trusts = Vec::new();
         if multi {
-            if self.keys.is_some() || !self.secrets.is_empty() || self.remote_jwks.is_some() {
+            let single = &self.single;
+            if single.keys.is_some() || !single.secrets.is_empty() || single.remote.is_some() {
                 return Err(invalid_options(
                     "options \"jwks\" and \"secret\" belong inside each entry of \"issuers\" when \"issuers\" is given",
                 ));
@@ -241,9 +241,9 @@ impl ValidatorBuilder {
             trusts.push(Trust::new(
                 None,
                 self.policy,
-                self.keys,
-                self.secrets,
-                self.remote_jwks,
+                self.single.keys,
+                self.single.secrets,
+                self.single.remote,
                 "",
             )?);
         }
@@ -511,9 +511,7 @@ impl Validator {
     pub fn builder(policy: Policy) -> ValidatorBuilder {
         ValidatorBuilder {
             policy,
-            keys: None,
-            secrets: KeySet::new(),
-            remote_jwks: None,
+            single: IssuerOptions::new(""),
             issuers: Vec::new(),
             remote_revocations: None,
             cache: DEFAULT_CAPACITY,

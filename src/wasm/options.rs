@@ -19,13 +19,8 @@ use crate::{Algorithm, IssuerOptions, KeySet, Policy, Validator, ValidatorBuilde
 
 use super::{js_error, options_error};
 
-/// Every top-level option name: anything else is refused.
-const KNOWN_OPTIONS: [&str; 18] = [
-    "jwks",
-    "secret",
-    "revocations",
-    "issuer",
-    "issuers",
+/// The policy options, at the top level and in each entry of `issuers`.
+const POLICY_OPTIONS: [&str; 9] = [
     "audience",
     "subject",
     "typ",
@@ -34,29 +29,19 @@ const KNOWN_OPTIONS: [&str; 18] = [
     "maxTokenAge",
     "requiredClaims",
     "scopes",
-    "crypto",
     "kidlessCandidates",
-    "cache",
-    "remoteJwks",
-    "remoteRevocations",
 ];
 
-/// The option names of one entry of `issuers`: its issuer, its keys and the
-/// policy options it may override.
-const ISSUER_OPTIONS: [&str; 13] = [
-    "issuer",
-    "jwks",
-    "secret",
-    "remoteJwks",
-    "audience",
-    "subject",
-    "typ",
-    "algorithms",
-    "leeway",
-    "maxTokenAge",
-    "requiredClaims",
-    "scopes",
-    "kidlessCandidates",
+/// The key options, at the top level and in each entry of `issuers`.
+const KEY_OPTIONS: [&str; 4] = ["issuer", "jwks", "secret", "remoteJwks"];
+
+/// The options only the top level has.
+const TOP_OPTIONS: [&str; 5] = [
+    "issuers",
+    "revocations",
+    "crypto",
+    "cache",
+    "remoteRevocations",
 ];
 
 pub(super) fn take(options: &JsValue, name: &str) -> JsValue {
@@ -72,16 +57,17 @@ fn absent(v: &JsValue) -> bool {
 }
 
 /// Refuses names not in `known` (`place` prefixes the message for an issuer entry).
-fn check_names(options: &JsValue, known: &[&str], place: &str) -> Result<(), JsValue> {
+fn check_names(options: &JsValue, known: &[&[&str]], place: &str) -> Result<(), JsValue> {
     for name in Object::keys(options.unchecked_ref::<Object>()).iter() {
         let name = name.as_string().unwrap_or_default();
-        if !known.contains(&name.as_str()) {
+        if !known.iter().any(|list| list.contains(&name.as_str())) {
             let full = msg!(place, name);
+            let all: Vec<&str> = known.iter().flat_map(|l| l.iter().copied()).collect();
             return Err(options_error(msg!(
                 "unknown option ",
                 crate::text::Truncated(&full),
                 " (known: ",
-                known.join(", "),
+                all.join(", "),
                 ")"
             )));
         }
@@ -274,7 +260,7 @@ pub(super) fn read(options: &JsValue) -> Result<(ValidatorBuilder, Adapter), JsV
     if absent(options) || !options.is_object() {
         return Err(options_error("options must be an object"));
     }
-    check_names(options, &KNOWN_OPTIONS, "")?;
+    check_names(options, &[&KEY_OPTIONS, &POLICY_OPTIONS, &TOP_OPTIONS], "")?;
     let mut policy = policy_options(options, Policy::new())?;
     for iss in opt_strings(options, "issuer", true)? {
         policy = policy.issuer(iss);
@@ -315,7 +301,7 @@ pub(super) fn read(options: &JsValue) -> Result<(ValidatorBuilder, Adapter), JsV
                 return Err(type_error("issuers", "an array of issuer objects"));
             }
             let place = msg!("issuers[", i, "].");
-            check_names(&entry, &ISSUER_OPTIONS, &place)?;
+            check_names(&entry, &[&KEY_OPTIONS, &POLICY_OPTIONS], &place)?;
             let name = opt_string(&entry, "issuer")?.unwrap_or_default();
             let mut issuer = IssuerOptions::new(name)
                 .secrets(secrets(&entry)?)
