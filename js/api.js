@@ -105,8 +105,13 @@ export function createApi(wasm, host) {
     #core;
     #keys = new Map(); // `${alg}/${key id}` -> imported host key, or null
     #results = new Map(); // cache entry serial -> frozen result
+    // Repeated tokens: token -> {result, from, until, generation}. Rust computed
+    // [from, until) (time claims, policy, source freshness); a repeat inside
+    // it, with the validator's generation unchanged, is Rust's own answer.
+    #repeats = new Map();
+    #repeatLimit;
+    #repeatHits = 0;
     #sources = {}; // source name ("jwks", "jwks:N", "revocations") -> remote descriptor
-
     constructor(options) {
       // Translation only: remote descriptors become their settings (Rust
       // validates everything else, including the shape of "issuers").
@@ -124,13 +129,29 @@ export function createApi(wasm, host) {
         }
       }
       this.#core = call(() => new wasm.Core(opts));
+      // Never more entries than the Rust cache holds (option "cache", checked there).
+      this.#repeatLimit = Math.min(typeof opts?.cache === "number" ? opts.cache : 1000, 4096);
+    }
+
+    // A repeat answered without entering wasm, if Rust's bounds allow it.
+    #repeat(token, now) {
+      const e = this.#repeats.get(token);
+      if (e === undefined || !(now >= e.from && now < e.until) || e.generation !== this.#core.generation) return undefined;
+      this.#repeatHits++;
+      return e.result;
+    }
+
+    #remember(token, r, result) {
+      if (r.until === undefined || this.#repeatLimit === 0) return;
+      if (this.#repeats.size >= this.#repeatLimit) this.#repeats.clear();
+      this.#repeats.set(token, { result, from: r.from, until: r.until, generation: this.#core.generation });
     }
 
     /** Verifies in pure Rust (synchronous); remote sources are used as held. */
     verifySync(token, options) {
       checkToken(token);
       const now = nowOf(options);
-      return this.#hitOr(token, now, call(() => this.#core.verifySync(token, now)));
+      return this.#repeat(token, now) ?? this.#hitOr(token, now, call(() => this.#core.verifySync(token, now)));
     }
 
     /** Verifies with the host's crypto where it has the algorithm, else in Rust.
@@ -139,6 +160,8 @@ export function createApi(wasm, host) {
     async verify(token, options) {
       checkToken(token);
       const now = nowOf(options);
+      const repeat = this.#repeat(token, now);
+      if (repeat !== undefined) return repeat;
       const waitUntil = options?.waitUntil;
       let waitingSince;
       const fetched = []; // sources fetched for their freshness during this call
@@ -151,7 +174,7 @@ export function createApi(wasm, host) {
         // Without host crypto every signature is checked in Rust.
         const s = call(() => this.#core.begin(token, now, host === null, fetched));
         if (s.hit !== undefined) return this.#hitOr(token, now, s);
-        if (s.done !== undefined) return this.#result(s.done);
+        if (s.done !== undefined) return this.#result(s.done, token);
         if (s.fetch !== undefined) {
           if (!s.kidMiss) fetched.push(s.fetch);
           const flight = this.#fetch(s.fetch, s.ifNoneMatch, now, s.timeout);
@@ -170,12 +193,12 @@ export function createApi(wasm, host) {
           await sleep(s.pollMs);
           continue;
         }
-        return this.#signature(s, now);
+        return this.#signature(token, s, now);
       }
     }
 
     // The signature step: the host checks candidates in order; Rust finishes.
-    async #signature(s, now) {
+    async #signature(token, s, now) {
       let by;
       try {
         for (let n = 0; n < s.keys.length; n++) {
@@ -188,20 +211,24 @@ export function createApi(wasm, host) {
         this.#core.abandon(s.id);
         throw toError(e);
       }
-      return this.#result(call(() => this.#core.finish(s.id, by, now)));
+      return this.#result(call(() => this.#core.finish(s.id, by, now)), token);
     }
 
     // `{hit: serial}` from Rust: the parsed result kept per entry serial.
     #hitOr(token, now, r) {
-      if (r.hit === undefined) return this.#result(r);
-      return this.#results.get(r.hit) ?? this.#result(call(() => this.#core.cachedResult(token, now)));
+      if (r.hit === undefined) return this.#result(r, token);
+      const kept = this.#results.get(r.hit);
+      if (kept === undefined) return this.#result(call(() => this.#core.cachedResult(token, now)), token);
+      this.#remember(token, r, kept);
+      return kept;
     }
 
-    #result(r) {
+    #result(r, token) {
       const out = deepFreeze(parsed(r));
       if (r.serial) {
         if (this.#results.size >= 4096) this.#results.clear();
         this.#results.set(r.serial, out);
+        this.#remember(token, r, out);
       }
       return out;
     }
@@ -268,7 +295,7 @@ export function createApi(wasm, host) {
     /** `{hits, misses, size}` of the verified-token cache. */
     get cacheStats() {
       const [hits, misses, size] = this.#core.cacheStats();
-      return { hits, misses, size };
+      return { hits: hits + this.#repeatHits, misses, size };
     }
 
     /** A JSON snapshot of the remote sources (keep it in KV / the Cache API). */

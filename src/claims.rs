@@ -244,6 +244,68 @@ pub(crate) fn check_times(t: TimeClaims, policy: &Policy, now: u64) -> Result<()
     Ok(())
 }
 
+/// The whole seconds `now` at which [`check_times`] passes, as `[from, until)`
+/// (`until` is at most one past the largest NumericDate), or `None` when there
+/// is no such time or the window could not be pinned down exactly. Lets a
+/// cache answer a repeated token with two comparisons instead of a call
+/// into the validator. `check_times` stays the rule: the window is estimated
+/// from the claims, then each edge is moved until `check_times` itself agrees
+/// on both sides of it (float rounding at the edges moves it by at most one).
+pub(crate) fn time_window(t: TimeClaims, policy: &Policy) -> Option<(u64, u64)> {
+    let ok = |now: u64| check_times(t, policy, now).is_ok();
+    let last = MAX_NUMERIC_DATE as u64;
+    let leeway = policy.leeway as f64;
+    // Smallest whole number >= x, within 0..=last+1 (no f64::ceil in core).
+    let ceil = |x: f64| -> u64 {
+        if x.is_nan() || x <= 0.0 {
+            0
+        } else if x > last as f64 {
+            last + 1
+        } else {
+            let c = x as u64;
+            if (c as f64) < x {
+                c + 1
+            } else {
+                c
+            }
+        }
+    };
+    let mut from = 0;
+    if let Some(nbf) = t.nbf {
+        from = from.max(ceil(nbf - leeway));
+    }
+    if let Some(iat) = t.iat {
+        from = from.max(ceil(iat - leeway));
+    }
+    let mut until = last + 1;
+    if let Some(exp) = t.exp {
+        until = until.min(ceil(exp + leeway));
+    }
+    if let (Some(max_age), Some(iat)) = (policy.max_token_age, t.iat) {
+        until = until.min(ceil(iat + max_age as f64 + leeway).saturating_add(1));
+    }
+    for _ in 0..3 {
+        if from > 0 && ok(from - 1) {
+            from -= 1;
+        } else if from < until && !ok(from) {
+            from += 1;
+        }
+    }
+    for _ in 0..3 {
+        if until <= last && ok(until) {
+            until += 1;
+        } else if until > from && !ok(until - 1) {
+            until -= 1;
+        }
+    }
+    let exact = from < until
+        && ok(from)
+        && ok(until - 1)
+        && (from == 0 || !ok(from - 1))
+        && (until > last || !ok(until));
+    exact.then_some((from, until))
+}
+
 fn check_audience(claims: &Map<String, Value>, wanted: &[String]) -> Result<()> {
     let matches = |a: &str| wanted.iter().any(|w| w == a);
     match claims.get("aud") {
@@ -338,4 +400,57 @@ fn check_scopes(claims: &Map<String, Value>, wanted: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_window_is_exactly_where_check_times_passes() {
+        // A deterministic spread of claims, leeways and maximum ages, checked
+        // at every second around each edge.
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        let base = 1_700_000_000.0;
+        let fracs = [0.0, 0.5, 0.25, 0.999_999, 1e-9];
+        for _ in 0..3000 {
+            let mut date = |present: u64| {
+                (next(4) < present)
+                    .then(|| base + next(200) as f64 - 100.0 + fracs[next(5) as usize])
+            };
+            let t = TimeClaims {
+                exp: date(3),
+                nbf: date(2),
+                iat: date(3),
+            };
+            let mut policy = Policy::new().leeway(next(4) * 30).require_exp(next(3) > 0);
+            if next(3) == 0 {
+                policy = policy.max_token_age(next(120));
+            }
+            let window = time_window(t, &policy);
+            for now in (base as u64 - 400)..(base as u64 + 400) {
+                let passes = check_times(t, &policy, now).is_ok();
+                match window {
+                    Some((from, until)) => assert_eq!(
+                        passes,
+                        (from..until).contains(&now),
+                        "{t:?} {from}..{until} at {now}"
+                    ),
+                    None => assert!(!passes, "no window for {t:?}, but {now} passes"),
+                }
+            }
+        }
+        // Nothing expires: the window runs to the last NumericDate.
+        let policy = Policy::new().require_exp(false);
+        assert_eq!(
+            time_window(TimeClaims::default(), &policy),
+            Some((0, MAX_NUMERIC_DATE as u64 + 1))
+        );
+    }
 }

@@ -157,6 +157,12 @@ impl RemoteState {
             .is_some_and(|t| now < t.saturating_add(self.config.timeout))
     }
 
+    /// Until when (exclusive, unix seconds) the held document is fresh: before
+    /// it, nothing about this source needs doing.
+    pub fn fresh_until(&self) -> u64 {
+        self.fresh_until
+    }
+
     /// Whether a usable document is held at `now` (does not start a fetch).
     pub fn is_usable(&self, now: u64) -> bool {
         self.usable(now)

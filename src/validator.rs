@@ -422,6 +422,12 @@ pub struct Finished<'a> {
     pub serial: u64,
     /// Whether it was a cache hit.
     pub hit: bool,
+    /// For a cached result: the whole seconds `[from, until)` during which a
+    /// repeat of this token gets this same answer while the validator's
+    /// [`Validator::generation`] is unchanged (time claims, policy, and the
+    /// freshness of its sources: nothing needs fetching before `until`). A
+    /// caller may answer repeats from its own map with two comparisons.
+    pub window: Option<(u64, u64)>,
 }
 
 /// A parsed token whose signature the caller checks (with the host's crypto),
@@ -662,11 +668,13 @@ impl Validator {
                 Lookup::Miss => None,
             };
             if let Some(serial) = serial {
+                let window = self.cache.peek(token).and_then(|v| self.window(owner, v));
                 return match self.cache.peek(token) {
                     Some(v) => Ok(Step::Verified(Finished {
                         verified: Cow::Borrowed(v),
                         serial,
                         hit: true,
+                        window,
                     })),
                     None => Err(invalid_options("the cache lost an entry it had just found")),
                 };
@@ -829,6 +837,7 @@ impl Validator {
         };
         let verified =
             verify::complete(check.parsed, check.claims, check.alg, key, &t.policy, now)?;
+        let window = self.window(check.trust, &verified);
         Ok(
             match self
                 .cache
@@ -838,14 +847,31 @@ impl Validator {
                     verified: Cow::Borrowed(v),
                     serial,
                     hit: false,
+                    window,
                 },
                 Inserted::NotCached(v) => Finished {
                     verified: Cow::Owned(v),
                     serial: 0,
                     hit: false,
+                    window: None,
                 },
             },
         )
+    }
+
+    /// [`Finished::window`] of `verified`, a result of trusted issuer `trust`.
+    fn window(&self, trust: usize, verified: &Verified) -> Option<(u64, u64)> {
+        let t = self.trusts.get(trust)?;
+        let (from, until) = claims::time_window(verified.times, &t.policy)?;
+        // Before a source's freshness ends, `begin` would do nothing about it.
+        let fresh = [t.remote.as_ref(), self.revocations_remote.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(RemoteState::fresh_until)
+            .min()
+            .unwrap_or(u64::MAX);
+        let until = until.min(fresh);
+        (from < until).then_some((from, until))
     }
 
     /// The cached result for `token` at `now` (after a hit reported by `begin`).

@@ -52,23 +52,38 @@ fn object(pairs: &[(&str, JsValue)]) -> JsValue {
     obj.into()
 }
 
-/// `{header, claims, serial}` as the exact JSON texts the core validated
-/// strictly (no duplicates, bounded depth); the JS glue turns them into
-/// objects with `JSON.parse`, which gives the same values without a
+/// `[from, until)` of a cached result (see `Finished::window`), for the JS
+/// glue's map of repeated tokens; absent when not cached.
+fn window_pairs(done: &Finished<'_>) -> [(&'static str, JsValue); 2] {
+    let (from, until) = done
+        .window
+        .map_or((JsValue::UNDEFINED, JsValue::UNDEFINED), |(f, u)| {
+            (JsValue::from(f as f64), JsValue::from(u as f64))
+        });
+    [("from", from), ("until", until)]
+}
+
+/// `{header, claims, serial, from?, until?}` with the exact JSON texts the
+/// core validated strictly (no duplicates, bounded depth); the JS glue turns
+/// them into objects with `JSON.parse`, which gives the same values without a
 /// serializer in wasm.
 fn verified_out(done: &Finished<'_>) -> JsValue {
+    let [from, until] = window_pairs(done);
     object(&[
         ("header", JsValue::from_str(&done.verified.header_json)),
         ("claims", JsValue::from_str(&done.verified.claims_json)),
         ("serial", JsValue::from(done.serial as f64)),
+        from,
+        until,
     ])
 }
 
-/// A cache hit is `{hit: serial}` (the JS glue keeps the parsed result per
-/// serial), anything else verified is `{done: {header, claims, serial}}`.
+/// A cache hit is `{hit: serial, from, until}` (the JS glue keeps the parsed
+/// result per serial), anything else verified is `{done: {header, claims, ...}}`.
 fn finished_out(done: &Finished<'_>) -> JsValue {
     if done.hit {
-        object(&[("hit", JsValue::from(done.serial as f64))])
+        let [from, until] = window_pairs(done);
+        object(&[("hit", JsValue::from(done.serial as f64)), from, until])
     } else {
         object(&[("done", verified_out(done))])
     }

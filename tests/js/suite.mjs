@@ -130,7 +130,17 @@ export async function runSuite(api, variant, fx, expectedEntry) {
     eq(c.verifySync(rsa, at).claims.jti, first.claims.jti, "sync after async");
     // Results are frozen: one caller cannot change another's claims.
     assert(Object.isFrozen(again.claims), "frozen claims");
-    // A hit re-checks expiry against now.
+    // A hit re-checks expiry against now, to the second (repeats are answered
+    // from the JS map inside the window Rust computed, by Rust outside it).
+    const exp = first.claims.exp;
+    eq((await c.verify(rsa, { now: exp - 1 })).claims.jti, first.claims.jti, "last second before exp");
+    eq(c.verifySync(rsa, { now: exp - 0.5 }).claims.jti, first.claims.jti, "fractional now before exp");
+    // (sync first: the cached entry answers; afterwards it is gone and the
+    // default build has no pure-Rust RS256)
+    eq((await attempt(() => c.verifySync(rsa, { now: exp }))).error?.code, "ERR_JWT_EXPIRED", "at exp (sync)");
+    eq((await attempt(() => c.verify(rsa, { now: exp }))).error?.code, "ERR_JWT_EXPIRED", "at exp");
+    eq((await attempt(() => c.verify(rsa, { now: -1 }))).error?.code, "ERR_INVALID_OPTIONS", "negative now");
+    eq((await c.verify(rsa, at)).claims.jti, first.claims.jti, "verified again after expiry answers");
     eq((await attempt(() => c.verify(rsa, { now: fx.now + 7200 }))).error?.code, "ERR_JWT_EXPIRED", "expired hit");
     // A revocation list change invalidates entries.
     c.setRevocations({ ...fx.revocations, epoch: 50, jti: [{ jti: first.claims.jti, exp: fx.now + 3600 }] });
