@@ -129,8 +129,9 @@ export function createApi(wasm, host) {
         }
       }
       this.#core = call(() => new wasm.Core(opts));
-      // Never more entries than the Rust cache holds (option "cache", checked there).
-      this.#repeatLimit = Math.min(typeof opts?.cache === "number" ? opts.cache : 1000, 4096);
+      // Never more repeated tokens than the Rust cache holds (bounded here too,
+      // as the map holds parsed results).
+      this.#repeatLimit = Math.min(this.#core.cacheCapacity, 4096);
     }
 
     // A repeat answered without entering wasm, if Rust's bounds allow it.

@@ -108,6 +108,11 @@ impl TokenCache {
         }
     }
 
+    /// Most entries held.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Number of cached tokens.
     pub fn len(&self) -> usize {
         self.index.len()

@@ -506,10 +506,14 @@ fn check_now(now: u64) -> Result<()> {
     if (now as f64) <= MAX_NUMERIC_DATE {
         Ok(())
     } else {
-        Err(invalid_options(
-            "\"now\" must be unix seconds between 0 and 253402300799 (year 9999)",
-        ))
+        Err(invalid_now())
     }
+}
+
+/// The error for a `now` that is not unix seconds within NumericDate's range
+/// (also what an adapter answers for a `now` that is not a number of seconds).
+pub(crate) fn invalid_now() -> Error {
+    invalid_options("\"now\" must be unix seconds between 0 and 253402300799 (year 9999)")
 }
 
 impl Validator {
@@ -530,21 +534,7 @@ impl Validator {
     /// # Errors
     /// Every `ERR_*` of the pipeline; `ERR_INVALID_OPTIONS` for a `now` past year 9999.
     pub fn verify(&mut self, token: &str, now: u64) -> Result<Verified> {
-        let mode = Mode {
-            rust_signatures: true,
-            fetch: false,
-        };
-        match self.begin(token, now, mode)? {
-            Step::Verified(done) => Ok(done.verified.into_owned()),
-            // Not reachable with this mode; answered as what it would mean.
-            Step::Signature(_) => Err(Error::new(
-                ErrorKind::NotSupported,
-                "no backend for this signature",
-            )),
-            Step::Fetch(FetchRequest { source, .. }) | Step::Wait { source, .. } => {
-                Err(self.unavailable(source))
-            }
-        }
+        self.drive(token, now, false, |_| FetchOutcome::Failed)
     }
 
     /// Verifies `token` in Rust, performing the fetches it needs through
@@ -556,11 +546,23 @@ impl Validator {
         &mut self,
         token: &str,
         now: u64,
+        fetch: impl FnMut(&FetchRequest) -> FetchOutcome,
+    ) -> Result<Verified> {
+        self.drive(token, now, true, fetch)
+    }
+
+    /// The steps of one verification in Rust; with `may_fetch` false no
+    /// step asks for a fetch (sources fail closed instead).
+    fn drive(
+        &mut self,
+        token: &str,
+        now: u64,
+        may_fetch: bool,
         mut fetch: impl FnMut(&FetchRequest) -> FetchOutcome,
     ) -> Result<Verified> {
         let mode = Mode {
             rust_signatures: true,
-            fetch: true,
+            fetch: may_fetch,
         };
         let mut fetched: Vec<Source> = Vec::new();
         // A source is fetched at most once for its freshness per call, plus
@@ -570,6 +572,7 @@ impl Validator {
                 Step::Verified(done) => return Ok(done.verified.into_owned()),
                 Step::Fetch(request) => request,
                 Step::Wait { source, .. } => return Err(self.unavailable(source)),
+                // Not reachable with Rust signatures; answered as what it would mean.
                 Step::Signature(_) => {
                     return Err(Error::new(
                         ErrorKind::NotSupported,
@@ -659,16 +662,16 @@ impl Validator {
                 return Ok(step);
             }
             let trusts = &self.trusts;
-            let serial = match self
+            let hit = match self
                 .cache
                 .get_with(token, now, |o| trusts.get(o).map(|t| &t.policy))
             {
-                Lookup::Hit(_, serial) => Some(serial),
+                Lookup::Hit(v, serial) => Some((serial, v.times)),
                 Lookup::Rejected(e) => return Err(e),
                 Lookup::Miss => None,
             };
-            if let Some(serial) = serial {
-                let window = self.cache.peek(token).and_then(|v| self.window(owner, v));
+            if let Some((serial, times)) = hit {
+                let window = self.window(owner, times);
                 return match self.cache.peek(token) {
                     Some(v) => Ok(Step::Verified(Finished {
                         verified: Cow::Borrowed(v),
@@ -837,7 +840,7 @@ impl Validator {
         };
         let verified =
             verify::complete(check.parsed, check.claims, check.alg, key, &t.policy, now)?;
-        let window = self.window(check.trust, &verified);
+        let window = self.window(check.trust, verified.times);
         Ok(
             match self
                 .cache
@@ -860,9 +863,9 @@ impl Validator {
     }
 
     /// [`Finished::window`] of `verified`, a result of trusted issuer `trust`.
-    fn window(&self, trust: usize, verified: &Verified) -> Option<(u64, u64)> {
+    fn window(&self, trust: usize, times: claims::TimeClaims) -> Option<(u64, u64)> {
         let t = self.trusts.get(trust)?;
-        let (from, until) = claims::time_window(verified.times, &t.policy)?;
+        let (from, until) = claims::time_window(times, &t.policy)?;
         // Before a source's freshness ends, `begin` would do nothing about it.
         let fresh = [t.remote.as_ref(), self.revocations_remote.as_ref()]
             .into_iter()
@@ -1170,6 +1173,11 @@ impl Validator {
     /// name in the single-issuer form).
     pub fn key_sets(&self) -> impl Iterator<Item = (Option<&str>, &KeySet)> {
         self.trusts.iter().map(|t| (t.issuer.as_deref(), &t.keys))
+    }
+
+    /// How many entries the verified-token cache holds at most.
+    pub fn cache_capacity(&self) -> usize {
+        self.cache.capacity()
     }
 
     /// `(hits, misses, entries)` of the verified-token cache.

@@ -109,17 +109,10 @@ impl<'a> Pending<'a> {
 /// `ERR_JWS_INVALID` (structure), `ERR_JOSE_ALG_NOT_ALLOWED`,
 /// `ERR_JWKS_NO_MATCHING_KEY`, `ERR_JWKS_MULTIPLE_MATCHING_KEYS`.
 pub fn begin<'a>(token: &'a str, keys: &'a KeySet, policy: &'a Policy) -> Result<Pending<'a>> {
-    let token = parse_token(token, policy)?;
-    let alg = allowed_alg(&token.header.alg, policy)?;
-    let candidates = keys.select(alg, token.header.kid.as_deref(), policy.kidless_candidates)?;
-    check_length(alg, &candidates, token.signature().len())?;
-    Ok(Pending {
-        token,
-        alg,
-        keys: candidates,
-        policy,
-        purpose: Purpose::Token,
-    })
+    let token = parse_token_with(token, policy.max_token_len, policy.max_depth)?;
+    let pending = select(token, keys, policy, Purpose::Token)?;
+    check_length(pending.alg, &pending.keys, pending.token.signature().len())?;
+    Ok(pending)
 }
 
 /// Refuses a signature whose length no candidate key produces (RFC 8017
@@ -152,11 +145,6 @@ pub(crate) fn check_length(alg: Algorithm, candidates: &[&Key], sig_len: usize) 
 
 /// The first step for an access token: structure, header, not a revocation
 /// list (the `alg` allowlist is checked next, by [`allowed_alg`]).
-pub(crate) fn parse_token(token: &str, policy: &Policy) -> Result<UntrustedToken> {
-    parse_token_with(token, policy.max_token_len, policy.max_depth)
-}
-
-/// [`parse_token`] with explicit limits.
 pub(crate) fn parse_token_with(
     token: &str,
     max_len: usize,
@@ -181,6 +169,16 @@ fn begin_for<'a>(
     max_len: usize,
 ) -> Result<Pending<'a>> {
     let token = jws::parse(token, max_len, policy.max_depth, Mode::Verify)?;
+    select(token, keys, policy, purpose)
+}
+
+/// The allowlist and key selection for a parsed token.
+fn select<'a>(
+    token: UntrustedToken,
+    keys: &'a KeySet,
+    policy: &'a Policy,
+    purpose: Purpose,
+) -> Result<Pending<'a>> {
     let alg = allowed_alg(&token.header.alg, policy)?;
     let candidates = keys.select(alg, token.header.kid.as_deref(), policy.kidless_candidates)?;
     Ok(Pending {

@@ -37,9 +37,7 @@ fn now_secs(now: f64) -> Result<u64, JsValue> {
     if now.is_finite() && now >= 0.0 {
         Ok(now as u64)
     } else {
-        Err(options_error(
-            "\"now\" must be unix seconds between 0 and 253402300799 (year 9999)",
-        ))
+        Err(js_error(&crate::validator::invalid_now()))
     }
 }
 
@@ -233,6 +231,13 @@ impl Core {
             ]),
             None => JsValue::UNDEFINED,
         })
+    }
+
+    /// How many entries the verified-token cache holds at most (the JS glue
+    /// keeps no more repeated tokens than that).
+    #[wasm_bindgen(getter, js_name = cacheCapacity)]
+    pub fn cache_capacity(&self) -> u32 {
+        u32::try_from(self.validator.cache_capacity()).unwrap_or(u32::MAX)
     }
 
     /// `[hits, misses, entries]` of the verified-token cache.
