@@ -128,7 +128,7 @@ pub fn signed_keys() -> KeySet {
 }
 
 /// The revocation list installed in the `verify_signed` policy.
-pub const SIGNED_REVOCATIONS: &str = r#"{"iss":"https://issuer.example","epoch":7,"generated_at":1700000000,"jti":[{"jti":"revoked-jti","exp":1800000000}],"sub":[{"sub":"revoked-sub","before":1700000000}],"kid":["retired-kid"]}"#;
+pub const SIGNED_REVOCATIONS: &str = r#"{"iss":"https://issuer.example","epoch":7,"generated_at":1700000000,"revoked":{"jti":[{"jti":"revoked-jti","exp":1800000000}],"sub":[{"sub":"revoked-sub","before":1700000000}],"kid":["retired-kid"]}}"#;
 
 /// The policy of `verify_signed`: HS256 only, issuer, audience, typ, leeway,
 /// maximum age, a scope, and a revocation list.

@@ -3,10 +3,15 @@
 //! Schema (produced by the issuer, shipped like a JWKS):
 //! ```json
 //! {"iss":"https://issuer.example","epoch":42,"generated_at":1700000000,
-//!  "jti":[{"jti":"abc","exp":1700003600}],
-//!  "sub":[{"sub":"user-1","before":1700000000}],
-//!  "kid":["old-key-id"]}
+//!  "revoked":{"jti":[{"jti":"abc","exp":1700003600}],
+//!             "sub":[{"sub":"user-1","before":1700000000}],
+//!             "kid":["old-key-id"]}}
 //! ```
+//! The entries sit under one private claim, `revoked`, so that no registered
+//! JWT claim name (`jti`, `sub`) carries a value of another type: standard
+//! JWT libraries decode the signed list with their default checks. The first
+//! form (the three arrays at the top level) is still read, for one version;
+//! one list may not mix the two.
 //! A token is revoked if its (`iss`, `jti`) is listed, if its (`iss`, `sub`)
 //! has `before` greater than its `iat` (no `iat` counts as 0), or if the `kid`
 //! of the key that verified it is listed in any held list. A list may also
@@ -124,6 +129,52 @@ fn kid_entries(r: &mut json::Reader, out: &mut Vec<(String, u64)>) -> Result<()>
     Ok(())
 }
 
+fn mixed() -> Error {
+    invalid(
+        "revocation list: entries are either under \"revoked\" or (the first form) at the top \
+         level, not both",
+    )
+}
+
+/// Which entry arrays (and which form) a list has used so far.
+#[derive(Default)]
+struct Seen {
+    jti: Option<Value>,
+    sub: Option<Value>,
+    kid: Option<Value>,
+    revoked: Option<Value>,
+    top_level: bool,
+}
+
+impl Seen {
+    /// Reads the entry array `name` (`jti`, `sub` or `kid`) into its vector;
+    /// `false` for any other name (nothing read).
+    fn entries(
+        &mut self,
+        r: &mut json::Reader,
+        name: &str,
+        at: usize,
+        [jtis, subs, kids]: [&mut Vec<(String, u64)>; 3],
+    ) -> Result<bool> {
+        match name {
+            "jti" => {
+                set_once(&mut self.jti, Value::Null, name, at)?;
+                entries(r, ["jti", "jti", "exp"], jtis)?;
+            }
+            "sub" => {
+                set_once(&mut self.sub, Value::Null, name, at)?;
+                entries(r, ["sub", "sub", "before"], subs)?;
+            }
+            "kid" => {
+                set_once(&mut self.kid, Value::Null, name, at)?;
+                kid_entries(r, kids)?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
 fn string_of(v: Option<&Value>, name: &str) -> Result<String> {
     match v {
         Some(Value::String(s)) => Ok(s.clone()),
@@ -200,7 +251,7 @@ impl RevocationList {
         r.object().map_err(syntax)?;
         let (mut iss, mut epoch, mut generated_at) = (None, None, None);
         let (mut jtis, mut subs, mut kids) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut seen_jti, mut seen_sub, mut seen_kid) = (None, None, None);
+        let mut seen = Seen::default();
         let mut first = true;
         while let Some((name, at)) = r.member(first).map_err(syntax)? {
             first = false;
@@ -208,19 +259,31 @@ impl RevocationList {
                 "iss" => set_once(&mut iss, scalar(&mut r)?, &name, at)?,
                 "epoch" => set_once(&mut epoch, scalar(&mut r)?, &name, at)?,
                 "generated_at" => set_once(&mut generated_at, scalar(&mut r)?, &name, at)?,
-                "jti" => {
-                    set_once(&mut seen_jti, Value::Null, &name, at)?;
-                    entries(&mut r, ["jti", "jti", "exp"], &mut jtis)?;
+                "revoked" => {
+                    set_once(&mut seen.revoked, Value::Null, &name, at)?;
+                    if seen.top_level {
+                        return Err(mixed());
+                    }
+                    r.object()
+                        .map_err(|_| invalid("revocation list: \"revoked\" must be an object"))?;
+                    let mut first_member = true;
+                    while let Some((name, at)) = r.member(first_member).map_err(syntax)? {
+                        first_member = false;
+                        if !seen.entries(&mut r, &name, at, [&mut jtis, &mut subs, &mut kids])? {
+                            return Err(unknown(&name, "\"revoked\""));
+                        }
+                    }
                 }
-                "sub" => {
-                    set_once(&mut seen_sub, Value::Null, &name, at)?;
-                    entries(&mut r, ["sub", "sub", "before"], &mut subs)?;
+                _ => {
+                    // The first form: the entry arrays at the top level.
+                    if !seen.entries(&mut r, &name, at, [&mut jtis, &mut subs, &mut kids])? {
+                        return Err(unknown(&name, "the list"));
+                    }
+                    if seen.revoked.is_some() {
+                        return Err(mixed());
+                    }
+                    seen.top_level = true;
                 }
-                "kid" => {
-                    set_once(&mut seen_kid, Value::Null, &name, at)?;
-                    kid_entries(&mut r, &mut kids)?;
-                }
-                _ => return Err(unknown(&name, "the list")),
             }
         }
         r.end().map_err(syntax)?;

@@ -595,12 +595,12 @@ fn revocations_of_jti_subject_provisioning_key_and_signing_key_reach_verifiers_s
     let late: Value =
         serde_json::from_str(&env.ok(&["revocations", "--now", &(T0 + 3 * 3600).to_string()]))
             .unwrap();
-    assert_eq!(early["jti"].as_array().unwrap().len(), 2);
-    assert_eq!(early["sub"].as_array().unwrap().len(), 2);
-    assert_eq!(early["kid"].as_array().unwrap().len(), 1);
-    assert!(late["jti"].as_array().unwrap().is_empty());
-    assert!(late["sub"].as_array().unwrap().is_empty());
-    assert!(late["kid"].as_array().unwrap().is_empty());
+    assert_eq!(early["revoked"]["jti"].as_array().unwrap().len(), 2);
+    assert_eq!(early["revoked"]["sub"].as_array().unwrap().len(), 2);
+    assert_eq!(early["revoked"]["kid"].as_array().unwrap().len(), 1);
+    assert!(late["revoked"]["jti"].as_array().unwrap().is_empty());
+    assert!(late["revoked"]["sub"].as_array().unwrap().is_empty());
+    assert!(late["revoked"]["kid"].as_array().unwrap().is_empty());
     assert!(late["epoch"].as_u64() > early["epoch"].as_u64());
     // Both forms match the core's schema.
     jwt_edge::RevocationList::from_json(late.to_string().as_bytes()).unwrap();

@@ -61,6 +61,7 @@ fn a_simulated_year_of_daily_issuance_and_rotation() {
             Some(3600),
             None,
             &["api".into()],
+            &[],
             T0,
         )
         .unwrap();

@@ -146,7 +146,15 @@ async fn tokens_errors_cache_headers_and_revocation() {
         assert_eq!(r.json()["error"], *error, "{form}");
         assert!(!r.text().contains(&full[21..]), "no secret in responses");
         if *status == 401 {
-            assert!(r.header("www-authenticate").unwrap().starts_with("Basic"));
+            // The Basic challenge only where Basic was used or nothing was
+            // sent; a client_secret_post client gets a plain JSON error.
+            let post = form.contains("client_secret=");
+            assert_eq!(
+                r.header("www-authenticate")
+                    .is_some_and(|v| v.starts_with("Basic")),
+                !post,
+                "{form}"
+            );
         }
     }
     // Wrong content type, oversized body.

@@ -38,6 +38,9 @@ pub enum Refusal {
     Audience,
     /// Anything else the request asks for that is not allowed (lifetime, claims).
     Request,
+    /// The client is authenticated but lacks the permission for the call
+    /// (e.g. `introspect`).
+    Permission,
 }
 
 /// An issuer failure.

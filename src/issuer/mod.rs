@@ -29,7 +29,7 @@ pub mod sqlite;
 pub mod store;
 
 pub use error::{Error, ErrorKind, Refusal, Result};
-pub use service::{IssueRequest, Issued, Issuer, Secrets};
+pub use service::{ClientRevocation, IssueRequest, Issued, Issuer, Secrets};
 pub use settings::Settings;
 pub use sqlite::SqliteStore;
 pub use store::{Store, Tx};

@@ -101,13 +101,25 @@ impl Presented {
     }
 }
 
-/// Splits a space-separated scope string into sorted, de-duplicated scopes.
+/// Splits a scope string into sorted, de-duplicated scopes. RFC 6749 §3.3:
+/// `scope = scope-token *( SP scope-token )`, so tokens are separated by
+/// exactly one space, with none before the first or after the last.
 ///
 /// # Errors
-/// A scope with characters RFC 6749 §3.3 does not allow.
+/// An empty scope token (two spaces in a row, a leading or trailing space)
+/// or a scope with characters RFC 6749 §3.3 does not allow.
 pub fn parse_scopes(text: &str) -> Result<Vec<String>> {
     let mut v: Vec<String> = Vec::new();
-    for s in text.split(' ').filter(|s| !s.is_empty()) {
+    if text.is_empty() {
+        return Ok(v);
+    }
+    for s in text.split(' ') {
+        if s.is_empty() {
+            return Err(Error::usage(
+                "scope tokens are separated by single spaces, with none at either end \
+                 (RFC 6749 section 3.3)",
+            ));
+        }
         if !s
             .bytes()
             .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
@@ -116,6 +128,33 @@ pub fn parse_scopes(text: &str) -> Result<Vec<String>> {
         }
         if !v.iter().any(|x| x == s) {
             v.push(s.into());
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// Permissions a provisioning key may hold besides obtaining tokens.
+pub const PERMISSIONS: &[&str] = &[INTROSPECT];
+
+/// The permission to call the RFC 7662 introspection endpoint.
+pub const INTROSPECT: &str = "introspect";
+
+/// Checks permission names: sorted, de-duplicated.
+///
+/// # Errors
+/// A name that is not in [`PERMISSIONS`].
+pub fn parse_permissions(names: &[String]) -> Result<Vec<String>> {
+    let mut v: Vec<String> = Vec::new();
+    for n in names {
+        if !PERMISSIONS.contains(&n.as_str()) {
+            return Err(Error::usage(format!(
+                "unknown permission {n:?}; known: {}",
+                PERMISSIONS.join(", ")
+            )));
+        }
+        if !v.contains(n) {
+            v.push(n.clone());
         }
     }
     v.sort();
@@ -152,7 +191,11 @@ mod tests {
         ] {
             assert!(Presented::parse(bad).is_err());
         }
-        assert_eq!(parse_scopes(" b a  a ").unwrap(), ["a", "b"]);
+        assert_eq!(parse_scopes("b a a").unwrap(), ["a", "b"]);
+        assert!(parse_scopes("").unwrap().is_empty());
+        for bad in [" b", "b ", "a  b", " "] {
+            assert!(parse_scopes(bad).is_err(), "{bad:?}");
+        }
         assert!(parse_scopes("a\"b").is_err());
     }
 }

@@ -185,6 +185,7 @@ pub fn provisioning_json(k: &ProvisioningRecord) -> Value {
         "revoked_at": k.revoked_at,
         "use_count": k.use_count,
         "last_used_at": k.last_used_at,
+        "permissions": k.permissions,
     })
 }
 
@@ -619,9 +620,11 @@ impl<S: Store> Issuer<S> {
         max_token_ttl: Option<u64>,
         sub: Option<&str>,
         audiences: &[String],
+        permissions: &[String],
         now: u64,
     ) -> Result<(ProvisioningRecord, Zeroizing<String>)> {
         let scopes = provisioning::parse_scopes(scope)?;
+        let permissions = provisioning::parse_permissions(permissions)?;
         if scopes.is_empty() {
             return Err(Error::usage("--scope must name at least one scope"));
         }
@@ -655,17 +658,23 @@ impl<S: Store> Issuer<S> {
                 revoked_at: None,
                 use_count: 0,
                 last_used_at: None,
+                permissions,
             };
             tx.insert_provisioning_key(&rec)?;
             let mut a = row(now, "provision.create", OPERATOR);
             a.provisioning_key_id = Some(rec.id.clone());
             a.sub = Some(rec.sub.clone());
             a.detail = Some(format!(
-                "name={} scope={} expires_at={} max_token_ttl={}",
+                "name={} scope={} expires_at={} max_token_ttl={}{}",
                 rec.name,
                 rec.scopes.join(" "),
                 rec.expires_at,
-                duration::format(rec.max_token_ttl)
+                duration::format(rec.max_token_ttl),
+                if rec.permissions.is_empty() {
+                    String::new()
+                } else {
+                    format!(" permissions={}", rec.permissions.join(" "))
+                }
             ));
             tx.insert_audit(&a)?;
             Ok((rec, new.full))
@@ -916,47 +925,19 @@ fn issue_in(
         tx.insert_audit(&a)?;
         Ok(Err(Error::refused_for(class, why)))
     };
-    let presented = match Presented::parse(&req.provisioning_key) {
-        Ok(p) => p,
-        Err(e) => return refuse(tx, None, None, Refusal::Client, e.message().into()),
+    let mut pk = match authenticate(tx, &req.provisioning_key, now)? {
+        Ok(pk) => pk,
+        Err(failed) => {
+            return refuse(
+                tx,
+                failed.record.as_ref(),
+                failed.id.as_deref(),
+                Refusal::Client,
+                failed.why,
+            )
+        }
     };
-    let id = presented.id.clone();
-    let Some(mut pk) = tx.provisioning_key(&id)? else {
-        return refuse(
-            tx,
-            None,
-            Some(&id),
-            Refusal::Client,
-            "unknown provisioning key".into(),
-        );
-    };
-    if !presented.matches(&pk.secret_sha256) {
-        return refuse(
-            tx,
-            Some(&pk),
-            Some(&id),
-            Refusal::Client,
-            "wrong provisioning key secret".into(),
-        );
-    }
-    if let Some(at) = pk.revoked_at {
-        return refuse(
-            tx,
-            Some(&pk),
-            Some(&id),
-            Refusal::Client,
-            format!("provisioning key was revoked at {at}"),
-        );
-    }
-    if now >= pk.expires_at {
-        return refuse(
-            tx,
-            Some(&pk),
-            Some(&id),
-            Refusal::Client,
-            format!("provisioning key expired at {}", pk.expires_at),
-        );
-    }
+    let id = pk.id.clone();
     let scopes = match &req.scope {
         Some(sc) => match provisioning::parse_scopes(sc) {
             Ok(v) => v,
@@ -986,10 +967,18 @@ fn issue_in(
             ),
         );
     }
+    // Exactly the requested audiences (each once, in the order asked), or
+    // the provisioning key's own when none is requested.
     let audiences = if req.audiences.is_empty() {
         pk.audiences.clone()
     } else {
-        req.audiences.clone()
+        let mut v: Vec<String> = Vec::with_capacity(req.audiences.len());
+        for a in &req.audiences {
+            if !v.contains(a) {
+                v.push(a.clone());
+            }
+        }
+        v
     };
     if audiences.is_empty() {
         return refuse(
@@ -997,7 +986,18 @@ fn issue_in(
             Some(&pk),
             Some(&id),
             Refusal::Audience,
-            "an audience is required: pass --aud (RFC 9068)".into(),
+            "an audience is required (RFC 9068): request one, or give the provisioning key \
+             a default audience"
+                .into(),
+        );
+    }
+    if let Some(empty) = audiences.iter().find(|a| a.is_empty()) {
+        return refuse(
+            tx,
+            Some(&pk),
+            Some(&id),
+            Refusal::Audience,
+            format!("audience {empty:?} is not allowed: an audience must not be empty"),
         );
     }
     if !pk.audiences.is_empty() {
@@ -1037,7 +1037,7 @@ fn issue_in(
                 Some(&pk),
                 Some(&id),
                 Refusal::Request,
-                format!("claim {name:?} is set by the issuer and cannot be given with --claim"),
+                format!("claim {name:?} is set by the issuer and cannot be requested"),
             );
         }
     }
@@ -1099,6 +1099,194 @@ fn issue_in(
     }))
 }
 
+/// A failed client authentication: what is known of the client, and why
+/// (for the audit row only; the client learns just "authentication failed").
+struct AuthFailed {
+    id: Option<String>,
+    record: Option<ProvisioningRecord>,
+    why: String,
+}
+
+/// Authenticates a presented provisioning key: the one check shared by
+/// issuance, revocation and introspection. `Ok(Err(_))` is a refusal to be
+/// audited by the caller.
+fn authenticate(
+    tx: &mut dyn Tx,
+    provisioning_key: &str,
+    now: u64,
+) -> Result<Result<ProvisioningRecord, AuthFailed>> {
+    let presented = match Presented::parse(provisioning_key) {
+        Ok(p) => p,
+        Err(e) => {
+            return Ok(Err(AuthFailed {
+                id: None,
+                record: None,
+                why: e.message().into(),
+            }))
+        }
+    };
+    let id = presented.id.clone();
+    let failed = |record: Option<ProvisioningRecord>, why: String| {
+        Ok(Err(AuthFailed {
+            id: Some(id.clone()),
+            record,
+            why,
+        }))
+    };
+    let Some(pk) = tx.provisioning_key(&id)? else {
+        return failed(None, "unknown provisioning key".into());
+    };
+    if !presented.matches(&pk.secret_sha256) {
+        return failed(Some(pk), "wrong provisioning key secret".into());
+    }
+    if let Some(at) = pk.revoked_at {
+        return failed(Some(pk), format!("provisioning key was revoked at {at}"));
+    }
+    if now >= pk.expires_at {
+        let why = format!("provisioning key expired at {}", pk.expires_at);
+        return failed(Some(pk), why);
+    }
+    Ok(Ok(pk))
+}
+
+/// What a client's RFC 7009 revocation request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientRevocation {
+    /// The token was the client's and is now revoked.
+    Revoked,
+    /// Nothing to do: already revoked or expired, unknown, undecodable, or
+    /// a token of another client (RFC 7009 §2.2: the answer is the same).
+    Unchanged,
+}
+
+impl<S: Store> Issuer<S> {
+    /// RFC 7009: a client revokes one of its own tokens. The client is
+    /// authenticated like an issuance; the token need not verify (its `jti`
+    /// is looked up among the tokens issued here, and must belong to this
+    /// client). Every outcome is audited.
+    ///
+    /// # Errors
+    /// `ERR_ISSUER_REFUSED` (client authentication failed), storage errors.
+    pub fn revoke_by_client(
+        &mut self,
+        provisioning_key: &str,
+        token: &str,
+        now: u64,
+    ) -> Result<ClientRevocation> {
+        let jti = crate::inspect(token, None).ok().and_then(|t| {
+            t.claims
+                .get("jti")
+                .and_then(Value::as_str)
+                .map(String::from)
+        });
+        self.run(|_, tx| {
+            load_settings(tx)?;
+            let pk = match authenticate(tx, provisioning_key, now)? {
+                Ok(pk) => pk,
+                Err(failed) => {
+                    let actor = failed
+                        .id
+                        .as_ref()
+                        .map_or_else(|| "unknown".into(), |i| format!("pk:{i}"));
+                    let mut a = row(now, "token.revoke", &actor);
+                    a.outcome = "refused".into();
+                    a.provisioning_key_id = failed.id.clone();
+                    a.detail = Some(failed.why.clone());
+                    tx.insert_audit(&a)?;
+                    return Err(Error::refused_for(Refusal::Client, failed.why));
+                }
+            };
+            let actor = format!("pk:{}", pk.id);
+            let record = match &jti {
+                Some(j) => tx.token(j)?,
+                None => None,
+            };
+            let unchanged = |tx: &mut dyn Tx, why: &str| -> Result<ClientRevocation> {
+                let mut a = row(now, "token.revoke", &actor);
+                a.outcome = "unchanged".into();
+                a.provisioning_key_id = Some(pk.id.clone());
+                a.jti.clone_from(&jti);
+                a.detail = Some(why.into());
+                tx.insert_audit(&a)?;
+                Ok(ClientRevocation::Unchanged)
+            };
+            let Some(t) = record else {
+                return unchanged(tx, "not a token issued here");
+            };
+            if t.provisioning_key_id != pk.id {
+                return unchanged(tx, "a token of another client: not revoked");
+            }
+            let listed = tx
+                .revocations()?
+                .iter()
+                .any(|e| e.kind == RevocationKind::Jti && e.value == t.jti);
+            if listed {
+                return unchanged(tx, "already revoked");
+            }
+            if t.exp <= now {
+                return unchanged(tx, "already expired");
+            }
+            tx.insert_revocation(&RevocationEntry {
+                kind: RevocationKind::Jti,
+                value: t.jti.clone(),
+                at: t.exp,
+                expires_at: t.exp,
+                created_at: now,
+            })?;
+            let epoch = bump_epoch(tx)?;
+            let mut a = row(now, "token.revoke", &actor);
+            a.jti = Some(t.jti);
+            a.sub = Some(t.sub);
+            a.kid = Some(t.kid);
+            a.provisioning_key_id = Some(pk.id);
+            a.detail = Some(format!("by the client (RFC 7009); epoch={epoch}"));
+            tx.insert_audit(&a)?;
+            Ok(ClientRevocation::Revoked)
+        })
+    }
+
+    /// Authenticates a client that asks for `permission` (e.g. `introspect`)
+    /// and counts the use. A failed authentication is audited; a missing
+    /// permission is refused with [`Refusal::Permission`] and audited.
+    ///
+    /// # Errors
+    /// `ERR_ISSUER_REFUSED`, storage errors.
+    pub fn authorize(
+        &mut self,
+        provisioning_key: &str,
+        permission: &str,
+        now: u64,
+    ) -> Result<ProvisioningRecord> {
+        let action = format!("{permission}.authorize");
+        self.run(|_, tx| {
+            load_settings(tx)?;
+            let refused = |tx: &mut dyn Tx, id: Option<String>, class: Refusal, why: String| {
+                let actor = id
+                    .as_ref()
+                    .map_or_else(|| "unknown".into(), |i| format!("pk:{i}"));
+                let mut a = row(now, &action, &actor);
+                a.outcome = "refused".into();
+                a.provisioning_key_id = id;
+                a.detail = Some(why.clone());
+                tx.insert_audit(&a)?;
+                Err(Error::refused_for(class, why))
+            };
+            let mut pk = match authenticate(tx, provisioning_key, now)? {
+                Ok(pk) => pk,
+                Err(failed) => return refused(tx, failed.id, Refusal::Client, failed.why),
+            };
+            if !pk.permissions.iter().any(|p| p == permission) {
+                let why = format!("this provisioning key lacks the {permission:?} permission");
+                return refused(tx, Some(pk.id), Refusal::Permission, why);
+            }
+            pk.use_count = pk.use_count.saturating_add(1);
+            pk.last_used_at = Some(now);
+            tx.update_provisioning_key(&pk)?;
+            Ok(pk)
+        })
+    }
+}
+
 fn revocation_list(tx: &mut dyn Tx, s: &Settings, now: u64) -> Result<Value> {
     let pruned = tx.prune_revocations(now)?;
     let epoch = if pruned > 0 {
@@ -1128,8 +1316,8 @@ fn revocation_list(tx: &mut dyn Tx, s: &Settings, now: u64) -> Result<Value> {
         "iss": s.issuer,
         "epoch": epoch,
         "generated_at": now,
-        "jti": jti,
-        "sub": sub,
-        "kid": kid,
+        // Under one private claim: registered names (`jti`, `sub`) keep
+        // their registered types, so standard JWT libraries decode the list.
+        "revoked": {"jti": jti, "sub": sub, "kid": kid},
     }))
 }

@@ -26,7 +26,8 @@ pub const BUSY_TIMEOUT_MS: u64 = 30_000;
 
 /// The schema, one entry per version; entry `i` migrates version `i` to `i + 1`.
 /// Never edit a released entry: append a new one.
-pub const MIGRATIONS: &[&str] = &[r"
+pub const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE settings (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -90,7 +91,11 @@ CREATE TABLE audit (
     detail              TEXT
 );
 CREATE INDEX audit_at ON audit (at);
-"];
+",
+    r"
+ALTER TABLE provisioning_keys ADD COLUMN permissions TEXT NOT NULL DEFAULT '';
+",
+];
 
 /// An issuer store in one SQLite file.
 #[derive(Debug)]
@@ -264,6 +269,14 @@ impl Store for SqliteStore {
         wrapper.tx.commit()?;
         Ok(out)
     }
+
+    fn external_changes(&self) -> Result<u64> {
+        // SQLite's own counter: it changes when any other connection commits.
+        let v: i64 = self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        Ok(v.unsigned_abs())
+    }
 }
 
 struct SqliteTx<'c> {
@@ -293,7 +306,7 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
     })
 }
 
-const PK_COLUMNS: &str = "id, name, secret_sha256, scopes, audiences, sub, created_at, expires_at, max_token_ttl, revoked_at, use_count, last_used_at";
+const PK_COLUMNS: &str = "id, name, secret_sha256, scopes, audiences, sub, created_at, expires_at, max_token_ttl, revoked_at, use_count, last_used_at, permissions";
 
 fn words(s: &str) -> Vec<String> {
     s.split(' ')
@@ -322,6 +335,7 @@ fn pk_from_row(r: &Row<'_>) -> rusqlite::Result<ProvisioningRecord> {
         revoked_at: get_opt_u64(r, 9)?,
         use_count: get_u64(r, 10)?,
         last_used_at: get_opt_u64(r, 11)?,
+        permissions: words(&r.get::<_, String>(12)?),
     })
 }
 
@@ -431,7 +445,7 @@ impl Tx for SqliteTx<'_> {
         let audiences = serde_json::to_string(&k.audiences)
             .map_err(|e| Error::storage(format!("cannot encode audiences: {e}")))?;
         self.tx.execute(
-            &format!("INSERT INTO provisioning_keys ({PK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+            &format!("INSERT INTO provisioning_keys ({PK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
             params![
                 k.id,
                 k.name,
@@ -445,6 +459,7 @@ impl Tx for SqliteTx<'_> {
                 opt_i64(k.revoked_at)?,
                 to_i64(k.use_count)?,
                 opt_i64(k.last_used_at)?,
+                k.permissions.join(" "),
             ],
         )?;
         Ok(())

@@ -87,6 +87,9 @@ pub struct ProvisioningRecord {
     pub use_count: u64,
     /// Last successful issuance.
     pub last_used_at: Option<u64>,
+    /// What it may do besides obtaining tokens (e.g. `introspect`: call the
+    /// server's RFC 7662 introspection endpoint).
+    pub permissions: Vec<String>,
 }
 
 /// An issued token's row (kept to revoke it by `jti` with its `exp`).
@@ -189,6 +192,16 @@ pub trait Store {
     /// # Errors
     /// `f`'s error (after rollback) or a storage error.
     fn transaction<T>(&mut self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T>;
+
+    /// A number that changes whenever another connection (another process,
+    /// e.g. the CLI next to `jwt-edge serve`) has committed a change since
+    /// the last call; this connection's own commits do not change it. The
+    /// server reads it before answering, so that it never hands out a token
+    /// signed under key state its published documents do not show yet.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn external_changes(&self) -> Result<u64>;
 }
 
 /// The operations available inside a transaction.

@@ -10,8 +10,16 @@
 //! issuances queued together are committed in one transaction, and a token
 //! is returned only after the commit that holds its audit row.
 //!
-//! Routes: `POST /token`, `GET /.well-known/jwks.json`, `GET /revocations`,
-//! `GET /.well-known/oauth-authorization-server`, `GET /healthz`.
+//! Routes: `POST /token`, `POST /revoke` (RFC 7009), `POST /introspect`
+//! (RFC 7662), `GET /.well-known/jwks.json`, `GET /revocations`,
+//! `GET /.well-known/oauth-authorization-server`, `GET /healthz`. The three
+//! public documents answer CORS preflights. Every error body is JSON in the
+//! RFC 6749 §5.2 shape (`error`, `error_description`).
+//!
+//! Limits (see `docs/server.md`): failed client authentications are
+//! throttled per source ([`limit`]); connections have a header-read timeout
+//! and caps, total and per peer ([`conn`]); no token is answered before the
+//! JWKS that serves its kid is published ([`writer`]).
 
 #![allow(
     clippy::std_instead_of_core,
@@ -19,6 +27,7 @@
     clippy::alloc_instead_of_core
 )]
 
+pub mod conn;
 pub mod limit;
 pub mod token;
 pub mod writer;
@@ -26,60 +35,67 @@ pub mod writer;
 use std::borrow::ToOwned;
 use std::format;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::string::{String, ToString};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::vec::Vec;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::b64url_encode;
-use crate::issuer::{Error, IssueRequest, Issuer, Secrets, Settings, SqliteStore};
+use crate::issuer::provisioning::INTROSPECT;
+use crate::issuer::{ClientRevocation, Error, IssueRequest, Issuer, Settings, SqliteStore};
 
+pub use conn::ConnLimits;
 pub use limit::LimitConfig;
 use limit::Limiter;
-use token::OAuthError;
-use writer::{Job, Snapshot, Writer};
+use token::{AuthMethod, OAuthError};
+use writer::{Doc, Job, Shared, Writer};
 
 /// The server's configuration.
 pub struct Config {
     /// The issuer database (created and initialised with `jwt-edge init`).
     pub db: PathBuf,
     /// The passphrase of the private keys (or `--insecure-dev-keys`).
-    pub secrets: Secrets,
-    /// The public base URL of this server, for the metadata's `token_endpoint`
-    /// and `jwks_uri` (default: the issuer URL from `init`).
+    pub secrets: crate::issuer::Secrets,
+    /// The public base URL of this server, for the metadata's endpoints
+    /// (default: the issuer URL from `init`).
     pub public_url: Option<String>,
     /// How often the rotation policy is applied.
     pub rotate_interval: Duration,
-    /// How often the JWKS and revocation list are re-read from the store
-    /// (changes made by the CLI appear within this time).
+    /// How often the JWKS and revocation list are rebuilt from the store
+    /// when nothing else triggers it (a token request publishes CLI changes
+    /// at once, before it is answered).
     pub refresh_interval: Duration,
     /// Most issuances committed in one transaction.
     pub batch_max: usize,
-    /// Requests taking longer are answered 408.
+    /// Requests taking longer (once their head is read) are answered 408.
     pub request_timeout: Duration,
     /// Largest request body (bytes); larger ones are answered 413.
     pub body_limit: usize,
-    /// Rate limits on failed client authentication.
+    /// Throttling of failed client authentications.
     pub limits: LimitConfig,
+    /// Connection limits (header-read timeout, caps).
+    pub conn: ConnLimits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client's address
+    /// (empty: the TCP peer is the client, and the header is ignored).
+    pub trusted_proxies: Vec<IpAddr>,
     /// Queue length of the writer (back-pressure beyond it).
     pub queue: usize,
 }
 
 impl Config {
     /// Defaults for `db`.
-    pub fn new(db: impl Into<PathBuf>, secrets: Secrets) -> Self {
+    pub fn new(db: impl Into<PathBuf>, secrets: crate::issuer::Secrets) -> Self {
         Self {
             db: db.into(),
             secrets,
@@ -90,6 +106,8 @@ impl Config {
             request_timeout: Duration::from_secs(10),
             body_limit: 16 * 1024,
             limits: LimitConfig::default(),
+            conn: ConnLimits::default(),
+            trusted_proxies: Vec::new(),
             queue: 4096,
         }
     }
@@ -101,43 +119,20 @@ impl core::fmt::Debug for Config {
             .field("db", &self.db)
             .field("public_url", &self.public_url)
             .field("rotate_interval", &self.rotate_interval)
+            .field("conn", &self.conn)
             .finish_non_exhaustive()
     }
 }
 
-/// A published document with its validator.
-#[derive(Debug, Clone)]
-struct Doc {
-    body: Bytes,
-    etag: String,
-}
-
-impl Doc {
-    fn new(body: String) -> Self {
-        let digest = Sha256::digest(body.as_bytes());
-        let etag = format!("\"{}\"", b64url_encode(digest.get(..16).unwrap_or(&digest)));
-        Self {
-            body: Bytes::from(body),
-            etag,
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Published {
-    jwks: Doc,
-    revocations: Doc,
-    refreshed: Instant,
-}
-
 struct AppState {
     jobs: mpsc::Sender<Job>,
-    published: RwLock<Arc<Published>>,
+    published: Shared,
     metadata: Bytes,
     jwks_max_age: u64,
     revocations_max_age: u64,
     refresh_interval: Duration,
     limiter: Mutex<Limiter>,
+    trusted_proxies: Vec<IpAddr>,
 }
 
 /// `max-age` of the JWKS: at most the policy's `jwks-max-age`, and at most
@@ -152,6 +147,9 @@ pub fn revocations_max_age(s: &Settings) -> u64 {
     jwks_max_age(s).min(60)
 }
 
+/// The client authentication methods of every authenticated endpoint.
+const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+
 /// The RFC 8414 metadata document.
 pub fn metadata(s: &Settings, public_url: &str) -> Value {
     let base = public_url.trim_end_matches('/');
@@ -161,7 +159,11 @@ pub fn metadata(s: &Settings, public_url: &str) -> Value {
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "grant_types_supported": ["client_credentials"],
         "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint": format!("{base}/revoke"),
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint": format!("{base}/introspect"),
+        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
         // Not registered by RFC 8414: the algorithm access tokens and the
         // revocation list are signed with, and where the list is.
         "access_token_signing_alg_values_supported": [s.alg.name()],
@@ -169,16 +171,8 @@ pub fn metadata(s: &Settings, public_url: &str) -> Value {
     })
 }
 
-fn publish(snap: &Snapshot) -> Published {
-    Published {
-        jwks: Doc::new(snap.jwks.clone()),
-        revocations: Doc::new(snap.revocations.clone()),
-        refreshed: Instant::now(),
-    }
-}
-
 /// A bound, started server: the store is open, the writer runs, the first
-/// JWKS and revocation list are built. Call [`Server::serve`].
+/// JWKS and revocation list are published. Call [`Server::serve`].
 pub struct Server {
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
@@ -186,6 +180,7 @@ pub struct Server {
     rotate_interval: Duration,
     request_timeout: Duration,
     body_limit: usize,
+    conn: ConnLimits,
 }
 
 fn io_error(what: &str, e: &std::io::Error) -> Error {
@@ -194,7 +189,7 @@ fn io_error(what: &str, e: &std::io::Error) -> Error {
 
 impl Server {
     /// Opens the store, starts the writer (one rotation run, the first
-    /// snapshot — which decrypts the active key) and binds `addr`.
+    /// publication — which decrypts the active key) and binds `addr`.
     ///
     /// # Errors
     /// Store not initialised, wrong or missing passphrase, storage errors,
@@ -210,15 +205,19 @@ impl Server {
             request_timeout,
             body_limit,
             limits,
+            mut conn,
+            trusted_proxies,
             queue,
         } = config;
         let (tx, rx) = mpsc::channel(queue.max(1));
         let (ready_tx, ready_rx) = oneshot::channel();
+        let shared: Shared = Arc::new(RwLock::new(None));
+        let writer_shared = Arc::clone(&shared);
         let writer = std::thread::Builder::new()
             .name("jwt-edge-writer".into())
             .spawn(move || {
                 let started = SqliteStore::open(&db, false).and_then(|store| {
-                    let mut w = Writer::new(Issuer::new(store, secrets), batch_max);
+                    let mut w = Writer::new(Issuer::new(store, secrets), batch_max, writer_shared);
                     let out = w.start()?;
                     Ok((w, out))
                 });
@@ -233,27 +232,29 @@ impl Server {
                 }
             })
             .map_err(|e| io_error("cannot start the store writer", &e))?;
-        let (settings, snap) = ready_rx
+        let (settings, first) = ready_rx
             .await
             .map_err(|_| Error::storage("the store writer stopped during startup"))??;
         let public = public_url.unwrap_or_else(|| settings.issuer.clone());
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| io_error(&format!("cannot listen on {addr}"), &e))?;
+        conn.exempt.clone_from(&trusted_proxies);
         let state = Arc::new(AppState {
             jobs: tx,
-            published: RwLock::new(Arc::new(publish(&snap))),
+            published: shared,
             metadata: Bytes::from(metadata(&settings, &public).to_string()),
             jwks_max_age: jwks_max_age(&settings),
             revocations_max_age: revocations_max_age(&settings),
             refresh_interval,
             limiter: Mutex::new(Limiter::new(limits)),
+            trusted_proxies,
         });
         tracing::info!(
             target: "jwt_edge::server",
             issuer = %settings.issuer,
-            active_kid = %snap.active_kid,
-            epoch = snap.epoch,
+            active_kid = %first.active_kid,
+            epoch = first.epoch,
             "issuer store ready"
         );
         Ok(Self {
@@ -263,6 +264,7 @@ impl Server {
             rotate_interval,
             request_timeout,
             body_limit,
+            conn,
         })
     }
 
@@ -280,7 +282,7 @@ impl Server {
     /// requests in flight, commits the queued issuances and stops the writer.
     ///
     /// # Errors
-    /// The listener fails.
+    /// None today (kept for the listener's future failure modes).
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -292,42 +294,56 @@ impl Server {
             rotate_interval,
             request_timeout,
             body_limit,
+            conn,
         } = self;
         let background = tokio::spawn(maintain(Arc::clone(&state), rotate_interval));
-        let app = Router::new()
-            .route("/token", post(token_endpoint))
-            .route("/.well-known/jwks.json", get(jwks))
-            .route("/revocations", get(revocations))
-            .route(
-                "/.well-known/oauth-authorization-server",
-                get(oauth_metadata),
-            )
-            .route("/healthz", get(healthz))
-            .layer(middleware::from_fn(log_request))
-            .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
-            .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-                StatusCode::REQUEST_TIMEOUT,
-                request_timeout,
-            ))
-            .with_state(Arc::clone(&state));
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| io_error("the server failed", &e));
+        let app = router(Arc::clone(&state), request_timeout, body_limit);
+        conn::serve(listener, app, conn, shutdown).await;
         background.abort();
         let _ = state.jobs.send(Job::Stop).await;
         drop(state);
         let _ = tokio::task::spawn_blocking(move || writer.join()).await;
         tracing::info!(target: "jwt_edge::server", "stopped");
-        served
+        Ok(())
     }
 }
 
-/// Rotation on a timer, and refreshing the published documents.
+fn router(state: Arc<AppState>, request_timeout: Duration, body_limit: usize) -> Router {
+    // The public documents: readable from any origin (e.g. the token
+    // inspector), with their ETag, and preflights answered.
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::HEAD])
+        .allow_headers([header::IF_NONE_MATCH, header::CACHE_CONTROL])
+        .expose_headers([header::ETAG])
+        .max_age(Duration::from_secs(86_400));
+    let documents = Router::new()
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/revocations", get(revocations))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(oauth_metadata),
+        )
+        .layer(cors);
+    Router::new()
+        .route("/token", post(token_endpoint))
+        .route("/revoke", post(revoke_endpoint))
+        .route("/introspect", post(introspect_endpoint))
+        .route("/healthz", get(healthz))
+        .merge(documents)
+        .fallback(not_found)
+        .layer(middleware::from_fn(log_request))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(middleware::from_fn(json_errors))
+        .with_state(state)
+}
+
+/// Rotation on a timer, and rebuilding the published documents.
 async fn maintain(state: Arc<AppState>, rotate_interval: Duration) {
     let mut rotate = tokio::time::interval(rotate_interval.max(Duration::from_millis(10)));
     let mut refresh = tokio::time::interval(state.refresh_interval.max(Duration::from_millis(10)));
@@ -341,45 +357,21 @@ async fn maintain(state: Arc<AppState>, rotate_interval: Duration) {
                     return;
                 }
                 match answer.await {
-                    Ok(Ok(steps)) => {
-                        writer::log_steps(&steps);
-                        if !steps.is_empty() {
-                            refresh_now(&state).await;
-                        }
-                    }
+                    Ok(Ok(_)) => {} // logged and published by the writer
                     Ok(Err(e)) => tracing::error!(target: "jwt_edge::server", code = e.code(), "rotation failed: {}", e.message()),
                     Err(_) => return,
                 }
             }
-            _ = refresh.tick() => refresh_now(&state).await,
-        }
-    }
-}
-
-async fn refresh_now(state: &AppState) {
-    let (reply, answer) = oneshot::channel();
-    if state.jobs.send(Job::Publish(reply)).await.is_err() {
-        return;
-    }
-    match answer.await {
-        Ok(Ok(snap)) => {
-            let new = Arc::new(publish(&snap));
-            if let Ok(mut p) = state.published.write() {
-                if p.jwks.etag != new.jwks.etag {
-                    tracing::info!(target: "jwt_edge::server", active_kid = %snap.active_kid, "JWKS changed");
+            _ = refresh.tick() => {
+                let (reply, answer) = oneshot::channel();
+                if state.jobs.send(Job::Publish(reply)).await.is_err() {
+                    return;
                 }
-                *p = new;
+                // The writer logs failures.
+                let _ = answer.await;
             }
         }
-        Ok(Err(e)) => {
-            tracing::error!(target: "jwt_edge::server", code = e.code(), "refresh failed: {}", e.message());
-        }
-        Err(_) => {}
     }
-}
-
-fn current(state: &AppState) -> Option<Arc<Published>> {
-    state.published.read().ok().map(|p| Arc::clone(&p))
 }
 
 /// Logs one line per request: method, path, status, latency (never headers
@@ -399,6 +391,50 @@ async fn log_request(req: Request, next: Next) -> Response {
     res
 }
 
+/// Error answers made outside the handlers (405 by the router, 408 by the
+/// timeout, 413 by the body limit) get the same JSON body as every other
+/// error; their headers (`Allow`, …) are kept.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let (error, description) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("invalid_request", "method not allowed on this endpoint")
+        }
+        StatusCode::REQUEST_TIMEOUT => ("invalid_request", "the request took too long"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("invalid_request", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("invalid_request", "unsupported content type"),
+        StatusCode::NOT_FOUND => ("not_found", "no such endpoint"),
+        s if s.is_server_error() => ("server_error", "the server could not process the request"),
+        _ => ("invalid_request", "the request is malformed"),
+    };
+    let (mut parts, _) = res.into_parts();
+    let mut out = json_response(
+        status,
+        json!({"error": error, "error_description": description}),
+    );
+    for name in [header::ALLOW, header::RETRY_AFTER, header::CONNECTION] {
+        if let Some(v) = parts.headers.remove(&name) {
+            out.headers_mut().insert(name, v);
+        }
+    }
+    out
+}
+
+async fn not_found() -> Response {
+    json_response(
+        StatusCode::NOT_FOUND,
+        json!({"error": "not_found", "error_description": "no such endpoint"}),
+    )
+}
+
 fn json_response(status: StatusCode, body: Value) -> Response {
     let mut res = (status, body.to_string()).into_response();
     let h = res.headers_mut();
@@ -411,28 +447,36 @@ fn json_response(status: StatusCode, body: Value) -> Response {
     res
 }
 
-fn oauth_error(e: &OAuthError, retry_after: Option<Duration>) -> Response {
+/// An RFC 6749 §5.2 error answer. `challenge`: send `WWW-Authenticate:
+/// Basic` with a 401 — only when the client used HTTP Basic or sent no
+/// credentials (RFC 6749 §5.2; a `client_secret_post` client gets none).
+fn oauth_error(e: &OAuthError, challenge: bool) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let status = if retry_after.is_some() {
-        StatusCode::TOO_MANY_REQUESTS
-    } else {
-        status
-    };
     let mut res = json_response(
         status,
         json!({"error": e.error, "error_description": e.description}),
     );
-    if e.is_invalid_client() && retry_after.is_none() {
+    if e.is_invalid_client() && challenge {
         res.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Basic realm=\"jwt-edge\", charset=\"UTF-8\""),
         );
     }
-    if let Some(d) = retry_after {
-        let secs = d.as_secs().saturating_add(1);
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+    res
+}
+
+/// 429 with `Retry-After`.
+fn throttled(wait: Duration) -> Response {
+    let mut res = json_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({
+            "error": "invalid_request",
+            "error_description": "too many failed authentications from this address; retry later",
+        }),
+    );
+    let secs = wait.as_secs().saturating_add(1);
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
     }
     res
 }
@@ -441,92 +485,250 @@ fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The client's address for throttling (the TCP peer, or the forwarded
+/// address when the peer is a trusted proxy).
+fn source_of(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    limit::client_addr(
+        peer.ip(),
+        &state.trusted_proxies,
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
+}
+
+/// One authenticated request's throttling context.
+struct Throttle<'a> {
+    state: &'a AppState,
+    source: IpAddr,
+    client: Option<String>,
+}
+
+impl Throttle<'_> {
+    fn blocked(&self) -> Option<Duration> {
+        self.state
+            .limiter
+            .lock()
+            .ok()
+            .and_then(|l| l.blocked(self.client.as_deref(), self.source, Instant::now()))
+    }
+
+    fn failed(&self) {
+        if let Ok(mut l) = self.state.limiter.lock() {
+            l.record_failure(self.client.as_deref(), self.source, Instant::now());
+        }
+    }
+}
+
+/// Checks the throttle before parsing finishes: a parse error that is a
+/// failed authentication counts against the source.
+fn parse_failed(state: &AppState, source: IpAddr, e: &OAuthError) -> Response {
+    let t = Throttle {
+        state,
+        source,
+        client: None,
+    };
+    if let Some(wait) = t.blocked() {
+        return throttled(wait);
+    }
+    if e.is_invalid_client() {
+        t.failed();
+    }
+    // Parse errors of client authentication: Basic was used (and was
+    // malformed) or nothing was sent; either way the challenge applies.
+    oauth_error(e, true)
+}
+
+async fn ask<T>(
+    state: &AppState,
+    job: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Job,
+) -> Result<T, Error> {
+    let (reply, answer) = oneshot::channel();
+    if state.jobs.send(job(reply)).await.is_err() {
+        return Err(Error::storage("stopping"));
+    }
+    answer
+        .await
+        .unwrap_or_else(|_| Err(Error::storage("the store writer stopped")))
+}
+
+/// Maps an issuer outcome's error, counting failed authentications.
+fn refused(t: &Throttle<'_>, method: AuthMethod, e: &Error) -> Response {
+    let oe = OAuthError::from_issuer(e);
+    if oe.is_invalid_client() {
+        t.failed();
+    }
+    if oe.status >= 500 {
+        tracing::error!(target: "jwt_edge::server", code = e.code(), "request failed: {}", e.message());
+    } else {
+        tracing::info!(target: "jwt_edge::server", client_id = t.client.as_deref().unwrap_or("-"), source = %t.source, error = oe.error, "request refused");
+    }
+    oauth_error(&oe, method == AuthMethod::Basic)
+}
+
 async fn token_endpoint(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let peer_ip = peer.ip();
-    let parsed = token::parse(
+    let source = source_of(&state, peer, &headers);
+    let req = match token::parse(
         header_str(&headers, header::CONTENT_TYPE),
         header_str(&headers, header::AUTHORIZATION),
         &body,
-    );
-    let req = match parsed {
+    ) {
         Ok(r) => r,
-        Err(e) => {
-            if e.is_invalid_client() {
-                if let Ok(mut l) = state.limiter.lock() {
-                    l.record_failure(None, peer_ip, Instant::now());
-                }
-            }
-            return oauth_error(&e, None);
-        }
+        Err(e) => return parse_failed(&state, source, &e),
     };
-    let client = token::normalise_client_id(&req.client_id).map(str::to_owned);
-    if let Some(wait) = state
-        .limiter
-        .lock()
-        .ok()
-        .and_then(|l| l.blocked(client.as_deref(), peer_ip, Instant::now()))
-    {
-        tracing::info!(target: "jwt_edge::server", client_id = client.as_deref().unwrap_or("-"), %peer_ip, "token request rate limited");
-        return oauth_error(
-            &OAuthError::invalid_request("too many failed authentications; retry later"),
-            Some(wait),
-        );
+    let t = Throttle {
+        state: &state,
+        source,
+        client: token::normalise_client_id(&req.auth.client_id).map(str::to_owned),
+    };
+    if let Some(wait) = t.blocked() {
+        tracing::info!(target: "jwt_edge::server", client_id = t.client.as_deref().unwrap_or("-"), %source, "token request throttled");
+        return throttled(wait);
     }
+    let method = req.auth.method;
     let issue = IssueRequest {
-        provisioning_key: req.provisioning_key,
+        provisioning_key: req.auth.provisioning_key,
         scope: req.scope,
         audiences: req.audiences,
         ..IssueRequest::default()
     };
-    let (reply, answer) = oneshot::channel();
-    if state.jobs.send(Job::Issue(issue, reply)).await.is_err() {
-        return oauth_error(&OAuthError::from_issuer(&Error::storage("stopping")), None);
-    }
-    let outcome = answer
-        .await
-        .unwrap_or_else(|_| Err(Error::storage("the store writer stopped")));
-    match outcome {
+    match ask(&state, |reply| Job::Issue(issue, reply)).await {
         Ok(issued) => {
-            let iat = issued
-                .claims
-                .get("iat")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            let exp = issued
-                .claims
-                .get("exp")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
+            let num = |name: &str| issued.claims.get(name).and_then(Value::as_u64).unwrap_or(0);
             json_response(
                 StatusCode::OK,
                 json!({
                     "access_token": issued.token,
                     "token_type": "Bearer",
-                    "expires_in": exp.saturating_sub(iat),
+                    "expires_in": num("exp").saturating_sub(num("iat")),
                     "scope": issued.claims.get("scope").cloned().unwrap_or(Value::Null),
                 }),
             )
         }
-        Err(e) => {
-            let oe = OAuthError::from_issuer(&e);
-            if oe.is_invalid_client() {
-                if let Ok(mut l) = state.limiter.lock() {
-                    l.record_failure(client.as_deref(), peer_ip, Instant::now());
+        Err(e) => refused(&t, method, &e),
+    }
+}
+
+/// RFC 7009: the client revokes one of its own tokens. 200 with an empty
+/// body whether or not the token was known (§2.2).
+async fn revoke_endpoint(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let source = source_of(&state, peer, &headers);
+    let req = match token::parse_token_param(
+        header_str(&headers, header::CONTENT_TYPE),
+        header_str(&headers, header::AUTHORIZATION),
+        &body,
+    ) {
+        Ok(r) => r,
+        Err(e) => return parse_failed(&state, source, &e),
+    };
+    let t = Throttle {
+        state: &state,
+        source,
+        client: token::normalise_client_id(&req.auth.client_id).map(str::to_owned),
+    };
+    if let Some(wait) = t.blocked() {
+        return throttled(wait);
+    }
+    let method = req.auth.method;
+    match ask(&state, |reply| {
+        Job::Revoke(req.auth.provisioning_key, req.token, reply)
+    })
+    .await
+    {
+        Ok(outcome) => {
+            if outcome == ClientRevocation::Revoked {
+                tracing::info!(target: "jwt_edge::server", client_id = t.client.as_deref().unwrap_or("-"), "token revoked by its client");
+            }
+            let mut res = StatusCode::OK.into_response();
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(e) => refused(&t, method, &e),
+    }
+}
+
+/// The RFC 7662 members taken from a verified token's claims.
+const INTROSPECTION_MEMBERS: [&str; 9] = [
+    "scope",
+    "client_id",
+    "sub",
+    "aud",
+    "iss",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+];
+
+/// RFC 7662: whether a token is active (verified by the server's own keys
+/// and revocation list, unexpired), and its claims if so. Only clients with
+/// the `introspect` permission may ask.
+async fn introspect_endpoint(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let source = source_of(&state, peer, &headers);
+    let req = match token::parse_token_param(
+        header_str(&headers, header::CONTENT_TYPE),
+        header_str(&headers, header::AUTHORIZATION),
+        &body,
+    ) {
+        Ok(r) => r,
+        Err(e) => return parse_failed(&state, source, &e),
+    };
+    let t = Throttle {
+        state: &state,
+        source,
+        client: token::normalise_client_id(&req.auth.client_id).map(str::to_owned),
+    };
+    if let Some(wait) = t.blocked() {
+        return throttled(wait);
+    }
+    let method = req.auth.method;
+    if let Err(e) = ask(&state, |reply| {
+        Job::Authorize(req.auth.provisioning_key, INTROSPECT, reply)
+    })
+    .await
+    {
+        return refused(&t, method, &e);
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut out = Map::new();
+    let verified = writer::current(&state.published).and_then(|p| {
+        let mut v = p.introspector.lock().ok()?;
+        v.verify(&req.token, now).ok().map(|ok| ok.claims.clone())
+    });
+    match verified {
+        Some(claims) => {
+            out.insert("active".into(), Value::Bool(true));
+            for name in INTROSPECTION_MEMBERS {
+                if let Some(v) = claims.get(name) {
+                    out.insert(name.into(), v.clone());
                 }
             }
-            if oe.status >= 500 {
-                tracing::error!(target: "jwt_edge::server", code = e.code(), "issuance failed: {}", e.message());
-            } else {
-                tracing::info!(target: "jwt_edge::server", client_id = client.as_deref().unwrap_or("-"), %peer_ip, error = oe.error, "token request refused");
-            }
-            oauth_error(&oe, None)
+            out.insert("token_type".into(), "Bearer".into());
+        }
+        None => {
+            out.insert("active".into(), Value::Bool(false));
         }
     }
+    json_response(StatusCode::OK, Value::Object(out))
 }
 
 fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
@@ -554,35 +756,25 @@ fn cached(headers: &HeaderMap, doc: &Doc, content_type: &'static str, max_age: u
     if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
         h.insert(header::CACHE_CONTROL, v);
     }
-    // The JWKS and the signed revocation list are public documents: browsers
-    // (e.g. the token inspector) may fetch them from any origin.
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("etag"),
-    );
     res
 }
 
 fn unavailable() -> Response {
     json_response(
         StatusCode::SERVICE_UNAVAILABLE,
-        json!({"error": "temporarily_unavailable"}),
+        json!({"error": "temporarily_unavailable", "error_description": "nothing is published yet"}),
     )
 }
 
 async fn jwks(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    match current(&state) {
+    match writer::current(&state.published) {
         Some(p) => cached(&headers, &p.jwks, "application/json", state.jwks_max_age),
         None => unavailable(),
     }
 }
 
 async fn revocations(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    match current(&state) {
+    match writer::current(&state.published) {
         Some(p) => cached(
             &headers,
             &p.revocations,
@@ -610,7 +802,7 @@ async fn oauth_metadata(State(state): State<Arc<AppState>>) -> Response {
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     // Healthy while the published documents are being refreshed.
     let stale = state.refresh_interval.saturating_mul(3) + Duration::from_secs(5);
-    match current(&state) {
+    match writer::current(&state.published) {
         Some(p) if p.refreshed.elapsed() <= stale => {
             json_response(StatusCode::OK, json!({"status": "ok"}))
         }

@@ -25,7 +25,8 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
+    /// Any error: status, `error` code, description.
+    pub fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
         Self {
             status,
             error,
@@ -36,6 +37,11 @@ impl OAuthError {
     /// `invalid_request` (400).
     pub fn invalid_request(description: impl Into<String>) -> Self {
         Self::new(400, "invalid_request", description)
+    }
+
+    /// `invalid_target` (400, RFC 8707): an audience the client may not ask for.
+    pub fn invalid_target(description: impl Into<String>) -> Self {
+        Self::new(400, "invalid_target", description)
     }
 
     /// `invalid_client` (401, sent with `WWW-Authenticate`).
@@ -58,8 +64,10 @@ impl OAuthError {
                 Self::new(400, "invalid_scope", e.message())
             }
             // RFC 8707's code for a target (audience) the client may not ask for.
-            (ErrorKind::Refused, Some(Refusal::Audience)) => {
-                Self::new(400, "invalid_target", e.message())
+            (ErrorKind::Refused, Some(Refusal::Audience)) => Self::invalid_target(e.message()),
+            // Authenticated, but not allowed this call (RFC 6749 §5.2).
+            (ErrorKind::Refused, Some(Refusal::Permission)) => {
+                Self::new(403, "unauthorized_client", e.message())
             }
             (ErrorKind::Refused, _) => Self::invalid_request(e.message()),
             _ => Self::new(
@@ -71,24 +79,58 @@ impl OAuthError {
     }
 }
 
-/// A parsed client-credentials request.
-pub struct TokenRequest {
+/// How the client authenticated (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// HTTP Basic (`client_secret_basic`).
+    Basic,
+    /// In the form body (`client_secret_post`).
+    Post,
+}
+
+/// An authenticated-to-be client: who it claims to be and its credential.
+pub struct ClientAuth {
     /// The client id (the provisioning key's public id).
     pub client_id: String,
     /// The provisioning key rebuilt as `jep_<id>_<secret>`.
     pub provisioning_key: Zeroizing<String>,
+    /// How the credential was sent.
+    pub method: AuthMethod,
+}
+
+impl core::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClientAuth")
+            .field("client_id", &self.client_id)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A parsed client-credentials request.
+#[derive(Debug)]
+pub struct TokenRequest {
+    /// The client and its credential.
+    pub auth: ClientAuth,
     /// `scope`, if given.
     pub scope: Option<String>,
-    /// `audience` values (repeatable).
+    /// The requested audiences: `audience` and `resource` values, in order
+    /// (both repeatable; duplicates are removed by the issuer).
     pub audiences: Vec<String>,
 }
 
-impl core::fmt::Debug for TokenRequest {
+/// A parsed RFC 7009 revocation or RFC 7662 introspection request.
+pub struct TokenParamRequest {
+    /// The client and its credential.
+    pub auth: ClientAuth,
+    /// The `token` parameter.
+    pub token: Zeroizing<String>,
+}
+
+impl core::fmt::Debug for TokenParamRequest {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("TokenRequest")
-            .field("client_id", &self.client_id)
-            .field("scope", &self.scope)
-            .field("audiences", &self.audiences)
+        f.debug_struct("TokenParamRequest")
+            .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
 }
@@ -102,6 +144,19 @@ pub fn normalise_client_id(id: &str) -> Option<&str> {
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
     .then_some(id)
+}
+
+/// RFC 8707 §2: an absolute URI (RFC 3986 §4.3: a scheme, no fragment).
+fn is_resource_uri(v: &str) -> bool {
+    let Some((scheme, rest)) = v.split_once(':') else {
+        return false;
+    };
+    let mut b = scheme.bytes();
+    b.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+        && !rest.is_empty()
+        && !v.contains('#')
+        && !v.bytes().any(|c| c <= b' ' || c == 0x7f)
 }
 
 fn basic_credentials(header: &str) -> Result<(String, Zeroizing<String>), OAuthError> {
@@ -136,18 +191,18 @@ fn once<T>(slot: &Option<T>, name: &str) -> Result<(), OAuthError> {
     }
 }
 
-/// Parses the body (`application/x-www-form-urlencoded`) and the
-/// `Authorization` header of a token request.
-///
-/// # Errors
-/// `invalid_request` (malformed, repeated or missing parameters, two client
-/// authentication methods), `unsupported_grant_type`, `invalid_client`
-/// (no or undecodable client credentials).
-pub fn parse(
-    content_type: Option<&str>,
-    authorization: Option<&str>,
-    body: &[u8],
-) -> Result<TokenRequest, OAuthError> {
+/// The form parameters every endpoint reads.
+#[derive(Default)]
+struct Params {
+    grant_type: Option<String>,
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<Zeroizing<String>>,
+    audiences: Vec<String>,
+    token: Option<Zeroizing<String>>,
+}
+
+fn params(content_type: Option<&str>, body: &[u8]) -> Result<Params, OAuthError> {
     let form = content_type.is_some_and(|ct| {
         ct.split(';').next().is_some_and(|m| {
             m.trim()
@@ -159,45 +214,50 @@ pub fn parse(
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    let mut grant_type = None;
-    let mut scope = None;
-    let mut client_id = None;
-    let mut client_secret: Option<Zeroizing<String>> = None;
-    let mut audiences = Vec::new();
+    let mut p = Params::default();
     for (name, value) in form_urlencoded::parse(body) {
         match name.as_ref() {
             "grant_type" => {
-                once(&grant_type, &name)?;
-                grant_type = Some(value.into_owned());
+                once(&p.grant_type, &name)?;
+                p.grant_type = Some(value.into_owned());
             }
             "scope" => {
-                once(&scope, &name)?;
-                scope = Some(value.into_owned());
+                once(&p.scope, &name)?;
+                p.scope = Some(value.into_owned());
             }
             "client_id" => {
-                once(&client_id, &name)?;
-                client_id = Some(value.into_owned());
+                once(&p.client_id, &name)?;
+                p.client_id = Some(value.into_owned());
             }
             "client_secret" => {
-                once(&client_secret, &name)?;
-                client_secret = Some(Zeroizing::new(value.into_owned()));
+                once(&p.client_secret, &name)?;
+                p.client_secret = Some(Zeroizing::new(value.into_owned()));
             }
-            "audience" => audiences.push(value.into_owned()),
-            _ => {} // §3.2: unrecognised parameters are ignored.
+            "token" => {
+                once(&p.token, &name)?;
+                p.token = Some(Zeroizing::new(value.into_owned()));
+            }
+            // RFC 8693 `audience` and RFC 8707 `resource` (both
+            // repeatable) name the requested audiences together.
+            "audience" => p.audiences.push(value.into_owned()),
+            "resource" => {
+                if !is_resource_uri(&value) {
+                    return Err(OAuthError::invalid_target(
+                        "resource must be an absolute URI without a fragment (RFC 8707)",
+                    ));
+                }
+                p.audiences.push(value.into_owned());
+            }
+            // §3.2: unrecognised parameters are ignored (and so is RFC
+            // 7009's `token_type_hint`: every token here is an access token).
+            _ => {}
         }
     }
-    match grant_type.as_deref() {
-        None => return Err(OAuthError::invalid_request("grant_type is missing")),
-        Some("client_credentials") => {}
-        Some(_) => {
-            return Err(OAuthError::new(
-                400,
-                "unsupported_grant_type",
-                "only grant_type=client_credentials is supported",
-            ))
-        }
-    }
-    let (id, secret) = match (authorization, client_id, client_secret) {
+    Ok(p)
+}
+
+fn client_auth(authorization: Option<&str>, p: &mut Params) -> Result<ClientAuth, OAuthError> {
+    let (id, secret, method) = match (authorization, p.client_id.take(), p.client_secret.take()) {
         (Some(_), _, Some(_)) => {
             return Err(OAuthError::invalid_request(
                 "use one client authentication method (HTTP Basic or the form), not both",
@@ -210,9 +270,9 @@ pub fn parse(
                     "client_id differs from the HTTP Basic user",
                 ));
             }
-            (id, secret)
+            (id, secret, AuthMethod::Basic)
         }
-        (None, Some(id), Some(secret)) => (id, secret),
+        (None, Some(id), Some(secret)) => (id, secret, AuthMethod::Post),
         (None, _, _) => return Err(OAuthError::invalid_client()),
     };
     let bare_id = id.strip_prefix(PREFIX).unwrap_or(&id).to_owned();
@@ -222,12 +282,63 @@ pub fn parse(
     let prefix = format!("{PREFIX}{bare_id}_");
     let secret_part = secret.strip_prefix(prefix.as_str()).unwrap_or(&secret);
     let provisioning_key = Zeroizing::new(format!("{prefix}{secret_part}"));
-    Ok(TokenRequest {
+    Ok(ClientAuth {
         client_id: bare_id,
         provisioning_key,
-        scope,
-        audiences,
+        method,
     })
+}
+
+/// Parses the body (`application/x-www-form-urlencoded`) and the
+/// `Authorization` header of a token request.
+///
+/// # Errors
+/// `invalid_request` (malformed, repeated or missing parameters, two client
+/// authentication methods), `unsupported_grant_type`, `invalid_target` (a
+/// `resource` that is not an absolute URI), `invalid_client` (no or
+/// undecodable client credentials).
+pub fn parse(
+    content_type: Option<&str>,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> Result<TokenRequest, OAuthError> {
+    let mut p = params(content_type, body)?;
+    match p.grant_type.as_deref() {
+        None => return Err(OAuthError::invalid_request("grant_type is missing")),
+        Some("client_credentials") => {}
+        Some(_) => {
+            return Err(OAuthError::new(
+                400,
+                "unsupported_grant_type",
+                "only grant_type=client_credentials is supported",
+            ))
+        }
+    }
+    let auth = client_auth(authorization, &mut p)?;
+    Ok(TokenRequest {
+        auth,
+        scope: p.scope,
+        audiences: p.audiences,
+    })
+}
+
+/// Parses an RFC 7009 revocation or RFC 7662 introspection request: the
+/// `token` parameter and the client's credentials (as for [`parse`]).
+///
+/// # Errors
+/// `invalid_request` (no `token`, malformed or repeated parameters),
+/// `invalid_client`.
+pub fn parse_token_param(
+    content_type: Option<&str>,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> Result<TokenParamRequest, OAuthError> {
+    let mut p = params(content_type, body)?;
+    let auth = client_auth(authorization, &mut p)?;
+    let token = p
+        .token
+        .ok_or_else(|| OAuthError::invalid_request("the token parameter is missing"))?;
+    Ok(TokenParamRequest { auth, token })
 }
 
 #[cfg(test)]
@@ -245,21 +356,42 @@ mod tests {
         let r = parse(
             FORM,
             Some(&auth),
-            b"grant_type=client_credentials&scope=a+b&audience=x&audience=y",
+            b"grant_type=client_credentials&scope=a+b&audience=x&resource=https%3A%2F%2Fy.example&audience=x",
         )
         .unwrap();
-        assert_eq!(r.client_id, "0123456789abcdef");
-        assert_eq!(r.provisioning_key.as_str(), "jep_0123456789abcdef_s3cr+t");
+        assert_eq!(r.auth.client_id, "0123456789abcdef");
+        assert_eq!(r.auth.method, AuthMethod::Basic);
+        assert_eq!(
+            r.auth.provisioning_key.as_str(),
+            "jep_0123456789abcdef_s3cr+t"
+        );
         assert_eq!(r.scope.as_deref(), Some("a b"));
-        assert_eq!(r.audiences, ["x", "y"]);
+        assert_eq!(r.audiences, ["x", "https://y.example", "x"]);
         let r = parse(
             FORM,
             None,
             b"grant_type=client_credentials&client_id=jep_0123456789abcdef&client_secret=jep_0123456789abcdef_zz",
         )
         .unwrap();
-        assert_eq!(r.provisioning_key.as_str(), "jep_0123456789abcdef_zz");
+        assert_eq!(r.auth.provisioning_key.as_str(), "jep_0123456789abcdef_zz");
+        assert_eq!(r.auth.method, AuthMethod::Post);
         assert!(!format!("{r:?}").contains("zz"));
+    }
+
+    #[test]
+    fn token_parameter() {
+        let r = parse_token_param(
+            FORM,
+            None,
+            b"token=a.b.c&token_type_hint=access_token&client_id=0123456789abcdef&client_secret=zz",
+        )
+        .unwrap();
+        assert_eq!(r.token.as_str(), "a.b.c");
+        assert!(!format!("{r:?}").contains("a.b.c"));
+        let e = parse_token_param(FORM, Some("Basic eDp5"), b"").unwrap_err();
+        assert_eq!(e.error, "invalid_request");
+        let e = parse_token_param(FORM, None, b"token=x").unwrap_err();
+        assert_eq!(e.error, "invalid_client");
     }
 
     #[test]
@@ -293,6 +425,22 @@ mod tests {
                 b"grant_type=client_credentials&client_secret=y"
             ),
             "invalid_request"
+        );
+        assert_eq!(
+            e(
+                FORM,
+                Some("Basic eDp5"),
+                b"grant_type=client_credentials&resource=api"
+            ),
+            "invalid_target"
+        );
+        assert_eq!(
+            e(
+                FORM,
+                Some("Basic eDp5"),
+                b"grant_type=client_credentials&resource=https%3A%2F%2Fa.example%2F%23x"
+            ),
+            "invalid_target"
         );
         assert_eq!(
             normalise_client_id("jep_0123456789abcdef"),

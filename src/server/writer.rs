@@ -4,39 +4,113 @@
 //! together in one transaction (a group commit); every answer is sent only
 //! after that commit, so no token leaves the server before its audit row is
 //! durable (`synchronous=FULL`).
+//!
+//! The writer also owns publication: it is the only code that installs the
+//! JWKS and the signed revocation list the handlers serve. Before it answers
+//! a batch of issuances it checks whether another process (the CLI) changed
+//! the store since it last published, and whether every token's `kid` is in
+//! the published JWKS; if not, it publishes first. So no `/token` answer
+//! carries a kid the server's own JWKS does not serve at that moment, and a
+//! key revoked with `jwt-edge keys revoke` leaves the served JWKS before the
+//! next token is answered.
 
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
+use std::format;
 use std::string::{String, ToString};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use std::vec::Vec;
 
+use axum::body::Bytes;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::issuer::lifecycle::KeyState;
-use crate::issuer::{Error, IssueRequest, Issued, Issuer, Settings, SqliteStore};
+use crate::issuer::service::TOKEN_TYP;
+use crate::issuer::{
+    ClientRevocation, Error, IssueRequest, Issued, Issuer, Settings, SqliteStore, Store,
+};
+use crate::{b64url_encode, KeySet, Policy, Validator};
 
-/// What the writer publishes: the JWKS and the signed revocation list.
+/// A published document with its validator.
 #[derive(Debug, Clone)]
-pub struct Snapshot {
-    /// The JWKS (JSON text).
-    pub jwks: String,
-    /// The signed revocation list (compact JWS).
-    pub revocations: String,
-    /// The revocation list's epoch.
-    pub epoch: u64,
+pub struct Doc {
+    /// The body.
+    pub body: Bytes,
+    /// Its strong `ETag` (a digest of the body).
+    pub etag: String,
+}
+
+impl Doc {
+    fn new(body: String) -> Self {
+        let digest = Sha256::digest(body.as_bytes());
+        let etag = format!("\"{}\"", b64url_encode(digest.get(..16).unwrap_or(&digest)));
+        Self {
+            body: Bytes::from(body),
+            etag,
+        }
+    }
+}
+
+/// What the server serves, built and installed by the writer only.
+pub struct Published {
+    /// The JWKS.
+    pub jwks: Doc,
+    /// The signed revocation list.
+    pub revocations: Doc,
+    /// The kids the JWKS serves.
+    pub kids: BTreeSet<String>,
     /// The active signing key.
     pub active_kid: String,
+    /// The revocation list's epoch.
+    pub epoch: u64,
+    /// When it was built.
+    pub refreshed: Instant,
+    /// A validator over exactly these documents, for RFC 7662 introspection.
+    pub introspector: Mutex<Validator>,
+}
+
+impl core::fmt::Debug for Published {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Published")
+            .field("active_kid", &self.active_kid)
+            .field("epoch", &self.epoch)
+            .field("kids", &self.kids)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The slot the handlers read and the writer replaces.
+pub type Shared = Arc<RwLock<Option<Arc<Published>>>>;
+
+/// The current published documents, if any.
+pub fn current(shared: &Shared) -> Option<Arc<Published>> {
+    shared.read().ok().and_then(|p| p.as_ref().map(Arc::clone))
 }
 
 /// A job for the writer.
 pub enum Job {
     /// Issue a token.
     Issue(IssueRequest, oneshot::Sender<Result<Issued, Error>>),
-    /// Apply the rotation policy; answers the steps taken.
+    /// RFC 7009: a client revokes its own token (`provisioning key`, `token`).
+    Revoke(
+        zeroize::Zeroizing<String>,
+        zeroize::Zeroizing<String>,
+        oneshot::Sender<Result<ClientRevocation, Error>>,
+    ),
+    /// Authenticate a client that needs a permission (`provisioning key`,
+    /// permission); answers its id.
+    Authorize(
+        zeroize::Zeroizing<String>,
+        &'static str,
+        oneshot::Sender<Result<String, Error>>,
+    ),
+    /// Apply the rotation policy; answers the steps taken (already published).
     Rotate(oneshot::Sender<Result<Vec<Value>, Error>>),
-    /// Build the published documents.
-    Publish(oneshot::Sender<Result<Snapshot, Error>>),
+    /// Rebuild and install the published documents.
+    Publish(oneshot::Sender<Result<(), Error>>),
     /// Finish the queue and stop.
     Stop,
 }
@@ -47,33 +121,44 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+type Reply = oneshot::Sender<Result<Issued, Error>>;
+
 pub(crate) struct Writer {
     issuer: Issuer<SqliteStore>,
     batch_max: usize,
+    shared: Shared,
+    /// The store's change counter when the documents were last built.
+    published_at_change: Option<u64>,
     /// The last signed revocation list and what it was signed for.
     signed: Option<(u64, String, String)>,
+    /// Key states as last published (for one log line per change).
+    key_states: BTreeMap<String, KeyState>,
     warned: BTreeSet<String>,
 }
 
 impl Writer {
-    pub(crate) fn new(issuer: Issuer<SqliteStore>, batch_max: usize) -> Self {
+    pub(crate) fn new(issuer: Issuer<SqliteStore>, batch_max: usize, shared: Shared) -> Self {
         Self {
             issuer,
             batch_max: batch_max.max(1),
+            shared,
+            published_at_change: None,
             signed: None,
+            key_states: BTreeMap::new(),
             warned: BTreeSet::new(),
         }
     }
 
     /// Startup: the settings, one rotation run (so there is an active key)
-    /// and the first snapshot (which decrypts the active key, so a wrong
+    /// and the first publication (which decrypts the active key, so a wrong
     /// passphrase fails here and not at the first request).
-    pub(crate) fn start(&mut self) -> Result<(Settings, Snapshot), Error> {
+    pub(crate) fn start(&mut self) -> Result<(Settings, Arc<Published>), Error> {
         let settings = self.issuer.settings()?;
         let steps = self.issuer.rotate(unix_now())?;
         log_steps(&steps);
-        let snap = self.publish()?;
-        Ok((settings, snap))
+        self.publish()?;
+        let p = current(&self.shared).ok_or_else(|| Error::storage("nothing published"))?;
+        Ok((settings, p))
     }
 
     fn drain_warnings(&mut self) {
@@ -84,19 +169,23 @@ impl Writer {
         }
     }
 
-    fn publish(&mut self) -> Result<Snapshot, Error> {
+    /// Builds the documents from the store and installs them.
+    fn publish(&mut self) -> Result<(), Error> {
+        // Read before building: a change committed while we build is seen
+        // (and published) next time.
+        let change = self.issuer.store().external_changes()?;
+        let settings = self.issuer.settings()?;
         let now = unix_now();
-        let jwks = self.issuer.jwks()?.to_string();
+        let jwks = self.issuer.jwks()?;
         let list = self.issuer.revocation_list(now)?;
         let epoch = list.get("epoch").and_then(Value::as_u64).unwrap_or(0);
-        let active_kid = self
-            .issuer
-            .keys()?
-            .into_iter()
+        let keys = self.issuer.keys()?;
+        let active_kid = keys
+            .iter()
             .find(|k| k.state == KeyState::Active)
-            .map(|k| k.kid)
+            .map(|k| k.kid.clone())
             .ok_or_else(|| Error::crypto("the issuer has no active signing key"))?;
-        let fresh = match &self.signed {
+        let signed = match &self.signed {
             Some((e, kid, jws)) if *e == epoch && *kid == active_kid => jws.clone(),
             _ => {
                 let jws = self.issuer.signed_revocation_list(now)?;
@@ -104,22 +193,87 @@ impl Writer {
                 jws
             }
         };
-        self.drain_warnings();
-        Ok(Snapshot {
-            jwks,
-            revocations: fresh,
-            epoch,
+        let kids = jwks
+            .get("keys")
+            .and_then(Value::as_array)
+            .map(|ks| {
+                ks.iter()
+                    .filter_map(|k| k.get("kid").and_then(Value::as_str).map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let jwks_text = jwks.to_string();
+        let introspector = introspector(&settings, &jwks_text, &list.to_string())?;
+        for k in &keys {
+            let before = self.key_states.insert(k.kid.clone(), k.state);
+            if before != Some(k.state) {
+                tracing::info!(
+                    target: "jwt_edge::server",
+                    kid = %k.kid,
+                    from = before.map_or("-", KeyState::as_str),
+                    to = k.state.as_str(),
+                    "signing key state"
+                );
+            }
+        }
+        let new = Arc::new(Published {
+            jwks: Doc::new(jwks_text),
+            revocations: Doc::new(signed),
+            kids,
             active_kid,
-        })
+            epoch,
+            refreshed: Instant::now(),
+            introspector: Mutex::new(introspector),
+        });
+        if let Ok(mut slot) = self.shared.write() {
+            let changed = slot.as_ref().is_none_or(|p| p.jwks.etag != new.jwks.etag);
+            if changed && slot.is_some() {
+                tracing::info!(target: "jwt_edge::server", active_kid = %new.active_kid, "JWKS changed");
+            }
+            *slot = Some(new);
+        }
+        self.published_at_change = Some(change);
+        self.drain_warnings();
+        Ok(())
     }
 
-    fn flush(&mut self, batch: &mut Vec<(IssueRequest, oneshot::Sender<Result<Issued, Error>>)>) {
+    /// Publishes if the store changed under us since the last publication,
+    /// or if a kid about to be handed out is not served.
+    fn publish_before_answer<'a>(
+        &mut self,
+        kids: impl Iterator<Item = &'a str> + Clone,
+    ) -> Result<(), Error> {
+        let change = self.issuer.store().external_changes()?;
+        let shared = Arc::clone(&self.shared);
+        let served = |kid: &str| current(&shared).is_some_and(|p| p.kids.contains(kid));
+        if self.published_at_change != Some(change) || !kids.clone().all(served) {
+            self.publish()?;
+        }
+        if let Some(kid) = kids.clone().find(|k| !served(k)) {
+            return Err(Error::crypto(format!(
+                "signing key {kid} is not in the published JWKS; no token is handed out"
+            )));
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, batch: &mut Vec<(IssueRequest, Reply)>) {
         if batch.is_empty() {
             return;
         }
         let (reqs, replies): (Vec<_>, Vec<_>) = core::mem::take(batch).into_iter().unzip();
         match self.issuer.issue_batch(&reqs, unix_now()) {
             Ok(answers) => {
+                let kids = answers
+                    .iter()
+                    .filter_map(|a| a.as_ref().ok().map(|i| i.kid.as_str()));
+                if let Err(e) = self.publish_before_answer(kids) {
+                    tracing::error!(target: "jwt_edge::server", code = e.code(), "tokens withheld: {}", e.message());
+                    for reply in replies {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                    return;
+                }
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     // A client that went away (timeout) still has its row.
                     let _ = reply.send(answer);
@@ -133,6 +287,14 @@ impl Writer {
             }
         }
         self.drain_warnings();
+    }
+
+    fn publish_logged(&mut self) -> Result<(), Error> {
+        let out = self.publish();
+        if let Err(e) = &out {
+            tracing::error!(target: "jwt_edge::server", code = e.code(), "publishing failed: {}", e.message());
+        }
+        out
     }
 
     /// Runs jobs until [`Job::Stop`] or until every sender is gone.
@@ -149,15 +311,39 @@ impl Writer {
                             self.flush(&mut batch);
                         }
                     }
+                    Job::Revoke(key, token, reply) => {
+                        self.flush(&mut batch);
+                        let out = self.issuer.revoke_by_client(&key, &token, unix_now());
+                        if out == Ok(ClientRevocation::Revoked) {
+                            // Served (and introspected) as revoked from now on.
+                            let _ = self.publish_logged();
+                        }
+                        let _ = reply.send(out);
+                    }
+                    Job::Authorize(key, permission, reply) => {
+                        let out = self
+                            .issuer
+                            .authorize(&key, permission, unix_now())
+                            .map(|pk| pk.id);
+                        let _ = reply.send(out);
+                    }
                     Job::Rotate(reply) => {
                         self.flush(&mut batch);
                         let out = self.issuer.rotate(unix_now());
+                        if let Ok(steps) = &out {
+                            log_steps(steps);
+                            if !steps.is_empty() {
+                                // Our own change: published before any
+                                // token is signed under it.
+                                let _ = self.publish_logged();
+                            }
+                        }
                         self.drain_warnings();
                         let _ = reply.send(out);
                     }
                     Job::Publish(reply) => {
                         self.flush(&mut batch);
-                        let _ = reply.send(self.publish());
+                        let _ = reply.send(self.publish_logged());
                     }
                     Job::Stop => stop = true,
                 }
@@ -174,6 +360,25 @@ impl Writer {
         self.flush(&mut batch);
         tracing::info!(target: "jwt_edge::server", "store writer stopped");
     }
+}
+
+/// A validator over the published JWKS and revocation list: the issuer's
+/// own tokens (`typ: at+jwt`, its `iss`), for introspection.
+fn introspector(s: &Settings, jwks: &str, list: &str) -> Result<Validator, Error> {
+    let keys = KeySet::from_jwks(jwks.as_bytes())
+        .map_err(|e| Error::crypto(format!("the published JWKS does not parse: {e}")))?;
+    let policy = Policy::new()
+        .issuer(s.issuer.clone())
+        .typ(TOKEN_TYP)
+        .require_claim("jti");
+    let mut v = Validator::builder(policy)
+        .keys(keys)
+        .cache(0)
+        .build()
+        .map_err(|e| Error::crypto(format!("introspection validator: {e}")))?;
+    v.install_revocations(list)
+        .map_err(|e| Error::crypto(format!("the revocation list does not parse: {e}")))?;
+    Ok(v)
 }
 
 /// Logs rotation steps (kids and step names only).

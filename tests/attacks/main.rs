@@ -115,9 +115,11 @@ fn revocation_list_json(epoch: u64) -> Value {
         "iss": ISS,
         "epoch": epoch,
         "generated_at": NOW,
-        "jti": [{"jti": "tok-revoked", "exp": NOW + 3600}],
-        "sub": [{"sub": "user-revoked", "before": NOW - 10}],
-        "kid": ["rsa-1"],
+        "revoked": {
+            "jti": [{"jti": "tok-revoked", "exp": NOW + 3600}],
+            "sub": [{"sub": "user-revoked", "before": NOW - 10}],
+            "kid": ["rsa-1"],
+        },
     })
 }
 

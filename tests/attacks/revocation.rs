@@ -171,7 +171,7 @@ fn revocation_lower_epoch_refused() {
     assert_code(verify_with(&revoked, &keys, &policy), REVOKED);
     // A replayed older list (signed or not) that would un-revoke everything.
     let mut empty_old = revocation_list_json(4);
-    empty_old["jti"] = json!([]);
+    empty_old["revoked"]["jti"] = json!([]);
     let old_signed = token(
         &json!({"alg": "ES256", "kid": KID_EC, "typ": "revocation-list+jwt"}),
         &empty_old,
@@ -188,7 +188,7 @@ fn revocation_lower_epoch_refused() {
     assert_code(verify_with(&revoked, &keys, &policy), REVOKED);
     // The same or a newer epoch replaces the list.
     let mut empty_new = revocation_list_json(5);
-    empty_new["jti"] = json!([]);
+    empty_new["revoked"]["jti"] = json!([]);
     install_revocations(&empty_new.to_string(), &keys, &mut policy).unwrap();
     assert_ok(verify_with(&revoked, &keys, &policy));
     assert_eq!(policy.revocations().get(ISS).unwrap().epoch(), 5);
@@ -228,10 +228,37 @@ fn revocation_list_json_is_strict() {
         r#"{"iss":"x","epoch":1,"generated_at":1,"kid":["a" "b"]}"#.to_string(),
         r#"[]"#.to_string(),
         String::new(),
+        // The `revoked` form: an object of the three arrays, nothing else.
+        r#"{"iss":"x","epoch":1,"generated_at":1,"revoked":[]}"#.to_string(),
+        r#"{"iss":"x","epoch":1,"generated_at":1,"revoked":{"iat":1}}"#.to_string(),
+        r#"{"iss":"x","epoch":1,"generated_at":1,"revoked":{"jti":[],"jti":[]}}"#.to_string(),
+        r#"{"iss":"x","epoch":1,"generated_at":1,"revoked":{},"revoked":{}}"#.to_string(),
+        // The two forms mixed, in either order.
+        r#"{"iss":"x","epoch":1,"generated_at":1,"revoked":{"jti":[]},"kid":[]}"#.to_string(),
+        r#"{"iss":"x","epoch":1,"generated_at":1,"kid":[],"revoked":{"jti":[]}}"#.to_string(),
     ] {
         assert_code(
             RevocationList::from_json(bad.as_bytes()),
             REVOCATION_INVALID,
         );
     }
+}
+
+/// The first form of the list (entry arrays at the top level, where the
+/// registered claim names `jti` and `sub` held arrays) is still read, for one
+/// version, and means the same as the `revoked` form.
+#[test]
+fn revocation_list_first_form_still_read() {
+    let new = revocation_list_json(1);
+    let mut old = json!({"iss": ISS, "epoch": 1, "generated_at": NOW});
+    for k in ["jti", "sub", "kid"] {
+        old[k] = new["revoked"][k].clone();
+    }
+    let a = RevocationList::from_json(new.to_string().as_bytes()).unwrap();
+    let b = RevocationList::from_json(old.to_string().as_bytes()).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 3);
+    let policy = policy_with_list(&old);
+    let revoked = with_claim("jti", json!("tok-revoked"));
+    assert_code(verify_with(&revoked, &standard_keys(), &policy), REVOKED);
 }

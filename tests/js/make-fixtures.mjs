@@ -58,9 +58,11 @@ cases.push({ name: "wrong typ", alg: "ES256", token: await sign("ES256", {}, { t
 
 const revocations = {
   iss: ISS, epoch: 3, generated_at: NOW,
-  jti: [{ jti: "revoked-1", exp: NOW + 3600 }],
-  sub: [{ sub: "fired-user", before: NOW + 1 }],
-  kid: [],
+  revoked: {
+    jti: [{ jti: "revoked-1", exp: NOW + 3600 }],
+    sub: [{ sub: "fired-user", before: NOW + 1 }],
+    kid: [],
+  },
 };
 
 // A key set where one RSA key has public exponent 65539: valid for jwt-edge

@@ -143,7 +143,7 @@ export async function runSuite(api, variant, fx, expectedEntry) {
     eq((await c.verify(rsa, at)).claims.jti, first.claims.jti, "verified again after expiry answers");
     eq((await attempt(() => c.verify(rsa, { now: fx.now + 7200 }))).error?.code, "ERR_JWT_EXPIRED", "expired hit");
     // A revocation list change invalidates entries.
-    c.setRevocations({ ...fx.revocations, epoch: 50, jti: [{ jti: first.claims.jti, exp: fx.now + 3600 }] });
+    c.setRevocations({ ...fx.revocations, epoch: 50, revoked: { ...fx.revocations.revoked, jti: [{ jti: first.claims.jti, exp: fx.now + 3600 }] } });
     eq((await attempt(() => c.verify(rsa, at))).error?.code, "ERR_JWT_REVOKED", "revoked after caching");
   });
 
@@ -178,9 +178,9 @@ export async function runSuite(api, variant, fx, expectedEntry) {
     const token = fx.cases.find((c) => c.name === "valid ES256").token;
     await r.verify(token, at);
     const jti = (await r.verify(token, at)).claims.jti;
-    r.setRevocations({ ...fx.revocations, epoch: 10, jti: [{ jti, exp: fx.now + 100 }] });
+    r.setRevocations({ ...fx.revocations, epoch: 10, revoked: { ...fx.revocations.revoked, jti: [{ jti, exp: fx.now + 100 }] } });
     eq((await attempt(() => r.verify(token, at))).error?.code, "ERR_JWT_REVOKED", "after revocation");
-    const lower = attempt(() => r.setRevocations({ ...fx.revocations, epoch: 9, jti: [] }));
+    const lower = attempt(() => r.setRevocations({ ...fx.revocations, epoch: 9, revoked: { ...fx.revocations.revoked, jti: [] } }));
     eq((await lower).error?.code, "ERR_REVOCATION_LIST_INVALID", "lower epoch");
     eq((await attempt(() => r.verify(token, at))).error?.code, "ERR_JWT_REVOKED", "still revoked");
   });

@@ -66,6 +66,19 @@ pub fn init_store(dir: &Path, settings: &Settings) -> PathBuf {
 
 /// A provisioning key with scopes "read write" and audience AUD: (id, full key).
 pub fn provision(db: &Path, name: &str) -> (String, String) {
+    provision_with(db, name, &[AUD], &[])
+}
+
+/// A provisioning key with scopes "read write", the given audiences and
+/// permissions: (id, full key).
+pub fn provision_with(
+    db: &Path,
+    name: &str,
+    audiences: &[&str],
+    permissions: &[&str],
+) -> (String, String) {
+    let audiences: Vec<String> = audiences.iter().map(|a| (*a).to_owned()).collect();
+    let permissions: Vec<String> = permissions.iter().map(|a| (*a).to_owned()).collect();
     let (rec, full) = issuer(db)
         .create_provisioning_key(
             name,
@@ -73,7 +86,8 @@ pub fn provision(db: &Path, name: &str) -> (String, String) {
             None,
             None,
             None,
-            &[AUD.to_owned()],
+            &audiences,
+            &permissions,
             unix_now(),
         )
         .unwrap();

@@ -201,6 +201,10 @@ enum ProvisionCommand {
         /// An audience it may request (repeatable) [default: any, one required at issuance].
         #[arg(long = "aud")]
         aud: Vec<String>,
+        /// A permission besides obtaining tokens (repeatable): `introspect`
+        /// lets it call `jwt-edge serve`'s RFC 7662 introspection endpoint.
+        #[arg(long = "permission", value_parser = ["introspect"])]
+        permission: Vec<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -498,6 +502,7 @@ pub fn provision(a: &ProvisionArgs) -> ExitCode {
             max_token_ttl,
             sub,
             aud,
+            permission,
             common,
         } => {
             with_issuer(common, false, |issuer, now| {
@@ -508,6 +513,7 @@ pub fn provision(a: &ProvisionArgs) -> ExitCode {
                     *max_token_ttl,
                     sub.as_deref(),
                     aud,
+                    permission,
                     now,
                 )?;
                 print_err("Store this provisioning key now: it is shown only once and cannot be recovered.");

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use jwt_edge::issuer::Error;
-use jwt_edge::server::{Config, LimitConfig, Server};
+use jwt_edge::server::{Config, ConnLimits, LimitConfig, Server};
 
 use crate::io::{print_err, EXIT_USAGE};
 
@@ -34,7 +34,7 @@ pub struct ServeArgs {
     /// How often the JWKS and revocation list are re-read (CLI changes show up within it).
     #[arg(long = "refresh-interval", default_value = "5s", value_parser = dur)]
     refresh_interval: u64,
-    /// Requests running longer are answered 408.
+    /// Requests running longer (once their head has arrived) are answered 408.
     #[arg(long = "request-timeout", default_value = "10s", value_parser = dur)]
     request_timeout: u64,
     /// Largest request body in bytes.
@@ -43,12 +43,30 @@ pub struct ServeArgs {
     /// Most issuances committed in one transaction.
     #[arg(long = "batch-max", default_value_t = 512)]
     batch_max: usize,
-    /// Failed client authentications allowed per client id per minute.
+    /// Failed client authentications allowed per minute for one client id
+    /// from one address (never counted across addresses: a stranger cannot
+    /// lock a client out).
     #[arg(long = "max-failures-per-client", default_value_t = 10)]
     per_client: u32,
-    /// Failed client authentications allowed per peer address per minute.
+    /// Failed client authentications allowed per minute from one address
+    /// (IPv6: one /64), whatever the client id.
     #[arg(long = "max-failures-per-peer", default_value_t = 50)]
     per_peer: u32,
+    /// A reverse proxy whose X-Forwarded-For names the client address
+    /// (repeatable; default: none, the header is ignored). Its own
+    /// connections are exempt from --max-connections-per-peer.
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    trusted_proxy: Vec<std::net::IpAddr>,
+    /// Time a connection has to send a complete request head, counted from
+    /// when the server starts waiting for one (also the keep-alive idle timeout).
+    #[arg(long = "header-timeout", default_value = "10s", value_parser = dur)]
+    header_timeout: u64,
+    /// Most concurrent connections; more are answered 503 and closed.
+    #[arg(long = "max-connections", default_value_t = 4096)]
+    max_connections: usize,
+    /// Most concurrent connections from one address; more are answered 503 and closed.
+    #[arg(long = "max-connections-per-peer", default_value_t = 256)]
+    max_connections_per_peer: usize,
     /// Log format.
     #[arg(long = "log-format", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -118,6 +136,13 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         per_client: args.per_client,
         per_peer: args.per_peer,
         ..LimitConfig::default()
+    };
+    config.trusted_proxies.clone_from(&args.trusted_proxy);
+    config.conn = ConnLimits {
+        header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        max_connections: args.max_connections.max(1),
+        max_per_peer: args.max_connections_per_peer.max(1),
+        ..ConnLimits::default()
     };
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
