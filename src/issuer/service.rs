@@ -1193,7 +1193,8 @@ impl<S: Store> Issuer<S> {
                     a.provisioning_key_id = failed.id.clone();
                     a.detail = Some(failed.why.clone());
                     tx.insert_audit(&a)?;
-                    return Err(Error::refused_for(Refusal::Client, failed.why));
+                    // Committed with its audit row, then refused.
+                    return Ok(Err(Error::refused_for(Refusal::Client, failed.why)));
                 }
             };
             let actor = format!("pk:{}", pk.id);
@@ -1201,14 +1202,14 @@ impl<S: Store> Issuer<S> {
                 Some(j) => tx.token(j)?,
                 None => None,
             };
-            let unchanged = |tx: &mut dyn Tx, why: &str| -> Result<ClientRevocation> {
+            let unchanged = |tx: &mut dyn Tx, why: &str| -> Result<Result<ClientRevocation>> {
                 let mut a = row(now, "token.revoke", &actor);
                 a.outcome = "unchanged".into();
                 a.provisioning_key_id = Some(pk.id.clone());
                 a.jti.clone_from(&jti);
                 a.detail = Some(why.into());
                 tx.insert_audit(&a)?;
-                Ok(ClientRevocation::Unchanged)
+                Ok(Ok(ClientRevocation::Unchanged))
             };
             let Some(t) = record else {
                 return unchanged(tx, "not a token issued here");
@@ -1241,8 +1242,8 @@ impl<S: Store> Issuer<S> {
             a.provisioning_key_id = Some(pk.id);
             a.detail = Some(format!("by the client (RFC 7009); epoch={epoch}"));
             tx.insert_audit(&a)?;
-            Ok(ClientRevocation::Revoked)
-        })
+            Ok(Ok(ClientRevocation::Revoked))
+        })?
     }
 
     /// Authenticates a client that asks for `permission` (e.g. `introspect`)
@@ -1269,7 +1270,8 @@ impl<S: Store> Issuer<S> {
                 a.provisioning_key_id = id;
                 a.detail = Some(why.clone());
                 tx.insert_audit(&a)?;
-                Err(Error::refused_for(class, why))
+                // Committed with its audit row, then refused.
+                Ok(Err(Error::refused_for(class, why)))
             };
             let mut pk = match authenticate(tx, provisioning_key, now)? {
                 Ok(pk) => pk,
@@ -1282,8 +1284,8 @@ impl<S: Store> Issuer<S> {
             pk.use_count = pk.use_count.saturating_add(1);
             pk.last_used_at = Some(now);
             tx.update_provisioning_key(&pk)?;
-            Ok(pk)
-        })
+            Ok(Ok(pk))
+        })?
     }
 }
 

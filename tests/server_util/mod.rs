@@ -162,17 +162,47 @@ impl Resp {
 /// A keep-alive HTTP/1.1 connection (reconnects after an error).
 pub struct Client {
     addr: SocketAddr,
+    local: Option<std::net::IpAddr>,
     sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+/// A TCP connection to `addr` from the loopback address `local` (another
+/// 127.x address is another peer to the server).
+pub async fn connect_from(
+    addr: SocketAddr,
+    local: Option<std::net::IpAddr>,
+) -> std::io::Result<tokio::net::TcpStream> {
+    match local {
+        None => tokio::net::TcpStream::connect(addr).await,
+        Some(ip) => {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(SocketAddr::new(ip, 0))?;
+            socket.connect(addr).await
+        }
+    }
 }
 
 impl Client {
     pub fn new(addr: SocketAddr) -> Self {
-        Self { addr, sender: None }
+        Self {
+            addr,
+            local: None,
+            sender: None,
+        }
+    }
+
+    /// A client whose connections come from the loopback address `local`.
+    pub fn from_ip(addr: SocketAddr, local: [u8; 4]) -> Self {
+        Self {
+            addr,
+            local: Some(local.into()),
+            sender: None,
+        }
     }
 
     async fn connect(&mut self) -> std::io::Result<&mut SendRequest<Full<Bytes>>> {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
-            let stream = tokio::net::TcpStream::connect(self.addr).await?;
+            let stream = connect_from(self.addr, self.local).await?;
             stream.set_nodelay(true)?;
             let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
                 .await
