@@ -43,6 +43,13 @@ pub enum ErrorKind {
     /// The verifier's own configuration (or a call argument such as `now`) is
     /// invalid; the message names the option. Not a jose code: jose has no equivalent.
     InvalidOptions,
+    /// A Token Status List could not be accepted (malformed, bad signature,
+    /// wrong `sub`, expired, inflates beyond the configured maximum), or a
+    /// token's index is outside the list.
+    StatusListInvalid,
+    /// The status list a token refers to is not held (or has expired):
+    /// fetch or install it (retryable).
+    StatusListUnavailable,
 }
 
 impl ErrorKind {
@@ -64,6 +71,8 @@ impl ErrorKind {
             Self::JwksTimeout => "ERR_JWKS_TIMEOUT",
             Self::RevocationsUnavailable => "ERR_REVOCATIONS_UNAVAILABLE",
             Self::InvalidOptions => "ERR_INVALID_OPTIONS",
+            Self::StatusListInvalid => "ERR_STATUS_LIST_INVALID",
+            Self::StatusListUnavailable => "ERR_STATUS_LIST_UNAVAILABLE",
         }
     }
 }
@@ -99,15 +108,22 @@ pub enum RevocationReason {
     Sub,
     /// The key that signed the token was revoked.
     Kid,
+    /// The token's status list entry says invalid (or any status but valid
+    /// and suspended).
+    StatusList,
+    /// The token's status list entry says suspended.
+    Suspended,
 }
 
 impl RevocationReason {
-    /// `jti`, `sub` or `kid`.
+    /// `jti`, `sub`, `kid`, `status_list` or `suspended`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Jti => "jti",
             Self::Sub => "sub",
             Self::Kid => "kid",
+            Self::StatusList => "status_list",
+            Self::Suspended => "suspended",
         }
     }
 }

@@ -67,6 +67,7 @@ pub mod remote;
 pub mod revocation;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod status_list;
 mod validator;
 mod verify;
 #[cfg(feature = "wasm")]
@@ -84,11 +85,12 @@ pub use jwks::{KeyIssue, KeySet};
 pub use policy::{Policy, MAX_KIDLESS_CANDIDATES};
 pub use remote::{FetchOutcome, RemoteConfig};
 pub use revocation::{RevocationList, Revocations};
+pub use status_list::{StatusList, STATUS_LIST_TYP};
 pub use validator::{
     FetchRequest, Finished, IssuerOptions, Mode, SignatureCheck, Source, Step, Validator,
     ValidatorBuilder, MAX_CACHE_CAPACITY, MAX_ISSUERS,
 };
 pub use verify::{
     begin, begin_revocation_list, finish, finish_revocation_list, install_revocations, verify,
-    verify_revocation_list, Pending, Verified,
+    verify_revocation_list, verify_status_list, Pending, Verified,
 };

@@ -42,6 +42,10 @@ pub struct Policy {
     pub(crate) explicit_algorithms: bool,
     pub(crate) max_token_len: usize,
     pub(crate) max_depth: usize,
+    /// A token without a `status.status_list` reference is refused.
+    pub(crate) require_status: bool,
+    /// Largest inflated status list accepted (bytes).
+    pub(crate) max_status_list_bytes: usize,
     pub(crate) revocations: Revocations,
 }
 
@@ -70,8 +74,27 @@ impl Policy {
             explicit_algorithms: false,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             max_depth: DEFAULT_MAX_DEPTH,
+            require_status: false,
+            max_status_list_bytes: crate::status_list::DEFAULT_MAX_STATUS_LIST_BYTES,
             revocations: Revocations::new(),
         }
+    }
+
+    /// Refuse tokens without a `status.status_list` reference (default:
+    /// accepted; a token that has one is always checked against its list).
+    #[must_use]
+    pub fn require_status(mut self, required: bool) -> Self {
+        self.require_status = required;
+        self
+    }
+
+    /// Largest status list accepted, in inflated bytes (default 4 MiB:
+    /// 33,554,432 one-bit statuses). A larger `lst` is refused as a
+    /// decompression bomb after at most this many bytes of output.
+    #[must_use]
+    pub fn max_status_list_bytes(mut self, bytes: usize) -> Self {
+        self.max_status_list_bytes = bytes;
+        self
     }
 
     /// Replaces the algorithm allowlist. The token's `alg` must be on it.

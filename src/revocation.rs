@@ -331,6 +331,8 @@ impl RevocationList {
 #[derive(Debug, Clone, Default)]
 pub struct Revocations {
     lists: Vec<RevocationList>,
+    /// Token Status Lists held, by URI.
+    status_lists: crate::status_list::HeldLists,
     /// Counts every accepted insert, so that a replacement at an equal epoch
     /// (new content, same number) still changes [`Revocations::version`].
     changes: u64,
@@ -376,6 +378,30 @@ impl Revocations {
                 Ok(())
             }
         }
+    }
+
+    /// Installs a verified status list (replacing the copy of the same URI).
+    ///
+    /// # Errors
+    /// `ERR_STATUS_LIST_INVALID` for a list older (`iat`) than the one held.
+    pub fn insert_status_list(&mut self, list: crate::status_list::StatusList) -> Result<()> {
+        self.status_lists.insert(list)?;
+        self.changes = self.changes.wrapping_add(1);
+        Ok(())
+    }
+
+    /// The status list held for `uri`, if any.
+    pub fn status_list(&self, uri: &str) -> Option<&crate::status_list::StatusList> {
+        self.status_lists.get(uri)
+    }
+
+    pub(crate) fn check_status(
+        &self,
+        r: crate::status_list::StatusRef<'_>,
+        iss: Option<&str>,
+        now: u64,
+    ) -> Result<()> {
+        self.status_lists.check(r, iss, now)
     }
 
     /// The list held for `iss`, if any.

@@ -22,6 +22,7 @@ use crate::jwks::KeySet;
 use crate::jws::{self, normalize_typ, Mode, UntrustedToken};
 use crate::policy::Policy;
 use crate::revocation::{RevocationList, Subject, MAX_REVOCATION_LIST_BYTES, REVOCATION_LIST_TYP};
+use crate::status_list::{StatusList, STATUS_LIST_TYP};
 use crate::text::Truncated;
 
 /// A token that passed every check.
@@ -49,6 +50,7 @@ pub struct Verified {
 enum Purpose {
     Token,
     RevocationList,
+    StatusList,
 }
 
 /// A parsed token with its candidate keys, waiting for a signature check.
@@ -155,6 +157,11 @@ pub(crate) fn parse_token_with(
         if normalize_typ(typ) == REVOCATION_LIST_TYP {
             return Err(jws_invalid(
                 "this is a signed revocation list, not an access token",
+            ));
+        }
+        if normalize_typ(typ) == STATUS_LIST_TYP {
+            return Err(jws_invalid(
+                "this is a status list token, not an access token",
             ));
         }
     }
@@ -271,6 +278,18 @@ pub(crate) fn complete(
         kid: kid.as_deref().or(token.header.kid.as_deref()),
     };
     policy.revocations.check(&subject)?;
+    match crate::status_list::status_ref(&claims)? {
+        Some(r) => policy.revocations.check_status(r, subject.iss, now)?,
+        None if policy.require_status => {
+            return Err(Error::claim(
+                ErrorKind::ClaimValidationFailed,
+                "status",
+                crate::error::ClaimReason::Missing,
+                "the token has no \"status.status_list\" reference and the policy requires one",
+            ))
+        }
+        None => {}
+    }
     Ok(Verified {
         header,
         claims,
@@ -352,6 +371,43 @@ pub fn verify_revocation_list(jws: &str, keys: &KeySet, policy: &Policy) -> Resu
     let pending = begin_revocation_list(jws, keys, policy)?;
     let verified_by = pending.check_signature()?;
     finish_revocation_list(pending, verified_by)
+}
+
+/// Verifies a Status List Token (`typ: statuslist+jwt`) fetched from `uri`
+/// against `keys` and the policy's algorithm allowlist, and decodes it
+/// (bounded by [`Policy::max_status_list_bytes`]).
+///
+/// # Errors
+/// `ERR_JWS_INVALID` (structure, `typ`), key selection and signature
+/// errors, `ERR_STATUS_LIST_INVALID` (see [`StatusList::from_claims`]).
+pub fn verify_status_list(
+    jws: &str,
+    uri: &str,
+    keys: &KeySet,
+    policy: &Policy,
+    now: u64,
+) -> Result<StatusList> {
+    // base64url of at most the inflated bound, plus the rest of the claims.
+    let max = policy
+        .max_status_list_bytes
+        .saturating_mul(2)
+        .saturating_add(64 * 1024);
+    let token = jws::parse(jws.trim(), max, policy.max_depth, Mode::Verify)?;
+    match &token.header.typ {
+        Some(t) if normalize_typ(t) == STATUS_LIST_TYP => {}
+        _ => {
+            return Err(jws_invalid(msg!(
+                "a status list token must have header \"typ\": \"",
+                STATUS_LIST_TYP,
+                "\""
+            )))
+        }
+    }
+    let pending = select(token, keys, policy, Purpose::StatusList)?;
+    let verified_by = pending.check_signature()?;
+    verified_key(&pending, verified_by)?;
+    let claims = pending.token.claims(policy.max_depth)?;
+    StatusList::from_claims(&claims, uri, now, policy.max_status_list_bytes)
 }
 
 /// Installs a revocation list given either as JSON or as a signed JWS
