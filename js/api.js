@@ -3,8 +3,18 @@
 // claims and revocation. This file only routes the signature step to the
 // host's crypto (or back to Rust) and turns error objects into JwtEdgeError.
 
+// One class for both builds: the default and `full` entries import this one
+// file (pkg/lib/api.js). The CommonJS entry has its own copy (lib/api.cjs);
+// `instanceof` recognises the errors of every copy by a registered symbol.
+const ERROR_BRAND = Symbol.for("jwt-edge.JwtEdgeError");
+
 /** Error thrown by every jwt-edge API; `code` is a stable ERR_* string. */
 export class JwtEdgeError extends Error {
+  static [Symbol.hasInstance](x) {
+    if (this !== JwtEdgeError) return Function.prototype[Symbol.hasInstance].call(this, x);
+    return x !== null && typeof x === "object" && x[ERROR_BRAND] === true;
+  }
+
   constructor(init) {
     super(init.message);
     this.name = "JwtEdgeError";
@@ -15,6 +25,7 @@ export class JwtEdgeError extends Error {
     this.retryable = init.retryable === true;
   }
 }
+Object.defineProperty(JwtEdgeError.prototype, ERROR_BRAND, { value: true });
 
 const toError = (e) =>
   e instanceof JwtEdgeError || !(e && typeof e === "object" && typeof e.code === "string" && !(e instanceof Error))
@@ -101,6 +112,33 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * crypto adapter (`null` when the host has none: everything runs in Rust).
  */
 export function createApi(wasm, host) {
+  const rustAlgs = new Set(wasm.rustAlgorithms());
+  // verifySync's answer must not depend on what `verify` did before. The
+  // verified-token cache is shared by both, so a token that host crypto
+  // verified for an algorithm this build has no pure-Rust backend for (RSA,
+  // PS, ES384/ES512 in the default build) would be served from it. Without
+  // that entry, Rust answers ERR_JOSE_NOT_SUPPORTED at the signature step, and
+  // everything before that step is the same with or without it (same key set
+  // and policy: the cache is dropped when they change). So a cache answer
+  // past the signature step - a result, or a claim/expiry error of the
+  // re-check - is replaced by that answer. (The same rule in Rust, a cache
+  // miss for such entries when signatures must be checked in Rust, would
+  // make this unnecessary.)
+  const AFTER_SIGNATURE = new Set(["ERR_JWT_INVALID", "ERR_JWT_EXPIRED", "ERR_JWT_CLAIM_VALIDATION_FAILED", "ERR_JWT_REVOKED"]);
+  const noRustBackend = (alg) =>
+    new JwtEdgeError({
+      code: "ERR_JOSE_NOT_SUPPORTED",
+      message: `${alg} has no pure-Rust backend in this build; use host crypto (async verify) or the full build`,
+      retryable: false,
+    });
+  const headerAlg = (token) => {
+    try {
+      return JSON.parse(wasm.inspect(token, 0).header).alg;
+    } catch {
+      return undefined;
+    }
+  };
+
   class Validator {
     #core;
     #keys = new Map(); // `${alg}/${key id}` -> imported host key, or null
@@ -152,7 +190,18 @@ export function createApi(wasm, host) {
     verifySync(token, options) {
       checkToken(token);
       const now = nowOf(options);
-      return this.#repeat(token, now) ?? this.#hitOr(token, now, call(() => this.#core.verifySync(token, now)));
+      let r;
+      try {
+        r = this.#repeat(token, now) ?? this.#hitOr(token, now, call(() => this.#core.verifySync(token, now)));
+      } catch (e) {
+        if (e instanceof JwtEdgeError && AFTER_SIGNATURE.has(e.code)) {
+          const alg = headerAlg(token);
+          if (typeof alg === "string" && !rustAlgs.has(alg)) throw noRustBackend(alg);
+        }
+        throw e;
+      }
+      if (!rustAlgs.has(r.header.alg)) throw noRustBackend(r.header.alg);
+      return r;
     }
 
     /** Verifies with the host's crypto where it has the algorithm, else in Rust.
@@ -286,6 +335,11 @@ export function createApi(wasm, host) {
     /** Installs a revocation list (object, JSON text, or signed JWS). */
     setRevocations(list) {
       call(() => this.#core.setRevocations(list));
+    }
+
+    /** Installs a Token Status List (a `statuslist+jwt` JWS) fetched from `uri`. */
+    setStatusList(uri, jws, options) {
+      call(() => this.#core.setStatusList(uri, jws, nowOf(options)));
     }
 
     /** Keys of the JWKS that were skipped, with the reason. */

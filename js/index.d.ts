@@ -71,6 +71,12 @@ export interface PolicyOptions {
   scopes?: string[];
   /** How many keys a token without `kid` may try (1-3, default 1). */
   kidlessCandidates?: number;
+  /** Check tokens' `status.status_list` against installed Token Status Lists (default false). */
+  statusLists?: boolean;
+  /** Refuse tokens without a `status.status_list` reference (implies `statusLists`). */
+  requireStatus?: boolean;
+  /** Largest inflated status list accepted, in bytes (default 4 MiB). */
+  maxStatusListBytes?: number;
 }
 
 /** One trusted issuer of a multi-issuer validator: its tokens' `iss` selects it. */
@@ -149,6 +155,11 @@ export declare class Validator {
   /** Replaces the JWKS; `index` picks the entry of `issuers` in the multi-issuer form. */
   setJwks(jwks: Jwks, index?: number): void;
   setRevocations(list: RevocationList): void;
+  /**
+   * Installs an IETF Token Status List (a compact JWS with `typ: statuslist+jwt`)
+   * fetched from `uri`; its `sub` must be `uri`. Checked when `statusLists` is on.
+   */
+  setStatusList(uri: string, jws: string, options?: { now?: number }): void;
   /** Keys of the JWKS that were skipped, with the reason. */
   readonly skippedKeys: SkippedKey[];
   /** Counters of the verified-token cache. */
@@ -174,7 +185,9 @@ export type ErrorCode =
   | "ERR_REVOCATION_LIST_INVALID"
   | "ERR_JWKS_TIMEOUT"
   | "ERR_REVOCATIONS_UNAVAILABLE"
-  | "ERR_INVALID_OPTIONS";
+  | "ERR_INVALID_OPTIONS"
+  | "ERR_STATUS_LIST_INVALID"
+  | "ERR_STATUS_LIST_UNAVAILABLE";
 
 export declare class JwtEdgeError extends Error {
   readonly name: "JwtEdgeError";
@@ -184,7 +197,7 @@ export declare class JwtEdgeError extends Error {
   /** For claim errors. */
   readonly reason?: "missing" | "check_failed" | "invalid";
   /** For ERR_JWT_REVOKED. */
-  readonly revocationReason?: "jti" | "sub" | "kid";
+  readonly revocationReason?: "jti" | "sub" | "kid" | "status_list" | "suspended";
   /** True only when a retry can succeed (e.g. unknown kid before a JWKS refresh). */
   readonly retryable: boolean;
 }
@@ -201,5 +214,7 @@ export declare function inspect(token: string, options?: VerifyOptions): Inspect
 /** Algorithms this build verifies in pure Rust (the `verifySync` path). */
 export declare function rustAlgorithms(): Algorithm[];
 
-/** Which entry of the package was loaded: "node", "deno", "bun", "workerd" or "browser". */
-export declare const entry: "node" | "deno" | "bun" | "workerd" | "browser";
+/** Which entry of the package was loaded: "node", "node-require" (CommonJS), "deno", "bun",
+ *  "workerd" (also under the "worker" and "edge-light" conditions), "browser", or "inline"
+ *  (`jwt-edge/inline`, the .wasm embedded). */
+export declare const entry: "node" | "node-require" | "deno" | "bun" | "workerd" | "browser" | "inline";

@@ -42,6 +42,9 @@ pub struct Policy {
     pub(crate) explicit_algorithms: bool,
     pub(crate) max_token_len: usize,
     pub(crate) max_depth: usize,
+    /// Tokens' `status.status_list` references are checked against held
+    /// Token Status Lists (fail closed when the list is not held).
+    pub(crate) check_status: bool,
     /// A token without a `status.status_list` reference is refused.
     pub(crate) require_status: bool,
     /// Largest inflated status list accepted (bytes).
@@ -74,17 +77,32 @@ impl Policy {
             explicit_algorithms: false,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             max_depth: DEFAULT_MAX_DEPTH,
+            check_status: false,
             require_status: false,
             max_status_list_bytes: crate::status_list::DEFAULT_MAX_STATUS_LIST_BYTES,
             revocations: Revocations::new(),
         }
     }
 
+    /// Check tokens' `status.status_list` references (IETF Token Status
+    /// Lists) against the lists installed or fetched for their issuer: a
+    /// token whose list is not held (or has expired) is refused with
+    /// `ERR_STATUS_LIST_UNAVAILABLE`, retryable. Default off: like jose, the
+    /// `status` claim is then not looked at (revocation documents still are).
+    #[must_use]
+    pub fn check_status_lists(mut self, check: bool) -> Self {
+        self.check_status = check;
+        self
+    }
+
     /// Refuse tokens without a `status.status_list` reference (default:
-    /// accepted; a token that has one is always checked against its list).
+    /// accepted). Implies [`Policy::check_status_lists`].
     #[must_use]
     pub fn require_status(mut self, required: bool) -> Self {
         self.require_status = required;
+        if required {
+            self.check_status = true;
+        }
         self
     }
 

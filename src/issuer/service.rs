@@ -19,15 +19,32 @@ use super::lifecycle::{self, KeyState, Step};
 use super::provisioning::{self, Presented};
 use super::settings::Settings;
 use super::store::{
-    AuditRecord, KeyRecord, ProvisioningRecord, RevocationEntry, RevocationKind, Store,
-    TokenRecord, Tx,
+    AuditRecord, KeyRecord, ProvisioningRecord, RevocationEntry, RevocationKind, StatusListRecord,
+    Store, TokenRecord, Tx,
 };
 use super::{Error, ErrorKind, Refusal, Result};
 
 /// The `typ` of issued access tokens (RFC 9068).
 pub const TOKEN_TYP: &str = "at+jwt";
+/// Indexes per Token Status List (one bit each: 128 KiB inflated, a few
+/// hundred bytes compressed while few are revoked).
+pub const STATUS_LIST_CAPACITY: u64 = 1 << 20;
+
+/// How long a copy of a published status list may be used (`ttl`, seconds).
+pub const STATUS_LIST_TTL: u64 = 60;
+/// A status list expires this long after it was signed (edges fail closed
+/// on an expired copy; a day outlives any refresh outage worth riding out).
+pub const STATUS_LIST_LIFETIME: u64 = 86_400;
+
+const STATUS_INVALID: u8 = 1;
+
+/// The URI of status list `list`: `<issuer>/statuslists/<list>`.
+pub fn status_list_uri(s: &Settings, list: u64) -> String {
+    format!("{}/statuslists/{list}", s.issuer.trim_end_matches('/'))
+}
+
 /// Claims set by the issuer that `--claim` may not override.
-pub const RESERVED_CLAIMS: [&str; 9] = [
+pub const RESERVED_CLAIMS: [&str; 10] = [
     "iss",
     "sub",
     "aud",
@@ -37,6 +54,7 @@ pub const RESERVED_CLAIMS: [&str; 9] = [
     "jti",
     "scope",
     "client_id",
+    "status",
 ];
 /// The actor recorded for administrative commands.
 pub const OPERATOR: &str = "operator";
@@ -94,6 +112,8 @@ pub struct Issued {
     pub claims: Map<String, Value>,
     /// The signing key.
     pub kid: String,
+    /// The Token Status List that holds its status.
+    pub status_list: Option<u64>,
 }
 
 /// The issuer over a store.
@@ -147,8 +167,15 @@ fn epoch(tx: &mut dyn Tx) -> Result<u64> {
         .unwrap_or(0))
 }
 
-fn bump_epoch(tx: &mut dyn Tx) -> Result<u64> {
-    let next = epoch(tx)?.saturating_add(1);
+/// The next revocation-list epoch: one more than the stored one, and at
+/// least `now` in milliseconds. Epochs so never go backwards, even for a
+/// store restored from an older backup: every epoch it published before was
+/// at most its clock then (in ms) plus the changes made within the same
+/// millisecond, so the restored store's next epoch is higher than all of
+/// them unless more than a thousand changes a second ran the counter ahead
+/// of the clock. Edges that hold a newer epoch keep accepting its lists.
+fn bump_epoch(tx: &mut dyn Tx, now: u64) -> Result<u64> {
+    let next = epoch(tx)?.saturating_add(1).max(now.saturating_mul(1000));
     tx.put_setting(EPOCH_SETTING, &next.to_string())?;
     Ok(next)
 }
@@ -538,7 +565,7 @@ impl<S: Store> Issuer<S> {
                     .saturating_add(s.jwks_max_age),
                 created_at: now,
             })?;
-            let epoch = bump_epoch(tx)?;
+            let epoch = bump_epoch(tx, now)?;
             let mut a = row(now, "key.revoke", OPERATOR);
             a.kid = Some(kid.into());
             a.detail = Some(format!(
@@ -720,7 +747,7 @@ impl<S: Store> Issuer<S> {
                 expires_at: before.saturating_add(s.max_token_ttl),
                 created_at: now,
             })?;
-            let epoch = bump_epoch(tx)?;
+            let epoch = bump_epoch(tx, now)?;
             let mut a = row(now, "provision.revoke", OPERATOR);
             a.provisioning_key_id = Some(k.id.clone());
             a.sub = Some(k.sub.clone());
@@ -796,7 +823,10 @@ impl<S: Store> Issuer<S> {
                 expires_at: t.exp,
                 created_at: now,
             })?;
-            let epoch = bump_epoch(tx)?;
+            if let Some(slot) = t.status {
+                tx.set_status(slot, STATUS_INVALID)?;
+            }
+            let epoch = bump_epoch(tx, now)?;
             let mut a = row(now, "token.revoke", OPERATOR);
             a.jti = Some(jti.into());
             a.sub = Some(t.sub);
@@ -844,7 +874,7 @@ impl<S: Store> Issuer<S> {
                 expires_at: before.saturating_add(s.max_token_ttl),
                 created_at: now,
             })?;
-            let epoch = bump_epoch(tx)?;
+            let epoch = bump_epoch(tx, now)?;
             let mut a = row(now, "subject.revoke", OPERATOR);
             a.sub = Some(sub.into());
             a.detail = Some(format!("before={before} epoch={epoch}"));
@@ -885,6 +915,62 @@ impl<S: Store> Issuer<S> {
                 &active.kid,
                 crate::revocation::REVOCATION_LIST_TYP,
                 &list,
+            )
+        })
+    }
+
+    /// The Token Status Lists (numbers, capacities, versions).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn status_list_records(&mut self) -> Result<Vec<StatusListRecord>> {
+        self.run(|_, tx| tx.status_lists())
+    }
+
+    /// Status list `list` as a Status List Token (`typ: statuslist+jwt`)
+    /// signed by the active key at `now`: `sub` its URI, `iss`, `iat`,
+    /// `exp` (`iat` + [`STATUS_LIST_LIFETIME`]), `ttl`
+    /// ([`STATUS_LIST_TTL`]), one bit per token (1 = revoked), ZLIB.
+    ///
+    /// # Errors
+    /// Unknown list, no active key, no passphrase, storage errors.
+    pub fn status_list_token(&mut self, list: u64, now: u64) -> Result<String> {
+        self.run(|ctx, tx| {
+            let s = load_settings(tx)?;
+            let rec = tx
+                .status_lists()?
+                .into_iter()
+                .find(|r| r.list == list)
+                .ok_or_else(|| not_found("status list", &list.to_string()))?;
+            let len = usize::try_from(rec.capacity.div_ceil(8))
+                .map_err(|_| Error::storage("status list capacity out of range"))?;
+            let mut raw = std::vec![0u8; len];
+            for (idx, status) in tx.statuses(list)? {
+                let byte = usize::try_from(idx / 8).ok().and_then(|i| raw.get_mut(i));
+                if let (Some(b), true) = (byte, status != 0) {
+                    *b |= 1 << (idx % 8);
+                }
+            }
+            let lst = b64url_encode(&miniz_oxide::deflate::compress_to_vec_zlib(&raw, 6));
+            let payload = json!({
+                "sub": status_list_uri(&s, list),
+                "iss": s.issuer,
+                "iat": now,
+                "exp": now.saturating_add(STATUS_LIST_LIFETIME),
+                "ttl": STATUS_LIST_TTL,
+                "status_list": {"bits": 1, "lst": lst},
+            });
+            let active = tx
+                .keys()?
+                .into_iter()
+                .find(|k| k.state == KeyState::Active)
+                .ok_or_else(|| Error::crypto("the issuer has no active signing key"))?;
+            let signer = ctx.signer(&active)?;
+            compact_jws(
+                signer,
+                &active.kid,
+                crate::status_list::STATUS_LIST_TYP,
+                &payload,
             )
         })
     }
@@ -1049,6 +1135,7 @@ fn issue_in(
     let signer = ctx.signer(&active)?;
     let jti = keys::random_b64(16);
     let exp = now.saturating_add(ttl);
+    let slot = tx.allocate_status(STATUS_LIST_CAPACITY, now)?;
     let mut claims = Map::new();
     for (name, value) in &req.claims {
         claims.insert(name.clone(), Value::String(value.clone()));
@@ -1068,6 +1155,10 @@ fn issue_in(
     claims.insert("jti".into(), jti.clone().into());
     claims.insert("scope".into(), scopes.join(" ").into());
     claims.insert("client_id".into(), pk.id.clone().into());
+    claims.insert(
+        "status".into(),
+        json!({"status_list": {"idx": slot.idx, "uri": status_list_uri(s, slot.list)}}),
+    );
     let token = compact_jws(
         signer,
         &active.kid,
@@ -1081,6 +1172,7 @@ fn issue_in(
         kid: active.kid.clone(),
         iat: now,
         exp,
+        status: Some(slot),
     })?;
     pk.use_count = pk.use_count.saturating_add(1);
     pk.last_used_at = Some(now);
@@ -1096,6 +1188,7 @@ fn issue_in(
         token,
         claims,
         kid: active.kid,
+        status_list: Some(slot.list),
     }))
 }
 
@@ -1234,7 +1327,10 @@ impl<S: Store> Issuer<S> {
                 expires_at: t.exp,
                 created_at: now,
             })?;
-            let epoch = bump_epoch(tx)?;
+            if let Some(slot) = t.status {
+                tx.set_status(slot, STATUS_INVALID)?;
+            }
+            let epoch = bump_epoch(tx, now)?;
             let mut a = row(now, "token.revoke", &actor);
             a.jti = Some(t.jti);
             a.sub = Some(t.sub);
@@ -1292,7 +1388,7 @@ impl<S: Store> Issuer<S> {
 fn revocation_list(tx: &mut dyn Tx, s: &Settings, now: u64) -> Result<Value> {
     let pruned = tx.prune_revocations(now)?;
     let epoch = if pruned > 0 {
-        let epoch = bump_epoch(tx)?;
+        let epoch = bump_epoch(tx, now)?;
         let mut a = row(now, "revocations.prune", OPERATOR);
         a.detail = Some(format!("{pruned} expired entries removed; epoch={epoch}"));
         tx.insert_audit(&a)?;

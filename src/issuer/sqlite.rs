@@ -16,8 +16,8 @@ use crate::Algorithm;
 
 use super::lifecycle::KeyState;
 use super::store::{
-    AuditRecord, KeyRecord, ProvisioningRecord, RevocationEntry, RevocationKind, Store,
-    TokenRecord, Tx,
+    AuditRecord, KeyRecord, ProvisioningRecord, RevocationEntry, RevocationKind, StatusListRecord,
+    StatusSlot, StatusTx, Store, TokenRecord, Tx,
 };
 use super::{Error, ErrorKind, Result};
 
@@ -94,6 +94,20 @@ CREATE INDEX audit_at ON audit (at);
 ",
     r"
 ALTER TABLE provisioning_keys ADD COLUMN permissions TEXT NOT NULL DEFAULT '';
+",
+    r"
+CREATE TABLE status_lists (
+    list       INTEGER PRIMARY KEY,
+    capacity   INTEGER NOT NULL,
+    next_idx   INTEGER NOT NULL,
+    version    INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+ALTER TABLE tokens ADD COLUMN status_list INTEGER;
+ALTER TABLE tokens ADD COLUMN status_idx INTEGER;
+ALTER TABLE tokens ADD COLUMN status INTEGER NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX token_status_slot ON tokens (status_list, status_idx) WHERE status_list IS NOT NULL;
+CREATE INDEX token_status_set ON tokens (status_list) WHERE status != 0;
 ",
 ];
 
@@ -281,6 +295,76 @@ impl Store for SqliteStore {
 
 struct SqliteTx<'c> {
     tx: rusqlite::Transaction<'c>,
+}
+
+impl StatusTx for SqliteTx<'_> {
+    fn allocate_status(&mut self, capacity: u64, now: u64) -> Result<StatusSlot> {
+        let newest: Option<(i64, i64, i64)> = self
+            .tx
+            .query_row(
+                "SELECT list, capacity, next_idx FROM status_lists ORDER BY list DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let (list, idx) = match newest {
+            Some((list, cap, next)) if next < cap => (list, next),
+            other => {
+                let list = other.map_or(1, |(l, _, _)| l.saturating_add(1));
+                self.tx.execute(
+                    "INSERT INTO status_lists (list, capacity, next_idx, created_at) VALUES (?1, ?2, 0, ?3)",
+                    params![list, to_i64(capacity.max(8))?, to_i64(now)?],
+                )?;
+                (list, 0)
+            }
+        };
+        self.tx.execute(
+            "UPDATE status_lists SET next_idx = ?2 WHERE list = ?1",
+            params![list, idx.saturating_add(1)],
+        )?;
+        Ok(StatusSlot {
+            list: list.unsigned_abs(),
+            idx: idx.unsigned_abs(),
+        })
+    }
+
+    fn set_status(&mut self, slot: StatusSlot, status: u8) -> Result<()> {
+        self.tx.execute(
+            "UPDATE tokens SET status = ?3 WHERE status_list = ?1 AND status_idx = ?2",
+            params![to_i64(slot.list)?, to_i64(slot.idx)?, i64::from(status)],
+        )?;
+        self.tx.execute(
+            "UPDATE status_lists SET version = version + 1 WHERE list = ?1",
+            params![to_i64(slot.list)?],
+        )?;
+        Ok(())
+    }
+
+    fn status_lists(&mut self) -> Result<Vec<StatusListRecord>> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT list, capacity, next_idx, version FROM status_lists ORDER BY list")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(StatusListRecord {
+                list: get_u64(r, 0)?,
+                capacity: get_u64(r, 1)?,
+                next_idx: get_u64(r, 2)?,
+                version: get_u64(r, 3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn statuses(&mut self, list: u64) -> Result<Vec<(u64, u8)>> {
+        let mut stmt = self.tx.prepare(
+            "SELECT status_idx, status FROM tokens WHERE status_list = ?1 AND status != 0",
+        )?;
+        let rows = stmt.query_map([to_i64(list)?], |r| {
+            let s: i64 = r.get(1)?;
+            Ok((get_u64(r, 0)?, u8::try_from(s).unwrap_or(1)))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
 }
 
 const KEY_COLUMNS: &str = "kid, alg, state, created_at, activated_at, retiring_at, retired_at, revoked_at, revoke_reason, destroyed_at, public_jwk, private_key, encrypted";
@@ -480,14 +564,16 @@ impl Tx for SqliteTx<'_> {
 
     fn insert_token(&mut self, t: &TokenRecord) -> Result<()> {
         self.tx.execute(
-            "INSERT INTO tokens (jti, sub, provisioning_key_id, kid, iat, exp) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO tokens (jti, sub, provisioning_key_id, kid, iat, exp, status_list, status_idx) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 t.jti,
                 t.sub,
                 t.provisioning_key_id,
                 t.kid,
                 to_i64(t.iat)?,
-                to_i64(t.exp)?
+                to_i64(t.exp)?,
+                opt_i64(t.status.map(|s| s.list))?,
+                opt_i64(t.status.map(|s| s.idx))?,
             ],
         )?;
         Ok(())
@@ -497,7 +583,7 @@ impl Tx for SqliteTx<'_> {
         Ok(self
             .tx
             .query_row(
-                "SELECT jti, sub, provisioning_key_id, kid, iat, exp FROM tokens WHERE jti = ?1",
+                "SELECT jti, sub, provisioning_key_id, kid, iat, exp, status_list, status_idx FROM tokens WHERE jti = ?1",
                 [jti],
                 |r| {
                     Ok(TokenRecord {
@@ -507,6 +593,10 @@ impl Tx for SqliteTx<'_> {
                         kid: r.get(3)?,
                         iat: get_u64(r, 4)?,
                         exp: get_u64(r, 5)?,
+                        status: match (get_opt_u64(r, 6)?, get_opt_u64(r, 7)?) {
+                            (Some(list), Some(idx)) => Some(StatusSlot { list, idx }),
+                            _ => None,
+                        },
                     })
                 },
             )

@@ -92,6 +92,28 @@ pub struct ProvisioningRecord {
     pub permissions: Vec<String>,
 }
 
+/// A token's place in a Token Status List: list number and index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusSlot {
+    /// The list (its URI is `<issuer>/statuslists/<list>`).
+    pub list: u64,
+    /// The token's index in it.
+    pub idx: u64,
+}
+
+/// A Token Status List's bookkeeping row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusListRecord {
+    /// Its number.
+    pub list: u64,
+    /// Indexes it holds.
+    pub capacity: u64,
+    /// The next unallocated index.
+    pub next_idx: u64,
+    /// Bumped on every status change in it (publication cache key).
+    pub version: u64,
+}
+
 /// An issued token's row (kept to revoke it by `jti` with its `exp`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
@@ -101,6 +123,8 @@ pub struct TokenRecord {
     pub sub: String,
     /// Provisioning key it was issued through.
     pub provisioning_key_id: String,
+    /// Its place in a status list (tokens issued before status lists: none).
+    pub status: Option<StatusSlot>,
     /// Signing key.
     pub kid: String,
     /// Issued at.
@@ -204,8 +228,36 @@ pub trait Store {
     fn external_changes(&self) -> Result<u64>;
 }
 
+/// Token Status List storage (part of every transaction).
+pub trait StatusTx {
+    /// Allocates the next index: in the newest list, or in a new list of
+    /// `capacity` when the newest is full (or none exists).
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn allocate_status(&mut self, capacity: u64, now: u64) -> Result<StatusSlot>;
+
+    /// Sets a token's status (1 = invalid) and bumps its list's version.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn set_status(&mut self, slot: StatusSlot, status: u8) -> Result<()>;
+
+    /// Every list.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn status_lists(&mut self) -> Result<Vec<StatusListRecord>>;
+
+    /// The non-zero statuses of `list`: (index, status).
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn statuses(&mut self, list: u64) -> Result<Vec<(u64, u8)>>;
+}
+
 /// The operations available inside a transaction.
-pub trait Tx {
+pub trait Tx: StatusTx {
     /// All settings rows.
     ///
     /// # Errors

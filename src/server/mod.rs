@@ -168,6 +168,9 @@ pub fn metadata(s: &Settings, public_url: &str) -> Value {
         // revocation list are signed with, and where the list is.
         "access_token_signing_alg_values_supported": [s.alg.name()],
         "revocation_list_uri": format!("{base}/revocations"),
+        // Token Status Lists (draft-ietf-oauth-status-list) are at
+        // `<this>/<n>`; tokens name theirs in `status.status_list.uri`.
+        "status_list_endpoint": format!("{base}/statuslists"),
     })
 }
 
@@ -320,6 +323,7 @@ fn router(state: Arc<AppState>, request_timeout: Duration, body_limit: usize) ->
     let documents = Router::new()
         .route("/.well-known/jwks.json", get(jwks))
         .route("/revocations", get(revocations))
+        .route("/statuslists/{list}", get(status_list))
         .route(
             "/.well-known/oauth-authorization-server",
             get(oauth_metadata),
@@ -782,6 +786,28 @@ async fn revocations(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
             state.revocations_max_age,
         ),
         None => unavailable(),
+    }
+}
+
+async fn status_list(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(list): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let doc = list.parse::<u64>().ok().and_then(|n| {
+        writer::current(&state.published).and_then(|p| p.status_lists.get(&n).cloned())
+    });
+    match doc {
+        Some(d) => cached(
+            &headers,
+            &d,
+            "application/statuslist+jwt",
+            crate::issuer::service::STATUS_LIST_TTL,
+        ),
+        None => json_response(
+            StatusCode::NOT_FOUND,
+            json!({"error": "not_found", "error_description": "no such status list"}),
+        ),
     }
 }
 

@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::issuer::lifecycle::KeyState;
-use crate::issuer::service::TOKEN_TYP;
+use crate::issuer::service::{STATUS_LIST_LIFETIME, TOKEN_TYP};
 use crate::issuer::{
     ClientRevocation, Error, IssueRequest, Issued, Issuer, Settings, SqliteStore, Store,
 };
@@ -60,6 +60,8 @@ pub struct Published {
     pub jwks: Doc,
     /// The signed revocation list.
     pub revocations: Doc,
+    /// The signed Token Status Lists, by number.
+    pub status_lists: BTreeMap<u64, Doc>,
     /// The kids the JWKS serves.
     pub kids: BTreeSet<String>,
     /// The active signing key.
@@ -131,6 +133,8 @@ pub(crate) struct Writer {
     published_at_change: Option<u64>,
     /// The last signed revocation list and what it was signed for.
     signed: Option<(u64, String, String)>,
+    /// Signed status lists: list -> (version, signing kid, signed at, JWS).
+    signed_lists: BTreeMap<u64, (u64, String, u64, String)>,
     /// Key states as last published (for one log line per change).
     key_states: BTreeMap<String, KeyState>,
     warned: BTreeSet<String>,
@@ -144,6 +148,7 @@ impl Writer {
             shared,
             published_at_change: None,
             signed: None,
+            signed_lists: BTreeMap::new(),
             key_states: BTreeMap::new(),
             warned: BTreeSet::new(),
         }
@@ -202,8 +207,37 @@ impl Writer {
                     .collect()
             })
             .unwrap_or_default();
+        let mut status_lists = BTreeMap::new();
+        for rec in self.issuer.status_list_records()? {
+            // Re-signed when a status in it changed, when the signing key
+            // changed, or when a third of its lifetime has passed.
+            let fresh = self.signed_lists.get(&rec.list).filter(|(v, kid, at, _)| {
+                *v == rec.version
+                    && *kid == active_kid
+                    && now.saturating_sub(*at) < STATUS_LIST_LIFETIME / 3
+            });
+            let jws = match fresh {
+                Some((.., jws)) => jws.clone(),
+                None => {
+                    let jws = self.issuer.status_list_token(rec.list, now)?;
+                    self.signed_lists.insert(
+                        rec.list,
+                        (rec.version, active_kid.clone(), now, jws.clone()),
+                    );
+                    jws
+                }
+            };
+            status_lists.insert(rec.list, Doc::new(jws));
+        }
         let jwks_text = jwks.to_string();
-        let introspector = introspector(&settings, &jwks_text, &list.to_string())?;
+        let mut introspector = introspector(&settings, &jwks_text, &list.to_string())?;
+        for (n, doc) in &status_lists {
+            let uri = crate::issuer::service::status_list_uri(&settings, *n);
+            let text = core::str::from_utf8(&doc.body).unwrap_or_default();
+            introspector
+                .install_status_list(&uri, text, now)
+                .map_err(|e| Error::crypto(format!("status list {n} does not verify: {e}")))?;
+        }
         for k in &keys {
             let before = self.key_states.insert(k.kid.clone(), k.state);
             if before != Some(k.state) {
@@ -219,6 +253,7 @@ impl Writer {
         let new = Arc::new(Published {
             jwks: Doc::new(jwks_text),
             revocations: Doc::new(signed),
+            status_lists,
             kids,
             active_kid,
             epoch,
@@ -238,20 +273,24 @@ impl Writer {
     }
 
     /// Publishes if the store changed under us since the last publication,
-    /// or if a kid about to be handed out is not served.
-    fn publish_before_answer<'a>(
-        &mut self,
-        kids: impl Iterator<Item = &'a str> + Clone,
-    ) -> Result<(), Error> {
+    /// or if a kid (or status list) about to be handed out is not served.
+    fn publish_before_answer(&mut self, issued: &[&Issued]) -> Result<(), Error> {
         let change = self.issuer.store().external_changes()?;
         let shared = Arc::clone(&self.shared);
-        let served = |kid: &str| current(&shared).is_some_and(|p| p.kids.contains(kid));
-        if self.published_at_change != Some(change) || !kids.clone().all(served) {
+        let served = |i: &&Issued| {
+            current(&shared).is_some_and(|p| {
+                p.kids.contains(&i.kid)
+                    && i.status_list
+                        .is_none_or(|n| p.status_lists.contains_key(&n))
+            })
+        };
+        if self.published_at_change != Some(change) || !issued.iter().all(served) {
             self.publish()?;
         }
-        if let Some(kid) = kids.clone().find(|k| !served(k)) {
+        if let Some(i) = issued.iter().find(|i| !served(i)) {
             return Err(Error::crypto(format!(
-                "signing key {kid} is not in the published JWKS; no token is handed out"
+                "signing key {} (or its status list) is not published; no token is handed out",
+                i.kid
             )));
         }
         Ok(())
@@ -264,10 +303,8 @@ impl Writer {
         let (reqs, replies): (Vec<_>, Vec<_>) = core::mem::take(batch).into_iter().unzip();
         match self.issuer.issue_batch(&reqs, unix_now()) {
             Ok(answers) => {
-                let kids = answers
-                    .iter()
-                    .filter_map(|a| a.as_ref().ok().map(|i| i.kid.as_str()));
-                if let Err(e) = self.publish_before_answer(kids) {
+                let issued: Vec<&Issued> = answers.iter().filter_map(|a| a.as_ref().ok()).collect();
+                if let Err(e) = self.publish_before_answer(&issued) {
                     tracing::error!(target: "jwt_edge::server", code = e.code(), "tokens withheld: {}", e.message());
                     for reply in replies {
                         let _ = reply.send(Err(e.clone()));
@@ -370,7 +407,8 @@ fn introspector(s: &Settings, jwks: &str, list: &str) -> Result<Validator, Error
     let policy = Policy::new()
         .issuer(s.issuer.clone())
         .typ(TOKEN_TYP)
-        .require_claim("jti");
+        .require_claim("jti")
+        .check_status_lists(true);
     let mut v = Validator::builder(policy)
         .keys(keys)
         .cache(0)

@@ -146,6 +146,15 @@ impl Core {
             .map_err(|e| js_error(&e))
     }
 
+    /// Installs a Token Status List (`statuslist+jwt` JWS) fetched from `uri`.
+    #[wasm_bindgen(js_name = setStatusList)]
+    pub fn set_status_list(&mut self, uri: &str, jws: &str, now: f64) -> Result<(), JsValue> {
+        let now = now_secs(now)?;
+        self.validator
+            .install_status_list(uri, jws, now)
+            .map_err(|e| js_error(&e))
+    }
+
     /// The names of the remote sources (`jwks`, `jwks:N`, `revocations`).
     pub fn sources(&self) -> Array {
         self.validator

@@ -20,7 +20,7 @@ use crate::{Algorithm, IssuerOptions, KeySet, Policy, Validator, ValidatorBuilde
 use super::{js_error, options_error};
 
 /// The policy options, at the top level and in each entry of `issuers`.
-const POLICY_OPTIONS: [&str; 9] = [
+const POLICY_OPTIONS: [&str; 12] = [
     "audience",
     "subject",
     "typ",
@@ -30,6 +30,9 @@ const POLICY_OPTIONS: [&str; 9] = [
     "requiredClaims",
     "scopes",
     "kidlessCandidates",
+    "statusLists",
+    "requireStatus",
+    "maxStatusListBytes",
 ];
 
 /// The key options, at the top level and in each entry of `issuers`.
@@ -84,6 +87,17 @@ fn opt_string(options: &JsValue, name: &str) -> Result<Option<String>, JsValue> 
     v.as_string()
         .map(Some)
         .ok_or_else(|| type_error(name, "a string"))
+}
+
+/// A boolean option.
+pub(super) fn opt_bool(options: &JsValue, name: &str) -> Result<Option<bool>, JsValue> {
+    let v = take(options, name);
+    if absent(&v) {
+        return Ok(None);
+    }
+    v.as_bool()
+        .map(Some)
+        .ok_or_else(|| type_error(name, "true or false"))
 }
 
 /// A whole, non-negative number of seconds (or a count).
@@ -241,6 +255,15 @@ fn policy_options(options: &JsValue, mut policy: Policy) -> Result<Policy, JsVal
     let scopes = opt_strings(options, "scopes", false)?;
     if !scopes.is_empty() {
         policy.scopes = scopes;
+    }
+    if let Some(check) = opt_bool(options, "statusLists")? {
+        policy = policy.check_status_lists(check);
+    }
+    if let Some(required) = opt_bool(options, "requireStatus")? {
+        policy = policy.require_status(required);
+    }
+    if let Some(n) = opt_u64(options, "maxStatusListBytes")? {
+        policy = policy.max_status_list_bytes(usize::try_from(n).unwrap_or(usize::MAX));
     }
     if let Some(n) = opt_u64(options, "kidlessCandidates")? {
         // The builder refuses an out-of-range count.

@@ -299,6 +299,22 @@ pub struct RevocationsArgs {
     common: Common,
 }
 
+/// Arguments of `jwt-edge statuslist`.
+#[derive(Debug, clap::Args)]
+pub struct StatusListArgs {
+    /// The list number (the `N` of `<issuer>/statuslists/N` in tokens).
+    list: u64,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Runs `statuslist N`: the signed Token Status List.
+pub fn statuslist(a: &StatusListArgs) -> ExitCode {
+    with_issuer(&a.common, false, |issuer, now| {
+        Ok(Out::Lines(vec![issuer.status_list_token(a.list, now)?]))
+    })
+}
+
 /// Arguments of `jwt-edge audit`.
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {

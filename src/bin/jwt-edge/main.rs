@@ -53,6 +53,8 @@ enum Command {
     Revoke(issuer_cli::RevokeArgs),
     /// Issuer: print the revocation list (JSON, or a signed JWS with --signed).
     Revocations(issuer_cli::RevocationsArgs),
+    /// Issuer: print Token Status List N as a signed statuslist+jwt.
+    Statuslist(issuer_cli::StatusListArgs),
     /// Issuer: print the audit log.
     Audit(issuer_cli::AuditArgs),
     /// Issuer: run the HTTP server (OAuth client-credentials /token, JWKS,
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
         Command::Issue(args) => issuer_cli::issue(&args),
         Command::Revoke(args) => issuer_cli::revoke(&args),
         Command::Revocations(args) => issuer_cli::revocations(&args),
+        Command::Statuslist(args) => issuer_cli::statuslist(&args),
         Command::Audit(args) => issuer_cli::audit(&args),
         Command::Serve(args) => serve::run(&args),
     }

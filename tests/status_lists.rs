@@ -1,0 +1,275 @@
+//! Issue #19: IETF Token Status Lists from the issuer to the validator, and
+//! revocation epochs that never go backwards.
+//! - the issuer gives every token an index; `revoke` sets its bit; the
+//!   signed list verifies in `jwt_edge::Validator` (status 1: revoked);
+//! - `jwt-edge serve` publishes `/statuslists/N` with ETag/304 and `ttl`,
+//!   and a client's RFC 7009 revocation shows in it before the answer;
+//! - lists that lie about their URI, are older than the copy held, or
+//!   inflate beyond the bound are refused;
+//! - a store restored from an older backup still publishes a higher epoch.
+
+#![cfg(not(target_arch = "wasm32"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod server_util;
+
+use jwt_edge::issuer::IssueRequest;
+use jwt_edge::{KeySet, Policy, RevocationReason, Validator};
+use serde_json::Value;
+use server_util::*;
+
+fn request(full: &str) -> IssueRequest {
+    IssueRequest {
+        provisioning_key: zeroize::Zeroizing::new(full.to_owned()),
+        ..IssueRequest::default()
+    }
+}
+
+fn claims(token: &str) -> serde_json::Map<String, Value> {
+    jwt_edge::inspect(token, None).unwrap().claims
+}
+
+fn validator(jwks: &Value, check: bool) -> Validator {
+    let keys = KeySet::from_jwks(jwks.to_string().as_bytes()).unwrap();
+    Validator::builder(
+        Policy::new()
+            .issuer(ISS)
+            .audience(AUD)
+            .check_status_lists(check),
+    )
+    .keys(keys)
+    .build()
+    .unwrap()
+}
+
+#[test]
+fn issuer_lists_verify_and_revoke() {
+    let dir = temp_dir("status-issuer");
+    let db = init_store(&dir, &settings());
+    let (_, full) = provision(&db, "svc");
+    let mut i = issuer(&db);
+    let now = unix_now();
+    let tokens: Vec<String> = (0..3)
+        .map(|_| i.issue(&request(&full), now).unwrap().token)
+        .collect();
+    let uri = format!("{ISS}/statuslists/1");
+    for (n, t) in tokens.iter().enumerate() {
+        let c = claims(t);
+        assert_eq!(c["status"]["status_list"]["uri"], uri.as_str());
+        assert_eq!(c["status"]["status_list"]["idx"], n);
+    }
+    let jwks = i.jwks().unwrap();
+    let list = i.status_list_token(1, now).unwrap();
+    let header = jwt_edge::inspect(&list, None).unwrap().header;
+    assert_eq!(header["typ"], "statuslist+jwt");
+
+    // Checking on: no list held yet -> unavailable (fail closed), then ok.
+    let mut v = validator(&jwks, true);
+    let e = v.verify(&tokens[0], now).unwrap_err();
+    assert_eq!(e.code(), "ERR_STATUS_LIST_UNAVAILABLE");
+    v.install_status_list(&uri, &list, now).unwrap();
+    for t in &tokens {
+        v.verify(t, now).unwrap();
+    }
+    // Revoke the second token: its bit is set in the next list.
+    let jti = claims(&tokens[1])["jti"].as_str().unwrap().to_owned();
+    i.revoke_jti(&jti, now).unwrap();
+    let newer = i.status_list_token(1, now + 1).unwrap();
+    v.install_status_list(&uri, &newer, now + 1).unwrap();
+    let e = v.verify(&tokens[1], now + 1).unwrap_err();
+    assert_eq!(e.code(), "ERR_JWT_REVOKED");
+    assert_eq!(e.revocation_reason(), Some(RevocationReason::StatusList));
+    v.verify(&tokens[0], now + 1).unwrap();
+    v.verify(&tokens[2], now + 1).unwrap();
+    // A replay of the older list (lower iat) cannot un-revoke it.
+    let e = v.install_status_list(&uri, &list, now + 1).unwrap_err();
+    assert_eq!(e.code(), "ERR_STATUS_LIST_INVALID");
+    assert_eq!(
+        v.verify(&tokens[1], now + 1).unwrap_err().code(),
+        "ERR_JWT_REVOKED"
+    );
+    // A list whose `sub` is not the URI it came from.
+    let e = v
+        .install_status_list(&format!("{ISS}/statuslists/2"), &newer, now + 1)
+        .unwrap_err();
+    assert_eq!(e.code(), "ERR_STATUS_LIST_INVALID");
+    assert!(e.message().contains("sub"), "{}", e.message());
+    // An expired list (exp = iat + 1 day) no longer answers.
+    let e = v.verify(&tokens[0], now + 86_402).unwrap_err();
+    assert!(
+        ["ERR_STATUS_LIST_UNAVAILABLE", "ERR_JWT_EXPIRED"].contains(&e.code()),
+        "{}",
+        e.code()
+    );
+    // A status list is never accepted as an access token.
+    assert_eq!(
+        v.verify(&newer, now + 1).unwrap_err().code(),
+        "ERR_JWS_INVALID"
+    );
+
+    // Checking off (the default): the claim is not looked at.
+    let mut off = validator(&jwks, false);
+    off.verify(&tokens[1], now + 1).unwrap();
+    // requireStatus: a token without the claim is refused.
+    let keys = KeySet::from_jwks(jwks.to_string().as_bytes()).unwrap();
+    let mut strict = Validator::builder(Policy::new().issuer(ISS).require_status(true))
+        .keys(keys)
+        .build()
+        .unwrap();
+    strict.install_status_list(&uri, &newer, now + 1).unwrap();
+    strict.verify(&tokens[0], now + 1).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bomb_lists_are_refused_without_growing_memory() {
+    let dir = temp_dir("status-bomb");
+    let db = init_store(&dir, &settings());
+    let (_, full) = provision(&db, "svc");
+    let mut i = issuer(&db);
+    let now = unix_now();
+    let token = i.issue(&request(&full), now).unwrap().token;
+    let list = i.status_list_token(1, now).unwrap();
+    let jwks = i.jwks().unwrap();
+    // The issuer's own list is 128 KiB inflated: over a 64 KiB bound it is
+    // refused as a bomb, and the token stays unverifiable (fail closed).
+    let keys = KeySet::from_jwks(jwks.to_string().as_bytes()).unwrap();
+    let mut v = Validator::builder(
+        Policy::new()
+            .issuer(ISS)
+            .check_status_lists(true)
+            .max_status_list_bytes(64 * 1024),
+    )
+    .keys(keys)
+    .build()
+    .unwrap();
+    let uri = format!("{ISS}/statuslists/1");
+    let e = v.install_status_list(&uri, &list, now).unwrap_err();
+    assert_eq!(e.code(), "ERR_STATUS_LIST_INVALID");
+    assert!(
+        e.message().contains("decompression bomb"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(
+        v.verify(&token, now).unwrap_err().code(),
+        "ERR_STATUS_LIST_UNAVAILABLE"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_publishes_status_lists() {
+    let dir = temp_dir("status-serve");
+    let db = init_store(&dir, &settings());
+    let (id, full) = provision(&db, "svc");
+    let server = start(config(&db)).await;
+    let mut c = Client::new(server.addr);
+    let form = format!("grant_type=client_credentials&{}", form_creds(&id, &full));
+    let ct = ("content-type", "application/x-www-form-urlencoded");
+    let token = c.token(&form, &[ct]).await.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let meta = c
+        .get("/.well-known/oauth-authorization-server")
+        .await
+        .json();
+    assert_eq!(meta["status_list_endpoint"], format!("{ISS}/statuslists"));
+    // Published before the token was answered.
+    let r = c.get("/statuslists/1").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/statuslist+jwt"));
+    assert_eq!(r.header("cache-control"), Some("public, max-age=60"));
+    let etag = r.header("etag").unwrap().to_owned();
+    let r2 = c
+        .send("GET", "/statuslists/1", &[("if-none-match", &etag)], b"")
+        .await;
+    assert_eq!(r2.status, 304);
+    let jwks = c.get("/.well-known/jwks.json").await.json();
+    let mut v = validator(&jwks, true);
+    let uri = format!("{ISS}/statuslists/1");
+    v.install_status_list(&uri, &r.text(), unix_now()).unwrap();
+    v.verify(&token, unix_now()).unwrap();
+    assert_eq!(c.get("/statuslists/2").await.status, 404);
+    assert_eq!(c.get("/statuslists/x").await.status, 404);
+
+    // The client revokes it (RFC 7009): the served list says so at once.
+    let body = format!("token={}&{}", enc(&token), form_creds(&id, &full));
+    assert_eq!(
+        c.send("POST", "/revoke", &[ct], body.as_bytes())
+            .await
+            .status,
+        200
+    );
+    let r = c.get("/statuslists/1").await;
+    assert_ne!(r.header("etag"), Some(etag.as_str()));
+    // Signed at a later second than the first copy, or the same: install
+    // needs iat >= the held one, which holds either way.
+    v.install_status_list(&uri, &r.text(), unix_now()).unwrap();
+    let e = v.verify(&token, unix_now()).unwrap_err();
+    assert_eq!(e.revocation_reason(), Some(RevocationReason::StatusList));
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An issuer restored from an older backup publishes a higher epoch than
+/// anything it published before the restore: edges holding the newer epoch
+/// keep accepting its lists.
+#[test]
+fn epochs_survive_a_restore_from_backup() {
+    let dir = temp_dir("status-epoch");
+    let db = init_store(&dir, &settings());
+    let (_, full) = provision(&db, "svc");
+    let now = unix_now();
+    let mut i = issuer(&db);
+    let t1 = i.issue(&request(&full), now).unwrap().token;
+    // An online backup, as docs/server.md says (VACUUM INTO).
+    let backup = dir.join("backup.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("VACUUM INTO ?1", [backup.to_str().unwrap()])
+        .unwrap();
+    // After the backup: three more revocations (epochs move on).
+    let mut held = 0;
+    for _ in 0..3 {
+        let t = i.issue(&request(&full), now).unwrap().token;
+        i.revoke_jti(claims(&t)["jti"].as_str().unwrap(), now)
+            .unwrap();
+        held = i.revocation_list(now).unwrap()["epoch"].as_u64().unwrap();
+    }
+    let jwks = i.jwks().unwrap();
+    let mut v = validator(&jwks, false);
+    v.install_revocations(&i.signed_revocation_list(now).unwrap())
+        .unwrap();
+    drop(i);
+    // Restore the older copy; a change a second later bumps its epoch.
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
+    }
+    std::fs::copy(&backup, &db).unwrap();
+    let mut restored = issuer(&db);
+    assert!(
+        restored.revocation_list(now).unwrap()["epoch"]
+            .as_u64()
+            .unwrap()
+            < held
+    );
+    restored
+        .revoke_jti(claims(&t1)["jti"].as_str().unwrap(), now + 1)
+        .unwrap();
+    let epoch = restored.revocation_list(now + 1).unwrap()["epoch"]
+        .as_u64()
+        .unwrap();
+    assert!(epoch > held, "restored epoch {epoch} > held {held}");
+    v.install_revocations(&restored.signed_revocation_list(now + 1).unwrap())
+        .unwrap();
+    let e = v.verify(&t1, now + 1).unwrap_err();
+    assert_eq!(e.code(), "ERR_JWT_REVOKED");
+    let _ = std::fs::remove_dir_all(&dir);
+}
