@@ -92,6 +92,11 @@ function remoteSource(kind, url, options = {}) {
 export const remoteJwks = (url, options) => remoteSource("remoteJwks", url, options);
 /** A signed revocation list (typ revocation-list+jwt) fetched from `url`. */
 export const remoteRevocations = (url, options) => remoteSource("remoteRevocations", url, options);
+/**
+ * IETF Token Status Lists fetched from the URI each token names (only under
+ * `statusListPrefixes`, default: the issuer's origin), kept fresh like a JWKS.
+ */
+export const remoteStatusLists = (options) => remoteSource("remoteStatusLists", "", options);
 
 // Moves a remote descriptor given as `opts[name]` to the option Rust reads
 // (`remoteJwks` / `remoteRevocations`: its freshness settings) and records
@@ -124,7 +129,14 @@ export function createApi(wasm, host) {
   // re-check - is replaced by that answer. (The same rule in Rust, a cache
   // miss for such entries when signatures must be checked in Rust, would
   // make this unnecessary.)
-  const AFTER_SIGNATURE = new Set(["ERR_JWT_INVALID", "ERR_JWT_EXPIRED", "ERR_JWT_CLAIM_VALIDATION_FAILED", "ERR_JWT_REVOKED"]);
+  const AFTER_SIGNATURE = new Set([
+    "ERR_JWT_INVALID",
+    "ERR_JWT_EXPIRED",
+    "ERR_JWT_CLAIM_VALIDATION_FAILED",
+    "ERR_JWT_REVOKED",
+    "ERR_STATUS_LIST_INVALID",
+    "ERR_STATUS_LIST_UNAVAILABLE",
+  ]);
   const noRustBackend = (alg) =>
     new JwtEdgeError({
       code: "ERR_JOSE_NOT_SUPPORTED",
@@ -157,6 +169,7 @@ export function createApi(wasm, host) {
       if (opts && typeof opts === "object") {
         takeRemote(opts, "jwks", "remoteJwks", this.#sources, "jwks");
         takeRemote(opts, "revocations", "remoteRevocations", this.#sources, "revocations");
+        takeRemote(opts, "statusLists", "remoteStatusLists", this.#sources, "statuslist");
         if (Array.isArray(opts.issuers)) {
           opts.issuers = opts.issuers.map((entry, i) => {
             if (!entry || typeof entry !== "object") return entry;
@@ -227,7 +240,7 @@ export function createApi(wasm, host) {
         if (s.done !== undefined) return this.#result(s.done, token);
         if (s.fetch !== undefined) {
           if (!s.kidMiss) fetched.push(s.fetch);
-          const flight = this.#fetch(s.fetch, s.ifNoneMatch, now, s.timeout);
+          const flight = this.#fetch(s.fetch, s.ifNoneMatch, now, s.timeout, s.url);
           if (s.blocking) {
             await flight;
           } else {
@@ -283,17 +296,23 @@ export function createApi(wasm, host) {
       return out;
     }
 
-    async #fetch(name, ifNoneMatch, now, timeout) {
-      const src = this.#sources[name];
+    async #fetch(name, ifNoneMatch, now, timeout, url) {
+      // Status lists: one descriptor for all; the URL is the one the token
+      // names, which Rust checked against the allowed prefixes.
+      const status = url !== undefined && name.startsWith("statuslist:");
+      const src = status ? this.#sources.statuslist : this.#sources[name];
       if (src === undefined) throw toError(this.#core.unavailable(name));
-      const headers = { accept: name === "revocations" ? "application/jwt, text/plain" : "application/jwk-set+json, application/json", ...src.headers };
+      const accept = status
+        ? "application/statuslist+jwt"
+        : name === "revocations" ? "application/jwt, text/plain" : "application/jwk-set+json, application/json";
+      const headers = { accept, ...src.headers };
       if (ifNoneMatch) headers["if-none-match"] = ifNoneMatch;
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), 1000 * timeout);
       let status = 0;
       let cacheControl, age, etag, body;
       try {
-        const res = await (src.fetch ?? fetch)(src.url, { headers, signal: controller.signal, redirect: "manual" });
+        const res = await (src.fetch ?? fetch)(status ? url : src.url, { headers, signal: controller.signal, redirect: "manual" });
         status = res.status;
         cacheControl = res.headers.get("cache-control") ?? undefined;
         age = res.headers.get("age") ?? undefined;
@@ -371,5 +390,5 @@ export function createApi(wasm, host) {
     return { ...parsed(r), warnings: r.warnings };
   }
 
-  return { Validator, inspect, rustAlgorithms: () => wasm.rustAlgorithms(), remoteJwks, remoteRevocations };
+  return { Validator, inspect, rustAlgorithms: () => wasm.rustAlgorithms(), remoteJwks, remoteRevocations, remoteStatusLists };
 }

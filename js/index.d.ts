@@ -45,11 +45,21 @@ export interface RemoteJwks {
 export interface RemoteRevocations {
   readonly [remoteBrand]: "remoteRevocations";
 }
+/** Token Status Lists fetched from the URIs tokens name (see `remoteStatusLists`). */
+export interface RemoteStatusLists {
+  readonly [remoteBrand]: "remoteStatusLists";
+}
 
 /** A JWKS fetched from `url` and kept fresh. */
 export declare function remoteJwks(url: string | URL, options?: RemoteOptions): RemoteJwks;
 /** A signed revocation list (`typ: revocation-list+jwt`) fetched from `url`. */
 export declare function remoteRevocations(url: string | URL, options?: RemoteOptions): RemoteRevocations;
+/**
+ * IETF Token Status Lists (`typ: statuslist+jwt`) fetched from the URI each token
+ * names in `status.status_list.uri` — only under `statusListPrefixes` (default: the
+ * issuer's origin) — and kept fresh under these options. Use as `statusLists`.
+ */
+export declare function remoteStatusLists(options?: RemoteOptions): RemoteStatusLists;
 
 /** The policy options an entry of `issuers` may override. */
 export interface PolicyOptions {
@@ -71,8 +81,12 @@ export interface PolicyOptions {
   scopes?: string[];
   /** How many keys a token without `kid` may try (1-3, default 1). */
   kidlessCandidates?: number;
-  /** Check tokens' `status.status_list` against installed Token Status Lists (default false). */
-  statusLists?: boolean;
+  /**
+   * Check tokens' `status.status_list` against Token Status Lists (default false):
+   * `true` checks against lists given with `setStatusList`; `remoteStatusLists()`
+   * (top level only) fetches them.
+   */
+  statusLists?: boolean | RemoteStatusLists;
   /** Refuse tokens without a `status.status_list` reference (implies `statusLists`). */
   requireStatus?: boolean;
   /** Largest inflated status list accepted, in bytes (default 4 MiB). */
@@ -105,6 +119,8 @@ export interface ValidatorOptions extends PolicyOptions {
   crypto?: "auto" | "host" | "wasm";
   /** Verified-token cache entries (default 1000, 0 disables it, at most 1,000,000). */
   cache?: number;
+  /** URL prefixes (ending in "/") status lists may be fetched from (default: each issuer's origin). */
+  statusListPrefixes?: string[];
 }
 
 export interface VerifyOptions {

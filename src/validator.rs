@@ -126,10 +126,24 @@ pub struct ValidatorBuilder {
     single: IssuerOptions,
     issuers: Vec<IssuerOptions>,
     remote_revocations: Option<RemoteConfig>,
+    remote_status_lists: Option<(RemoteConfig, Vec<String>)>,
     cache: usize,
 }
 
 impl ValidatorBuilder {
+    /// Token Status Lists are fetched by the caller (a [`Step::Fetch`] with
+    /// [`FetchRequest::url`]) from the URI a token names, under this
+    /// freshness policy — only URIs that start with one of `prefixes`
+    /// (each an `https://` or `http://` URL ending in `/`; empty: each
+    /// issuer's own origin, e.g. `https://issuer.example/`). A token naming
+    /// any other URI is refused and nothing is fetched. Turns on
+    /// [`Policy::check_status_lists`] for every issuer.
+    #[must_use]
+    pub fn remote_status_lists(mut self, config: RemoteConfig, prefixes: Vec<String>) -> Self {
+        self.remote_status_lists = Some((config, prefixes));
+        self
+    }
+
     /// The trusted public keys of a single-issuer validator (the shorthand
     /// form: `iss` is then checked by the policy, after the signature).
     #[must_use]
@@ -187,6 +201,20 @@ impl ValidatorBuilder {
             )));
         }
         let multi = !self.issuers.is_empty();
+        if let Some((_, prefixes)) = &self.remote_status_lists {
+            for (i, p) in prefixes.iter().enumerate() {
+                let ok = (p.starts_with("https://") || p.starts_with("http://"))
+                    && p.ends_with('/')
+                    && p.split('/').nth(2).is_some_and(|host| !host.is_empty());
+                if !ok {
+                    return Err(invalid_options(msg!(
+                        "invalid option \"statusListPrefixes[",
+                        i,
+                        "]\": must be an https:// or http:// URL ending in \"/\""
+                    )));
+                }
+            }
+        }
         let mut trusts = Vec::new();
         if multi {
             let single = &self.single;
@@ -255,12 +283,19 @@ impl ValidatorBuilder {
                 depth.max(t.policy.max_depth),
             )
         });
+        if self.remote_status_lists.is_some() {
+            for t in &mut trusts {
+                t.policy.check_status = true;
+            }
+        }
         Ok(Validator {
             trusts,
             multi,
             limits,
             cache: TokenCache::new(self.cache),
             revocations_remote: self.remote_revocations.map(RemoteState::new),
+            status_remote: self.remote_status_lists,
+            status_sources: Vec::new(),
             generation: 0,
         })
     }
@@ -356,6 +391,9 @@ pub enum Source {
     Jwks(usize),
     /// The remote signed revocation list.
     Revocations,
+    /// Remote Token Status List `n` (fetched from the URI tokens name, under
+    /// an allowed prefix; [`FetchRequest::url`]).
+    StatusList(usize),
 }
 
 impl Source {
@@ -367,6 +405,7 @@ impl Source {
             Source::Jwks(n) if multi => msg!("jwks:", n),
             Source::Jwks(_) => String::from("jwks"),
             Source::Revocations => String::from("revocations"),
+            Source::StatusList(n) => msg!("statuslist:", n),
         }
     }
 }
@@ -389,6 +428,9 @@ pub struct FetchRequest {
     pub timeout: u64,
     /// A refetch because a token named an unknown `kid` (at most one per cooldown).
     pub kid_miss: bool,
+    /// Where to fetch it, for sources whose address comes from the token
+    /// (status lists); `None`: the address the caller configured.
+    pub url: Option<String>,
 }
 
 /// The state of one token after [`Validator::begin`].
@@ -498,7 +540,23 @@ pub struct Validator {
     limits: (usize, usize),
     cache: TokenCache,
     revocations_remote: Option<RemoteState>,
+    /// Remote Token Status Lists: the freshness policy and allowed prefixes.
+    status_remote: Option<(RemoteConfig, Vec<String>)>,
+    /// The status lists seen in tokens so far (at most
+    /// [`crate::status_list::MAX_HELD_STATUS_LISTS`]; the least recently
+    /// used is replaced beyond it).
+    status_sources: Vec<StatusSource>,
     generation: u64,
+}
+
+/// A remote Token Status List: its URI, the issuer whose keys verify it,
+/// its fetch state, and when a token last named it.
+#[derive(Debug)]
+struct StatusSource {
+    uri: String,
+    trust: usize,
+    state: RemoteState,
+    used: u64,
 }
 
 /// The `now` every entry point accepts.
@@ -524,6 +582,7 @@ impl Validator {
             single: IssuerOptions::new(""),
             issuers: Vec::new(),
             remote_revocations: None,
+            remote_status_lists: None,
             cache: DEFAULT_CAPACITY,
         }
     }
@@ -661,6 +720,25 @@ impl Validator {
             if let Some(step) = self.ensure_sources(owner, now, mode.fetch, fetched)? {
                 return Ok(step);
             }
+            // The issuer's status lists stay fresh too (a cached answer is
+            // only as current as the lists it was checked against).
+            let multi = self.multi;
+            for (n, s) in self.status_sources.iter_mut().enumerate() {
+                let source = Source::StatusList(n);
+                if s.trust != owner {
+                    continue;
+                }
+                let may = mode.fetch && !fetched.contains(&source);
+                if let Some(step) = ensure(Some(&mut s.state), source, multi, now, may)? {
+                    return Ok(match step {
+                        Step::Fetch(mut f) => {
+                            f.url = Some(s.uri.clone());
+                            Step::Fetch(f)
+                        }
+                        other => other,
+                    });
+                }
+            }
             let trusts = &self.trusts;
             let hit = match self
                 .cache
@@ -704,6 +782,16 @@ impl Validator {
         if let Some(step) = self.ensure_sources(trust, now, mode.fetch, fetched)? {
             return Ok(step);
         }
+        if self.status_remote.is_some() {
+            if claims.is_none() {
+                claims = Some(parsed.claims(max_depth)?);
+            }
+            if let Some(c) = &claims {
+                if let Some(step) = self.ensure_status(trust, c, now, mode.fetch, fetched)? {
+                    return Ok(step);
+                }
+            }
+        }
         let Some(t) = self.trusts.get_mut(trust) else {
             return Err(invalid_options("no trusted issuer"));
         };
@@ -731,6 +819,7 @@ impl Validator {
                             blocking: true,
                             timeout,
                             kid_miss: true,
+                            url: None,
                         }))
                     }
                     _ => return Err(e),
@@ -867,9 +956,15 @@ impl Validator {
         let t = self.trusts.get(trust)?;
         let (from, until) = claims::time_window(times, &t.policy)?;
         // Before a source's freshness ends, `begin` would do nothing about it.
+        let status = self
+            .status_sources
+            .iter()
+            .filter(|s| s.trust == trust)
+            .map(|s| &s.state);
         let fresh = [t.remote.as_ref(), self.revocations_remote.as_ref()]
             .into_iter()
             .flatten()
+            .chain(status)
             .map(RemoteState::fresh_until)
             .min()
             .unwrap_or(u64::MAX);
@@ -940,10 +1035,125 @@ impl Validator {
         )
     }
 
+    /// Whether the status list at `uri` may be fetched for issuer `trust`.
+    fn status_allowed(&self, trust: usize, uri: &str) -> bool {
+        let Some((_, prefixes)) = &self.status_remote else {
+            return false;
+        };
+        if !prefixes.is_empty() {
+            return prefixes.iter().any(|p| uri.starts_with(p.as_str()));
+        }
+        // The issuer's own origin: scheme://host[:port]/
+        let Some(t) = self.trusts.get(trust) else {
+            return false;
+        };
+        let iss = t
+            .issuer
+            .as_deref()
+            .or_else(|| t.policy.issuers.first().map(String::as_str));
+        let origin = iss.and_then(|iss| {
+            let rest = iss
+                .strip_prefix("https://")
+                .map(|r| ("https://", r))
+                .or_else(|| iss.strip_prefix("http://").map(|r| ("http://", r)))?;
+            let host = rest.1.split('/').next().filter(|h| !h.is_empty())?;
+            Some(msg!(rest.0, host, "/"))
+        });
+        origin.is_some_and(|o| uri.starts_with(o.as_str()))
+    }
+
+    /// The status list a token names: a fetch when it is not held (or
+    /// stale), nothing when it is fresh. Only allowed URIs are ever fetched.
+    fn ensure_status(
+        &mut self,
+        trust: usize,
+        claims: &serde_json::Map<String, Value>,
+        now: u64,
+        fetch: bool,
+        fetched: &[Source],
+    ) -> Result<Option<Step<'static>>> {
+        let Some((config, _)) = &self.status_remote else {
+            return Ok(None);
+        };
+        let config = *config;
+        if !self
+            .trusts
+            .get(trust)
+            .is_some_and(|t| t.policy.check_status)
+        {
+            return Ok(None);
+        }
+        let Some(r) = crate::status_list::status_ref(claims)? else {
+            return Ok(None);
+        };
+        if !self.status_allowed(trust, r.uri) {
+            return Err(Error::new(
+                ErrorKind::StatusListInvalid,
+                msg!(
+                    "the token's status list ",
+                    Truncated(r.uri),
+                    " is not under an allowed prefix (statusListPrefixes; default: the issuer's origin); it is not fetched"
+                ),
+            ));
+        }
+        let found = self
+            .status_sources
+            .iter()
+            .position(|s| s.trust == trust && s.uri == r.uri);
+        let n = match found {
+            Some(n) => n,
+            None if self.status_sources.len() < crate::status_list::MAX_HELD_STATUS_LISTS => {
+                self.status_sources.push(StatusSource {
+                    uri: String::from(r.uri),
+                    trust,
+                    state: RemoteState::new(config),
+                    used: now,
+                });
+                self.status_sources.len() - 1
+            }
+            None => {
+                // Replace the least recently named list (its slot keeps
+                // its number; a fetch still in flight for the old URI then
+                // fails verification and counts as failed).
+                let n = self
+                    .status_sources
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, s)| s.used)
+                    .map_or(0, |(n, _)| n);
+                if let Some(s) = self.status_sources.get_mut(n) {
+                    *s = StatusSource {
+                        uri: String::from(r.uri),
+                        trust,
+                        state: RemoteState::new(config),
+                        used: now,
+                    };
+                }
+                n
+            }
+        };
+        let source = Source::StatusList(n);
+        let may = fetch && !fetched.contains(&source);
+        let multi = self.multi;
+        let Some(s) = self.status_sources.get_mut(n) else {
+            return Ok(None);
+        };
+        s.used = now;
+        let step = ensure(Some(&mut s.state), source, multi, now, may)?;
+        Ok(step.map(|step| match step {
+            Step::Fetch(mut f) => {
+                f.url = Some(s.uri.clone());
+                Step::Fetch(f)
+            }
+            other => other,
+        }))
+    }
+
     fn remote_mut(&mut self, source: Source) -> Option<&mut RemoteState> {
         match source {
             Source::Jwks(n) => self.trusts.get_mut(n)?.remote.as_mut(),
             Source::Revocations => self.revocations_remote.as_mut(),
+            Source::StatusList(n) => self.status_sources.get_mut(n).map(|s| &mut s.state),
         }
     }
 
@@ -951,6 +1161,7 @@ impl Validator {
         match source {
             Source::Jwks(n) => self.trusts.get(n)?.remote.as_ref(),
             Source::Revocations => self.revocations_remote.as_ref(),
+            Source::StatusList(n) => self.status_sources.get(n).map(|s| &s.state),
         }
     }
 
@@ -959,6 +1170,7 @@ impl Validator {
         let kind = match source {
             Source::Jwks(_) => ErrorKind::JwksTimeout,
             Source::Revocations => ErrorKind::RevocationsUnavailable,
+            Source::StatusList(_) => ErrorKind::StatusListUnavailable,
         };
         match self.remote(source) {
             Some(state) => state.unavailable(kind),
@@ -980,8 +1192,13 @@ impl Validator {
         out
     }
 
-    /// The source called `name`, if configured.
+    /// The source called `name`, if configured (or, for `statuslist:N`,
+    /// seen in a token).
     pub fn source(&self, name: &str) -> Option<Source> {
+        if let Some(n) = name.strip_prefix("statuslist:") {
+            let n: usize = n.parse().ok()?;
+            return (n < self.status_sources.len()).then_some(Source::StatusList(n));
+        }
         self.sources()
             .into_iter()
             .find(|(_, n)| n == name)
@@ -1023,6 +1240,27 @@ impl Validator {
                     .1
                     .map(Installed::List)
             }
+            Source::StatusList(n) => {
+                let Some(StatusSource {
+                    uri, trust, state, ..
+                }) = self.status_sources.get_mut(n)
+                else {
+                    return Err(invalid_options("no such remote source"));
+                };
+                let Some(t) = self.trusts.get(*trust) else {
+                    return Err(invalid_options("no such remote source"));
+                };
+                let trust = *trust;
+                state
+                    .on_result(now, outcome, |body| {
+                        let text = core::str::from_utf8(body).map_err(|_| {
+                            Error::new(ErrorKind::StatusListInvalid, "the status list is not UTF-8")
+                        })?;
+                        verify::verify_status_list(text, uri, &t.keys, &t.policy, now)
+                    })
+                    .1
+                    .map(|list| Installed::Status(trust, list))
+            }
         };
         match parsed {
             Some(doc) => self.install(source, doc).map(|()| true),
@@ -1032,6 +1270,12 @@ impl Validator {
 
     fn install(&mut self, source: Source, doc: Installed) -> Result<()> {
         match (source, doc) {
+            (_, Installed::Status(trust, list)) => {
+                if let Some(t) = self.trusts.get_mut(trust) {
+                    t.policy.revocations.insert_status_list(list)?;
+                }
+                self.generation = self.generation.wrapping_add(1);
+            }
             (Source::Jwks(n), Installed::Keys(keys)) => self.install_keys(n, keys),
             (_, Installed::List((trust, list))) => {
                 if let Some(t) = self.trusts.get_mut(trust) {
@@ -1189,6 +1433,8 @@ impl Validator {
                 Source::Revocations => {
                     Installed::List(verify_list(body, &self.trusts, self.multi, true)?)
                 }
+                // Not in snapshots: fetched again when a token names them.
+                Source::StatusList(_) => continue,
             };
             self.install(source, installed)?;
             match source {
@@ -1198,6 +1444,7 @@ impl Validator {
                     }
                 }
                 Source::Revocations => self.revocations_remote = Some(state),
+                Source::StatusList(_) => {}
             }
         }
         Ok(())
@@ -1234,6 +1481,7 @@ impl Validator {
 enum Installed {
     Keys(KeySet),
     List((usize, RevocationList)),
+    Status(usize, crate::status_list::StatusList),
 }
 
 fn parse_jwks(body: &[u8], secrets: &KeySet) -> Result<KeySet> {
@@ -1326,6 +1574,7 @@ fn ensure(
     let kind = match source {
         Source::Jwks(_) => ErrorKind::JwksTimeout,
         Source::Revocations => ErrorKind::RevocationsUnavailable,
+        Source::StatusList(_) => ErrorKind::StatusListUnavailable,
     };
     if !fetch {
         return if state.is_usable(now) {
@@ -1344,6 +1593,7 @@ fn ensure(
             blocking: !plan.usable,
             timeout,
             kid_miss: false,
+            url: None,
         })));
     }
     if plan.usable {

@@ -273,3 +273,98 @@ fn epochs_survive_a_restore_from_backup() {
     assert_eq!(e.code(), "ERR_JWT_REVOKED");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Remote status lists: the validator asks for the list the token names
+/// (with its URL), only under the allowed prefix; a revoked token is refused
+/// once the next fetch brings the new list; the freshness policy applies.
+#[test]
+fn remote_status_lists_are_fetched_from_allowed_uris_only() {
+    use jwt_edge::{FetchOutcome, RemoteConfig};
+    let dir = temp_dir("status-remote");
+    let db = init_store(&dir, &settings());
+    let (_, full) = provision(&db, "svc");
+    let mut i = issuer(&db);
+    let now = unix_now();
+    let token = i.issue(&request(&full), now).unwrap().token;
+    let jwks = i.jwks().unwrap();
+    let keys = || KeySet::from_jwks(jwks.to_string().as_bytes()).unwrap();
+    let uri = format!("{ISS}/statuslists/1");
+    let config = RemoteConfig {
+        min_ttl: 1,
+        ..RemoteConfig::default()
+    };
+    let mut v = Validator::builder(Policy::new().issuer(ISS))
+        .keys(keys())
+        .remote_status_lists(config, vec![])
+        .build()
+        .unwrap();
+    let mut asked = Vec::new();
+    let list = i.status_list_token(1, now).unwrap();
+    let serve = |body: &str| FetchOutcome::Response {
+        status: 200,
+        cache_control: Some("max-age=60".into()),
+        age: None,
+        etag: None,
+        body: body.as_bytes().to_vec(),
+    };
+    v.verify_fetching(&token, now, |r| {
+        asked.push(r.url.clone());
+        serve(&list)
+    })
+    .unwrap();
+    assert_eq!(
+        asked,
+        [Some(uri.clone())],
+        "one fetch, of the URI the token names"
+    );
+    // Fresh: no fetch.
+    v.verify_fetching(&token, now + 10, |_| panic!("no fetch while fresh"))
+        .unwrap();
+    // Revoked at the issuer; after max-age the next verification refetches
+    // (stale-while-revalidate serves the held copy once, then the new one).
+    i.revoke_jti(claims(&token)["jti"].as_str().unwrap(), now)
+        .unwrap();
+    let newer = i.status_list_token(1, now + 61).unwrap();
+    let mut fetched = 0;
+    let mut last = None;
+    for k in 0..3 {
+        last = Some(v.verify_fetching(&token, now + 61 + k, |_| {
+            fetched += 1;
+            serve(&newer)
+        }));
+    }
+    assert_eq!(fetched, 1);
+    let e = last.unwrap().unwrap_err();
+    assert_eq!(e.revocation_reason(), Some(RevocationReason::StatusList));
+
+    // Lists are fetched only under the allowed prefixes (default: the
+    // issuer's origin): a validator that allows only a CDN path refuses the
+    // token without fetching anything.
+    let mut other = Validator::builder(Policy::new().issuer(ISS))
+        .keys(keys())
+        .remote_status_lists(config, vec![])
+        .build()
+        .unwrap();
+    let e = Validator::builder(Policy::new().issuer(ISS))
+        .keys(keys())
+        .remote_status_lists(config, vec!["https://issuer.test".into()])
+        .build()
+        .unwrap_err();
+    assert_eq!(e.code(), "ERR_INVALID_OPTIONS", "a prefix must end in /");
+    let mut only_cdn = Validator::builder(Policy::new().issuer(ISS))
+        .keys(keys())
+        .remote_status_lists(config, vec!["https://cdn.example/lists/".into()])
+        .build()
+        .unwrap();
+    let e = only_cdn
+        .verify_fetching(&token, now, |_| panic!("never fetched"))
+        .unwrap_err();
+    assert_eq!(e.code(), "ERR_STATUS_LIST_INVALID");
+    assert!(e.message().contains("allowed prefix"), "{}", e.message());
+    // A fetch failure with nothing held: fail closed, retryable code.
+    let e = other
+        .verify_fetching(&token, now, |_| FetchOutcome::Failed)
+        .unwrap_err();
+    assert_eq!(e.code(), "ERR_STATUS_LIST_UNAVAILABLE");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,12 +1,12 @@
 // Node entry: reads the .wasm file next to this module; node:crypto verifies.
 import { readFileSync } from "node:fs";
 import * as wasm from "./wasm/jwt_edge.js";
-import { createApi, JwtEdgeError } from "./api.js";
-import { nodeHost } from "./host-node.js";
+import { createApi, JwtEdgeError } from "../lib/api.js";
+import { nodeHost } from "../lib/host-node.js";
 
 wasm.initSync({ module: readFileSync(new URL("./wasm/jwt_edge_bg.wasm", import.meta.url)) });
 const api = createApi(wasm, nodeHost);
-export const { Validator, inspect, rustAlgorithms, remoteJwks, remoteRevocations } = api;
+export const { Validator, inspect, rustAlgorithms, remoteJwks, remoteRevocations, remoteStatusLists } = api;
 export { JwtEdgeError };
 /** Which entry (export condition) was loaded. */
 export const entry = "node";

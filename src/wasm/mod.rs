@@ -340,6 +340,12 @@ impl Core {
                     ),
                     ("blocking", JsValue::from_bool(r.blocking)),
                     ("kidMiss", JsValue::from_bool(r.kid_miss)),
+                    (
+                        "url",
+                        r.url
+                            .as_deref()
+                            .map_or(JsValue::UNDEFINED, JsValue::from_str),
+                    ),
                     ("timeout", JsValue::from(r.timeout as f64)),
                 ]))
             }

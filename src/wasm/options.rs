@@ -39,12 +39,14 @@ const POLICY_OPTIONS: [&str; 12] = [
 const KEY_OPTIONS: [&str; 4] = ["issuer", "jwks", "secret", "remoteJwks"];
 
 /// The options only the top level has.
-const TOP_OPTIONS: [&str; 5] = [
+const TOP_OPTIONS: [&str; 7] = [
     "issuers",
     "revocations",
     "crypto",
     "cache",
     "remoteRevocations",
+    "remoteStatusLists",
+    "statusListPrefixes",
 ];
 
 pub(super) fn take(options: &JsValue, name: &str) -> JsValue {
@@ -313,6 +315,16 @@ pub(super) fn read(options: &JsValue) -> Result<(ValidatorBuilder, Adapter), JsV
     }
     if let Some(config) = remote_config(options, "remoteRevocations")? {
         builder = builder.remote_revocations(config);
+    }
+    let prefixes = opt_strings(options, "statusListPrefixes", false)?;
+    match remote_config(options, "remoteStatusLists")? {
+        Some(config) => builder = builder.remote_status_lists(config, prefixes),
+        None if !prefixes.is_empty() => {
+            return Err(options_error(
+                "option \"statusListPrefixes\" needs \"statusLists: remoteStatusLists()\"",
+            ))
+        }
+        None => {}
     }
     let issuers = take(options, "issuers");
     if !absent(&issuers) {
