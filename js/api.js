@@ -299,10 +299,10 @@ export function createApi(wasm, host) {
     async #fetch(name, ifNoneMatch, now, timeout, url) {
       // Status lists: one descriptor for all; the URL is the one the token
       // names, which Rust checked against the allowed prefixes.
-      const status = url !== undefined && name.startsWith("statuslist:");
-      const src = status ? this.#sources.statuslist : this.#sources[name];
+      const isStatusList = url !== undefined && name.startsWith("statuslist:");
+      const src = isStatusList ? this.#sources.statuslist : this.#sources[name];
       if (src === undefined) throw toError(this.#core.unavailable(name));
-      const accept = status
+      const accept = isStatusList
         ? "application/statuslist+jwt"
         : name === "revocations" ? "application/jwt, text/plain" : "application/jwk-set+json, application/json";
       const headers = { accept, ...src.headers };
@@ -312,7 +312,7 @@ export function createApi(wasm, host) {
       let status = 0;
       let cacheControl, age, etag, body;
       try {
-        const res = await (src.fetch ?? fetch)(status ? url : src.url, { headers, signal: controller.signal, redirect: "manual" });
+        const res = await (src.fetch ?? fetch)(isStatusList ? url : src.url, { headers, signal: controller.signal, redirect: "manual" });
         status = res.status;
         cacheControl = res.headers.get("cache-control") ?? undefined;
         age = res.headers.get("age") ?? undefined;
