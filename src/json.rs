@@ -97,6 +97,32 @@ impl<'a> Reader<'a> {
         self.p.next_member(first)
     }
 
+    /// As [`Reader::member`], with the name written into `name` (cleared
+    /// first): no allocation per member once `name` has grown.
+    pub(crate) fn member_into(
+        &mut self,
+        first: bool,
+        name: &mut String,
+    ) -> Result<Option<usize>, String> {
+        self.p.next_member_into(first, name)
+    }
+
+    /// Whether the next value is a string.
+    pub(crate) fn next_is_string(&mut self) -> bool {
+        self.p.skip_ws();
+        self.p.peek() == Some(b'"')
+    }
+
+    /// Appends the next value, which must be a string (see
+    /// [`Reader::next_is_string`]), to `out`.
+    pub(crate) fn string_into(&mut self, out: &mut String) -> Result<(), String> {
+        self.p.skip_ws();
+        if self.p.peek() != Some(b'"') {
+            return Err(self.p.error("expected a JSON string"));
+        }
+        self.p.string_into(out)
+    }
+
     /// Whether the open array has another element (to be read next).
     /// `first`: no element has been read from this array yet.
     pub(crate) fn element(&mut self, first: bool) -> Result<bool, String> {
@@ -235,6 +261,18 @@ impl Parser<'_> {
     /// (its value is read next), or `None` when the object closes. `first`:
     /// right after the `{`.
     fn next_member(&mut self, first: bool) -> Result<Option<(String, usize)>, String> {
+        let mut name = String::new();
+        Ok(self
+            .next_member_into(first, &mut name)?
+            .map(|at| (name, at)))
+    }
+
+    /// As [`Parser::next_member`], the name written into `name`.
+    fn next_member_into(
+        &mut self,
+        first: bool,
+        name: &mut String,
+    ) -> Result<Option<usize>, String> {
         if first && self.eat(b'}') {
             return Ok(None);
         }
@@ -246,9 +284,10 @@ impl Parser<'_> {
             return Err(self.error("expected a member name (a JSON string)"));
         }
         let at = self.pos;
-        let name = self.string()?;
+        name.clear();
+        self.string_into(name)?;
         self.expect(b':', "expected ':' after a member name")?;
-        Ok(Some((name, at)))
+        Ok(Some(at))
     }
 
     fn array(&mut self, depth_left: usize) -> Result<Value, String> {
@@ -288,9 +327,15 @@ impl Parser<'_> {
 
     /// A string; `pos` is at its opening quote.
     fn string(&mut self) -> Result<String, String> {
+        let mut out = String::new();
+        self.string_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// A string appended to `out`; `pos` is at its opening quote.
+    fn string_into(&mut self, out: &mut String) -> Result<(), String> {
         self.pos += 1;
         let bytes = self.text.as_bytes();
-        let mut out = String::new();
         loop {
             let start = self.pos;
             while let Some(&b) = bytes.get(self.pos) {
@@ -304,11 +349,11 @@ impl Parser<'_> {
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(());
                 }
                 Some(b'\\') => {
                     self.pos += 1;
-                    self.escape(&mut out)?;
+                    self.escape(out)?;
                 }
                 Some(_) => return Err(self.error("control character in a string")),
                 None => return Err(self.error("unterminated string")),

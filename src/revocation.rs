@@ -42,9 +42,85 @@ pub struct RevocationList {
     iss: String,
     epoch: u64,
     generated_at: u64,
-    jti: Vec<(String, u64)>,
-    sub: Vec<(String, u64)>,
-    kid: Vec<(String, u64)>,
+    jti: Entries,
+    sub: Entries,
+    kid: Entries,
+}
+
+/// Names with a number each, all names in ONE text buffer: no allocation
+/// per entry, so a 100,000-entry list installs without 100,000 small
+/// allocations (and wasm memory keeps no per-entry high-water mark).
+/// After [`Entries::finish`]: sorted by name, one entry per name (the
+/// largest number), looked up by binary search.
+#[derive(Debug, Clone, Default)]
+struct Entries {
+    text: String,
+    /// (start, length) of the name in `text`, and its number.
+    items: Vec<(u32, u32, u64)>,
+}
+
+impl PartialEq for Entries {
+    fn eq(&self, other: &Self) -> bool {
+        self.items.len() == other.items.len() && self.iter().zip(other.iter()).all(|(a, b)| a == b)
+    }
+}
+
+impl Eq for Entries {}
+
+impl Entries {
+    fn name(&self, item: &(u32, u32, u64)) -> &str {
+        let start = item.0 as usize;
+        self.text
+            .get(start..start + item.1 as usize)
+            .unwrap_or_default()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.items.iter().map(|i| (self.name(i), i.2))
+    }
+
+    /// Records the name appended to `text` since `start`, with `value`.
+    fn commit(&mut self, start: usize, value: u64) -> Result<()> {
+        let too_big = || invalid("revocation list: the entries' text exceeds 4 GiB");
+        let s = u32::try_from(start).map_err(|_| too_big())?;
+        let len = u32::try_from(self.text.len() - start).map_err(|_| too_big())?;
+        self.items.push((s, len, value));
+        Ok(())
+    }
+
+    /// Sorts by name and merges duplicates, keeping the largest value. A
+    /// list that arrives sorted (jwt-edge's issuer sends it so) costs one
+    /// linear check and no sort.
+    fn finish(&mut self) {
+        let text = &self.text;
+        let name = |i: &(u32, u32, u64)| {
+            let start = i.0 as usize;
+            text.get(start..start + i.1 as usize).unwrap_or_default()
+        };
+        let sorted = self
+            .items
+            .windows(2)
+            .all(|w| matches!(w, [a, b] if name(a) < name(b)));
+        if sorted {
+            return;
+        }
+        self.items
+            .sort_unstable_by(|a, b| name(a).cmp(name(b)).then(b.2.cmp(&a.2)));
+        self.items
+            .dedup_by(|later, earlier| name(later) == name(earlier));
+    }
+
+    fn get(&self, name: &str) -> Option<u64> {
+        self.items
+            .binary_search_by(|i| self.name(i).cmp(name))
+            .ok()
+            .and_then(|n| self.items.get(n))
+            .map(|i| i.2)
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
 }
 
 fn syntax(e: String) -> Error {
@@ -80,14 +156,12 @@ fn scalar(r: &mut json::Reader) -> Result<Value> {
     r.value(1).map_err(syntax)
 }
 
-/// `[{"<key>": "…", "<num>": n}, …]`, appended to `out` one entry at a time.
-fn entries(
-    r: &mut json::Reader,
-    [list, key, num]: [&str; 3],
-    out: &mut Vec<(String, u64)>,
-) -> Result<()> {
+/// `[{"<key>": "…", "<num>": n}, …]`, appended to `out` one entry at a time
+/// (the name straight into `out`'s text buffer).
+fn entries(r: &mut json::Reader, [list, key, num]: [&str; 3], out: &mut Entries) -> Result<()> {
     r.array()
         .map_err(|_| invalid(msg!("revocation list: \"", list, "\" must be an array")))?;
+    let mut member = String::new();
     let mut first = true;
     while r.element(first).map_err(syntax)? {
         first = false;
@@ -98,33 +172,65 @@ fn entries(
                 "\" must be objects"
             ))
         })?;
-        let (mut name, mut value) = (None, None);
+        let (mut name_at, mut value) = (None, None);
         let mut first_member = true;
-        while let Some((member, at)) = r.member(first_member).map_err(syntax)? {
+        while let Some(at) = r.member_into(first_member, &mut member).map_err(syntax)? {
             first_member = false;
-            let slot = if member == key {
-                &mut name
+            let duplicate = || {
+                syntax(msg!(
+                    "duplicate member name ",
+                    Truncated(&member),
+                    " at byte ",
+                    at
+                ))
+            };
+            if member == key {
+                if name_at.is_some() {
+                    return Err(duplicate());
+                }
+                if !r.next_is_string() {
+                    let v = scalar(r)?;
+                    return Err(string_of(Some(&v), key).err().unwrap_or_else(duplicate));
+                }
+                let start = out.text.len();
+                r.string_into(&mut out.text).map_err(syntax)?;
+                name_at = Some(start);
             } else if member == num {
-                &mut value
+                if value.is_some() {
+                    return Err(duplicate());
+                }
+                value = Some(scalar(r)?);
             } else {
                 return Err(unknown(&member, &msg!("a ", list, " entry")));
-            };
-            let v = scalar(r)?;
-            set_once(slot, v, &member, at)?;
+            }
         }
-        out.push((string_of(name.as_ref(), key)?, u64_of(value.as_ref(), num)?));
+        let Some(start) = name_at else {
+            return Err(string_of(None, key)
+                .err()
+                .unwrap_or_else(|| invalid("missing")));
+        };
+        let value = u64_of(value.as_ref(), num)?;
+        out.commit(start, value)?;
     }
     Ok(())
 }
 
 /// `["kid", …]`, appended to `out` one entry at a time.
-fn kid_entries(r: &mut json::Reader, out: &mut Vec<(String, u64)>) -> Result<()> {
+fn kid_entries(r: &mut json::Reader, out: &mut Entries) -> Result<()> {
     r.array()
         .map_err(|_| invalid("revocation list: \"kid\" must be an array"))?;
     let mut first = true;
     while r.element(first).map_err(syntax)? {
         first = false;
-        out.push((string_of(Some(&scalar(r)?), "kid")?, 0));
+        if !r.next_is_string() {
+            let v = scalar(r)?;
+            return Err(string_of(Some(&v), "kid")
+                .err()
+                .unwrap_or_else(|| invalid("revocation list: \"kid\" must be a string")));
+        }
+        let start = out.text.len();
+        r.string_into(&mut out.text).map_err(syntax)?;
+        out.commit(start, 0)?;
     }
     Ok(())
 }
@@ -154,7 +260,7 @@ impl Seen {
         r: &mut json::Reader,
         name: &str,
         at: usize,
-        [jtis, subs, kids]: [&mut Vec<(String, u64)>; 3],
+        [jtis, subs, kids]: [&mut Entries; 3],
     ) -> Result<bool> {
         match name {
             "jti" => {
@@ -205,28 +311,9 @@ fn u64_of(v: Option<&Value>, name: &str) -> Result<u64> {
     }
 }
 
-/// Sorts by name and merges duplicates, keeping the largest value. The sort is
-/// `BinaryHeap`'s in-place heapsort (O(n log n), no allocation): in the wasm
-/// build it is 1.7 KiB gzip smaller than `sort_unstable`'s quicksort, and one
-/// instantiation serves all three entry kinds.
-fn sorted_max(entries: Vec<(String, u64)>) -> Vec<(String, u64)> {
-    let entries = alloc::collections::BinaryHeap::from(entries).into_sorted_vec();
-    let mut out: Vec<(String, u64)> = Vec::with_capacity(entries.len());
-    for (name, value) in entries {
-        match out.last_mut() {
-            Some(last) if last.0 == name => last.1 = last.1.max(value),
-            _ => out.push((name, value)),
-        }
-    }
-    out
-}
-
-fn lookup<'a>(entries: &'a [(String, u64)], name: &str) -> Option<&'a u64> {
-    entries
-        .binary_search_by(|(n, _)| n.as_str().cmp(name))
-        .ok()
-        .and_then(|i| entries.get(i))
-        .map(|(_, v)| v)
+fn finished(mut e: Entries) -> Entries {
+    e.finish();
+    e
 }
 
 impl RevocationList {
@@ -250,7 +337,8 @@ impl RevocationList {
         let mut r = json::Reader::new(bytes).map_err(syntax)?;
         r.object().map_err(syntax)?;
         let (mut iss, mut epoch, mut generated_at) = (None, None, None);
-        let (mut jtis, mut subs, mut kids) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut jtis, mut subs, mut kids) =
+            (Entries::default(), Entries::default(), Entries::default());
         let mut seen = Seen::default();
         let mut first = true;
         while let Some((name, at)) = r.member(first).map_err(syntax)? {
@@ -291,9 +379,9 @@ impl RevocationList {
             iss: string_of(iss.as_ref(), "iss")?,
             epoch: u64_of(epoch.as_ref(), "epoch")?,
             generated_at: u64_of(generated_at.as_ref(), "generated_at")?,
-            jti: sorted_max(jtis),
-            sub: sorted_max(subs),
-            kid: sorted_max(kids),
+            jti: finished(jtis),
+            sub: finished(subs),
+            kid: finished(kids),
         })
     }
 
@@ -323,7 +411,7 @@ impl RevocationList {
     }
 
     fn has_kid(&self, kid: &str) -> bool {
-        lookup(&self.kid, kid).is_some()
+        self.kid.get(kid).is_some()
     }
 }
 
@@ -429,7 +517,7 @@ impl Revocations {
             return Ok(());
         };
         if let Some(jti) = t.jti {
-            if lookup(&list.jti, jti).is_some() {
+            if list.jti.get(jti).is_some() {
                 return Err(Error::revoked(
                     RevocationReason::Jti,
                     msg!("token ", Truncated(jti), " has been revoked"),
@@ -437,7 +525,7 @@ impl Revocations {
             }
         }
         if let Some(sub) = t.sub {
-            if let Some(&before) = lookup(&list.sub, sub) {
+            if let Some(before) = list.sub.get(sub) {
                 if (before as f64) > t.iat.unwrap_or(0.0) {
                     return Err(Error::revoked(
                         RevocationReason::Sub,

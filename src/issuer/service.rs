@@ -1410,6 +1410,10 @@ fn revocation_list(tx: &mut dyn Tx, s: &Settings, now: u64) -> Result<Value> {
             }
         }
     }
+    // Sorted by value: a validator installs a sorted list without sorting it.
+    jti.sort_by(|a, b| a["jti"].as_str().cmp(&b["jti"].as_str()));
+    sub.sort_by(|a, b| a["sub"].as_str().cmp(&b["sub"].as_str()));
+    kid.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
     Ok(json!({
         "iss": s.issuer,
         "epoch": epoch,
