@@ -543,3 +543,41 @@ impl Revocations {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(jti: &str) -> RevocationList {
+        let text = msg!(
+            r#"{"iss":"i","epoch":1,"generated_at":1,"revoked":{"jti":["#,
+            jti,
+            r#"]}}"#
+        );
+        RevocationList::from_json(text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn entries_sorted_deduplicated_with_the_largest_value() {
+        // Unsorted, with a duplicate: sorted, one entry, the larger exp.
+        let l = list(
+            r#"{"jti":"c","exp":3},{"jti":"a","exp":1},{"jti":"c","exp":9},{"jti":"b","exp":2}"#,
+        );
+        let got: Vec<(&str, u64)> = l.jti.iter().collect();
+        assert_eq!(got, [("a", 1), ("b", 2), ("c", 9)]);
+        assert_eq!(l.jti.get("c"), Some(9));
+        assert_eq!(l.jti.get("d"), None);
+        // Sorted input is kept as is; escapes are decoded into the arena.
+        let l = list(r#"{"jti":"a\u00e9","exp":1},{"exp":2,"jti":"b\"q"}"#);
+        assert_eq!(l.jti.get("aé"), Some(1));
+        assert_eq!(l.jti.get("b\"q"), Some(2));
+        // Sorted with a duplicate in a row: not strictly sorted, so merged.
+        let l = list(r#"{"jti":"a","exp":5},{"jti":"a","exp":4}"#);
+        assert_eq!(l.jti.iter().collect::<Vec<_>>(), [("a", 5)]);
+        // The same entries in another order compare equal.
+        assert_eq!(
+            list(r#"{"jti":"x","exp":1},{"jti":"y","exp":2}"#),
+            list(r#"{"jti":"y","exp":2},{"jti":"x","exp":1}"#)
+        );
+    }
+}
