@@ -21,15 +21,19 @@
 //   CLAIM_HEADERS           optional JSON: {"sub": "x-jwt-sub", ...} (claim -> header)
 //   JWKS_OPTIONS, REVOCATIONS_OPTIONS  optional JSON for remoteJwks/remoteRevocations
 //                           ({minTtl, maxTtl, cooldown, maxStale, timeout}, seconds)
+//   STATUS_LISTS            "on": check IETF Token Status Lists (fetched from the URI each
+//                           token names, only under the issuer's origin)
+//   STATUS_LISTS_OPTIONS    optional JSON for remoteStatusLists (as JWKS_OPTIONS)
+//   STATUS_LISTS_BASE       optional: where the issuer's origin is reachable from here
 //   TYP                     optional: required header typ (default "at+jwt"; "" for none)
 //   FORWARD_AUTHORIZATION   "true" to pass the Authorization header on (default: removed)
-import { JwtEdgeError, Validator, inspect, remoteJwks, remoteRevocations } from "jwt-edge";
+import { JwtEdgeError, Validator, inspect, remoteJwks, remoteRevocations, remoteStatusLists } from "jwt-edge";
 
 const DEFAULT_CLAIM_HEADERS = { sub: "x-jwt-sub", scope: "x-jwt-scope", client_id: "x-jwt-client-id" };
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 // Retryable failures of the issuer's documents: the gateway, not the token, is at fault.
-const UNAVAILABLE = new Set(["ERR_JWKS_TIMEOUT", "ERR_REVOCATIONS_UNAVAILABLE"]);
+const UNAVAILABLE = new Set(["ERR_JWKS_TIMEOUT", "ERR_REVOCATIONS_UNAVAILABLE", "ERR_STATUS_LIST_UNAVAILABLE"]);
 
 let state; // per isolate: the validator (and its remote caches) and the parsed config
 
@@ -48,6 +52,19 @@ function setup(env) {
   // RFC 9068 access tokens (what jwt-edge issues) carry typ "at+jwt"; TYP="" accepts any typ.
   if (env.TYP !== "") options.typ = env.TYP ?? "at+jwt";
   if (env.REVOCATIONS_URL) options.revocations = remoteRevocations(env.REVOCATIONS_URL, json(env.REVOCATIONS_OPTIONS, {}));
+  // IETF Token Status Lists: each token's list is fetched from the URI it
+  // names (only under the issuer's origin). STATUS_LISTS_BASE: where that
+  // origin is reachable from this worker, when not at its public address
+  // (an internal route; the tests' loopback issuer).
+  if (env.STATUS_LISTS === "on") {
+    const remote = json(env.STATUS_LISTS_OPTIONS, {});
+    if (env.STATUS_LISTS_BASE) {
+      const from = new URL(env.ISSUER).origin;
+      const to = env.STATUS_LISTS_BASE.replace(/\/$/, "");
+      remote.fetch = (url, init) => fetch(String(url).replace(from, to), init);
+    }
+    options.statusLists = remoteStatusLists(remote);
+  }
   const claimHeaders = json(env.CLAIM_HEADERS, DEFAULT_CLAIM_HEADERS);
   return {
     validator: new Validator(options),
@@ -77,6 +94,7 @@ function deny(cfg, status, error, code, description, extra = {}) {
   if (error) body.oauth_error = error;
   if (description) body.message = description;
   if (extra.claim) body.claim = extra.claim;
+  if (extra.revocationReason) body.revocationReason = extra.revocationReason;
   return Response.json(body, { status, headers });
 }
 
@@ -173,7 +191,7 @@ export default {
         const status = UNAVAILABLE.has(e.code) ? 503 : 401;
         finish(
           { outcome: "deny", status, code: e.code, ...(e.claim ? { claim: e.claim } : {}), ...(e.revocationReason ? { revocation: e.revocationReason } : {}), ...unverified },
-          deny(cfg, status, status === 401 ? "invalid_token" : undefined, e.code, e.message, { claim: e.claim }),
+          deny(cfg, status, status === 401 ? "invalid_token" : undefined, e.code, e.message, { claim: e.claim, revocationReason: e.revocationReason }),
         );
       }
     }

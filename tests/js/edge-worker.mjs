@@ -86,7 +86,7 @@ const freePort = () =>
       s.close(() => ok(p));
     });
   });
-const [port, shortPort, strictPort] = [await freePort(), await freePort(), await freePort()];
+const [port, shortPort, strictPort, statusPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
 const common = {
   ISSUER: ISS,
   AUDIENCE: AUD,
@@ -109,6 +109,13 @@ writeFileSync(
         name: "gwStrict",
         address: `127.0.0.1:${strictPort}`,
         bindings: { ...common, JWKS_OPTIONS: { minTtl: 1, maxTtl: 1, maxStale: 1 }, REVOCATIONS_OPTIONS: { minTtl: 1, maxTtl: 1, maxStale: 1 } },
+      },
+      // Token Status Lists only (no revocation document): the lists are
+      // fetched from the issuer's origin, reached on loopback here.
+      {
+        name: "gwStatus",
+        address: `127.0.0.1:${statusPort}`,
+        bindings: { ...common, REVOCATIONS_URL: undefined, REVOCATIONS_OPTIONS: undefined, STATUS_LISTS: "on", STATUS_LISTS_BASE: issuerUrl, STATUS_LISTS_OPTIONS: { minTtl: 1, maxTtl: 1 } },
       },
     ],
   }),
@@ -158,6 +165,8 @@ try {
         await fetch(`http://127.0.0.1:${shortPort}/`);
         callCount++;
         await fetch(`http://127.0.0.1:${strictPort}/`);
+        callCount++;
+        await fetch(`http://127.0.0.1:${statusPort}/`);
         callCount++;
         break;
       } catch {
@@ -228,10 +237,21 @@ try {
   const victim = await token(keyA, { scope: "read:reports", audience: AUD });
   r = await call(victim);
   check("token to be revoked -> 200 before", r.status === 200, t(r));
+  r = await call(victim, { gateway: statusPort });
+  check("status-list gateway: the token -> 200 before (its list fetched from the issuer)", r.status === 200, t(r));
   cli("revoke", "token", "--token", victim);
   let t1 = Date.now();
   r = await until(() => call(victim), (x) => x.status === 401);
   check(`revoked jti -> 401 ERR_JWT_REVOKED after the list refresh (${Date.now() - t1} ms)`, r.status === 401 && r.body.error === "ERR_JWT_REVOKED", t(r));
+  t1 = Date.now();
+  r = await until(() => call(victim, { gateway: statusPort }), (x) => x.status === 401);
+  check(
+    `status-list gateway: revoked -> 401 ERR_JWT_REVOKED (status_list) after the next status list fetch (${Date.now() - t1} ms)`,
+    r.status === 401 && r.body.error === "ERR_JWT_REVOKED" && r.body.revocationReason === "status_list",
+    t(r),
+  );
+  r = await call(good, { gateway: statusPort });
+  check("status-list gateway: other tokens of the same list still pass", r.status === 200, t(r));
 
   // revoked by subject
   const b = await token(keyB, { audience: AUD });
