@@ -368,3 +368,25 @@ fn remote_status_lists_are_fetched_from_allowed_uris_only() {
     assert_eq!(e.code(), "ERR_STATUS_LIST_UNAVAILABLE");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Lists have a fixed capacity and roll over to the next number.
+#[test]
+fn status_lists_roll_over_at_capacity() {
+    use jwt_edge::issuer::store::{StatusTx, Store};
+    let dir = temp_dir("status-rollover");
+    let db = init_store(&dir, &settings());
+    let mut store = jwt_edge::issuer::SqliteStore::open(&db, false).unwrap();
+    let now = unix_now();
+    let slots: Vec<(u64, u64)> = (0..20)
+        .map(|_| {
+            let s = store.transaction(|tx| tx.allocate_status(8, now)).unwrap();
+            (s.list, s.idx)
+        })
+        .collect();
+    let want: Vec<(u64, u64)> = (0..20).map(|i| (1 + i / 8, i % 8)).collect();
+    assert_eq!(slots, want);
+    let lists = store.transaction(|tx| tx.status_lists()).unwrap();
+    assert_eq!(lists.len(), 3);
+    assert_eq!(lists[2].next_idx, 4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
