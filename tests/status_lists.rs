@@ -372,7 +372,7 @@ fn remote_status_lists_are_fetched_from_allowed_uris_only() {
 /// Lists have a fixed capacity and roll over to the next number.
 #[test]
 fn status_lists_roll_over_at_capacity() {
-    use jwt_edge::issuer::store::{StatusTx, Store};
+    use jwt_edge::issuer::store::Store;
     let dir = temp_dir("status-rollover");
     let db = init_store(&dir, &settings());
     let mut store = jwt_edge::issuer::SqliteStore::open(&db, false).unwrap();
