@@ -22,6 +22,8 @@ export class JwtEdgeError extends Error {
     if (init.claim !== undefined) this.claim = init.claim;
     if (init.reason !== undefined) this.reason = init.reason;
     if (init.revocationReason !== undefined) this.revocationReason = init.revocationReason;
+    // Remote sources (ERR_JWKS_TIMEOUT, ERR_*_UNAVAILABLE): what happened.
+    for (const k of ["source", "status", "cause", "failedAt", "lastGoodAt", "url"]) if (init[k] !== undefined) this[k] = init[k];
     this.retryable = init.retryable === true;
   }
 }
@@ -211,7 +213,7 @@ export function createApi(wasm, host) {
           const alg = headerAlg(token);
           if (typeof alg === "string" && !rustAlgs.has(alg)) throw noRustBackend(alg);
         }
-        throw e;
+        throw this.#located(e);
       }
       if (!rustAlgs.has(r.header.alg)) throw noRustBackend(r.header.alg);
       return r;
@@ -221,6 +223,23 @@ export function createApi(wasm, host) {
      *  `options.waitUntil` (e.g. `ctx.waitUntil.bind(ctx)` on Workers) keeps a
      *  background refresh alive after the response. */
     async verify(token, options) {
+      try {
+        return await this.#verify(token, options);
+      } catch (e) {
+        throw this.#located(e);
+      }
+    }
+
+    // A remote source's error names the source; the URL is known here.
+    #located(e) {
+      if (e instanceof JwtEdgeError && e.source !== undefined && e.url === undefined) {
+        const src = this.#sources[e.source.startsWith("statuslist:") ? "statuslist" : e.source];
+        if (src !== undefined && src.url) e.url = src.url;
+      }
+      return e;
+    }
+
+    async #verify(token, options) {
       checkToken(token);
       const now = nowOf(options);
       const repeat = this.#repeat(token, now);
@@ -318,8 +337,9 @@ export function createApi(wasm, host) {
         age = res.headers.get("age") ?? undefined;
         etag = res.headers.get("etag") ?? undefined;
         body = status === 200 ? await res.text() : undefined;
-      } catch {
+      } catch (e) {
         status = 0; // network error or timeout: stale-if-error applies
+        body = controller.signal.aborted ? `timeout after ${timeout} s` : `network error: ${e?.name ?? "Error"}${e?.message ? ` (${e.message})` : ""}`;
       } finally {
         clearTimeout(timer);
       }

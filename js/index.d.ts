@@ -216,6 +216,18 @@ export declare class JwtEdgeError extends Error {
   readonly revocationReason?: "jti" | "sub" | "kid" | "status_list" | "suspended";
   /** True only when a retry can succeed (e.g. unknown kid before a JWKS refresh). */
   readonly retryable: boolean;
+  /** Remote-source errors: the source (`jwks`, `jwks:N`, `revocations`, `statuslist:N`). */
+  readonly source?: string;
+  /** Remote-source errors: the URL fetched, when configured (status lists: see `cause`). */
+  readonly url?: string;
+  /** Remote-source errors: HTTP status of the last failed fetch, if a response came. */
+  readonly status?: number;
+  /** Remote-source errors: what happened (`HTTP 500`, `timeout after 5 s`, `network error: …`, `not fetched yet`). */
+  readonly cause?: string;
+  /** Remote-source errors: when the last failure happened (unix seconds). */
+  readonly failedAt?: number;
+  /** Remote-source errors: when the last good copy was fetched (unix seconds), if ever. */
+  readonly lastGoodAt?: number;
 }
 
 export interface Inspection {

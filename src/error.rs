@@ -136,6 +136,26 @@ pub struct Error {
     claim: Option<Cow<'static, str>>,
     claim_reason: Option<ClaimReason>,
     revocation: Option<RevocationReason>,
+    remote: Option<alloc::boxed::Box<RemoteFailure>>,
+}
+
+/// What happened to a remote source (JWKS, revocation list, status list)
+/// that left nothing usable: carried by `ERR_JWKS_TIMEOUT`,
+/// `ERR_REVOCATIONS_UNAVAILABLE` and `ERR_STATUS_LIST_UNAVAILABLE`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RemoteFailure {
+    /// The source's name (`jwks`, `jwks:N`, `revocations`, `statuslist:N`).
+    pub source: String,
+    /// The HTTP status of the last failed fetch (`None`: no response, or no
+    /// fetch attempted).
+    pub status: Option<u16>,
+    /// What happened: `HTTP 500`, `timeout`, a network error's name, a body
+    /// that was refused and why, or `not fetched yet`.
+    pub cause: String,
+    /// When the last failure happened (unix seconds).
+    pub failed_at: Option<u64>,
+    /// When the last good copy was fetched (unix seconds), if ever.
+    pub last_good_at: Option<u64>,
 }
 
 impl Error {
@@ -147,7 +167,30 @@ impl Error {
             claim: None,
             claim_reason: None,
             revocation: None,
+            remote: None,
         }
+    }
+
+    /// This error with what happened to its remote source.
+    #[must_use]
+    pub fn with_remote(mut self, remote: RemoteFailure) -> Self {
+        self.remote = Some(alloc::boxed::Box::new(remote));
+        self
+    }
+
+    /// Names the remote source this error is about.
+    #[must_use]
+    pub(crate) fn for_source(mut self, name: String) -> Self {
+        if let Some(r) = self.remote.as_mut() {
+            r.source = name;
+        }
+        self
+    }
+
+    /// What happened to the remote source, for the `*_UNAVAILABLE` and
+    /// `ERR_JWKS_TIMEOUT` errors.
+    pub fn remote(&self) -> Option<&RemoteFailure> {
+        self.remote.as_deref()
     }
 
     pub(crate) fn claim(
@@ -231,6 +274,21 @@ impl Error {
         if let Some(reason) = self.revocation {
             out.push_str(",\"revocationReason\":");
             json_string(&mut out, reason.as_str());
+        }
+        if let Some(r) = &self.remote {
+            out.push_str(",\"source\":");
+            json_string(&mut out, &r.source);
+            if let Some(s) = r.status {
+                out.push_str(&msg!(",\"status\":", s));
+            }
+            out.push_str(",\"cause\":");
+            json_string(&mut out, &r.cause);
+            if let Some(t) = r.failed_at {
+                out.push_str(&msg!(",\"failedAt\":", t));
+            }
+            if let Some(t) = r.last_good_at {
+                out.push_str(&msg!(",\"lastGoodAt\":", t));
+            }
         }
         out.push_str(if self.retryable() {
             ",\"retryable\":true}"

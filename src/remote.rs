@@ -75,8 +75,11 @@ pub enum FetchOutcome {
         /// The body (ignored unless the status is 200).
         body: Vec<u8>,
     },
-    /// The fetch failed (network error, timeout, ...).
+    /// The fetch failed (network error, timeout, ...), cause unknown.
     Failed,
+    /// The fetch failed before a response: what happened (`timeout`, a
+    /// network error's name), for the error a caller eventually sees.
+    Unreachable(String),
 }
 
 /// What the caller should do now.
@@ -116,6 +119,8 @@ pub struct RemoteState {
     in_flight_since: Option<u64>,
     last_kid_miss_fetch: Option<u64>,
     failures: u32,
+    /// The last failure: when, the HTTP status (if a response came), what.
+    last_failure: Option<(u64, Option<u16>, String)>,
 }
 
 fn snapshot_error(m: &str) -> Error {
@@ -220,18 +225,26 @@ impl RemoteState {
     /// of the source never replaces good data and the held document stays
     /// usable within `max_stale`. Returns what was applied and, when a new
     /// document was accepted, what `parse` made of it.
-    pub fn on_result<T, E>(
+    pub fn on_result<T>(
         &mut self,
         now: u64,
         outcome: FetchOutcome,
-        parse: impl FnOnce(&[u8]) -> core::result::Result<T, E>,
+        parse: impl FnOnce(&[u8]) -> Result<T>,
     ) -> (Applied, Option<T>) {
         let parsed = match &outcome {
             FetchOutcome::Response {
                 status: 200, body, ..
             } => match parse(body) {
                 Ok(value) => Some(value),
-                Err(_) => return (self.apply(now, FetchOutcome::Failed), None),
+                Err(e) => {
+                    let applied = self.apply(now, FetchOutcome::Failed);
+                    self.last_failure = Some((
+                        now,
+                        Some(200),
+                        msg!("the body was refused: ", e.code(), ": ", e.message()),
+                    ));
+                    return (applied, None);
+                }
             },
             _ => None,
         };
@@ -251,6 +264,11 @@ impl RemoteState {
         } = outcome
         else {
             self.failures = self.failures.saturating_add(1);
+            let cause = match outcome {
+                FetchOutcome::Unreachable(cause) => cause,
+                _ => String::from("no response (network error or timeout)"),
+            };
+            self.last_failure = Some((now, None, cause));
             return Applied::Failed;
         };
         let ttl = |cc: &Option<String>, age: &Option<String>| -> u64 {
@@ -286,6 +304,7 @@ impl RemoteState {
             }
             _ => {
                 self.failures = self.failures.saturating_add(1);
+                self.last_failure = Some((now, Some(status), msg!("HTTP ", status)));
                 Applied::Failed
             }
         }
@@ -300,19 +319,53 @@ impl RemoteState {
     /// [`ErrorKind::JwksTimeout`] for a JWKS, [`ErrorKind::RevocationsUnavailable`]
     /// for a revocation list. Both are retryable.
     pub fn unavailable(&self, kind: ErrorKind) -> Error {
-        let what = if kind == ErrorKind::JwksTimeout {
-            "JWKS"
-        } else {
-            "revocation list"
+        let what = match kind {
+            ErrorKind::JwksTimeout => "JWKS",
+            ErrorKind::StatusListUnavailable => "status list",
+            _ => "revocation list",
         };
-        Error::new(
-            kind,
-            if self.body.is_some() {
-                msg!("the ", what, " is older than the maximum staleness and could not be refreshed (failing closed)")
-            } else {
-                msg!("the ", what, " could not be fetched")
-            },
-        )
+        let last_good_at = self.body.as_ref().map(|_| self.fetched_at);
+        let (failed_at, status, cause) = match &self.last_failure {
+            Some((at, status, cause)) => (Some(*at), *status, cause.clone()),
+            None if self.in_flight_since.is_some() => (
+                None,
+                None,
+                String::from("the fetch did not complete in time"),
+            ),
+            None => (None, None, String::from("not fetched yet")),
+        };
+        let message = if self.body.is_some() {
+            msg!(
+                "the ",
+                what,
+                " is older than the maximum staleness and could not be refreshed (",
+                &cause,
+                "; last good copy fetched at ",
+                self.fetched_at,
+                "): failing closed"
+            )
+        } else if self.last_failure.is_none() && self.in_flight_since.is_none() {
+            msg!(
+                "no copy of the ",
+                what,
+                " is held and none was fetched yet: a synchronous verification never fetches (verify asynchronously first, or install it)"
+            )
+        } else {
+            msg!(
+                "the ",
+                what,
+                " could not be fetched (",
+                &cause,
+                "); no good copy was ever fetched"
+            )
+        };
+        Error::new(kind, message).with_remote(crate::error::RemoteFailure {
+            source: String::new(),
+            status,
+            cause,
+            failed_at,
+            last_good_at,
+        })
     }
 
     /// A JSON snapshot: `{"body","etag","kid_miss_at","fetched_at","fresh_until"}`
@@ -394,7 +447,7 @@ mod tests {
 
     /// Reports `outcome` with a parser that takes any body.
     fn accept(s: &mut RemoteState, now: u64, outcome: FetchOutcome) -> Applied {
-        s.on_result(now, outcome, |_| Ok::<(), ()>(())).0
+        s.on_result(now, outcome, |_| Ok(())).0
     }
 
     #[test]
@@ -404,7 +457,7 @@ mod tests {
             if b.starts_with(b"{") {
                 Ok(b.len())
             } else {
-                Err(())
+                Err(Error::new(ErrorKind::JwksInvalid, "broken"))
             }
         };
         let first = s.on_result(
@@ -428,7 +481,9 @@ mod tests {
         );
         assert_eq!(s.plan(200).if_none_match.as_deref(), Some("\"v1\""));
         // A 304 is not a body: the parser is not asked.
-        let revalidated = s.on_result(200, status(304), |_| Err::<(), ()>(()));
+        let revalidated = s.on_result(200, status(304), |_| {
+            Err::<(), _>(Error::new(ErrorKind::JwksInvalid, "never parsed"))
+        });
         assert_eq!(revalidated, (Applied::Revalidated, None));
     }
 

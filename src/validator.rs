@@ -1176,6 +1176,7 @@ impl Validator {
             Some(state) => state.unavailable(kind),
             None => RemoteState::default().unavailable(kind),
         }
+        .for_source(source.name(self.multi))
     }
 
     /// The remote sources, by name (see [`Source::name`]).
@@ -1580,7 +1581,7 @@ fn ensure(
         return if state.is_usable(now) {
             Ok(None)
         } else {
-            Err(state.unavailable(kind))
+            Err(state.unavailable(kind).for_source(source.name(multi)))
         };
     }
     let plan = state.plan(now);
@@ -1606,5 +1607,5 @@ fn ensure(
             timeout,
         }));
     }
-    Err(state.unavailable(kind))
+    Err(state.unavailable(kind).for_source(source.name(multi)))
 }

@@ -188,9 +188,13 @@ impl Core {
         let now = now_secs(now)?;
         let source = self.source(name)?;
         let header = |v: Option<String>| v.filter(|s| !s.is_empty());
-        // Status 0 is how the JS glue reports a network failure or timeout.
+        // Status 0 is how the JS glue reports a network failure or timeout
+        // (then `body` says what happened).
         let outcome = if status == 0 {
-            FetchOutcome::Failed
+            match body {
+                Some(cause) if !cause.is_empty() => FetchOutcome::Unreachable(cause),
+                _ => FetchOutcome::Failed,
+            }
         } else {
             FetchOutcome::Response {
                 status,

@@ -186,3 +186,44 @@ test("remote revocation lists must be signed; a revoked token fails", async () =
   await o.close();
   await u.close();
 });
+
+test("remote failures say what happened: HTTP status, network cause, URL, last good fetch; verifySync before any fetch says so", async () => {
+  const o = await origin();
+  const k = await key("d1");
+  o.keys = [k];
+  const t = await token(k);
+  try {
+    // Never fetched: verifySync does not fetch, and says so.
+    const fresh = new Validator({ jwks: remoteJwks(o.url("/jwks")), issuer: ISS });
+    const e0 = (() => { try { fresh.verifySync(t, { now: T0 }); } catch (e) { return e; } })();
+    assert.equal(e0.code, "ERR_JWKS_TIMEOUT");
+    assert.equal(e0.cause, "not fetched yet");
+    assert.equal(e0.source, "jwks");
+    assert.equal(e0.url, o.url("/jwks"));
+    assert.match(e0.message, /none was fetched yet/);
+    // HTTP 503 from the start: the status, when, and no good copy.
+    o.fail = true;
+    const v = new Validator({ jwks: remoteJwks(o.url("/jwks")), issuer: ISS });
+    const e1 = await v.verify(t, { now: T0 }).catch((e) => e);
+    assert.equal(e1.code, "ERR_JWKS_TIMEOUT");
+    assert.equal(e1.status, 503);
+    assert.equal(e1.cause, "HTTP 503");
+    assert.equal(e1.failedAt, T0);
+    assert.equal(e1.lastGoodAt, undefined);
+    assert.equal(e1.url, o.url("/jwks"));
+    // Good once, then the origin goes away (connection refused) past maxStale.
+    o.fail = false;
+    const w = new Validator({ jwks: remoteJwks(o.url("/jwks"), { maxStale: 10 }), issuer: ISS });
+    await w.verify(t, { now: T0 });
+    await o.close();
+    const late = T0 + 86_400;
+    const e2 = await w.verify(t, { now: late }).catch((e) => e);
+    assert.equal(e2.code, "ERR_JWKS_TIMEOUT");
+    assert.equal(e2.status, undefined);
+    assert.match(e2.cause, /^network error: /);
+    assert.equal(e2.lastGoodAt, T0);
+    assert.match(e2.message, /last good copy fetched at 1800000000/);
+  } finally {
+    await o.close().catch(() => {});
+  }
+});

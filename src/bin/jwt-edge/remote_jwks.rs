@@ -56,7 +56,9 @@ impl<'a> RemoteJwks<'a> {
         let response = match request.call() {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
-            Err(ureq::Error::Transport(_)) => return FetchOutcome::Failed,
+            Err(ureq::Error::Transport(t)) => {
+                return FetchOutcome::Unreachable(format!("{}", t.kind()));
+            }
         };
         let header = |name: &str| response.header(name).map(String::from);
         let (status, cache_control, age, etag) = (
