@@ -5,7 +5,7 @@
 //!
 //! The seed corpus is generated, not committed: the RFC 7515/8037 compact examples,
 //! every compact JWS of the Wycheproof `json_web_*` files and the RFC 7520 cookbook
-//! (from `../shared/vectors`), and hand-made attack-catalog inputs (see `seeds`).
+//! (from `tests/vectors`), and hand-made attack-catalog inputs (see `seeds`).
 #![allow(dead_code)]
 
 use hmac::{Hmac, Mac};
@@ -654,7 +654,7 @@ fn revocation_seeds() -> Vec<String> {
     ]
 }
 
-/// The seed corpus of every target. `vectors` is `../shared/vectors` (missing
+/// The seed corpus of every target. `vectors` is `tests/vectors` (missing
 /// files are skipped).
 pub fn seeds(vectors: &std::path::Path) -> Vec<(&'static str, Vec<u8>)> {
     let (vector_tokens, vector_keysets) = vector_material(vectors);

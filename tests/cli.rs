@@ -3,7 +3,7 @@
 //! stdout and stderr.
 //!
 //! Fixed data comes from the RFCs (RFC 7515 A.1 HS256 and A.3 ES256,
-//! RFC 8037 A.4 EdDSA, transcribed in /work/shared/vectors/README.md §5);
+//! RFC 8037 A.4 EdDSA, transcribed in tests/vectors/README.md §5);
 //! tokens for claim tests are minted here with HMAC-SHA256 (the `hmac` crate,
 //! independent of the library's own HMAC backend).
 #![cfg(not(target_arch = "wasm32"))]

@@ -31,7 +31,7 @@ fn root() -> PathBuf {
 fn vectors() -> PathBuf {
     std::env::var_os("JWT_EDGE_VECTORS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/vectors"))
+        .unwrap_or_else(|| root().join("tests/vectors"))
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -329,7 +329,7 @@ fn fixtures_are_live() {
     }
     assert!(
         seeds.len() > 1000,
-        "only {} seeds: are ../shared/vectors there?",
+        "only {} seeds: are the vectors in tests/vectors?",
         seeds.len()
     );
 }

@@ -9,7 +9,8 @@
 //! - RFC 7520 cookbook, RFC 7515 A.1–A.4, RFC 8037 A.4, RFC 7797 (as negatives);
 //! - bit flips: every flipped signature bit of every valid token is rejected.
 //!
-//! The vectors live in `../shared/vectors` (beside the checkout, as in CI).
+//! The vectors live in `tests/vectors` (copied from upstream; provenance and
+//! licences in `tests/vectors/README.md`).
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(
     clippy::unwrap_used,
@@ -25,10 +26,10 @@ use jwt_edge::{Algorithm, Error, Key, KeySet, Policy};
 use serde_json::{json, Value};
 
 fn vectors_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
     assert!(
         dir.join("wycheproof").is_dir(),
-        "test vectors not found at {} (CI keeps shared/ beside the checkout)",
+        "test vectors not found at {}",
         dir.display()
     );
     dir
@@ -593,7 +594,7 @@ fn rfc7797_unencoded_payloads_are_refused() {
             .code(),
         "ERR_JWS_INVALID"
     );
-    // RFC 7797 §4.2 final example (signature recomputed in shared/vectors/README.md).
+    // RFC 7797 §4.2 final example (signature recomputed in tests/vectors/README.md).
     let final_example = "eyJhbGciOiJIUzI1NiIsImI2NCI6ZmFsc2UsImNyaXQiOlsiYjY0Il19..A5dxf2s96_n5FLueVuW1Z_vh161FwXZC4YLPff6dmDY";
     assert_eq!(
         jwt_edge::begin(final_example, &keys, &policy)
@@ -606,7 +607,7 @@ fn rfc7797_unencoded_payloads_are_refused() {
 const RFC7515_PAYLOAD: &str =
     "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
 
-/// RFC 7515 Appendix A and RFC 8037 A.4, transcribed in shared/vectors/README.md §5.
+/// RFC 7515 Appendix A and RFC 8037 A.4, transcribed in tests/vectors/README.md §5.
 fn rfc_appendix_tokens() -> Vec<(&'static str, Value, String)> {
     vec![
         (

@@ -6,7 +6,7 @@ const loadStatus = $("load-status");
 
 let api;
 try {
-  api = await import("./jwt-edge/browser.js");
+  api = await import("./jwt-edge/default/browser.js");
   loadStatus.textContent = "Ready. Works offline from now on.";
 } catch (e) {
   loadStatus.textContent = `Could not load the jwt-edge module: ${e.message}`;

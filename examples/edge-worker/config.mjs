@@ -28,11 +28,13 @@ export function workerdConfig({ outDir, pkgDir = join(root, "pkg"), gateways, al
   const pkg = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8"));
   const entry = pkg.exports["."].workerd.replace("./", ""); // e.g. default/workerd.js
   const modules = [];
-  for (const f of files(join(pkgDir, dirname(entry)))) {
+  // The build's files and the glue shared by both builds (lib/); not the
+  // inline entry's base64 copy of the wasm.
+  for (const f of [...files(join(pkgDir, dirname(entry))), ...files(join(pkgDir, "lib"))]) {
     const name = `pkg/${relative(pkgDir, f)}`;
     const path = relative(outDir, f);
     if (f.endsWith(".wasm")) modules.push(`(name = ${JSON.stringify(name)}, wasm = embed ${JSON.stringify(path)})`);
-    else if (f.endsWith(".js")) modules.push(`(name = ${JSON.stringify(name)}, esModule = embed ${JSON.stringify(path)})`);
+    else if (f.endsWith(".js") && !f.endsWith(".base64.js")) modules.push(`(name = ${JSON.stringify(name)}, esModule = embed ${JSON.stringify(path)})`);
   }
   const worker = relative(outDir, join(here, "worker.js"));
   const services = gateways.map((g) => `    (name = ${JSON.stringify(g.name)}, worker = .${g.name}),`).join("\n");

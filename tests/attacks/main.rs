@@ -1,4 +1,4 @@
-//! One or more tests per class of `shared/docs/attack-catalog.md` (§1–§28).
+//! One or more tests per class of `docs/attack-catalog.md` (§1–§28).
 //!
 //! Each test first shows that a known-good token verifies, then mutates one
 //! thing (the attack) and asserts the stable error code. Cases that have

@@ -340,9 +340,9 @@ impl Sign for EdKey {
 }
 
 /// RFC 7520 §3.4 RSA-2048 private key
-/// (`shared/vectors/rfc7520/jwk/3_4.rsa_private_key.json`, kid
-/// `bilbo.baggins@hobbiton.example`), embedded so the tests do not depend on
-/// the location of the shared vectors.
+/// (`tests/vectors/rfc7520/jwk/3_4.rsa_private_key.json`, kid
+/// `bilbo.baggins@hobbiton.example`), embedded so these tests do not read
+/// the vector files.
 pub mod rfc7520_rsa {
     pub const N: &str = "n4EPtAOCc9AlkeQHPzHStgAbgs7bTZLwUBZdR8_KuKPEHLd4rHVTeT-O-XV2jRojdNhxJWTDvNd7nqQ0VEiZQHz_AJmSCpMaJMRBSFKrKb2wqVwGU_NsYOYL-QtiWN2lbzcEe6XC0dApr5ydQLrHqkHHig3RBordaZ6Aj-oBHqFEHYpPe7Tpe-OfVfHd1E6cS6M1FZcD1NNLYD5lFHpPI9bTwJlsde3uhGqC0ZCuEHg8lhzwOHrtIQbS0FVbb9k3-tVTU4fg_3L_vniUFAKwuCLqKnS2BYwdq_mzSnbLY7h_qixoR7jig3__kRhuaxwUkRz5iaiQkqgc5gHdrNP5zw";
     pub const E: &str = "AQAB";

@@ -6,10 +6,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as full from "jwt-edge/full";
 import * as defaultBuild from "jwt-edge";
 
-const vectors = process.env.JWT_EDGE_VECTORS ?? join(process.cwd(), "../shared/vectors/wycheproof");
+const vectors = process.env.JWT_EDGE_VECTORS ?? fileURLToPath(new URL("../vectors/wycheproof", import.meta.url));
 const ALL = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 
 async function outcome(fn) {

@@ -1,6 +1,7 @@
 // Chromium runner: serves the repository on loopback, opens a page whose
 // import map points "jwt-edge" and "jwt-edge/full" at the package's "browser"
-// export condition, and drives Debian's Chromium with playwright-core.
+// export condition (and "jwt-edge/inline", "jwt-edge/full/inline" at theirs:
+// the .wasm embedded), and drives Debian's Chromium with playwright-core.
 // Usage: node tests/js/run-browser.mjs
 import { createReadStream, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -20,6 +21,8 @@ const importMap = {
   imports: {
     "jwt-edge": `/pkg/${pkg.exports["."].browser.replace("./", "")}`,
     "jwt-edge/full": `/pkg/${pkg.exports["./full"].browser.replace("./", "")}`,
+    "jwt-edge/inline": `/pkg/${pkg.exports["./inline"].browser.replace("./", "")}`,
+    "jwt-edge/full/inline": `/pkg/${pkg.exports["./full/inline"].browser.replace("./", "")}`,
   },
 };
 const page = `<!doctype html><meta charset="utf-8"><title>jwt-edge suite</title>
@@ -27,12 +30,20 @@ const page = `<!doctype html><meta charset="utf-8"><title>jwt-edge suite</title>
 <script type="module">
   import * as defaultBuild from "jwt-edge";
   import * as fullBuild from "jwt-edge/full";
+  import * as defaultInline from "jwt-edge/inline";
+  import * as fullInline from "jwt-edge/full/inline";
   import { runSuite } from "/tests/js/suite.mjs";
   const fx = await (await fetch("/fixtures.json")).json();
   const results = [];
   for (const [variant, api] of [["default", defaultBuild], ["full", fullBuild]]) {
     results.push(...await runSuite(api, variant, fx, "browser"));
   }
+  for (const [variant, api] of [["default", defaultInline], ["full", fullInline]]) {
+    for (const r of await runSuite(api, variant, fx, "inline")) results.push({ ...r, name: "(inline) " + r.name });
+  }
+  // One JwtEdgeError class for every entry and build.
+  const classes = new Set([defaultBuild, fullBuild, defaultInline, fullInline].map((m) => m.JwtEdgeError));
+  results.push({ name: "one JwtEdgeError class for both builds and the inline entries", ok: classes.size === 1, error: classes.size === 1 ? undefined : String(classes.size) });
   // The README's browser snippet.
   const { check } = await import("/examples/npm/browser.js");
   const token = (name) => fx.cases.find((c) => c.name === name).token;

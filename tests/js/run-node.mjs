@@ -14,3 +14,14 @@ for (const [variant, api] of [["default", defaultBuild], ["full", fullBuild]]) {
     });
   }
 }
+
+test("node: one JwtEdgeError class for both builds", () => {
+  if (defaultBuild.JwtEdgeError !== fullBuild.JwtEdgeError) throw new Error("jwt-edge and jwt-edge/full have different JwtEdgeError classes");
+  let thrown;
+  try {
+    new fullBuild.Validator({ jwks: { keys: [] }, leeway: "x" });
+  } catch (e) {
+    thrown = e;
+  }
+  if (!(thrown instanceof defaultBuild.JwtEdgeError)) throw new Error(`an error of jwt-edge/full is not a JwtEdgeError of jwt-edge: ${thrown}`);
+});

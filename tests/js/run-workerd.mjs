@@ -23,17 +23,20 @@ function files(dir) {
   return readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]));
 }
 
-// One module per package file of each variant, named by its path under pkg/.
+// One module per package file of each variant and of the glue both share
+// (pkg/lib), named by its path under pkg/ (not the inline entry's base64).
 const modules = [];
-for (const [, entry] of variants) {
-  const variantDir = join(root, "pkg", dirname(entry));
-  for (const f of files(variantDir)) {
+const libModules = [];
+for (const dir of [...variants.map(([, entry]) => dirname(entry)), "lib"]) {
+  for (const f of files(join(root, "pkg", dir))) {
     const name = relative(root, f);
     const path = relative(work, f);
-    if (f.endsWith(".wasm")) modules.push(`(name = "${name}", wasm = embed "${path}")`);
-    else if (f.endsWith(".js")) modules.push(`(name = "${name}", esModule = embed "${path}")`);
+    const into = dir === "lib" ? libModules : modules;
+    if (f.endsWith(".wasm")) into.push(`(name = "${name}", wasm = embed "${path}")`);
+    else if (f.endsWith(".js") && !f.endsWith(".base64.js")) into.push(`(name = "${name}", esModule = embed "${path}")`);
   }
 }
+modules.push(...libModules);
 const main = `
 import * as defaultBuild from "./pkg/${variants[0][1].replace("./", "")}";
 import * as fullBuild from "./pkg/${variants[1][1].replace("./", "")}";
@@ -95,7 +98,7 @@ writeFileSync(join(work, "remote-worker.js"), remoteWorker);
 const fx = JSON.parse(readFileSync(fixtures, "utf8"));
 // The README's worker snippet (examples/npm/worker.js) as its own service;
 // "jwt-edge" resolves to the package's workerd entry.
-const defaultModules = modules.filter((m) => m.includes('"pkg/default/'));
+const defaultModules = [...modules.filter((m) => m.includes('"pkg/default/')), ...libModules];
 writeFileSync(
   join(work, "config.capnp"),
   `using Workerd = import "/workerd/workerd.capnp";
