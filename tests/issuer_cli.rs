@@ -1110,3 +1110,86 @@ fn sigkill_in_the_middle_of_issue_rotate_and_revoke_loses_nothing_reported() {
     env.ok(&["keys", "rotate", "--now", &(T0 + 40 * 900).to_string()]);
     env.issue_ok(&key, T0 + 40 * 900);
 }
+
+/// Issue #18 (part): `jwt-edge status` over a simulated timeline: exit 0
+/// when healthy, 1 with a finding of each kind as it comes due, 2 on errors.
+#[test]
+fn status_reports_what_breaks_and_when() {
+    let env = Env::new();
+    env.init(&[]); // rotate-every 30d, pre-publish 1d
+    let key = env.provision("billing", "read", &["--ttl", "20d"], T0);
+    let id = key.split('_').nth(1).unwrap().to_owned();
+    let status = |now: u64, extra: &[&str]| {
+        let now = now.to_string();
+        let mut args = vec!["status", "--json", "--now", &now];
+        args.extend_from_slice(extra);
+        let out = env.run(&args);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let kinds: Vec<String> = v["findings"]
+            .as_array()
+            .map(|f| {
+                f.iter()
+                    .map(|x| x["kind"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        (out.status.code(), kinds, v)
+    };
+    const DAY: u64 = 86_400;
+    // Day 1, the key in use: healthy.
+    env.issue_ok(&key, T0 + DAY);
+    let (code, kinds, v) = status(T0 + DAY, &[]);
+    assert_eq!((code, kinds.len()), (Some(0), 0), "{v}");
+    assert_eq!(v["healthy"], true);
+    assert!(v["store"]["rows"]["tokens"].as_u64() == Some(1), "{v}");
+    assert!(v["store"]["bytes"].as_u64() > Some(0));
+    // Day 14: expires within 7 days (day 20).
+    let (code, kinds, v) = status(T0 + 14 * DAY, &[]);
+    assert_eq!(
+        (code, kinds.clone()),
+        (Some(1), vec!["provisioning_key_expiring".to_owned()]),
+        "{v}"
+    );
+    assert_eq!(v["findings"][0]["subject"], id.as_str());
+    assert_eq!(v["findings"][0]["at"], T0 + 20 * DAY);
+    // A narrower window: not yet.
+    assert_eq!(status(T0 + 14 * DAY, &["--warn", "3d"]).0, Some(0));
+    // Day 21: expired and not revoked.
+    let (code, kinds, _) = status(T0 + 21 * DAY, &[]);
+    assert_eq!(
+        (code, kinds),
+        (Some(1), vec!["provisioning_key_expired".to_owned()])
+    );
+    // A key nobody uses.
+    env.provision("idle", "read", &["--ttl", "400d"], T0);
+    let (_, kinds, _) = status(T0 + 40 * DAY, &[]);
+    assert!(
+        kinds.contains(&"provisioning_key_unused".to_owned()),
+        "{kinds:?}"
+    );
+    // No rotation run since init: day 30 due, pre-publication from day 29.
+    assert!(kinds.contains(&"rotation_overdue".to_owned()), "{kinds:?}");
+    assert!(kinds.contains(&"no_pending_key".to_owned()), "{kinds:?}");
+    // The rotation timer catches up: a pending key is published at once
+    // (the rotation is still overdue until it activates a day later)...
+    env.ok(&["keys", "rotate", "--now", &(T0 + 40 * DAY).to_string()]);
+    let (_, kinds, _) = status(T0 + 40 * DAY, &[]);
+    assert!(!kinds.iter().any(|k| k == "no_pending_key"), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k == "rotation_overdue"), "{kinds:?}");
+    // ...and after its pre-publication the new key is active: both gone.
+    let later = (T0 + 41 * DAY + 60).to_string();
+    env.ok(&["keys", "rotate", "--now", &later]);
+    let (_, kinds, _) = status(T0 + 41 * DAY + 60, &[]);
+    assert!(
+        !kinds
+            .iter()
+            .any(|k| k == "rotation_overdue" || k == "no_pending_key"),
+        "{kinds:?}"
+    );
+    // Text output names the finding; errors exit 2.
+    let out = env.run(&["status", "--now", &(T0 + 14 * DAY).to_string()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("WARN\tprovisioning_key_expiring"), "{text}");
+    let missing = env.run(&["status", "--db", "/nonexistent/x.db"]);
+    assert_eq!(missing.status.code(), Some(2));
+}

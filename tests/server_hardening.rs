@@ -773,3 +773,38 @@ fn serve_logs_every_key_state_change() {
     assert!(!text.contains(PASS), "the passphrase is never logged");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue #18 (part): `/healthz` reports what will break soon (a provisioning
+/// key expiring within 7 days) while serving stays healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_carries_what_breaks_soon() {
+    let dir = temp_dir("hardening-healthz");
+    let db = init_store(&dir, &settings());
+    let (rec, _) = issuer(&db)
+        .create_provisioning_key(
+            "short-lived",
+            "read",
+            Some(2 * 86_400),
+            None,
+            None,
+            &[AUD.to_owned()],
+            &[],
+            unix_now(),
+        )
+        .unwrap();
+    let server = start(config(&db)).await;
+    let mut c = Client::new(server.addr);
+    let r = c.get("/healthz").await;
+    assert_eq!(r.status, 200);
+    let j = r.json();
+    assert_eq!(j["status"], "ok");
+    let attention = j["attention"].as_array().unwrap();
+    assert!(
+        attention
+            .iter()
+            .any(|f| f["kind"] == "provisioning_key_expiring" && f["subject"] == rec.id.as_str()),
+        "{j}"
+    );
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -20,6 +20,7 @@
 
 pub mod duration;
 mod error;
+pub mod health;
 pub mod keys;
 pub mod lifecycle;
 pub mod provisioning;

@@ -919,6 +919,28 @@ impl<S: Store> Issuer<S> {
         })
     }
 
+    /// What will break, and when (`jwt-edge status`): the findings at `now`
+    /// (see [`super::health::findings`]) and rows per table.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn status(&mut self, now: u64, warn: u64, unused: u64) -> Result<super::health::Report> {
+        self.run(|_, tx| {
+            let s = load_settings(tx)?;
+            let keys = tx.keys()?;
+            let provisioning = tx.provisioning_keys()?;
+            let revoked: Vec<String> = tx
+                .revocations()?
+                .into_iter()
+                .filter(|e| e.kind == RevocationKind::Kid)
+                .map(|e| e.value)
+                .collect();
+            let findings =
+                super::health::findings(&s, &keys, &provisioning, &revoked, now, warn, unused);
+            Ok((findings, tx.row_counts()?))
+        })
+    }
+
     /// The Token Status Lists (numbers, capacities, versions).
     ///
     /// # Errors

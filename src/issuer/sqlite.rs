@@ -355,6 +355,24 @@ impl StatusTx for SqliteTx<'_> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    fn row_counts(&mut self) -> Result<Vec<(&'static str, u64)>> {
+        let mut out = Vec::new();
+        for table in [
+            "signing_keys",
+            "provisioning_keys",
+            "tokens",
+            "revocations",
+            "audit",
+            "status_lists",
+        ] {
+            let n: i64 = self
+                .tx
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+            out.push((table, n.unsigned_abs()));
+        }
+        Ok(out)
+    }
+
     fn statuses(&mut self, list: u64) -> Result<Vec<(u64, u8)>> {
         let mut stmt = self.tx.prepare(
             "SELECT status_idx, status FROM tokens WHERE status_list = ?1 AND status != 0",

@@ -249,6 +249,12 @@ pub trait StatusTx {
     /// Storage errors.
     fn status_lists(&mut self) -> Result<Vec<StatusListRecord>>;
 
+    /// Rows per table (for `jwt-edge status`).
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn row_counts(&mut self) -> Result<Vec<(&'static str, u64)>>;
+
     /// The non-zero statuses of `list`: (index, status).
     ///
     /// # Errors

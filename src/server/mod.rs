@@ -829,8 +829,19 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     // Healthy while the published documents are being refreshed.
     let stale = state.refresh_interval.saturating_mul(3) + Duration::from_secs(5);
     match writer::current(&state.published) {
+        // Serving is healthy; what will break soon (expiring provisioning
+        // keys, overdue rotation, ...) is reported alongside, as in
+        // `jwt-edge status`.
         Some(p) if p.refreshed.elapsed() <= stale => {
-            json_response(StatusCode::OK, json!({"status": "ok"}))
+            let attention: Vec<Value> = p
+                .findings
+                .iter()
+                .map(crate::issuer::health::Finding::to_json)
+                .collect();
+            json_response(
+                StatusCode::OK,
+                json!({"status": "ok", "attention": attention}),
+            )
         }
         _ => json_response(
             StatusCode::SERVICE_UNAVAILABLE,

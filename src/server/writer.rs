@@ -72,6 +72,8 @@ pub struct Published {
     pub refreshed: Instant,
     /// A validator over exactly these documents, for RFC 7662 introspection.
     pub introspector: Mutex<Validator>,
+    /// What will break and when (`jwt-edge status`, 7-day window), for `/healthz`.
+    pub findings: Vec<crate::issuer::health::Finding>,
 }
 
 impl core::fmt::Debug for Published {
@@ -117,6 +119,11 @@ pub enum Job {
     Stop,
 }
 
+/// The window of `/healthz`'s findings and the log (as `jwt-edge status`'s default).
+const FINDINGS_WINDOW: u64 = 7 * 86_400;
+/// Provisioning keys unused this long are reported.
+const FINDINGS_UNUSED: u64 = 30 * 86_400;
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -137,6 +144,8 @@ pub(crate) struct Writer {
     signed_lists: BTreeMap<u64, (u64, String, u64, String)>,
     /// Key states as last published (for one log line per change).
     key_states: BTreeMap<String, KeyState>,
+    /// When each finding (kind, subject) was last logged: once a day each.
+    findings_logged: BTreeMap<(&'static str, String), u64>,
     warned: BTreeSet<String>,
 }
 
@@ -150,6 +159,7 @@ impl Writer {
             signed: None,
             signed_lists: BTreeMap::new(),
             key_states: BTreeMap::new(),
+            findings_logged: BTreeMap::new(),
             warned: BTreeSet::new(),
         }
     }
@@ -250,6 +260,18 @@ impl Writer {
                 );
             }
         }
+        let (findings, _) = self.issuer.status(now, FINDINGS_WINDOW, FINDINGS_UNUSED)?;
+        for f in &findings {
+            let key = (f.kind, f.subject.clone());
+            let due = self
+                .findings_logged
+                .get(&key)
+                .is_none_or(|at| now.saturating_sub(*at) >= 86_400);
+            if due {
+                tracing::warn!(target: "jwt_edge::server", kind = f.kind, subject = %f.subject, "{}", f.message);
+                self.findings_logged.insert(key, now);
+            }
+        }
         let new = Arc::new(Published {
             jwks: Doc::new(jwks_text),
             revocations: Doc::new(signed),
@@ -259,6 +281,7 @@ impl Writer {
             epoch,
             refreshed: Instant::now(),
             introspector: Mutex::new(introspector),
+            findings,
         });
         if let Ok(mut slot) = self.shared.write() {
             let changed = slot.as_ref().is_none_or(|p| p.jwks.etag != new.jwks.etag);

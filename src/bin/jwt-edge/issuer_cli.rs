@@ -299,6 +299,72 @@ pub struct RevocationsArgs {
     common: Common,
 }
 
+/// Arguments of `jwt-edge status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Report what breaks within this window (provisioning keys expiring).
+    #[arg(long, default_value = "7d", value_parser = dur)]
+    warn: u64,
+    /// Report provisioning keys not used for this long.
+    #[arg(long, default_value = "30d", value_parser = dur)]
+    unused: u64,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Runs `status`: exit 0 when healthy, 1 when something is within the
+/// window (or already broken), 2 on errors.
+pub fn status(a: &StatusArgs) -> ExitCode {
+    let mut issuer = match open(&a.common, false) {
+        Ok(i) => i,
+        Err(e) => return fail(&e, a.common.json),
+    };
+    let out = now(&a.common).and_then(|n| issuer.status(n, a.warn, a.unused));
+    let (findings, counts) = match out {
+        Ok(v) => v,
+        Err(e) => return fail(&e, a.common.json),
+    };
+    let db = a.common.store.db_path();
+    let size = |suffix: &str| {
+        std::fs::metadata(format!("{}{suffix}", db.display())).map_or(0, |m| m.len())
+    };
+    let (db_bytes, wal_bytes) = (size(""), size("-wal"));
+    if a.common.json {
+        let rows: serde_json::Map<String, Value> = counts
+            .iter()
+            .map(|(t, n)| ((*t).to_owned(), Value::from(*n)))
+            .collect();
+        let _ = print_json(&json!({
+            "healthy": findings.is_empty(),
+            "findings": findings.iter().map(jwt_edge::issuer::health::Finding::to_json).collect::<Vec<_>>(),
+            "store": {"bytes": db_bytes, "wal_bytes": wal_bytes, "rows": rows},
+        }));
+    } else {
+        use std::io::Write;
+        let mut o = io::stdout().lock();
+        for f in &findings {
+            let _ = writeln!(o, "WARN\t{}\t{}", f.kind, f.message);
+        }
+        let rows: Vec<String> = counts.iter().map(|(t, n)| format!("{t}={n}")).collect();
+        let _ = writeln!(
+            o,
+            "{}\tstore {} bytes (+{} WAL)\t{}",
+            if findings.is_empty() {
+                "OK"
+            } else {
+                "ATTENTION"
+            },
+            db_bytes,
+            wal_bytes,
+            rows.join(" ")
+        );
+    }
+    for w in issuer.take_warnings() {
+        print_err(&w);
+    }
+    ExitCode::from(u8::from(!findings.is_empty()))
+}
+
 /// Arguments of `jwt-edge statuslist`.
 #[derive(Debug, clap::Args)]
 pub struct StatusListArgs {

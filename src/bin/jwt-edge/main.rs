@@ -53,6 +53,8 @@ enum Command {
     Revoke(issuer_cli::RevokeArgs),
     /// Issuer: print the revocation list (JSON, or a signed JWS with --signed).
     Revocations(issuer_cli::RevocationsArgs),
+    /// Issuer: what will break and when (exit 0 healthy, 1 attention, 2 error).
+    Status(issuer_cli::StatusArgs),
     /// Issuer: print Token Status List N as a signed statuslist+jwt.
     Statuslist(issuer_cli::StatusListArgs),
     /// Issuer: print the audit log.
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::Revoke(args) => issuer_cli::revoke(&args),
         Command::Revocations(args) => issuer_cli::revocations(&args),
         Command::Statuslist(args) => issuer_cli::statuslist(&args),
+        Command::Status(args) => issuer_cli::status(&args),
         Command::Audit(args) => issuer_cli::audit(&args),
         Command::Serve(args) => serve::run(&args),
     }
