@@ -559,6 +559,27 @@ struct StatusSource {
     used: u64,
 }
 
+impl StatusSource {
+    /// [`ensure`] for this list; a fetch carries the list's URI.
+    fn ensure(
+        &mut self,
+        source: Source,
+        multi: bool,
+        now: u64,
+        fetch: bool,
+    ) -> Result<Option<Step<'static>>> {
+        Ok(
+            ensure(Some(&mut self.state), source, multi, now, fetch)?.map(|step| match step {
+                Step::Fetch(mut f) => {
+                    f.url = Some(self.uri.clone());
+                    Step::Fetch(f)
+                }
+                other => other,
+            }),
+        )
+    }
+}
+
 /// The `now` every entry point accepts.
 fn check_now(now: u64) -> Result<()> {
     if (now as f64) <= MAX_NUMERIC_DATE {
@@ -729,14 +750,8 @@ impl Validator {
                     continue;
                 }
                 let may = mode.fetch && !fetched.contains(&source);
-                if let Some(step) = ensure(Some(&mut s.state), source, multi, now, may)? {
-                    return Ok(match step {
-                        Step::Fetch(mut f) => {
-                            f.url = Some(s.uri.clone());
-                            Step::Fetch(f)
-                        }
-                        other => other,
-                    });
+                if let Some(step) = s.ensure(source, multi, now, may)? {
+                    return Ok(step);
                 }
             }
             let trusts = &self.trusts;
@@ -1102,34 +1117,31 @@ impl Validator {
             .position(|s| s.trust == trust && s.uri == r.uri);
         let n = match found {
             Some(n) => n,
-            None if self.status_sources.len() < crate::status_list::MAX_HELD_STATUS_LISTS => {
-                self.status_sources.push(StatusSource {
+            None => {
+                let fresh = StatusSource {
                     uri: String::from(r.uri),
                     trust,
                     state: RemoteState::new(config),
                     used: now,
-                });
-                self.status_sources.len() - 1
-            }
-            None => {
-                // Replace the least recently named list (its slot keeps
-                // its number; a fetch still in flight for the old URI then
-                // fails verification and counts as failed).
-                let n = self
-                    .status_sources
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, s)| s.used)
-                    .map_or(0, |(n, _)| n);
-                if let Some(s) = self.status_sources.get_mut(n) {
-                    *s = StatusSource {
-                        uri: String::from(r.uri),
-                        trust,
-                        state: RemoteState::new(config),
-                        used: now,
-                    };
+                };
+                if self.status_sources.len() < crate::status_list::MAX_HELD_STATUS_LISTS {
+                    self.status_sources.push(fresh);
+                    self.status_sources.len() - 1
+                } else {
+                    // Replace the least recently named list (its slot keeps
+                    // its number; a fetch still in flight for the old URI
+                    // then fails verification and counts as failed).
+                    let n = self
+                        .status_sources
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, s)| s.used)
+                        .map_or(0, |(n, _)| n);
+                    if let Some(s) = self.status_sources.get_mut(n) {
+                        *s = fresh;
+                    }
+                    n
                 }
-                n
             }
         };
         let source = Source::StatusList(n);
@@ -1139,14 +1151,7 @@ impl Validator {
             return Ok(None);
         };
         s.used = now;
-        let step = ensure(Some(&mut s.state), source, multi, now, may)?;
-        Ok(step.map(|step| match step {
-            Step::Fetch(mut f) => {
-                f.url = Some(s.uri.clone());
-                Step::Fetch(f)
-            }
-            other => other,
-        }))
+        s.ensure(source, multi, now, may)
     }
 
     fn remote_mut(&mut self, source: Source) -> Option<&mut RemoteState> {

@@ -148,6 +148,53 @@ fn unchanged(now: u64, action: &str, detail: &str) -> AuditRecord {
     a
 }
 
+/// The audit row of a refused client request: the actor is `pk:<id>` (or
+/// `unknown` when no id could be read), the reason in `detail`.
+fn refusal_row(now: u64, action: &str, id: Option<&str>, why: &str) -> AuditRecord {
+    let mut a = row(
+        now,
+        action,
+        &id.map_or_else(|| "unknown".into(), |i| format!("pk:{i}")),
+    );
+    a.outcome = "refused".into();
+    a.provisioning_key_id = id.map(String::from);
+    a.detail = Some(why.into());
+    a
+}
+
+/// The active signing key.
+fn active_key(tx: &mut dyn Tx) -> Result<KeyRecord> {
+    tx.keys()?
+        .into_iter()
+        .find(|k| k.state == KeyState::Active)
+        .ok_or_else(|| {
+            Error::crypto("the issuer has no active signing key; run `jwt-edge keys rotate`")
+        })
+}
+
+/// `payload` as a compact JWS of type `typ`, signed by the active key.
+fn sign_with_active(ctx: &mut Ctx, tx: &mut dyn Tx, typ: &str, payload: &Value) -> Result<String> {
+    let active = active_key(tx)?;
+    let signer = ctx.signer(&active)?;
+    compact_jws(signer, &active.kid, typ, payload)
+}
+
+/// Revokes one issued token: its `jti` on the revocation document (until
+/// it expires), its status-list bit set, the epoch bumped. Returns the epoch.
+fn revoke_record(tx: &mut dyn Tx, t: &TokenRecord, now: u64) -> Result<u64> {
+    tx.insert_revocation(&RevocationEntry {
+        kind: RevocationKind::Jti,
+        value: t.jti.clone(),
+        at: t.exp,
+        expires_at: t.exp,
+        created_at: now,
+    })?;
+    if let Some(slot) = t.status {
+        tx.set_status(slot, STATUS_INVALID)?;
+    }
+    bump_epoch(tx, now)
+}
+
 fn load_settings(tx: &mut dyn Tx) -> Result<Settings> {
     let rows = tx.settings()?;
     if rows.is_empty() {
@@ -816,17 +863,7 @@ impl<S: Store> Issuer<S> {
                 tx.insert_audit(&a)?;
                 return Ok(false);
             }
-            tx.insert_revocation(&RevocationEntry {
-                kind: RevocationKind::Jti,
-                value: jti.into(),
-                at: t.exp,
-                expires_at: t.exp,
-                created_at: now,
-            })?;
-            if let Some(slot) = t.status {
-                tx.set_status(slot, STATUS_INVALID)?;
-            }
-            let epoch = bump_epoch(tx, now)?;
+            let epoch = revoke_record(tx, &t, now)?;
             let mut a = row(now, "token.revoke", OPERATOR);
             a.jti = Some(jti.into());
             a.sub = Some(t.sub);
@@ -904,18 +941,7 @@ impl<S: Store> Issuer<S> {
         self.run(|ctx, tx| {
             let s = load_settings(tx)?;
             let list = revocation_list(tx, &s, now)?;
-            let active = tx
-                .keys()?
-                .into_iter()
-                .find(|k| k.state == KeyState::Active)
-                .ok_or_else(|| Error::crypto("the issuer has no active signing key"))?;
-            let signer = ctx.signer(&active)?;
-            compact_jws(
-                signer,
-                &active.kid,
-                crate::revocation::REVOCATION_LIST_TYP,
-                &list,
-            )
+            sign_with_active(ctx, tx, crate::revocation::REVOCATION_LIST_TYP, &list)
         })
     }
 
@@ -982,18 +1008,7 @@ impl<S: Store> Issuer<S> {
                 "ttl": STATUS_LIST_TTL,
                 "status_list": {"bits": 1, "lst": lst},
             });
-            let active = tx
-                .keys()?
-                .into_iter()
-                .find(|k| k.state == KeyState::Active)
-                .ok_or_else(|| Error::crypto("the issuer has no active signing key"))?;
-            let signer = ctx.signer(&active)?;
-            compact_jws(
-                signer,
-                &active.kid,
-                crate::status_list::STATUS_LIST_TYP,
-                &payload,
-            )
+            sign_with_active(ctx, tx, crate::status_list::STATUS_LIST_TYP, &payload)
         })
     }
 
@@ -1021,15 +1036,8 @@ fn issue_in(
                   class: Refusal,
                   why: String|
      -> Result<Result<Issued>> {
-        let mut a = row(
-            now,
-            "token.issue",
-            &id.map_or_else(|| "unknown".into(), |i| format!("pk:{i}")),
-        );
-        a.outcome = "refused".into();
-        a.provisioning_key_id = id.map(String::from);
+        let mut a = refusal_row(now, "token.issue", id, &why);
         a.sub = pk.map(|p| p.sub.clone());
-        a.detail = Some(why.clone());
         tx.insert_audit(&a)?;
         Ok(Err(Error::refused_for(class, why)))
     };
@@ -1149,11 +1157,7 @@ fn issue_in(
             );
         }
     }
-    let Some(active) = tx.keys()?.into_iter().find(|k| k.state == KeyState::Active) else {
-        return Err(Error::crypto(
-            "the issuer has no active signing key; run `jwt-edge keys rotate`",
-        ));
-    };
+    let active = active_key(tx)?;
     let signer = ctx.signer(&active)?;
     let jti = keys::random_b64(16);
     let exp = now.saturating_add(ttl);
@@ -1299,14 +1303,7 @@ impl<S: Store> Issuer<S> {
             let pk = match authenticate(tx, provisioning_key, now)? {
                 Ok(pk) => pk,
                 Err(failed) => {
-                    let actor = failed
-                        .id
-                        .as_ref()
-                        .map_or_else(|| "unknown".into(), |i| format!("pk:{i}"));
-                    let mut a = row(now, "token.revoke", &actor);
-                    a.outcome = "refused".into();
-                    a.provisioning_key_id = failed.id.clone();
-                    a.detail = Some(failed.why.clone());
+                    let a = refusal_row(now, "token.revoke", failed.id.as_deref(), &failed.why);
                     tx.insert_audit(&a)?;
                     // Committed with its audit row, then refused.
                     return Ok(Err(Error::refused_for(Refusal::Client, failed.why)));
@@ -1342,17 +1339,7 @@ impl<S: Store> Issuer<S> {
             if t.exp <= now {
                 return unchanged(tx, "already expired");
             }
-            tx.insert_revocation(&RevocationEntry {
-                kind: RevocationKind::Jti,
-                value: t.jti.clone(),
-                at: t.exp,
-                expires_at: t.exp,
-                created_at: now,
-            })?;
-            if let Some(slot) = t.status {
-                tx.set_status(slot, STATUS_INVALID)?;
-            }
-            let epoch = bump_epoch(tx, now)?;
+            let epoch = revoke_record(tx, &t, now)?;
             let mut a = row(now, "token.revoke", &actor);
             a.jti = Some(t.jti);
             a.sub = Some(t.sub);
@@ -1380,14 +1367,7 @@ impl<S: Store> Issuer<S> {
         self.run(|_, tx| {
             load_settings(tx)?;
             let refused = |tx: &mut dyn Tx, id: Option<String>, class: Refusal, why: String| {
-                let actor = id
-                    .as_ref()
-                    .map_or_else(|| "unknown".into(), |i| format!("pk:{i}"));
-                let mut a = row(now, &action, &actor);
-                a.outcome = "refused".into();
-                a.provisioning_key_id = id;
-                a.detail = Some(why.clone());
-                tx.insert_audit(&a)?;
+                tx.insert_audit(&refusal_row(now, &action, id.as_deref(), &why))?;
                 // Committed with its audit row, then refused.
                 Ok(Err(Error::refused_for(class, why)))
             };

@@ -33,6 +33,7 @@ pub mod token;
 pub mod writer;
 
 use std::borrow::ToOwned;
+use std::boxed::Box;
 use std::format;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -544,6 +545,39 @@ fn parse_failed(state: &AppState, source: IpAddr, e: &OAuthError) -> Response {
     oauth_error(e, true)
 }
 
+/// A request parser: content type, `Authorization`, body.
+type Parser<R> = fn(Option<&str>, Option<&str>, &[u8]) -> Result<R, OAuthError>;
+
+/// The front of every authenticated endpoint: the request parsed (a
+/// malformed client authentication counts against the source) and the
+/// source's throttle checked; `Err` is the answer to send.
+fn admit<'a, R>(
+    state: &'a AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: &[u8],
+    parse: Parser<R>,
+    auth: fn(&R) -> &token::ClientAuth,
+) -> Result<(R, Throttle<'a>), Box<Response>> {
+    let source = source_of(state, peer, headers);
+    let req = parse(
+        header_str(headers, header::CONTENT_TYPE),
+        header_str(headers, header::AUTHORIZATION),
+        body,
+    )
+    .map_err(|e| Box::new(parse_failed(state, source, &e)))?;
+    let t = Throttle {
+        state,
+        source,
+        client: token::normalise_client_id(&auth(&req).client_id).map(str::to_owned),
+    };
+    if let Some(wait) = t.blocked() {
+        tracing::info!(target: "jwt_edge::server", client_id = t.client.as_deref().unwrap_or("-"), %source, "request throttled");
+        return Err(Box::new(throttled(wait)));
+    }
+    Ok((req, t))
+}
+
 async fn ask<T>(
     state: &AppState,
     job: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Job,
@@ -577,24 +611,10 @@ async fn token_endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let source = source_of(&state, peer, &headers);
-    let req = match token::parse(
-        header_str(&headers, header::CONTENT_TYPE),
-        header_str(&headers, header::AUTHORIZATION),
-        &body,
-    ) {
-        Ok(r) => r,
-        Err(e) => return parse_failed(&state, source, &e),
+    let (req, t) = match admit(&state, peer, &headers, &body, token::parse, |r| &r.auth) {
+        Ok(v) => v,
+        Err(res) => return *res,
     };
-    let t = Throttle {
-        state: &state,
-        source,
-        client: token::normalise_client_id(&req.auth.client_id).map(str::to_owned),
-    };
-    if let Some(wait) = t.blocked() {
-        tracing::info!(target: "jwt_edge::server", client_id = t.client.as_deref().unwrap_or("-"), %source, "token request throttled");
-        return throttled(wait);
-    }
     let method = req.auth.method;
     let issue = IssueRequest {
         provisioning_key: req.auth.provisioning_key,
@@ -627,23 +647,17 @@ async fn revoke_endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let source = source_of(&state, peer, &headers);
-    let req = match token::parse_token_param(
-        header_str(&headers, header::CONTENT_TYPE),
-        header_str(&headers, header::AUTHORIZATION),
+    let (req, t) = match admit(
+        &state,
+        peer,
+        &headers,
         &body,
+        token::parse_token_param,
+        |r| &r.auth,
     ) {
-        Ok(r) => r,
-        Err(e) => return parse_failed(&state, source, &e),
+        Ok(v) => v,
+        Err(res) => return *res,
     };
-    let t = Throttle {
-        state: &state,
-        source,
-        client: token::normalise_client_id(&req.auth.client_id).map(str::to_owned),
-    };
-    if let Some(wait) = t.blocked() {
-        return throttled(wait);
-    }
     let method = req.auth.method;
     match ask(&state, |reply| {
         Job::Revoke(req.auth.provisioning_key, req.token, reply)
@@ -685,23 +699,17 @@ async fn introspect_endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let source = source_of(&state, peer, &headers);
-    let req = match token::parse_token_param(
-        header_str(&headers, header::CONTENT_TYPE),
-        header_str(&headers, header::AUTHORIZATION),
+    let (req, t) = match admit(
+        &state,
+        peer,
+        &headers,
         &body,
+        token::parse_token_param,
+        |r| &r.auth,
     ) {
-        Ok(r) => r,
-        Err(e) => return parse_failed(&state, source, &e),
+        Ok(v) => v,
+        Err(res) => return *res,
     };
-    let t = Throttle {
-        state: &state,
-        source,
-        client: token::normalise_client_id(&req.auth.client_id).map(str::to_owned),
-    };
-    if let Some(wait) = t.blocked() {
-        return throttled(wait);
-    }
     let method = req.auth.method;
     if let Err(e) = ask(&state, |reply| {
         Job::Authorize(req.auth.provisioning_key, INTROSPECT, reply)
