@@ -5,9 +5,19 @@
 //         ISSUER=https://issuer.example AUDIENCE=https://api.example \
 //         JWKS_URL=http://127.0.0.1:8080/.well-known/jwks.json \
 //         REVOCATIONS_URL=http://127.0.0.1:8080/revocations ORIGIN_URL=http://127.0.0.1:9000 \
-//         'ROUTES=[{"prefix":"/admin","scopes":["write:reports"]}]'
+//         'ROUTES=[{"prefix":"/admin","scopes":["write:reports"]}]' \
+//         METRICS_PATH=/__jwt-edge/metrics --dataset DECISIONS=jwt_edge_decisions
 //       workerd serve OUT_DIR/config.capnp
-// API:  workerdConfig({ outDir, pkgDir, gateways: [{ name, address, bindings }] }) -> capnp text
+// API:  workerdConfig({ outDir, pkgDir, gateways: [{ name, address, bindings, datasets }] }) -> capnp text
+//
+// `bindings` are the worker's text bindings (see the list at the top of
+// worker.js; objects are written as JSON). `datasets` ({ DECISIONS: "jwt_edge_decisions" },
+// CLI `--dataset DECISIONS=jwt_edge_decisions`) are Analytics Engine dataset
+// bindings: workerd outside Cloudflare has no Analytics Engine, so each one is a
+// wrapped binding over analytics-engine-log.js, a stand-in with the same
+// `writeDataPoint` that checks Analytics Engine's limits and prints every point
+// as one JSON line ({"event":"analytics_engine.write", ...}). On Cloudflare use
+// wrangler's `[[analytics_engine_datasets]]` instead.
 //
 // The worker reaches the issuer and the origin through a network service; here
 // it allows "local" and "private" addresses because the demo and the tests run
@@ -24,6 +34,9 @@ function files(dir) {
   return readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]));
 }
 
+// The stand-in's module name (an internal extension module: only wrapped bindings can import it).
+const DATASET_MODULE = "jwt-edge-example:analytics-engine-log";
+
 export function workerdConfig({ outDir, pkgDir = join(root, "pkg"), gateways, allow = ["local", "private"] }) {
   const pkg = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8"));
   const entry = pkg.exports["."].workerd.replace("./", ""); // e.g. default/workerd.js
@@ -37,6 +50,15 @@ export function workerdConfig({ outDir, pkgDir = join(root, "pkg"), gateways, al
     else if (f.endsWith(".js") && !f.endsWith(".base64.js")) modules.push(`(name = ${JSON.stringify(name)}, esModule = embed ${JSON.stringify(path)})`);
   }
   const worker = relative(outDir, join(here, "worker.js"));
+  const standIn = relative(outDir, join(here, "analytics-engine-log.js"));
+  const datasetBindings = (g) =>
+    Object.entries(g.datasets ?? {}).map(
+      ([k, dataset]) =>
+        `    (name = ${JSON.stringify(k)}, wrapped = (moduleName = ${JSON.stringify(DATASET_MODULE)}, innerBindings = [(name = "dataset", text = ${JSON.stringify(dataset)})])),`,
+    );
+  const extensions = gateways.some((g) => Object.keys(g.datasets ?? {}).length > 0)
+    ? `  extensions = [(modules = [(name = ${JSON.stringify(DATASET_MODULE)}, internal = true, esModule = embed ${JSON.stringify(standIn)})])],\n`
+    : "";
   const services = gateways.map((g) => `    (name = ${JSON.stringify(g.name)}, worker = .${g.name}),`).join("\n");
   const sockets = gateways
     .map((g) => `    (name = ${JSON.stringify(g.name)}, address = ${JSON.stringify(g.address)}, http = (), service = ${JSON.stringify(g.name)}),`)
@@ -53,6 +75,7 @@ export function workerdConfig({ outDir, pkgDir = join(root, "pkg"), gateways, al
 ${Object.entries(g.bindings)
   .filter(([, v]) => v !== undefined)
   .map(([k, v]) => `    (name = ${JSON.stringify(k)}, text = ${JSON.stringify(typeof v === "string" ? v : JSON.stringify(v))}),`)
+  .concat(datasetBindings(g))
   .join("\n")}
   ],
   globalOutbound = "outbound",
@@ -70,7 +93,7 @@ ${services}
   sockets = [
 ${sockets}
   ],
-);
+${extensions});
 ${workers}
 `;
 }
@@ -78,11 +101,19 @@ ${workers}
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [outArg, ...pairs] = process.argv.slice(2);
   if (!outArg) {
-    console.error("usage: node examples/edge-worker/config.mjs OUT_DIR LISTEN=host:port ISSUER=... AUDIENCE=... JWKS_URL=... [REVOCATIONS_URL=...] ORIGIN_URL=... [ROUTES=json] ...");
+    console.error("usage: node examples/edge-worker/config.mjs OUT_DIR LISTEN=host:port ISSUER=... AUDIENCE=... JWKS_URL=... [REVOCATIONS_URL=...] ORIGIN_URL=... [ROUTES=json] ... [--dataset DECISIONS=name]");
     process.exit(2);
   }
   const outDir = resolve(outArg);
-  const bindings = Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
+  const datasets = {};
+  const texts = [];
+  for (let i = 0; i < pairs.length; i++) {
+    if (pairs[i] === "--dataset") {
+      const p = pairs[++i] ?? "";
+      datasets[p.slice(0, p.indexOf("="))] = p.slice(p.indexOf("=") + 1);
+    } else texts.push(pairs[i]);
+  }
+  const bindings = Object.fromEntries(texts.map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
   const address = bindings.LISTEN ?? "127.0.0.1:8787";
   delete bindings.LISTEN;
   for (const k of ["ISSUER", "AUDIENCE", "JWKS_URL", "ORIGIN_URL"]) {
@@ -92,6 +123,6 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     }
   }
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, "config.capnp"), workerdConfig({ outDir, gateways: [{ name: "gateway", address, bindings }] }));
+  writeFileSync(join(outDir, "config.capnp"), workerdConfig({ outDir, gateways: [{ name: "gateway", address, bindings, datasets }] }));
   console.log(join(outDir, "config.capnp"));
 }

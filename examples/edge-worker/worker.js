@@ -8,7 +8,12 @@
 //   - answers 401 invalid_token / 400 invalid_request / 403 insufficient_scope
 //     with `WWW-Authenticate: Bearer ...` (RFC 6750 §3) and a small JSON body
 //     carrying the ERR_* code;
-//   - writes one JSON decision record per request to the log (never the token).
+//   - writes one JSON decision record per request to the log (never the token),
+//     always with `outcome` (allow / deny / error) and `code` ("OK" for an allow,
+//     else the ERR_* code) so that a log pipeline can count decisions;
+//   - counts every decision: one Analytics Engine data point per request when the
+//     DECISIONS dataset is bound, and per-isolate counters that METRICS_PATH serves
+//     in the Prometheus text format (see "Decision metrics" below).
 //
 // Bindings (text; see examples/edge-worker/config.mjs):
 //   ISSUER, AUDIENCE        expected `iss` and `aud` (AUDIENCE may be a JSON array)
@@ -27,6 +32,13 @@
 //   STATUS_LISTS_BASE       optional: where the issuer's origin is reachable from here
 //   TYP                     optional: required header typ (default "at+jwt"; "" for none)
 //   FORWARD_AUTHORIZATION   "true" to pass the Authorization header on (default: removed)
+//   METRICS_PATH            optional, e.g. "/__jwt-edge/metrics": GET on exactly this path is
+//                           answered with this isolate's decision counters (Prometheus text),
+//                           not proxied; unset: no such endpoint
+// Bindings (other):
+//   DECISIONS               optional Workers Analytics Engine dataset (wrangler:
+//                           [[analytics_engine_datasets]] binding = "DECISIONS"); one data point
+//                           per request, schema below
 import { JwtEdgeError, Validator, inspect, remoteJwks, remoteRevocations, remoteStatusLists } from "jwt-edge";
 
 const DEFAULT_CLAIM_HEADERS = { sub: "x-jwt-sub", scope: "x-jwt-scope", client_id: "x-jwt-client-id" };
@@ -114,14 +126,104 @@ const headerValue = (v) =>
     }
   });
 
+// --- Decision metrics -------------------------------------------------------
+// Every finished request is turned into one data point by dataPoint() (the only
+// place that defines the schema), written to the DECISIONS Analytics Engine
+// dataset when bound, and counted in this isolate's counters.
+//
+// Data point (Analytics Engine limits: 1 index of at most 96 bytes, at most 20
+// blobs of at most 16 KiB together, at most 20 doubles):
+//   indexes: [code]             "OK" for an allow, else the ERR_* code (ASCII; also the sampling key)
+//   blob1    outcome            "allow" | "deny" | "error"
+//   blob2    code               as the index
+//   blob3    status             the HTTP status answered, as a string ("200", "401", "502", ...)
+//   blob4    route prefix       the matching ROUTES prefix, or ""
+//   blob5    alg                the token's header alg: a JWA name, "other" for anything else
+//                               (unverified on a denial), "" when there is no token
+//   blob6    client_id          the VERIFIED token's client_id (allows and scope denials), else ""
+//   double1  1                  the count: SUM(_sample_interval * double1)
+//   double2  ms                 milliseconds from the request to the answer (for an allow: to the
+//                               origin's response headers), as in the log record
+// Never the token, a signature or a secret; no sub or jti either (they are in the
+// log record): metrics carry bounded labels only. client_id is an issuer-assigned
+// label (bounded by the number of clients); an unverified one is not used because
+// anyone can write anything there. Each blob is cut to 256 characters, so a point
+// stays far below the limits.
+//
+// Counters: `outcome|code` -> count, per ISOLATE. workerd runs many isolates (per
+// location, per machine, replaced at any time), so what METRICS_PATH returns is
+// one isolate's view since it started: useful to look at one gateway by hand or
+// in a test, not to scrape for totals. Aggregate with Analytics Engine or the logs.
+// JWA signature algorithms (and "none", so that alg=none attempts show up as such).
+const JWA = new Set(["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "none"]);
+const MAX_COUNTERS = 256; // the code set is finite; a guard all the same: the rest counts as code "other"
+const counters = new Map();
+let isolateStarted; // unix seconds of this isolate's first request (the clock does not run at module load)
+let writeFailed = false; // a failing DECISIONS binding is reported once per isolate
+
+const label = (v) => (typeof v === "string" ? v.slice(0, 256) : "");
+const algLabel = (alg) => (alg === undefined ? "" : JWA.has(alg) ? alg : "other");
+
+function dataPoint(decision, ms) {
+  return {
+    indexes: [String(decision.code).slice(0, 96)],
+    blobs: [
+      decision.outcome,
+      decision.code,
+      String(decision.status),
+      label(decision.route),
+      label(decision.alg),
+      decision.verified === false ? "" : label(decision.client_id),
+    ],
+    doubles: [1, ms],
+  };
+}
+
+function countDecision(env, decision, ms) {
+  let key = `${decision.outcome}|${decision.code}`;
+  if (!counters.has(key) && counters.size >= MAX_COUNTERS) key = `${decision.outcome}|other`;
+  counters.set(key, (counters.get(key) ?? 0) + 1);
+  if (typeof env.DECISIONS?.writeDataPoint !== "function") return;
+  try {
+    env.DECISIONS.writeDataPoint(dataPoint(decision, ms));
+  } catch (e) {
+    // Metrics never fail a request.
+    if (!writeFailed) console.log(JSON.stringify({ event: "jwt.metrics_error", message: String(e?.message ?? e).slice(0, 200) }));
+    writeFailed = true;
+  }
+}
+
+// Prometheus text exposition format 0.0.4.
+const promLabel = (v) => String(v).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+
+function metricsResponse() {
+  const lines = [
+    "# HELP jwt_edge_edge_decisions_total Decisions of this gateway ISOLATE since it started, by outcome and code (per isolate: aggregate with Analytics Engine or the logs, not by scraping).",
+    "# TYPE jwt_edge_edge_decisions_total counter",
+  ];
+  for (const [key, n] of [...counters].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const outcome = key.slice(0, key.indexOf("|"));
+    const code = key.slice(key.indexOf("|") + 1);
+    lines.push(`jwt_edge_edge_decisions_total{outcome="${promLabel(outcome)}",code="${promLabel(code)}"} ${n}`);
+  }
+  lines.push(
+    "# HELP jwt_edge_edge_isolate_start_time_seconds When this isolate served its first request (a change means the counters restarted from zero).",
+    "# TYPE jwt_edge_edge_isolate_start_time_seconds gauge",
+    `jwt_edge_edge_isolate_start_time_seconds ${isolateStarted}`,
+  );
+  return new Response(lines.join("\n") + "\n", { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" } });
+}
+
 export default {
   async fetch(request, env, ctx) {
     state ??= setup(env);
     const cfg = state;
     const started = Date.now();
+    isolateStarted ??= Math.floor(started / 1000);
     const url = new URL(request.url);
+    if (env.METRICS_PATH && request.method === "GET" && url.pathname === env.METRICS_PATH) return metricsResponse();
     const route = cfg.routes.find((r) => url.pathname.startsWith(r.prefix));
-    const record = { time: new Date().toISOString(), event: "jwt.decision", method: request.method, path: url.pathname };
+    const record = { time: new Date().toISOString(), event: "jwt.decision", method: request.method, path: url.pathname, ...(route ? { route: route.prefix } : {}) };
     let decision;
     let response;
     const finish = (fields, res) => {
@@ -143,7 +245,7 @@ export default {
       const token = m[1];
       try {
         const { header, claims } = await cfg.validator.verify(token, { waitUntil: ctx.waitUntil.bind(ctx) });
-        const ids = { kid: header.kid, sub: claims.sub, jti: claims.jti, client_id: claims.client_id };
+        const ids = { alg: header.alg, kid: header.kid, sub: claims.sub, jti: claims.jti, client_id: claims.client_id };
         const granted = scopesOf(claims);
         const missing = (route?.scopes ?? []).filter((s) => !granted.includes(s));
         if (missing.length > 0) {
@@ -173,29 +275,34 @@ export default {
           } catch (e) {
             upstream = Response.json({ error: "ERR_ORIGIN_UNAVAILABLE" }, { status: 502 });
           }
-          finish({ outcome: "allow", status: upstream.status, ...ids }, upstream);
+          finish({ outcome: "allow", status: upstream.status, code: "OK", ...ids }, upstream);
         }
       } catch (e) {
         if (!(e instanceof JwtEdgeError)) {
-          console.log(JSON.stringify({ ...record, outcome: "error", status: 500, code: "ERR_INTERNAL", message: String(e?.message ?? e).slice(0, 200), ms: Date.now() - started }));
-          return Response.json({ error: "ERR_INTERNAL" }, { status: 500, headers: { "cache-control": "no-store" } });
+          finish(
+            { outcome: "error", status: 500, code: "ERR_INTERNAL", message: String(e?.message ?? e).slice(0, 200) },
+            Response.json({ error: "ERR_INTERNAL" }, { status: 500, headers: { "cache-control": "no-store" } }),
+          );
+        } else {
+          // Identifiers for the audit trail, read WITHOUT verification (marked as such).
+          let unverified = {};
+          try {
+            const t = inspect(token);
+            unverified = { alg: algLabel(t.header.alg), kid: t.header.kid, sub: t.claims.sub, jti: t.claims.jti, verified: false };
+          } catch {
+            // not even decodable
+          }
+          const status = UNAVAILABLE.has(e.code) ? 503 : 401;
+          finish(
+            { outcome: "deny", status, code: e.code, ...(e.claim ? { claim: e.claim } : {}), ...(e.revocationReason ? { revocation: e.revocationReason } : {}), ...unverified },
+            deny(cfg, status, status === 401 ? "invalid_token" : undefined, e.code, e.message, { claim: e.claim, revocationReason: e.revocationReason }),
+          );
         }
-        // Identifiers for the audit trail, read WITHOUT verification (marked as such).
-        let unverified = {};
-        try {
-          const t = inspect(token);
-          unverified = { kid: t.header.kid, sub: t.claims.sub, jti: t.claims.jti, verified: false };
-        } catch {
-          // not even decodable
-        }
-        const status = UNAVAILABLE.has(e.code) ? 503 : 401;
-        finish(
-          { outcome: "deny", status, code: e.code, ...(e.claim ? { claim: e.claim } : {}), ...(e.revocationReason ? { revocation: e.revocationReason } : {}), ...unverified },
-          deny(cfg, status, status === 401 ? "invalid_token" : undefined, e.code, e.message, { claim: e.claim, revocationReason: e.revocationReason }),
-        );
       }
     }
-    console.log(JSON.stringify({ ...record, ...decision, ms: Date.now() - started }));
+    const ms = Date.now() - started;
+    console.log(JSON.stringify({ ...record, ...decision, ms }));
+    countDecision(env, { ...record, ...decision }, ms);
     return response;
   },
 };

@@ -30,8 +30,9 @@ pub enum ErrorKind {
 /// these to RFC 6749 §5.2 error codes). Set only on [`ErrorKind::Refused`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// The provisioning key is malformed, unknown, wrong, expired or revoked.
-    Client,
+    /// The provisioning key is malformed, unknown, wrong, expired or revoked
+    /// (which one is for the audit log and metrics, never for the client).
+    Client(ClientFailure),
     /// A requested scope is invalid or not allowed, or none was requested.
     Scope,
     /// A requested audience is not allowed, or none was given.
@@ -41,6 +42,52 @@ pub enum Refusal {
     /// The client is authenticated but lacks the permission for the call
     /// (e.g. `introspect`).
     Permission,
+}
+
+impl Refusal {
+    /// A stable label (metrics, logs): `malformed_client`, `unknown_client`,
+    /// `wrong_secret`, `rotated_secret`, `revoked_client`, `expired_client`,
+    /// `scope`, `audience`, `request`, `permission`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Client(f) => f.label(),
+            Self::Scope => "scope",
+            Self::Audience => "audience",
+            Self::Request => "request",
+            Self::Permission => "permission",
+        }
+    }
+}
+
+/// Why a client's authentication failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientFailure {
+    /// Not `jep_<id>_<secret>`.
+    Malformed,
+    /// No provisioning key has this id.
+    Unknown,
+    /// The secret is neither the current one nor a previous one.
+    WrongSecret,
+    /// A previous secret whose rotation overlap has ended.
+    RotatedSecret,
+    /// The provisioning key was revoked.
+    Revoked,
+    /// The provisioning key expired.
+    Expired,
+}
+
+impl ClientFailure {
+    /// A stable label (see [`Refusal::label`]).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed_client",
+            Self::Unknown => "unknown_client",
+            Self::WrongSecret => "wrong_secret",
+            Self::RotatedSecret => "rotated_secret",
+            Self::Revoked => "revoked_client",
+            Self::Expired => "expired_client",
+        }
+    }
 }
 
 /// An issuer failure.

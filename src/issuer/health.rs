@@ -15,12 +15,54 @@ use super::store::{KeyRecord, ProvisioningRecord};
 /// The findings and the rows per table.
 pub type Report = (Vec<Finding>, Vec<(&'static str, u64)>);
 
+/// How the store grows: audit rows per action over the last day, the export
+/// cursor and what it leaves behind, bytes in use and free for reuse.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Growth {
+    /// Audit rows per action in the last 24 hours (`token.issue` ≈ tokens).
+    pub actions_24h: Vec<(String, u64)>,
+    /// The highest audit row acknowledged by an export (0: never exported).
+    pub exported_through: u64,
+    /// The newest audit row id.
+    pub newest_audit: u64,
+    /// When the oldest audit row not yet exported was written.
+    pub oldest_unexported_at: Option<u64>,
+    /// Bytes in use (pages holding data).
+    pub bytes_in_use: u64,
+    /// Bytes free for reuse inside the file.
+    pub bytes_free: u64,
+}
+
+/// Retention findings: audit rows older than the retention window that no
+/// export has acknowledged (they can never be pruned until one does).
+pub fn retention_findings(g: &Growth, audit_retention: u64, now: u64) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(at) = g.oldest_unexported_at {
+        if at.saturating_add(audit_retention) <= now {
+            out.push(Finding {
+                kind: "audit_export_behind",
+                subject: String::new(),
+                message: format!(
+                    "{} audit rows are not exported, the oldest written {}: older than the retention window ({}), so the store cannot shrink; run `jwt-edge audit export --since {}` into your log store (or serve --audit-log FILE)",
+                    g.newest_audit.saturating_sub(g.exported_through),
+                    when(now, at),
+                    duration::format(audit_retention),
+                    g.exported_through
+                ),
+                at: Some(at),
+            });
+        }
+    }
+    out
+}
+
 /// One thing that will break (or has): its kind, what it is about, when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     /// Stable name: `provisioning_key_expiring`, `provisioning_key_expired`,
     /// `provisioning_key_unused`, `no_active_key`, `rotation_overdue`,
-    /// `no_pending_key`, `active_key_revoked`.
+    /// `no_pending_key`, `active_key_revoked`, `audit_export_behind`,
+    /// `previous_secret_in_use`.
     pub kind: &'static str,
     /// The provisioning key id or signing kid concerned.
     pub subject: String,
@@ -87,6 +129,21 @@ pub fn findings(
                 ),
                 at: Some(p.expires_at),
             });
+        }
+        if let Some(prev) = p.previous.filter(|prev| prev.until > now) {
+            if prev.until <= now.saturating_add(warn) {
+                out.push(Finding {
+                    kind: "previous_secret_in_use",
+                    subject: p.id.clone(),
+                    message: format!(
+                        "provisioning key {} ({}) was rotated; its previous secret stops working {}: make sure its client has the new one",
+                        p.id,
+                        p.name,
+                        when(now, prev.until)
+                    ),
+                    at: Some(prev.until),
+                });
+            }
         }
         let since = p.last_used_at.unwrap_or(p.created_at);
         if since.saturating_add(unused) <= now {

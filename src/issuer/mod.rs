@@ -18,6 +18,7 @@
 
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
+pub mod anomaly;
 pub mod duration;
 mod error;
 pub mod health;
@@ -29,7 +30,7 @@ pub mod settings;
 pub mod sqlite;
 pub mod store;
 
-pub use error::{Error, ErrorKind, Refusal, Result};
+pub use error::{ClientFailure, Error, ErrorKind, Refusal, Result};
 pub use service::{ClientRevocation, IssueRequest, Issued, Issuer, Secrets};
 pub use settings::Settings;
 pub use sqlite::SqliteStore;

@@ -41,6 +41,12 @@ pub fn generate() -> NewKey {
     let mut id_bytes = [0u8; 8];
     OsRng.fill_bytes(&mut id_bytes);
     let id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    successor(&id)
+}
+
+/// A new secret for the existing key `id` (rotation): same id, new secret.
+pub fn successor(id: &str) -> NewKey {
+    let id = String::from(id);
     let secret = Zeroizing::new(random_b64(32));
     let secret_sha256 = hash(&secret);
     NewKey {

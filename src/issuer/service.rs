@@ -19,10 +19,10 @@ use super::lifecycle::{self, KeyState, Step};
 use super::provisioning::{self, Presented};
 use super::settings::Settings;
 use super::store::{
-    AuditRecord, KeyRecord, ProvisioningRecord, RevocationEntry, RevocationKind, StatusListRecord,
-    Store, TokenRecord, Tx,
+    AuditRecord, KeyRecord, PreviousSecret, ProvisioningRecord, Pruned, RevocationEntry,
+    RevocationKind, StatusListRecord, Store, TokenRecord, Tx,
 };
-use super::{Error, ErrorKind, Refusal, Result};
+use super::{ClientFailure, Error, ErrorKind, Refusal, Result};
 
 /// The `typ` of issued access tokens (RFC 9068).
 pub const TOKEN_TYP: &str = "at+jwt";
@@ -101,6 +101,8 @@ pub struct IssueRequest {
     pub ttl: Option<u64>,
     /// Extra string claims.
     pub claims: Vec<(String, String)>,
+    /// Where the request came from (the server's anomaly rules; not stored).
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// An issued token.
@@ -114,6 +116,10 @@ pub struct Issued {
     pub kid: String,
     /// The Token Status List that holds its status.
     pub status_list: Option<u64>,
+    /// The provisioning key (client id) it was issued through.
+    pub client_id: String,
+    /// Which of the key's secrets was presented.
+    pub secret: SecretUsed,
 }
 
 /// The issuer over a store.
@@ -260,6 +266,8 @@ pub fn provisioning_json(k: &ProvisioningRecord) -> Value {
         "use_count": k.use_count,
         "last_used_at": k.last_used_at,
         "permissions": k.permissions,
+        "secret_set_at": k.secret_set_at,
+        "previous_secret_until": k.previous.map(|p| p.until),
     })
 }
 
@@ -733,6 +741,8 @@ impl<S: Store> Issuer<S> {
                 use_count: 0,
                 last_used_at: None,
                 permissions,
+                secret_set_at: None,
+                previous: None,
             };
             tx.insert_provisioning_key(&rec)?;
             let mut a = row(now, "provision.create", OPERATOR);
@@ -803,6 +813,178 @@ impl<S: Store> Issuer<S> {
             ));
             tx.insert_audit(&a)?;
             Ok(k)
+        })
+    }
+
+    /// Rotates a provisioning key's secret (the operator): a new secret for
+    /// the same client (id, scopes, audiences, limits unchanged), valid for
+    /// `ttl` (default: as long as the current one was); the current secret
+    /// keeps working for `overlap` (never past its own expiry), then is
+    /// refused as `rotated_secret`. A secret replaced earlier and still in
+    /// its overlap stops at once: at most two secrets work at any time.
+    /// Returns the record and the new full key, to be shown once.
+    ///
+    /// # Errors
+    /// Unknown id, a revoked key, storage errors.
+    pub fn rotate_provisioning_key(
+        &mut self,
+        id: &str,
+        overlap: u64,
+        ttl: Option<u64>,
+        now: u64,
+    ) -> Result<(ProvisioningRecord, Zeroizing<String>)> {
+        self.run(|_, tx| {
+            load_settings(tx)?;
+            let pk = tx
+                .provisioning_key(id)?
+                .ok_or_else(|| not_found("provisioning key", id))?;
+            if let Some(at) = pk.revoked_at {
+                return Err(Error::usage(format!(
+                    "provisioning key {id} was revoked at {at}; create a new one"
+                )));
+            }
+            rotate_secret(tx, pk, overlap, ttl, OPERATOR, now)
+        })
+    }
+
+    /// A client rotates its own secret (`POST /client/rotate`): authenticated
+    /// with its CURRENT secret only (a previous secret in its overlap cannot
+    /// rotate), `overlap` at most [`MAX_SELF_OVERLAP`]; the new secret lives
+    /// as long as the current one was given. Refusals are audited.
+    ///
+    /// # Errors
+    /// `ERR_ISSUER_REFUSED`, storage errors.
+    pub fn rotate_own_secret(
+        &mut self,
+        provisioning_key: &str,
+        overlap: u64,
+        now: u64,
+    ) -> Result<(ProvisioningRecord, Zeroizing<String>)> {
+        self.run(|_, tx| {
+            load_settings(tx)?;
+            let refused = |tx: &mut dyn Tx, id: Option<&str>, class: Refusal, why: String| {
+                tx.insert_audit(&refusal_row(now, "provision.rotate", id, &why))?;
+                Ok(Err(Error::refused_for(class, why)))
+            };
+            let pk = match authenticate(tx, provisioning_key, now)? {
+                Ok((pk, SecretUsed::Current)) => pk,
+                Ok((pk, SecretUsed::Previous)) => {
+                    let why = "only the current secret may rotate a provisioning key".into();
+                    return refused(tx, Some(&pk.id), Refusal::Request, why);
+                }
+                Err(failed) => {
+                    let class = Refusal::Client(failed.failure);
+                    return refused(tx, failed.id.as_deref(), class, failed.why);
+                }
+            };
+            if overlap > MAX_SELF_OVERLAP {
+                let why = format!(
+                    "overlap {} exceeds the maximum {}",
+                    duration::format(overlap),
+                    duration::format(MAX_SELF_OVERLAP)
+                );
+                return refused(tx, Some(&pk.id), Refusal::Request, why);
+            }
+            let actor = format!("pk:{}", pk.id);
+            rotate_secret(tx, pk, overlap, None, &actor, now).map(Ok)
+        })?
+    }
+
+    /// Audit rows after the cursor `after` (a row id; 0 for the first), in
+    /// order, at most `limit`: `jwt-edge audit export`. Asking for rows after
+    /// `after` acknowledges every row up to it as durably stored by the
+    /// caller, and only acknowledged rows are ever pruned. Resume with the
+    /// last row's id: each row is delivered once per cursor.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn audit_export(&mut self, after: u64, limit: u64) -> Result<Vec<AuditRecord>> {
+        self.run(|_, tx| {
+            acknowledge_audit(tx, after)?;
+            tx.audit_after(after, limit.max(1))
+        })
+    }
+
+    /// Acknowledges audit rows up to `through` as durably stored by a sink
+    /// (`serve --audit-log`), without reading any.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn acknowledge_audit(&mut self, through: u64) -> Result<()> {
+        self.run(|_, tx| acknowledge_audit(tx, through))
+    }
+
+    /// The highest audit row id acknowledged by an export (0: none).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn audit_exported_through(&mut self) -> Result<u64> {
+        self.run(|_, tx| exported_through(tx))
+    }
+
+    /// One bounded pruning step, in its own short transaction: up to `limit`
+    /// expired token rows that no revocation entry names, up to `limit`
+    /// audit rows older than `audit_retention` AND acknowledged by an export
+    /// ([`Issuer::audit_export`]), and expired revocation entries. Call it
+    /// until it deletes nothing; then [`Issuer::record_prune`].
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn prune_step(&mut self, now: u64, audit_retention: u64, limit: u64) -> Result<Pruned> {
+        self.run(|_, tx| {
+            let revocations = prune_expired_revocations(tx, now)?;
+            let tokens = tx.prune_tokens(now.saturating_sub(TOKEN_PRUNE_MARGIN), limit)?;
+            let through = exported_through(tx)?;
+            let audit = tx.prune_audit(now.saturating_sub(audit_retention), through, limit)?;
+            Ok(Pruned {
+                tokens,
+                audit,
+                revocations,
+            })
+        })
+    }
+
+    /// Records a pruning run (one audit row `store.prune`), if it deleted
+    /// anything.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn record_prune(&mut self, pruned: Pruned, audit_retention: u64, now: u64) -> Result<()> {
+        if pruned.total() == 0 {
+            return Ok(());
+        }
+        self.run(|_, tx| {
+            let mut a = row(now, "store.prune", OPERATOR);
+            a.detail = Some(format!(
+                "tokens={} audit={} revocations={} audit_retention={}",
+                pruned.tokens,
+                pruned.audit,
+                pruned.revocations,
+                duration::format(audit_retention)
+            ));
+            tx.insert_audit(&a)?;
+            Ok(())
+        })
+    }
+
+    /// Records anomalies found on issuance (audit action `anomaly`, actor
+    /// `pk:<id>`, the rule and its numbers in the detail).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn record_anomalies(&mut self, found: &[super::anomaly::Anomaly]) -> Result<()> {
+        if found.is_empty() {
+            return Ok(());
+        }
+        self.run(|_, tx| {
+            for f in found {
+                let mut a = row(f.at, "anomaly", &format!("pk:{}", f.client_id));
+                a.provisioning_key_id = Some(f.client_id.clone());
+                a.outcome = "flagged".into();
+                a.detail = Some(format!("rule={} {}", f.rule.as_str(), f.detail));
+                tx.insert_audit(&a)?;
+            }
+            Ok(())
         })
     }
 
@@ -951,6 +1133,25 @@ impl<S: Store> Issuer<S> {
     /// # Errors
     /// Storage errors.
     pub fn status(&mut self, now: u64, warn: u64, unused: u64) -> Result<super::health::Report> {
+        self.status_with_retention(now, warn, unused, None)
+    }
+
+    /// [`Issuer::status`], plus the retention finding (`audit_export_behind`)
+    /// for an audit retention window.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn status_with_retention(
+        &mut self,
+        now: u64,
+        warn: u64,
+        unused: u64,
+        audit_retention: Option<u64>,
+    ) -> Result<super::health::Report> {
+        let growth = match audit_retention {
+            Some(_) => Some(self.audit_backlog()?),
+            None => None,
+        };
         self.run(|_, tx| {
             let s = load_settings(tx)?;
             let keys = tx.keys()?;
@@ -961,9 +1162,42 @@ impl<S: Store> Issuer<S> {
                 .filter(|e| e.kind == RevocationKind::Kid)
                 .map(|e| e.value)
                 .collect();
-            let findings =
+            let mut findings =
                 super::health::findings(&s, &keys, &provisioning, &revoked, now, warn, unused);
+            if let (Some(g), Some(r)) = (&growth, audit_retention) {
+                findings.extend(super::health::retention_findings(g, r, now));
+            }
             Ok((findings, tx.row_counts()?))
+        })
+    }
+
+    /// How the store grows (see [`super::health::Growth`]).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn growth(&mut self, now: u64) -> Result<super::health::Growth> {
+        let mut g = self.audit_backlog()?;
+        g.actions_24h = self.run(|_, tx| tx.audit_counts_since(now.saturating_sub(86_400)))?;
+        Ok(g)
+    }
+
+    /// [`Issuer::growth`] without the per-day counts (cheap: a few indexed
+    /// lookups), for the server's periodic publication.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn audit_backlog(&mut self) -> Result<super::health::Growth> {
+        self.run(|_, tx| {
+            let exported = exported_through(tx)?;
+            let (bytes_in_use, bytes_free) = tx.size_bytes()?;
+            Ok(super::health::Growth {
+                actions_24h: Vec::new(),
+                exported_through: exported,
+                newest_audit: tx.max_audit_id()?,
+                oldest_unexported_at: tx.audit_after(exported, 1)?.first().map(|r| r.at),
+                bytes_in_use,
+                bytes_free,
+            })
         })
     }
 
@@ -1041,14 +1275,14 @@ fn issue_in(
         tx.insert_audit(&a)?;
         Ok(Err(Error::refused_for(class, why)))
     };
-    let mut pk = match authenticate(tx, &req.provisioning_key, now)? {
-        Ok(pk) => pk,
+    let (mut pk, used) = match authenticate(tx, &req.provisioning_key, now)? {
+        Ok(v) => v,
         Err(failed) => {
             return refuse(
                 tx,
                 failed.record.as_ref(),
                 failed.id.as_deref(),
-                Refusal::Client,
+                Refusal::Client(failed.failure),
                 failed.why,
             )
         }
@@ -1215,6 +1449,8 @@ fn issue_in(
         claims,
         kid: active.kid,
         status_list: Some(slot.list),
+        client_id: pk.id,
+        secret: used,
     }))
 }
 
@@ -1223,49 +1459,97 @@ fn issue_in(
 struct AuthFailed {
     id: Option<String>,
     record: Option<ProvisioningRecord>,
+    failure: ClientFailure,
     why: String,
 }
 
+/// Which of a provisioning key's secrets authenticated a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretUsed {
+    /// The current secret.
+    Current,
+    /// The previous secret, within its rotation overlap.
+    Previous,
+}
+
+impl SecretUsed {
+    /// `current` or `previous` (metrics label `key`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Current => "current",
+            Self::Previous => "previous",
+        }
+    }
+}
+
 /// Authenticates a presented provisioning key: the one check shared by
-/// issuance, revocation and introspection. `Ok(Err(_))` is a refusal to be
-/// audited by the caller.
+/// issuance, revocation, introspection and self-rotation. The current secret
+/// works until the key expires; a previous secret (after a rotation) until
+/// its overlap ends, and is refused as `rotated_secret` afterwards.
+/// `Ok(Err(_))` is a refusal to be audited by the caller.
 fn authenticate(
     tx: &mut dyn Tx,
     provisioning_key: &str,
     now: u64,
-) -> Result<Result<ProvisioningRecord, AuthFailed>> {
+) -> Result<Result<(ProvisioningRecord, SecretUsed), AuthFailed>> {
     let presented = match Presented::parse(provisioning_key) {
         Ok(p) => p,
         Err(e) => {
             return Ok(Err(AuthFailed {
                 id: None,
                 record: None,
+                failure: ClientFailure::Malformed,
                 why: e.message().into(),
             }))
         }
     };
     let id = presented.id.clone();
-    let failed = |record: Option<ProvisioningRecord>, why: String| {
+    let failed = |record: Option<ProvisioningRecord>, failure: ClientFailure, why: String| {
         Ok(Err(AuthFailed {
             id: Some(id.clone()),
             record,
+            failure,
             why,
         }))
     };
     let Some(pk) = tx.provisioning_key(&id)? else {
-        return failed(None, "unknown provisioning key".into());
+        return failed(
+            None,
+            ClientFailure::Unknown,
+            "unknown provisioning key".into(),
+        );
     };
-    if !presented.matches(&pk.secret_sha256) {
-        return failed(Some(pk), "wrong provisioning key secret".into());
-    }
+    let used = if presented.matches(&pk.secret_sha256) {
+        SecretUsed::Current
+    } else if let Some(prev) = pk.previous.filter(|p| presented.matches(&p.secret_sha256)) {
+        if now >= prev.until {
+            let why = format!(
+                "a replaced secret: the provisioning key was rotated at {}, and the old secret's overlap ended at {}",
+                pk.secret_set_at.unwrap_or(pk.created_at),
+                prev.until
+            );
+            return failed(Some(pk), ClientFailure::RotatedSecret, why);
+        }
+        SecretUsed::Previous
+    } else {
+        return failed(
+            Some(pk),
+            ClientFailure::WrongSecret,
+            "wrong provisioning key secret".into(),
+        );
+    };
     if let Some(at) = pk.revoked_at {
-        return failed(Some(pk), format!("provisioning key was revoked at {at}"));
+        return failed(
+            Some(pk),
+            ClientFailure::Revoked,
+            format!("provisioning key was revoked at {at}"),
+        );
     }
     if now >= pk.expires_at {
         let why = format!("provisioning key expired at {}", pk.expires_at);
-        return failed(Some(pk), why);
+        return failed(Some(pk), ClientFailure::Expired, why);
     }
-    Ok(Ok(pk))
+    Ok(Ok((pk, used)))
 }
 
 /// What a client's RFC 7009 revocation request did.
@@ -1301,12 +1585,13 @@ impl<S: Store> Issuer<S> {
         self.run(|_, tx| {
             load_settings(tx)?;
             let pk = match authenticate(tx, provisioning_key, now)? {
-                Ok(pk) => pk,
+                Ok((pk, _)) => pk,
                 Err(failed) => {
                     let a = refusal_row(now, "token.revoke", failed.id.as_deref(), &failed.why);
                     tx.insert_audit(&a)?;
                     // Committed with its audit row, then refused.
-                    return Ok(Err(Error::refused_for(Refusal::Client, failed.why)));
+                    let class = Refusal::Client(failed.failure);
+                    return Ok(Err(Error::refused_for(class, failed.why)));
                 }
             };
             let actor = format!("pk:{}", pk.id);
@@ -1372,8 +1657,11 @@ impl<S: Store> Issuer<S> {
                 Ok(Err(Error::refused_for(class, why)))
             };
             let mut pk = match authenticate(tx, provisioning_key, now)? {
-                Ok(pk) => pk,
-                Err(failed) => return refused(tx, failed.id, Refusal::Client, failed.why),
+                Ok((pk, _)) => pk,
+                Err(failed) => {
+                    let class = Refusal::Client(failed.failure);
+                    return refused(tx, failed.id, class, failed.why);
+                }
             };
             if !pk.permissions.iter().any(|p| p == permission) {
                 let why = format!("this provisioning key lacks the {permission:?} permission");
@@ -1387,17 +1675,95 @@ impl<S: Store> Issuer<S> {
     }
 }
 
-fn revocation_list(tx: &mut dyn Tx, s: &Settings, now: u64) -> Result<Value> {
+/// Tokens stay this long past their `exp` (validators' clock-skew leeway)
+/// before their rows may be pruned.
+pub const TOKEN_PRUNE_MARGIN: u64 = 3_600;
+
+/// The longest overlap a client may ask for when it rotates its own secret.
+pub const MAX_SELF_OVERLAP: u64 = 7 * 86_400;
+
+/// The settings row holding the highest acknowledged audit row id.
+const AUDIT_EXPORTED_THROUGH: &str = "audit_exported_through";
+
+fn exported_through(tx: &mut dyn Tx) -> Result<u64> {
+    Ok(tx
+        .settings()?
+        .get(AUDIT_EXPORTED_THROUGH)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Acknowledges audit rows up to `through` (never beyond the newest row,
+/// never backwards).
+fn acknowledge_audit(tx: &mut dyn Tx, through: u64) -> Result<()> {
+    let stored = exported_through(tx)?;
+    if through <= stored {
+        return Ok(());
+    }
+    let ack = through.min(tx.max_audit_id()?);
+    if ack > stored {
+        tx.put_setting(AUDIT_EXPORTED_THROUGH, &ack.to_string())?;
+    }
+    Ok(())
+}
+
+/// Rotates `pk`'s secret (see [`Issuer::rotate_provisioning_key`]).
+fn rotate_secret(
+    tx: &mut dyn Tx,
+    mut pk: ProvisioningRecord,
+    overlap: u64,
+    ttl: Option<u64>,
+    actor: &str,
+    now: u64,
+) -> Result<(ProvisioningRecord, Zeroizing<String>)> {
+    let lifetime = pk
+        .expires_at
+        .saturating_sub(pk.secret_set_at.unwrap_or(pk.created_at));
+    let ttl = ttl.unwrap_or(lifetime);
+    if ttl == 0 {
+        return Err(Error::usage("--ttl must be positive"));
+    }
+    let until = now.saturating_add(overlap).min(pk.expires_at);
+    let new = provisioning::successor(&pk.id);
+    pk.previous = (until > now).then_some(PreviousSecret {
+        secret_sha256: pk.secret_sha256,
+        until,
+    });
+    pk.secret_sha256 = new.secret_sha256;
+    pk.secret_set_at = Some(now);
+    pk.expires_at = now.saturating_add(ttl);
+    tx.update_provisioning_key(&pk)?;
+    let mut a = row(now, "provision.rotate", actor);
+    a.provisioning_key_id = Some(pk.id.clone());
+    a.sub = Some(pk.sub.clone());
+    a.detail = Some(format!(
+        "new secret expires_at={}; previous secret {}",
+        pk.expires_at,
+        pk.previous.map_or_else(
+            || "refused from now on".into(),
+            |p| format!("accepted until {}", p.until)
+        )
+    ));
+    tx.insert_audit(&a)?;
+    Ok((pk, new.full))
+}
+
+/// Drops revocation entries past their `expires_at` (bumping the epoch and
+/// auditing it when any left).
+fn prune_expired_revocations(tx: &mut dyn Tx, now: u64) -> Result<u64> {
     let pruned = tx.prune_revocations(now)?;
-    let epoch = if pruned > 0 {
+    if pruned > 0 {
         let epoch = bump_epoch(tx, now)?;
         let mut a = row(now, "revocations.prune", OPERATOR);
         a.detail = Some(format!("{pruned} expired entries removed; epoch={epoch}"));
         tx.insert_audit(&a)?;
-        epoch
-    } else {
-        epoch(tx)?
-    };
+    }
+    Ok(pruned)
+}
+
+fn revocation_list(tx: &mut dyn Tx, s: &Settings, now: u64) -> Result<Value> {
+    prune_expired_revocations(tx, now)?;
+    let epoch = epoch(tx)?;
     let mut jti = Vec::new();
     let mut sub = Vec::new();
     let mut kid = Vec::new();

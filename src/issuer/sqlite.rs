@@ -16,8 +16,8 @@ use crate::Algorithm;
 
 use super::lifecycle::KeyState;
 use super::store::{
-    AuditRecord, KeyRecord, ProvisioningRecord, RevocationEntry, RevocationKind, StatusListRecord,
-    StatusSlot, StatusTx, Store, TokenRecord, Tx,
+    AuditRecord, KeyRecord, PreviousSecret, ProvisioningRecord, RevocationEntry, RevocationKind,
+    StatusListRecord, StatusSlot, StatusTx, Store, TokenRecord, Tx,
 };
 use super::{Error, ErrorKind, Result};
 
@@ -108,6 +108,13 @@ ALTER TABLE tokens ADD COLUMN status_idx INTEGER;
 ALTER TABLE tokens ADD COLUMN status INTEGER NOT NULL DEFAULT 0;
 CREATE UNIQUE INDEX token_status_slot ON tokens (status_list, status_idx) WHERE status_list IS NOT NULL;
 CREATE INDEX token_status_set ON tokens (status_list) WHERE status != 0;
+",
+    r"
+ALTER TABLE provisioning_keys ADD COLUMN secret_set_at INTEGER;
+ALTER TABLE provisioning_keys ADD COLUMN previous_secret_sha256 BLOB;
+ALTER TABLE provisioning_keys ADD COLUMN previous_until INTEGER;
+CREATE INDEX token_exp ON tokens (exp);
+CREATE INDEX revocation_value ON revocations (kind, value);
 ",
 ];
 
@@ -408,7 +415,12 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
     })
 }
 
-const PK_COLUMNS: &str = "id, name, secret_sha256, scopes, audiences, sub, created_at, expires_at, max_token_ttl, revoked_at, use_count, last_used_at, permissions";
+const PK_COLUMNS: &str = "id, name, secret_sha256, scopes, audiences, sub, created_at, expires_at, max_token_ttl, revoked_at, use_count, last_used_at, permissions, secret_set_at, previous_secret_sha256, previous_until";
+
+fn hash32(v: Vec<u8>, idx: usize) -> rusqlite::Result<[u8; 32]> {
+    v.try_into()
+        .map_err(|_| conversion(idx, "secret hash is not 32 bytes"))
+}
 
 fn words(s: &str) -> Vec<String> {
     s.split(' ')
@@ -424,9 +436,7 @@ fn pk_from_row(r: &Row<'_>) -> rusqlite::Result<ProvisioningRecord> {
     Ok(ProvisioningRecord {
         id: r.get(0)?,
         name: r.get(1)?,
-        secret_sha256: hash
-            .try_into()
-            .map_err(|_| conversion(2, "secret hash is not 32 bytes"))?,
+        secret_sha256: hash32(hash, 2)?,
         scopes: words(&scopes),
         audiences: serde_json::from_str(&audiences)
             .map_err(|_| conversion(4, "audiences are not a JSON array"))?,
@@ -438,6 +448,14 @@ fn pk_from_row(r: &Row<'_>) -> rusqlite::Result<ProvisioningRecord> {
         use_count: get_u64(r, 10)?,
         last_used_at: get_opt_u64(r, 11)?,
         permissions: words(&r.get::<_, String>(12)?),
+        secret_set_at: get_opt_u64(r, 13)?,
+        previous: match (r.get::<_, Option<Vec<u8>>>(14)?, get_opt_u64(r, 15)?) {
+            (Some(h), Some(until)) => Some(PreviousSecret {
+                secret_sha256: hash32(h, 14)?,
+                until,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -547,7 +565,7 @@ impl Tx for SqliteTx<'_> {
         let audiences = serde_json::to_string(&k.audiences)
             .map_err(|e| Error::storage(format!("cannot encode audiences: {e}")))?;
         self.tx.execute(
-            &format!("INSERT INTO provisioning_keys ({PK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+            &format!("INSERT INTO provisioning_keys ({PK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
             params![
                 k.id,
                 k.name,
@@ -562,6 +580,9 @@ impl Tx for SqliteTx<'_> {
                 to_i64(k.use_count)?,
                 opt_i64(k.last_used_at)?,
                 k.permissions.join(" "),
+                opt_i64(k.secret_set_at)?,
+                k.previous.map(|p| p.secret_sha256.to_vec()),
+                opt_i64(k.previous.map(|p| p.until))?,
             ],
         )?;
         Ok(())
@@ -569,12 +590,19 @@ impl Tx for SqliteTx<'_> {
 
     fn update_provisioning_key(&mut self, k: &ProvisioningRecord) -> Result<()> {
         self.tx.execute(
-            "UPDATE provisioning_keys SET revoked_at = ?2, use_count = ?3, last_used_at = ?4 WHERE id = ?1",
+            "UPDATE provisioning_keys SET revoked_at = ?2, use_count = ?3, last_used_at = ?4,
+             secret_sha256 = ?5, expires_at = ?6, secret_set_at = ?7,
+             previous_secret_sha256 = ?8, previous_until = ?9 WHERE id = ?1",
             params![
                 k.id,
                 opt_i64(k.revoked_at)?,
                 to_i64(k.use_count)?,
-                opt_i64(k.last_used_at)?
+                opt_i64(k.last_used_at)?,
+                k.secret_sha256.as_slice(),
+                to_i64(k.expires_at)?,
+                opt_i64(k.secret_set_at)?,
+                k.previous.map(|p| p.secret_sha256.to_vec()),
+                opt_i64(k.previous.map(|p| p.until))?,
             ],
         )?;
         Ok(())
@@ -679,6 +707,61 @@ impl Tx for SqliteTx<'_> {
         )?;
         u64::try_from(self.tx.last_insert_rowid())
             .map_err(|_| Error::storage("negative audit row id"))
+    }
+
+    fn audit_after(&mut self, after: u64, limit: u64) -> Result<Vec<AuditRecord>> {
+        let mut stmt = self.tx.prepare(
+            "SELECT id, at, action, actor, kid, jti, sub, provisioning_key_id, outcome, detail
+             FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![to_i64(after)?, to_i64(limit)?], audit_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn prune_tokens(&mut self, before: u64, limit: u64) -> Result<u64> {
+        let n = self.tx.execute(
+            "DELETE FROM tokens WHERE rowid IN (
+                SELECT t.rowid FROM tokens t
+                WHERE t.exp < ?1
+                  AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.kind = 'jti' AND r.value = t.jti)
+                LIMIT ?2)",
+            params![to_i64(before)?, to_i64(limit)?],
+        )?;
+        Ok(n as u64)
+    }
+
+    fn prune_audit(&mut self, before: u64, through: u64, limit: u64) -> Result<u64> {
+        let n = self.tx.execute(
+            "DELETE FROM audit WHERE id IN (
+                SELECT id FROM audit WHERE id <= ?2 AND at < ?1 ORDER BY id LIMIT ?3)",
+            params![to_i64(before)?, to_i64(through)?, to_i64(limit)?],
+        )?;
+        Ok(n as u64)
+    }
+
+    fn max_audit_id(&mut self) -> Result<u64> {
+        let v: Option<i64> = self
+            .tx
+            .query_row("SELECT max(id) FROM audit", [], |r| r.get(0))?;
+        Ok(v.map_or(0, i64::unsigned_abs))
+    }
+
+    fn audit_counts_since(&mut self, since: u64) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self.tx.prepare(
+            "SELECT action, count(*) FROM audit WHERE at >= ?1 GROUP BY action ORDER BY action",
+        )?;
+        let rows = stmt.query_map([to_i64(since)?], |r| Ok((r.get(0)?, get_u64(r, 1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn size_bytes(&mut self) -> Result<(u64, u64)> {
+        let page: i64 = self.tx.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let count: i64 = self.tx.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let free: i64 = self
+            .tx
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        let bytes = |pages: i64| pages.unsigned_abs().saturating_mul(page.unsigned_abs());
+        Ok((bytes(count.saturating_sub(free)), bytes(free)))
     }
 
     fn audit(&mut self, since: u64) -> Result<Vec<AuditRecord>> {

@@ -90,6 +90,46 @@ pub struct ProvisioningRecord {
     /// What it may do besides obtaining tokens (e.g. `introspect`: call the
     /// server's RFC 7662 introspection endpoint).
     pub permissions: Vec<String>,
+    /// When the current secret was set (`None`: at creation, never rotated).
+    pub secret_set_at: Option<u64>,
+    /// The secret it replaced, accepted until its overlap ends.
+    pub previous: Option<PreviousSecret>,
+}
+
+/// A replaced provisioning-key secret that still works during its overlap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreviousSecret {
+    /// SHA-256 of the replaced secret.
+    pub secret_sha256: [u8; 32],
+    /// Refused from then on (unix seconds).
+    pub until: u64,
+}
+
+/// What one pruning batch deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Pruned {
+    /// `tokens` rows (expired, and no revocation entry names them).
+    pub tokens: u64,
+    /// `audit` rows (older than the retention window, and exported).
+    pub audit: u64,
+    /// Revocation entries past their `expires_at`.
+    pub revocations: u64,
+}
+
+impl Pruned {
+    /// Adds another batch's counts.
+    pub fn add(&mut self, o: Self) {
+        self.tokens = self.tokens.saturating_add(o.tokens);
+        self.audit = self.audit.saturating_add(o.audit);
+        self.revocations = self.revocations.saturating_add(o.revocations);
+    }
+
+    /// Rows deleted in all.
+    pub fn total(&self) -> u64 {
+        self.tokens
+            .saturating_add(self.audit)
+            .saturating_add(self.revocations)
+    }
 }
 
 /// A token's place in a Token Status List: list number and index.
@@ -344,6 +384,44 @@ pub trait Tx: StatusTx {
     /// # Errors
     /// Storage errors.
     fn insert_audit(&mut self, row: &AuditRecord) -> Result<u64>;
+    /// Audit rows with `id > after`, in id order, at most `limit`.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn audit_after(&mut self, after: u64, limit: u64) -> Result<Vec<AuditRecord>>;
+
+    /// Deletes up to `limit` token rows that expired before `before` and
+    /// that no revocation entry names (by `jti`).
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn prune_tokens(&mut self, before: u64, limit: u64) -> Result<u64>;
+
+    /// Deletes up to `limit` audit rows with `at < before` and `id <= through`
+    /// (the highest row a durable sink has acknowledged).
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn prune_audit(&mut self, before: u64, through: u64, limit: u64) -> Result<u64>;
+
+    /// The newest audit row's id (0 when there is none).
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn max_audit_id(&mut self) -> Result<u64>;
+
+    /// Rows per action (`token.issue`, ...) with `at >= since`.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn audit_counts_since(&mut self, since: u64) -> Result<Vec<(String, u64)>>;
+
+    /// The store's size in bytes: (in use, free for reuse).
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn size_bytes(&mut self) -> Result<(u64, u64)>;
+
     /// Audit rows with `at >= since`, in insertion order.
     ///
     /// # Errors

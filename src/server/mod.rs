@@ -29,6 +29,7 @@
 
 pub mod conn;
 pub mod limit;
+pub mod metrics;
 pub mod token;
 pub mod writer;
 
@@ -60,6 +61,7 @@ pub use conn::ConnLimits;
 pub use limit::LimitConfig;
 use limit::Limiter;
 use token::{AuthMethod, OAuthError};
+pub use writer::Upkeep;
 use writer::{Doc, Job, Shared, Writer};
 
 /// The server's configuration.
@@ -92,6 +94,12 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// Queue length of the writer (back-pressure beyond it).
     pub queue: usize,
+    /// Retention, the audit sink and the anomaly rules.
+    pub upkeep: Upkeep,
+    /// How often retention runs (expired tokens, exported old audit rows).
+    pub prune_interval: Duration,
+    /// Serve `GET /metrics` on this separate address instead of the main one.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -110,6 +118,9 @@ impl Config {
             conn: ConnLimits::default(),
             trusted_proxies: Vec::new(),
             queue: 4096,
+            upkeep: Upkeep::default(),
+            prune_interval: Duration::from_secs(600),
+            metrics_addr: None,
         }
     }
 }
@@ -134,6 +145,8 @@ struct AppState {
     refresh_interval: Duration,
     limiter: Mutex<Limiter>,
     trusted_proxies: Vec<IpAddr>,
+    metrics: Arc<metrics::Metrics>,
+    prune_interval: Duration,
 }
 
 /// `max-age` of the JWKS: at most the policy's `jwks-max-age`, and at most
@@ -185,6 +198,7 @@ pub struct Server {
     request_timeout: Duration,
     body_limit: usize,
     conn: ConnLimits,
+    metrics_listener: Option<tokio::net::TcpListener>,
 }
 
 fn io_error(what: &str, e: &std::io::Error) -> Error {
@@ -212,7 +226,12 @@ impl Server {
             mut conn,
             trusted_proxies,
             queue,
+            upkeep,
+            prune_interval,
+            metrics_addr,
         } = config;
+        let metrics = Arc::new(metrics::Metrics::new());
+        let writer_metrics = Arc::clone(&metrics);
         let (tx, rx) = mpsc::channel(queue.max(1));
         let (ready_tx, ready_rx) = oneshot::channel();
         let shared: Shared = Arc::new(RwLock::new(None));
@@ -221,7 +240,13 @@ impl Server {
             .name("jwt-edge-writer".into())
             .spawn(move || {
                 let started = SqliteStore::open(&db, false).and_then(|store| {
-                    let mut w = Writer::new(Issuer::new(store, secrets), batch_max, writer_shared);
+                    let mut w = Writer::new(
+                        Issuer::new(store, secrets),
+                        batch_max,
+                        writer_shared,
+                        writer_metrics,
+                        upkeep,
+                    );
                     let out = w.start()?;
                     Ok((w, out))
                 });
@@ -243,6 +268,13 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| io_error(&format!("cannot listen on {addr}"), &e))?;
+        let metrics_listener =
+            match metrics_addr {
+                Some(a) => Some(tokio::net::TcpListener::bind(a).await.map_err(|e| {
+                    io_error(&format!("cannot listen on {a} (--metrics-addr)"), &e)
+                })?),
+                None => None,
+            };
         conn.exempt.clone_from(&trusted_proxies);
         let state = Arc::new(AppState {
             jobs: tx,
@@ -253,6 +285,8 @@ impl Server {
             refresh_interval,
             limiter: Mutex::new(Limiter::new(limits)),
             trusted_proxies,
+            metrics,
+            prune_interval,
         });
         tracing::info!(
             target: "jwt_edge::server",
@@ -269,7 +303,19 @@ impl Server {
             request_timeout,
             body_limit,
             conn,
+            metrics_listener,
         })
+    }
+
+    /// The address of the separate metrics listener (`--metrics-addr`), if any.
+    ///
+    /// # Errors
+    /// The socket has no local address.
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, Error> {
+        self.metrics_listener
+            .as_ref()
+            .map(|l| l.local_addr().map_err(|e| io_error("no local address", &e)))
+            .transpose()
     }
 
     /// The bound address (useful with port 0).
@@ -299,11 +345,26 @@ impl Server {
             request_timeout,
             body_limit,
             conn,
+            metrics_listener,
         } = self;
         let background = tokio::spawn(maintain(Arc::clone(&state), rotate_interval));
-        let app = router(Arc::clone(&state), request_timeout, body_limit);
+        let pruning = tokio::spawn(prune_loop(Arc::clone(&state)));
+        let separate = metrics_listener.is_some();
+        let metrics_server = metrics_listener.map(|l| {
+            let app = Router::new()
+                .route("/metrics", get(metrics_endpoint))
+                .with_state(Arc::clone(&state));
+            tokio::spawn(async move {
+                let _ = axum::serve(l, app).await;
+            })
+        });
+        let app = router(Arc::clone(&state), request_timeout, body_limit, !separate);
         conn::serve(listener, app, conn, shutdown).await;
         background.abort();
+        pruning.abort();
+        if let Some(m) = metrics_server {
+            m.abort();
+        }
         let _ = state.jobs.send(Job::Stop).await;
         drop(state);
         let _ = tokio::task::spawn_blocking(move || writer.join()).await;
@@ -312,7 +373,12 @@ impl Server {
     }
 }
 
-fn router(state: Arc<AppState>, request_timeout: Duration, body_limit: usize) -> Router {
+fn router(
+    state: Arc<AppState>,
+    request_timeout: Duration,
+    body_limit: usize,
+    with_metrics: bool,
+) -> Router {
     // The public documents: readable from any origin (e.g. the token
     // inspector), with their ETag, and preflights answered.
     let cors = tower_http::cors::CorsLayer::new()
@@ -330,12 +396,16 @@ fn router(state: Arc<AppState>, request_timeout: Duration, body_limit: usize) ->
             get(oauth_metadata),
         )
         .layer(cors);
-    Router::new()
+    let mut app = Router::new()
         .route("/token", post(token_endpoint))
         .route("/revoke", post(revoke_endpoint))
         .route("/introspect", post(introspect_endpoint))
-        .route("/healthz", get(healthz))
-        .merge(documents)
+        .route("/client/rotate", post(rotate_endpoint))
+        .route("/healthz", get(healthz));
+    if with_metrics {
+        app = app.route("/metrics", get(metrics_endpoint));
+    }
+    app.merge(documents)
         .fallback(not_found)
         .layer(middleware::from_fn(log_request))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
@@ -375,6 +445,37 @@ async fn maintain(state: Arc<AppState>, rotate_interval: Duration) {
                 // The writer logs failures.
                 let _ = answer.await;
             }
+        }
+    }
+}
+
+/// Retention on a timer: bounded pruning steps (each its own short
+/// transaction, queued behind waiting issuances) until nothing is left,
+/// then one audit row for the run.
+async fn prune_loop(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(state.prune_interval.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let mut total = crate::issuer::store::Pruned::default();
+        // Bounded: at most 10,000 steps per run; the rest waits for the next.
+        for _ in 0..10_000 {
+            let (reply, answer) = oneshot::channel();
+            if state.jobs.send(Job::PruneStep(reply)).await.is_err() {
+                return;
+            }
+            match answer.await {
+                Ok(Ok(step)) if step.total() > 0 => total.add(step),
+                Ok(Ok(_)) => break,
+                Ok(Err(e)) => {
+                    tracing::error!(target: "jwt_edge::server", code = e.code(), "pruning failed: {}", e.message());
+                    break;
+                }
+                Err(_) => return,
+            }
+        }
+        if state.jobs.send(Job::PruneDone(total)).await.is_err() {
+            return;
         }
     }
 }
@@ -558,14 +659,21 @@ fn admit<'a, R>(
     body: &[u8],
     parse: Parser<R>,
     auth: fn(&R) -> &token::ClientAuth,
-) -> Result<(R, Throttle<'a>), Box<Response>> {
+) -> Result<(R, Throttle<'a>), (Box<Response>, &'static str)> {
     let source = source_of(state, peer, headers);
     let req = parse(
         header_str(headers, header::CONTENT_TYPE),
         header_str(headers, header::AUTHORIZATION),
         body,
     )
-    .map_err(|e| Box::new(parse_failed(state, source, &e)))?;
+    .map_err(|e| {
+        let reason = if e.is_invalid_client() {
+            "malformed_client"
+        } else {
+            "invalid_request"
+        };
+        (Box::new(parse_failed(state, source, &e)), reason)
+    })?;
     let t = Throttle {
         state,
         source,
@@ -573,7 +681,7 @@ fn admit<'a, R>(
     };
     if let Some(wait) = t.blocked() {
         tracing::info!(target: "jwt_edge::server", client_id = t.client.as_deref().unwrap_or("-"), %source, "request throttled");
-        return Err(Box::new(throttled(wait)));
+        return Err((Box::new(throttled(wait)), "throttled"));
     }
     Ok((req, t))
 }
@@ -611,19 +719,36 @@ async fn token_endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let started = Instant::now();
     let (req, t) = match admit(&state, peer, &headers, &body, token::parse, |r| &r.auth) {
         Ok(v) => v,
-        Err(res) => return *res,
+        Err((res, reason)) => {
+            state.metrics.refused(reason);
+            return *res;
+        }
     };
     let method = req.auth.method;
     let issue = IssueRequest {
         provisioning_key: req.auth.provisioning_key,
         scope: req.scope,
         audiences: req.audiences,
+        source: Some(t.source),
         ..IssueRequest::default()
     };
-    match ask(&state, |reply| Job::Issue(issue, reply)).await {
+    let answer = ask(&state, |reply| Job::Issue(issue, reply)).await;
+    state
+        .metrics
+        .duration
+        .observe(started.elapsed().as_secs_f64());
+    match answer {
         Ok(issued) => {
+            state
+                .metrics
+                .issued
+                .get_or_create(&metrics::ClientLabel {
+                    client_id: issued.client_id.clone(),
+                })
+                .inc();
             let num = |name: &str| issued.claims.get(name).and_then(Value::as_u64).unwrap_or(0);
             json_response(
                 StatusCode::OK,
@@ -635,8 +760,73 @@ async fn token_endpoint(
                 }),
             )
         }
+        Err(e) => {
+            state.metrics.refused(match e.refusal() {
+                Some(r) => r.label(),
+                None => "unavailable",
+            });
+            refused(&t, method, &e)
+        }
+    }
+}
+
+/// A client rotates its own secret: authenticated with its current secret
+/// (HTTP Basic or the form, as for `/token`), optional `overlap` (default
+/// one day, at most seven). Answers the new secret once, in the RFC 7591
+/// field names (`client_id`, `client_secret`, `client_secret_expires_at`),
+/// with `previous_secret_expires_at` for the old one.
+async fn rotate_endpoint(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (req, t) = match admit(&state, peer, &headers, &body, token::parse_rotate, |r| {
+        &r.auth
+    }) {
+        Ok(v) => v,
+        Err((res, _)) => return *res,
+    };
+    let method = req.auth.method;
+    match ask(&state, |reply| {
+        Job::RotateSecret(req.auth.provisioning_key, req.overlap, reply)
+    })
+    .await
+    {
+        Ok((rec, key)) => {
+            let secret = key
+                .strip_prefix(&format!(
+                    "{}{}_",
+                    crate::issuer::provisioning::PREFIX,
+                    rec.id
+                ))
+                .unwrap_or_default()
+                .to_owned();
+            json_response(
+                StatusCode::OK,
+                json!({
+                    "client_id": rec.id,
+                    "client_secret": secret,
+                    "provisioning_key": key.as_str(),
+                    "client_secret_expires_at": rec.expires_at,
+                    "previous_secret_expires_at": rec.previous.map(|p| p.until),
+                }),
+            )
+        }
         Err(e) => refused(&t, method, &e),
     }
+}
+
+/// `GET /metrics`: OpenMetrics text (Prometheus scrapes it).
+async fn metrics_endpoint(State(state): State<Arc<AppState>>) -> Response {
+    let mut res = Body::from(state.metrics.encode()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
 }
 
 /// RFC 7009: the client revokes one of its own tokens. 200 with an empty
@@ -656,7 +846,7 @@ async fn revoke_endpoint(
         |r| &r.auth,
     ) {
         Ok(v) => v,
-        Err(res) => return *res,
+        Err((res, _)) => return *res,
     };
     let method = req.auth.method;
     match ask(&state, |reply| {
@@ -708,7 +898,7 @@ async fn introspect_endpoint(
         |r| &r.auth,
     ) {
         Ok(v) => v,
-        Err(res) => return *res,
+        Err((res, _)) => return *res,
     };
     let method = req.auth.method;
     if let Err(e) = ask(&state, |reply| {

@@ -59,7 +59,7 @@ impl OAuthError {
         match (e.kind(), e.refusal()) {
             // Which of unknown/wrong/expired/revoked is in the audit log, not
             // in the response.
-            (ErrorKind::Refused, Some(Refusal::Client)) => Self::invalid_client(),
+            (ErrorKind::Refused, Some(Refusal::Client(_))) => Self::invalid_client(),
             (ErrorKind::Refused, Some(Refusal::Scope)) => {
                 Self::new(400, "invalid_scope", e.message())
             }
@@ -200,6 +200,7 @@ struct Params {
     client_secret: Option<Zeroizing<String>>,
     audiences: Vec<String>,
     token: Option<Zeroizing<String>>,
+    overlap: Option<String>,
 }
 
 fn params(content_type: Option<&str>, body: &[u8]) -> Result<Params, OAuthError> {
@@ -236,6 +237,10 @@ fn params(content_type: Option<&str>, body: &[u8]) -> Result<Params, OAuthError>
             "token" => {
                 once(&p.token, &name)?;
                 p.token = Some(Zeroizing::new(value.into_owned()));
+            }
+            "overlap" => {
+                once(&p.overlap, &name)?;
+                p.overlap = Some(value.into_owned());
             }
             // RFC 8693 `audience` and RFC 8707 `resource` (both
             // repeatable) name the requested audiences together.
@@ -339,6 +344,42 @@ pub fn parse_token_param(
         .token
         .ok_or_else(|| OAuthError::invalid_request("the token parameter is missing"))?;
     Ok(TokenParamRequest { auth, token })
+}
+
+/// A client's request to rotate its own secret (`POST /client/rotate`).
+pub struct RotateRequest {
+    /// The client's credentials (its current secret).
+    pub auth: ClientAuth,
+    /// How long the current secret keeps working (default one day).
+    pub overlap: u64,
+}
+
+/// The overlap of a self-rotation when the request names none.
+pub const DEFAULT_SELF_OVERLAP: u64 = 86_400;
+
+/// Parses `POST /client/rotate`: client credentials (as for [`parse`]) and
+/// an optional `overlap` (`30m`, `1d`, or seconds).
+///
+/// # Errors
+/// `invalid_request` (a malformed overlap, repeated parameters),
+/// `invalid_client`.
+pub fn parse_rotate(
+    content_type: Option<&str>,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> Result<RotateRequest, OAuthError> {
+    let mut p = params(content_type, body)?;
+    let auth = client_auth(authorization, &mut p)?;
+    let overlap = match p.overlap.as_deref() {
+        None => DEFAULT_SELF_OVERLAP,
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => crate::issuer::duration::parse(v).map_err(|_| {
+                OAuthError::invalid_request("overlap must be a duration such as 1d, 12h or 3600")
+            })?,
+        },
+    };
+    Ok(RotateRequest { auth, overlap })
 }
 
 #[cfg(test)]

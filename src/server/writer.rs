@@ -27,12 +27,18 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::issuer::anomaly::{AnomalyConfig, Detector, Event};
 use crate::issuer::lifecycle::KeyState;
+use crate::issuer::provisioning::Presented;
 use crate::issuer::service::{STATUS_LIST_LIFETIME, TOKEN_TYP};
+use crate::issuer::store::{ProvisioningRecord, Pruned};
 use crate::issuer::{
-    ClientRevocation, Error, IssueRequest, Issued, Issuer, Settings, SqliteStore, Store,
+    ClientFailure, ClientRevocation, Error, ErrorKind, IssueRequest, Issued, Issuer, Refusal,
+    Settings, SqliteStore, Store,
 };
 use crate::{b64url_encode, KeySet, Policy, Validator};
+
+use super::metrics::{AnomalyLabels, KindLabel, Metrics, SecretLabels};
 
 /// A published document with its validator.
 #[derive(Debug, Clone)]
@@ -111,6 +117,16 @@ pub enum Job {
         &'static str,
         oneshot::Sender<Result<String, Error>>,
     ),
+    /// A client rotates its own secret (`provisioning key`, overlap).
+    RotateSecret(
+        zeroize::Zeroizing<String>,
+        u64,
+        oneshot::Sender<Result<(ProvisioningRecord, zeroize::Zeroizing<String>), Error>>,
+    ),
+    /// One bounded pruning step (its own short transaction).
+    PruneStep(oneshot::Sender<Result<Pruned, Error>>),
+    /// A pruning run ended: audit it.
+    PruneDone(Pruned),
     /// Apply the rotation policy; answers the steps taken (already published).
     Rotate(oneshot::Sender<Result<Vec<Value>, Error>>),
     /// Rebuild and install the published documents.
@@ -132,6 +148,38 @@ fn unix_now() -> u64 {
 
 type Reply = oneshot::Sender<Result<Issued, Error>>;
 
+/// What the writer does besides issuing: retention, the audit sink, the
+/// anomaly rules.
+#[derive(Debug, Clone)]
+pub struct Upkeep {
+    /// Audit rows older than this leave the store once exported.
+    pub audit_retention: u64,
+    /// Rows deleted per pruning transaction.
+    pub prune_batch: u64,
+    /// Where audit rows are streamed as JSON lines (`-`: stdout); each row
+    /// is acknowledged (and so may be pruned) once written and synced.
+    pub audit_log: Option<std::path::PathBuf>,
+    /// Thresholds of the anomaly rules.
+    pub anomaly: AnomalyConfig,
+}
+
+impl Default for Upkeep {
+    fn default() -> Self {
+        Self {
+            audit_retention: 90 * 86_400,
+            prune_batch: 1_000,
+            audit_log: None,
+            anomaly: AnomalyConfig::default(),
+        }
+    }
+}
+
+/// An open audit sink and the last row written to it.
+struct AuditSink {
+    out: Option<std::fs::File>,
+    cursor: u64,
+}
+
 pub(crate) struct Writer {
     issuer: Issuer<SqliteStore>,
     batch_max: usize,
@@ -147,10 +195,20 @@ pub(crate) struct Writer {
     /// When each finding (kind, subject) was last logged: once a day each.
     findings_logged: BTreeMap<(&'static str, String), u64>,
     warned: BTreeSet<String>,
+    metrics: Arc<Metrics>,
+    detector: Detector,
+    upkeep: Upkeep,
+    sink: Option<AuditSink>,
 }
 
 impl Writer {
-    pub(crate) fn new(issuer: Issuer<SqliteStore>, batch_max: usize, shared: Shared) -> Self {
+    pub(crate) fn new(
+        issuer: Issuer<SqliteStore>,
+        batch_max: usize,
+        shared: Shared,
+        metrics: Arc<Metrics>,
+        upkeep: Upkeep,
+    ) -> Self {
         Self {
             issuer,
             batch_max: batch_max.max(1),
@@ -161,6 +219,169 @@ impl Writer {
             key_states: BTreeMap::new(),
             findings_logged: BTreeMap::new(),
             warned: BTreeSet::new(),
+            metrics,
+            detector: Detector::new(upkeep.anomaly.clone()),
+            upkeep,
+            sink: None,
+        }
+    }
+
+    fn count_error(&self, e: &Error) {
+        if e.kind() == ErrorKind::Storage {
+            self.metrics.store_errors.inc();
+        }
+    }
+
+    /// Opens the audit sink (appending) at the store's export cursor.
+    fn open_sink(&mut self) -> Result<(), Error> {
+        let Some(path) = &self.upkeep.audit_log else {
+            return Ok(());
+        };
+        let out = if path.as_os_str() == "-" {
+            None
+        } else {
+            Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| {
+                        Error::usage(format!("cannot open --audit-log {}: {e}", path.display()))
+                    })?,
+            )
+        };
+        let cursor = self.issuer.audit_exported_through()?;
+        self.sink = Some(AuditSink { out, cursor });
+        Ok(())
+    }
+
+    /// Appends the audit rows after the sink's cursor (JSON lines), syncs,
+    /// then acknowledges them (so retention may prune them later).
+    fn stream_audit(&mut self) {
+        let Some(sink) = self.sink.as_mut() else {
+            return;
+        };
+        let start = sink.cursor;
+        loop {
+            let rows = match self.issuer.audit_export(sink.cursor, 1_000) {
+                Ok(r) => r,
+                Err(e) => {
+                    if e.kind() == ErrorKind::Storage {
+                        self.metrics.store_errors.inc();
+                    }
+                    tracing::error!(target: "jwt_edge::server", code = e.code(), "audit export failed: {}", e.message());
+                    return;
+                }
+            };
+            let Some(last) = rows.last().map(|r| r.id) else {
+                break;
+            };
+            let mut text = String::new();
+            for r in &rows {
+                text.push_str(&serde_json::to_string(r).unwrap_or_default());
+                text.push('\n');
+            }
+            let written = match &mut sink.out {
+                Some(f) => {
+                    use std::io::Write;
+                    f.write_all(text.as_bytes()).and_then(|()| f.sync_data())
+                }
+                None => {
+                    use std::io::Write;
+                    let mut o = std::io::stdout().lock();
+                    o.write_all(text.as_bytes()).and_then(|()| o.flush())
+                }
+            };
+            if let Err(e) = written {
+                tracing::error!(target: "jwt_edge::server", "audit log write failed (rows kept, retried): {e}");
+                return;
+            }
+            sink.cursor = last;
+            if rows.len() < 1_000 {
+                break;
+            }
+        }
+        if sink.cursor != start {
+            if let Err(e) = self.issuer.acknowledge_audit(sink.cursor) {
+                tracing::error!(target: "jwt_edge::server", code = e.code(), "audit acknowledgement failed: {}", e.message());
+            }
+        }
+    }
+
+    /// Metrics and anomaly rules for one answered batch.
+    fn observe(&mut self, reqs: &[IssueRequest], answers: &[Result<Issued, Error>], now: u64) {
+        let mut found = Vec::new();
+        for (req, answer) in reqs.iter().zip(answers) {
+            match answer {
+                Ok(issued) => {
+                    self.metrics
+                        .last_used
+                        .get_or_create(&SecretLabels {
+                            client_id: issued.client_id.clone(),
+                            key: issued.secret.label().into(),
+                        })
+                        .set(i64::try_from(now).unwrap_or(i64::MAX));
+                    let scopes: Vec<String> = issued
+                        .claims
+                        .get("scope")
+                        .and_then(Value::as_str)
+                        .map(|s| s.split(' ').map(String::from).collect())
+                        .unwrap_or_default();
+                    let audiences: Vec<String> = match issued.claims.get("aud") {
+                        Some(Value::String(a)) => std::vec![a.clone()],
+                        Some(Value::Array(a)) => a
+                            .iter()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    found.extend(self.detector.observe(&Event {
+                        client_id: &issued.client_id,
+                        source: req.source,
+                        scopes: &scopes,
+                        audiences: &audiences,
+                        issued: true,
+                        at: now,
+                    }));
+                }
+                Err(e) => {
+                    // Refusals of an existing key count against it.
+                    let known = !matches!(
+                        e.refusal(),
+                        None | Some(Refusal::Client(
+                            ClientFailure::Malformed | ClientFailure::Unknown
+                        ))
+                    );
+                    let id = Presented::parse(&req.provisioning_key).ok().map(|p| p.id);
+                    if let (true, Some(id)) = (known, id) {
+                        found.extend(self.detector.observe(&Event {
+                            client_id: &id,
+                            source: req.source,
+                            scopes: &[],
+                            audiences: &[],
+                            issued: false,
+                            at: now,
+                        }));
+                    }
+                }
+            }
+        }
+        if found.is_empty() {
+            return;
+        }
+        for a in &found {
+            tracing::warn!(target: "jwt_edge::server", rule = a.rule.as_str(), client_id = %a.client_id, "issuance anomaly: {}", a.detail);
+            self.metrics
+                .anomalies
+                .get_or_create(&AnomalyLabels {
+                    rule: a.rule.as_str().into(),
+                    client_id: a.client_id.clone(),
+                })
+                .inc();
+        }
+        if let Err(e) = self.issuer.record_anomalies(&found) {
+            self.count_error(&e);
+            tracing::error!(target: "jwt_edge::server", code = e.code(), "recording anomalies failed: {}", e.message());
         }
     }
 
@@ -171,6 +392,7 @@ impl Writer {
         let settings = self.issuer.settings()?;
         let steps = self.issuer.rotate(unix_now())?;
         log_steps(&steps);
+        self.open_sink()?;
         self.publish()?;
         let p = current(&self.shared).ok_or_else(|| Error::storage("nothing published"))?;
         Ok((settings, p))
@@ -260,7 +482,31 @@ impl Writer {
                 );
             }
         }
-        let (findings, _) = self.issuer.status(now, FINDINGS_WINDOW, FINDINGS_UNUSED)?;
+        let (findings, _) = self.issuer.status_with_retention(
+            now,
+            FINDINGS_WINDOW,
+            FINDINGS_UNUSED,
+            Some(self.upkeep.audit_retention),
+        )?;
+        let backlog = self.issuer.audit_backlog()?;
+        let entries = list
+            .get("revoked")
+            .and_then(Value::as_object)
+            .map_or(0, |r| {
+                r.values().filter_map(Value::as_array).map(Vec::len).sum()
+            });
+        self.metrics.publish(
+            &self.issuer.provisioning_keys()?,
+            &keys,
+            epoch,
+            entries,
+            &findings,
+            backlog
+                .newest_audit
+                .saturating_sub(backlog.exported_through),
+            backlog.bytes_in_use,
+            now,
+        );
         for f in &findings {
             let key = (f.kind, f.subject.clone());
             let due = self
@@ -324,22 +570,27 @@ impl Writer {
             return;
         }
         let (reqs, replies): (Vec<_>, Vec<_>) = core::mem::take(batch).into_iter().unzip();
-        match self.issuer.issue_batch(&reqs, unix_now()) {
+        let now = unix_now();
+        match self.issuer.issue_batch(&reqs, now) {
             Ok(answers) => {
                 let issued: Vec<&Issued> = answers.iter().filter_map(|a| a.as_ref().ok()).collect();
                 if let Err(e) = self.publish_before_answer(&issued) {
+                    self.count_error(&e);
                     tracing::error!(target: "jwt_edge::server", code = e.code(), "tokens withheld: {}", e.message());
                     for reply in replies {
                         let _ = reply.send(Err(e.clone()));
                     }
                     return;
                 }
+                let kept: Vec<Result<Issued, Error>> = answers.clone();
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     // A client that went away (timeout) still has its row.
                     let _ = reply.send(answer);
                 }
+                self.observe(&reqs, &kept, now);
             }
             Err(e) => {
+                self.count_error(&e);
                 tracing::error!(target: "jwt_edge::server", code = e.code(), "issuance batch failed: {}", e.message());
                 for reply in replies {
                     let _ = reply.send(Err(e.clone()));
@@ -352,6 +603,7 @@ impl Writer {
     fn publish_logged(&mut self) -> Result<(), Error> {
         let out = self.publish();
         if let Err(e) = &out {
+            self.count_error(e);
             tracing::error!(target: "jwt_edge::server", code = e.code(), "publishing failed: {}", e.message());
         }
         out
@@ -387,6 +639,53 @@ impl Writer {
                             .map(|pk| pk.id);
                         let _ = reply.send(out);
                     }
+                    Job::RotateSecret(key, overlap, reply) => {
+                        self.flush(&mut batch);
+                        let out = self.issuer.rotate_own_secret(&key, overlap, unix_now());
+                        if let Ok((rec, _)) = &out {
+                            tracing::info!(target: "jwt_edge::server", client_id = %rec.id, "provisioning key rotated by its client");
+                            let _ = self.publish_logged();
+                        }
+                        let _ = reply.send(out);
+                    }
+                    Job::PruneStep(reply) => {
+                        self.flush(&mut batch);
+                        let out = self.issuer.prune_step(
+                            unix_now(),
+                            self.upkeep.audit_retention,
+                            self.upkeep.prune_batch,
+                        );
+                        match &out {
+                            Ok(p) => {
+                                for (table, n) in [
+                                    ("tokens", p.tokens),
+                                    ("audit", p.audit),
+                                    ("revocations", p.revocations),
+                                ] {
+                                    if n > 0 {
+                                        self.metrics
+                                            .pruned
+                                            .get_or_create(&KindLabel { kind: table.into() })
+                                            .inc_by(n);
+                                    }
+                                }
+                                if p.revocations > 0 {
+                                    let _ = self.publish_logged();
+                                }
+                            }
+                            Err(e) => self.count_error(e),
+                        }
+                        let _ = reply.send(out);
+                    }
+                    Job::PruneDone(total) => {
+                        self.flush(&mut batch);
+                        let retention = self.upkeep.audit_retention;
+                        if let Err(e) = self.issuer.record_prune(total, retention, unix_now()) {
+                            self.count_error(&e);
+                        } else if total.total() > 0 {
+                            tracing::info!(target: "jwt_edge::server", tokens = total.tokens, audit = total.audit, revocations = total.revocations, "store pruned");
+                        }
+                    }
                     Job::Rotate(reply) => {
                         self.flush(&mut batch);
                         let out = self.issuer.rotate(unix_now());
@@ -403,6 +702,7 @@ impl Writer {
                     }
                     Job::Publish(reply) => {
                         self.flush(&mut batch);
+                        self.stream_audit();
                         let _ = reply.send(self.publish_logged());
                     }
                     Job::Stop => stop = true,
@@ -418,6 +718,7 @@ impl Writer {
             }
         }
         self.flush(&mut batch);
+        self.stream_audit();
         tracing::info!(target: "jwt_edge::server", "store writer stopped");
     }
 }

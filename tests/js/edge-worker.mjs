@@ -86,7 +86,16 @@ const freePort = () =>
       s.close(() => ok(p));
     });
   });
-const [port, shortPort, strictPort, statusPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+const [port, shortPort, strictPort, statusPort, metricsPort, brokenPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+const METRICS_PATH = "/__jwt-edge/metrics";
+// Analytics Engine: workerd has none and miniflare's local simulator for
+// analytics_engine_datasets discards the points, so every gateway's DECISIONS
+// binding is examples/edge-worker/analytics-engine-log.js, installed by config.mjs
+// (`datasets`) as a workerd *wrapped binding* (the mechanism miniflare uses for
+// that simulator): the worker calls its synchronous writeDataPoint as on
+// Cloudflare, the stand-in refuses points over Analytics Engine's limits and prints
+// each accepted one as {"event":"analytics_engine.write","dataset":...}, read back
+// here from workerd's output. gwBroken's binding is swapped for one that throws.
 const common = {
   ISSUER: ISS,
   AUDIENCE: AUD,
@@ -97,9 +106,7 @@ const common = {
   ROUTES: [{ prefix: "/admin", scopes: ["write:reports"] }],
   REVOCATIONS_OPTIONS: { minTtl: 1, maxTtl: 1 },
 };
-writeFileSync(
-  join(work, "config.capnp"),
-  workerdConfig({
+let capnp = workerdConfig({
     outDir: work,
     gateways: [
       { name: "gw", address: `127.0.0.1:${port}`, bindings: { ...common, JWKS_OPTIONS: { cooldown: 1 } } },
@@ -117,12 +124,28 @@ writeFileSync(
         address: `127.0.0.1:${statusPort}`,
         bindings: { ...common, REVOCATIONS_URL: undefined, REVOCATIONS_OPTIONS: undefined, STATUS_LISTS: "on", STATUS_LISTS_BASE: issuerUrl, STATUS_LISTS_OPTIONS: { minTtl: 1, maxTtl: 1 } },
       },
-    ],
-  }),
-);
+      // decision metrics: a scripted mix of requests, counters served on METRICS_PATH
+      { name: "gwMetrics", address: `127.0.0.1:${metricsPort}`, bindings: { ...common, METRICS_PATH } },
+      // a DECISIONS binding whose writeDataPoint throws: requests must not notice
+      { name: "gwBroken", address: `127.0.0.1:${brokenPort}`, bindings: { ...common, METRICS_PATH } },
+    ].map((g) => ({ ...g, datasets: { DECISIONS: `decisions_${g.name}` } })),
+  });
+{
+  // gwBroken: its wrapped binding points at a module that throws (test-only fault injection)
+  const standIn = '(moduleName = "jwt-edge-example:analytics-engine-log", innerBindings = [(name = "dataset", text = "decisions_gwBroken")])';
+  const modules = "extensions = [(modules = [";
+  if (!capnp.includes(standIn) || !capnp.includes(modules)) throw new Error("config.mjs no longer writes the expected dataset binding");
+  const failing = 'export default () => ({ writeDataPoint() { throw new Error("dataset down"); } });';
+  capnp = capnp
+    .replace(standIn, '(moduleName = "jwt-edge-test:failing-dataset", innerBindings = [])')
+    .replace(modules, `${modules}(name = "jwt-edge-test:failing-dataset", internal = true, esModule = ${JSON.stringify(failing)}), `);
+}
+writeFileSync(join(work, "config.capnp"), capnp);
 const workerd = spawn(join(root, "node_modules/.bin/workerd"), ["serve", "--verbose", join(work, "config.capnp")], { stdio: ["ignore", "pipe", "pipe"] });
 children.push(workerd);
 const logs = [];
+const points = []; // Analytics Engine data points, as the stand-in printed them
+const metricsErrors = [];
 let workerdOut = "";
 for (const s of [workerd.stdout, workerd.stderr]) {
   createInterface({ input: s }).on("line", (line) => {
@@ -132,6 +155,13 @@ for (const s of [workerd.stdout, workerd.stderr]) {
       try {
         logs.push(JSON.parse(line.slice(m)));
       } catch {}
+    }
+    for (const [prefix, into] of [
+      ['{"event":"analytics_engine.write"', points],
+      ['{"event":"jwt.metrics_error"', metricsErrors],
+    ]) {
+      const i = line.indexOf(prefix);
+      if (i >= 0) into.push(JSON.parse(line.slice(i)));
     }
   });
 }
@@ -155,23 +185,66 @@ async function until(fn, pred, ms = 8000) {
   return r;
 }
 
+// Prometheus text exposition format (0.0.4): # HELP / # TYPE lines and samples
+// `name{label="value",...} number`, label values with \\, \" and \n escapes.
+function parseProm(text) {
+  const help = new Map();
+  const type = new Map();
+  const samples = [];
+  const NAME = "[a-zA-Z_:][a-zA-Z0-9_:]*";
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    let m;
+    if ((m = new RegExp(`^# HELP (${NAME}) (.+)$`).exec(line))) {
+      if (help.has(m[1])) throw new Error(`second HELP for ${m[1]}`);
+      help.set(m[1], m[2]);
+    } else if ((m = new RegExp(`^# TYPE (${NAME}) (counter|gauge|histogram|summary|untyped)$`).exec(line))) {
+      if (type.has(m[1])) throw new Error(`second TYPE for ${m[1]}`);
+      type.set(m[1], m[2]);
+    } else if (line.startsWith("#")) {
+      throw new Error(`unexpected comment: ${line}`);
+    } else if ((m = new RegExp(`^(${NAME})(?:\\{(.*)\\})? ([^ ]+)$`).exec(line))) {
+      if (!type.has(m[1]) || !help.has(m[1])) throw new Error(`sample before its HELP and TYPE: ${line}`);
+      const labels = {};
+      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(?:,|$)/y;
+      for (let pos = 0, body = m[2] ?? ""; pos < body.length; pos = re.lastIndex) {
+        re.lastIndex = pos;
+        const l = re.exec(body);
+        if (!l) throw new Error(`bad labels: ${line}`);
+        labels[l[1]] = l[2].replace(/\\(.)/g, (_, c) => (c === "n" ? "\n" : c));
+      }
+      const value = Number(m[3]);
+      if (!Number.isFinite(value)) throw new Error(`bad value: ${line}`);
+      samples.push({ name: m[1], labels, value });
+    } else throw new Error(`not a metrics line: ${line}`);
+  }
+  return { help, type, samples };
+}
+async function scrape(gateway) {
+  const res = await fetch(`http://127.0.0.1:${gateway}${METRICS_PATH}`);
+  const text = await res.text();
+  return { status: res.status, contentType: res.headers.get("content-type"), text, ...parseProm(text) };
+}
+// outcome|code -> count, from the decision counter's samples
+const countersOf = (m) =>
+  Object.fromEntries(m.samples.filter((x) => x.name === "jwt_edge_edge_decisions_total").map((x) => [`${x.labels.outcome}|${x.labels.code}`, x.value]));
+const sameCounts = (a, b) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+const tally = (keys) => keys.reduce((o, k) => ((o[k] = (o[k] ?? 0) + 1), o), {});
+
 try {
   {
+    // one request per gateway once it listens (a decision each: ERR_NO_TOKEN)
     const end = Date.now() + 20_000;
-    for (;;) {
-      try {
-        await fetch(`http://127.0.0.1:${port}/`);
-        callCount++;
-        await fetch(`http://127.0.0.1:${shortPort}/`);
-        callCount++;
-        await fetch(`http://127.0.0.1:${strictPort}/`);
-        callCount++;
-        await fetch(`http://127.0.0.1:${statusPort}/`);
-        callCount++;
-        break;
-      } catch {
-        if (Date.now() > end || workerd.exitCode !== null) throw new Error(`workerd did not start:\n${workerdOut}`);
-        await sleep(100);
+    for (const p of [port, shortPort, strictPort, statusPort, metricsPort, brokenPort]) {
+      for (;;) {
+        try {
+          await fetch(`http://127.0.0.1:${p}/`);
+          callCount++;
+          break;
+        } catch {
+          if (Date.now() > end || workerd.exitCode !== null) throw new Error(`workerd did not start:\n${workerdOut}`);
+          await sleep(100);
+        }
       }
     }
   }
@@ -265,6 +338,128 @@ try {
   r = await call(good);
   check("other tokens are unaffected by the revocations", r.status === 200, t(r));
 
+  // --- decision metrics on gwMetrics: a scripted mix, then its METRICS_PATH
+  // counters and its DECISIONS data points must match it exactly.
+  {
+    const hdr = (tok) => JSON.parse(Buffer.from(tok.split(".")[0], "base64url"));
+    const alg = hdr(good).alg;
+    // header alg the validator does not know: denied; the label is "other", not the junk
+    const badAlg = [Buffer.from(JSON.stringify({ ...hdr(good), alg: `XX${"y".repeat(300)}` })).toString("base64url"), good.split(".")[1], s].join(".");
+    const deny = (code, status, more = {}) => ({ outcome: "deny", code, status, route: "", alg: "", client_id: "", ...more });
+    const allow = (more = {}) => ({ outcome: "allow", code: "OK", status: 200, route: "", alg, client_id: claims.client_id, ...more });
+    const script = [
+      // [what, token, call options, expected decision]
+      ["valid", good, {}, allow()],
+      ["valid on /admin", good, { path: "/admin/users" }, allow({ route: "/admin" })],
+      ["valid read-only", readOnly, {}, allow()],
+      ["expired", expired, {}, deny("ERR_JWT_EXPIRED", 401, { alg })],
+      ["tampered", tampered, {}, deny("ERR_JWS_SIGNATURE_VERIFICATION_FAILED", 401, { alg })],
+      ["unknown alg", badAlg, {}, deny("ERR_JOSE_ALG_NOT_ALLOWED", 401, { alg: "other" })],
+      ["no token", undefined, {}, deny("ERR_NO_TOKEN", 401)],
+      ["Basic", undefined, { headers: { authorization: "Basic Zm9vOmJhcg==" } }, deny("ERR_INVALID_REQUEST", 400)],
+      // verified, so its client_id is a label
+      ["missing scope", readOnly, { path: "/admin/users" }, deny("ERR_JWT_CLAIM_VALIDATION_FAILED", 403, { route: "/admin", alg, client_id: claims.client_id })],
+      ["revoked", victim, {}, deny("ERR_JWT_REVOKED", 401, { alg })],
+    ];
+    // the startup request was the gateway's first decision
+    const expected = [deny("ERR_NO_TOKEN", 401)];
+    const wrong = [];
+    for (const [what, tok, opts, want] of script) {
+      const got = await call(tok, { ...opts, gateway: metricsPort });
+      if (got.status !== want.status || (want.outcome === "deny" && got.body.error !== want.code)) wrong.push(`${what}: ${t(got)}`);
+      expected.push(want);
+    }
+    // METRICS_PATH answers GET only: a POST there is an ordinary (unauthenticated) request
+    callCount++;
+    const post = await fetch(`http://127.0.0.1:${metricsPort}${METRICS_PATH}`, { method: "POST", body: "x" });
+    if (post.status !== 401) wrong.push(`POST ${METRICS_PATH}: ${post.status}`);
+    expected.push(deny("ERR_NO_TOKEN", 401));
+    check(`gwMetrics: the scripted mix (${expected.length} requests) got the expected answers`, wrong.length === 0, wrong.join("\n  "));
+
+    // the mix, stated as counts: 3 allows; denials by code
+    const mix = {
+      "allow|OK": 3,
+      "deny|ERR_NO_TOKEN": 3, // startup, no token, POST to the metrics path
+      "deny|ERR_INVALID_REQUEST": 1,
+      "deny|ERR_JWT_EXPIRED": 1,
+      "deny|ERR_JWS_SIGNATURE_VERIFICATION_FAILED": 1,
+      "deny|ERR_JOSE_ALG_NOT_ALLOWED": 1,
+      "deny|ERR_JWT_CLAIM_VALIDATION_FAILED": 1,
+      "deny|ERR_JWT_REVOKED": 1,
+    };
+    check("the script adds up to the stated mix", sameCounts(tally(expected.map((e) => `${e.outcome}|${e.code}`)), mix), JSON.stringify(expected));
+
+    const m1 = await scrape(metricsPort);
+    check(
+      `GET ${METRICS_PATH} -> 200 text/plain version=0.0.4`,
+      m1.status === 200 && /^text\/plain; version=0\.0\.4/.test(m1.contentType ?? ""),
+      `${m1.status} ${m1.contentType}`,
+    );
+    check(
+      "metrics: HELP and TYPE lines (decisions_total counter, per isolate; isolate_start_time_seconds gauge)",
+      m1.type.get("jwt_edge_edge_decisions_total") === "counter" &&
+        /per isolate/i.test(m1.help.get("jwt_edge_edge_decisions_total") ?? "") &&
+        m1.type.get("jwt_edge_edge_isolate_start_time_seconds") === "gauge" &&
+        m1.help.has("jwt_edge_edge_isolate_start_time_seconds"),
+      m1.text,
+    );
+    const started = m1.samples.find((x) => x.name === "jwt_edge_edge_isolate_start_time_seconds")?.value;
+    check("metrics: the isolate start time is within this test run", started >= Math.floor(t0 / 1000) - 1 && started <= Date.now() / 1000 + 1, m1.text);
+    const samples = m1.samples.filter((x) => x.name === "jwt_edge_edge_decisions_total");
+    check(
+      "metrics: every sample has exactly the outcome and code labels, once",
+      samples.every((x) => Object.keys(x.labels).sort().join() === "code,outcome") && new Set(samples.map((x) => `${x.labels.outcome}|${x.labels.code}`)).size === samples.length,
+      m1.text,
+    );
+    check("metrics: jwt_edge_edge_decisions_total equals the mix exactly", sameCounts(countersOf(m1), mix), `${JSON.stringify(countersOf(m1))}\n  want ${JSON.stringify(mix)}`);
+    const m2 = await scrape(metricsPort);
+    check("metrics: scraping is not a decision (a second scrape reads the same counts)", sameCounts(countersOf(m2), mix), m2.text);
+    r = await call(undefined, { path: METRICS_PATH });
+    check(`a gateway without METRICS_PATH treats ${METRICS_PATH} as any path (401 ERR_NO_TOKEN)`, r.status === 401 && r.body.error === "ERR_NO_TOKEN", t(r));
+
+    // Analytics Engine: one point per request, in order, with the documented schema
+    const ae = await until(
+      async () => points.filter((p) => p.dataset === "decisions_gwMetrics"),
+      (x) => x.length >= expected.length,
+      3000,
+    );
+    const asPoint = (e) => ({ indexes: [e.code], blobs: [e.outcome, e.code, String(e.status), e.route, e.alg, e.client_id] });
+    const bad = ae
+      .map((p, i) => {
+        const want = expected[i] && asPoint(expected[i]);
+        const ok =
+          want &&
+          JSON.stringify({ indexes: p.indexes, blobs: p.blobs }) === JSON.stringify(want) &&
+          p.doubles.length === 2 &&
+          p.doubles[0] === 1 &&
+          Number.isInteger(p.doubles[1]) &&
+          p.doubles[1] >= 0;
+        return ok ? null : `#${i}: ${JSON.stringify(p)}\n  want ${JSON.stringify(want)}`;
+      })
+      .filter(Boolean);
+    check(`DECISIONS: ${ae.length} data points for ${expected.length} requests on gwMetrics`, ae.length === expected.length, JSON.stringify(ae));
+    check("DECISIONS: each point is {indexes:[code], blobs:[outcome, code, status, route, alg, client_id], doubles:[1, ms]}", ae.length > 0 && bad.length === 0, bad.join("\n  "));
+    const byCode = {};
+    for (const p of ae) byCode[`${p.blobs[0]}|${p.blobs[1]}`] = (byCode[`${p.blobs[0]}|${p.blobs[1]}`] ?? 0) + p.doubles[0];
+    check("DECISIONS: SUM(double1) by outcome and code equals the mix", sameCounts(byCode, mix), JSON.stringify(byCode));
+
+    // a throwing DECISIONS binding: the requests are answered as usual, the
+    // failure is logged once, the in-isolate counters still count
+    let ok = true;
+    r = await call(good, { gateway: brokenPort });
+    ok &&= r.status === 200 && r.body.headers["x-jwt-sub"] === claims.sub;
+    const r2 = await call(undefined, { gateway: brokenPort });
+    ok &&= r2.status === 401 && r2.body.error === "ERR_NO_TOKEN";
+    check("gwBroken: a DECISIONS binding that throws does not change the answers (200, 401)", ok, `${t(r)} ${t(r2)}`);
+    const mb = await scrape(brokenPort);
+    check("gwBroken: its counters still count (startup + no token, one allow)", sameCounts(countersOf(mb), { "deny|ERR_NO_TOKEN": 2, "allow|OK": 1 }), mb.text);
+    check(
+      "gwBroken: the failure is logged once per isolate, no point recorded",
+      metricsErrors.length === 1 && metricsErrors[0].message === "dataset down" && !points.some((p) => p.dataset === "decisions_gwBroken"),
+      JSON.stringify(metricsErrors),
+    );
+  }
+
   // a key rotated in after "gw" cached the JWKS: the unknown kid makes it refetch
   cli("keys", "generate");
   cli("keys", "rotate", "--now", String(now + 32 * 86_400)); // the new key becomes active
@@ -326,6 +521,18 @@ try {
   const allowLog = logs.find((l) => l.outcome === "allow" && l.jti === claims.jti);
   check("an allowed request is logged with its kid, sub, jti", !!allowLog?.kid && allowLog.sub === claims.sub && allowLog.status === 200, JSON.stringify(allowLog));
   check(`one record per request (${logs.length} records)`, logs.length === callCount, `${logs.length} vs ${callCount}`);
+  // what a log pipeline counts: every record has outcome and code ("OK" for an allow)
+  const badRecords = logs.filter((l) => l.event !== "jwt.decision" || !["allow", "deny", "error"].includes(l.outcome) || typeof l.code !== "string" || !l.code || (l.outcome === "allow") !== (l.code === "OK"));
+  check("every decision record has event jwt.decision, outcome and code (OK exactly for allows)", logs.length > 0 && badRecords.length === 0, JSON.stringify(badRecords.slice(0, 3)));
+  // ... and the same totals as Analytics Engine: every gateway but gwBroken (3 requests,
+  // binding throws) wrote one point per request
+  const brokenCalls = 3;
+  check(`one data point per request on the other gateways (${points.length} points)`, points.length === callCount - brokenCalls, `${points.length} vs ${callCount} - ${brokenCalls}`);
+  const fromLogs = tally(logs.map((l) => `${l.outcome}|${l.code}|${l.status}`));
+  const fromPoints = tally(points.map((p) => `${p.blobs[0]}|${p.blobs[1]}|${p.blobs[2]}`).concat(["deny|ERR_NO_TOKEN|401", "allow|OK|200", "deny|ERR_NO_TOKEN|401"]));
+  check("the logs and the data points (+ gwBroken's 3) count the same outcome/code/status", sameCounts(fromLogs, fromPoints), `${JSON.stringify(fromLogs)}\n  ${JSON.stringify(fromPoints)}`);
+  const jtis = new Set(logs.map((l) => l.jti).filter(Boolean));
+  check("no data point carries a jti", jtis.size > 0 && !points.some((p) => p.blobs.some((b) => jtis.has(b)) || p.indexes.some((b) => jtis.has(b))), `${jtis.size} jtis`);
 } catch (e) {
   check("no exception", false, e.stack);
 } finally {

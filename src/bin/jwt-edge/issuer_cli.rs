@@ -213,6 +213,21 @@ enum ProvisionCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Rotate a provisioning key's secret without downtime: a successor
+    /// secret for the same client (printed ONCE); the current secret keeps
+    /// working for --overlap, then is refused.
+    Rotate {
+        /// The provisioning key id.
+        id: String,
+        /// How long the current secret keeps working (capped by its own expiry).
+        #[arg(long, default_value = "7d", value_parser = dur)]
+        overlap: u64,
+        /// Lifetime of the new secret [default: as long as the current one was given].
+        #[arg(long, value_parser = dur)]
+        ttl: Option<u64>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Revoke a provisioning key and every token issued through it.
     Revoke {
         /// The provisioning key id.
@@ -308,6 +323,10 @@ pub struct StatusArgs {
     /// Report provisioning keys not used for this long.
     #[arg(long, default_value = "30d", value_parser = dur)]
     unused: u64,
+    /// The audit retention window (as `serve`/`prune --audit-retention`):
+    /// unexported audit rows older than this are reported.
+    #[arg(long = "audit-retention", default_value = "90d", value_parser = dur)]
+    audit_retention: u64,
     #[command(flatten)]
     common: Common,
 }
@@ -319,11 +338,19 @@ pub fn status(a: &StatusArgs) -> ExitCode {
         Ok(i) => i,
         Err(e) => return fail(&e, a.common.json),
     };
-    let out = now(&a.common).and_then(|n| issuer.status(n, a.warn, a.unused));
-    let (findings, counts) = match out {
+    let out = now(&a.common).and_then(|n| {
+        let report = issuer.status_with_retention(n, a.warn, a.unused, Some(a.audit_retention))?;
+        Ok((report, issuer.growth(n)?))
+    });
+    let ((findings, counts), growth) = match out {
         Ok(v) => v,
         Err(e) => return fail(&e, a.common.json),
     };
+    let per_day: serde_json::Map<String, Value> = growth
+        .actions_24h
+        .iter()
+        .map(|(action, n)| (action.clone(), Value::from(*n)))
+        .collect();
     let db = a.common.store.db_path();
     let size = |suffix: &str| {
         std::fs::metadata(format!("{}{suffix}", db.display())).map_or(0, |m| m.len())
@@ -337,7 +364,16 @@ pub fn status(a: &StatusArgs) -> ExitCode {
         let _ = print_json(&json!({
             "healthy": findings.is_empty(),
             "findings": findings.iter().map(jwt_edge::issuer::health::Finding::to_json).collect::<Vec<_>>(),
-            "store": {"bytes": db_bytes, "wal_bytes": wal_bytes, "rows": rows},
+            "store": {
+                "bytes": db_bytes,
+                "wal_bytes": wal_bytes,
+                "bytes_in_use": growth.bytes_in_use,
+                "bytes_free": growth.bytes_free,
+                "rows": rows,
+                "audit_rows_last_24h": per_day,
+                "audit_exported_through": growth.exported_through,
+                "audit_unexported": growth.newest_audit.saturating_sub(growth.exported_through),
+            },
         }));
     } else {
         use std::io::Write;
@@ -346,6 +382,22 @@ pub fn status(a: &StatusArgs) -> ExitCode {
             let _ = writeln!(o, "WARN\t{}\t{}", f.kind, f.message);
         }
         let rows: Vec<String> = counts.iter().map(|(t, n)| format!("{t}={n}")).collect();
+        let day: Vec<String> = growth
+            .actions_24h
+            .iter()
+            .map(|(t, n)| format!("{t}={n}"))
+            .collect();
+        let _ = writeln!(
+            o,
+            "GROWTH\tlast 24h: {}\taudit exported through row {} ({} not exported)",
+            if day.is_empty() {
+                "-".into()
+            } else {
+                day.join(" ")
+            },
+            growth.exported_through,
+            growth.newest_audit.saturating_sub(growth.exported_through)
+        );
         let _ = writeln!(
             o,
             "{}\tstore {} bytes (+{} WAL)\t{}",
@@ -383,12 +435,75 @@ pub fn statuslist(a: &StatusListArgs) -> ExitCode {
 
 /// Arguments of `jwt-edge audit`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AuditArgs {
+    #[command(subcommand)]
+    command: Option<AuditCommand>,
     /// Only rows at or after this time (unix seconds).
     #[arg(long, value_name = "UNIX_SECS", default_value_t = 0)]
     since: u64,
+    /// Only rows of this action (e.g. `anomaly`, `token.issue`, `provision.rotate`).
+    #[arg(long)]
+    action: Option<String>,
     #[command(flatten)]
     common: Common,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AuditCommand {
+    /// Export audit rows as JSON lines, resumably: rows after the cursor
+    /// --since (a row id; 0 for the first), in order. Resume with the last
+    /// printed row's `id`. Asking for rows after a cursor acknowledges every
+    /// row up to it as stored: only acknowledged rows are ever pruned.
+    Export {
+        /// The cursor: the `id` of the last row already stored.
+        #[arg(long, value_name = "CURSOR", default_value_t = 0)]
+        since: u64,
+        /// Most rows printed.
+        #[arg(long, default_value_t = 10_000)]
+        limit: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Arguments of `jwt-edge prune`.
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Keep audit rows this long (rows older than this leave only once
+    /// exported: see `jwt-edge audit export`).
+    #[arg(long = "audit-retention", default_value = "90d", value_parser = dur)]
+    audit_retention: u64,
+    /// Rows deleted per transaction.
+    #[arg(long, default_value_t = 1_000)]
+    batch: u64,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Runs `prune`: expired token rows, exported audit rows older than the
+/// retention window, expired revocation entries; in bounded batches, one
+/// short transaction each; audited as `store.prune`.
+pub fn prune(a: &PruneArgs) -> ExitCode {
+    with_issuer(&a.common, false, |issuer, now| {
+        let mut total = jwt_edge::issuer::store::Pruned::default();
+        loop {
+            let step = issuer.prune_step(now, a.audit_retention, a.batch.max(1))?;
+            total.add(step);
+            if step.total() == 0 {
+                break;
+            }
+        }
+        issuer.record_prune(total, a.audit_retention, now)?;
+        Ok(if a.common.json {
+            Out::Json(json!(total))
+        } else {
+            Out::Lines(vec![format!(
+                "pruned tokens={} audit={} revocations={}",
+                total.tokens, total.audit, total.revocations
+            )])
+        })
+    })
 }
 
 /// What a command prints on success.
@@ -640,6 +755,26 @@ pub fn provision(a: &ProvisionArgs) -> ExitCode {
                 Out::Lines(lines)
             })
         }),
+        ProvisionCommand::Rotate {
+            id,
+            overlap,
+            ttl,
+            common,
+        } => {
+            with_issuer(common, false, |issuer, now| {
+                let (rec, key) = issuer.rotate_provisioning_key(id, *overlap, *ttl, now)?;
+                print_err("Store this provisioning key now: it is shown only once and cannot be recovered.");
+                Ok(if common.json {
+                    let mut v = service::provisioning_json(&rec);
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("key".into(), Value::String(key.to_string()));
+                    }
+                    Out::Json(v)
+                } else {
+                    Out::Lines(vec![key.to_string()])
+                })
+            })
+        }
         ProvisionCommand::Revoke { id, common } => with_issuer(common, false, |issuer, now| {
             let rec = issuer.revoke_provisioning_key(id, now)?;
             Ok(if common.json {
@@ -685,6 +820,7 @@ pub fn issue(a: &IssueArgs) -> ExitCode {
             audiences: a.aud.clone(),
             ttl: a.ttl,
             claims,
+            source: None,
         };
         let issued = issuer.issue(&req, now)?;
         Ok(if a.common.json {
@@ -737,10 +873,27 @@ pub fn revocations(a: &RevocationsArgs) -> ExitCode {
 
 /// Runs `audit`.
 pub fn audit(a: &AuditArgs) -> ExitCode {
+    if let Some(AuditCommand::Export {
+        since,
+        limit,
+        common,
+    }) = &a.command
+    {
+        return with_issuer(common, false, |issuer, _| {
+            let mut lines = Vec::new();
+            for r in issuer.audit_export(*since, *limit)? {
+                lines.push(serde_json::to_string(&r).map_err(|e| Error::storage(e.to_string()))?);
+            }
+            Ok(Out::Lines(lines))
+        });
+    }
     with_issuer(&a.common, false, |issuer, _| {
         let rows = issuer.audit(a.since)?;
         let mut lines = Vec::new();
-        for r in rows {
+        for r in rows
+            .into_iter()
+            .filter(|r| a.action.as_ref().is_none_or(|x| *x == r.action))
+        {
             if a.common.json {
                 lines.push(serde_json::to_string(&r).map_err(|e| Error::storage(e.to_string()))?);
             } else {

@@ -45,7 +45,7 @@ enum Command {
     Keys(issuer_cli::KeysArgs),
     /// Issuer: print the public JWKS (pending, active and retiring keys).
     Jwks(issuer_cli::JwksArgs),
-    /// Issuer: provisioning keys (create, list, revoke).
+    /// Issuer: provisioning keys (create, list, rotate, revoke).
     Provision(issuer_cli::ProvisionArgs),
     /// Issuer: issue an access token (RFC 9068) with a provisioning key.
     Issue(Box<issuer_cli::IssueArgs>),
@@ -57,8 +57,11 @@ enum Command {
     Status(issuer_cli::StatusArgs),
     /// Issuer: print Token Status List N as a signed statuslist+jwt.
     Statuslist(issuer_cli::StatusListArgs),
-    /// Issuer: print the audit log.
+    /// Issuer: print the audit log, or export it resumably (`audit export`).
     Audit(issuer_cli::AuditArgs),
+    /// Issuer: delete expired token rows and exported audit rows older than
+    /// the retention window, in bounded batches.
+    Prune(issuer_cli::PruneArgs),
     /// Issuer: run the HTTP server (OAuth client-credentials /token, JWKS,
     /// revocation list, metadata) with automatic rotation.
     Serve(Box<serve::ServeArgs>),
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::Statuslist(args) => issuer_cli::statuslist(&args),
         Command::Status(args) => issuer_cli::status(&args),
         Command::Audit(args) => issuer_cli::audit(&args),
+        Command::Prune(args) => issuer_cli::prune(&args),
         Command::Serve(args) => serve::run(&args),
     }
 }

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use jwt_edge::issuer::Error;
-use jwt_edge::server::{Config, ConnLimits, LimitConfig, Server};
+use jwt_edge::server::{Config, ConnLimits, LimitConfig, Server, Upkeep};
 
 use crate::io::{print_err, EXIT_USAGE};
 
@@ -67,6 +67,27 @@ pub struct ServeArgs {
     /// Most concurrent connections from one address; more are answered 503 and closed.
     #[arg(long = "max-connections-per-peer", default_value_t = 256)]
     max_connections_per_peer: usize,
+    /// Keep audit rows this long; older rows are pruned once exported
+    /// (`jwt-edge audit export` or --audit-log). Expired token rows are
+    /// pruned an hour after their `exp`.
+    #[arg(long = "audit-retention", default_value = "90d", value_parser = dur)]
+    audit_retention: u64,
+    /// How often retention runs (in bounded batches between issuances).
+    #[arg(long = "prune-interval", default_value = "10m", value_parser = dur)]
+    prune_interval: u64,
+    /// Rows deleted per pruning transaction.
+    #[arg(long = "prune-batch", default_value_t = 1_000)]
+    prune_batch: u64,
+    /// Stream audit rows as JSON lines to FILE (appended and synced; `-`:
+    /// stdout), every --refresh-interval; streamed rows count as exported.
+    #[arg(long = "audit-log", value_name = "FILE | -")]
+    audit_log: Option<std::path::PathBuf>,
+    /// Serve GET /metrics on this address instead of the main one.
+    #[arg(long = "metrics-addr", value_name = "ADDR")]
+    metrics_addr: Option<SocketAddr>,
+    /// Thresholds of the issuance anomaly rules (JSON; see docs/server.md).
+    #[arg(long = "anomaly-config", value_name = "FILE")]
+    anomaly_config: Option<std::path::PathBuf>,
     /// Log format.
     #[arg(long = "log-format", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -144,6 +165,34 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         max_per_peer: args.max_connections_per_peer.max(1),
         ..ConnLimits::default()
     };
+    let anomaly = match &args.anomaly_config {
+        None => jwt_edge::issuer::anomaly::AnomalyConfig::default(),
+        Some(path) => {
+            let parsed = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read --anomaly-config {}: {e}", path.display()))
+                .and_then(|t| {
+                    serde_json::from_str::<jwt_edge::issuer::anomaly::AnomalyConfig>(&t)
+                        .map_err(|e| format!("--anomaly-config {}: {e}", path.display()))
+                })
+                .and_then(|c| {
+                    c.validate()
+                        .map(|()| c)
+                        .map_err(|e| format!("--anomaly-config {}: {e}", path.display()))
+                });
+            match parsed {
+                Ok(c) => c,
+                Err(m) => return fail(&Error::usage(m)),
+            }
+        }
+    };
+    config.upkeep = Upkeep {
+        audit_retention: args.audit_retention,
+        prune_batch: args.prune_batch.max(1),
+        audit_log: args.audit_log.clone(),
+        anomaly,
+    };
+    config.prune_interval = Duration::from_secs(args.prune_interval.max(1));
+    config.metrics_addr = args.metrics_addr;
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
         rt.worker_threads(n.max(1));
@@ -156,9 +205,14 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     let out = rt.block_on(async move {
         let server = Server::bind(addr, config).await?;
         let local = server.local_addr()?;
+        let metrics = server.metrics_addr()?;
         tracing::info!(addr = %local, "listening");
         // One line on stdout for scripts that start the server on port 0.
-        let _ = crate::io::print_json(&serde_json::json!({ "listening": local.to_string() }));
+        let mut line = serde_json::json!({ "listening": local.to_string() });
+        if let (Some(m), Some(o)) = (metrics, line.as_object_mut()) {
+            o.insert("metrics".into(), m.to_string().into());
+        }
+        let _ = crate::io::print_json(&line);
         server.serve(shutdown_signal()).await
     });
     match out {
