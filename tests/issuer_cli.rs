@@ -1186,6 +1186,82 @@ fn status_reports_what_breaks_and_when() {
             .any(|k| k == "rotation_overdue" || k == "no_pending_key"),
         "{kinds:?}"
     );
+    // Rotation with overlap (issue #18): `provision rotate` prints the new
+    // key once; both secrets work during the overlap and status says the
+    // old one is about to stop; after it, only the new one works.
+    let idle = env.provision("rotated", "read", &["--ttl", "400d"], T0 + 41 * DAY);
+    let idle_id = idle.split('_').nth(1).unwrap().to_owned();
+    let t = T0 + 42 * DAY;
+    let out = env.ok(&[
+        "provision",
+        "rotate",
+        &idle_id,
+        "--overlap",
+        "2d",
+        "--now",
+        &t.to_string(),
+        "--json",
+    ]);
+    let rotated: Value = serde_json::from_str(&out).unwrap();
+    let new_key = rotated["key"].as_str().unwrap().to_owned();
+    assert!(new_key.starts_with(&format!("jep_{idle_id}_")) && new_key != idle);
+    assert_eq!(rotated["previous_secret_until"], t + 2 * DAY);
+    assert_eq!(
+        rotated["expires_at"],
+        t + 400 * DAY,
+        "the current secret's lifetime"
+    );
+    env.issue_ok(&idle, t + DAY);
+    env.issue_ok(&new_key, t + DAY);
+    let (code, kinds, _) = status(t + DAY, &["--unused", "1000d"]);
+    assert!(
+        kinds.contains(&"previous_secret_in_use".to_owned()),
+        "{kinds:?}"
+    );
+    assert_eq!(code, Some(1));
+    let old = env.issue(&idle, &[], t + 2 * DAY);
+    assert_eq!(
+        old.status.code(),
+        Some(1),
+        "the old secret after the overlap"
+    );
+    env.issue_ok(&new_key, t + 2 * DAY);
+    let (_, kinds, _) = status(t + 2 * DAY, &["--unused", "1000d"]);
+    assert!(
+        !kinds.contains(&"previous_secret_in_use".to_owned()),
+        "{kinds:?}"
+    );
+    let refusal = env
+        .audit()
+        .into_iter()
+        .rfind(|r| r["outcome"] == "refused")
+        .unwrap();
+    assert!(
+        refusal["detail"]
+            .as_str()
+            .unwrap()
+            .contains("replaced secret"),
+        "{refusal}"
+    );
+    let rotations = env.ok(&["audit", "--action", "provision.rotate"]);
+    assert_eq!(rotations.lines().count(), 1, "{rotations}");
+    // Audit rows never exported and older than the retention window: the
+    // store cannot shrink; one export (and its acknowledgement) clears it.
+    let late = T0 + 100 * DAY;
+    let (_, kinds, v) = status(late, &["--audit-retention", "30d"]);
+    assert!(kinds.contains(&"audit_export_behind".to_owned()), "{v}");
+    let rows = env.ok(&["audit", "export", "--since", "0"]);
+    let last: Value = serde_json::from_str(rows.lines().last().unwrap()).unwrap();
+    let (_, kinds, _) = status(late, &["--audit-retention", "30d"]);
+    assert!(
+        kinds.contains(&"audit_export_behind".to_owned()),
+        "not acknowledged yet"
+    );
+    let rest = env.ok(&["audit", "export", "--since", &last["id"].to_string()]);
+    assert_eq!(rest, "", "nothing after the last row");
+    let (_, kinds, v) = status(late, &["--audit-retention", "30d"]);
+    assert!(!kinds.contains(&"audit_export_behind".to_owned()), "{v}");
+    assert_eq!(v["store"]["audit_unexported"], 0, "{v}");
     // Text output names the finding; errors exit 2.
     let out = env.run(&["status", "--now", &(T0 + 14 * DAY).to_string()]);
     let text = String::from_utf8_lossy(&out.stdout);

@@ -1,7 +1,8 @@
 //! Load on loopback: concurrent clients requesting tokens (0 errors, every
 //! received token has its audit row), a key rotation forced during traffic
-//! with no failed verification, and the bench (`#[ignore]`, run by
-//! `pkg-scripts/bench-server`) reporting p50/p99 latency and tokens/s.
+//! with no failed verification, and the benches (`#[ignore]`, run by
+//! `pkg-scripts/bench-server`) reporting p50/p99 latency and tokens/s, also
+//! while retention prunes a backlog.
 
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(
@@ -290,5 +291,107 @@ async fn bench() {
     assert_eq!(r.errors, 0);
     server.stop().await;
     check_audited(&db, &r.tokens);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Adds `n` expired token rows and `n` audit rows older than any retention
+/// window (acknowledged as exported) to the store, in SQL (fast).
+fn add_backlog(db: &std::path::Path, client_id: &str, n: u64, tag: &str) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let kid: String = conn
+        .query_row(
+            "SELECT kid FROM signing_keys WHERE state = 'active'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let rows = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)";
+    conn.execute(
+        &format!(
+            "INSERT INTO tokens (jti, sub, provisioning_key_id, kid, iat, exp) {rows} \
+             SELECT ?4 || i, ?2, ?2, ?3, 1000, 2000 FROM n"
+        ),
+        rusqlite::params![n, client_id, kid, tag],
+    )
+    .unwrap();
+    conn.execute(
+        &format!(
+            "INSERT INTO audit (at, action, actor, jti, provisioning_key_id, outcome, detail) {rows} \
+             SELECT 1000, 'token.issue', 'pk:' || ?2, ?3 || i, ?2, 'ok', 'scope=read exp=2000' FROM n"
+        ),
+        rusqlite::params![n, client_id, tag],
+    )
+    .unwrap();
+    let newest: u64 = conn
+        .query_row("SELECT max(id) FROM audit", [], |r| r.get(0))
+        .unwrap();
+    drop(conn);
+    issuer(db).acknowledge_audit(newest).unwrap();
+}
+
+fn count(db: &std::path::Path, table: &str) -> u64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Issue #18: does retention hold up issuance? The `bench` load on a store
+/// holding a backlog of expired token rows and exported old audit rows,
+/// alternately with no pruning during the run and while the server prunes
+/// the backlog (batches of 1,000 rows per table, every second); the backlog
+/// is topped up to the same size before each run. p50/p99 side by side.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: run with pkg-scripts/bench-server"]
+async fn bench_retention() {
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let clients = env("JWT_EDGE_BENCH_CLIENTS", 64) as usize;
+    let secs = env("JWT_EDGE_BENCH_SECS", 10);
+    let backlog = env("JWT_EDGE_BENCH_BACKLOG", 300_000);
+    let dir = temp_dir("server-bench-retention");
+    let db = init_store(&dir, &settings());
+    let (id, full) = provision(&db, "bench");
+    for (round, pruning) in [false, true, false, true].into_iter().enumerate() {
+        // Top the backlog up to the same size (the pruning runs removed it).
+        let held = count(&db, "tokens") + count(&db, "audit");
+        let missing = backlog.saturating_sub(held) / 2;
+        if missing > 0 {
+            add_backlog(&db, &id, missing, &format!("backlog{round}-"));
+        }
+        let before = count(&db, "tokens") + count(&db, "audit");
+        let mut cfg = config(&db);
+        cfg.upkeep.audit_retention = 86_400;
+        cfg.upkeep.prune_batch = 1_000;
+        cfg.prune_interval = if pruning {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(3_600)
+        };
+        let server = start(cfg).await;
+        let mut r = load(
+            server.addr,
+            basic(&id, &full),
+            clients,
+            usize::MAX,
+            Duration::from_secs(secs),
+        )
+        .await;
+        server.stop().await;
+        let after = count(&db, "tokens") + count(&db, "audit");
+        let added = 2 * r.tokens.len() as u64;
+        let deleted = (before + added).saturating_sub(after);
+        let name = format!(
+            "bench retention run {} ({}; {before} rows at the start, {deleted} deleted during the run)",
+            round + 1,
+            if pruning { "pruning" } else { "no pruning" }
+        );
+        report(&name, &mut r);
+        assert_eq!(r.errors, 0);
+        check_audited(&db, &r.tokens);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

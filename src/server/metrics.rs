@@ -226,6 +226,34 @@ impl Metrics {
         out
     }
 
+    /// The Prometheus text format (0.0.4), for scrapers that do not ask for
+    /// OpenMetrics (`curl`, `promtool check metrics`): the same samples,
+    /// counter families named with their `_total` suffix, no `# EOF`.
+    pub fn encode_prometheus(&self) -> String {
+        let open = self.encode();
+        let counters: BTreeSet<&str> = open
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.strip_suffix(" counter"))
+            .collect();
+        let mut out = String::with_capacity(open.len());
+        for line in open.lines() {
+            if line == "# EOF" {
+                continue;
+            }
+            let renamed = ["# HELP ", "# TYPE "].iter().find_map(|p| {
+                let rest = line.strip_prefix(p)?;
+                let (name, tail) = rest.split_once(' ')?;
+                counters
+                    .contains(name)
+                    .then(|| std::format!("{p}{name}_total {tail}"))
+            });
+            out.push_str(renamed.as_deref().unwrap_or(line));
+            out.push('\n');
+        }
+        out
+    }
+
     /// Counts a `/token` refusal.
     pub fn refused(&self, reason: &str) {
         self.refusals

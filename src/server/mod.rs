@@ -455,6 +455,8 @@ async fn maintain(state: Arc<AppState>, rotate_interval: Duration) {
 async fn prune_loop(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(state.prune_interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first run one interval after start (start-up stays quick).
+    tick.tick().await;
     loop {
         tick.tick().await;
         let mut total = crate::issuer::store::Pruned::default();
@@ -817,13 +819,25 @@ async fn rotate_endpoint(
     }
 }
 
-/// `GET /metrics`: OpenMetrics text (Prometheus scrapes it).
-async fn metrics_endpoint(State(state): State<Arc<AppState>>) -> Response {
-    let mut res = Body::from(state.metrics.encode()).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-    );
+/// `GET /metrics`: OpenMetrics text when the scraper asks for it (Prometheus
+/// does), else the Prometheus text format 0.0.4.
+async fn metrics_endpoint(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let open = header_str(&headers, header::ACCEPT)
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    let (body, content_type) = if open {
+        (
+            state.metrics.encode(),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )
+    } else {
+        (
+            state.metrics.encode_prometheus(),
+            "text/plain; version=0.0.4; charset=utf-8",
+        )
+    };
+    let mut res = Body::from(body).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
