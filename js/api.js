@@ -95,6 +95,13 @@ export const remoteJwks = (url, options) => remoteSource("remoteJwks", url, opti
 /** A signed revocation list (typ revocation-list+jwt) fetched from `url`. */
 export const remoteRevocations = (url, options) => remoteSource("remoteRevocations", url, options);
 /**
+ * The JWKS of the issuer `issuerUrl`, found through its metadata: RFC 8414
+ * `/.well-known/oauth-authorization-server`, else OpenID Connect's
+ * `/.well-known/openid-configuration`; the metadata's `issuer` must equal the
+ * configured issuer exactly. Kept fresh like `remoteJwks`.
+ */
+export const discover = (issuerUrl, options) => remoteSource("discover", issuerUrl, options);
+/**
  * IETF Token Status Lists fetched from the URI each token names (only under
  * `statusListPrefixes`, default: the issuer's origin), kept fresh like a JWKS.
  */
@@ -106,10 +113,19 @@ export const remoteStatusLists = (options) => remoteSource("remoteStatusLists", 
 function takeRemote(opts, name, key, sources, sourceName, place = "") {
   const v = opts[name];
   if (!v || typeof v !== "object" || !v[REMOTE]) return;
-  if (v[REMOTE] !== key) throw invalid(`option "${place}${name}" needs ${key}(...)`);
+  const discovered = key === "remoteJwks" && v[REMOTE] === "discover";
+  if (v[REMOTE] !== key && !discovered) {
+    throw invalid(`option "${place}${name}" needs ${key}(...)${key === "remoteJwks" ? " or discover(...)" : ""}`);
+  }
   delete opts[name];
   opts[key] = v.config;
   sources[sourceName] = v;
+  if (discovered) {
+    // Rust fetches the issuer's metadata first, then the JWKS it names;
+    // both use this descriptor's fetch and headers, at URLs Rust gives.
+    opts.discover = v.url;
+    sources[sourceName.replace("jwks", "metadata")] = v;
+  }
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -163,7 +179,7 @@ export function createApi(wasm, host) {
     #repeats = new Map();
     #repeatLimit;
     #repeatHits = 0;
-    #sources = {}; // source name ("jwks", "jwks:N", "revocations") -> remote descriptor
+    #sources = {}; // source name ("jwks", "jwks:N", "metadata", "revocations", ...) -> remote descriptor
     constructor(options) {
       // Translation only: remote descriptors become their settings (Rust
       // validates everything else, including the shape of "issuers").
@@ -317,13 +333,16 @@ export function createApi(wasm, host) {
 
     async #fetch(name, ifNoneMatch, now, timeout, url) {
       // Status lists: one descriptor for all; the URL is the one the token
-      // names, which Rust checked against the allowed prefixes.
+      // names, which Rust checked against the allowed prefixes. Discovery:
+      // Rust gives the metadata URL, then the JWKS URL the metadata names.
       const isStatusList = url !== undefined && name.startsWith("statuslist:");
       const src = isStatusList ? this.#sources.statuslist : this.#sources[name];
       if (src === undefined) throw toError(this.#core.unavailable(name));
       const accept = isStatusList
         ? "application/statuslist+jwt"
-        : name === "revocations" ? "application/jwt, text/plain" : "application/jwk-set+json, application/json";
+        : name === "revocations"
+          ? "application/jwt, text/plain"
+          : name.startsWith("metadata") ? "application/json" : "application/jwk-set+json, application/json";
       const headers = { accept, ...src.headers };
       if (ifNoneMatch) headers["if-none-match"] = ifNoneMatch;
       const controller = new AbortController();
@@ -331,7 +350,7 @@ export function createApi(wasm, host) {
       let status = 0;
       let cacheControl, age, etag, body;
       try {
-        const res = await (src.fetch ?? fetch)(isStatusList ? url : src.url, { headers, signal: controller.signal, redirect: "manual" });
+        const res = await (src.fetch ?? fetch)(url ?? src.url, { headers, signal: controller.signal, redirect: "manual" });
         status = res.status;
         cacheControl = res.headers.get("cache-control") ?? undefined;
         age = res.headers.get("age") ?? undefined;
@@ -410,5 +429,5 @@ export function createApi(wasm, host) {
     return { ...parsed(r), warnings: r.warnings };
   }
 
-  return { Validator, inspect, rustAlgorithms: () => wasm.rustAlgorithms(), remoteJwks, remoteRevocations, remoteStatusLists };
+  return { Validator, inspect, rustAlgorithms: () => wasm.rustAlgorithms(), remoteJwks, remoteRevocations, remoteStatusLists, discover };
 }

@@ -41,6 +41,10 @@ declare const remoteBrand: unique symbol;
 export interface RemoteJwks {
   readonly [remoteBrand]: "remoteJwks";
 }
+/** A JWKS found through the issuer's metadata (see `discover`). */
+export interface DiscoveredJwks {
+  readonly [remoteBrand]: "discover";
+}
 /** A signed revocation list kept fresh from a URL (see `remoteRevocations`). */
 export interface RemoteRevocations {
   readonly [remoteBrand]: "remoteRevocations";
@@ -52,6 +56,15 @@ export interface RemoteStatusLists {
 
 /** A JWKS fetched from `url` and kept fresh. */
 export declare function remoteJwks(url: string | URL, options?: RemoteOptions): RemoteJwks;
+/**
+ * The JWKS of the issuer `issuerUrl`, located by its metadata: RFC 8414
+ * `/.well-known/oauth-authorization-server` (inserted before the issuer's path),
+ * else OpenID Connect's `/.well-known/openid-configuration` (appended). The
+ * metadata's `issuer` must equal the configured issuer exactly (RFC 8414 §3.3)
+ * and its `jwks_uri` must be `https://`. Both documents are kept fresh under
+ * these options. Use as `jwks`; `issuerUrl` is also the required `iss`.
+ */
+export declare function discover(issuerUrl: string | URL, options?: RemoteOptions): DiscoveredJwks;
 /** A signed revocation list (`typ: revocation-list+jwt`) fetched from `url`. */
 export declare function remoteRevocations(url: string | URL, options?: RemoteOptions): RemoteRevocations;
 /**
@@ -97,15 +110,15 @@ export interface PolicyOptions {
 export interface IssuerOptions extends PolicyOptions {
   /** The exact `iss` of its tokens. */
   issuer: string;
-  /** Its public keys, or `remoteJwks(url)`. */
-  jwks?: Jwks | RemoteJwks;
+  /** Its public keys, `remoteJwks(url)`, or `discover(issuer)`. */
+  jwks?: Jwks | RemoteJwks | DiscoveredJwks;
   /** Its HMAC secret (at least 32 bytes). */
   secret?: Uint8Array | string;
 }
 
 export interface ValidatorOptions extends PolicyOptions {
-  /** Trusted public keys (an object or JSON text), or `remoteJwks(url)`. `oct` keys are never taken from a JWKS. */
-  jwks?: Jwks | RemoteJwks;
+  /** Trusted public keys (an object or JSON text), `remoteJwks(url)`, or `discover(issuer)`. `oct` keys are never taken from a JWKS. */
+  jwks?: Jwks | RemoteJwks | DiscoveredJwks;
   /** HMAC secret (at least 32 bytes) for HS256/384/512; enables HS* when `algorithms` is not given. */
   secret?: Uint8Array | string;
   /** Accepted issuers (`iss` must equal one exactly). Not with `issuers`. */

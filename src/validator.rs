@@ -70,6 +70,8 @@ pub struct IssuerOptions {
     keys: Option<KeySet>,
     secrets: KeySet,
     remote: Option<RemoteConfig>,
+    discover: Option<RemoteConfig>,
+    discover_url: Option<String>,
     policy: Option<Policy>,
 }
 
@@ -81,6 +83,8 @@ impl IssuerOptions {
             keys: None,
             secrets: KeySet::new(),
             remote: None,
+            discover: None,
+            discover_url: None,
             policy: None,
         }
     }
@@ -106,6 +110,27 @@ impl IssuerOptions {
     pub fn remote_jwks(mut self, config: RemoteConfig) -> Self {
         self.remote = Some(config);
         self
+    }
+
+    /// Its JWKS is found through its metadata: the caller fetches
+    /// `/.well-known/oauth-authorization-server` (RFC 8414 §3.1, the issuer's
+    /// path after it), or, when that answers 404, OpenID Connect Discovery's
+    /// `/.well-known/openid-configuration` (after the issuer's path); the
+    /// document's `issuer` must equal this issuer exactly (RFC 8414 §3.3) and
+    /// its `jwks_uri` must be an `https://` URL (or `http://` when the issuer
+    /// itself is). Both documents follow `config`'s freshness policy.
+    #[must_use]
+    pub fn discover(mut self, config: RemoteConfig) -> Self {
+        self.discover = Some(config);
+        self
+    }
+
+    /// [`IssuerOptions::discover`] from the issuer URL a caller names (the
+    /// npm package's `discover(url)`): it must equal this issuer exactly.
+    #[must_use]
+    pub fn discover_from(mut self, issuer_url: impl Into<String>, config: RemoteConfig) -> Self {
+        self.discover_url = Some(issuer_url.into());
+        self.discover(config)
     }
 
     /// Its own policy (default: the validator's). Its issuer list is replaced
@@ -166,6 +191,15 @@ impl ValidatorBuilder {
         self
     }
 
+    /// The JWKS of a single-issuer validator is discovered from the metadata
+    /// of `issuer` (see [`IssuerOptions::discover`]); `issuer` is also the
+    /// required `iss` (it must equal the policy's issuer when one is set).
+    #[must_use]
+    pub fn discover(mut self, issuer: impl Into<String>, config: RemoteConfig) -> Self {
+        self.single = self.single.discover_from(issuer, config);
+        self
+    }
+
     /// Adds a trusted issuer (the multi-issuer form: a token's `iss` selects
     /// its issuer before any key is considered).
     #[must_use]
@@ -218,7 +252,11 @@ impl ValidatorBuilder {
         let mut trusts = Vec::new();
         if multi {
             let single = &self.single;
-            if single.keys.is_some() || !single.secrets.is_empty() || single.remote.is_some() {
+            if single.keys.is_some()
+                || !single.secrets.is_empty()
+                || single.remote.is_some()
+                || single.discover.is_some()
+            {
                 return Err(invalid_options(
                     "options \"jwks\" and \"secret\" belong inside each entry of \"issuers\" when \"issuers\" is given",
                 ));
@@ -256,22 +294,45 @@ impl ValidatorBuilder {
                 let mut policy = o.policy.unwrap_or_else(|| self.policy.clone());
                 policy.issuers = alloc::vec![o.issuer.clone()];
                 let place = msg!("issuers[", i, "]");
+                if o.discover_url.as_ref().is_some_and(|u| *u != o.issuer) {
+                    return Err(invalid_options(msg!(
+                        "invalid option \"issuers[",
+                        i,
+                        "].jwks\": discover(url) must name this entry's issuer exactly"
+                    )));
+                }
                 trusts.push(Trust::new(
                     Some(o.issuer),
                     policy,
-                    o.keys,
-                    o.secrets,
-                    o.remote,
+                    Sources {
+                        keys: o.keys,
+                        secrets: o.secrets,
+                        remote: o.remote,
+                        discover: o.discover,
+                    },
                     &place,
                 )?);
             }
         } else {
+            let mut policy = self.policy;
+            if let Some(issuer) = self.single.discover_url.clone() {
+                if policy.issuers.is_empty() {
+                    policy.issuers = alloc::vec![issuer];
+                } else if policy.issuers != [issuer] {
+                    return Err(invalid_options(
+                        "option \"jwks\": discover(url) must name the configured \"issuer\" exactly",
+                    ));
+                }
+            }
             trusts.push(Trust::new(
                 None,
-                self.policy,
-                self.single.keys,
-                self.single.secrets,
-                self.single.remote,
+                policy,
+                Sources {
+                    keys: self.single.keys,
+                    secrets: self.single.secrets,
+                    remote: self.single.remote,
+                    discover: self.single.discover,
+                },
                 "",
             )?);
         }
@@ -312,17 +373,124 @@ struct Trust {
     /// The configured secrets, added again whenever a fetched JWKS replaces the keys.
     secrets: KeySet,
     remote: Option<RemoteState>,
+    /// Where the remote JWKS is, when it is discovered from metadata.
+    discovery: Option<Discovery>,
+}
+
+/// A trusted issuer's key sources as configured.
+struct Sources {
+    keys: Option<KeySet>,
+    secrets: KeySet,
+    remote: Option<RemoteConfig>,
+    discover: Option<RemoteConfig>,
+}
+
+/// Metadata discovery of one issuer's JWKS.
+#[derive(Debug)]
+struct Discovery {
+    state: RemoteState,
+    /// The issuer the metadata must name.
+    issuer: String,
+    /// 0: RFC 8414's well-known URL; 1: OpenID Connect Discovery's (after a 404).
+    which: u8,
+    /// The `jwks_uri` of the held metadata.
+    jwks_uri: Option<String>,
+}
+
+impl Discovery {
+    fn url(&self) -> Option<String> {
+        metadata_url(&self.issuer, self.which)
+    }
+}
+
+/// The metadata URL of `issuer`: RFC 8414 §3.1 inserts the well-known
+/// segment between the host and the issuer's path; OpenID Connect Discovery
+/// §4 appends it to the issuer. `None` unless `issuer` is an `https://` or
+/// `http://` URL without query or fragment.
+pub fn metadata_url(issuer: &str, which: u8) -> Option<String> {
+    let (scheme, rest) = issuer.split_once("://")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let path = path.trim_end_matches('/');
+    let bad = |s: &str| s.bytes().any(|b| b == b'?' || b == b'#');
+    if !(scheme == "https" || scheme == "http")
+        || host.is_empty()
+        || host.contains('@')
+        || bad(host)
+        || bad(path)
+    {
+        return None;
+    }
+    let (before, after) = if which == 0 {
+        ("/.well-known/oauth-authorization-server", "")
+    } else {
+        ("", "/.well-known/openid-configuration")
+    };
+    let mut url = String::with_capacity(issuer.len() + 48);
+    for part in [scheme, "://", host, before] {
+        url.push_str(part);
+    }
+    if !path.is_empty() {
+        url.push('/');
+        url.push_str(path);
+    }
+    url.push_str(after);
+    Some(url)
+}
+
+/// The `jwks_uri` of a metadata document that names `issuer` exactly.
+fn parse_metadata(body: &[u8], issuer: &str) -> Result<String> {
+    let doc = crate::json::parse_object(body, 16).map_err(|e| {
+        Error::new(
+            ErrorKind::JwksInvalid,
+            msg!("the metadata is not JSON: ", e),
+        )
+    })?;
+    let named = doc.get("issuer").and_then(Value::as_str);
+    if named != Some(issuer) {
+        return Err(Error::new(
+            ErrorKind::JwksInvalid,
+            msg!(
+                "the metadata names issuer ",
+                Truncated(named.unwrap_or("(none)")),
+                ", not ",
+                Truncated(issuer),
+                " (RFC 8414 §3.3: they must be identical)"
+            ),
+        ));
+    }
+    let uri = doc.get("jwks_uri").and_then(Value::as_str).unwrap_or("");
+    let https = uri.starts_with("https://");
+    let http_ok = uri.starts_with("http://") && issuer.starts_with("http://");
+    let host_ok = uri
+        .split_once("://")
+        .and_then(|(_, r)| r.split('/').next())
+        .is_some_and(|h| !h.is_empty() && !h.contains('@'));
+    if !(https || http_ok) || !host_ok || uri.contains('#') {
+        return Err(Error::new(
+            ErrorKind::JwksInvalid,
+            msg!(
+                "the metadata's jwks_uri ",
+                Truncated(uri),
+                " is not an https:// URL"
+            ),
+        ));
+    }
+    Ok(String::from(uri))
 }
 
 impl Trust {
     fn new(
         issuer: Option<String>,
         mut policy: Policy,
-        keys: Option<KeySet>,
-        secrets: KeySet,
-        remote: Option<RemoteConfig>,
+        sources: Sources,
         place: &str,
     ) -> Result<Self> {
+        let Sources {
+            keys,
+            secrets,
+            mut remote,
+            discover,
+        } = sources;
         // Option names as the npm package spells them, prefixed by the
         // issuer's place in "issuers" for the multi-issuer form.
         let name = |option: &str| -> String {
@@ -330,6 +498,37 @@ impl Trust {
                 String::from(option)
             } else {
                 msg!(place, ".", option)
+            }
+        };
+        let discovery = match discover {
+            None => None,
+            Some(config) => {
+                if keys.is_some() || remote.is_some() {
+                    return Err(invalid_options(msg!(
+                        "option \"",
+                        name("jwks"),
+                        "\" is either a key set, a remote source or discover(...), not several"
+                    )));
+                }
+                let iss = issuer
+                    .clone()
+                    .or_else(|| policy.issuers.first().cloned())
+                    .unwrap_or_default();
+                if metadata_url(&iss, 0).is_none() {
+                    return Err(invalid_options(msg!(
+                        "option \"",
+                        name("jwks"),
+                        "\": discover(url) needs the issuer as an https:// URL without query or fragment, got ",
+                        Truncated(&iss)
+                    )));
+                }
+                remote = Some(config);
+                Some(Discovery {
+                    state: RemoteState::new(config),
+                    issuer: iss,
+                    which: 0,
+                    jwks_uri: None,
+                })
             }
         };
         if keys.is_none() && secrets.is_empty() && remote.is_none() {
@@ -379,6 +578,7 @@ impl Trust {
             keys: all,
             secrets,
             remote: remote.map(RemoteState::new),
+            discovery,
         })
     }
 }
@@ -394,6 +594,10 @@ pub enum Source {
     /// Remote Token Status List `n` (fetched from the URI tokens name, under
     /// an allowed prefix; [`FetchRequest::url`]).
     StatusList(usize),
+    /// The authorization server metadata of trusted issuer `n` (RFC 8414,
+    /// else OpenID Connect Discovery), whose `jwks_uri` locates its JWKS
+    /// ([`IssuerOptions::discover`]; [`FetchRequest::url`]).
+    Metadata(usize),
 }
 
 impl Source {
@@ -406,6 +610,8 @@ impl Source {
             Source::Jwks(_) => String::from("jwks"),
             Source::Revocations => String::from("revocations"),
             Source::StatusList(n) => msg!("statuslist:", n),
+            Source::Metadata(n) if multi => msg!("metadata:", n),
+            Source::Metadata(_) => String::from("metadata"),
         }
     }
 }
@@ -687,17 +893,26 @@ impl Validator {
         check_now(now)?;
         // JWKS first: a signed revocation list verifies with those keys.
         for (source, _) in self.sources() {
-            // At most one fetch per source; then what is held is used, or the
+            // At most one fetch per source (two for metadata: RFC 8414's URL,
+            // then OpenID's after a 404); then what is held is used, or the
             // source fails closed.
             let multi = self.multi;
-            match ensure(self.remote_mut(source), source, multi, now, true)? {
-                Some(Step::Fetch(request)) => {
-                    let outcome = fetch(&request);
-                    self.on_fetch(source, now, outcome)?;
-                    ensure(self.remote_mut(source), source, multi, now, false)?;
+            for _ in 0..2 {
+                let url = self.fetch_url(source);
+                match ensure(self.remote_mut(source), source, multi, now, true)? {
+                    Some(Step::Fetch(mut request)) => {
+                        request.url = url;
+                        let outcome = fetch(&request);
+                        self.on_fetch(source, now, outcome)?;
+                        if self.fetch_url(source) != request.url {
+                            continue; // the metadata moved to OpenID's URL
+                        }
+                        ensure(self.remote_mut(source), source, multi, now, false)?;
+                    }
+                    Some(Step::Wait { source, .. }) => return Err(self.unavailable(source)),
+                    _ => {}
                 }
-                Some(Step::Wait { source, .. }) => return Err(self.unavailable(source)),
-                _ => {}
+                break;
             }
         }
         Ok(())
@@ -821,6 +1036,7 @@ impl Validator {
             Err(e) if e.kind() == ErrorKind::NoMatchingKey && mode.fetch => {
                 // An unknown kid may be a key newer than the set: one refetch,
                 // at most once per cooldown.
+                let url = t.discovery.as_ref().and_then(|d| d.jwks_uri.clone());
                 let refetch = t
                     .remote
                     .as_mut()
@@ -834,7 +1050,7 @@ impl Validator {
                             blocking: true,
                             timeout,
                             kid_miss: true,
-                            url: None,
+                            url,
                         }))
                     }
                     _ => return Err(e),
@@ -976,13 +1192,18 @@ impl Validator {
             .iter()
             .filter(|s| s.trust == trust)
             .map(|s| &s.state);
-        let fresh = [t.remote.as_ref(), self.revocations_remote.as_ref()]
-            .into_iter()
-            .flatten()
-            .chain(status)
-            .map(RemoteState::fresh_until)
-            .min()
-            .unwrap_or(u64::MAX);
+        let metadata = t.discovery.as_ref().map(|d| &d.state);
+        let fresh = [
+            t.remote.as_ref(),
+            self.revocations_remote.as_ref(),
+            metadata,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(status)
+        .map(RemoteState::fresh_until)
+        .min()
+        .unwrap_or(u64::MAX);
         let until = until.min(fresh);
         (from < until).then_some((from, until))
     }
@@ -1034,11 +1255,46 @@ impl Validator {
         fetched: &[Source],
     ) -> Result<Option<Step<'static>>> {
         let multi = self.multi;
+        let may = |s: Source| fetch && !fetched.contains(&s);
+        let mut jwks_url = None;
+        if let Some(d) = self
+            .trusts
+            .get_mut(trust)
+            .and_then(|t| t.discovery.as_mut())
+        {
+            let source = Source::Metadata(trust);
+            // After a 404 from RFC 8414's URL, OpenID's is fetched in the
+            // same verification: two fetches of this source at most.
+            let done = fetched.iter().filter(|s| **s == source).count();
+            let may = fetch && done < 1 + usize::from(d.which);
+            let url = d.url();
+            match ensure(Some(&mut d.state), source, multi, now, may)? {
+                Some(Step::Fetch(mut f)) => {
+                    f.url = url;
+                    return Ok(Some(Step::Fetch(f)));
+                }
+                Some(step) => return Ok(Some(step)),
+                None => {}
+            }
+            if d.jwks_uri.is_none() {
+                // Usable metadata restored from a snapshot: read it again.
+                let issuer = d.issuer.clone();
+                d.jwks_uri = d.state.body().and_then(|b| parse_metadata(b, &issuer).ok());
+            }
+            jwks_url = d.jwks_uri.clone();
+            if jwks_url.is_none() {
+                return Err(self.unavailable(Source::Metadata(trust)));
+            }
+        }
         let jwks = self.trusts.get_mut(trust).and_then(|t| t.remote.as_mut());
         let source = Source::Jwks(trust);
-        let may = |s: Source| fetch && !fetched.contains(&s);
-        if let Some(step) = ensure(jwks, source, multi, now, may(source))? {
-            return Ok(Some(step));
+        match ensure(jwks, source, multi, now, may(source))? {
+            Some(Step::Fetch(mut f)) => {
+                f.url = jwks_url;
+                return Ok(Some(Step::Fetch(f)));
+            }
+            Some(step) => return Ok(Some(step)),
+            None => {}
         }
         let source = Source::Revocations;
         ensure(
@@ -1159,6 +1415,12 @@ impl Validator {
             Source::Jwks(n) => self.trusts.get_mut(n)?.remote.as_mut(),
             Source::Revocations => self.revocations_remote.as_mut(),
             Source::StatusList(n) => self.status_sources.get_mut(n).map(|s| &mut s.state),
+            Source::Metadata(n) => self
+                .trusts
+                .get_mut(n)?
+                .discovery
+                .as_mut()
+                .map(|d| &mut d.state),
         }
     }
 
@@ -1167,16 +1429,23 @@ impl Validator {
             Source::Jwks(n) => self.trusts.get(n)?.remote.as_ref(),
             Source::Revocations => self.revocations_remote.as_ref(),
             Source::StatusList(n) => self.status_sources.get(n).map(|s| &s.state),
+            Source::Metadata(n) => self.trusts.get(n)?.discovery.as_ref().map(|d| &d.state),
+        }
+    }
+
+    /// Where a discovered issuer's documents are: its metadata URL, or the
+    /// `jwks_uri` its metadata named (`None`: the caller's configured URL).
+    fn fetch_url(&self, source: Source) -> Option<String> {
+        match source {
+            Source::Metadata(n) => self.trusts.get(n)?.discovery.as_ref()?.url(),
+            Source::Jwks(n) => self.trusts.get(n)?.discovery.as_ref()?.jwks_uri.clone(),
+            _ => None,
         }
     }
 
     /// The error a source with nothing usable gives (fail closed).
     pub fn unavailable(&self, source: Source) -> Error {
-        let kind = match source {
-            Source::Jwks(_) => ErrorKind::JwksTimeout,
-            Source::Revocations => ErrorKind::RevocationsUnavailable,
-            Source::StatusList(_) => ErrorKind::StatusListUnavailable,
-        };
+        let kind = source_kind(source);
         match self.remote(source) {
             Some(state) => state.unavailable(kind),
             None => RemoteState::default().unavailable(kind),
@@ -1188,6 +1457,10 @@ impl Validator {
     pub fn sources(&self) -> Vec<(Source, String)> {
         let mut out = Vec::new();
         for (n, t) in self.trusts.iter().enumerate() {
+            // Metadata first: it says where the JWKS is.
+            if t.discovery.is_some() {
+                out.push((Source::Metadata(n), Source::Metadata(n).name(self.multi)));
+            }
             if t.remote.is_some() {
                 out.push((Source::Jwks(n), Source::Jwks(n).name(self.multi)));
             }
@@ -1245,6 +1518,41 @@ impl Validator {
                     .on_result(now, outcome, |body| verify_list(body, trusts, multi, true))
                     .1
                     .map(Installed::List)
+            }
+            Source::Metadata(n) => {
+                let Some(t) = self.trusts.get_mut(n) else {
+                    return Err(invalid_options("no such remote source"));
+                };
+                let Some(d) = t.discovery.as_mut() else {
+                    return Err(invalid_options("no such remote source"));
+                };
+                let not_found = matches!(outcome, FetchOutcome::Response { status: 404, .. });
+                if not_found && d.which == 0 && d.state.body().is_none() {
+                    // No RFC 8414 metadata: OpenID Connect Discovery next.
+                    d.which = 1;
+                    d.state = RemoteState::new(*d.state.config());
+                    return Ok(false);
+                }
+                let issuer = d.issuer.clone();
+                let found = d
+                    .state
+                    .on_result(now, outcome, |body| parse_metadata(body, &issuer))
+                    .1;
+                let Some(uri) = found else {
+                    return Ok(false);
+                };
+                if d.jwks_uri.as_deref() != Some(uri.as_str()) {
+                    let moved = d.jwks_uri.is_some();
+                    d.jwks_uri = Some(uri);
+                    if moved {
+                        // The keys moved: fetch them from the new place
+                        // (the held ones serve until then).
+                        if let Some(r) = t.remote.as_mut() {
+                            *r = RemoteState::new(*r.config());
+                        }
+                    }
+                }
+                return Ok(true);
             }
             Source::StatusList(n) => {
                 let Some(StatusSource {
@@ -1379,17 +1687,23 @@ impl Validator {
         // The single-issuer form always names both (null when not configured),
         // as earlier versions did.
         if !self.multi {
-            for name in names {
+            let discovered = self.remote(Source::Metadata(0)).is_some();
+            let names: &[&str] = if discovered {
+                &["metadata", "jwks", "revocations"]
+            } else {
+                &names
+            };
+            for &name in names {
                 if !first {
                     out.push(',');
                 }
                 first = false;
                 crate::text::json_string(&mut out, name);
                 out.push(':');
-                let state = if name == "jwks" {
-                    self.remote(Source::Jwks(0))
-                } else {
-                    self.remote(Source::Revocations)
+                let state = match name {
+                    "jwks" => self.remote(Source::Jwks(0)),
+                    "metadata" => self.remote(Source::Metadata(0)),
+                    _ => self.remote(Source::Revocations),
                 };
                 out.push_str(&state.map_or(String::from("null"), RemoteState::snapshot));
             }
@@ -1441,6 +1755,13 @@ impl Validator {
                 }
                 // Not in snapshots: fetched again when a token names them.
                 Source::StatusList(_) => continue,
+                Source::Metadata(n) => {
+                    if let Some(d) = self.trusts.get_mut(n).and_then(|t| t.discovery.as_mut()) {
+                        d.jwks_uri = Some(parse_metadata(body, &d.issuer)?);
+                        d.state = state;
+                    }
+                    continue;
+                }
             };
             self.install(source, installed)?;
             match source {
@@ -1450,7 +1771,7 @@ impl Validator {
                     }
                 }
                 Source::Revocations => self.revocations_remote = Some(state),
-                Source::StatusList(_) => {}
+                Source::StatusList(_) | Source::Metadata(_) => {}
             }
         }
         Ok(())
@@ -1567,6 +1888,15 @@ fn verify_list(
 }
 
 /// [`Validator::begin`]'s freshness step for one source.
+/// The error kind of a source with nothing usable.
+fn source_kind(source: Source) -> ErrorKind {
+    match source {
+        Source::Jwks(_) | Source::Metadata(_) => ErrorKind::JwksTimeout,
+        Source::Revocations => ErrorKind::RevocationsUnavailable,
+        Source::StatusList(_) => ErrorKind::StatusListUnavailable,
+    }
+}
+
 fn ensure(
     state: Option<&mut RemoteState>,
     source: Source,
@@ -1577,11 +1907,7 @@ fn ensure(
     let Some(state) = state else {
         return Ok(None);
     };
-    let kind = match source {
-        Source::Jwks(_) => ErrorKind::JwksTimeout,
-        Source::Revocations => ErrorKind::RevocationsUnavailable,
-        Source::StatusList(_) => ErrorKind::StatusListUnavailable,
-    };
+    let kind = source_kind(source);
     if !fetch {
         return if state.is_usable(now) {
             Ok(None)

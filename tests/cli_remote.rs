@@ -1,4 +1,4 @@
-//! `jwt-edge verify --jwks-url` against a loopback HTTP server: the core's
+//! `jwt-edge verify --jwks-url` (and `--discover`) against a loopback HTTP server: the core's
 //! freshness policy across CLI runs through `--jwks-cache` (fresh hits, kid-miss
 //! refetch, stale-if-error, fail closed with ERR_JWKS_TIMEOUT).
 #![cfg(all(feature = "cli", not(target_arch = "wasm32")))]
@@ -126,4 +126,110 @@ fn jwks_url_follows_the_freshness_policy_across_runs() {
     assert_eq!(code, 1);
     assert!(err.starts_with("ERR_JWKS_TIMEOUT"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A loopback server answering `GET path` from a fixed map (404 otherwise);
+/// records the paths asked for.
+fn routes(make: impl FnOnce(&str) -> Vec<(String, Vec<u8>)>) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let table = make(&base);
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let log = asked.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(64) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let path = line.split(' ').nth(1).unwrap_or("").to_owned();
+            let mut rest = String::new();
+            while reader.read_line(&mut rest).is_ok_and(|n| n > 2) {
+                rest.clear();
+            }
+            log.lock().unwrap().push(path.clone());
+            let response = match table.iter().find(|(p, _)| *p == path) {
+                Some((_, body)) => {
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncache-control: max-age=300\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    r.extend(body);
+                    r
+                }
+                None => b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    .to_vec(),
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    (base, asked)
+}
+
+/// `verify --discover ISSUER`: RFC 8414 metadata, else OpenID's, then its
+/// `jwks_uri`, as the npm package's `discover()`; a metadata document naming
+/// another issuer is refused (RFC 8414 §3.3) and no JWKS is fetched.
+#[test]
+fn discover_reads_the_metadata_then_its_jwks_and_refuses_a_foreign_issuer() {
+    let run = |issuer: &str, token: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_jwt-edge"))
+            .args(["verify", "--discover", issuer, "--aud", AUD])
+            .args(["--jwks-timeout", "2", "--now", &NOW.to_string(), token])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // OpenID Connect Discovery only (RFC 8414's URL answers 404).
+    let (base, asked) = routes(|base| {
+        vec![
+            (
+                "/.well-known/openid-configuration".into(),
+                json!({"issuer": base, "jwks_uri": format!("{base}/keys")})
+                    .to_string()
+                    .into_bytes(),
+            ),
+            ("/keys".into(), jwks(&[ec().jwk(KID_EC)])),
+        ]
+    });
+    let token = token_kid(KID_EC, &claims_with("iss", Some(json!(base))), &ec());
+    let (code, err) = run(&base, &token);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        *asked.lock().unwrap(),
+        [
+            "/.well-known/oauth-authorization-server",
+            "/.well-known/openid-configuration",
+            "/keys"
+        ]
+    );
+    // The issuer is the required `iss`.
+    let other = token_kid(KID_EC, &good_claims(), &ec());
+    let (code, err) = run(&base, &other);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("ERR_JWT_CLAIM_VALIDATION_FAILED"), "{err}");
+    // Metadata naming another issuer.
+    let (base, asked) = routes(|base| {
+        vec![
+            (
+                "/.well-known/oauth-authorization-server".into(),
+                json!({"issuer": "https://issuer.example", "jwks_uri": format!("{base}/keys")})
+                    .to_string()
+                    .into_bytes(),
+            ),
+            ("/keys".into(), jwks(&[ec().jwk(KID_EC)])),
+        ]
+    });
+    let token = token_kid(KID_EC, &claims_with("iss", Some(json!(base))), &ec());
+    let (code, err) = run(&base, &token);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("ERR_JWKS_TIMEOUT"), "{err}");
+    assert!(err.contains("must be identical"), "{err}");
+    assert_eq!(
+        *asked.lock().unwrap(),
+        ["/.well-known/oauth-authorization-server"]
+    );
 }

@@ -1453,3 +1453,207 @@ fn remote_revocations_refuse_an_unsigned_list() {
         "unsigned list installed: {installed:?}; then the genuine list: {later:?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Discovery (RFC 8414, OpenID Connect Discovery)
+// ---------------------------------------------------------------------------
+
+/// A fetcher that answers from a map of URL → body (404 for anything else)
+/// and records the URLs asked for.
+struct Server {
+    docs: Vec<(String, Vec<u8>)>,
+    asked: Vec<String>,
+}
+
+impl Server {
+    fn new(docs: &[(&str, String)]) -> Self {
+        Self {
+            docs: docs
+                .iter()
+                .map(|(u, b)| ((*u).to_owned(), b.clone().into_bytes()))
+                .collect(),
+            asked: Vec::new(),
+        }
+    }
+
+    fn fetch(&mut self, r: &FetchRequest) -> FetchOutcome {
+        let url = r.url.clone().expect("discovery fetches carry their URL");
+        self.asked.push(url.clone());
+        match self.docs.iter().find(|(u, _)| *u == url) {
+            Some((_, body)) => ok_response(body.clone()),
+            None => FetchOutcome::Response {
+                status: 404,
+                cache_control: None,
+                age: None,
+                etag: None,
+                body: Vec::new(),
+            },
+        }
+    }
+}
+
+fn metadata(issuer: &str, jwks_uri: &str) -> String {
+    json!({"issuer": issuer, "jwks_uri": jwks_uri, "token_endpoint": format!("{issuer}/token")})
+        .to_string()
+}
+
+fn discovering(issuer: &str) -> Validator {
+    Validator::builder(Policy::new())
+        .discover(issuer, RemoteConfig::default())
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn discovery_reads_rfc8414_metadata_then_the_jwks_it_names() {
+    let mut v = discovering(ISS_A);
+    let mut srv = Server::new(&[
+        (
+            "https://a.example/.well-known/oauth-authorization-server",
+            metadata(ISS_A, "https://keys.a.example/jwks.json"),
+        ),
+        (
+            "https://keys.a.example/jwks.json",
+            String::from_utf8(jwks(&[ec().jwk(KID_EC)])).unwrap(),
+        ),
+    ]);
+    let now = NOW;
+    let ok = v
+        .verify_fetching(&a_token("d1"), now, |r| srv.fetch(r))
+        .unwrap();
+    assert_eq!(ok.claims["iss"], ISS_A);
+    assert_eq!(
+        srv.asked,
+        [
+            "https://a.example/.well-known/oauth-authorization-server",
+            "https://keys.a.example/jwks.json"
+        ]
+    );
+    // The configured issuer is the required `iss`.
+    let other = token_kid(KID_EC, &claims_of(ISS_B, "d2"), &ec());
+    let e = v
+        .verify_fetching(&other, now, |r| srv.fetch(r))
+        .unwrap_err();
+    assert_eq!((e.code(), e.claim_name()), (CLAIM, Some("iss")));
+    // A snapshot restores both documents: nothing is fetched again.
+    let snapshot = v.export_cache();
+    let mut w = discovering(ISS_A);
+    w.import_cache(&snapshot).unwrap();
+    let before = srv.asked.len();
+    w.verify_fetching(&a_token("d3"), now, |r| srv.fetch(r))
+        .unwrap();
+    assert_eq!(srv.asked.len(), before, "{:?}", srv.asked);
+}
+
+#[test]
+fn discovery_falls_back_to_openid_configuration_and_keeps_the_issuer_path() {
+    let iss = "https://login.example/tenant/v2";
+    let mut v = discovering(iss);
+    let mut srv = Server::new(&[
+        (
+            "https://login.example/tenant/v2/.well-known/openid-configuration",
+            metadata(iss, "https://login.example/tenant/keys"),
+        ),
+        (
+            "https://login.example/tenant/keys",
+            String::from_utf8(jwks(&[ec().jwk(KID_EC)])).unwrap(),
+        ),
+    ]);
+    let token = token_kid(KID_EC, &claims_of(iss, "o1"), &ec());
+    v.verify_fetching(&token, NOW, |r| srv.fetch(r)).unwrap();
+    assert_eq!(
+        srv.asked,
+        [
+            // RFC 8414 §3.1: the well-known segment goes before the path.
+            "https://login.example/.well-known/oauth-authorization-server/tenant/v2",
+            "https://login.example/tenant/v2/.well-known/openid-configuration",
+            "https://login.example/tenant/keys"
+        ]
+    );
+}
+
+#[test]
+fn discovery_with_a_mismatching_issuer_is_refused_and_nothing_else_is_fetched() {
+    let mut v = discovering(ISS_A);
+    // The metadata at A's address names another issuer (RFC 8414 §3.3).
+    let mut srv = Server::new(&[
+        (
+            "https://a.example/.well-known/oauth-authorization-server",
+            metadata("https://a.example/", "https://a.example/jwks.json"),
+        ),
+        (
+            "https://a.example/jwks.json",
+            String::from_utf8(jwks(&[ec().jwk(KID_EC)])).unwrap(),
+        ),
+    ]);
+    let e = v
+        .verify_fetching(&a_token("m1"), NOW, |r| srv.fetch(r))
+        .unwrap_err();
+    assert_eq!(e.code(), JWKS_TIMEOUT, "{}", e.message());
+    assert!(e.message().contains("must be identical"), "{}", e.message());
+    assert_eq!(e.remote().unwrap().source, "metadata");
+    assert_eq!(srv.asked.len(), 1, "no JWKS fetched: {:?}", srv.asked);
+    // A jwks_uri that is not https is refused the same way.
+    let mut v = discovering(ISS_A);
+    let mut srv = Server::new(&[(
+        "https://a.example/.well-known/oauth-authorization-server",
+        metadata(ISS_A, "http://a.example/jwks.json"),
+    )]);
+    let e = v
+        .verify_fetching(&a_token("m2"), NOW, |r| srv.fetch(r))
+        .unwrap_err();
+    assert!(
+        e.message().contains("not an https:// URL"),
+        "{}",
+        e.message()
+    );
+}
+
+#[test]
+fn discovery_in_the_multi_issuer_form_keeps_keys_per_issuer() {
+    let mut v = Validator::builder(Policy::new())
+        .issuer(IssuerOptions::new(ISS_A).discover_from(ISS_A, RemoteConfig::default()))
+        .issuer(IssuerOptions::new(ISS_B).keys(b_keys()))
+        .build()
+        .unwrap();
+    let mut srv = Server::new(&[
+        (
+            "https://a.example/.well-known/oauth-authorization-server",
+            metadata(ISS_A, "https://a.example/jwks.json"),
+        ),
+        // A's published set also holds B's key: it still cannot verify B's tokens.
+        (
+            "https://a.example/jwks.json",
+            String::from_utf8(jwks(&[ec().jwk(KID_EC), ec2().jwk(KID_B)])).unwrap(),
+        ),
+    ]);
+    let now = NOW;
+    v.verify_fetching(&a_token("x1"), now, |r| srv.fetch(r))
+        .unwrap();
+    v.verify_fetching(&b_token("x2"), now, |r| srv.fetch(r))
+        .unwrap();
+    // B's key under A's iss: A's keys are A's; B never sees A's documents.
+    let forged = token_kid(KID_EC, &claims_of(ISS_B, "x3"), &ec());
+    let e = v
+        .verify_fetching(&forged, now, |r| srv.fetch(r))
+        .unwrap_err();
+    assert_eq!(e.code(), NO_KEY);
+    assert!(v.source("metadata:0").is_some() && v.source("jwks:0").is_some());
+    assert!(v.source("metadata:1").is_none());
+    // Options that contradict each other are refused with their name.
+    let e = Validator::builder(Policy::new())
+        .issuer(IssuerOptions::new(ISS_A).discover_from(ISS_B, RemoteConfig::default()))
+        .build()
+        .unwrap_err();
+    assert!(e.message().contains("issuers[0].jwks"), "{}", e.message());
+    let e = Validator::builder(Policy::new().issuer(ISS_B))
+        .discover(ISS_A, RemoteConfig::default())
+        .build()
+        .unwrap_err();
+    assert_eq!(e.code(), INVALID_OPTIONS);
+    let e = Validator::builder(Policy::new())
+        .discover("not a url", RemoteConfig::default())
+        .build()
+        .unwrap_err();
+    assert!(e.message().contains("https:// URL"), "{}", e.message());
+}

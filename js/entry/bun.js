@@ -6,7 +6,7 @@ import { webCryptoHost } from "../lib/host-webcrypto.js";
 
 wasm.initSync({ module: readFileSync(new URL("./wasm/jwt_edge_bg.wasm", import.meta.url)) });
 const api = createApi(wasm, webCryptoHost);
-export const { Validator, inspect, rustAlgorithms, remoteJwks, remoteRevocations, remoteStatusLists } = api;
+export const { Validator, inspect, rustAlgorithms, remoteJwks, remoteRevocations, remoteStatusLists, discover } = api;
 export { JwtEdgeError };
 /** Which entry (export condition) was loaded. */
 export const entry = "bun";

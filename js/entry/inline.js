@@ -15,7 +15,7 @@ const bytes = new Uint8Array(text.length);
 for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
 wasm.initSync({ module: bytes });
 const api = createApi(wasm, webCryptoHost);
-export const { Validator, inspect, rustAlgorithms, remoteJwks, remoteRevocations, remoteStatusLists } = api;
+export const { Validator, inspect, rustAlgorithms, remoteJwks, remoteRevocations, remoteStatusLists, discover } = api;
 export { JwtEdgeError };
 /** Which entry (export condition) was loaded. */
 export const entry = "inline";

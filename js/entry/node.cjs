@@ -15,6 +15,7 @@ exports.Validator = api.Validator;
 exports.inspect = api.inspect;
 exports.rustAlgorithms = api.rustAlgorithms;
 exports.remoteJwks = api.remoteJwks;
+exports.discover = api.discover;
 exports.remoteRevocations = api.remoteRevocations;
 exports.remoteStatusLists = api.remoteStatusLists;
 exports.JwtEdgeError = JwtEdgeError;

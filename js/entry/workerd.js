@@ -8,7 +8,7 @@ import { webCryptoHost } from "../lib/host-webcrypto.js";
 
 wasm.initSync({ module });
 const api = createApi(wasm, webCryptoHost);
-export const { Validator, inspect, rustAlgorithms, remoteJwks, remoteRevocations, remoteStatusLists } = api;
+export const { Validator, inspect, rustAlgorithms, remoteJwks, remoteRevocations, remoteStatusLists, discover } = api;
 export { JwtEdgeError };
 /** Which entry (export condition) was loaded. */
 export const entry = "workerd";

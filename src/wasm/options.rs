@@ -36,7 +36,7 @@ const POLICY_OPTIONS: [&str; 12] = [
 ];
 
 /// The key options, at the top level and in each entry of `issuers`.
-const KEY_OPTIONS: [&str; 4] = ["issuer", "jwks", "secret", "remoteJwks"];
+const KEY_OPTIONS: [&str; 5] = ["issuer", "jwks", "secret", "remoteJwks", "discover"];
 
 /// The options only the top level has.
 const TOP_OPTIONS: [&str; 7] = [
@@ -310,8 +310,14 @@ pub(super) fn read(options: &JsValue) -> Result<(ValidatorBuilder, Adapter), JsV
     if let Some(keys) = jwks(&take(options, "jwks"))? {
         builder = builder.keys(keys);
     }
+    // `jwks: discover(url)`: the glue passes the URL as "discover" and the
+    // freshness settings as "remoteJwks".
+    let discover = opt_string(options, "discover")?;
     if let Some(config) = remote_config(options, "remoteJwks")? {
-        builder = builder.remote_jwks(config);
+        builder = match discover {
+            Some(url) => builder.discover(url, config),
+            None => builder.remote_jwks(config),
+        };
     }
     if let Some(config) = remote_config(options, "remoteRevocations")? {
         builder = builder.remote_revocations(config);
@@ -344,8 +350,12 @@ pub(super) fn read(options: &JsValue) -> Result<(ValidatorBuilder, Adapter), JsV
             if let Some(keys) = jwks(&take(&entry, "jwks"))? {
                 issuer = issuer.keys(keys);
             }
+            let discover = opt_string(&entry, "discover")?;
             if let Some(config) = remote_config(&entry, "remoteJwks")? {
-                issuer = issuer.remote_jwks(config);
+                issuer = match discover {
+                    Some(url) => issuer.discover_from(url, config),
+                    None => issuer.remote_jwks(config),
+                };
             }
             builder = builder.issuer(issuer);
         }

@@ -286,6 +286,66 @@ export async function runSuite(api, variant, fx, expectedEntry) {
     eq((await widened.verify(m.cases[0].token, at)).claims.jti, "a-ES256", "A unaffected");
   });
 
+  await test("discovery: discover(issuer) reads RFC 8414 metadata (else OpenID's), then its jwks_uri; metadata naming another issuer is refused", async () => {
+    const m = fx.multi;
+    const meta = (issuer, jwksUri) => JSON.stringify({ issuer, jwks_uri: jwksUri, token_endpoint: `${issuer}/token` });
+    const asked = [];
+    const serve = (docs) => async (url) => {
+      asked.push(String(url));
+      const body = docs[String(url)];
+      return body === undefined
+        ? new Response("not found", { status: 404 })
+        : new Response(body, { status: 200, headers: { "cache-control": "max-age=300" } });
+    };
+    const rfc8414 = `${fx.iss}/.well-known/oauth-authorization-server`;
+    const docs = { [rfc8414]: meta(fx.iss, "https://keys.test/a.json"), "https://keys.test/a.json": JSON.stringify(fx.jwks) };
+    const opts = {
+      issuers: [
+        { issuer: fx.iss, jwks: api.discover(fx.iss, { fetch: serve(docs) }), secret: new Uint8Array(fx.secret) },
+        { issuer: m.issB, jwks: m.jwksB },
+      ],
+      audience: fx.aud,
+      cache: 0,
+    };
+    const v = new api.Validator(opts);
+    for (const c of m.cases) {
+      checkExpectation(api, await attempt(() => v.verify(c.token, at)), c.expect, `${c.name} (discovered, verify)`);
+      if (rust.includes(c.alg)) {
+        checkExpectation(api, await attempt(() => v.verifySync(c.token, at)), c.expect, `${c.name} (discovered, verifySync)`);
+      }
+    }
+    eq(asked.slice(0, 2).join(" "), `${rfc8414} https://keys.test/a.json`, "metadata first, then the jwks_uri");
+    eq(asked.filter((u) => u === rfc8414).length, 1, "the metadata fetched once (fresh for max-age)");
+    // No RFC 8414 document: OpenID Connect Discovery.
+    asked.length = 0;
+    const oidc = `${fx.iss}/.well-known/openid-configuration`;
+    const o = new api.Validator({
+      jwks: api.discover(fx.iss, { fetch: serve({ [oidc]: meta(fx.iss, "https://keys.test/o.json"), "https://keys.test/o.json": JSON.stringify(fx.jwks) }) }),
+      issuer: fx.iss,
+      audience: fx.aud,
+    });
+    eq((await o.verify(m.cases[0].token, at)).claims.jti, "a-ES256", "verified via OpenID metadata");
+    eq(asked.join(" "), `${rfc8414} ${oidc} https://keys.test/o.json`, "RFC 8414 404, then OpenID");
+    // The metadata at the issuer's address names another issuer (RFC 8414 §3.3).
+    asked.length = 0;
+    const bad = new api.Validator({
+      jwks: api.discover(fx.iss, { fetch: serve({ [rfc8414]: meta(`${fx.iss}/`, "https://keys.test/a.json"), "https://keys.test/a.json": JSON.stringify(fx.jwks) }) }),
+      issuer: fx.iss,
+      audience: fx.aud,
+    });
+    const r = await attempt(() => bad.verify(m.cases[0].token, at));
+    eq(r.error?.code, "ERR_JWKS_TIMEOUT", "mismatching issuer");
+    assert(r.error.message.includes("identical"), `message: ${r.error.message}`);
+    eq(r.error.source, "metadata", "error source");
+    eq(asked.join(" "), rfc8414, "no JWKS fetched");
+    const sync = await attempt(() => bad.verifySync(m.cases[0].token, at));
+    eq(sync.error?.code, "ERR_JWKS_TIMEOUT", "verifySync: same answer");
+    // discover(url) must name the configured issuer.
+    const wrong = await attempt(() => new api.Validator({ issuers: [{ issuer: fx.iss, jwks: api.discover(m.issB) }] }));
+    eq(wrong.error?.code, "ERR_INVALID_OPTIONS", "discover(other issuer)");
+    assert(wrong.error.message.includes("issuers[0].jwks"), wrong.error.message);
+  });
+
   await test("multi-issuer options are checked and name the option", async () => {
     const cases = [
       [{ issuers: [{ issuer: fx.iss }] }, "issuers[0]"],

@@ -41,14 +41,16 @@ impl<'a> RemoteJwks<'a> {
         Ok(())
     }
 
-    /// Fetches the JWKS (one GET, no redirects, bounded body).
-    pub fn get(&self, if_none_match: Option<&str>) -> FetchOutcome {
+    /// Fetches the JWKS, or the document at `url` when the validator names
+    /// one (discovery: the metadata, then its `jwks_uri`); one GET, no
+    /// redirects, bounded body.
+    pub fn get(&self, url: Option<&str>, if_none_match: Option<&str>) -> FetchOutcome {
         let agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(self.timeout.max(1)))
             .redirects(0)
             .build();
         let mut request = agent
-            .get(self.url)
+            .get(url.unwrap_or(self.url))
             .set("accept", "application/jwk-set+json, application/json");
         if let Some(etag) = if_none_match {
             request = request.set("if-none-match", etag);

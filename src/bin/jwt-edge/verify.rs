@@ -28,16 +28,16 @@ pub struct VerifyArgs {
     /// Fetch the JWKS from this URL (freshness policy as in the npm package).
     #[arg(long = "jwks-url", value_name = "URL")]
     jwks_url: Option<String>,
+    /// Find the JWKS through the metadata of this issuer (RFC 8414, else
+    /// OpenID Connect Discovery); the metadata's `issuer` must equal it, and
+    /// it is the required `iss`.
+    #[arg(long = "discover", value_name = "ISSUER", conflicts_with_all = ["jwks", "jwks_url"])]
+    discover: Option<String>,
     /// Keep the fetched JWKS and its freshness state in this file between runs.
-    #[arg(long = "jwks-cache", value_name = "FILE", requires = "jwks_url")]
+    #[arg(long = "jwks-cache", value_name = "FILE")]
     jwks_cache: Option<PathBuf>,
     /// Timeout of a JWKS fetch, in seconds (default 5).
-    #[arg(
-        long = "jwks-timeout",
-        value_name = "SECS",
-        default_value_t = 5,
-        requires = "jwks_url"
-    )]
+    #[arg(long = "jwks-timeout", value_name = "SECS", default_value_t = 5)]
     jwks_timeout: u64,
     /// HMAC secret: a JWKS of "oct" keys, one "oct" JWK, or else the raw file bytes (used exactly, not trimmed).
     #[arg(long = "secret-file", value_name = "FILE")]
@@ -101,9 +101,18 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
 
 fn execute(args: &VerifyArgs, warnings: &mut Vec<String>) -> Result<ExitCode, Failure> {
     let now = io::now_or_clock(args.now)?;
-    if args.jwks.is_none() && args.secret_file.is_none() && args.jwks_url.is_none() {
+    if args.jwks.is_none()
+        && args.secret_file.is_none()
+        && args.jwks_url.is_none()
+        && args.discover.is_none()
+    {
         return Err(Failure::usage(
-            "verify needs a key source: --jwks FILE or --jwks-url URL, and/or --secret-file FILE",
+            "verify needs a key source: --jwks FILE, --jwks-url URL or --discover ISSUER, and/or --secret-file FILE",
+        ));
+    }
+    if args.jwks_cache.is_some() && args.jwks_url.is_none() && args.discover.is_none() {
+        return Err(Failure::usage(
+            "--jwks-cache needs --jwks-url or --discover",
         ));
     }
     let mut builder = Validator::builder(build_policy(args)?).cache(0);
@@ -115,19 +124,29 @@ fn execute(args: &VerifyArgs, warnings: &mut Vec<String>) -> Result<ExitCode, Fa
         let secrets = load_secrets(&bytes).map_err(|e| config(&e, "--secret-file", path))?;
         builder = builder.secrets(secrets);
     }
-    let remote = match &args.jwks_url {
-        Some(url) => {
-            builder = builder.remote_jwks(RemoteConfig {
-                timeout: args.jwks_timeout,
-                ..RemoteConfig::default()
-            });
+    let config = RemoteConfig {
+        timeout: args.jwks_timeout,
+        ..RemoteConfig::default()
+    };
+    let remote = match (&args.jwks_url, &args.discover) {
+        (Some(url), _) => {
+            builder = builder.remote_jwks(config);
             Some(RemoteJwks::new(
                 url,
                 args.jwks_cache.as_deref(),
                 args.jwks_timeout,
             ))
         }
-        None => None,
+        (None, Some(issuer)) => {
+            builder = builder.discover(issuer.clone(), config);
+            // The validator names each URL (metadata, then its jwks_uri).
+            Some(RemoteJwks::new(
+                "",
+                args.jwks_cache.as_deref(),
+                args.jwks_timeout,
+            ))
+        }
+        (None, None) => None,
     };
     let mut validator = builder
         .build()
@@ -160,7 +179,7 @@ fn run_validator(
     now: u64,
 ) -> Result<Result<jwt_edge::Verified, Error>, Failure> {
     let fetch = |request: &jwt_edge::FetchRequest| match remote {
-        Some(r) => r.get(request.if_none_match.as_deref()),
+        Some(r) => r.get(request.url.as_deref(), request.if_none_match.as_deref()),
         None => FetchOutcome::Failed,
     };
     if remote.is_some() {
