@@ -71,6 +71,7 @@ impl core::fmt::Debug for TokenCache {
 
 /// What a lookup found.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Lookup<'a> {
     /// Not cached (or dropped because revocations changed): verify in full.
     Miss,
@@ -83,6 +84,7 @@ pub enum Lookup<'a> {
 
 /// What [`TokenCache::insert`] did.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Inserted<'a> {
     /// Stored: the cached result and its serial number.
     Cached(&'a Verified, u64),

@@ -79,6 +79,7 @@ impl ErrorKind {
 
 /// Why a claim check failed (jose's `reason` values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ClaimReason {
     /// The claim is required but absent.
     Missing,
@@ -101,6 +102,7 @@ impl ClaimReason {
 
 /// Why a token was found revoked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RevocationReason {
     /// The token's (`iss`, `jti`) is on the list.
     Jti,

@@ -27,6 +27,7 @@ pub const MIN_HMAC_SECRET: usize = 32;
 
 /// An elliptic curve for ECDSA keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Curve {
     /// NIST P-256 (ES256).
     P256,

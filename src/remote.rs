@@ -61,6 +61,7 @@ impl Default for RemoteConfig {
 
 /// What a fetch returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FetchOutcome {
     /// A response arrived.
     Response {
@@ -99,6 +100,7 @@ pub struct Plan {
 
 /// Why [`RemoteState::on_result`] did or did not replace the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Applied {
     /// A new document (its body) was accepted and must be parsed by the caller.
     Replaced(Vec<u8>),

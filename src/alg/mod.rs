@@ -60,6 +60,7 @@ pub enum Algorithm {
 
 /// The kind of key an algorithm needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeyFamily {
     /// A shared secret (`kty: oct`).
     Hmac,

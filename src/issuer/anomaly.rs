@@ -27,6 +27,7 @@ use std::vec::Vec;
 
 /// A rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Rule {
     /// Issuance rate above the key's baseline.
     Rate,

@@ -6,6 +6,7 @@ use std::string::String;
 
 /// What kind of failure an [`Error`] is; decides the code and the exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// Bad arguments or an invalid request (exit 2).
     Usage,
@@ -29,6 +30,7 @@ pub enum ErrorKind {
 /// Why an issuance was refused, for protocol adapters (the HTTP server maps
 /// these to RFC 6749 §5.2 error codes). Set only on [`ErrorKind::Refused`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Refusal {
     /// The provisioning key is malformed, unknown, wrong, expired or revoked
     /// (which one is for the audit log and metrics, never for the client).
@@ -61,6 +63,7 @@ impl Refusal {
 
 /// Why a client's authentication failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClientFailure {
     /// Not `jep_<id>_<secret>`.
     Malformed,

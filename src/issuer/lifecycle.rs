@@ -19,6 +19,7 @@ use super::store::KeyRecord;
 
 /// A signing key's lifecycle state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum KeyState {
     /// Published, not yet signing.
     Pending,
@@ -69,6 +70,7 @@ impl KeyState {
 
 /// One step of a rotation, applied in order by [`super::Issuer::rotate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Step {
     /// Generate a key of the configured algorithm; `activate` makes it active
     /// at once (only when the issuer has no active key and no pending one).

@@ -1465,6 +1465,7 @@ struct AuthFailed {
 
 /// Which of a provisioning key's secrets authenticated a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SecretUsed {
     /// The current secret.
     Current,
@@ -1554,6 +1555,7 @@ fn authenticate(
 
 /// What a client's RFC 7009 revocation request did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClientRevocation {
     /// The token was the client's and is now revoked.
     Revoked,

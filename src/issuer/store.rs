@@ -175,6 +175,7 @@ pub struct TokenRecord {
 
 /// What a revocation entry covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RevocationKind {
     /// One token, by `jti` (`at` is the token's `exp`).
     Jti,

@@ -81,6 +81,7 @@ impl OAuthError {
 
 /// How the client authenticated (RFC 6749 §2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AuthMethod {
     /// HTTP Basic (`client_secret_basic`).
     Basic,
