@@ -9,6 +9,7 @@
 //! - [`keys`]: key material (generate, sign, public JWK, encrypted PKCS#8);
 //! - [`lifecycle`]: the key state machine and the rotation planner (pure);
 //! - [`provisioning`]: provisioning-key format, hashing, scope rules (pure);
+//! - [`grant`]: what an issuance request is granted, or why not (pure);
 //! - [`store`]: the storage trait and its records; [`sqlite`] implements it;
 //! - [`service`]: the operations, one store transaction each, each change
 //!   recorded by an audit row in the same transaction.
@@ -21,6 +22,7 @@
 pub mod anomaly;
 pub mod duration;
 mod error;
+pub mod grant;
 pub mod health;
 pub mod keys;
 pub mod lifecycle;

@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 use crate::{b64url_encode, Algorithm};
 
 use super::duration;
+use super::grant::{self, Denied, Grant};
 use super::keys::{self, SigningKey};
 use super::lifecycle::{self, KeyState, Step};
 use super::provisioning::{self, Presented};
@@ -1288,109 +1289,14 @@ fn issue_in(
         }
     };
     let id = pk.id.clone();
-    let scopes = match &req.scope {
-        Some(sc) => match provisioning::parse_scopes(sc) {
-            Ok(v) => v,
-            Err(e) => return refuse(tx, Some(&pk), Some(&id), Refusal::Scope, e.message().into()),
-        },
-        None => pk.scopes.clone(),
+    let Grant {
+        scopes,
+        audiences,
+        ttl,
+    } = match grant::decide(&pk, s, req) {
+        Ok(g) => g,
+        Err(Denied { class, why }) => return refuse(tx, Some(&pk), Some(&id), class, why),
     };
-    if scopes.is_empty() {
-        return refuse(
-            tx,
-            Some(&pk),
-            Some(&id),
-            Refusal::Scope,
-            "no scope requested".into(),
-        );
-    }
-    let extra = provisioning::not_allowed(&scopes, &pk.scopes);
-    if !extra.is_empty() {
-        return refuse(
-            tx,
-            Some(&pk),
-            Some(&id),
-            Refusal::Scope,
-            format!(
-                "scope not allowed for this provisioning key: {}",
-                extra.join(" ")
-            ),
-        );
-    }
-    // Exactly the requested audiences (each once, in the order asked), or
-    // the provisioning key's own when none is requested.
-    let audiences = if req.audiences.is_empty() {
-        pk.audiences.clone()
-    } else {
-        let mut v: Vec<String> = Vec::with_capacity(req.audiences.len());
-        for a in &req.audiences {
-            if !v.contains(a) {
-                v.push(a.clone());
-            }
-        }
-        v
-    };
-    if audiences.is_empty() {
-        return refuse(
-            tx,
-            Some(&pk),
-            Some(&id),
-            Refusal::Audience,
-            "an audience is required (RFC 9068): request one, or give the provisioning key \
-             a default audience"
-                .into(),
-        );
-    }
-    if let Some(empty) = audiences.iter().find(|a| a.is_empty()) {
-        return refuse(
-            tx,
-            Some(&pk),
-            Some(&id),
-            Refusal::Audience,
-            format!("audience {empty:?} is not allowed: an audience must not be empty"),
-        );
-    }
-    if !pk.audiences.is_empty() {
-        let extra = provisioning::not_allowed(&audiences, &pk.audiences);
-        if !extra.is_empty() {
-            return refuse(
-                tx,
-                Some(&pk),
-                Some(&id),
-                Refusal::Audience,
-                format!(
-                    "audience not allowed for this provisioning key: {}",
-                    extra.join(" ")
-                ),
-            );
-        }
-    }
-    let max = pk.max_token_ttl.min(s.max_token_ttl);
-    let ttl = req.ttl.unwrap_or_else(|| s.token_ttl.min(max));
-    if ttl == 0 || ttl > max {
-        return refuse(
-            tx,
-            Some(&pk),
-            Some(&id),
-            Refusal::Request,
-            format!(
-                "token lifetime {} exceeds this provisioning key's maximum {}",
-                duration::format(ttl),
-                duration::format(max)
-            ),
-        );
-    }
-    for (name, _) in &req.claims {
-        if RESERVED_CLAIMS.contains(&name.as_str()) || name.is_empty() {
-            return refuse(
-                tx,
-                Some(&pk),
-                Some(&id),
-                Refusal::Request,
-                format!("claim {name:?} is set by the issuer and cannot be requested"),
-            );
-        }
-    }
     let active = active_key(tx)?;
     let signer = ctx.signer(&active)?;
     let jti = keys::random_b64(16);
