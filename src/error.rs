@@ -135,10 +135,28 @@ impl RevocationReason {
 pub struct Error {
     kind: ErrorKind,
     message: Cow<'static, str>,
-    claim: Option<Cow<'static, str>>,
-    claim_reason: Option<ClaimReason>,
-    revocation: Option<RevocationReason>,
-    remote: Option<alloc::boxed::Box<RemoteFailure>>,
+    detail: Detail,
+}
+
+/// What an error carries beyond its kind and message; each kind of data
+/// exists only on the errors it applies to.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    /// Nothing more.
+    None,
+    /// A claim error (`ERR_JWT_CLAIM_VALIDATION_FAILED`, `ERR_JWT_EXPIRED`, ...):
+    /// the claim (or header parameter) and why.
+    Claim {
+        /// The claim, e.g. `aud`.
+        name: Cow<'static, str>,
+        /// `missing`, `check_failed` or `invalid`.
+        reason: ClaimReason,
+    },
+    /// `ERR_JWT_REVOKED`: which entry matched.
+    Revoked(RevocationReason),
+    /// An unusable remote source: what happened to it.
+    Remote(alloc::boxed::Box<RemoteFailure>),
 }
 
 /// What happened to a remote source (JWKS, revocation list, status list)
@@ -166,33 +184,38 @@ impl Error {
         Self {
             kind,
             message: message.into(),
-            claim: None,
-            claim_reason: None,
-            revocation: None,
-            remote: None,
+            detail: Detail::None,
         }
     }
 
     /// This error with what happened to its remote source.
     #[must_use]
     pub fn with_remote(mut self, remote: RemoteFailure) -> Self {
-        self.remote = Some(alloc::boxed::Box::new(remote));
+        self.detail = Detail::Remote(alloc::boxed::Box::new(remote));
         self
     }
 
     /// Names the remote source this error is about.
     #[must_use]
     pub(crate) fn for_source(mut self, name: String) -> Self {
-        if let Some(r) = self.remote.as_mut() {
+        if let Detail::Remote(r) = &mut self.detail {
             r.source = name;
         }
         self
     }
 
+    /// What the error carries beyond its kind and message.
+    pub fn detail(&self) -> &Detail {
+        &self.detail
+    }
+
     /// What happened to the remote source, for the `*_UNAVAILABLE` and
     /// `ERR_JWKS_TIMEOUT` errors.
     pub fn remote(&self) -> Option<&RemoteFailure> {
-        self.remote.as_deref()
+        match &self.detail {
+            Detail::Remote(r) => Some(r),
+            _ => None,
+        }
     }
 
     pub(crate) fn claim(
@@ -202,15 +225,17 @@ impl Error {
         message: impl Into<Cow<'static, str>>,
     ) -> Self {
         Self {
-            claim: Some(claim.into()),
-            claim_reason: Some(reason),
+            detail: Detail::Claim {
+                name: claim.into(),
+                reason,
+            },
             ..Self::new(kind, message)
         }
     }
 
     pub(crate) fn revoked(reason: RevocationReason, message: String) -> Self {
         Self {
-            revocation: Some(reason),
+            detail: Detail::Revoked(reason),
             ..Self::new(ErrorKind::Revoked, message)
         }
     }
@@ -232,17 +257,26 @@ impl Error {
 
     /// For claim errors: the claim (or header parameter) concerned, e.g. `aud`.
     pub fn claim_name(&self) -> Option<&str> {
-        self.claim.as_deref()
+        match &self.detail {
+            Detail::Claim { name, .. } => Some(name),
+            _ => None,
+        }
     }
 
     /// For claim errors: `missing`, `check_failed` or `invalid`.
     pub fn claim_reason(&self) -> Option<ClaimReason> {
-        self.claim_reason
+        match &self.detail {
+            Detail::Claim { reason, .. } => Some(*reason),
+            _ => None,
+        }
     }
 
     /// For [`ErrorKind::Revoked`]: which entry matched.
     pub fn revocation_reason(&self) -> Option<RevocationReason> {
-        self.revocation
+        match self.detail {
+            Detail::Revoked(reason) => Some(reason),
+            _ => None,
+        }
     }
 
     /// True only when a retry could succeed: an unknown `kid` (the key may be
@@ -265,19 +299,17 @@ impl Error {
         json_string(&mut out, self.code());
         out.push_str(",\"message\":");
         json_string(&mut out, &self.message);
-        if let Some(claim) = &self.claim {
+        if let Detail::Claim { name, reason } = &self.detail {
             out.push_str(",\"claim\":");
-            json_string(&mut out, claim);
-        }
-        if let Some(reason) = self.claim_reason {
+            json_string(&mut out, name);
             out.push_str(",\"reason\":");
             json_string(&mut out, reason.as_str());
         }
-        if let Some(reason) = self.revocation {
+        if let Detail::Revoked(reason) = self.detail {
             out.push_str(",\"revocationReason\":");
             json_string(&mut out, reason.as_str());
         }
-        if let Some(r) = &self.remote {
+        if let Detail::Remote(r) = &self.detail {
             out.push_str(",\"source\":");
             json_string(&mut out, &r.source);
             if let Some(s) = r.status {

@@ -77,7 +77,7 @@ pub use alg::{Algorithm, KeyFamily};
 pub use b64::encode as b64url_encode;
 pub use cache::{verify_cached, TokenCache};
 pub use claims::MAX_NUMERIC_DATE;
-pub use error::{ClaimReason, Error, ErrorKind, Result, RevocationReason};
+pub use error::{ClaimReason, Detail, Error, ErrorKind, Result, RevocationReason};
 pub use inspect::{inspect, Inspection, Warning};
 pub use json::{DEFAULT_MAX_DEPTH, MAX_DEPTH_LIMIT};
 pub use jwk::{Curve, Key};
