@@ -257,6 +257,14 @@ async fn rotation_during_traffic_fails_no_verification() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A bench setting from the environment, or its default.
+fn bench_env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The bench: `JWT_EDGE_BENCH_CLIENTS` (default 64) keep-alive clients for
 /// `JWT_EDGE_BENCH_SECS` (default 10) seconds against an in-process server on
 /// loopback, with the default 600 000-iteration KDF (the key is decrypted
@@ -264,14 +272,8 @@ async fn rotation_during_traffic_fails_no_verification() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "bench: run by pkg-scripts/bench-server"]
 async fn bench() {
-    let env = |k: &str, d: u64| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
-    let clients = env("JWT_EDGE_BENCH_CLIENTS", 64) as usize;
-    let secs = env("JWT_EDGE_BENCH_SECS", 10);
+    let clients = bench_env("JWT_EDGE_BENCH_CLIENTS", 64) as usize;
+    let secs = bench_env("JWT_EDGE_BENCH_SECS", 10);
     let dir = temp_dir("server-bench");
     let mut s = settings();
     s.kdf_iterations = jwt_edge::issuer::settings::DEFAULT_KDF_ITERATIONS;
@@ -343,15 +345,9 @@ fn count(db: &std::path::Path, table: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "benchmark: run with pkg-scripts/bench-server"]
 async fn bench_retention() {
-    let env = |k: &str, d: u64| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
-    let clients = env("JWT_EDGE_BENCH_CLIENTS", 64) as usize;
-    let secs = env("JWT_EDGE_BENCH_SECS", 10);
-    let backlog = env("JWT_EDGE_BENCH_BACKLOG", 300_000);
+    let clients = bench_env("JWT_EDGE_BENCH_CLIENTS", 64) as usize;
+    let secs = bench_env("JWT_EDGE_BENCH_SECS", 10);
+    let backlog = bench_env("JWT_EDGE_BENCH_BACKLOG", 300_000);
     let dir = temp_dir("server-bench-retention");
     let db = init_store(&dir, &settings());
     let (id, full) = provision(&db, "bench");

@@ -927,7 +927,9 @@ impl<S: Store> Issuer<S> {
     /// expired token rows that no revocation entry names, up to `limit`
     /// audit rows older than `audit_retention` AND acknowledged by an export
     /// ([`Issuer::audit_export`]), and expired revocation entries. Call it
-    /// until it deletes nothing; then [`Issuer::record_prune`].
+    /// until it deletes nothing. A step that deletes rows writes its
+    /// `store.prune` audit row in the same transaction (expired revocation
+    /// entries have their own `revocations.prune` row).
     ///
     /// # Errors
     /// Storage errors.
@@ -937,34 +939,19 @@ impl<S: Store> Issuer<S> {
             let tokens = tx.prune_tokens(now.saturating_sub(TOKEN_PRUNE_MARGIN), limit)?;
             let through = exported_through(tx)?;
             let audit = tx.prune_audit(now.saturating_sub(audit_retention), through, limit)?;
+            if tokens > 0 || audit > 0 {
+                let mut a = row(now, "store.prune", OPERATOR);
+                a.detail = Some(format!(
+                    "tokens={tokens} audit={audit} audit_retention={}",
+                    duration::format(audit_retention)
+                ));
+                tx.insert_audit(&a)?;
+            }
             Ok(Pruned {
                 tokens,
                 audit,
                 revocations,
             })
-        })
-    }
-
-    /// Records a pruning run (one audit row `store.prune`), if it deleted
-    /// anything.
-    ///
-    /// # Errors
-    /// Storage errors.
-    pub fn record_prune(&mut self, pruned: Pruned, audit_retention: u64, now: u64) -> Result<()> {
-        if pruned.total() == 0 {
-            return Ok(());
-        }
-        self.run(|_, tx| {
-            let mut a = row(now, "store.prune", OPERATOR);
-            a.detail = Some(format!(
-                "tokens={} audit={} revocations={} audit_retention={}",
-                pruned.tokens,
-                pruned.audit,
-                pruned.revocations,
-                duration::format(audit_retention)
-            ));
-            tx.insert_audit(&a)?;
-            Ok(())
         })
     }
 

@@ -450,8 +450,8 @@ async fn maintain(state: Arc<AppState>, rotate_interval: Duration) {
 }
 
 /// Retention on a timer: bounded pruning steps (each its own short
-/// transaction, queued behind waiting issuances) until nothing is left,
-/// then one audit row for the run.
+/// transaction with its audit row, queued behind waiting issuances) until
+/// nothing is left; one log line per run.
 async fn prune_loop(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(state.prune_interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -476,8 +476,8 @@ async fn prune_loop(state: Arc<AppState>) {
                 Err(_) => return,
             }
         }
-        if state.jobs.send(Job::PruneDone(total)).await.is_err() {
-            return;
+        if total.total() > 0 {
+            tracing::info!(target: "jwt_edge::server", tokens = total.tokens, audit = total.audit, revocations = total.revocations, "store pruned");
         }
     }
 }
@@ -701,6 +701,26 @@ async fn ask<T>(
         .unwrap_or_else(|_| Err(Error::storage("the store writer stopped")))
 }
 
+/// The common path of `/revoke`, `/introspect` and `/client/rotate`: the
+/// request admitted ([`admit`]), its job answered by the writer, a refusal
+/// mapped ([`refused`]). `job` takes what it needs out of the request.
+async fn authenticated<'a, R, T>(
+    state: &'a AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: &[u8],
+    parse: Parser<R>,
+    auth: fn(&R) -> &token::ClientAuth,
+    job: impl FnOnce(&mut R, oneshot::Sender<Result<T, Error>>) -> Job,
+) -> Result<(T, R, Throttle<'a>), Response> {
+    let (mut req, t) = admit(state, peer, headers, body, parse, auth).map_err(|(res, _)| *res)?;
+    let method = auth(&req).method;
+    match ask(state, |reply| job(&mut req, reply)).await {
+        Ok(v) => Ok((v, req, t)),
+        Err(e) => Err(refused(&t, method, &e)),
+    }
+}
+
 /// Maps an issuer outcome's error, counting failed authentications.
 fn refused(t: &Throttle<'_>, method: AuthMethod, e: &Error) -> Response {
     let oe = OAuthError::from_issuer(e);
@@ -783,19 +803,24 @@ async fn rotate_endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (req, t) = match admit(&state, peer, &headers, &body, token::parse_rotate, |r| {
-        &r.auth
-    }) {
-        Ok(v) => v,
-        Err((res, _)) => return *res,
-    };
-    let method = req.auth.method;
-    match ask(&state, |reply| {
-        Job::RotateSecret(req.auth.provisioning_key, req.overlap, reply)
-    })
-    .await
-    {
-        Ok((rec, key)) => {
+    let answer = authenticated(
+        &state,
+        peer,
+        &headers,
+        &body,
+        token::parse_rotate,
+        |r| &r.auth,
+        |r, reply| {
+            Job::RotateSecret(
+                core::mem::take(&mut r.auth.provisioning_key),
+                r.overlap,
+                reply,
+            )
+        },
+    )
+    .await;
+    match answer {
+        Ok(((rec, key), _, _)) => {
             let secret = key
                 .strip_prefix(&format!(
                     "{}{}_",
@@ -815,7 +840,7 @@ async fn rotate_endpoint(
                 }),
             )
         }
-        Err(e) => refused(&t, method, &e),
+        Err(res) => res,
     }
 }
 
@@ -851,24 +876,24 @@ async fn revoke_endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (req, t) = match admit(
+    let answer = authenticated(
         &state,
         peer,
         &headers,
         &body,
         token::parse_token_param,
         |r| &r.auth,
-    ) {
-        Ok(v) => v,
-        Err((res, _)) => return *res,
-    };
-    let method = req.auth.method;
-    match ask(&state, |reply| {
-        Job::Revoke(req.auth.provisioning_key, req.token, reply)
-    })
-    .await
-    {
-        Ok(outcome) => {
+        |r, reply| {
+            Job::Revoke(
+                core::mem::take(&mut r.auth.provisioning_key),
+                core::mem::take(&mut r.token),
+                reply,
+            )
+        },
+    )
+    .await;
+    match answer {
+        Ok((outcome, _, t)) => {
             if outcome == ClientRevocation::Revoked {
                 tracing::info!(target: "jwt_edge::server", client_id = t.client.as_deref().unwrap_or("-"), "token revoked by its client");
             }
@@ -877,7 +902,7 @@ async fn revoke_endpoint(
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             res
         }
-        Err(e) => refused(&t, method, &e),
+        Err(res) => res,
     }
 }
 
@@ -903,25 +928,26 @@ async fn introspect_endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (req, t) = match admit(
+    let answer = authenticated(
         &state,
         peer,
         &headers,
         &body,
         token::parse_token_param,
         |r| &r.auth,
-    ) {
-        Ok(v) => v,
-        Err((res, _)) => return *res,
+        |r, reply| {
+            Job::Authorize(
+                core::mem::take(&mut r.auth.provisioning_key),
+                INTROSPECT,
+                reply,
+            )
+        },
+    )
+    .await;
+    let req = match answer {
+        Ok((_, req, _)) => req,
+        Err(res) => return res,
     };
-    let method = req.auth.method;
-    if let Err(e) = ask(&state, |reply| {
-        Job::Authorize(req.auth.provisioning_key, INTROSPECT, reply)
-    })
-    .await
-    {
-        return refused(&t, method, &e);
-    }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

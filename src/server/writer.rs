@@ -123,10 +123,8 @@ pub enum Job {
         u64,
         oneshot::Sender<Result<(ProvisioningRecord, zeroize::Zeroizing<String>), Error>>,
     ),
-    /// One bounded pruning step (its own short transaction).
+    /// One bounded pruning step (its own short transaction, audited in it).
     PruneStep(oneshot::Sender<Result<Pruned, Error>>),
-    /// A pruning run ended: audit it.
-    PruneDone(Pruned),
     /// Apply the rotation policy; answers the steps taken (already published).
     Rotate(oneshot::Sender<Result<Vec<Value>, Error>>),
     /// Rebuild and install the published documents.
@@ -676,15 +674,6 @@ impl Writer {
                             Err(e) => self.count_error(e),
                         }
                         let _ = reply.send(out);
-                    }
-                    Job::PruneDone(total) => {
-                        self.flush(&mut batch);
-                        let retention = self.upkeep.audit_retention;
-                        if let Err(e) = self.issuer.record_prune(total, retention, unix_now()) {
-                            self.count_error(&e);
-                        } else if total.total() > 0 {
-                            tracing::info!(target: "jwt_edge::server", tokens = total.tokens, audit = total.audit, revocations = total.revocations, "store pruned");
-                        }
                     }
                     Job::Rotate(reply) => {
                         self.flush(&mut batch);

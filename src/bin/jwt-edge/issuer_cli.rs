@@ -483,7 +483,7 @@ pub struct PruneArgs {
 
 /// Runs `prune`: expired token rows, exported audit rows older than the
 /// retention window, expired revocation entries; in bounded batches, one
-/// short transaction each; audited as `store.prune`.
+/// short transaction each, audited in it as `store.prune`.
 pub fn prune(a: &PruneArgs) -> ExitCode {
     with_issuer(&a.common, false, |issuer, now| {
         let mut total = jwt_edge::issuer::store::Pruned::default();
@@ -494,7 +494,6 @@ pub fn prune(a: &PruneArgs) -> ExitCode {
                 break;
             }
         }
-        issuer.record_prune(total, a.audit_retention, now)?;
         Ok(if a.common.json {
             Out::Json(json!(total))
         } else {
@@ -606,6 +605,25 @@ fn opt(v: &Value) -> String {
     }
 }
 
+/// A provisioning key just created or rotated: printed once (with its
+/// record under `--json`), after a notice on stderr.
+fn new_key_out(
+    common: &Common,
+    rec: &jwt_edge::issuer::store::ProvisioningRecord,
+    key: &str,
+) -> Out {
+    print_err("Store this provisioning key now: it is shown only once and cannot be recovered.");
+    if common.json {
+        let mut v = service::provisioning_json(rec);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("key".into(), Value::String(key.to_owned()));
+        }
+        Out::Json(v)
+    } else {
+        Out::Lines(vec![key.to_owned()])
+    }
+}
+
 /// Runs `init`.
 pub fn init(a: &InitArgs) -> ExitCode {
     with_issuer(&a.common, true, |issuer, now| {
@@ -701,30 +719,19 @@ pub fn provision(a: &ProvisionArgs) -> ExitCode {
             aud,
             permission,
             common,
-        } => {
-            with_issuer(common, false, |issuer, now| {
-                let (rec, key) = issuer.create_provisioning_key(
-                    name,
-                    scope,
-                    Some(*ttl),
-                    *max_token_ttl,
-                    sub.as_deref(),
-                    aud,
-                    permission,
-                    now,
-                )?;
-                print_err("Store this provisioning key now: it is shown only once and cannot be recovered.");
-                Ok(if common.json {
-                    let mut v = service::provisioning_json(&rec);
-                    if let Some(o) = v.as_object_mut() {
-                        o.insert("key".into(), Value::String(key.to_string()));
-                    }
-                    Out::Json(v)
-                } else {
-                    Out::Lines(vec![key.to_string()])
-                })
-            })
-        }
+        } => with_issuer(common, false, |issuer, now| {
+            let (rec, key) = issuer.create_provisioning_key(
+                name,
+                scope,
+                Some(*ttl),
+                *max_token_ttl,
+                sub.as_deref(),
+                aud,
+                permission,
+                now,
+            )?;
+            Ok(new_key_out(common, &rec, &key))
+        }),
         ProvisionCommand::List { common } => with_issuer(common, false, |issuer, _| {
             let list: Vec<Value> = issuer
                 .provisioning_keys()?
@@ -760,21 +767,10 @@ pub fn provision(a: &ProvisionArgs) -> ExitCode {
             overlap,
             ttl,
             common,
-        } => {
-            with_issuer(common, false, |issuer, now| {
-                let (rec, key) = issuer.rotate_provisioning_key(id, *overlap, *ttl, now)?;
-                print_err("Store this provisioning key now: it is shown only once and cannot be recovered.");
-                Ok(if common.json {
-                    let mut v = service::provisioning_json(&rec);
-                    if let Some(o) = v.as_object_mut() {
-                        o.insert("key".into(), Value::String(key.to_string()));
-                    }
-                    Out::Json(v)
-                } else {
-                    Out::Lines(vec![key.to_string()])
-                })
-            })
-        }
+        } => with_issuer(common, false, |issuer, now| {
+            let (rec, key) = issuer.rotate_provisioning_key(id, *overlap, *ttl, now)?;
+            Ok(new_key_out(common, &rec, &key))
+        }),
         ProvisionCommand::Revoke { id, common } => with_issuer(common, false, |issuer, now| {
             let rec = issuer.revoke_provisioning_key(id, now)?;
             Ok(if common.json {
