@@ -151,7 +151,7 @@ pub fn plan(keys: &[KeyRecord], s: &Settings, now: u64) -> Vec<Step> {
                     steps.push(Step::Destroy { kid: k.kid.clone() });
                 }
             }
-            KeyState::Retired | KeyState::Revoked if k.private_key.is_some() => {
+            KeyState::Retired | KeyState::Revoked if k.has_private() => {
                 let since = if k.state == KeyState::Retired {
                     k.retired_at
                 } else {

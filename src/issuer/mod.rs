@@ -24,6 +24,7 @@ pub mod duration;
 mod error;
 pub mod grant;
 pub mod health;
+pub mod hsm;
 pub mod keys;
 pub mod lifecycle;
 pub mod provisioning;

@@ -15,6 +15,7 @@ use crate::{b64url_encode, Algorithm};
 
 use super::duration;
 use super::grant::{self, Denied, Grant};
+use super::hsm::{self, Hsm};
 use super::keys::{self, SigningKey};
 use super::lifecycle::{self, KeyState, Step};
 use super::provisioning::{self, Presented};
@@ -65,6 +66,7 @@ const EPOCH_SETTING: &str = "revocation_epoch";
 pub struct Secrets {
     passphrase: Option<Zeroizing<String>>,
     insecure_dev_keys: bool,
+    pkcs11_pin: Option<Zeroizing<String>>,
 }
 
 impl core::fmt::Debug for Secrets {
@@ -75,6 +77,10 @@ impl core::fmt::Debug for Secrets {
                 &self.passphrase.as_ref().map(|_| "<redacted>"),
             )
             .field("insecure_dev_keys", &self.insecure_dev_keys)
+            .field(
+                "pkcs11_pin",
+                &self.pkcs11_pin.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -85,7 +91,15 @@ impl Secrets {
         Self {
             passphrase,
             insecure_dev_keys,
+            pkcs11_pin: None,
         }
+    }
+
+    /// With the user PIN of the PKCS#11 token (`init --key-store pkcs11`).
+    #[must_use]
+    pub fn with_pkcs11_pin(mut self, pin: Option<Zeroizing<String>>) -> Self {
+        self.pkcs11_pin = pin;
+        self
     }
 }
 
@@ -134,6 +148,46 @@ struct Ctx {
     secrets: Secrets,
     warnings: Vec<String>,
     signers: BTreeMap<String, SigningKey>,
+    /// The PKCS#11 token, opened on first use.
+    hsm: Option<Hsm>,
+}
+
+/// A key that signs: decrypted in memory, or in a PKCS#11 token.
+pub enum Signer<'a> {
+    /// An in-memory key.
+    Local(&'a SigningKey),
+    /// A key in a token.
+    Token {
+        /// The open token.
+        hsm: &'a mut Hsm,
+        /// The key's algorithm.
+        alg: Algorithm,
+        /// Its `CKA_ID`.
+        id: Vec<u8>,
+        /// Its kid (for errors).
+        kid: String,
+    },
+}
+
+impl Signer<'_> {
+    /// The algorithm.
+    pub fn alg(&self) -> Algorithm {
+        match self {
+            Self::Local(k) => k.alg(),
+            Self::Token { alg, .. } => *alg,
+        }
+    }
+
+    /// The JWS signature of `message`.
+    ///
+    /// # Errors
+    /// Signing failed.
+    pub fn sign(&mut self, message: &[u8]) -> Result<Vec<u8>> {
+        match self {
+            Self::Local(k) => k.sign(message),
+            Self::Token { hsm, alg, id, kid } => hsm.sign(*alg, id, kid, message),
+        }
+    }
 }
 
 fn row(now: u64, action: &str, actor: &str) -> AuditRecord {
@@ -182,8 +236,9 @@ fn active_key(tx: &mut dyn Tx) -> Result<KeyRecord> {
 /// `payload` as a compact JWS of type `typ`, signed by the active key.
 fn sign_with_active(ctx: &mut Ctx, tx: &mut dyn Tx, typ: &str, payload: &Value) -> Result<String> {
     let active = active_key(tx)?;
-    let signer = ctx.signer(&active)?;
-    compact_jws(signer, &active.kid, typ, payload)
+    let s = load_settings(tx)?;
+    let mut signer = ctx.signer(&active, &s)?;
+    compact_jws(&mut signer, &active.kid, typ, payload)
 }
 
 /// Revokes one issued token: its `jti` on the revocation document (until
@@ -248,7 +303,9 @@ pub fn key_json(k: &KeyRecord) -> Value {
         "revoke_reason": k.revoke_reason,
         "destroyed_at": k.destroyed_at,
         "encrypted": k.encrypted,
-        "has_private_key": k.private_key.is_some(),
+        "has_private_key": k.has_private(),
+        "custody": if k.hsm_id.is_some() { "pkcs11" } else { "local" },
+        "pkcs11_id": k.hsm_id,
     })
 }
 
@@ -276,7 +333,7 @@ pub fn provisioning_json(k: &ProvisioningRecord) -> Value {
 ///
 /// # Errors
 /// Signing failed.
-pub fn compact_jws(key: &SigningKey, kid: &str, typ: &str, payload: &Value) -> Result<String> {
+pub fn compact_jws(key: &mut Signer<'_>, kid: &str, typ: &str, payload: &Value) -> Result<String> {
     let header = json!({ "alg": key.alg().name(), "kid": kid, "typ": typ });
     let input = format!(
         "{}.{}",
@@ -305,8 +362,53 @@ impl Ctx {
         ));
     }
 
+    /// The PKCS#11 token of `s`, opened (and logged in) on first use.
+    fn hsm(&mut self, s: &Settings) -> Result<&mut Hsm> {
+        let Some(config) = &s.pkcs11 else {
+            return Err(Error::usage(
+                "this issuer keeps its keys in the store, not in a PKCS#11 token",
+            ));
+        };
+        if self.hsm.is_none() {
+            let pin = self.secrets.pkcs11_pin.clone().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Passphrase,
+                    "the signing keys are in a PKCS#11 token: pass --pkcs11-pin-file FILE or set JWT_EDGE_PKCS11_PIN",
+                )
+            })?;
+            self.hsm = Some(Hsm::open(config, pin)?);
+        }
+        self.hsm
+            .as_mut()
+            .ok_or_else(|| Error::crypto("PKCS#11: not open"))
+    }
+
     fn new_key(&mut self, alg: Algorithm, s: &Settings, now: u64) -> Result<KeyRecord> {
         keys::check_supported(alg)?;
+        if s.pkcs11.is_some() {
+            let (jwk, id) = self.hsm(s)?.generate(alg)?;
+            let kid = jwk
+                .get("kid")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            return Ok(KeyRecord {
+                public_jwk: Value::Object(jwk).to_string(),
+                kid,
+                alg,
+                state: KeyState::Pending,
+                created_at: now,
+                activated_at: None,
+                retiring_at: None,
+                retired_at: None,
+                revoked_at: None,
+                revoke_reason: None,
+                destroyed_at: None,
+                private_key: None,
+                encrypted: false,
+                hsm_id: Some(hsm::id_hex(&id)),
+            });
+        }
         self.require_private_keys()?;
         let key = SigningKey::generate(alg)?;
         let kid = key.thumbprint();
@@ -335,12 +437,23 @@ impl Ctx {
             destroyed_at: None,
             private_key: Some(private),
             encrypted,
+            hsm_id: None,
         };
         self.signers.insert(kid, key);
         Ok(record)
     }
 
-    fn signer(&mut self, k: &KeyRecord) -> Result<&SigningKey> {
+    fn signer(&mut self, k: &KeyRecord, s: &Settings) -> Result<Signer<'_>> {
+        if let Some(hex) = &k.hsm_id {
+            let id = hsm::id_from_hex(hex)?;
+            let hsm = self.hsm(s)?;
+            return Ok(Signer::Token {
+                hsm,
+                alg: k.alg,
+                id,
+                kid: k.kid.clone(),
+            });
+        }
         if !self.signers.contains_key(&k.kid) {
             let stored = k.private_key.as_ref().ok_or_else(|| {
                 Error::crypto(format!("the private key of {} has been destroyed", k.kid))
@@ -376,6 +489,7 @@ impl Ctx {
         }
         self.signers
             .get(&k.kid)
+            .map(Signer::Local)
             .ok_or_else(|| Error::crypto("signer cache inconsistency"))
     }
 
@@ -435,10 +549,20 @@ impl Ctx {
                     ("key.retire", kid, None)
                 }
                 Step::Destroy { kid } => {
+                    let in_token = keys
+                        .iter()
+                        .find(|k| k.kid == kid)
+                        .and_then(|k| k.hsm_id.clone());
+                    if let Some(hex) = in_token {
+                        // C_DestroyObject first: if the store then fails,
+                        // `keys check` reports the key's missing object.
+                        self.hsm(s)?.destroy(&hsm::id_from_hex(&hex)?)?;
+                    }
                     update(tx, &mut keys, &kid, |k| {
                         k.state = KeyState::Destroyed;
                         k.destroyed_at = Some(now);
                         k.private_key = None;
+                        k.hsm_id = None;
                     })?;
                     self.signers.remove(&kid);
                     ("key.destroy", kid, None)
@@ -482,6 +606,7 @@ impl<S: Store> Issuer<S> {
                 secrets,
                 warnings: Vec::new(),
                 signers: BTreeMap::new(),
+                hsm: None,
             },
         }
     }
@@ -515,7 +640,9 @@ impl<S: Store> Issuer<S> {
     /// Invalid settings, already initialised, no passphrase.
     pub fn init(&mut self, settings: &Settings, now: u64) -> Result<Vec<Value>> {
         settings.validate()?;
-        self.ctx.require_private_keys()?;
+        if settings.pkcs11.is_none() {
+            self.ctx.require_private_keys()?;
+        }
         self.run(|ctx, tx| {
             if !tx.settings()?.is_empty() {
                 return Err(Error::new(
@@ -603,7 +730,7 @@ impl<S: Store> Issuer<S> {
                 tx.insert_audit(&a)?;
                 return Ok(Vec::new());
             }
-            k.state = if k.private_key.is_some() {
+            k.state = if k.has_private() {
                 KeyState::Revoked
             } else {
                 KeyState::Destroyed
@@ -633,6 +760,48 @@ impl<S: Store> Issuer<S> {
         })
     }
 
+    /// Compares the store with the PKCS#11 token (`jwt-edge keys check`):
+    /// `missing_object` for a key whose private key is not in the token,
+    /// `orphan_object` for a private key in the token no key of the store
+    /// refers to (e.g. generated by a rotation whose transaction failed).
+    /// Empty for stores that keep their keys themselves.
+    ///
+    /// # Errors
+    /// The token cannot be opened, storage errors.
+    pub fn check_keys(&mut self) -> Result<Vec<Value>> {
+        self.run(|ctx, tx| {
+            let s = load_settings(tx)?;
+            let keys = tx.keys()?;
+            if s.pkcs11.is_none() {
+                return Ok(Vec::new());
+            }
+            let objects = ctx.hsm(&s)?.private_key_ids()?;
+            let mut out = Vec::new();
+            let mut known = Vec::new();
+            for k in &keys {
+                let Some(hex) = &k.hsm_id else { continue };
+                let id = hsm::id_from_hex(hex)?;
+                if !objects.contains(&id) {
+                    out.push(json!({
+                        "kind": "missing_object",
+                        "kid": k.kid,
+                        "message": format!("signing key {} ({}) has no private key object (CKA_ID {hex}) in the token", k.kid, k.state.as_str()),
+                    }));
+                }
+                known.push(id);
+            }
+            for id in objects.iter().filter(|id| !known.contains(id)) {
+                let hex = hsm::id_hex(id);
+                out.push(json!({
+                    "kind": "orphan_object",
+                    "id": hex,
+                    "message": format!("private key object CKA_ID {hex} belongs to no signing key of this store (destroy it, or restore the store that has it)"),
+                }));
+            }
+            Ok(out)
+        })
+    }
+
     /// The encrypted PKCS#8 PEM of a key (for `openssl pkey`); an unencrypted
     /// PEM only for `--insecure-dev-keys` stores.
     ///
@@ -646,6 +815,11 @@ impl<S: Store> Issuer<S> {
                 .into_iter()
                 .find(|k| k.kid == kid)
                 .ok_or_else(|| not_found("signing key", kid))?;
+            if k.hsm_id.is_some() {
+                return Err(Error::usage(format!(
+                    "signing key {kid} is kept in a PKCS#11 token and cannot be exported (CKA_EXTRACTABLE is false)"
+                )));
+            }
             let stored = k.private_key.as_ref().ok_or_else(|| {
                 Error::crypto(format!("the private key of {kid} has been destroyed"))
             })?;
@@ -1285,7 +1459,7 @@ fn issue_in(
         Err(Denied { class, why }) => return refuse(tx, Some(&pk), Some(&id), class, why),
     };
     let active = active_key(tx)?;
-    let signer = ctx.signer(&active)?;
+    let mut signer = ctx.signer(&active, s)?;
     let jti = keys::random_b64(16);
     let exp = now.saturating_add(ttl);
     let slot = tx.allocate_status(STATUS_LIST_CAPACITY, now)?;
@@ -1313,7 +1487,7 @@ fn issue_in(
         json!({"status_list": {"idx": slot.idx, "uri": status_list_uri(s, slot.list)}}),
     );
     let token = compact_jws(
-        signer,
+        &mut signer,
         &active.kid,
         TOKEN_TYP,
         &Value::Object(claims.clone()),

@@ -50,6 +50,9 @@ pub struct Settings {
     pub jwks_max_age: u64,
     /// PBKDF2 iterations for private keys encrypted at rest.
     pub kdf_iterations: u32,
+    /// Where new signing keys are kept: `None` in the store (encrypted
+    /// PKCS#8, the default), or in a PKCS#11 token.
+    pub pkcs11: Option<super::hsm::Pkcs11Config>,
 }
 
 impl Settings {
@@ -66,6 +69,7 @@ impl Settings {
             retain: DEFAULT_RETAIN,
             jwks_max_age: DEFAULT_JWKS_MAX_AGE,
             kdf_iterations: DEFAULT_KDF_ITERATIONS,
+            pkcs11: None,
         }
     }
 
@@ -85,6 +89,17 @@ impl Settings {
             return u("--issuer must not be empty".into());
         }
         keys::check_supported(self.alg)?;
+        if self.pkcs11.is_some()
+            && !matches!(
+                self.alg,
+                Algorithm::ES256 | Algorithm::RS256 | Algorithm::PS256
+            )
+        {
+            return u(format!(
+                "--key-store pkcs11 keeps ES256, RS256 and PS256 keys; {} keys cannot be generated in the token",
+                self.alg
+            ));
+        }
         if self.token_ttl == 0 || self.max_token_ttl == 0 {
             return u("token lifetimes must be positive".into());
         }
@@ -126,6 +141,10 @@ impl Settings {
         m.insert("retain", self.retain.to_string());
         m.insert("jwks_max_age", self.jwks_max_age.to_string());
         m.insert("kdf_iterations", self.kdf_iterations.to_string());
+        if let Some(p) = &self.pkcs11 {
+            m.insert("pkcs11_module", p.module.clone());
+            m.insert("pkcs11_token", p.token.clone());
+        }
         m
     }
 
@@ -158,6 +177,13 @@ impl Settings {
             jwks_max_age: num("jwks_max_age")?,
             kdf_iterations: u32::try_from(num("kdf_iterations")?)
                 .map_err(|_| Error::storage("setting kdf_iterations is out of range"))?,
+            pkcs11: match (rows.get("pkcs11_module"), rows.get("pkcs11_token")) {
+                (Some(module), Some(token)) => Some(super::hsm::Pkcs11Config {
+                    module: module.clone(),
+                    token: token.clone(),
+                }),
+                _ => None,
+            },
         })
     }
 }

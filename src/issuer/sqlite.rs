@@ -116,6 +116,9 @@ ALTER TABLE provisioning_keys ADD COLUMN previous_until INTEGER;
 CREATE INDEX token_exp ON tokens (exp);
 CREATE INDEX revocation_value ON revocations (kind, value);
 ",
+    r"
+ALTER TABLE signing_keys ADD COLUMN hsm_id TEXT;
+",
 ];
 
 /// An issuer store in one SQLite file.
@@ -392,7 +395,7 @@ impl StatusTx for SqliteTx<'_> {
     }
 }
 
-const KEY_COLUMNS: &str = "kid, alg, state, created_at, activated_at, retiring_at, retired_at, revoked_at, revoke_reason, destroyed_at, public_jwk, private_key, encrypted";
+const KEY_COLUMNS: &str = "kid, alg, state, created_at, activated_at, retiring_at, retired_at, revoked_at, revoke_reason, destroyed_at, public_jwk, private_key, encrypted, hsm_id";
 
 fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
     let alg: String = r.get(1)?;
@@ -412,6 +415,7 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         public_jwk: r.get(10)?,
         private_key: private.map(Zeroizing::new),
         encrypted: r.get(12)?,
+        hsm_id: r.get(13)?,
     })
 }
 
@@ -500,7 +504,7 @@ impl Tx for SqliteTx<'_> {
 
     fn insert_key(&mut self, k: &KeyRecord) -> Result<()> {
         self.tx.execute(
-            &format!("INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+            &format!("INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
             params![
                 k.kid,
                 k.alg.name(),
@@ -515,6 +519,7 @@ impl Tx for SqliteTx<'_> {
                 k.public_jwk,
                 k.private_key.as_ref().map(|v| v.as_slice()),
                 k.encrypted,
+                k.hsm_id,
             ],
         )?;
         Ok(())
@@ -523,7 +528,8 @@ impl Tx for SqliteTx<'_> {
     fn update_key(&mut self, k: &KeyRecord) -> Result<()> {
         let n = self.tx.execute(
             "UPDATE signing_keys SET state = ?2, activated_at = ?3, retiring_at = ?4, retired_at = ?5,
-             revoked_at = ?6, revoke_reason = ?7, destroyed_at = ?8, private_key = ?9 WHERE kid = ?1",
+             revoked_at = ?6, revoke_reason = ?7, destroyed_at = ?8, private_key = ?9, hsm_id = ?10
+             WHERE kid = ?1",
             params![
                 k.kid,
                 k.state.as_str(),
@@ -534,6 +540,7 @@ impl Tx for SqliteTx<'_> {
                 k.revoke_reason,
                 opt_i64(k.destroyed_at)?,
                 k.private_key.as_ref().map(|v| v.as_slice()),
+                k.hsm_id,
             ],
         )?;
         if n != 1 {

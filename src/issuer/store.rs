@@ -48,6 +48,16 @@ pub struct KeyRecord {
     pub private_key: Option<Zeroizing<Vec<u8>>>,
     /// Whether `private_key` is encrypted.
     pub encrypted: bool,
+    /// For a key kept in a PKCS#11 token: its objects' `CKA_ID` (hex); the
+    /// private key never leaves the token and `private_key` is `None`.
+    pub hsm_id: Option<String>,
+}
+
+impl KeyRecord {
+    /// Whether the private key still exists (in the store or in a token).
+    pub fn has_private(&self) -> bool {
+        self.private_key.is_some() || self.hsm_id.is_some()
+    }
 }
 
 impl core::fmt::Debug for KeyRecord {

@@ -32,6 +32,9 @@ pub struct StoreArgs {
     /// Store/use private keys UNENCRYPTED when no passphrase is given (development only; warned on every use).
     #[arg(long = "insecure-dev-keys")]
     insecure_dev_keys: bool,
+    /// File holding the user PIN of the PKCS#11 token (`init --key-store pkcs11`) [else env: JWT_EDGE_PKCS11_PIN].
+    #[arg(long = "pkcs11-pin-file", value_name = "FILE")]
+    pkcs11_pin_file: Option<PathBuf>,
 }
 
 impl StoreArgs {
@@ -65,7 +68,23 @@ impl StoreArgs {
         if pass.as_ref().is_some_and(|p| p.is_empty()) {
             return Err(usage("the passphrase is empty"));
         }
-        Ok(Secrets::new(pass, self.insecure_dev_keys))
+        let pin = match &self.pkcs11_pin_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    usage(format!(
+                        "cannot read --pkcs11-pin-file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                Some(Zeroizing::new(
+                    text.trim_end_matches(['\r', '\n']).to_owned(),
+                ))
+            }
+            None => std::env::var("JWT_EDGE_PKCS11_PIN")
+                .ok()
+                .map(Zeroizing::new),
+        };
+        Ok(Secrets::new(pass, self.insecure_dev_keys).with_pkcs11_pin(pin))
     }
 }
 
@@ -120,6 +139,23 @@ pub struct InitArgs {
     /// PBKDF2-HMAC-SHA256 iterations for encrypted private keys (default 600000; lower only for tests).
     #[arg(long = "kdf-iterations", hide = true)]
     kdf_iterations: Option<u32>,
+    /// Where signing keys are kept: in the store (encrypted PKCS#8) or in a PKCS#11 token.
+    #[arg(long = "key-store", default_value = "local", value_parser = ["local", "pkcs11"])]
+    key_store: String,
+    /// The PKCS#11 module (shared library), with --key-store pkcs11.
+    #[arg(
+        long = "pkcs11-module",
+        value_name = "PATH",
+        required_if_eq("key_store", "pkcs11")
+    )]
+    pkcs11_module: Option<String>,
+    /// The label of the PKCS#11 token, with --key-store pkcs11.
+    #[arg(
+        long = "pkcs11-token",
+        value_name = "LABEL",
+        required_if_eq("key_store", "pkcs11")
+    )]
+    pkcs11_token: Option<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -159,6 +195,12 @@ enum KeysCommand {
         /// Why (recorded in the audit log).
         #[arg(long)]
         reason: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Compare the store with the PKCS#11 token: keys whose object is
+    /// missing, and objects no key refers to (exit 1 when any).
+    Check {
         #[command(flatten)]
         common: Common,
     },
@@ -639,6 +681,12 @@ pub fn init(a: &InitArgs) -> ExitCode {
         if let Some(n) = a.kdf_iterations {
             s.kdf_iterations = n;
         }
+        if a.key_store == "pkcs11" {
+            s.pkcs11 = Some(jwt_edge::issuer::hsm::Pkcs11Config {
+                module: a.pkcs11_module.clone().unwrap_or_default(),
+                token: a.pkcs11_token.clone().unwrap_or_default(),
+            });
+        }
         let steps = issuer.init(&s, now)?;
         Ok(steps_out(&a.common, steps))
     })
@@ -656,6 +704,27 @@ pub fn keys_cmd(a: &KeysArgs) -> ExitCode {
                 Out::Lines(vec![rec.kid])
             })
         }),
+        KeysCommand::Check { common } => {
+            let mut findings = 0usize;
+            let code = with_issuer(common, false, |issuer, _| {
+                let out = issuer.check_keys()?;
+                findings = out.len();
+                Ok(if common.json {
+                    Out::Json(Value::from(out))
+                } else {
+                    Out::Lines(
+                        out.iter()
+                            .map(|f| format!("{}\t{}", opt(&f["kind"]), opt(&f["message"])))
+                            .collect(),
+                    )
+                })
+            });
+            if findings > 0 && code == ExitCode::SUCCESS {
+                ExitCode::from(1)
+            } else {
+                code
+            }
+        }
         KeysCommand::List { common } => {
             with_issuer(common, false, |issuer, _| {
                 let list: Vec<Value> = issuer.keys()?.iter().map(service::key_json).collect();

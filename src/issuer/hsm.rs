@@ -1,0 +1,464 @@
+//! Key custody in a PKCS#11 token (`init --key-store pkcs11`), through the
+//! `cryptoki` binding: keys are generated inside the token
+//! (`C_GenerateKeyPair`) as token objects that are sensitive and not
+//! extractable, sign there, and are destroyed there; the store keeps only
+//! the public key and the object's `CKA_ID`. Tested with SoftHSM2.
+//!
+//! Supported: ES256 (`CKM_ECDSA` over a SHA-256 digest: the token's `r || s`
+//! is already the JWS form), RS256 (`CKM_SHA256_RSA_PKCS`) and PS256
+//! (`CKM_SHA256_RSA_PKCS_PSS`, MGF1-SHA-256, 32-byte salt). EdDSA is refused
+//! (`CKM_EDDSA` support varies by token).
+//!
+//! The PIN is held in a [`Zeroizing`] string, never printed, logged or
+//! audited; errors name the module, the token label and kids only.
+
+use std::format;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::{b64url_encode, Algorithm};
+
+use super::{Error, ErrorKind, Result};
+
+/// Where the keys are: the PKCS#11 module (a shared library) and the token
+/// label. Stored in the settings; the PIN is not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pkcs11Config {
+    /// Path of the PKCS#11 module, e.g. `/usr/lib/softhsm/libsofthsm2.so`.
+    pub module: String,
+    /// The token's label.
+    pub token: String,
+}
+
+/// The DER of the P-256 curve OID (1.2.840.10045.3.1.7), `CKA_EC_PARAMS`.
+const P256_OID: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+
+/// An open token: the module, a logged-in session, and what to log in with
+/// again when the session is lost (token removed and reinserted, module
+/// restarted).
+pub struct Hsm {
+    config: Pkcs11Config,
+    pin: Zeroizing<String>,
+    ctx: Pkcs11,
+    slot: Slot,
+    session: Option<Session>,
+}
+
+impl core::fmt::Debug for Hsm {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Hsm")
+            .field("module", &self.config.module)
+            .field("token", &self.config.token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Hsm {
+    fn drop(&mut self) {
+        // Close the session, then C_Finalize (the module may be opened again).
+        self.session = None;
+        let _ = self.ctx.clone().finalize();
+    }
+}
+
+fn hsm_error(what: &str, e: &cryptoki::error::Error) -> Error {
+    Error::new(ErrorKind::Crypto, format!("PKCS#11: {what}: {e}"))
+}
+
+/// Whether an error means the session (or login) is gone and a new
+/// session may succeed.
+fn session_lost(e: &cryptoki::error::Error) -> bool {
+    use cryptoki::error::RvError;
+    matches!(
+        e,
+        cryptoki::error::Error::Pkcs11(
+            RvError::SessionHandleInvalid
+                | RvError::SessionClosed
+                | RvError::UserNotLoggedIn
+                | RvError::DeviceRemoved
+                | RvError::TokenNotPresent,
+            _
+        )
+    )
+}
+
+impl Hsm {
+    /// Loads the module, finds the token by label and logs in.
+    ///
+    /// # Errors
+    /// The module cannot be loaded, no token has the label, or the login
+    /// fails (wrong PIN): errors name the module and token, never the PIN.
+    pub fn open(config: &Pkcs11Config, pin: Zeroizing<String>) -> Result<Self> {
+        let ctx = Pkcs11::new(&config.module)
+            .map_err(|e| hsm_error(&format!("cannot load the module {}", config.module), &e))?;
+        match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+            Ok(())
+            | Err(cryptoki::error::Error::Pkcs11(
+                cryptoki::error::RvError::CryptokiAlreadyInitialized,
+                _,
+            )) => {}
+            Err(e) => return Err(hsm_error("C_Initialize", &e)),
+        }
+        let slots = ctx
+            .get_slots_with_token()
+            .map_err(|e| hsm_error("C_GetSlotList", &e))?;
+        let slot = slots
+            .into_iter()
+            .find(|s| {
+                ctx.get_token_info(*s)
+                    .is_ok_and(|i| i.label().trim_end() == config.token)
+            })
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "no PKCS#11 token labelled {:?} in {}",
+                    config.token, config.module
+                ))
+            })?;
+        let mut hsm = Self {
+            config: config.clone(),
+            pin,
+            ctx,
+            slot,
+            session: None,
+        };
+        hsm.session()?;
+        Ok(hsm)
+    }
+
+    /// The logged-in session, opened (again) when needed.
+    fn session(&mut self) -> Result<&Session> {
+        if self.session.is_none() {
+            let s = self
+                .ctx
+                .open_rw_session(self.slot)
+                .map_err(|e| hsm_error("C_OpenSession", &e))?;
+            let pin = AuthPin::new(self.pin.as_str().into());
+            match s.login(UserType::User, Some(&pin)) {
+                Ok(()) => {}
+                Err(cryptoki::error::Error::Pkcs11(
+                    cryptoki::error::RvError::UserAlreadyLoggedIn,
+                    _,
+                )) => {}
+                Err(e) => {
+                    return Err(Error::new(
+                        ErrorKind::Passphrase,
+                        format!(
+                            "PKCS#11: cannot log in to token {:?} (wrong PIN?): {e}",
+                            self.config.token
+                        ),
+                    ))
+                }
+            }
+            self.session = Some(s);
+        }
+        self.session
+            .as_ref()
+            .ok_or_else(|| Error::crypto("PKCS#11: no session"))
+    }
+
+    /// Runs `f` on the session; once more on a new session when the first
+    /// attempt lost it (token reinserted, module restarted).
+    fn with_session<T>(
+        &mut self,
+        what: &str,
+        f: impl Fn(&Session) -> cryptoki::error::Result<T>,
+    ) -> Result<T> {
+        let first = f(self.session()?);
+        match first {
+            Ok(v) => Ok(v),
+            Err(e) if session_lost(&e) => {
+                self.session = None;
+                f(self.session()?).map_err(|e| hsm_error(what, &e))
+            }
+            Err(e) => Err(hsm_error(what, &e)),
+        }
+    }
+
+    /// Generates a key pair for `alg` inside the token: the private key is a
+    /// token object, sensitive, not extractable, usable only to sign. Returns
+    /// the public JWK (with `kid` = its RFC 7638 thumbprint, `alg`, `use`)
+    /// and the objects' `CKA_ID`; their `CKA_LABEL` is the kid.
+    ///
+    /// # Errors
+    /// EdDSA (not supported through PKCS#11 here), token errors.
+    pub fn generate(&mut self, alg: Algorithm) -> Result<(Map<String, Value>, Vec<u8>)> {
+        let id = {
+            use rand_core::{OsRng, RngCore};
+            let mut id = std::vec![0u8; 16];
+            OsRng.fill_bytes(&mut id);
+            id
+        };
+        let (mechanism, public_template) = match alg {
+            Algorithm::ES256 => (
+                Mechanism::EccKeyPairGen,
+                std::vec![Attribute::EcParams(P256_OID.to_vec())],
+            ),
+            Algorithm::RS256 | Algorithm::PS256 => (
+                Mechanism::RsaPkcsKeyPairGen,
+                std::vec![
+                    Attribute::ModulusBits(2048.into()),
+                    Attribute::PublicExponent(std::vec![0x01, 0x00, 0x01]),
+                ],
+            ),
+            other => {
+                return Err(Error::usage(format!(
+                    "{other} keys cannot be kept in a PKCS#11 token here (supported: ES256, RS256, PS256)"
+                )))
+            }
+        };
+        let mut public = public_template;
+        public.extend([
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Verify(true),
+            Attribute::Id(id.clone()),
+        ]);
+        let private = [
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(true),
+            Attribute::Id(id.clone()),
+        ];
+        let (pub_handle, priv_handle) = self.with_session("C_GenerateKeyPair", |s| {
+            s.generate_key_pair(&mechanism, &public, &private)
+        })?;
+        let jwk = self.public_jwk(alg, pub_handle)?;
+        let kid = thumbprint(&jwk);
+        let label = kid.as_bytes().to_vec();
+        self.with_session("C_SetAttributeValue", |s| {
+            s.update_attributes(pub_handle, &[Attribute::Label(label.clone())])?;
+            s.update_attributes(priv_handle, &[Attribute::Label(label.clone())])
+        })?;
+        let mut out = jwk;
+        out.insert("kid".into(), kid.into());
+        out.insert("alg".into(), alg.name().into());
+        out.insert("use".into(), "sig".into());
+        Ok((out, id))
+    }
+
+    fn public_jwk(&mut self, alg: Algorithm, handle: ObjectHandle) -> Result<Map<String, Value>> {
+        let bad = || Error::crypto("PKCS#11: the token returned a malformed public key");
+        if alg == Algorithm::ES256 {
+            let attrs = self.with_session("C_GetAttributeValue", |s| {
+                s.get_attributes(handle, &[AttributeType::EcPoint])
+            })?;
+            let point = attrs
+                .into_iter()
+                .find_map(|a| match a {
+                    Attribute::EcPoint(p) => Some(p),
+                    _ => None,
+                })
+                .ok_or_else(bad)?;
+            // DER OCTET STRING (04 41) around the uncompressed point, or the point itself.
+            let raw = match point.as_slice() {
+                [0x04, 0x41, rest @ ..] if rest.len() == 65 => rest,
+                p if p.len() == 65 => p,
+                _ => return Err(bad()),
+            };
+            let (x, y) = match raw {
+                [0x04, xy @ ..] if xy.len() == 64 => xy.split_at(32),
+                _ => return Err(bad()),
+            };
+            let Value::Object(m) =
+                json!({"kty": "EC", "crv": "P-256", "x": b64url_encode(x), "y": b64url_encode(y)})
+            else {
+                return Err(bad());
+            };
+            return Ok(m);
+        }
+        let attrs = self.with_session("C_GetAttributeValue", |s| {
+            s.get_attributes(
+                handle,
+                &[AttributeType::Modulus, AttributeType::PublicExponent],
+            )
+        })?;
+        let (mut n, mut e) = (None, None);
+        for a in attrs {
+            match a {
+                Attribute::Modulus(v) => n = Some(v),
+                Attribute::PublicExponent(v) => e = Some(v),
+                _ => {}
+            }
+        }
+        let (n, e) = (n.ok_or_else(bad)?, e.ok_or_else(bad)?);
+        let strip = |v: &[u8]| -> Vec<u8> {
+            let start = v.iter().position(|b| *b != 0).unwrap_or(v.len());
+            v.get(start..).unwrap_or_default().to_vec()
+        };
+        let Value::Object(m) =
+            json!({"kty": "RSA", "n": b64url_encode(&strip(&n)), "e": b64url_encode(&strip(&e))})
+        else {
+            return Err(bad());
+        };
+        Ok(m)
+    }
+
+    /// The private key object with this `CKA_ID`.
+    fn private_key(&mut self, id: &[u8], kid: &str) -> Result<ObjectHandle> {
+        let template = [
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Id(id.to_vec()),
+        ];
+        let found = self.with_session("C_FindObjects", |s| s.find_objects(&template))?;
+        found.into_iter().next().ok_or_else(|| {
+            Error::crypto(format!(
+                "the private key of signing key {kid} is missing from PKCS#11 token {:?}",
+                self.config.token
+            ))
+        })
+    }
+
+    /// Signs `message` with the key `id` (the JWS signature bytes).
+    ///
+    /// # Errors
+    /// The object is missing, the token refuses.
+    pub fn sign(
+        &mut self,
+        alg: Algorithm,
+        id: &[u8],
+        kid: &str,
+        message: &[u8],
+    ) -> Result<Vec<u8>> {
+        let key = self.private_key(id, kid)?;
+        match alg {
+            Algorithm::ES256 => {
+                let digest = Sha256::digest(message).to_vec();
+                self.with_session("C_Sign", |s| s.sign(&Mechanism::Ecdsa, key, &digest))
+            }
+            Algorithm::RS256 => self.with_session("C_Sign", |s| {
+                s.sign(&Mechanism::Sha256RsaPkcs, key, message)
+            }),
+            Algorithm::PS256 => {
+                let params = PkcsPssParams {
+                    hash_alg: MechanismType::SHA256,
+                    mgf: PkcsMgfType::MGF1_SHA256,
+                    s_len: 32.into(),
+                };
+                self.with_session("C_Sign", |s| {
+                    s.sign(&Mechanism::Sha256RsaPkcsPss(params), key, message)
+                })
+            }
+            other => Err(Error::usage(format!(
+                "{other} is not supported with PKCS#11 keys"
+            ))),
+        }
+    }
+
+    /// Destroys both objects with this `CKA_ID` (`C_DestroyObject`); none
+    /// left is not an error.
+    ///
+    /// # Errors
+    /// Token errors.
+    pub fn destroy(&mut self, id: &[u8]) -> Result<usize> {
+        let template = [Attribute::Id(id.to_vec())];
+        let found = self.with_session("C_FindObjects", |s| s.find_objects(&template))?;
+        let n = found.len();
+        for h in found {
+            self.with_session("C_DestroyObject", |s| s.destroy_object(h))?;
+        }
+        Ok(n)
+    }
+
+    /// The `CKA_ID`s of the private keys in the token (for `keys check`).
+    ///
+    /// # Errors
+    /// Token errors.
+    pub fn private_key_ids(&mut self) -> Result<Vec<Vec<u8>>> {
+        let template = [Attribute::Class(ObjectClass::PRIVATE_KEY)];
+        let found = self.with_session("C_FindObjects", |s| s.find_objects(&template))?;
+        let mut ids = Vec::new();
+        for h in found {
+            let attrs = self.with_session("C_GetAttributeValue", |s| {
+                s.get_attributes(h, &[AttributeType::Id])
+            })?;
+            for a in attrs {
+                if let Attribute::Id(id) = a {
+                    ids.push(id);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// `(CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_TOKEN)` of the private key `id`.
+    ///
+    /// # Errors
+    /// The object is missing, token errors.
+    pub fn private_key_attributes(&mut self, id: &[u8]) -> Result<(bool, bool, bool)> {
+        let key = self.private_key(id, "?")?;
+        let attrs = self.with_session("C_GetAttributeValue", |s| {
+            s.get_attributes(
+                key,
+                &[
+                    AttributeType::Sensitive,
+                    AttributeType::Extractable,
+                    AttributeType::Token,
+                ],
+            )
+        })?;
+        let (mut sensitive, mut extractable, mut token) = (false, true, false);
+        for a in attrs {
+            match a {
+                Attribute::Sensitive(v) => sensitive = v,
+                Attribute::Extractable(v) => extractable = v,
+                Attribute::Token(v) => token = v,
+                _ => {}
+            }
+        }
+        Ok((sensitive, extractable, token))
+    }
+}
+
+/// RFC 7638 thumbprint of a public JWK (EC or RSA members only).
+fn thumbprint(jwk: &Map<String, Value>) -> String {
+    let get = |k: &str| jwk.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let canonical = if get("kty") == "EC" {
+        format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            get("crv"),
+            get("x"),
+            get("y")
+        )
+    } else {
+        format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, get("e"), get("n"))
+    };
+    b64url_encode(&Sha256::digest(canonical.as_bytes()))
+}
+
+/// The `CKA_ID` as stored (hex).
+pub fn id_hex(id: &[u8]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses a stored hex `CKA_ID`.
+///
+/// # Errors
+/// Not hex.
+pub fn id_from_hex(hex: &str) -> Result<Vec<u8>> {
+    let bytes = hex.as_bytes();
+    if bytes.len() % 2 != 0 {
+        return Err(Error::storage("malformed PKCS#11 object id"));
+    }
+    bytes
+        .chunks(2)
+        .map(|c| {
+            core::str::from_utf8(c)
+                .ok()
+                .and_then(|s| u8::from_str_radix(s, 16).ok())
+                .ok_or_else(|| Error::storage("malformed PKCS#11 object id"))
+        })
+        .collect()
+}

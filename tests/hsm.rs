@@ -1,0 +1,569 @@
+//! Issue #17 (part): signing keys in a PKCS#11 token, tested with SoftHSM2
+//! (Debian's `softhsm2`, installed by pkg-scripts/setup) on a token in a
+//! temporary directory (`SOFTHSM2_CONF`):
+//! - `init --key-store pkcs11` for ES256, RS256 and PS256; EdDSA refused;
+//! - issuance through the CLI verified by `jwt_edge::verify` and by jose
+//!   against the published JWKS;
+//! - the private keys' attributes read back through PKCS#11: sensitive, not
+//!   extractable, token objects; `keys export` refused;
+//! - a simulated year of rotation: destroyed keys' objects leave the token,
+//!   `keys check` finds store and token in agreement, and reports an orphan
+//!   object and a missing one;
+//! - the PIN never appears in the database, the audit log or any output;
+//! - `jwt-edge serve` signing through the token.
+
+#![cfg(not(target_arch = "wasm32"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use jwt_edge::issuer::hsm::{self, Hsm, Pkcs11Config};
+use jwt_edge::{KeySet, Policy};
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+const BIN: &str = env!("CARGO_BIN_EXE_jwt-edge");
+const ISS: &str = "https://issuer.test";
+const T0: u64 = 1_700_000_000;
+const PIN: &str = "pin-4a7c9e1b";
+const SO_PIN: &str = "so-pin-3f8d2a";
+const DAY: u64 = 86_400;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+/// One PKCS#11 module per process: tokens opened in this process, one at a time.
+static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static CONF: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// One SoftHSM2 configuration (and token directory) for this test process:
+/// SoftHSM reads `SOFTHSM2_CONF` once, at `C_Initialize`; each test makes its
+/// own token in it.
+fn softhsm_conf() -> &'static PathBuf {
+    CONF.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("jwt-edge-softhsm-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("tokens")).unwrap();
+        let conf = dir.join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                dir.join("tokens").display()
+            ),
+        )
+        .unwrap();
+        // Before any thread of this process opens the module.
+        std::env::set_var("SOFTHSM2_CONF", &conf);
+        conf
+    })
+}
+
+/// The SoftHSM2 module, where Debian installs it.
+fn module() -> String {
+    for p in [
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    ] {
+        if Path::new(p).exists() {
+            return p.to_owned();
+        }
+    }
+    panic!("SoftHSM2 is not installed (pkg-scripts/setup installs Debian's softhsm2)");
+}
+
+/// A token in a temporary directory, a store beside it, the PIN in a file.
+struct Token {
+    dir: PathBuf,
+    label: String,
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Token {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "jwt-edge-hsm-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = softhsm_conf();
+        std::fs::write(dir.join("pin"), format!("{PIN}\n")).unwrap();
+        let label = format!("jwt-edge-{}", COUNTER.fetch_add(1, Ordering::SeqCst));
+        let out = Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", conf)
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                &label,
+                "--so-pin",
+                SO_PIN,
+                "--pin",
+                PIN,
+            ])
+            .output()
+            .expect("softhsm2-util (pkg-scripts/setup installs Debian's softhsm2)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self { dir, label }
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.join("issuer.db")
+    }
+
+    fn config(&self) -> Pkcs11Config {
+        Pkcs11Config {
+            module: module(),
+            token: self.label.clone(),
+        }
+    }
+
+    /// The token opened in this process (one at a time: hold the guard
+    /// while the `Hsm` lives).
+    fn open(&self) -> (std::sync::MutexGuard<'static, ()>, Hsm) {
+        let guard = IN_PROCESS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        softhsm_conf();
+        let h = Hsm::open(&self.config(), Zeroizing::new(PIN.to_owned())).unwrap();
+        (guard, h)
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .arg("--db")
+            .arg(self.db())
+            .arg("--pkcs11-pin-file")
+            .arg(self.dir.join("pin"))
+            .env("SOFTHSM2_CONF", softhsm_conf())
+            .env_remove("JWT_EDGE_PASSPHRASE")
+            .env_remove("JWT_EDGE_PKCS11_PIN")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        if let Some(text) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        let out = child.wait_with_output().unwrap();
+        for stream in [&out.stdout, &out.stderr] {
+            assert!(
+                !String::from_utf8_lossy(stream).contains(PIN),
+                "the PIN appeared in the output of {args:?}"
+            );
+        }
+        out
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args, None);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn init(&self, alg: &str, extra: &[&str]) -> Output {
+        let now = T0.to_string();
+        let module = module();
+        let mut args = vec![
+            "init",
+            "--issuer",
+            ISS,
+            "--alg",
+            alg,
+            "--key-store",
+            "pkcs11",
+            "--pkcs11-module",
+            &module,
+            "--pkcs11-token",
+            &self.label,
+            "--now",
+            &now,
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args, None)
+    }
+
+    fn provision(&self, now: u64) -> String {
+        self.ok(&[
+            "provision",
+            "create",
+            "--name",
+            "svc",
+            "--scope",
+            "read",
+            "--aud",
+            "https://api.test",
+            "--ttl",
+            "400d",
+            "--now",
+            &now.to_string(),
+        ])
+        .trim()
+        .to_owned()
+    }
+
+    fn issue(&self, key: &str, now: u64) -> String {
+        let out = self.run(
+            &[
+                "issue",
+                "--provisioning-key",
+                "-",
+                "--now",
+                &now.to_string(),
+            ],
+            Some(key),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    fn verify(&self, token: &str, now: u64) -> Value {
+        let jwks = self.ok(&["jwks"]);
+        let keys = KeySet::from_jwks(jwks.as_bytes()).unwrap();
+        let v = jwt_edge::verify(
+            token,
+            &keys,
+            &Policy::new().issuer(ISS).audience("https://api.test"),
+            now,
+        )
+        .unwrap_or_else(|e| panic!("{}: {}", e.code(), e.message()));
+        Value::Object(v.claims)
+    }
+
+    fn keys(&self) -> Vec<Value> {
+        let out = self.ok(&["keys", "list", "--json"]);
+        serde_json::from_str::<Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+/// jose (npm, the project's lockfile) verifies `token` with `jwks`.
+fn jose_verifies(jwks: &str, token: &str, now: u64) {
+    let script = r#"
+import { createLocalJWKSet, jwtVerify } from "jose";
+const [jwks, token, now] = process.argv.slice(1);
+const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(JSON.parse(jwks)), {
+  issuer: "https://issuer.test", audience: "https://api.test", currentDate: new Date(Number(now) * 1000),
+});
+console.log(protectedHeader.alg, payload.iss);
+"#;
+    let out = Command::new("node")
+        .args([
+            "--input-type=module",
+            "-e",
+            script,
+            jwks,
+            token,
+            &now.to_string(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "jose refused a token signed in the token: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The bytes of every file under `dir` contain `needle`?
+fn files_contain(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            hits.extend(files_contain(&p, needle));
+        } else if p.file_name().is_some_and(|n| n != "pin") {
+            let bytes = std::fs::read(&p).unwrap_or_default();
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                hits.push(p);
+            }
+        }
+    }
+    hits
+}
+
+#[test]
+fn keys_live_in_the_token_sign_there_and_never_leave_it() {
+    for alg in ["ES256", "RS256", "PS256"] {
+        let t = Token::new();
+        let out = t.init(alg, &["--kdf-iterations", "1000"]);
+        assert!(
+            out.status.success(),
+            "{alg}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let key = t.provision(T0);
+        let token = t.issue(&key, T0 + 10);
+        let claims = t.verify(&token, T0 + 20);
+        assert_eq!(claims["iss"], ISS);
+        jose_verifies(&t.ok(&["jwks"]), &token, T0 + 20);
+        let header = jwt_edge::inspect(&token, None).unwrap().header;
+        assert_eq!(header["alg"], alg);
+        let keys = t.keys();
+        let active = keys.iter().find(|k| k["state"] == "active").unwrap();
+        assert_eq!(active["custody"], "pkcs11");
+        assert_eq!(active["kid"], header["kid"]);
+        // The private key, read back through PKCS#11.
+        let id = hsm::id_from_hex(active["pkcs11_id"].as_str().unwrap()).unwrap();
+        let (guard, mut h) = t.open();
+        let (sensitive, extractable, on_token) = h.private_key_attributes(&id).unwrap();
+        assert!(
+            sensitive && !extractable && on_token,
+            "{alg}: {sensitive} {extractable} {on_token}"
+        );
+        drop(h);
+        drop(guard);
+        // Nothing to export.
+        let kid = active["kid"].as_str().unwrap();
+        let out = t.run(&["keys", "export", kid], None);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be exported"));
+        // The store holds no private key material and no PIN.
+        let audit = t.ok(&["audit", "--json"]);
+        assert!(!audit.contains(PIN));
+        assert!(files_contain(&t.dir, PIN.as_bytes()).is_empty());
+        // The signature verifies with the token's own public key, too.
+        let check = t.run(&["keys", "check"], None);
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+    // EdDSA cannot be generated in the token: refused at init.
+    let t = Token::new();
+    let out = t.init("EdDSA", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ES256, RS256 and PS256"));
+    // A wrong PIN is an error that does not echo it.
+    let t = Token::new();
+    std::fs::write(t.dir.join("pin"), "wrong-pin\n").unwrap();
+    let out = t.init("ES256", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot log in") && !err.contains("wrong-pin"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_simulated_year_of_rotation_keeps_store_and_token_in_agreement() {
+    let t = Token::new();
+    let out = t.init(
+        "ES256",
+        &[
+            "--rotate-every",
+            "30d",
+            "--pre-publish",
+            "1d",
+            "--retain",
+            "7d",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = t.provision(T0);
+    let mut kids = std::collections::BTreeSet::new();
+    for day in (0..365).step_by(3) {
+        let now = T0 + day * DAY + 60;
+        t.ok(&["keys", "rotate", "--now", &now.to_string()]);
+        if day % 30 == 0 {
+            let token = t.issue(&key, now + 1);
+            t.verify(&token, now + 2);
+            kids.insert(jwt_edge::inspect(&token, None).unwrap().header["kid"].to_string());
+        }
+    }
+    assert!(kids.len() >= 10, "{} signing keys used", kids.len());
+    let keys = t.keys();
+    let destroyed = keys.iter().filter(|k| k["state"] == "destroyed").count();
+    assert!(destroyed >= 8, "{destroyed} keys destroyed");
+    // Exactly the keys that still have a private key have an object.
+    let (guard, mut h) = t.open();
+    let objects = h.private_key_ids().unwrap();
+    let alive: Vec<Vec<u8>> = keys
+        .iter()
+        .filter_map(|k| k["pkcs11_id"].as_str())
+        .map(|h| hsm::id_from_hex(h).unwrap())
+        .collect();
+    assert_eq!(objects.len(), alive.len());
+    assert!(alive.iter().all(|id| objects.contains(id)));
+    assert!(keys
+        .iter()
+        .filter(|k| k["state"] == "destroyed")
+        .all(|k| k["pkcs11_id"].is_null()));
+    let check = t.run(&["keys", "check", "--json"], None);
+    assert_eq!(check.status.code(), Some(0));
+    // An object nobody refers to (a rotation whose store transaction failed
+    // after C_GenerateKeyPair), and a key whose object is gone.
+    let (_, orphan) = h.generate(jwt_edge::Algorithm::ES256).unwrap();
+    let pending = keys.iter().find(|k| k["state"] == "active").unwrap();
+    let gone = hsm::id_from_hex(pending["pkcs11_id"].as_str().unwrap()).unwrap();
+    h.destroy(&gone).unwrap();
+    drop(h);
+    drop(guard);
+    let check = t.run(&["keys", "check", "--json"], None);
+    assert_eq!(check.status.code(), Some(1));
+    let found: Vec<Value> = serde_json::from_slice(&check.stdout).unwrap();
+    let kinds: Vec<&str> = found.iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert!(
+        kinds.contains(&"orphan_object") && kinds.contains(&"missing_object"),
+        "{found:?}"
+    );
+    assert!(found
+        .iter()
+        .any(|f| f["id"] == hsm::id_hex(&orphan).as_str()));
+    assert!(found.iter().any(|f| f["kid"] == pending["kid"]));
+    // Issuing with the active key's object gone is an error naming the kid.
+    let out = t.run(
+        &[
+            "issue",
+            "--provisioning-key",
+            "-",
+            "--now",
+            &(T0 + 365 * DAY).to_string(),
+        ],
+        Some(&key),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(pending["kid"].as_str().unwrap()),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(files_contain(&t.dir, PIN.as_bytes()).is_empty());
+}
+
+mod server_util;
+
+/// `jwt-edge serve` signing through the token: concurrent clients, every
+/// token verifies with the served JWKS; tokens/s printed (the bench-server
+/// script runs the longer `bench_pkcs11` beside the local store's bench).
+// The guard serialises this process's use of the module (one PKCS#11
+// context at a time) for the whole life of the server, awaits included.
+#[allow(clippy::await_holding_lock)]
+async fn serve_through_the_token(clients: usize, per_client: usize) -> (usize, f64) {
+    use jwt_edge::server::{Config, Server};
+    let t = Token::new();
+    let out = t.init("ES256", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = t.provision(server_util::unix_now());
+    let id = key.split('_').nth(1).unwrap().to_owned();
+    let guard = IN_PROCESS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    softhsm_conf();
+    let secrets = jwt_edge::issuer::Secrets::new(None, false)
+        .with_pkcs11_pin(Some(Zeroizing::new(PIN.to_owned())));
+    let mut cfg = Config::new(t.db(), secrets);
+    cfg.refresh_interval = std::time::Duration::from_millis(200);
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), cfg)
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve(async move {
+        let _ = stopped.await;
+    }));
+    let form = format!(
+        "grant_type=client_credentials&{}",
+        server_util::form_creds(&id, &key)
+    );
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let form = form.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut c = server_util::Client::new(addr);
+            let mut tokens = Vec::new();
+            for _ in 0..per_client {
+                let r = c.token(&form, &[]).await;
+                assert_eq!(r.status, 200, "{}", r.text());
+                tokens.push(r.json()["access_token"].as_str().unwrap().to_owned());
+            }
+            tokens
+        }));
+    }
+    let mut tokens = Vec::new();
+    for task in tasks {
+        tokens.extend(task.await.unwrap());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let jwks = server_util::Client::new(addr)
+        .get("/.well-known/jwks.json")
+        .await
+        .text();
+    let keys = KeySet::from_jwks(jwks.as_bytes()).unwrap();
+    let now = server_util::unix_now();
+    for token in &tokens {
+        jwt_edge::verify(token, &keys, &Policy::new().issuer(ISS), now)
+            .unwrap_or_else(|e| panic!("{}: {}", e.code(), e.message()));
+    }
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+    drop(guard);
+    assert!(files_contain(&t.dir, PIN.as_bytes()).is_empty());
+    (tokens.len(), tokens.len() as f64 / secs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_signs_through_the_token() {
+    let (n, rate) = serve_through_the_token(8, 25).await;
+    assert_eq!(n, 200);
+    eprintln!(
+        "serve with --key-store pkcs11 (SoftHSM2, debug build): {n} tokens, {rate:.0} tokens/s"
+    );
+}
+
+/// The bench: 64 clients for a fixed count against a server whose key is in
+/// SoftHSM2 (run by pkg-scripts/bench-server beside the local store's bench).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: run with pkg-scripts/bench-server"]
+async fn bench_pkcs11() {
+    let (n, rate) = serve_through_the_token(64, 150).await;
+    println!("bench pkcs11 (SoftHSM2, 64 clients): {n} tokens = {rate:.0} tokens/s, every issuance durably audited");
+}
