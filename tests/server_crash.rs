@@ -30,6 +30,7 @@ fn spawn(db: &Path, pass: &Path) -> (Child, std::net::SocketAddr) {
         .arg(db)
         .arg("--passphrase-file")
         .arg(pass)
+        .env("JWT_EDGE_PKCS11_PIN", PIN)
         .env("JWT_EDGE_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

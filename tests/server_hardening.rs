@@ -130,6 +130,7 @@ fn spawn_serve(db: &Path, extra: &[&str]) -> (std::process::Child, std::net::Soc
         .arg(db)
         .args(extra)
         .env("JWT_EDGE_PASSPHRASE", PASS)
+        .env("JWT_EDGE_PKCS11_PIN", PIN)
         .env("JWT_EDGE_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -352,7 +353,8 @@ async fn no_token_signed_by_an_unpublished_key() {
         kids_seen.len()
     );
     assert!(kids_seen.len() >= 4, "the race covered several key changes");
-    assert!(checked >= 50);
+    // Signing in SoftHSM2 (the PKCS#11 run) is slower: fewer tokens fit.
+    assert!(checked >= if pkcs11() { 20 } else { 50 });
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -705,6 +707,7 @@ fn serve_logs_every_key_state_change() {
         ])
         .arg(&db)
         .env("JWT_EDGE_PASSPHRASE", PASS)
+        .env("JWT_EDGE_PKCS11_PIN", PIN)
         .env("JWT_EDGE_LOG", "info")
         .stdout(std::process::Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap())

@@ -46,7 +46,8 @@ const P256_OID: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01
 
 /// An open token: the module, a logged-in session, and what to log in with
 /// again when the session is lost (token removed and reinserted, module
-/// restarted).
+/// restarted). Dropping it closes its session; the module stays initialised
+/// for the process (another `Hsm` of the same process may be using it).
 pub struct Hsm {
     config: Pkcs11Config,
     pin: Zeroizing<String>,
@@ -64,13 +65,6 @@ impl core::fmt::Debug for Hsm {
     }
 }
 
-impl Drop for Hsm {
-    fn drop(&mut self) {
-        // Close the session, then C_Finalize (the module may be opened again).
-        self.session = None;
-        let _ = self.ctx.clone().finalize();
-    }
-}
 
 fn hsm_error(what: &str, e: &cryptoki::error::Error) -> Error {
     Error::new(ErrorKind::Crypto, format!("PKCS#11: {what}: {e}"))
@@ -100,6 +94,12 @@ impl Hsm {
     /// The module cannot be loaded, no token has the label, or the login
     /// fails (wrong PIN): errors name the module and token, never the PIN.
     pub fn open(config: &Pkcs11Config, pin: Zeroizing<String>) -> Result<Self> {
+        // One opening at a time in a process: a C_Initialize still running
+        // in another thread would hand this one an incomplete slot list.
+        static OPENING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = OPENING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let ctx = Pkcs11::new(&config.module)
             .map_err(|e| hsm_error(&format!("cannot load the module {}", config.module), &e))?;
         match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {

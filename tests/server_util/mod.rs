@@ -40,8 +40,54 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The user PIN of the SoftHSM2 tokens of the PKCS#11 run.
+pub const PIN: &str = "server-suite-pin";
+
+/// Whether this run keeps every test store's signing keys in a PKCS#11
+/// token: `JWT_EDGE_TEST_KEY_STORE=pkcs11`, with `SOFTHSM2_CONF` naming a
+/// SoftHSM2 configuration (pkg-scripts/test runs the server suites once
+/// with local keys and once so).
+pub fn pkcs11() -> bool {
+    std::env::var("JWT_EDGE_TEST_KEY_STORE").as_deref() == Ok("pkcs11")
+}
+
 pub fn secrets() -> Secrets {
-    Secrets::new(Some(Zeroizing::new(PASS.to_owned())), false)
+    let s = Secrets::new(Some(Zeroizing::new(PASS.to_owned())), false);
+    if pkcs11() {
+        s.with_pkcs11_pin(Some(Zeroizing::new(PIN.to_owned())))
+    } else {
+        s
+    }
+}
+
+/// The SoftHSM2 token of this test process (in the directory `SOFTHSM2_CONF`
+/// names), created once before any test opens the module: SoftHSM lists its
+/// tokens at `C_Initialize`, so one created later would not be seen. The
+/// tests' stores keep their keys side by side in it.
+fn new_token() -> jwt_edge::issuer::hsm::Pkcs11Config {
+    static TOKEN: std::sync::OnceLock<jwt_edge::issuer::hsm::Pkcs11Config> =
+        std::sync::OnceLock::new();
+    TOKEN.get_or_init(create_token).clone()
+}
+
+fn create_token() -> jwt_edge::issuer::hsm::Pkcs11Config {
+    let label = format!("srv-{}", std::process::id());
+    let out = std::process::Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", &label, "--so-pin", "so-pin-1", "--pin", PIN])
+        .output()
+        .expect("softhsm2-util");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let module = [
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .expect("SoftHSM2 module");
+    jwt_edge::issuer::hsm::Pkcs11Config {
+        module: module.to_owned(),
+        token: label,
+    }
 }
 
 pub fn issuer(db: &Path) -> Issuer<SqliteStore> {
@@ -60,7 +106,11 @@ pub fn init_store(dir: &Path, settings: &Settings) -> PathBuf {
     let db = dir.join("issuer.db");
     let store = SqliteStore::open(&db, true).unwrap();
     let mut i = Issuer::new(store, secrets());
-    i.init(settings, unix_now()).unwrap();
+    let mut settings = settings.clone();
+    if pkcs11() {
+        settings.pkcs11 = Some(new_token());
+    }
+    i.init(&settings, unix_now()).unwrap();
     db
 }
 
