@@ -65,7 +65,6 @@ impl core::fmt::Debug for Hsm {
     }
 }
 
-
 fn hsm_error(what: &str, e: &cryptoki::error::Error) -> Error {
     Error::new(ErrorKind::Crypto, format!("PKCS#11: {what}: {e}"))
 }

@@ -73,10 +73,23 @@ fn new_token() -> jwt_edge::issuer::hsm::Pkcs11Config {
 fn create_token() -> jwt_edge::issuer::hsm::Pkcs11Config {
     let label = format!("srv-{}", std::process::id());
     let out = std::process::Command::new("softhsm2-util")
-        .args(["--init-token", "--free", "--label", &label, "--so-pin", "so-pin-1", "--pin", PIN])
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            &label,
+            "--so-pin",
+            "so-pin-1",
+            "--pin",
+            PIN,
+        ])
         .output()
         .expect("softhsm2-util");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let module = [
         "/usr/lib/softhsm/libsofthsm2.so",
         "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
