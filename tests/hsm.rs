@@ -33,7 +33,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_jwt-edge");
 const ISS: &str = "https://issuer.test";
 const T0: u64 = 1_700_000_000;
 const PIN: &str = "pin-4a7c9e1b";
-const SO_PIN: &str = "so-pin-3f8d2a";
 const DAY: u64 = 86_400;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -64,17 +63,9 @@ fn softhsm_conf() -> &'static PathBuf {
     })
 }
 
-/// The SoftHSM2 module, where Debian installs it.
+/// The SoftHSM2 module.
 fn module() -> String {
-    for p in [
-        "/usr/lib/softhsm/libsofthsm2.so",
-        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-    ] {
-        if Path::new(p).exists() {
-            return p.to_owned();
-        }
-    }
-    panic!("SoftHSM2 is not installed (pkg-scripts/setup installs Debian's softhsm2)");
+    server_util::softhsm_module()
 }
 
 /// A token in a temporary directory, a store beside it, the PIN in a file.
@@ -101,25 +92,7 @@ impl Token {
         let conf = softhsm_conf();
         std::fs::write(dir.join("pin"), format!("{PIN}\n")).unwrap();
         let label = format!("jwt-edge-{}", COUNTER.fetch_add(1, Ordering::SeqCst));
-        let out = Command::new("softhsm2-util")
-            .env("SOFTHSM2_CONF", conf)
-            .args([
-                "--init-token",
-                "--free",
-                "--label",
-                &label,
-                "--so-pin",
-                SO_PIN,
-                "--pin",
-                PIN,
-            ])
-            .output()
-            .expect("softhsm2-util (pkg-scripts/setup installs Debian's softhsm2)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        server_util::init_softhsm_token(&label, PIN, Some(conf));
         Self { dir, label }
     }
 

@@ -392,22 +392,9 @@ impl Ctx {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
-            return Ok(KeyRecord {
-                public_jwk: Value::Object(jwk).to_string(),
-                kid,
-                alg,
-                state: KeyState::Pending,
-                created_at: now,
-                activated_at: None,
-                retiring_at: None,
-                retired_at: None,
-                revoked_at: None,
-                revoke_reason: None,
-                destroyed_at: None,
-                private_key: None,
-                encrypted: false,
-                hsm_id: Some(hsm::id_hex(&id)),
-            });
+            let mut record = KeyRecord::pending(kid, alg, Value::Object(jwk).to_string(), now);
+            record.hsm_id = Some(hsm::id_hex(&id));
+            return Ok(record);
         }
         self.require_private_keys()?;
         let key = SigningKey::generate(alg)?;
@@ -423,22 +410,14 @@ impl Ctx {
                 (der, false)
             }
         };
-        let record = KeyRecord {
-            public_jwk: Value::Object(key.public_jwk(&kid)).to_string(),
-            kid: kid.clone(),
+        let mut record = KeyRecord::pending(
+            kid.clone(),
             alg,
-            state: KeyState::Pending,
-            created_at: now,
-            activated_at: None,
-            retiring_at: None,
-            retired_at: None,
-            revoked_at: None,
-            revoke_reason: None,
-            destroyed_at: None,
-            private_key: Some(private),
-            encrypted,
-            hsm_id: None,
-        };
+            Value::Object(key.public_jwk(&kid)).to_string(),
+            now,
+        );
+        record.private_key = Some(private);
+        record.encrypted = encrypted;
         self.signers.insert(kid, key);
         Ok(record)
     }

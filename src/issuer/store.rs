@@ -54,6 +54,27 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
+    /// A new key in state pending with its public JWK; the caller says where
+    /// its private key is (`private_key` + `encrypted`, or `hsm_id`).
+    pub fn pending(kid: String, alg: Algorithm, public_jwk: String, now: u64) -> Self {
+        Self {
+            kid,
+            alg,
+            state: KeyState::Pending,
+            created_at: now,
+            activated_at: None,
+            retiring_at: None,
+            retired_at: None,
+            revoked_at: None,
+            revoke_reason: None,
+            destroyed_at: None,
+            public_jwk,
+            private_key: None,
+            encrypted: false,
+            hsm_id: None,
+        }
+    }
+
     /// Whether the private key still exists (in the store or in a token).
     pub fn has_private(&self) -> bool {
         self.private_key.is_some() || self.hsm_id.is_some()

@@ -72,35 +72,50 @@ fn new_token() -> jwt_edge::issuer::hsm::Pkcs11Config {
 
 fn create_token() -> jwt_edge::issuer::hsm::Pkcs11Config {
     let label = format!("srv-{}", std::process::id());
-    let out = std::process::Command::new("softhsm2-util")
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            &label,
-            "--so-pin",
-            "so-pin-1",
-            "--pin",
-            PIN,
-        ])
-        .output()
-        .expect("softhsm2-util");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let module = [
+    init_softhsm_token(&label, PIN, None);
+    jwt_edge::issuer::hsm::Pkcs11Config {
+        module: softhsm_module(),
+        token: label,
+    }
+}
+
+/// Debian's SoftHSM2 module (pkg-scripts/setup installs `softhsm2`).
+pub fn softhsm_module() -> String {
+    [
         "/usr/lib/softhsm/libsofthsm2.so",
         "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
     ]
     .into_iter()
     .find(|p| Path::new(p).exists())
-    .expect("SoftHSM2 module");
-    jwt_edge::issuer::hsm::Pkcs11Config {
-        module: module.to_owned(),
-        token: label,
+    .expect("SoftHSM2 is not installed (pkg-scripts/setup installs Debian's softhsm2)")
+    .to_owned()
+}
+
+/// Creates the SoftHSM2 token `label` with user PIN `pin` (in the
+/// configuration `conf`, else the one `SOFTHSM2_CONF` names).
+pub fn init_softhsm_token(label: &str, pin: &str, conf: Option<&Path>) {
+    let mut c = std::process::Command::new("softhsm2-util");
+    if let Some(conf) = conf {
+        c.env("SOFTHSM2_CONF", conf);
     }
+    let out = c
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            label,
+            "--so-pin",
+            "so-pin-1",
+            "--pin",
+            pin,
+        ])
+        .output()
+        .expect("softhsm2-util (pkg-scripts/setup installs Debian's softhsm2)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 pub fn issuer(db: &Path) -> Issuer<SqliteStore> {
