@@ -1,7 +1,8 @@
 //! Issue #17 (part): signing keys in a PKCS#11 token, tested with SoftHSM2
 //! (Debian's `softhsm2`, installed by pkg-scripts/setup) on a token in a
 //! temporary directory (`SOFTHSM2_CONF`):
-//! - `init --key-store pkcs11` for ES256, RS256 and PS256; EdDSA refused;
+//! - `init --key-store pkcs11` for ES256, RS256, PS256 and EdDSA (SoftHSM2
+//!   offers `CKM_EDDSA`); an algorithm the issuer does not sign with refused;
 //! - issuance through the CLI verified by `jwt_edge::verify` and by jose
 //!   against the published JWKS;
 //! - the private keys' attributes read back through PKCS#11: sensitive, not
@@ -293,7 +294,7 @@ fn files_contain(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
 
 #[test]
 fn keys_live_in_the_token_sign_there_and_never_leave_it() {
-    for alg in ["ES256", "RS256", "PS256"] {
+    for alg in ["ES256", "RS256", "PS256", "EdDSA"] {
         let t = Token::new();
         let out = t.init(alg, &["--kdf-iterations", "1000"]);
         assert!(
@@ -340,11 +341,12 @@ fn keys_live_in_the_token_sign_there_and_never_leave_it() {
             String::from_utf8_lossy(&check.stdout)
         );
     }
-    // EdDSA cannot be generated in the token: refused at init.
+    // An algorithm the issuer does not sign with is refused at init, clearly.
     let t = Token::new();
-    let out = t.init("EdDSA", &[]);
+    let out = t.init("ES384", &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("ES256, RS256 and PS256"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ES384") && err.contains("EdDSA"), "{err}");
     // A wrong PIN is an error that does not echo it.
     let t = Token::new();
     std::fs::write(t.dir.join("pin"), "wrong-pin\n").unwrap();
@@ -521,6 +523,55 @@ async fn serve_through_the_token(clients: usize, per_client: usize) -> (usize, f
     drop(guard);
     assert!(files_contain(&t.dir, PIN.as_bytes()).is_empty());
     (tokens.len(), tokens.len() as f64 / secs)
+}
+
+/// The server keeps signing when its login is lost (here: the process
+/// logged out of the token, as a token reinsertion or an HSM restart would
+/// do): it opens a new session, logs in again, and answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::await_holding_lock)]
+async fn the_server_logs_in_again_when_the_login_is_lost() {
+    use jwt_edge::server::{Config, Server};
+    let t = Token::new();
+    let out = t.init("ES256", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = t.provision(server_util::unix_now());
+    let id = key.split('_').nth(1).unwrap().to_owned();
+    let guard = IN_PROCESS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    softhsm_conf();
+    let secrets = jwt_edge::issuer::Secrets::new(None, false)
+        .with_pkcs11_pin(Some(Zeroizing::new(PIN.to_owned())));
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), Config::new(t.db(), secrets))
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve(async move {
+        let _ = stopped.await;
+    }));
+    let form = format!(
+        "grant_type=client_credentials&{}",
+        server_util::form_creds(&id, &key)
+    );
+    let mut c = server_util::Client::new(addr);
+    assert_eq!(c.token(&form, &[]).await.status, 200);
+    // Log the process out of the token from another session.
+    let mut other = Hsm::open(&t.config(), Zeroizing::new(PIN.to_owned())).unwrap();
+    other.logout().unwrap();
+    drop(other);
+    for _ in 0..3 {
+        let r = c.token(&form, &[]).await;
+        assert_eq!(r.status, 200, "after the logout: {}", r.text());
+    }
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+    drop(guard);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

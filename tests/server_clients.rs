@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod server_util;
+
 const BIN: &str = env!("CARGO_BIN_EXE_jwt-edge");
 /// The audiences of the client's provisioning key; a token for `AUD_B` alone
 /// is asked with RFC 8707 `resource`, and `BAD_AUD` must be refused.
@@ -132,6 +134,7 @@ fn cli(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
         .arg("--db")
         .arg(db)
         .arg("--insecure-dev-keys")
+        .env("JWT_EDGE_PKCS11_PIN", server_util::PIN)
         .env_remove("JWT_EDGE_DB")
         .env_remove("JWT_EDGE_PASSPHRASE")
         .env_remove("JWT_EDGE_PROVISIONING_KEY")
@@ -172,7 +175,32 @@ struct Store {
 
 fn make_store(dir: &Path, base: &str) -> Store {
     let db = dir.join("issuer.db");
-    cli_json(&db, &["init", "--issuer", base, "--json"], None);
+    if server_util::pkcs11() {
+        // The PKCS#11 run: this store's keys in a SoftHSM2 token of its own.
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let label = format!("clients-{}-{n}", std::process::id());
+        server_util::init_softhsm_token(&label, server_util::PIN, None);
+        let module = server_util::softhsm_module();
+        cli_json(
+            &db,
+            &[
+                "init",
+                "--issuer",
+                base,
+                "--json",
+                "--key-store",
+                "pkcs11",
+                "--pkcs11-module",
+                &module,
+                "--pkcs11-token",
+                &label,
+            ],
+            None,
+        );
+    } else {
+        cli_json(&db, &["init", "--issuer", base, "--json"], None);
+    }
     let client = cli_json(
         &db,
         &[
@@ -255,6 +283,7 @@ impl Server {
             .arg("--db")
             .arg(db)
             .args(["--addr", addr])
+            .env("JWT_EDGE_PKCS11_PIN", server_util::PIN)
             .env_remove("JWT_EDGE_DB")
             .env_remove("JWT_EDGE_PASSPHRASE")
             .stdin(Stdio::null())
@@ -436,7 +465,18 @@ fn python_and_node_clients_against_serve() {
         problems.extend(failures(&lines, NODE_CHECKS));
     }
     let log = server.log_tail();
+    let log_path = server.log.clone();
     drop(server);
+    // Neither secret is ever logged (the PKCS#11 run passes a PIN too).
+    let whole_log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(
+        !whole_log.contains(server_util::PIN),
+        "the PIN appeared in the server log"
+    );
+    assert!(
+        !whole_log.contains(&store.client_key),
+        "a provisioning key appeared in the server log"
+    );
     assert!(
         problems.is_empty(),
         "{} failed:\n{}\n--- server log (tail)\n{log}",

@@ -6,8 +6,9 @@
 //!
 //! Supported: ES256 (`CKM_ECDSA` over a SHA-256 digest: the token's `r || s`
 //! is already the JWS form), RS256 (`CKM_SHA256_RSA_PKCS`) and PS256
-//! (`CKM_SHA256_RSA_PKCS_PSS`, MGF1-SHA-256, 32-byte salt). EdDSA is refused
-//! (`CKM_EDDSA` support varies by token).
+//! (`CKM_SHA256_RSA_PKCS_PSS`, MGF1-SHA-256, 32-byte salt) and EdDSA
+//! (Ed25519, `CKM_EDDSA` pure) where the token lists `CKM_EDDSA`; a token
+//! that does not is refused clearly at key generation.
 //!
 //! The PIN is held in a [`Zeroizing`] string, never printed, logged or
 //! audited; errors name the module, the token label and kids only.
@@ -17,6 +18,7 @@ use std::string::{String, ToString};
 use std::vec::Vec;
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
@@ -43,6 +45,9 @@ pub struct Pkcs11Config {
 
 /// The DER of the P-256 curve OID (1.2.840.10045.3.1.7), `CKA_EC_PARAMS`.
 const P256_OID: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+
+/// The DER of the Ed25519 OID (1.3.101.112), `CKA_EC_PARAMS` (RFC 8410).
+const ED25519_OID: [u8; 5] = [0x06, 0x03, 0x2B, 0x65, 0x70];
 
 /// An open token: the module, a logged-in session, and what to log in with
 /// again when the session is lost (token removed and reinserted, module
@@ -190,7 +195,8 @@ impl Hsm {
     /// and the objects' `CKA_ID`; their `CKA_LABEL` is the kid.
     ///
     /// # Errors
-    /// EdDSA (not supported through PKCS#11 here), token errors.
+    /// An algorithm the token cannot keep (EdDSA without `CKM_EDDSA`; ES384,
+    /// ES512 and the other RSA sizes are not offered), token errors.
     pub fn generate(&mut self, alg: Algorithm) -> Result<(Map<String, Value>, Vec<u8>)> {
         let id = {
             use rand_core::{OsRng, RngCore};
@@ -203,6 +209,23 @@ impl Hsm {
                 Mechanism::EccKeyPairGen,
                 std::vec![Attribute::EcParams(P256_OID.to_vec())],
             ),
+            Algorithm::EdDSA => {
+                let has = self
+                    .ctx
+                    .get_mechanism_list(self.slot)
+                    .map_err(|e| hsm_error("C_GetMechanismList", &e))?
+                    .contains(&MechanismType::EDDSA);
+                if !has {
+                    return Err(Error::usage(format!(
+                        "PKCS#11 token {:?} does not offer CKM_EDDSA: EdDSA keys cannot be kept in it (choose ES256, RS256 or PS256)",
+                        self.config.token
+                    )));
+                }
+                (
+                    Mechanism::EccEdwardsKeyPairGen,
+                    std::vec![Attribute::EcParams(ED25519_OID.to_vec())],
+                )
+            }
             Algorithm::RS256 | Algorithm::PS256 => (
                 Mechanism::RsaPkcsKeyPairGen,
                 std::vec![
@@ -212,7 +235,7 @@ impl Hsm {
             ),
             other => {
                 return Err(Error::usage(format!(
-                    "{other} keys cannot be kept in a PKCS#11 token here (supported: ES256, RS256, PS256)"
+                    "{other} keys cannot be kept in a PKCS#11 token here (supported: ES256, RS256, PS256, EdDSA)"
                 )))
             }
         };
@@ -250,6 +273,29 @@ impl Hsm {
 
     fn public_jwk(&mut self, alg: Algorithm, handle: ObjectHandle) -> Result<Map<String, Value>> {
         let bad = || Error::crypto("PKCS#11: the token returned a malformed public key");
+        if alg == Algorithm::EdDSA {
+            let attrs = self.with_session("C_GetAttributeValue", |s| {
+                s.get_attributes(handle, &[AttributeType::EcPoint])
+            })?;
+            let point = attrs
+                .into_iter()
+                .find_map(|a| match a {
+                    Attribute::EcPoint(p) => Some(p),
+                    _ => None,
+                })
+                .ok_or_else(bad)?;
+            // DER OCTET STRING (04 20) around the 32-byte key, or the key itself.
+            let raw = match point.as_slice() {
+                [0x04, 0x20, rest @ ..] if rest.len() == 32 => rest,
+                p if p.len() == 32 => p,
+                _ => return Err(bad()),
+            };
+            let Value::Object(m) = json!({"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)})
+            else {
+                return Err(bad());
+            };
+            return Ok(m);
+        }
         if alg == Algorithm::ES256 {
             let attrs = self.with_session("C_GetAttributeValue", |s| {
                 s.get_attributes(handle, &[AttributeType::EcPoint])
@@ -311,13 +357,28 @@ impl Hsm {
             Attribute::Class(ObjectClass::PRIVATE_KEY),
             Attribute::Id(id.to_vec()),
         ];
-        let found = self.with_session("C_FindObjects", |s| s.find_objects(&template))?;
+        let mut found = self.with_session("C_FindObjects", |s| s.find_objects(&template))?;
+        if found.is_empty() {
+            // Private objects are invisible to a session that lost its
+            // login: look once more on a new, logged-in session.
+            self.session = None;
+            found = self.with_session("C_FindObjects", |s| s.find_objects(&template))?;
+        }
         found.into_iter().next().ok_or_else(|| {
             Error::crypto(format!(
                 "the private key of signing key {kid} is missing from PKCS#11 token {:?}",
                 self.config.token
             ))
         })
+    }
+
+    /// Logs this process out of the token (every session of it loses the
+    /// login; the next operation of any `Hsm` logs in again).
+    ///
+    /// # Errors
+    /// Token errors.
+    pub fn logout(&mut self) -> Result<()> {
+        self.with_session("C_Logout", Session::logout)
     }
 
     /// Signs `message` with the key `id` (the JWS signature bytes).
@@ -340,6 +401,12 @@ impl Hsm {
             Algorithm::RS256 => self.with_session("C_Sign", |s| {
                 s.sign(&Mechanism::Sha256RsaPkcs, key, message)
             }),
+            Algorithm::EdDSA => {
+                let params = EddsaParams::new(EddsaSignatureScheme::Pure);
+                self.with_session("C_Sign", |s| {
+                    s.sign(&Mechanism::Eddsa(params), key, message)
+                })
+            }
             Algorithm::PS256 => {
                 let params = PkcsPssParams {
                     hash_alg: MechanismType::SHA256,
@@ -424,7 +491,13 @@ impl Hsm {
 /// RFC 7638 thumbprint of a public JWK (EC or RSA members only).
 fn thumbprint(jwk: &Map<String, Value>) -> String {
     let get = |k: &str| jwk.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let canonical = if get("kty") == "EC" {
+    let canonical = if get("kty") == "OKP" {
+        format!(
+            r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#,
+            get("crv"),
+            get("x")
+        )
+    } else if get("kty") == "EC" {
         format!(
             r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
             get("crv"),

@@ -92,11 +92,11 @@ impl Settings {
         if self.pkcs11.is_some()
             && !matches!(
                 self.alg,
-                Algorithm::ES256 | Algorithm::RS256 | Algorithm::PS256
+                Algorithm::ES256 | Algorithm::RS256 | Algorithm::PS256 | Algorithm::EdDSA
             )
         {
             return u(format!(
-                "--key-store pkcs11 keeps ES256, RS256 and PS256 keys; {} keys cannot be generated in the token",
+                "--key-store pkcs11 keeps ES256, RS256, PS256 and EdDSA keys; {} keys cannot be generated in the token",
                 self.alg
             ));
         }
