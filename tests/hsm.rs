@@ -451,43 +451,81 @@ fn a_simulated_year_of_rotation_keeps_store_and_token_in_agreement() {
 
 mod server_util;
 
+/// A token-backed store with one provisioning key, served in this process
+/// (holding the process's PKCS#11 guard for the server's life).
+struct TokenServer {
+    t: Token,
+    key: String,
+    id: String,
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), jwt_edge::issuer::Error>>,
+    guard: std::sync::MutexGuard<'static, ()>,
+}
+
+impl TokenServer {
+    // The guard serialises this process's use of the module (one PKCS#11
+    // context at a time) for the whole life of the server, awaits included.
+    #[allow(clippy::await_holding_lock)]
+    async fn start() -> Self {
+        use jwt_edge::server::{Config, Server};
+        let t = Token::new();
+        let out = t.init("ES256", &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let key = t.provision(server_util::unix_now());
+        let id = key.split('_').nth(1).unwrap().to_owned();
+        let guard = IN_PROCESS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        softhsm_conf();
+        let secrets = jwt_edge::issuer::Secrets::new(None, false)
+            .with_pkcs11_pin(Some(Zeroizing::new(PIN.to_owned())));
+        let mut cfg = Config::new(t.db(), secrets);
+        cfg.refresh_interval = std::time::Duration::from_millis(200);
+        let server = Server::bind("127.0.0.1:0".parse().unwrap(), cfg)
+            .await
+            .unwrap();
+        let addr = server.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server.serve(async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            t,
+            key,
+            id,
+            addr,
+            stop,
+            task,
+            guard,
+        }
+    }
+
+    fn form(&self) -> String {
+        format!(
+            "grant_type=client_credentials&{}",
+            server_util::form_creds(&self.id, &self.key)
+        )
+    }
+
+    async fn stop(self) -> Token {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+        drop(self.guard);
+        self.t
+    }
+}
+
 /// `jwt-edge serve` signing through the token: concurrent clients, every
 /// token verifies with the served JWKS; tokens/s printed (the bench-server
 /// script runs the longer `bench_pkcs11` beside the local store's bench).
-// The guard serialises this process's use of the module (one PKCS#11
-// context at a time) for the whole life of the server, awaits included.
-#[allow(clippy::await_holding_lock)]
 async fn serve_through_the_token(clients: usize, per_client: usize) -> (usize, f64) {
-    use jwt_edge::server::{Config, Server};
-    let t = Token::new();
-    let out = t.init("ES256", &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = t.provision(server_util::unix_now());
-    let id = key.split('_').nth(1).unwrap().to_owned();
-    let guard = IN_PROCESS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    softhsm_conf();
-    let secrets = jwt_edge::issuer::Secrets::new(None, false)
-        .with_pkcs11_pin(Some(Zeroizing::new(PIN.to_owned())));
-    let mut cfg = Config::new(t.db(), secrets);
-    cfg.refresh_interval = std::time::Duration::from_millis(200);
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), cfg)
-        .await
-        .unwrap();
-    let addr = server.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.serve(async move {
-        let _ = stopped.await;
-    }));
-    let form = format!(
-        "grant_type=client_credentials&{}",
-        server_util::form_creds(&id, &key)
-    );
+    let srv = TokenServer::start().await;
+    let (addr, form) = (srv.addr, srv.form());
     let started = std::time::Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -518,9 +556,7 @@ async fn serve_through_the_token(clients: usize, per_client: usize) -> (usize, f
         jwt_edge::verify(token, &keys, &Policy::new().issuer(ISS), now)
             .unwrap_or_else(|e| panic!("{}: {}", e.code(), e.message()));
     }
-    let _ = stop.send(());
-    task.await.unwrap().unwrap();
-    drop(guard);
+    let t = srv.stop().await;
     assert!(files_contain(&t.dir, PIN.as_bytes()).is_empty());
     (tokens.len(), tokens.len() as f64 / secs)
 }
@@ -529,49 +565,20 @@ async fn serve_through_the_token(clients: usize, per_client: usize) -> (usize, f
 /// logged out of the token, as a token reinsertion or an HSM restart would
 /// do): it opens a new session, logs in again, and answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[allow(clippy::await_holding_lock)]
 async fn the_server_logs_in_again_when_the_login_is_lost() {
-    use jwt_edge::server::{Config, Server};
-    let t = Token::new();
-    let out = t.init("ES256", &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = t.provision(server_util::unix_now());
-    let id = key.split('_').nth(1).unwrap().to_owned();
-    let guard = IN_PROCESS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    softhsm_conf();
-    let secrets = jwt_edge::issuer::Secrets::new(None, false)
-        .with_pkcs11_pin(Some(Zeroizing::new(PIN.to_owned())));
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), Config::new(t.db(), secrets))
-        .await
-        .unwrap();
-    let addr = server.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.serve(async move {
-        let _ = stopped.await;
-    }));
-    let form = format!(
-        "grant_type=client_credentials&{}",
-        server_util::form_creds(&id, &key)
-    );
+    let srv = TokenServer::start().await;
+    let (addr, form) = (srv.addr, srv.form());
     let mut c = server_util::Client::new(addr);
     assert_eq!(c.token(&form, &[]).await.status, 200);
     // Log the process out of the token from another session.
-    let mut other = Hsm::open(&t.config(), Zeroizing::new(PIN.to_owned())).unwrap();
+    let mut other = Hsm::open(&srv.t.config(), Zeroizing::new(PIN.to_owned())).unwrap();
     other.logout().unwrap();
     drop(other);
     for _ in 0..3 {
         let r = c.token(&form, &[]).await;
         assert_eq!(r.status, 200, "after the logout: {}", r.text());
     }
-    let _ = stop.send(());
-    task.await.unwrap().unwrap();
-    drop(guard);
+    srv.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

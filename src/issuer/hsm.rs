@@ -273,7 +273,7 @@ impl Hsm {
 
     fn public_jwk(&mut self, alg: Algorithm, handle: ObjectHandle) -> Result<Map<String, Value>> {
         let bad = || Error::crypto("PKCS#11: the token returned a malformed public key");
-        if alg == Algorithm::EdDSA {
+        if matches!(alg, Algorithm::EdDSA | Algorithm::ES256) {
             let attrs = self.with_session("C_GetAttributeValue", |s| {
                 s.get_attributes(handle, &[AttributeType::EcPoint])
             })?;
@@ -284,35 +284,22 @@ impl Hsm {
                     _ => None,
                 })
                 .ok_or_else(bad)?;
-            // DER OCTET STRING (04 20) around the 32-byte key, or the key itself.
+            // CKA_EC_POINT: a DER OCTET STRING around the point (Ed25519: the
+            // 32-byte key; P-256: the 65-byte uncompressed point), or the point.
+            let len = if alg == Algorithm::EdDSA { 32 } else { 65 };
             let raw = match point.as_slice() {
-                [0x04, 0x20, rest @ ..] if rest.len() == 32 => rest,
-                p if p.len() == 32 => p,
+                [0x04, n, rest @ ..] if usize::from(*n) == len && rest.len() == len => rest,
+                p if p.len() == len => p,
                 _ => return Err(bad()),
             };
-            let Value::Object(m) = json!({"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)})
-            else {
-                return Err(bad());
-            };
-            return Ok(m);
-        }
-        if alg == Algorithm::ES256 {
-            let attrs = self.with_session("C_GetAttributeValue", |s| {
-                s.get_attributes(handle, &[AttributeType::EcPoint])
-            })?;
-            let point = attrs
-                .into_iter()
-                .find_map(|a| match a {
-                    Attribute::EcPoint(p) => Some(p),
-                    _ => None,
-                })
-                .ok_or_else(bad)?;
-            // DER OCTET STRING (04 41) around the uncompressed point, or the point itself.
-            let raw = match point.as_slice() {
-                [0x04, 0x41, rest @ ..] if rest.len() == 65 => rest,
-                p if p.len() == 65 => p,
-                _ => return Err(bad()),
-            };
+            if alg == Algorithm::EdDSA {
+                let Value::Object(m) =
+                    json!({"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)})
+                else {
+                    return Err(bad());
+                };
+                return Ok(m);
+            }
             let (x, y) = match raw {
                 [0x04, xy @ ..] if xy.len() == 64 => xy.split_at(32),
                 _ => return Err(bad()),
