@@ -1278,7 +1278,8 @@ impl<S: Store> Issuer<S> {
     }
 
     /// [`Issuer::status`], plus the retention finding (`audit_export_behind`)
-    /// for an audit retention window.
+    /// of `retention`: the caller's [`Issuer::audit_backlog`] (or
+    /// [`Issuer::growth`]) and the audit retention window.
     ///
     /// # Errors
     /// Storage errors.
@@ -1287,12 +1288,8 @@ impl<S: Store> Issuer<S> {
         now: u64,
         warn: u64,
         unused: u64,
-        audit_retention: Option<u64>,
+        retention: Option<(&super::health::Growth, u64)>,
     ) -> Result<super::health::Report> {
-        let growth = match audit_retention {
-            Some(_) => Some(self.audit_backlog()?),
-            None => None,
-        };
         self.run(|_, tx| {
             let s = load_settings(tx)?;
             let keys = tx.keys()?;
@@ -1305,7 +1302,7 @@ impl<S: Store> Issuer<S> {
                 .collect();
             let mut findings =
                 super::health::findings(&s, &keys, &provisioning, &revoked, now, warn, unused);
-            if let (Some(g), Some(r)) = (&growth, audit_retention) {
+            if let Some((g, r)) = retention {
                 findings.extend(super::health::retention_findings(g, r, now));
             }
             Ok((findings, tx.row_counts()?))

@@ -27,7 +27,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::issuer::anomaly::{AnomalyConfig, Detector, Event};
+use crate::issuer::anomaly::{Anomaly, AnomalyConfig, Detector, Event};
 use crate::issuer::lifecycle::KeyState;
 use crate::issuer::provisioning::Presented;
 use crate::issuer::service::{STATUS_LIST_LIFETIME, TOKEN_TYP};
@@ -306,8 +306,14 @@ impl Writer {
         }
     }
 
-    /// Metrics and anomaly rules for one answered batch.
-    fn observe(&mut self, reqs: &[IssueRequest], answers: &[Result<Issued, Error>], now: u64) {
+    /// Metrics and anomaly rules for one answered batch (in memory); returns
+    /// the anomalies, to be recorded once the answers are sent.
+    fn observe(
+        &mut self,
+        reqs: &[IssueRequest],
+        answers: &[Result<Issued, Error>],
+        now: u64,
+    ) -> Vec<Anomaly> {
         let mut found = Vec::new();
         for (req, answer) in reqs.iter().zip(answers) {
             match answer {
@@ -364,10 +370,15 @@ impl Writer {
                 }
             }
         }
+        found
+    }
+
+    /// Logs, counts and audits the anomalies of a batch.
+    fn record(&mut self, found: &[Anomaly]) {
         if found.is_empty() {
             return;
         }
-        for a in &found {
+        for a in found {
             tracing::warn!(target: "jwt_edge::server", rule = a.rule.as_str(), client_id = %a.client_id, "issuance anomaly: {}", a.detail);
             self.metrics
                 .anomalies
@@ -377,7 +388,7 @@ impl Writer {
                 })
                 .inc();
         }
-        if let Err(e) = self.issuer.record_anomalies(&found) {
+        if let Err(e) = self.issuer.record_anomalies(found) {
             self.count_error(&e);
             tracing::error!(target: "jwt_edge::server", code = e.code(), "recording anomalies failed: {}", e.message());
         }
@@ -480,13 +491,13 @@ impl Writer {
                 );
             }
         }
+        let backlog = self.issuer.audit_backlog()?;
         let (findings, _) = self.issuer.status_with_retention(
             now,
             FINDINGS_WINDOW,
             FINDINGS_UNUSED,
-            Some(self.upkeep.audit_retention),
+            Some((&backlog, self.upkeep.audit_retention)),
         )?;
-        let backlog = self.issuer.audit_backlog()?;
         let entries = list
             .get("revoked")
             .and_then(Value::as_object)
@@ -580,12 +591,12 @@ impl Writer {
                     }
                     return;
                 }
-                let kept: Vec<Result<Issued, Error>> = answers.clone();
+                let found = self.observe(&reqs, &answers, now);
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     // A client that went away (timeout) still has its row.
                     let _ = reply.send(answer);
                 }
-                self.observe(&reqs, &kept, now);
+                self.record(&found);
             }
             Err(e) => {
                 self.count_error(&e);

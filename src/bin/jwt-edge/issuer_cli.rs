@@ -47,44 +47,42 @@ impl StoreArgs {
     }
 
     /// The passphrase from `--passphrase-file` (one trailing newline ignored)
-    /// or env `JWT_EDGE_PASSPHRASE`.
+    /// or env `JWT_EDGE_PASSPHRASE`; the PKCS#11 PIN likewise from
+    /// `--pkcs11-pin-file` or env `JWT_EDGE_PKCS11_PIN`.
     pub(crate) fn secrets(&self) -> Result<Secrets, Error> {
-        let pass = match &self.passphrase_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    usage(format!(
-                        "cannot read --passphrase-file {}: {e}",
-                        path.display()
-                    ))
-                })?;
-                Some(Zeroizing::new(
-                    text.trim_end_matches(['\r', '\n']).to_owned(),
-                ))
-            }
-            None => std::env::var("JWT_EDGE_PASSPHRASE")
-                .ok()
-                .map(Zeroizing::new),
-        };
+        let pass = secret_input(
+            self.passphrase_file.as_deref(),
+            "--passphrase-file",
+            "JWT_EDGE_PASSPHRASE",
+        )?;
         if pass.as_ref().is_some_and(|p| p.is_empty()) {
             return Err(usage("the passphrase is empty"));
         }
-        let pin = match &self.pkcs11_pin_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    usage(format!(
-                        "cannot read --pkcs11-pin-file {}: {e}",
-                        path.display()
-                    ))
-                })?;
-                Some(Zeroizing::new(
-                    text.trim_end_matches(['\r', '\n']).to_owned(),
-                ))
-            }
-            None => std::env::var("JWT_EDGE_PKCS11_PIN")
-                .ok()
-                .map(Zeroizing::new),
-        };
+        let pin = secret_input(
+            self.pkcs11_pin_file.as_deref(),
+            "--pkcs11-pin-file",
+            "JWT_EDGE_PKCS11_PIN",
+        )?;
         Ok(Secrets::new(pass, self.insecure_dev_keys).with_pkcs11_pin(pin))
+    }
+}
+
+/// A secret from `file` (flag `flag`; one trailing newline ignored), else
+/// from env `env`.
+fn secret_input(
+    file: Option<&std::path::Path>,
+    flag: &str,
+    env: &str,
+) -> Result<Option<Zeroizing<String>>, Error> {
+    match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| usage(format!("cannot read {flag} {}: {e}", path.display())))?;
+            Ok(Some(Zeroizing::new(
+                text.trim_end_matches(['\r', '\n']).to_owned(),
+            )))
+        }
+        None => Ok(std::env::var(env).ok().map(Zeroizing::new)),
     }
 }
 
@@ -381,8 +379,14 @@ pub fn status(a: &StatusArgs) -> ExitCode {
         Err(e) => return fail(&e, a.common.json),
     };
     let out = now(&a.common).and_then(|n| {
-        let report = issuer.status_with_retention(n, a.warn, a.unused, Some(a.audit_retention))?;
-        Ok((report, issuer.growth(n)?))
+        let growth = issuer.growth(n)?;
+        let report = issuer.status_with_retention(
+            n,
+            a.warn,
+            a.unused,
+            Some((&growth, a.audit_retention)),
+        )?;
+        Ok((report, growth))
     });
     let ((findings, counts), growth) = match out {
         Ok(v) => v,
