@@ -1,7 +1,8 @@
 //! The issuer (feature `issuer`): signing keys with a rotation lifecycle,
 //! encrypted at rest; provisioning keys; token issuance; revocation lists;
-//! an audit log — all in one store behind the [`Store`] trait (SQLite today,
-//! see [`SqliteStore`]).
+//! an audit log — all in one store behind the [`Store`] trait: a SQLite file
+//! ([`SqliteStore`]) or a PostgreSQL database shared by several servers
+//! ([`PgStore`]); [`AnyStore`] opens what a [`StoreUrl`] names.
 //!
 //! One module per concern:
 //! - [`duration`]: `15m` / `1h` / `30d` durations;
@@ -10,7 +11,8 @@
 //! - [`lifecycle`]: the key state machine and the rotation planner (pure);
 //! - [`provisioning`]: provisioning-key format, hashing, scope rules (pure);
 //! - [`grant`]: what an issuance request is granted, or why not (pure);
-//! - [`store`]: the storage trait and its records; [`sqlite`] implements it;
+//! - [`store`]: the storage trait and its records; [`sqlite`] and
+//!   [`postgres`] implement it over one [`schema`]; [`backend`] picks one;
 //! - [`service`]: the operations, one store transaction each, each change
 //!   recorded by an audit row in the same transaction.
 //!
@@ -20,6 +22,7 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 pub mod anomaly;
+pub mod backend;
 pub mod duration;
 mod error;
 pub mod grant;
@@ -27,7 +30,9 @@ pub mod health;
 pub mod hsm;
 pub mod keys;
 pub mod lifecycle;
+pub mod postgres;
 pub mod provisioning;
+pub mod schema;
 pub mod service;
 pub mod settings;
 pub mod sqlite;
@@ -36,5 +41,7 @@ pub mod store;
 pub use error::{ClientFailure, Error, ErrorKind, Refusal, Result};
 pub use service::{ClientRevocation, IssueRequest, Issued, Issuer, Secrets};
 pub use settings::Settings;
+pub use backend::{AnyStore, StoreUrl};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::{Store, Tx};

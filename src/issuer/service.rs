@@ -600,6 +600,11 @@ impl<S: Store> Issuer<S> {
         &self.store
     }
 
+    /// The store, mutably (leadership: [`Store::lead`]).
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
     fn run<T>(&mut self, f: impl FnOnce(&mut Ctx, &mut dyn Tx) -> Result<T>) -> Result<T> {
         let ctx = &mut self.ctx;
         self.store.transaction(|tx| f(ctx, tx))

@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 use crate::Algorithm;
 
 use super::lifecycle::KeyState;
+use super::schema::MIGRATIONS;
 use super::store::{
     AuditRecord, KeyRecord, PreviousSecret, ProvisioningRecord, RevocationEntry, RevocationKind,
     StatusListRecord, StatusSlot, StatusTx, Store, TokenRecord, Tx,
@@ -23,103 +24,6 @@ use super::{Error, ErrorKind, Result};
 
 /// How long a command waits for another process's transaction (milliseconds).
 pub const BUSY_TIMEOUT_MS: u64 = 30_000;
-
-/// The schema, one entry per version; entry `i` migrates version `i` to `i + 1`.
-/// Never edit a released entry: append a new one.
-pub const MIGRATIONS: &[&str] = &[
-    r"
-CREATE TABLE settings (
-    name  TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE signing_keys (
-    kid           TEXT PRIMARY KEY,
-    alg           TEXT NOT NULL,
-    state         TEXT NOT NULL CHECK (state IN ('pending','active','retiring','retired','revoked','destroyed')),
-    created_at    INTEGER NOT NULL,
-    activated_at  INTEGER,
-    retiring_at   INTEGER,
-    retired_at    INTEGER,
-    revoked_at    INTEGER,
-    revoke_reason TEXT,
-    destroyed_at  INTEGER,
-    public_jwk    TEXT NOT NULL,
-    private_key   BLOB,
-    encrypted     INTEGER NOT NULL
-);
-CREATE UNIQUE INDEX one_active_key ON signing_keys (state) WHERE state = 'active';
-CREATE TABLE provisioning_keys (
-    id            TEXT PRIMARY KEY,
-    name          TEXT NOT NULL,
-    secret_sha256 BLOB NOT NULL,
-    scopes        TEXT NOT NULL,
-    audiences     TEXT NOT NULL,
-    sub           TEXT NOT NULL,
-    created_at    INTEGER NOT NULL,
-    expires_at    INTEGER NOT NULL,
-    max_token_ttl INTEGER NOT NULL,
-    revoked_at    INTEGER,
-    use_count     INTEGER NOT NULL DEFAULT 0,
-    last_used_at  INTEGER
-);
-CREATE TABLE tokens (
-    jti                 TEXT PRIMARY KEY,
-    sub                 TEXT NOT NULL,
-    provisioning_key_id TEXT NOT NULL REFERENCES provisioning_keys (id),
-    kid                 TEXT NOT NULL REFERENCES signing_keys (kid),
-    iat                 INTEGER NOT NULL,
-    exp                 INTEGER NOT NULL
-);
-CREATE TABLE revocations (
-    id         INTEGER PRIMARY KEY,
-    kind       TEXT NOT NULL CHECK (kind IN ('jti','sub','kid')),
-    value      TEXT NOT NULL,
-    at         INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL,
-    created_at INTEGER NOT NULL
-);
-CREATE TABLE audit (
-    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
-    at                  INTEGER NOT NULL,
-    action              TEXT NOT NULL,
-    actor               TEXT NOT NULL,
-    kid                 TEXT,
-    jti                 TEXT,
-    sub                 TEXT,
-    provisioning_key_id TEXT,
-    outcome             TEXT NOT NULL,
-    detail              TEXT
-);
-CREATE INDEX audit_at ON audit (at);
-",
-    r"
-ALTER TABLE provisioning_keys ADD COLUMN permissions TEXT NOT NULL DEFAULT '';
-",
-    r"
-CREATE TABLE status_lists (
-    list       INTEGER PRIMARY KEY,
-    capacity   INTEGER NOT NULL,
-    next_idx   INTEGER NOT NULL,
-    version    INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL
-);
-ALTER TABLE tokens ADD COLUMN status_list INTEGER;
-ALTER TABLE tokens ADD COLUMN status_idx INTEGER;
-ALTER TABLE tokens ADD COLUMN status INTEGER NOT NULL DEFAULT 0;
-CREATE UNIQUE INDEX token_status_slot ON tokens (status_list, status_idx) WHERE status_list IS NOT NULL;
-CREATE INDEX token_status_set ON tokens (status_list) WHERE status != 0;
-",
-    r"
-ALTER TABLE provisioning_keys ADD COLUMN secret_set_at INTEGER;
-ALTER TABLE provisioning_keys ADD COLUMN previous_secret_sha256 BLOB;
-ALTER TABLE provisioning_keys ADD COLUMN previous_until INTEGER;
-CREATE INDEX token_exp ON tokens (exp);
-CREATE INDEX revocation_value ON revocations (kind, value);
-",
-    r"
-ALTER TABLE signing_keys ADD COLUMN hsm_id TEXT;
-",
-];
 
 /// An issuer store in one SQLite file.
 #[derive(Debug)]
@@ -243,12 +147,12 @@ impl SqliteStore {
                 "the database schema (version {current}) is newer than this jwt-edge (version {target})"
             )));
         }
-        for (i, sql) in MIGRATIONS
+        for (i, m) in MIGRATIONS
             .iter()
             .enumerate()
             .skip(usize::try_from(current).unwrap_or(usize::MAX))
         {
-            tx.execute_batch(sql)?;
+            tx.execute_batch(m.sqlite)?;
             tx.execute(
                 "UPDATE schema_version SET version = ?1",
                 [to_i64(i as u64 + 1)?],

@@ -1,6 +1,7 @@
 //! The storage layer: the [`Store`] trait (one transaction per command) and
-//! the records it keeps. [`super::SqliteStore`] implements it; a PostgreSQL
-//! implementation would map the same tables one to one (see `docs/issuer.md`).
+//! the records it keeps. [`super::SqliteStore`] and [`super::PgStore`]
+//! implement it over the same schema ([`super::schema`]); [`super::AnyStore`]
+//! is the one a URL picks.
 //!
 //! Timestamps are unix seconds. Nothing here interprets the records: the
 //! rules live in [`super::lifecycle`], [`super::provisioning`] and
@@ -298,6 +299,18 @@ pub trait Store {
     /// # Errors
     /// Storage errors.
     fn external_changes(&self) -> Result<u64>;
+
+    /// Whether this connection leads: runs rotation, pruning and the audit
+    /// sink when several `jwt-edge serve` replicas share the store. Asked
+    /// again at every rotation tick; a leader that dies (or loses its
+    /// connection) loses leadership, and the next replica to ask takes it.
+    /// A store only one host can open (SQLite) always leads.
+    ///
+    /// # Errors
+    /// Storage errors (the store is unreachable: nobody leads from here).
+    fn lead(&mut self) -> Result<bool> {
+        Ok(true)
+    }
 }
 
 /// Token Status List storage (part of every transaction).

@@ -95,6 +95,10 @@ pub struct Metrics {
     store_bytes: Gauge,
     /// Rows deleted by pruning.
     pub pruned: Family<KindLabel, Counter>,
+    /// 1 while the store answers (the last store operation succeeded), else 0.
+    pub store_up: Gauge,
+    /// 1 while this replica leads (rotation, pruning, the audit sink).
+    pub leader: Gauge,
     /// Label sets set at the last publication (to drop vanished ones).
     published: Mutex<Labels>,
 }
@@ -142,6 +146,8 @@ impl Metrics {
             unexported: Gauge::default(),
             store_bytes: Gauge::default(),
             pruned: Family::default(),
+            store_up: Gauge::default(),
+            leader: Gauge::default(),
             published: Mutex::new(Labels::default()),
         };
         // Counters get their `_total` suffix from the encoder.
@@ -214,6 +220,16 @@ impl Metrics {
             "jwt_edge_pruned_rows",
             "Rows deleted by retention, per table",
             m.pruned.clone(),
+        );
+        registry.register(
+            "jwt_edge_store_up",
+            "1 while the store answers (the last store operation succeeded), else 0",
+            m.store_up.clone(),
+        );
+        registry.register(
+            "jwt_edge_leader",
+            "1 while this replica leads: runs rotation, pruning and the audit sink",
+            m.leader.clone(),
         );
         Self { registry, ..m }
     }

@@ -38,7 +38,6 @@ use std::boxed::Box;
 use std::format;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::string::{String, ToString};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -55,7 +54,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::issuer::provisioning::INTROSPECT;
-use crate::issuer::{ClientRevocation, Error, IssueRequest, Issuer, Settings, SqliteStore};
+use crate::issuer::{AnyStore, ClientRevocation, Error, IssueRequest, Issuer, Settings, StoreUrl};
 
 pub use conn::ConnLimits;
 pub use limit::LimitConfig;
@@ -66,8 +65,9 @@ use writer::{Doc, Job, Shared, Writer};
 
 /// The server's configuration.
 pub struct Config {
-    /// The issuer database (created and initialised with `jwt-edge init`).
-    pub db: PathBuf,
+    /// The issuer store (created and initialised with `jwt-edge init`): a
+    /// SQLite file, or a PostgreSQL database several replicas share.
+    pub db: StoreUrl,
     /// The passphrase of the private keys (or `--insecure-dev-keys`).
     pub secrets: crate::issuer::Secrets,
     /// The public base URL of this server, for the metadata's endpoints
@@ -104,7 +104,7 @@ pub struct Config {
 
 impl Config {
     /// Defaults for `db`.
-    pub fn new(db: impl Into<PathBuf>, secrets: crate::issuer::Secrets) -> Self {
+    pub fn new(db: impl Into<StoreUrl>, secrets: crate::issuer::Secrets) -> Self {
         Self {
             db: db.into(),
             secrets,
@@ -239,7 +239,13 @@ impl Server {
         let writer = std::thread::Builder::new()
             .name("jwt-edge-writer".into())
             .spawn(move || {
-                let started = SqliteStore::open(&db, false).and_then(|store| {
+                let started = AnyStore::open(&db, false).and_then(|store| {
+                    if let AnyStore::Postgres(pg) = &store {
+                        tracing::info!(target: "jwt_edge::server", store = pg.shown(), "PostgreSQL store");
+                        if pg.unverified_tls() {
+                            tracing::warn!(target: "jwt_edge::server", "the database connection is encrypted only if the server offers TLS, and the server certificate is not verified: use sslmode=verify-full (with sslrootcert) on untrusted networks");
+                        }
+                    }
                     let mut w = Writer::new(
                         Issuer::new(store, secrets),
                         batch_max,

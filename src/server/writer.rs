@@ -33,8 +33,8 @@ use crate::issuer::provisioning::Presented;
 use crate::issuer::service::{STATUS_LIST_LIFETIME, TOKEN_TYP};
 use crate::issuer::store::{ProvisioningRecord, Pruned};
 use crate::issuer::{
-    ClientFailure, ClientRevocation, Error, ErrorKind, IssueRequest, Issued, Issuer, Refusal,
-    Settings, SqliteStore, Store,
+    AnyStore, ClientFailure, ClientRevocation, Error, ErrorKind, IssueRequest, Issued, Issuer,
+    Refusal, Settings, Store,
 };
 use crate::{b64url_encode, KeySet, Policy, Validator};
 
@@ -179,7 +179,7 @@ struct AuditSink {
 }
 
 pub(crate) struct Writer {
-    issuer: Issuer<SqliteStore>,
+    issuer: Issuer<AnyStore>,
     batch_max: usize,
     shared: Shared,
     /// The store's change counter when the documents were last built.
@@ -197,11 +197,13 @@ pub(crate) struct Writer {
     detector: Detector,
     upkeep: Upkeep,
     sink: Option<AuditSink>,
+    /// Whether this replica leads (asked at start and at every rotation tick).
+    leading: bool,
 }
 
 impl Writer {
     pub(crate) fn new(
-        issuer: Issuer<SqliteStore>,
+        issuer: Issuer<AnyStore>,
         batch_max: usize,
         shared: Shared,
         metrics: Arc<Metrics>,
@@ -221,13 +223,37 @@ impl Writer {
             detector: Detector::new(upkeep.anomaly.clone()),
             upkeep,
             sink: None,
+            leading: false,
         }
     }
 
     fn count_error(&self, e: &Error) {
         if e.kind() == ErrorKind::Storage {
             self.metrics.store_errors.inc();
+            self.metrics.store_up.set(0);
         }
+    }
+
+    /// Asks the store whether this replica leads (logs changes). A store
+    /// that cannot be reached is led from nowhere here.
+    fn lead(&mut self) -> bool {
+        let now = match self.issuer.store_mut().lead() {
+            Ok(v) => v,
+            Err(e) => {
+                self.count_error(&e);
+                false
+            }
+        };
+        if now != self.leading {
+            if now {
+                tracing::info!(target: "jwt_edge::server", "leadership acquired: this replica runs rotation, pruning and the audit sink");
+            } else {
+                tracing::warn!(target: "jwt_edge::server", "leadership lost: another replica (or none while the store is unreachable) runs rotation");
+            }
+        }
+        self.leading = now;
+        self.metrics.leader.set(i64::from(now));
+        now
     }
 
     /// Opens the audit sink (appending) at the store's export cursor.
@@ -256,6 +282,10 @@ impl Writer {
     /// Appends the audit rows after the sink's cursor (JSON lines), syncs,
     /// then acknowledges them (so retention may prune them later).
     fn stream_audit(&mut self) {
+        if !self.leading {
+            // The leader exports; each row leaves through exactly one sink.
+            return;
+        }
         let Some(sink) = self.sink.as_mut() else {
             return;
         };
@@ -399,8 +429,10 @@ impl Writer {
     /// passphrase fails here and not at the first request).
     pub(crate) fn start(&mut self) -> Result<(Settings, Arc<Published>), Error> {
         let settings = self.issuer.settings()?;
-        let steps = self.issuer.rotate(unix_now())?;
-        log_steps(&steps);
+        if self.lead() {
+            let steps = self.issuer.rotate(unix_now())?;
+            log_steps(&steps);
+        }
         self.open_sink()?;
         self.publish()?;
         let p = current(&self.shared).ok_or_else(|| Error::storage("nothing published"))?;
@@ -546,6 +578,7 @@ impl Writer {
             *slot = Some(new);
         }
         self.published_at_change = Some(change);
+        self.metrics.store_up.set(1);
         self.drain_warnings();
         Ok(())
     }
@@ -591,6 +624,7 @@ impl Writer {
                     }
                     return;
                 }
+                self.metrics.store_up.set(1);
                 let found = self.observe(&reqs, &answers, now);
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     // A client that went away (timeout) still has its row.
@@ -659,11 +693,16 @@ impl Writer {
                     }
                     Job::PruneStep(reply) => {
                         self.flush(&mut batch);
-                        let out = self.issuer.prune_step(
-                            unix_now(),
-                            self.upkeep.audit_retention,
-                            self.upkeep.prune_batch,
-                        );
+                        // Retention is the leader's.
+                        let out = if self.leading {
+                            self.issuer.prune_step(
+                                unix_now(),
+                                self.upkeep.audit_retention,
+                                self.upkeep.prune_batch,
+                            )
+                        } else {
+                            Ok(Pruned::default())
+                        };
                         match &out {
                             Ok(p) => {
                                 for (table, n) in [
@@ -688,7 +727,14 @@ impl Writer {
                     }
                     Job::Rotate(reply) => {
                         self.flush(&mut batch);
-                        let out = self.issuer.rotate(unix_now());
+                        // Only the leader rotates; another replica's
+                        // changes reach this one through the store's
+                        // change counter.
+                        let out = if self.lead() {
+                            self.issuer.rotate(unix_now())
+                        } else {
+                            Ok(Vec::new())
+                        };
                         if let Ok(steps) = &out {
                             log_steps(steps);
                             if !steps.is_empty() {

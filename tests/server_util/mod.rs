@@ -11,10 +11,13 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use jwt_edge::issuer::{Issuer, Secrets, Settings, SqliteStore};
+use jwt_edge::issuer::{AnyStore, Issuer, Secrets, Settings, StoreUrl};
 use jwt_edge::server::{Config, Server};
 use tokio::sync::oneshot;
 use zeroize::Zeroizing;
+
+pub mod pg;
+pub use pg::postgres;
 
 pub const ISS: &str = "https://issuer.test";
 pub const AUD: &str = "https://api.test";
@@ -118,8 +121,24 @@ pub fn init_softhsm_token(label: &str, pin: &str, conf: Option<&Path>) {
     );
 }
 
-pub fn issuer(db: &Path) -> Issuer<SqliteStore> {
-    Issuer::new(SqliteStore::open(db, false).unwrap(), secrets())
+/// Opens the store `db` names: a SQLite file, or (in the PostgreSQL run)
+/// a `postgres://` URL carried in the path.
+pub fn open_store(db: &Path, create: bool) -> AnyStore {
+    AnyStore::open(&StoreUrl::from(db), create).unwrap()
+}
+
+pub fn issuer(db: &Path) -> Issuer<AnyStore> {
+    Issuer::new(open_store(db, false), secrets())
+}
+
+/// A new, empty store's location: `dir/issuer.db`, or in the PostgreSQL
+/// run (`JWT_EDGE_TEST_STORE=postgres`) a new database's URL.
+pub fn new_store_location(dir: &Path) -> PathBuf {
+    if postgres() {
+        PathBuf::from(pg::shared_cluster().new_database())
+    } else {
+        dir.join("issuer.db")
+    }
 }
 
 /// Default test settings: fast KDF, default rotation.
@@ -131,8 +150,8 @@ pub fn settings() -> Settings {
 
 /// Creates and initialises a store; returns the path.
 pub fn init_store(dir: &Path, settings: &Settings) -> PathBuf {
-    let db = dir.join("issuer.db");
-    let store = SqliteStore::open(&db, true).unwrap();
+    let db = new_store_location(dir);
+    let store = open_store(&db, true);
     let mut i = Issuer::new(store, secrets());
     let mut settings = settings.clone();
     if pkcs11() {

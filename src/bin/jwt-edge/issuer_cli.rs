@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use jwt_edge::issuer::{
-    duration, keys, service, Error, ErrorKind, IssueRequest, Issuer, Secrets, Settings, SqliteStore,
+    duration, keys, service, Error, ErrorKind, IssueRequest, Issuer, Secrets, Settings, AnyStore, StoreUrl,
 };
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -23,8 +23,8 @@ use crate::io::{now_or_clock, print_err, print_json};
 /// issuer commands and `serve` take the same flags.
 #[derive(Debug, clap::Args)]
 pub struct StoreArgs {
-    /// Issuer database [env: JWT_EDGE_DB] [default: ./jwt-edge.db].
-    #[arg(long, value_name = "PATH")]
+    /// Issuer store: a SQLite file, or postgres://USER@HOST/DB for a PostgreSQL database several servers share [env: JWT_EDGE_DB] [default: ./jwt-edge.db].
+    #[arg(long, value_name = "PATH|URL")]
     db: Option<PathBuf>,
     /// File holding the passphrase of the private keys [else env: JWT_EDGE_PASSPHRASE].
     #[arg(long = "passphrase-file", value_name = "FILE")]
@@ -39,11 +39,13 @@ pub struct StoreArgs {
 
 impl StoreArgs {
     /// `--db`, else env `JWT_EDGE_DB`, else `./jwt-edge.db`.
-    pub(crate) fn db_path(&self) -> PathBuf {
-        self.db
-            .clone()
-            .or_else(|| std::env::var_os("JWT_EDGE_DB").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("./jwt-edge.db"))
+    pub(crate) fn db_url(&self) -> StoreUrl {
+        StoreUrl::from(
+            self.db
+                .clone()
+                .or_else(|| std::env::var_os("JWT_EDGE_DB").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("./jwt-edge.db")),
+        )
     }
 
     /// The passphrase from `--passphrase-file` (one trailing newline ignored)
@@ -397,11 +399,14 @@ pub fn status(a: &StatusArgs) -> ExitCode {
         .iter()
         .map(|(action, n)| (action.clone(), Value::from(*n)))
         .collect();
-    let db = a.common.store.db_path();
+    // The files' sizes (SQLite); a PostgreSQL store reports its tables' size.
+    let db = a.common.store.db_url();
     let size = |suffix: &str| {
-        std::fs::metadata(format!("{}{suffix}", db.display())).map_or(0, |m| m.len())
+        db.sqlite_path().map_or(growth.bytes_in_use, |p| {
+            std::fs::metadata(format!("{}{suffix}", p.display())).map_or(0, |m| m.len())
+        })
     };
-    let (db_bytes, wal_bytes) = (size(""), size("-wal"));
+    let (db_bytes, wal_bytes) = (size(""), if db.sqlite_path().is_some() { size("-wal") } else { 0 });
     if a.common.json {
         let rows: serde_json::Map<String, Value> = counts
             .iter()
@@ -571,7 +576,7 @@ fn fail(err: &Error, json_out: bool) -> ExitCode {
 
 fn finish(
     common: &Common,
-    issuer: Option<&mut Issuer<SqliteStore>>,
+    issuer: Option<&mut Issuer<AnyStore>>,
     out: Result<Out, Error>,
 ) -> ExitCode {
     let status = match out {
@@ -601,8 +606,8 @@ fn usage(m: impl Into<String>) -> Error {
     Error::usage(m)
 }
 
-fn open(common: &Common, create: bool) -> Result<Issuer<SqliteStore>, Error> {
-    let store = SqliteStore::open(&common.store.db_path(), create)?;
+fn open(common: &Common, create: bool) -> Result<Issuer<AnyStore>, Error> {
+    let store = AnyStore::open(&common.store.db_url(), create)?;
     Ok(Issuer::new(store, common.store.secrets()?))
 }
 
@@ -614,7 +619,7 @@ fn now(common: &Common) -> Result<u64, Error> {
 fn with_issuer(
     common: &Common,
     create: bool,
-    f: impl FnOnce(&mut Issuer<SqliteStore>, u64) -> Result<Out, Error>,
+    f: impl FnOnce(&mut Issuer<AnyStore>, u64) -> Result<Out, Error>,
 ) -> ExitCode {
     let mut issuer = match open(common, create) {
         Ok(i) => i,

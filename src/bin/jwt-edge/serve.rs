@@ -146,7 +146,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let mut config = Config::new(args.store.db_path(), secrets);
+    let mut config = Config::new(args.store.db_url(), secrets);
     config.public_url = args.public_url.clone();
     config.rotate_interval = Duration::from_secs(args.rotate_interval.max(1));
     config.refresh_interval = Duration::from_secs(args.refresh_interval.max(1));

@@ -1,0 +1,130 @@
+//! Which store a `--db` value names: [`StoreUrl`] (a SQLite path, or a
+//! `postgres://` URL) and [`AnyStore`], the store it opens.
+
+use std::path::{Path, PathBuf};
+use std::string::String;
+
+use zeroize::Zeroizing;
+
+use super::postgres::{redact, PgStore};
+use super::sqlite::SqliteStore;
+use super::store::{Store, Tx};
+use super::Result;
+
+/// Where the issuer's state is: `postgres://…` / `postgresql://…` is a
+/// PostgreSQL database; `sqlite:PATH` or any other value a SQLite file.
+/// Shown (Debug, Display) with its password redacted.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum StoreUrl {
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (may hold a password).
+    Postgres(Zeroizing<String>),
+}
+
+impl StoreUrl {
+    /// Reads a `--db` / `JWT_EDGE_DB` value.
+    pub fn parse(s: &str) -> Self {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Self::Postgres(Zeroizing::new(s.into()))
+        } else {
+            Self::Sqlite(PathBuf::from(s.strip_prefix("sqlite:").unwrap_or(s)))
+        }
+    }
+
+    /// The SQLite file, if this is one.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            Self::Sqlite(p) => Some(p),
+            Self::Postgres(_) => None,
+        }
+    }
+}
+
+impl From<&Path> for StoreUrl {
+    fn from(p: &Path) -> Self {
+        p.to_str()
+            .map_or_else(|| Self::Sqlite(p.to_path_buf()), Self::parse)
+    }
+}
+
+impl From<PathBuf> for StoreUrl {
+    fn from(p: PathBuf) -> Self {
+        Self::from(p.as_path())
+    }
+}
+
+impl From<&PathBuf> for StoreUrl {
+    fn from(p: &PathBuf) -> Self {
+        Self::from(p.as_path())
+    }
+}
+
+impl From<&str> for StoreUrl {
+    fn from(s: &str) -> Self {
+        Self::parse(s)
+    }
+}
+
+impl core::fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Sqlite(p) => write!(f, "{}", p.display()),
+            Self::Postgres(u) => f.write_str(&redact(u)),
+        }
+    }
+}
+
+impl core::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "StoreUrl({self})")
+    }
+}
+
+/// The store a [`StoreUrl`] names.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AnyStore {
+    /// A SQLite file.
+    Sqlite(SqliteStore),
+    /// A PostgreSQL database.
+    Postgres(PgStore),
+}
+
+impl AnyStore {
+    /// Opens (with `create`: creates) the store `url` names and applies
+    /// pending migrations.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`] and [`PgStore::open`].
+    pub fn open(url: &StoreUrl, create: bool) -> Result<Self> {
+        Ok(match url {
+            StoreUrl::Sqlite(p) => Self::Sqlite(SqliteStore::open(p, create)?),
+            StoreUrl::Postgres(u) => Self::Postgres(PgStore::open(u, create)?),
+        })
+    }
+}
+
+impl Store for AnyStore {
+    fn transaction<T>(&mut self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        match self {
+            Self::Sqlite(s) => s.transaction(f),
+            Self::Postgres(s) => s.transaction(f),
+        }
+    }
+
+    fn external_changes(&self) -> Result<u64> {
+        match self {
+            Self::Sqlite(s) => s.external_changes(),
+            Self::Postgres(s) => s.external_changes(),
+        }
+    }
+
+    fn lead(&mut self) -> Result<bool> {
+        match self {
+            Self::Sqlite(s) => s.lead(),
+            Self::Postgres(s) => s.lead(),
+        }
+    }
+}
