@@ -15,9 +15,14 @@
 )]
 
 use jwt_edge::issuer::lifecycle::KeyState;
-use jwt_edge::issuer::{IssueRequest, Issuer, Secrets, Settings, SqliteStore};
+use jwt_edge::issuer::{AnyStore, IssueRequest, Issuer, Secrets, Settings, StoreUrl};
 use jwt_edge::{KeySet, Policy};
 use zeroize::Zeroizing;
+
+/// The PostgreSQL test cluster (the PostgreSQL run of this suite).
+#[allow(dead_code)]
+#[path = "server_util/pg.rs"]
+mod pg;
 
 const T0: u64 = 1_700_000_000;
 const DAY: u64 = 86_400;
@@ -38,7 +43,13 @@ fn a_simulated_year_of_daily_issuance_and_rotation() {
     let dir = std::env::temp_dir().join(format!("jwt-edge-year-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let store = SqliteStore::open(&dir.join("y.db"), true).unwrap();
+    // A SQLite file, or in the PostgreSQL run a new database.
+    let location = if pg::postgres() {
+        StoreUrl::parse(&pg::shared_cluster().new_database())
+    } else {
+        StoreUrl::Sqlite(dir.join("y.db"))
+    };
+    let store = AnyStore::open(&location, true).unwrap();
     let mut issuer = Issuer::new(
         store,
         Secrets::new(Some(Zeroizing::new("pw".into())), false),
@@ -70,7 +81,7 @@ fn a_simulated_year_of_daily_issuance_and_rotation() {
         .audience("api")
         .typ("at+jwt");
     let mut rng = Lcg(42);
-    let verify_at = |issuer: &mut Issuer<SqliteStore>, token: &str, now: u64| {
+    let verify_at = |issuer: &mut Issuer<AnyStore>, token: &str, now: u64| {
         let jwks = issuer.jwks().unwrap().to_string();
         let set = KeySet::from_jwks(jwks.as_bytes()).unwrap();
         assert!(set.issues().is_empty());

@@ -28,7 +28,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use jwt_edge::issuer::anomaly::AnomalyConfig;
-use jwt_edge::issuer::{ClientFailure, IssueRequest, Refusal, SqliteStore, Store};
+use jwt_edge::issuer::{ClientFailure, IssueRequest, Refusal, Store};
 use serde_json::Value;
 use server_util::*;
 use zeroize::Zeroizing;
@@ -144,7 +144,7 @@ fn overlap_rotation_accepts_both_secrets_then_only_the_new_one() {
 }
 
 fn table_rows(db: &Path) -> BTreeMap<String, u64> {
-    let mut s = SqliteStore::open(db, false).unwrap();
+    let mut s = open_store(db, false);
     s.transaction(|tx| tx.row_counts())
         .unwrap()
         .into_iter()
@@ -165,8 +165,8 @@ fn a_month_at_a_steady_rate_reaches_a_steady_store_size() {
     s.max_token_ttl = 3_600;
     s.grace = 3_600;
     let t0 = unix_now();
-    let db = dir.join("issuer.db");
-    let mut i = jwt_edge::issuer::Issuer::new(SqliteStore::open(&db, true).unwrap(), secrets());
+    let db = new_store_location(&dir);
+    let mut i = jwt_edge::issuer::Issuer::new(open_store(&db, true), secrets());
     i.init(&s, t0).unwrap();
     let (_, key) = i
         .create_provisioning_key(
@@ -219,7 +219,7 @@ fn a_month_at_a_steady_rate_reaches_a_steady_store_size() {
         while i.prune_step(now, RETENTION, 500).unwrap().total() > 0 {}
         // The revoked token's row is kept while its jti entry is listed.
         if let Some((jti, at)) = &revoked_jti {
-            let mut store = SqliteStore::open(&db, false).unwrap();
+            let mut store = open_store(&db, false);
             let row = store.transaction(|tx| tx.token(jti)).unwrap();
             let listed = i.revocation_list(now).unwrap()["revoked"]["jti"]
                 .as_array()

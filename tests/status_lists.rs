@@ -229,12 +229,9 @@ fn epochs_survive_a_restore_from_backup() {
     let now = unix_now();
     let mut i = issuer(&db);
     let t1 = i.issue(&request(&full), now).unwrap().token;
-    // An online backup, as docs/server.md says (VACUUM INTO).
+    // An online backup, as docs/server.md says (VACUUM INTO; pg_dump).
     let backup = dir.join("backup.db");
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute("VACUUM INTO ?1", [backup.to_str().unwrap()])
-        .unwrap();
+    server_util::pg::backup_store(&db, &backup);
     // After the backup: three more revocations (epochs move on).
     let mut held = 0;
     for _ in 0..3 {
@@ -249,10 +246,7 @@ fn epochs_survive_a_restore_from_backup() {
         .unwrap();
     drop(i);
     // Restore the older copy; a change a second later bumps its epoch.
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
-    }
-    std::fs::copy(&backup, &db).unwrap();
+    server_util::pg::restore_store(&db, &backup);
     let mut restored = issuer(&db);
     assert!(
         restored.revocation_list(now).unwrap()["epoch"]
@@ -375,7 +369,7 @@ fn status_lists_roll_over_at_capacity() {
     use jwt_edge::issuer::store::Store;
     let dir = temp_dir("status-rollover");
     let db = init_store(&dir, &settings());
-    let mut store = jwt_edge::issuer::SqliteStore::open(&db, false).unwrap();
+    let mut store = open_store(&db, false);
     let now = unix_now();
     let slots: Vec<(u64, u64)> = (0..20)
         .map(|_| {

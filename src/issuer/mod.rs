@@ -30,6 +30,7 @@ pub mod health;
 pub mod hsm;
 pub mod keys;
 pub mod lifecycle;
+pub mod migrate;
 pub mod postgres;
 pub mod provisioning;
 pub mod schema;

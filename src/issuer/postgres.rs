@@ -50,9 +50,9 @@ use super::store::{
 use super::{Error, ErrorKind, Result};
 
 /// The advisory-lock namespace of jwt-edge (first key of the two-key form).
-const LOCK_NS: i32 = 0x6a77_7465; // "jwte"
+pub(crate) const LOCK_NS: i32 = 0x6a77_7465; // "jwte"
 /// Second key: the writer lock (transaction scope).
-const LOCK_WRITER: i32 = 1;
+pub(crate) const LOCK_WRITER: i32 = 1;
 /// Second key: the leader lock (session scope).
 const LOCK_LEADER: i32 = 2;
 
@@ -679,19 +679,19 @@ impl PgStore {
         })
     }
 
-    /// Runs `f` on the connection thread, outside any transaction (the
-    /// migration copy uses it).
-    pub(crate) fn with_client<R: Send + 'static>(
+    /// Runs `f` on the connection thread with the connection, outside any
+    /// store transaction (the migration copy uses it).
+    pub(crate) fn on_connection<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut postgres::Client) -> core::result::Result<R, postgres::Error>
-            + Send
-            + 'static,
+        f: impl FnOnce(&mut postgres::Client) -> Result<R> + Send + 'static,
     ) -> Result<R> {
-        self.worker.call(|s| {
-            let out = f(s.client()?);
-            out.map_err(|e| s.fail(&e))
-        })
+        self.worker.call(|s| f(s.client()?))
     }
+}
+
+/// A driver error as a storage error (never the connection string).
+pub(crate) fn storage_error(e: &postgres::Error) -> Error {
+    Error::storage(format!("database error: {}", describe(e)))
 }
 
 impl Store for PgStore {
@@ -1434,6 +1434,13 @@ impl Tx for PgTx<'_> {
                 &[],
             )?;
             Ok((r.map_or(Ok(0), |r| get_u64(&r, 0))?, 0))
+        })
+    }
+
+    fn change_counter(&mut self) -> Result<u64> {
+        self.call(|s| {
+            let r = s.query_opt("SELECT n FROM change_counter", &[])?;
+            r.map_or(Ok(0), |r| get_u64(&r, 0))
         })
     }
 

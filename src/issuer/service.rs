@@ -1164,6 +1164,33 @@ impl<S: Store> Issuer<S> {
         })
     }
 
+    /// [`Issuer::issue_batch`], unless the store changed since `published`
+    /// (a value of [`Store::external_changes`]): checked under the writer
+    /// lock before anything is signed; on a change nothing is done and the
+    /// answer is `None` (publish, then ask again). So a batch is signed
+    /// only under key state the caller has published, and no other
+    /// process changes that state before the batch commits.
+    ///
+    /// # Errors
+    /// As [`Issuer::issue_batch`].
+    pub fn issue_batch_unless_changed(
+        &mut self,
+        reqs: &[IssueRequest],
+        now: u64,
+        published: Option<u64>,
+    ) -> Result<Option<Vec<Result<Issued>>>> {
+        self.run(|ctx, tx| {
+            if Some(tx.change_counter()?) != published {
+                return Ok(None);
+            }
+            let s = load_settings(tx)?;
+            reqs.iter()
+                .map(|req| issue_in(ctx, tx, &s, req, now))
+                .collect::<Result<Vec<_>>>()
+                .map(Some)
+        })
+    }
+
     /// Revokes one token by `jti` (it must have been issued here). Returns
     /// false if it had already expired or was already revoked (nothing to do).
     ///

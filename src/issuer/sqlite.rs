@@ -116,6 +116,12 @@ impl SqliteStore {
             .query_row("SELECT version FROM schema_version", [], |r| get_u64(r, 0))?)
     }
 
+    /// The file's path is all a reader needs; this is the connection (for
+    /// the migration copy, which reads tables column by column).
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Runs `PRAGMA integrity_check` and returns its answer (`ok` when sound).
     ///
     /// # Errors
@@ -673,6 +679,13 @@ impl Tx for SqliteTx<'_> {
             .query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
         let bytes = |pages: i64| pages.unsigned_abs().saturating_mul(page.unsigned_abs());
         Ok((bytes(count.saturating_sub(free)), bytes(free)))
+    }
+
+    fn change_counter(&mut self) -> Result<u64> {
+        let v: i64 = self
+            .tx
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        Ok(v.unsigned_abs())
     }
 
     fn audit(&mut self, since: u64) -> Result<Vec<AuditRecord>> {

@@ -467,6 +467,13 @@ pub trait Tx: StatusTx {
     /// Storage errors.
     fn size_bytes(&mut self) -> Result<(u64, u64)>;
 
+    /// [`Store::external_changes`] as seen inside this transaction (under
+    /// the writer lock, so nothing changes it until commit).
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn change_counter(&mut self) -> Result<u64>;
+
     /// Audit rows with `at >= since`, in insertion order.
     ///
     /// # Errors

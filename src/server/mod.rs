@@ -141,6 +141,7 @@ struct AppState {
     published: Shared,
     metadata: Bytes,
     jwks_max_age: u64,
+    jwks_stale_limit: Duration,
     revocations_max_age: u64,
     refresh_interval: Duration,
     limiter: Mutex<Limiter>,
@@ -287,6 +288,7 @@ impl Server {
             published: shared,
             metadata: Bytes::from(metadata(&settings, &public).to_string()),
             jwks_max_age: jwks_max_age(&settings),
+            jwks_stale_limit: jwks_stale_limit(&settings),
             revocations_max_age: revocations_max_age(&settings),
             refresh_interval,
             limiter: Mutex::new(Limiter::new(limits)),
@@ -575,6 +577,10 @@ fn oauth_error(e: &OAuthError, challenge: bool) -> Response {
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Basic realm=\"jwt-edge\", charset=\"UTF-8\""),
         );
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     res
 }
@@ -1014,8 +1020,42 @@ fn unavailable() -> Response {
     )
 }
 
+/// 503 for a document kept in memory past its staleness limit (the store
+/// has been unreachable that long).
+fn too_stale(what: &str, age: Duration) -> Response {
+    let mut res = json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({
+            "error": "temporarily_unavailable",
+            "error_description": format!(
+                "the issuer's store has been unreachable for {} s; the last {what} is too old to serve",
+                age.as_secs()
+            ),
+        }),
+    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    res
+}
+
+/// How long the JWKS is served from memory without a successful refresh:
+/// half the pre-publication period (a cache may keep it `max-age` more,
+/// which is at most as long), so a key activated elsewhere in the meantime
+/// was in it, or the served copy expires before that key signs.
+pub fn jwks_stale_limit(s: &Settings) -> Duration {
+    Duration::from_secs((s.pre_publish / 2).max(60))
+}
+
+/// How long the signed revocation list is served from memory without a
+/// successful refresh: 15 minutes, so that revocations recorded through
+/// another replica reach validators within that bound or they see errors.
+pub const REVOCATIONS_STALE_LIMIT: Duration = Duration::from_secs(15 * 60);
+
 async fn jwks(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     match writer::current(&state.published) {
+        Some(p) if p.refreshed.elapsed() > state.jwks_stale_limit => {
+            too_stale("JWKS", p.refreshed.elapsed())
+        }
         Some(p) => cached(&headers, &p.jwks, "application/json", state.jwks_max_age),
         None => unavailable(),
     }
@@ -1023,6 +1063,9 @@ async fn jwks(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
 
 async fn revocations(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     match writer::current(&state.published) {
+        Some(p) if p.refreshed.elapsed() > REVOCATIONS_STALE_LIMIT => {
+            too_stale("revocation list", p.refreshed.elapsed())
+        }
         Some(p) => cached(
             &headers,
             &p.revocations,
@@ -1070,6 +1113,14 @@ async fn oauth_metadata(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    // Unhealthy as soon as the store fails (a load balancer sends /token
+    // elsewhere; JWKS and revocations are still served from memory).
+    if state.metrics.store_up.get() == 0 {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "store_unavailable", "error": "temporarily_unavailable"}),
+        );
+    }
     // Healthy while the published documents are being refreshed.
     let stale = state.refresh_interval.saturating_mul(3) + Duration::from_secs(5);
     match writer::current(&state.published) {

@@ -70,6 +70,13 @@ impl OAuthError {
                 Self::new(403, "unauthorized_client", e.message())
             }
             (ErrorKind::Refused, _) => Self::invalid_request(e.message()),
+            // The store is unreachable (or failed): nothing was issued, and
+            // a retry may succeed (a replica's database failover).
+            (ErrorKind::Storage, _) => Self::new(
+                503,
+                "temporarily_unavailable",
+                "the issuer's store is unavailable; nothing was issued, try again",
+            ),
             _ => Self::new(
                 500,
                 "server_error",

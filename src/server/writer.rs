@@ -583,10 +583,11 @@ impl Writer {
         Ok(())
     }
 
-    /// Publishes if the store changed under us since the last publication,
-    /// or if a kid (or status list) about to be handed out is not served.
+    /// Publishes if a kid (or status list) about to be handed out is not
+    /// served yet (a status list the batch itself opened). Key state cannot
+    /// have changed under the batch: it was signed only after the store's
+    /// change counter, read under the writer lock, matched the published one.
     fn publish_before_answer(&mut self, issued: &[&Issued]) -> Result<(), Error> {
-        let change = self.issuer.store().external_changes()?;
         let shared = Arc::clone(&self.shared);
         let served = |i: &&Issued| {
             current(&shared).is_some_and(|p| {
@@ -595,7 +596,7 @@ impl Writer {
                         .is_none_or(|n| p.status_lists.contains_key(&n))
             })
         };
-        if self.published_at_change != Some(change) || !issued.iter().all(served) {
+        if !issued.iter().all(served) {
             self.publish()?;
         }
         if let Some(i) = issued.iter().find(|i| !served(i)) {
@@ -607,13 +608,36 @@ impl Writer {
         Ok(())
     }
 
+    /// Issues the batch under the published key state: if another process
+    /// (the CLI, another replica) changed the store since the last
+    /// publication, publishes first and tries again (three times at most).
+    fn issue_published(
+        &mut self,
+        reqs: &[IssueRequest],
+        now: u64,
+    ) -> Result<Vec<Result<Issued, Error>>, Error> {
+        for _ in 0..3 {
+            let published = self.published_at_change;
+            if let Some(answers) = self
+                .issuer
+                .issue_batch_unless_changed(reqs, now, published)?
+            {
+                return Ok(answers);
+            }
+            self.publish()?;
+        }
+        Err(Error::storage(
+            "the store kept changing under the batch (three publications); try again",
+        ))
+    }
+
     fn flush(&mut self, batch: &mut Vec<(IssueRequest, Reply)>) {
         if batch.is_empty() {
             return;
         }
         let (reqs, replies): (Vec<_>, Vec<_>) = core::mem::take(batch).into_iter().unzip();
         let now = unix_now();
-        match self.issuer.issue_batch(&reqs, now) {
+        match self.issue_published(&reqs, now) {
             Ok(answers) => {
                 let issued: Vec<&Issued> = answers.iter().filter_map(|a| a.as_ref().ok()).collect();
                 if let Err(e) = self.publish_before_answer(&issued) {

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
 pub mod pg;
-pub use pg::postgres;
+pub use pg::{postgres, sql_column};
 
 pub const ISS: &str = "https://issuer.test";
 pub const AUD: &str = "https://api.test";

@@ -122,7 +122,8 @@ impl PgCluster {
         assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
         let mut conf = format!(
             "listen_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = '{}'\nmax_connections = 300\n\
-             synchronous_commit = on\nfsync = on\nlog_min_messages = warning\n",
+             synchronous_commit = on\nfsync = on\nlog_min_messages = warning\n\
+             autovacuum_naptime = 1\n",
             c.port,
             c.dir.display()
         );
@@ -237,6 +238,41 @@ impl PgCluster {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// A PostgreSQL client tool (`psql`, `pg_dump`, ...) connected as the superuser.
+    pub fn client_tool(&self, tool: &str) -> Command {
+        let mut c = Command::new(self.bin.join(tool));
+        c.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+            .env("PGPASSWORD", PG_PASSWORD)
+            .env("PGSSLMODE", "disable")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// An online backup of database `db` (`pg_dump -Fc`) into `file`.
+    pub fn dump(&self, db: &str, file: &Path) {
+        let out = self
+            .client_tool("pg_dump")
+            .args(["-Fc", "-f"])
+            .arg(file)
+            .arg(db)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Replaces database `db` by the backup in `file` (`pg_restore`).
+    pub fn restore(&self, db: &str, file: &Path) {
+        self.psql("postgres", &format!("DROP DATABASE {db} WITH (FORCE)"));
+        self.psql("postgres", &format!("CREATE DATABASE {db}"));
+        let out = self
+            .client_tool("pg_restore")
+            .args(["-d", db])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pg_restore: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// A new empty database; its URL.
     pub fn new_database(&self) -> String {
         static N: AtomicU32 = AtomicU32::new(0);
@@ -276,4 +312,63 @@ pub fn postgres() -> bool {
 pub fn shared_cluster() -> &'static PgCluster {
     static C: std::sync::OnceLock<PgCluster> = std::sync::OnceLock::new();
     C.get_or_init(|| PgCluster::start(false))
+}
+
+/// The database name of a test URL made by [`PgCluster::url`].
+pub fn database_of(url: &str) -> String {
+    let after_host = url.rsplit_once('/').map_or(url, |(_, d)| d);
+    after_host.split('?').next().unwrap_or("").to_owned()
+}
+
+/// An online backup of the test store `db` (SQLite: `VACUUM INTO`;
+/// PostgreSQL: `pg_dump`) into `backup`.
+pub fn backup_store(db: &Path, backup: &Path) {
+    if postgres() {
+        shared_cluster().dump(&database_of(db.to_str().unwrap()), backup);
+    } else {
+        rusqlite::Connection::open(db)
+            .unwrap()
+            .execute("VACUUM INTO ?1", [backup.to_str().unwrap()])
+            .unwrap();
+    }
+}
+
+/// Replaces the test store `db` by `backup` (nothing may have it open).
+pub fn restore_store(db: &Path, backup: &Path) {
+    if postgres() {
+        shared_cluster().restore(&database_of(db.to_str().unwrap()), backup);
+    } else {
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
+        }
+        std::fs::copy(backup, db).unwrap();
+    }
+}
+
+/// The first column of `sql`'s rows, as text, read directly from the test
+/// store `db` (SQLite or PostgreSQL; `sql` must be valid in both).
+pub fn sql_column(db: &Path, sql: &str) -> Vec<String> {
+    if postgres() {
+        let out = shared_cluster().psql(&database_of(db.to_str().unwrap()), sql);
+        out.lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    } else {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        let mut stmt = conn.prepare(sql).unwrap();
+        stmt.query_map([], |r| {
+            Ok(match r.get_ref(0)? {
+                rusqlite::types::ValueRef::Null => String::new(),
+                rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+                rusqlite::types::ValueRef::Real(f) => f.to_string(),
+                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                    String::from_utf8_lossy(t).into_owned()
+                }
+            })
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    }
 }

@@ -62,6 +62,9 @@ enum Command {
     /// Issuer: delete expired token rows and exported audit rows older than
     /// the retention window, in bounded batches.
     Prune(issuer_cli::PruneArgs),
+    /// Issuer: copy a SQLite store into an empty PostgreSQL database, table
+    /// by table in one transaction, verifying every table's row count.
+    Migrate(issuer_cli::MigrateArgs),
     /// Issuer: run the HTTP server (OAuth client-credentials /token, JWKS,
     /// revocation list, metadata) with automatic rotation.
     Serve(Box<serve::ServeArgs>),
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Status(args) => issuer_cli::status(&args),
         Command::Audit(args) => issuer_cli::audit(&args),
         Command::Prune(args) => issuer_cli::prune(&args),
+        Command::Migrate(args) => issuer_cli::migrate(&args),
         Command::Serve(args) => serve::run(&args),
     }
 }
