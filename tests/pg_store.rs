@@ -209,7 +209,10 @@ fn assert_all_audited(pg: &PgCluster, url: &str, received: &[String]) {
         .collect();
     assert_eq!(audited, rows, "one audit row per token row");
     for t in received {
-        assert!(audited.contains(&jti(t)), "a received token has no audit row");
+        assert!(
+            audited.contains(&jti(t)),
+            "a received token has no audit row"
+        );
     }
 }
 
@@ -220,10 +223,7 @@ fn tls_verify_full_require_and_the_password_in_no_output() {
     let base = url.split('?').next().unwrap().to_owned();
     let crt = pg.dir.join("server.crt");
     // verify-full with the server's certificate as root: works.
-    let verified = format!(
-        "{base}?sslmode=verify-full&sslrootcert={}",
-        crt.display()
-    );
+    let verified = format!("{base}?sslmode=verify-full&sslrootcert={}", crt.display());
     let mut s = settings();
     s.kdf_iterations = 1000;
     open(&verified, true).init(&s, unix_now()).unwrap();
@@ -251,7 +251,12 @@ fn tls_verify_full_require_and_the_password_in_no_output() {
     // A wrong password, through the CLI: refused, named, never printed.
     let wrong = base.replace(PG_PASSWORD, "not-the-password-123");
     let out = bin()
-        .args(["status", "--json", "--db", &format!("{wrong}?sslmode=require")])
+        .args([
+            "status",
+            "--json",
+            "--db",
+            &format!("{wrong}?sslmode=require"),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -275,7 +280,11 @@ fn tls_verify_full_require_and_the_password_in_no_output() {
         .args(["keys", "list", "--json", "--db", &verified])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,8 +299,10 @@ async fn two_replicas_one_leader_sigkill_of_the_leader_under_load() {
     let deadline = Instant::now() + Duration::from_secs(15);
     let (la, lb) = loop {
         let (la, lb) = (leads(a.addr).await, leads(b.addr).await);
-        if la.is_some() && lb.is_some() && la != lb {
-            break (la.unwrap(), lb.unwrap());
+        if let (Some(x), Some(y)) = (la, lb) {
+            if x != y {
+                break (x, y);
+            }
         }
         assert!(Instant::now() < deadline, "no single leader: {la:?} {lb:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -366,7 +377,10 @@ async fn two_replicas_one_leader_sigkill_of_the_leader_under_load() {
     survivor.child.wait().unwrap();
     assert_all_audited(&pg, &url, &received);
     let log_text = read(&log);
-    assert!(!log_text.contains(PG_PASSWORD), "the password is in the log");
+    assert!(
+        !log_text.contains(PG_PASSWORD),
+        "the password is in the log"
+    );
     assert!(log_text.contains("leadership acquired"), "{log_text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -406,7 +420,10 @@ async fn postgres_down_for_5s_under_load_503_then_recovery_without_restart() {
         assert_eq!(c.get("/.well-known/jwks.json").await.status, 200);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(saw_503 && saw_unhealthy, "503 {saw_503}, unhealthy {saw_unhealthy}");
+    assert!(
+        saw_503 && saw_unhealthy,
+        "503 {saw_503}, unhealthy {saw_unhealthy}"
+    );
     pg.restart();
     let up_at = Instant::now();
     // Both replicas recover by themselves.
@@ -496,7 +513,11 @@ fn a_year_of_rotation_by_two_replicas_racing_never_two_active_keys_never_none() 
             let mut output = BufReader::new(psql.stdout.take().unwrap());
             while !done.load(Ordering::SeqCst) {
                 use std::io::Write;
-                writeln!(input, "SELECT count(*) FROM signing_keys WHERE state = 'active';").unwrap();
+                writeln!(
+                    input,
+                    "SELECT count(*) FROM signing_keys WHERE state = 'active';"
+                )
+                .unwrap();
                 let mut line = String::new();
                 output.read_line(&mut line).unwrap();
                 let n: u64 = line.trim().parse().unwrap();
@@ -572,7 +593,12 @@ fn a_year_of_rotation_by_two_replicas_racing_never_two_active_keys_never_none() 
     done.store(true, Ordering::SeqCst);
     watcher.join().unwrap();
     let v = violations.lock().unwrap();
-    assert!(v.is_empty(), "{} violations: {:?}", v.len(), &v[..v.len().min(5)]);
+    assert!(
+        v.is_empty(),
+        "{} violations: {:?}",
+        v.len(),
+        &v[..v.len().min(5)]
+    );
     let mut i = open(&url, false);
     let keys = i.keys().unwrap();
     let activations = keys.iter().filter(|k| k.activated_at.is_some()).count();
@@ -583,7 +609,10 @@ fn a_year_of_rotation_by_two_replicas_racing_never_two_active_keys_never_none() 
         watched.load(Ordering::SeqCst),
         results.iter().map(|r| r.1).collect::<Vec<_>>()
     );
-    assert!(activations >= 50, "weekly rotation over a year: {activations}");
+    assert!(
+        activations >= 50,
+        "weekly rotation over a year: {activations}"
+    );
     // Leadership: one replica held it while both ran (checked above), the
     // other took it over once the first closed its store.
     assert!(results.iter().any(|r| r.1 as u64 >= STEPS), "{results:?}");
@@ -635,7 +664,11 @@ fn migrate_from_sqlite_keeps_every_row_and_id() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!stdout.contains(PG_PASSWORD));
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["verified"], true);
@@ -643,7 +676,12 @@ fn migrate_from_sqlite_keeps_every_row_and_id() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["table"].as_str().unwrap().to_owned(), c["rows"].as_u64().unwrap()))
+        .map(|c| {
+            (
+                c["table"].as_str().unwrap().to_owned(),
+                c["rows"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(copied["tokens"], 25);
     assert_eq!(copied["signing_keys"], 2);
@@ -669,7 +707,9 @@ fn migrate_from_sqlite_keeps_every_row_and_id() {
     assert!(p.revoke_jti(&jti(&tokens[1]), now + 1).unwrap());
     let last = p.audit(0).unwrap();
     assert!(last.last().unwrap().id > sqlite_audit.last().unwrap().id);
-    assert!(last.iter().any(|r| r.jti.as_deref() == Some(jti(&t.token).as_str())));
+    assert!(last
+        .iter()
+        .any(|r| r.jti.as_deref() == Some(jti(&t.token).as_str())));
     drop(p);
     // A second migration into the same (now non-empty) database is refused.
     let again = bin()

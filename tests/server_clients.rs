@@ -174,7 +174,7 @@ struct Store {
 }
 
 fn make_store(dir: &Path, base: &str) -> Store {
-    let db = dir.join("issuer.db");
+    let db = server_util::new_store_location(dir);
     if server_util::pkcs11() {
         // The PKCS#11 run: this store's keys in a SoftHSM2 token of its own.
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

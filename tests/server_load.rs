@@ -38,10 +38,23 @@ async fn load(
     per_client: usize,
     deadline: Duration,
 ) -> LoadResult {
+    load_spread(&[addr], auth, clients, per_client, deadline).await
+}
+
+/// [`load`] with the clients spread over several replicas (client `n`
+/// talks to `addrs[n % len]`).
+async fn load_spread(
+    addrs: &[std::net::SocketAddr],
+    auth: String,
+    clients: usize,
+    per_client: usize,
+    deadline: Duration,
+) -> LoadResult {
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..clients {
+    for n in 0..clients {
         let auth = auth.clone();
+        let addr = addrs[n % addrs.len()];
         tasks.push(tokio::spawn(async move {
             let mut c = Client::new(addr);
             let (mut tokens, mut lat, mut errors) = (Vec::new(), Vec::new(), 0usize);
@@ -294,6 +307,50 @@ async fn bench() {
     server.stop().await;
     check_audited(&db, &r.tokens);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue #16: the same load on PostgreSQL (a server this test starts),
+/// with one replica and with two replicas on one database (in this
+/// process, each with its own writer and connection), the clients spread
+/// over them. Run by pkg-scripts/bench-server after `bench` (SQLite).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "bench: run by pkg-scripts/bench-server"]
+async fn bench_postgres() {
+    let clients = bench_env("JWT_EDGE_BENCH_CLIENTS", 64) as usize;
+    let secs = bench_env("JWT_EDGE_BENCH_SECS", 10);
+    let pg = server_util::pg::PgCluster::start(false);
+    for replicas in [1usize, 2] {
+        let url = std::path::PathBuf::from(pg.new_database());
+        let mut s = settings();
+        s.kdf_iterations = jwt_edge::issuer::settings::DEFAULT_KDF_ITERATIONS;
+        let mut i = jwt_edge::issuer::Issuer::new(open_store(&url, true), secrets());
+        i.init(&s, unix_now()).unwrap();
+        drop(i);
+        let (id, full) = provision(&url, "bench");
+        let mut servers = Vec::new();
+        for _ in 0..replicas {
+            servers.push(start(config(&url)).await);
+        }
+        let addrs: Vec<_> = servers.iter().map(|s| s.addr).collect();
+        let mut r = load_spread(
+            &addrs,
+            basic(&id, &full),
+            clients,
+            usize::MAX,
+            Duration::from_secs(secs),
+        )
+        .await;
+        let line = report(
+            &format!("bench PostgreSQL, {replicas} replica(s) ({clients} clients, {secs}s)"),
+            &mut r,
+        );
+        println!("{line}");
+        assert_eq!(r.errors, 0);
+        for s in servers {
+            s.stop().await;
+        }
+        check_audited(&url, &r.tokens);
+    }
 }
 
 /// Adds `n` expired token rows and `n` audit rows older than any retention

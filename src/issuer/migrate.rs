@@ -166,7 +166,12 @@ fn copy_all(
         });
     }
     // Identity columns continue after the copied ids.
-    for (table, col) in [("audit", "id"), ("revocations", "id"), ("signing_keys", "seq"), ("provisioning_keys", "seq")] {
+    for (table, col) in [
+        ("audit", "id"),
+        ("revocations", "id"),
+        ("signing_keys", "seq"),
+        ("provisioning_keys", "seq"),
+    ] {
         tx.batch_execute(&format!(
             "SELECT setval(pg_get_serial_sequence('{table}', '{col}'), coalesce((SELECT max({col}) FROM {table}), 0) + 1, false)"
         ))

@@ -39,10 +39,10 @@ pub mod settings;
 pub mod sqlite;
 pub mod store;
 
+pub use backend::{AnyStore, StoreUrl};
 pub use error::{ClientFailure, Error, ErrorKind, Refusal, Result};
+pub use postgres::PgStore;
 pub use service::{ClientRevocation, IssueRequest, Issued, Issuer, Secrets};
 pub use settings::Settings;
-pub use backend::{AnyStore, StoreUrl};
-pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::{Store, Tx};

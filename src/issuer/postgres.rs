@@ -231,9 +231,7 @@ impl Target {
                 "SET synchronous_commit = on; SET lock_timeout = '20s'; \
                  SET statement_timeout = '60s'; SET idle_in_transaction_session_timeout = '60s'",
             )
-            .map_err(|e| {
-                Error::storage(format!("cannot set up the session: {}", describe(&e)))
-            })?;
+            .map_err(|e| Error::storage(format!("cannot set up the session: {}", describe(&e))))?;
         Ok(client)
     }
 }
@@ -583,7 +581,9 @@ fn get_u64(r: &Row, i: usize) -> Result<u64> {
 
 fn get_opt_u64(r: &Row, i: usize) -> Result<Option<u64>> {
     column::<Option<i64>>(r, i)?
-        .map(|v| u64::try_from(v).map_err(|_| Error::storage(format!("negative value in column {i}"))))
+        .map(|v| {
+            u64::try_from(v).map_err(|_| Error::storage(format!("negative value in column {i}")))
+        })
         .transpose()
 }
 
@@ -857,12 +857,7 @@ impl StatusTx for PgTx<'_> {
                 &[&list],
             )?
             .iter()
-            .map(|r| {
-                Ok((
-                    get_u64(r, 0)?,
-                    u8::try_from(get_u64(r, 1)?).unwrap_or(1),
-                ))
-            })
+            .map(|r| Ok((get_u64(r, 0)?, u8::try_from(get_u64(r, 1)?).unwrap_or(1))))
             .collect()
         })
     }
@@ -1308,11 +1303,7 @@ impl Tx for PgTx<'_> {
 
     fn insert_revocation(&mut self, e: &RevocationEntry) -> Result<()> {
         let (kind, value) = (e.kind.as_str().to_string(), e.value.clone());
-        let (at, expires, created) = (
-            to_i64(e.at)?,
-            to_i64(e.expires_at)?,
-            to_i64(e.created_at)?,
-        );
+        let (at, expires, created) = (to_i64(e.at)?, to_i64(e.expires_at)?, to_i64(e.created_at)?);
         self.call(move |s| {
             s.execute(
                 "INSERT INTO revocations (kind, value, at, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -1326,9 +1317,8 @@ impl Tx for PgTx<'_> {
 
     fn prune_revocations(&mut self, now: u64) -> Result<u64> {
         let now = to_i64(now)?;
-        let n = self.call(move |s| {
-            s.execute("DELETE FROM revocations WHERE expires_at <= $1", &[&now])
-        })?;
+        let n = self
+            .call(move |s| s.execute("DELETE FROM revocations WHERE expires_at <= $1", &[&now]))?;
         if n > 0 {
             self.changed = true;
         }
@@ -1474,9 +1464,6 @@ mod tests {
             "postgresql://db/issuer?user=app&password=***"
         );
         assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
-        assert_eq!(
-            redact("postgres://u:p@w@h/db"),
-            "postgres://u:***@h/db"
-        );
+        assert_eq!(redact("postgres://u:p@w@h/db"), "postgres://u:***@h/db");
     }
 }

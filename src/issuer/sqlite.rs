@@ -682,9 +682,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn change_counter(&mut self) -> Result<u64> {
-        let v: i64 = self
-            .tx
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let v: i64 = self.tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
         Ok(v.unsigned_abs())
     }
 

@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
 pub mod pg;
+#[allow(unused_imports)]
 pub use pg::{postgres, sql_column};
 
 pub const ISS: &str = "https://issuer.test";

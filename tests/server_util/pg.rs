@@ -119,7 +119,11 @@ impl PgCluster {
                 "--no-instructions",
             ],
         );
-        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut conf = format!(
             "listen_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = '{}'\nmax_connections = 300\n\
              synchronous_commit = on\nfsync = on\nlog_min_messages = warning\n\
@@ -139,9 +143,11 @@ impl PgCluster {
             .unwrap();
         std::io::Write::write_all(&mut f, conf.as_bytes()).unwrap();
         c.pg_ctl_start();
-        // The watchdog: stops the server once this process is gone.
+        // The watchdog: stops the server once this process is gone. (Not
+        // waited for: it outlives this process by design.)
         let pid = std::process::id();
-        Command::new("sh")
+        #[allow(clippy::zombie_processes)]
+        let _watchdog = Command::new("sh")
             .arg("-c")
             .arg(format!(
                 "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
@@ -212,7 +218,11 @@ impl PgCluster {
             "pg_ctl",
             &["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"],
         );
-        assert!(out.status.success(), "pg_ctl stop: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Starts it again (same data, same port).
@@ -223,7 +233,14 @@ impl PgCluster {
     /// `psql -c sql` as the superuser on database `db`.
     pub fn psql(&self, db: &str, sql: &str) -> String {
         let out = Command::new(self.bin.join("psql"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
             .args(["-d", db, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
             .env("PGPASSWORD", PG_PASSWORD)
             .env("PGSSLMODE", "disable")
@@ -241,10 +258,17 @@ impl PgCluster {
     /// A PostgreSQL client tool (`psql`, `pg_dump`, ...) connected as the superuser.
     pub fn client_tool(&self, tool: &str) -> Command {
         let mut c = Command::new(self.bin.join(tool));
-        c.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
-            .env("PGPASSWORD", PG_PASSWORD)
-            .env("PGSSLMODE", "disable")
-            .stdin(Stdio::null());
+        c.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            "postgres",
+        ])
+        .env("PGPASSWORD", PG_PASSWORD)
+        .env("PGSSLMODE", "disable")
+        .stdin(Stdio::null());
         c
     }
 
@@ -257,7 +281,11 @@ impl PgCluster {
             .arg(db)
             .output()
             .unwrap();
-        assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_dump: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Replaces database `db` by the backup in `file` (`pg_restore`).
@@ -270,7 +298,11 @@ impl PgCluster {
             .arg(file)
             .output()
             .unwrap();
-        assert!(out.status.success(), "pg_restore: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_restore: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// A new empty database; its URL.
@@ -295,7 +327,14 @@ impl Drop for PgCluster {
         let data = self.dir.join("data");
         let _ = self.run(
             "pg_ctl",
-            &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
         );
         let _ = std::fs::remove_dir_all(&self.dir);
     }

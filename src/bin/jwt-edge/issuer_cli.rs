@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use jwt_edge::issuer::{
-    duration, keys, service, Error, ErrorKind, IssueRequest, Issuer, Secrets, Settings, AnyStore, StoreUrl,
+    duration, keys, service, AnyStore, Error, ErrorKind, IssueRequest, Issuer, Secrets, Settings,
+    StoreUrl,
 };
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -406,7 +407,14 @@ pub fn status(a: &StatusArgs) -> ExitCode {
             std::fs::metadata(format!("{}{suffix}", p.display())).map_or(0, |m| m.len())
         })
     };
-    let (db_bytes, wal_bytes) = (size(""), if db.sqlite_path().is_some() { size("-wal") } else { 0 });
+    let (db_bytes, wal_bytes) = (
+        size(""),
+        if db.sqlite_path().is_some() {
+            size("-wal")
+        } else {
+            0
+        },
+    );
     if a.common.json {
         let rows: serde_json::Map<String, Value> = counts
             .iter()
@@ -574,11 +582,10 @@ pub struct MigrateArgs {
 /// Runs `migrate`: copies a SQLite store into an empty PostgreSQL database
 /// table by table in one transaction, verifying every table's row count.
 pub fn migrate(a: &MigrateArgs) -> ExitCode {
-    let to = a
-        .to
-        .clone()
-        .or_else(|| std::env::var("JWT_EDGE_DB").ok())
-        .map(Zeroizing::new);
+    let to =
+        a.to.clone()
+            .or_else(|| std::env::var("JWT_EDGE_DB").ok())
+            .map(Zeroizing::new);
     let out = match to {
         Some(to) if matches!(StoreUrl::parse(&to), StoreUrl::Postgres(_)) => {
             jwt_edge::issuer::migrate::sqlite_to_postgres(
