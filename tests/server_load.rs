@@ -353,6 +353,63 @@ async fn bench_postgres() {
     }
 }
 
+/// Where the time of `bench` goes, in the same run: tokens/s of ES256
+/// signing alone (the p256 crate the issuer signs with, over a token-sized
+/// input), of `Issuer::issue_batch` alone (authentication, grant, signing,
+/// the store's rows and the commit; batches of 64, no HTTP), on SQLite and on
+/// PostgreSQL. Against `bench`'s HTTP figure: the rest is HTTP, the queue and
+/// the publication checks.
+#[test]
+#[ignore = "bench: run by pkg-scripts/bench-server"]
+fn bench_breakdown() {
+    use p256::ecdsa::signature::Signer;
+    let secs = Duration::from_secs(bench_env("JWT_EDGE_BENCH_SECS", 10).min(5));
+    let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+    let input = vec![b'a'; 420];
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < secs {
+        let sig: p256::ecdsa::Signature = key.sign(&input);
+        std::hint::black_box(sig);
+        n += 1;
+    }
+    let sign_rate = n as f64 / start.elapsed().as_secs_f64();
+    println!("bench breakdown: ES256 signing alone: {sign_rate:.0} signatures/s on one core");
+    let pg = server_util::pg::PgCluster::start(false);
+    let dir = temp_dir("server-breakdown");
+    for (name, db) in [
+        ("SQLite", dir.join("issuer.db")),
+        ("PostgreSQL", std::path::PathBuf::from(pg.new_database())),
+    ] {
+        let mut i = jwt_edge::issuer::Issuer::new(open_store(&db, true), secrets());
+        i.init(&settings(), unix_now()).unwrap();
+        drop(i);
+        let (_, full) = provision(&db, "bench");
+        let mut i = issuer(&db);
+        let reqs: Vec<jwt_edge::issuer::IssueRequest> = (0..64)
+            .map(|_| jwt_edge::issuer::IssueRequest {
+                provisioning_key: zeroize::Zeroizing::new(full.clone()),
+                scope: Some("read".into()),
+                ..jwt_edge::issuer::IssueRequest::default()
+            })
+            .collect();
+        let start = Instant::now();
+        let mut n = 0usize;
+        while start.elapsed() < secs {
+            let answers = i.issue_batch(&reqs, unix_now()).unwrap();
+            n += answers.iter().filter(|a| a.is_ok()).count();
+        }
+        let rate = n as f64 / start.elapsed().as_secs_f64();
+        println!(
+            "bench breakdown: {name}: issue_batch alone (64 per commit, no HTTP): {rate:.0} tokens/s; \
+             per token {:.0} µs, of which signing {:.0} µs",
+            1e6 / rate,
+            1e6 / sign_rate
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Adds `n` expired token rows and `n` audit rows older than any retention
 /// window (acknowledged as exported) to the store, in SQL (fast).
 fn add_backlog(db: &std::path::Path, client_id: &str, n: u64, tag: &str) {

@@ -69,6 +69,21 @@ enum Inner {
 pub struct SigningKey {
     alg: Algorithm,
     inner: Inner,
+    /// ES256: the same key in ring, which signs (randomized ECDSA, the same
+    /// JWS signature format) about 7x faster than p256's pure-Rust code; the
+    /// p256 key stays for encoding and as the fallback.
+    fast: Option<ring::signature::EcdsaKeyPair>,
+}
+
+/// ring's copy of an ES256 key from its PKCS#8 DER (`None` if ring does
+/// not read it: p256 signs then).
+fn ring_p256(der: &[u8]) -> Option<ring::signature::EcdsaKeyPair> {
+    ring::signature::EcdsaKeyPair::from_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        der,
+        &ring::rand::SystemRandom::new(),
+    )
+    .ok()
 }
 
 impl core::fmt::Debug for SigningKey {
@@ -102,7 +117,15 @@ impl SigningKey {
                     .map_err(|e| crypto("RSA key generation failed")(e.to_string()))?,
             )),
         };
-        Ok(Self { alg, inner })
+        let mut key = Self {
+            alg,
+            inner,
+            fast: None,
+        };
+        if alg == Algorithm::ES256 {
+            key.fast = ring_p256(&key.to_pkcs8_der()?);
+        }
+        Ok(key)
     }
 
     /// The algorithm this key signs with.
@@ -166,6 +189,14 @@ impl SigningKey {
         use rsa::signature::{RandomizedSigner, SignatureEncoding, Signer};
         let err = crypto("signing failed");
         match (&self.inner, self.alg) {
+            (Inner::P256(_), _) if self.fast.is_some() => {
+                let kp = self.fast.as_ref().ok_or_else(|| err("no key".into()))?;
+                Ok(kp
+                    .sign(&ring::rand::SystemRandom::new(), message)
+                    .map_err(|_| err("ring refused to sign".into()))?
+                    .as_ref()
+                    .to_vec())
+            }
             (Inner::P256(sk), _) => {
                 let sig: p256::ecdsa::Signature =
                     sk.try_sign(message).map_err(|e| err(e.to_string()))?;
@@ -225,7 +256,12 @@ impl SigningKey {
                 rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|e| err(e.to_string()))?,
             )),
         };
-        Ok(Self { alg, inner })
+        let fast = if alg == Algorithm::ES256 {
+            ring_p256(der)
+        } else {
+            None
+        };
+        Ok(Self { alg, inner, fast })
     }
 }
 
@@ -294,6 +330,24 @@ pub fn random_b64(n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn es256_signs_with_ring_and_p256_verifies_it() {
+        use p256::ecdsa::signature::Verifier;
+        let k = SigningKey::generate(Algorithm::ES256).unwrap();
+        let again = SigningKey::from_pkcs8_der(Algorithm::ES256, &k.to_pkcs8_der().unwrap()).unwrap();
+        for key in [&k, &again] {
+            assert!(key.fast.is_some(), "ring reads the PKCS#8 key");
+            let sig = key.sign(b"header.payload").unwrap();
+            assert_eq!(sig.len(), 64);
+            let Inner::P256(sk) = &k.inner else {
+                panic!("not a P-256 key")
+            };
+            let sig = p256::ecdsa::Signature::from_slice(&sig).unwrap();
+            sk.verifying_key().verify(b"header.payload", &sig).unwrap();
+            assert!(sk.verifying_key().verify(b"header.payloaD", &sig).is_err());
+        }
+    }
+
     use super::*;
     use crate::{KeySet, Policy};
 

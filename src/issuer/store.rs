@@ -424,7 +424,9 @@ pub trait Tx: StatusTx {
     /// Storage errors.
     fn prune_revocations(&mut self, now: u64) -> Result<u64>;
 
-    /// Appends an audit row; returns its id.
+    /// Appends an audit row; returns its id, or 0 where the store assigns
+    /// ids when the transaction's buffered writes are sent (PostgreSQL).
+    /// Either way ids increase in commit order.
     ///
     /// # Errors
     /// Storage errors.

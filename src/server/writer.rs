@@ -1,18 +1,23 @@
-//! The store's single writer: one OS thread owns the [`Issuer`] (its SQLite
+//! The store's single writer: one OS thread owns the [`Issuer`] (its store
 //! connection and its cache of decrypted signing keys) and runs the jobs the
 //! async handlers send it. Issuances waiting in the queue are committed
 //! together in one transaction (a group commit); every answer is sent only
 //! after that commit, so no token leaves the server before its audit row is
-//! durable (`synchronous=FULL`).
+//! durable (SQLite `synchronous=FULL`, PostgreSQL `synchronous_commit = on`).
 //!
 //! The writer also owns publication: it is the only code that installs the
-//! JWKS and the signed revocation list the handlers serve. Before it answers
-//! a batch of issuances it checks whether another process (the CLI) changed
-//! the store since it last published, and whether every token's `kid` is in
-//! the published JWKS; if not, it publishes first. So no `/token` answer
-//! carries a kid the server's own JWKS does not serve at that moment, and a
-//! key revoked with `jwt-edge keys revoke` leaves the served JWKS before the
-//! next token is answered.
+//! JWKS and the signed revocation list the handlers serve. Before it signs a
+//! batch of issuances it checks, inside the batch's transaction (under the
+//! store's writer lock), whether another process (the CLI, another replica
+//! on the same PostgreSQL database) changed the store since it last
+//! published; if so it publishes first and tries again. After the commit it
+//! checks that every token's `kid` (and status list) is published. So no
+//! `/token` answer carries a kid the server's own JWKS does not serve at that
+//! moment, and a key revoked with `jwt-edge keys revoke` is not used for any
+//! batch signed after the revocation committed.
+//!
+//! With several replicas, rotation, pruning and the audit sink run on the
+//! leader only ([`crate::issuer::Store::lead`]).
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
