@@ -281,8 +281,9 @@ pub struct AuditRecord {
 
 /// The storage backend: runs a closure inside one write transaction that is
 /// committed if it returns `Ok` and rolled back otherwise. Implementations
-/// must serialise writers (SQLite: `BEGIN IMMEDIATE`; PostgreSQL:
-/// `SERIALIZABLE` or a table lock) so concurrent commands never interleave.
+/// must serialise writers (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a
+/// transaction-scoped advisory lock) so concurrent commands — from other
+/// processes and other machines — never interleave.
 pub trait Store {
     /// Runs `f` in one transaction.
     ///
