@@ -334,7 +334,8 @@ mod tests {
     fn es256_signs_with_ring_and_p256_verifies_it() {
         use p256::ecdsa::signature::Verifier;
         let k = SigningKey::generate(Algorithm::ES256).unwrap();
-        let again = SigningKey::from_pkcs8_der(Algorithm::ES256, &k.to_pkcs8_der().unwrap()).unwrap();
+        let again =
+            SigningKey::from_pkcs8_der(Algorithm::ES256, &k.to_pkcs8_der().unwrap()).unwrap();
         for key in [&k, &again] {
             assert!(key.fast.is_some(), "ring reads the PKCS#8 key");
             let sig = key.sign(b"header.payload").unwrap();
