@@ -191,6 +191,21 @@ fn load(
         .collect()
 }
 
+/// Stops the load of [`load`]: every token received, every status seen.
+async fn finish(
+    stop: &AtomicBool,
+    tasks: Vec<tokio::task::JoinHandle<(Vec<String>, Vec<u16>)>>,
+) -> (Vec<String>, Vec<u16>) {
+    stop.store(true, Ordering::SeqCst);
+    let (mut received, mut statuses) = (Vec::new(), Vec::new());
+    for t in tasks {
+        let (got, st) = t.await.unwrap();
+        received.extend(got);
+        statuses.extend(st);
+    }
+    (received, statuses)
+}
+
 /// Every token received has its `token.issue` audit row (and a token row).
 fn assert_all_audited(pg: &PgCluster, url: &str, received: &[String]) {
     let db = server_util::pg::database_of(url);
@@ -335,14 +350,7 @@ async fn two_replicas_one_leader_sigkill_of_the_leader_under_load() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    stop.store(true, Ordering::SeqCst);
-    let mut received = Vec::new();
-    let mut statuses = Vec::new();
-    for t in tasks {
-        let (got, st) = t.await.unwrap();
-        received.extend(got);
-        statuses.extend(st);
-    }
+    let (mut received, statuses) = finish(&stop, tasks).await;
     // The survivor kept serving: tokens after the kill came from it.
     let mut c = Client::new(survivor.addr);
     let r = c
@@ -447,14 +455,7 @@ async fn postgres_down_for_5s_under_load_503_then_recovery_without_restart() {
     }
     let recovered = up_at.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    stop.store(true, Ordering::SeqCst);
-    let mut received = Vec::new();
-    let mut statuses = Vec::new();
-    for t in tasks {
-        let (got, st) = t.await.unwrap();
-        received.extend(got);
-        statuses.extend(st);
-    }
+    let (received, statuses) = finish(&stop, tasks).await;
     let n503 = statuses.iter().filter(|s| **s == 503).count();
     let other: Vec<&u16> = statuses
         .iter()
@@ -536,19 +537,35 @@ fn a_year_of_rotation_by_two_replicas_racing_never_two_active_keys_never_none() 
     // Who leads: a replica that finds the other one recorded as leader while
     // its own store says it leads has found two leaders.
     let holder: Arc<Mutex<Option<u64>>> = Arc::default();
+    // The two replicas' clocks agree (each tick starts together; within a
+    // tick they race): a replica far ahead in simulated time would retire
+    // the key the other just signed with, which real clocks never do.
+    let progress: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
     let replicas: Vec<_> = (0..2u64)
         .map(|r| {
-            let (url, full, holder, violations) = (
+            let (url, full, holder, violations, progress) = (
                 url.clone(),
                 full.clone(),
                 Arc::clone(&holder),
                 Arc::clone(&violations),
+                Arc::clone(&progress),
             );
             std::thread::spawn(move || {
                 let mut i = open(&url, false);
                 let mut steps = 0usize;
                 let mut leads = 0usize;
                 for n in 0..STEPS {
+                    // Wait (bounded) for the other replica to reach this tick.
+                    progress[r as usize].store(n, Ordering::SeqCst);
+                    let waiting = Instant::now();
+                    while progress[1 - r as usize].load(Ordering::SeqCst) < n {
+                        assert!(
+                            waiting.elapsed() < Duration::from_secs(60),
+                            "the other replica stopped at tick {}",
+                            progress[1 - r as usize].load(Ordering::SeqCst)
+                        );
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
                     let now = t0 + n * STEP + r;
                     steps += i.rotate(now).unwrap().len();
                     if i.store_mut().lead().unwrap() {
@@ -578,6 +595,7 @@ fn a_year_of_rotation_by_two_replicas_racing_never_two_active_keys_never_none() 
                         "a token's kid is not in the JWKS"
                     );
                 }
+                progress[r as usize].store(STEPS, Ordering::SeqCst);
                 // Done: leadership passes on once this store is closed.
                 let mut h = holder.lock().unwrap();
                 if *h == Some(r) {

@@ -42,7 +42,7 @@ use zeroize::Zeroizing;
 use crate::Algorithm;
 
 use super::lifecycle::KeyState;
-use super::schema::MIGRATIONS;
+use super::schema;
 use super::store::{
     AuditRecord, KeyRecord, PreviousSecret, ProvisioningRecord, RevocationEntry, RevocationKind,
     StatusListRecord, StatusSlot, StatusTx, Store, TokenRecord, Tx,
@@ -642,19 +642,9 @@ impl PgStore {
                         0
                     }
                 };
-                let target = MIGRATIONS.len() as u64;
-                if current > target {
-                    return Err(Error::storage(format!(
-                        "the database schema (version {current}) is newer than this jwt-edge (version {target})"
-                    )));
-                }
-                for (i, m) in MIGRATIONS
-                    .iter()
-                    .enumerate()
-                    .skip(usize::try_from(current).unwrap_or(usize::MAX))
-                {
+                for (version, m) in schema::pending(current)? {
                     s.batch(m.postgres)?;
-                    s.batch(&format!("UPDATE schema_version SET version = {}", i + 1))?;
+                    s.batch(&format!("UPDATE schema_version SET version = {version}"))?;
                 }
                 Ok(())
             })();

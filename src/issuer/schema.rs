@@ -8,6 +8,11 @@
 //! rowid`), and the `change_counter` row that PostgreSQL stores bump on
 //! every change other replicas must publish (SQLite has `PRAGMA data_version`).
 
+use std::format;
+use std::vec::Vec;
+
+use super::{Error, Result};
+
 /// One schema version step.
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {
@@ -219,3 +224,24 @@ ALTER TABLE signing_keys ADD COLUMN hsm_id TEXT;
 ",
     },
 ];
+
+/// The steps that take a store at version `current` to the latest, each
+/// with the version it reaches; an error if the store is newer than this
+/// build (both stores apply exactly these, in this order).
+///
+/// # Errors
+/// `current` is beyond the last migration.
+pub fn pending(current: u64) -> Result<Vec<(u64, &'static Migration)>> {
+    let target = MIGRATIONS.len() as u64;
+    if current > target {
+        return Err(Error::storage(format!(
+            "the database schema (version {current}) is newer than this jwt-edge (version {target})"
+        )));
+    }
+    Ok(MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(usize::MAX))
+        .map(|(i, m)| (i as u64 + 1, m))
+        .collect())
+}

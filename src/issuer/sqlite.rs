@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 use crate::Algorithm;
 
 use super::lifecycle::KeyState;
-use super::schema::MIGRATIONS;
+use super::schema;
 use super::store::{
     AuditRecord, KeyRecord, PreviousSecret, ProvisioningRecord, RevocationEntry, RevocationKind,
     StatusListRecord, StatusSlot, StatusTx, Store, TokenRecord, Tx,
@@ -147,22 +147,9 @@ impl SqliteStore {
                 0
             }
         };
-        let target = MIGRATIONS.len() as u64;
-        if current > target {
-            return Err(Error::storage(format!(
-                "the database schema (version {current}) is newer than this jwt-edge (version {target})"
-            )));
-        }
-        for (i, m) in MIGRATIONS
-            .iter()
-            .enumerate()
-            .skip(usize::try_from(current).unwrap_or(usize::MAX))
-        {
+        for (version, m) in schema::pending(current)? {
             tx.execute_batch(m.sqlite)?;
-            tx.execute(
-                "UPDATE schema_version SET version = ?1",
-                [to_i64(i as u64 + 1)?],
-            )?;
+            tx.execute("UPDATE schema_version SET version = ?1", [to_i64(version)?])?;
         }
         tx.commit()?;
         Ok(())
