@@ -15,19 +15,9 @@ use postgres::types::{ToSql, Type};
 use rusqlite::types::Value;
 
 use super::postgres::{storage_error, PgStore, LOCK_NS, LOCK_WRITER};
+use super::schema::TABLES;
 use super::sqlite::SqliteStore;
 use super::{Error, ErrorKind, Result};
-
-/// The tables, parents before children (foreign keys).
-pub const TABLES: [&str; 7] = [
-    "settings",
-    "signing_keys",
-    "provisioning_keys",
-    "status_lists",
-    "tokens",
-    "revocations",
-    "audit",
-];
 
 /// One table's copy.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

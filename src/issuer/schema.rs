@@ -225,6 +225,28 @@ ALTER TABLE signing_keys ADD COLUMN hsm_id TEXT;
     },
 ];
 
+/// Every table of the store, parents before children (foreign keys): the
+/// order `jwt-edge migrate` copies them in.
+pub const TABLES: [&str; 7] = [
+    "settings",
+    "signing_keys",
+    "provisioning_keys",
+    "status_lists",
+    "tokens",
+    "revocations",
+    "audit",
+];
+
+/// The tables whose row counts `jwt-edge status` reports, in its order.
+pub const COUNTED: [&str; 6] = [
+    "signing_keys",
+    "provisioning_keys",
+    "tokens",
+    "revocations",
+    "audit",
+    "status_lists",
+];
+
 /// The steps that take a store at version `current` to the latest, each
 /// with the version it reaches; an error if the store is newer than this
 /// build (both stores apply exactly these, in this order).

@@ -264,14 +264,7 @@ impl StatusTx for SqliteTx<'_> {
 
     fn row_counts(&mut self) -> Result<Vec<(&'static str, u64)>> {
         let mut out = Vec::new();
-        for table in [
-            "signing_keys",
-            "provisioning_keys",
-            "tokens",
-            "revocations",
-            "audit",
-            "status_lists",
-        ] {
+        for table in schema::COUNTED {
             let n: i64 = self
                 .tx
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
