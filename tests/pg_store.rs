@@ -76,20 +76,6 @@ fn store(pg: &PgCluster, s: &jwt_edge::issuer::Settings) -> (String, String, Str
     (url, rec.id, full.as_str().to_owned())
 }
 
-fn jti(token: &str) -> String {
-    jwt_edge::inspect(token, None).unwrap().claims["jti"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn kid(token: &str) -> String {
-    jwt_edge::inspect(token, None).unwrap().header["kid"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// A `jwt-edge serve` replica (the binary) on `url`; its stderr goes to
 /// `log` (checked for the password afterwards).
 struct Replica {
@@ -225,7 +211,7 @@ fn assert_all_audited(pg: &PgCluster, url: &str, received: &[String]) {
     assert_eq!(audited, rows, "one audit row per token row");
     for t in received {
         assert!(
-            audited.contains(&jti(t)),
+            audited.contains(&jti_of(t)),
             "a received token has no audit row"
         );
     }
@@ -376,7 +362,7 @@ async fn two_replicas_one_leader_sigkill_of_the_leader_under_load() {
         .map(|k| k["kid"].as_str().unwrap().to_owned())
         .collect();
     for t in &received {
-        assert!(served.contains(&kid(t)));
+        assert!(served.contains(&kid_of(t)));
     }
     let mut survivor = survivor;
     let _ = Command::new("kill")
@@ -665,7 +651,7 @@ fn migrate_from_sqlite_keeps_every_row_and_id() {
             .token,
         );
     }
-    i.revoke_jti(&jti(&tokens[0]), now).unwrap();
+    i.revoke_jti(&jti_of(&tokens[0]), now).unwrap();
     i.generate_key(None, now).unwrap();
     let cursor = i.audit_export(0, 10).unwrap().last().unwrap().id;
     i.acknowledge_audit(cursor).unwrap();
@@ -722,12 +708,12 @@ fn migrate_from_sqlite_keeps_every_row_and_id() {
             now + 1,
         )
         .unwrap();
-    assert!(p.revoke_jti(&jti(&tokens[1]), now + 1).unwrap());
+    assert!(p.revoke_jti(&jti_of(&tokens[1]), now + 1).unwrap());
     let last = p.audit(0).unwrap();
     assert!(last.last().unwrap().id > sqlite_audit.last().unwrap().id);
     assert!(last
         .iter()
-        .any(|r| r.jti.as_deref() == Some(jti(&t.token).as_str())));
+        .any(|r| r.jti.as_deref() == Some(jti_of(&t.token).as_str())));
     drop(p);
     // A second migration into the same (now non-empty) database is refused.
     let again = bin()

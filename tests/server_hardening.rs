@@ -38,13 +38,6 @@ fn wrong_form(id: &str) -> String {
     )
 }
 
-fn kid_of(token: &str) -> String {
-    jwt_edge::inspect(token, None).unwrap().header["kid"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn claims_of(token: &str) -> Value {
     Value::Object(jwt_edge::inspect(token, None).unwrap().claims)
 }

@@ -188,15 +188,14 @@ impl SigningKey {
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         use rsa::signature::{RandomizedSigner, SignatureEncoding, Signer};
         let err = crypto("signing failed");
+        if let Some(kp) = &self.fast {
+            return Ok(kp
+                .sign(&ring::rand::SystemRandom::new(), message)
+                .map_err(|_| err("ring refused to sign".into()))?
+                .as_ref()
+                .to_vec());
+        }
         match (&self.inner, self.alg) {
-            (Inner::P256(_), _) if self.fast.is_some() => {
-                let kp = self.fast.as_ref().ok_or_else(|| err("no key".into()))?;
-                Ok(kp
-                    .sign(&ring::rand::SystemRandom::new(), message)
-                    .map_err(|_| err("ring refused to sign".into()))?
-                    .as_ref()
-                    .to_vec())
-            }
             (Inner::P256(sk), _) => {
                 let sig: p256::ecdsa::Signature =
                     sk.try_sign(message).map_err(|e| err(e.to_string()))?;
@@ -330,25 +329,6 @@ pub fn random_b64(n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn es256_signs_with_ring_and_p256_verifies_it() {
-        use p256::ecdsa::signature::Verifier;
-        let k = SigningKey::generate(Algorithm::ES256).unwrap();
-        let again =
-            SigningKey::from_pkcs8_der(Algorithm::ES256, &k.to_pkcs8_der().unwrap()).unwrap();
-        for key in [&k, &again] {
-            assert!(key.fast.is_some(), "ring reads the PKCS#8 key");
-            let sig = key.sign(b"header.payload").unwrap();
-            assert_eq!(sig.len(), 64);
-            let Inner::P256(sk) = &k.inner else {
-                panic!("not a P-256 key")
-            };
-            let sig = p256::ecdsa::Signature::from_slice(&sig).unwrap();
-            sk.verifying_key().verify(b"header.payload", &sig).unwrap();
-            assert!(sk.verifying_key().verify(b"header.payloaD", &sig).is_err());
-        }
-    }
-
     use super::*;
     use crate::{KeySet, Policy};
 
@@ -376,6 +356,25 @@ mod tests {
             let token = format!("{input}.{}", b64url_encode(&sig));
             crate::verify(&token, &set, &Policy::new(), 1_900_000_000).unwrap();
             assert!(!format!("{back:?}").contains(&b64url_encode(&der)));
+        }
+    }
+
+    #[test]
+    fn es256_signs_with_ring_and_p256_verifies_it() {
+        use p256::ecdsa::signature::Verifier;
+        let k = SigningKey::generate(Algorithm::ES256).unwrap();
+        let again =
+            SigningKey::from_pkcs8_der(Algorithm::ES256, &k.to_pkcs8_der().unwrap()).unwrap();
+        for key in [&k, &again] {
+            assert!(key.fast.is_some(), "ring reads the PKCS#8 key");
+            let sig = key.sign(b"header.payload").unwrap();
+            assert_eq!(sig.len(), 64);
+            let Inner::P256(sk) = &k.inner else {
+                panic!("not a P-256 key")
+            };
+            let sig = p256::ecdsa::Signature::from_slice(&sig).unwrap();
+            sk.verifying_key().verify(b"header.payload", &sig).unwrap();
+            assert!(sk.verifying_key().verify(b"header.payloaD", &sig).is_err());
         }
     }
 }

@@ -61,10 +61,10 @@ const LOCK_LEADER: i32 = 2;
 enum SslMode {
     /// `disable`: plain TCP.
     Disable,
-    /// `prefer` (the default) / `require`: TLS (required or not); the
+    /// `prefer` (the default): TLS if the server offers it; the
     /// certificate is verified only against `sslrootcert` when given.
     Prefer,
-    /// `require`.
+    /// `require`: TLS or fail; verified as with `prefer`.
     Require,
     /// `verify-full`: TLS, certificate chain and host name verified.
     VerifyFull,
@@ -177,15 +177,12 @@ impl Target {
                 _ => rest.push(kv),
             }
         }
-        let driver_mode = match mode {
-            SslMode::Disable => "disable",
-            SslMode::Prefer => "prefer",
-            SslMode::Require | SslMode::VerifyFull => "require",
-        };
-        rest.push(match driver_mode {
-            "disable" => "sslmode=disable",
-            "prefer" => "sslmode=prefer",
-            _ => "sslmode=require",
+        // The driver's own words (it verifies nothing itself: our TLS
+        // connector below does).
+        rest.push(match mode {
+            SslMode::Disable => "sslmode=disable",
+            SslMode::Prefer => "sslmode=prefer",
+            SslMode::Require | SslMode::VerifyFull => "sslmode=require",
         });
         let driver_url = format!("{base}?{}", rest.join("&"));
         let mut config: postgres::Config = driver_url
@@ -348,9 +345,9 @@ struct Session {
     target: Arc<Target>,
     client: Option<postgres::Client>,
     statements: HashMap<&'static str, Statement>,
-    /// Connections made so far (a transaction must end on the one it began on).
-    generation: u64,
-    in_tx: Option<u64>,
+    /// Inside a transaction: a lost connection fails it (never reconnects
+    /// mid-transaction, which would run the rest outside it).
+    in_tx: bool,
     leading: bool,
 }
 
@@ -363,7 +360,7 @@ impl Session {
 
     fn client(&mut self) -> Result<&mut postgres::Client> {
         if self.client.as_ref().is_none_or(postgres::Client::is_closed) {
-            if self.in_tx.is_some() {
+            if self.in_tx {
                 self.drop_connection();
                 return Err(Error::storage(
                     "the connection to the PostgreSQL store was lost during the transaction (rolled back)",
@@ -371,7 +368,6 @@ impl Session {
             }
             self.drop_connection();
             self.client = Some(self.target.connect()?);
-            self.generation = self.generation.wrapping_add(1);
         }
         self.client
             .as_mut()
@@ -435,12 +431,11 @@ impl Session {
     }
 
     fn begin(&mut self) -> Result<()> {
-        self.in_tx = None;
-        self.client()?;
+        self.in_tx = false;
         self.batch(&format!(
             "BEGIN; SELECT pg_advisory_xact_lock({LOCK_NS}, {LOCK_WRITER})"
         ))?;
-        self.in_tx = Some(self.generation);
+        self.in_tx = true;
         Ok(())
     }
 
@@ -453,23 +448,30 @@ impl Session {
         if out.is_err() {
             self.rollback();
         }
-        self.in_tx = None;
+        self.in_tx = false;
         out
     }
 
     fn rollback(&mut self) {
-        if self.client.as_ref().is_some_and(|c| !c.is_closed()) {
-            if let Some(c) = self.client.as_mut() {
-                if c.batch_execute("ROLLBACK").is_err() {
-                    self.drop_connection();
-                }
-            }
+        let failed = self
+            .client
+            .as_mut()
+            .filter(|c| !c.is_closed())
+            .is_some_and(|c| c.batch_execute("ROLLBACK").is_err());
+        if failed {
+            self.drop_connection();
         }
-        self.in_tx = None;
+        self.in_tx = false;
+    }
+
+    /// The `change_counter` row.
+    fn change_count(&mut self) -> Result<u64> {
+        let r = self.query_opt("SELECT n FROM change_counter", &[])?;
+        r.map_or(Ok(0), |r| get_u64(&r, 0))
     }
 
     fn lead(&mut self) -> Result<bool> {
-        if self.in_tx.is_some() {
+        if self.in_tx {
             return Err(Error::storage("leadership is asked outside transactions"));
         }
         if self.leading {
@@ -506,8 +508,7 @@ impl Worker {
                     target,
                     client: None,
                     statements: HashMap::new(),
-                    generation: 0,
-                    in_tx: None,
+                    in_tx: false,
                     leading: false,
                 };
                 while let Ok(job) = rx.recv() {
@@ -713,10 +714,7 @@ impl Store for PgStore {
     }
 
     fn external_changes(&self) -> Result<u64> {
-        self.worker.call(|s| {
-            let r = s.query_opt("SELECT n FROM change_counter", &[])?;
-            r.map_or(Ok(0), |r| get_u64(&r, 0))
-        })
+        self.worker.call(Session::change_count)
     }
 
     fn lead(&mut self) -> Result<bool> {
@@ -1544,10 +1542,7 @@ impl Tx for PgTx<'_> {
     }
 
     fn change_counter(&mut self) -> Result<u64> {
-        self.call(|s| {
-            let r = s.query_opt("SELECT n FROM change_counter", &[])?;
-            r.map_or(Ok(0), |r| get_u64(&r, 0))
-        })
+        self.call(Session::change_count)
     }
 
     fn audit(&mut self, since: u64) -> Result<Vec<AuditRecord>> {

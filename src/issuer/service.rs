@@ -572,6 +572,19 @@ fn update(
     tx.update_key(k)
 }
 
+/// Every request of a batch, in one transaction (each its own answer).
+fn issue_all(
+    ctx: &mut Ctx,
+    tx: &mut dyn Tx,
+    reqs: &[IssueRequest],
+    now: u64,
+) -> Result<Vec<Result<Issued>>> {
+    let s = load_settings(tx)?;
+    reqs.iter()
+        .map(|req| issue_in(ctx, tx, &s, req, now))
+        .collect()
+}
+
 fn not_found(what: &str, id: &str) -> Error {
     Error::new(ErrorKind::NotFound, format!("no {what} {id:?}"))
 }
@@ -1156,12 +1169,7 @@ impl<S: Store> Issuer<S> {
     /// # Errors
     /// No passphrase, no active key, storage errors (for the whole batch).
     pub fn issue_batch(&mut self, reqs: &[IssueRequest], now: u64) -> Result<Vec<Result<Issued>>> {
-        self.run(|ctx, tx| {
-            let s = load_settings(tx)?;
-            reqs.iter()
-                .map(|req| issue_in(ctx, tx, &s, req, now))
-                .collect()
-        })
+        self.run(|ctx, tx| issue_all(ctx, tx, reqs, now))
     }
 
     /// [`Issuer::issue_batch`], unless the store changed since `published`
@@ -1183,11 +1191,7 @@ impl<S: Store> Issuer<S> {
             if Some(tx.change_counter()?) != published {
                 return Ok(None);
             }
-            let s = load_settings(tx)?;
-            reqs.iter()
-                .map(|req| issue_in(ctx, tx, &s, req, now))
-                .collect::<Result<Vec<_>>>()
-                .map(Some)
+            issue_all(ctx, tx, reqs, now).map(Some)
         })
     }
 

@@ -192,12 +192,14 @@ impl Store for SqliteStore {
     }
 
     fn external_changes(&self) -> Result<u64> {
-        // SQLite's own counter: it changes when any other connection commits.
-        let v: i64 = self
-            .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        Ok(v.unsigned_abs())
+        data_version(&self.conn)
     }
+}
+
+/// SQLite's own change counter: it changes when any other connection commits.
+fn data_version(conn: &Connection) -> Result<u64> {
+    let v: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+    Ok(v.unsigned_abs())
 }
 
 struct SqliteTx<'c> {
@@ -662,8 +664,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn change_counter(&mut self) -> Result<u64> {
-        let v: i64 = self.tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        Ok(v.unsigned_abs())
+        data_version(&self.tx)
     }
 
     fn audit(&mut self, since: u64) -> Result<Vec<AuditRecord>> {

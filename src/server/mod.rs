@@ -244,7 +244,7 @@ impl Server {
                     if let AnyStore::Postgres(pg) = &store {
                         tracing::info!(target: "jwt_edge::server", store = pg.shown(), "PostgreSQL store");
                         if pg.unverified_tls() {
-                            tracing::warn!(target: "jwt_edge::server", "the database connection is encrypted only if the server offers TLS, and the server certificate is not verified: use sslmode=verify-full (with sslrootcert) on untrusted networks");
+                            tracing::warn!(target: "jwt_edge::server", "the database server's certificate is not verified (sslmode=prefer or require without sslrootcert; with prefer, TLS is used only if the server offers it): use sslmode=verify-full (with sslrootcert) on untrusted networks");
                         }
                     }
                     let mut w = Writer::new(

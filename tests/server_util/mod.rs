@@ -401,6 +401,22 @@ pub fn basic(id: &str, full: &str) -> String {
     )
 }
 
+/// A token's header `kid`, read without verification.
+pub fn kid_of(token: &str) -> String {
+    jwt_edge::inspect(token, None).unwrap().header["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A token's `jti` claim, read without verification.
+pub fn jti_of(token: &str) -> String {
+    jwt_edge::inspect(token, None).unwrap().claims["jti"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Form-urlencodes one value.
 pub fn enc(v: &str) -> String {
     v.bytes()

@@ -211,13 +211,18 @@ impl PgCluster {
         );
     }
 
+    /// `pg_ctl stop` with shutdown `mode` (`fast`, `immediate`).
+    fn pg_ctl_stop(&self, mode: &str) -> Output {
+        let data = self.dir.join("data");
+        self.run(
+            "pg_ctl",
+            &["-D", data.to_str().unwrap(), "-m", mode, "-w", "stop"],
+        )
+    }
+
     /// Stops the server (fast shutdown: connections are closed).
     pub fn stop(&self) {
-        let data = self.dir.join("data");
-        let out = self.run(
-            "pg_ctl",
-            &["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"],
-        );
+        let out = self.pg_ctl_stop("fast");
         assert!(
             out.status.success(),
             "pg_ctl stop: {}",
@@ -324,18 +329,7 @@ impl PgCluster {
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
-        let data = self.dir.join("data");
-        let _ = self.run(
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-        );
+        let _ = self.pg_ctl_stop("immediate");
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -401,20 +401,15 @@ pub fn status(a: &StatusArgs) -> ExitCode {
         .map(|(action, n)| (action.clone(), Value::from(*n)))
         .collect();
     // The files' sizes (SQLite); a PostgreSQL store reports its tables' size.
-    let db = a.common.store.db_url();
-    let size = |suffix: &str| {
-        db.sqlite_path().map_or(growth.bytes_in_use, |p| {
-            std::fs::metadata(format!("{}{suffix}", p.display())).map_or(0, |m| m.len())
-        })
+    let (db_bytes, wal_bytes) = match a.common.store.db_url().sqlite_path() {
+        Some(p) => {
+            let size = |suffix: &str| {
+                std::fs::metadata(format!("{}{suffix}", p.display())).map_or(0, |m| m.len())
+            };
+            (size(""), size("-wal"))
+        }
+        None => (growth.bytes_in_use, 0),
     };
-    let (db_bytes, wal_bytes) = (
-        size(""),
-        if db.sqlite_path().is_some() {
-            size("-wal")
-        } else {
-            0
-        },
-    );
     if a.common.json {
         let rows: serde_json::Map<String, Value> = counts
             .iter()
