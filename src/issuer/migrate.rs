@@ -39,6 +39,13 @@ fn count(conn: &rusqlite::Connection, table: &str) -> Result<u64> {
     Ok(n.unsigned_abs())
 }
 
+/// Rows of `table` in the target (inside the copy's transaction).
+fn pg_count(tx: &mut postgres::Transaction<'_>, table: &str) -> Result<i64> {
+    tx.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .and_then(|r| r.try_get(0))
+        .map_err(|e| storage_error(&e))
+}
+
 /// A SQLite value as the PostgreSQL column's type.
 fn convert(v: Value, ty: &Type, at: &str) -> Result<Box<dyn ToSql + Sync + Send>> {
     let wrong = || Error::storage(format!("{at}: a value does not fit PostgreSQL type {ty}"));
@@ -103,10 +110,7 @@ fn copy_all(
     ))
     .map_err(pg)?;
     for table in TABLES {
-        let n: i64 = tx
-            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-            .map_err(pg)?
-            .get(0);
+        let n = pg_count(&mut tx, table)?;
         if n != 0 {
             return Err(Error::new(
                 ErrorKind::AlreadyInitialized,
@@ -141,10 +145,7 @@ fn copy_all(
             writer.write(&refs).map_err(pg)?;
         }
         writer.finish().map_err(pg)?;
-        let copied: i64 = tx
-            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-            .map_err(pg)?
-            .get(0);
+        let copied = pg_count(&mut tx, table)?;
         if copied.unsigned_abs() != expected {
             return Err(Error::storage(format!(
                 "{table}: {expected} rows in the source, {copied} in the target; nothing was committed"
