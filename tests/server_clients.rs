@@ -14,7 +14,9 @@
 //! present and pass. Without the venv or the npm packages the test fails
 //! under CI (run `pkg-scripts/setup`) and is skipped locally with a message.
 #![cfg(not(target_arch = "wasm32"))]
-#![cfg(feature = "cli")]
+// The issuer suites run against every store and key custody (JWT_EDGE_TEST_STORE,
+// JWT_EDGE_TEST_KEY_STORE), so they need every native feature (pkg-scripts/test: $ALL).
+#![cfg(all(feature = "cli", feature = "server", feature = "postgres", feature = "pkcs11"))]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

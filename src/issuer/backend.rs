@@ -2,11 +2,14 @@
 //! `postgres://` URL) and [`AnyStore`], the store it opens.
 
 use std::path::{Path, PathBuf};
-use std::string::String;
+use std::format;
+use std::string::{String, ToString};
+use std::vec::Vec;
 
 use zeroize::Zeroizing;
 
-use super::postgres::{redact, PgStore};
+#[cfg(feature = "postgres")]
+use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::store::{Store, Tx};
 use super::Result;
@@ -88,7 +91,8 @@ impl core::fmt::Debug for StoreUrl {
 pub enum AnyStore {
     /// A SQLite file.
     Sqlite(SqliteStore),
-    /// A PostgreSQL database.
+    /// A PostgreSQL database (feature `postgres`).
+    #[cfg(feature = "postgres")]
     Postgres(PgStore),
 }
 
@@ -101,7 +105,18 @@ impl AnyStore {
     pub fn open(url: &StoreUrl, create: bool) -> Result<Self> {
         Ok(match url {
             StoreUrl::Sqlite(p) => Self::Sqlite(SqliteStore::open(p, create)?),
+            #[cfg(feature = "postgres")]
             StoreUrl::Postgres(u) => Self::Postgres(PgStore::open(u, create)?),
+            #[cfg(not(feature = "postgres"))]
+            StoreUrl::Postgres(u) => {
+                let _ = create;
+                return Err(super::Error::usage(
+                    format!(
+                        "{}: this jwt-edge was built without PostgreSQL support (cargo feature `postgres`)",
+                        redact(u)
+                    ),
+                ));
+            }
         })
     }
 }
@@ -110,6 +125,7 @@ impl Store for AnyStore {
     fn transaction<T>(&mut self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         match self {
             Self::Sqlite(s) => s.transaction(f),
+            #[cfg(feature = "postgres")]
             Self::Postgres(s) => s.transaction(f),
         }
     }
@@ -117,6 +133,7 @@ impl Store for AnyStore {
     fn external_changes(&self) -> Result<u64> {
         match self {
             Self::Sqlite(s) => s.external_changes(),
+            #[cfg(feature = "postgres")]
             Self::Postgres(s) => s.external_changes(),
         }
     }
@@ -124,7 +141,66 @@ impl Store for AnyStore {
     fn lead(&mut self) -> Result<bool> {
         match self {
             Self::Sqlite(s) => s.lead(),
+            #[cfg(feature = "postgres")]
             Self::Postgres(s) => s.lead(),
         }
+    }
+}
+
+/// `url` with its password (user info and `password=` parameter) replaced
+/// by `***`: the only form in which a connection string is ever shown.
+pub fn redact(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority_path, query) = match rest.split_once('?') {
+        Some((a, q)) => (a, Some(q)),
+        None => (rest, None),
+    };
+    let (authority, path) = match authority_path.find('/') {
+        Some(i) => authority_path.split_at(i),
+        None => (authority_path, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    let mut out = if scheme.is_empty() {
+        authority
+    } else {
+        format!("{scheme}://{authority}")
+    };
+    out.push_str(path);
+    if let Some(q) = query {
+        let q: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&q.join("&"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("postgres://app:s3cr%40t@db.example:5432/issuer?sslmode=require"),
+            "postgres://app:***@db.example:5432/issuer?sslmode=require"
+        );
+        assert_eq!(
+            redact("postgresql://db/issuer?user=app&password=hunter2"),
+            "postgresql://db/issuer?user=app&password=***"
+        );
+        assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(redact("postgres://u:p@w@h/db"), "postgres://u:***@h/db");
     }
 }

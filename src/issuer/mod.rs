@@ -30,7 +30,9 @@ pub mod health;
 pub mod hsm;
 pub mod keys;
 pub mod lifecycle;
+#[cfg(feature = "postgres")]
 pub mod migrate;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod provisioning;
 pub mod schema;
@@ -41,6 +43,7 @@ pub mod store;
 
 pub use backend::{AnyStore, StoreUrl};
 pub use error::{ClientFailure, Error, ErrorKind, Refusal, Result};
+#[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 pub use service::{ClientRevocation, IssueRequest, Issued, Issuer, Secrets};
 pub use settings::Settings;

@@ -25,7 +25,7 @@
 //! every statement is prepared once per connection.
 //!
 //! The connection string's password is never printed: errors and logs show
-//! [`redact`]ed URLs only.
+//! [`redact`](super::backend::redact)ed URLs only.
 
 use std::boxed::Box;
 use std::collections::{BTreeMap, HashMap};
@@ -48,6 +48,7 @@ use super::store::{
     StatusListRecord, StatusSlot, StatusTx, Store, TokenRecord, Tx,
 };
 use super::{Error, ErrorKind, Result};
+use super::backend::redact;
 
 /// The advisory-lock namespace of jwt-edge (first key of the two-key form).
 pub(crate) const LOCK_NS: i32 = 0x6a77_7465; // "jwte"
@@ -78,45 +79,6 @@ struct Target {
     /// `sslmode=require`/`prefer` without a root certificate: encrypted,
     /// but the server is not authenticated (libpq's behaviour).
     pub(crate) unverified_tls: bool,
-}
-
-/// `url` with its password (user info and `password=` parameter) replaced
-/// by `***`: the only form in which a connection string is ever shown.
-pub fn redact(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let (authority_path, query) = match rest.split_once('?') {
-        Some((a, q)) => (a, Some(q)),
-        None => (rest, None),
-    };
-    let (authority, path) = match authority_path.find('/') {
-        Some(i) => authority_path.split_at(i),
-        None => (authority_path, ""),
-    };
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => format!("{userinfo}@{host}"),
-        },
-        None => authority.to_string(),
-    };
-    let mut out = if scheme.is_empty() {
-        authority
-    } else {
-        format!("{scheme}://{authority}")
-    };
-    out.push_str(path);
-    if let Some(q) = query {
-        let q: Vec<String> = q
-            .split('&')
-            .map(|kv| match kv.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => kv.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&q.join("&"));
-    }
-    out
 }
 
 fn percent_decode(s: &str) -> String {
@@ -1557,24 +1519,5 @@ impl Tx for PgTx<'_> {
             .map(audit_from_row)
             .collect()
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact("postgres://app:s3cr%40t@db.example:5432/issuer?sslmode=require"),
-            "postgres://app:***@db.example:5432/issuer?sslmode=require"
-        );
-        assert_eq!(
-            redact("postgresql://db/issuer?user=app&password=hunter2"),
-            "postgresql://db/issuer?user=app&password=***"
-        );
-        assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
-        assert_eq!(redact("postgres://u:p@w@h/db"), "postgres://u:***@h/db");
     }
 }

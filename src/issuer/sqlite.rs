@@ -118,6 +118,7 @@ impl SqliteStore {
 
     /// The file's path is all a reader needs; this is the connection (for
     /// the migration copy, which reads tables column by column).
+    #[cfg(feature = "postgres")]
     pub(crate) fn connection(&self) -> &Connection {
         &self.conn
     }

@@ -241,6 +241,7 @@ impl Server {
             .name("jwt-edge-writer".into())
             .spawn(move || {
                 let started = AnyStore::open(&db, false).and_then(|store| {
+                    #[cfg(feature = "postgres")]
                     if let AnyStore::Postgres(pg) = &store {
                         tracing::info!(target: "jwt_edge::server", store = pg.shown(), "PostgreSQL store");
                         if pg.unverified_tls() {

@@ -1,6 +1,6 @@
 // End-to-end test of examples/edge-worker in real workerd (npm), on loopback,
 // against a real `jwt-edge serve` (temp store, --insecure-dev-keys) and a tiny
-// echo origin. Needs target/debug/jwt-edge (cargo build --features cli --bin jwt-edge)
+// echo origin. Needs target/debug/jwt-edge (cargo build --features cli,server --bin jwt-edge)
 // and the npm package in pkg/ (./pkg-scripts/build).
 // Usage: node tests/js/edge-worker.mjs   -> "N passed, N failed", exit 1 on failure
 import { execFileSync, spawn } from "node:child_process";
@@ -15,7 +15,7 @@ import { workerdConfig } from "../../examples/edge-worker/config.mjs";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const bin = process.env.JWT_EDGE_BIN ?? join(root, "target/debug/jwt-edge");
 if (!existsSync(bin)) {
-  console.error(`${bin} missing: cargo build --features cli --bin jwt-edge`);
+  console.error(`${bin} missing: cargo build --features cli,server --bin jwt-edge`);
   process.exit(1);
 }
 const work = join(root, "target/edge-worker-test");

@@ -21,7 +21,7 @@ import { Validator, remoteStatusLists } from "jwt-edge";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const bin = process.env.JWT_EDGE_BIN ?? join(root, "target/debug/jwt-edge");
 if (!existsSync(bin)) {
-  console.error(`${bin} missing: cargo build --features cli --bin jwt-edge`);
+  console.error(`${bin} missing: cargo build --features cli,server --bin jwt-edge`);
   process.exit(1);
 }
 const results = [];

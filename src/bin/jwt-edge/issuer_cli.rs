@@ -559,6 +559,7 @@ pub fn prune(a: &PruneArgs) -> ExitCode {
     })
 }
 
+#[cfg(feature = "postgres")]
 /// Arguments of `jwt-edge migrate`.
 #[derive(Debug, clap::Args)]
 pub struct MigrateArgs {
@@ -574,6 +575,7 @@ pub struct MigrateArgs {
     json: bool,
 }
 
+#[cfg(feature = "postgres")]
 /// Runs `migrate`: copies a SQLite store into an empty PostgreSQL database
 /// table by table in one transaction, verifying every table's row count.
 pub fn migrate(a: &MigrateArgs) -> ExitCode {

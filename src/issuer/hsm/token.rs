@@ -31,17 +31,8 @@ use zeroize::Zeroizing;
 
 use crate::{b64url_encode, Algorithm};
 
-use super::{Error, ErrorKind, Result};
-
-/// Where the keys are: the PKCS#11 module (a shared library) and the token
-/// label. Stored in the settings; the PIN is not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pkcs11Config {
-    /// Path of the PKCS#11 module, e.g. `/usr/lib/softhsm/libsofthsm2.so`.
-    pub module: String,
-    /// The token's label.
-    pub token: String,
-}
+use super::super::{Error, ErrorKind, Result};
+use super::Pkcs11Config;
 
 /// The DER of the P-256 curve OID (1.2.840.10045.3.1.7), `CKA_EC_PARAMS`.
 const P256_OID: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
@@ -497,27 +488,3 @@ fn thumbprint(jwk: &Map<String, Value>) -> String {
     b64url_encode(&Sha256::digest(canonical.as_bytes()))
 }
 
-/// The `CKA_ID` as stored (hex).
-pub fn id_hex(id: &[u8]) -> String {
-    id.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Parses a stored hex `CKA_ID`.
-///
-/// # Errors
-/// Not hex.
-pub fn id_from_hex(hex: &str) -> Result<Vec<u8>> {
-    let bytes = hex.as_bytes();
-    if bytes.len() % 2 != 0 {
-        return Err(Error::storage("malformed PKCS#11 object id"));
-    }
-    bytes
-        .chunks(2)
-        .map(|c| {
-            core::str::from_utf8(c)
-                .ok()
-                .and_then(|s| u8::from_str_radix(s, 16).ok())
-                .ok_or_else(|| Error::storage("malformed PKCS#11 object id"))
-        })
-        .collect()
-}
