@@ -1,8 +1,8 @@
 //! Which store a `--db` value names: [`StoreUrl`] (a SQLite path, or a
 //! `postgres://` URL) and [`AnyStore`], the store it opens.
 
-use std::path::{Path, PathBuf};
 use std::format;
+use std::path::{Path, PathBuf};
 use std::string::{String, ToString};
 use std::vec::Vec;
 

@@ -25,7 +25,7 @@
 //! every statement is prepared once per connection.
 //!
 //! The connection string's password is never printed: errors and logs show
-//! [`redact`](super::backend::redact)ed URLs only.
+//! redacted URLs only ([`redact`]).
 
 use std::boxed::Box;
 use std::collections::{BTreeMap, HashMap};
@@ -41,6 +41,7 @@ use zeroize::Zeroizing;
 
 use crate::Algorithm;
 
+use super::backend::redact;
 use super::lifecycle::KeyState;
 use super::schema;
 use super::store::{
@@ -48,7 +49,6 @@ use super::store::{
     StatusListRecord, StatusSlot, StatusTx, Store, TokenRecord, Tx,
 };
 use super::{Error, ErrorKind, Result};
-use super::backend::redact;
 
 /// The advisory-lock namespace of jwt-edge (first key of the two-key form).
 pub(crate) const LOCK_NS: i32 = 0x6a77_7465; // "jwte"

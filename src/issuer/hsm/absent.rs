@@ -43,7 +43,13 @@ impl Hsm {
     ///
     /// # Errors
     /// None.
-    pub fn sign(&mut self, _alg: Algorithm, _id: &[u8], _kid: &str, _message: &[u8]) -> Result<Vec<u8>> {
+    pub fn sign(
+        &mut self,
+        _alg: Algorithm,
+        _id: &[u8],
+        _kid: &str,
+        _message: &[u8],
+    ) -> Result<Vec<u8>> {
         match *self {}
     }
 

@@ -487,4 +487,3 @@ fn thumbprint(jwk: &Map<String, Value>) -> String {
     };
     b64url_encode(&Sha256::digest(canonical.as_bytes()))
 }
-
