@@ -12,14 +12,42 @@ export type Algorithm =
 export type Jwks = { keys: Record<string, unknown>[] } | string;
 
 /** A revocation list: the object, its JSON text, or a signed JWS (`typ: revocation-list+jwt`). */
+/** The entries of a revocation list (the issuer's `revoked` member). */
+export interface RevocationEntries {
+  /** Single tokens: revoked until their `exp`. */
+  jti?: { jti: string; exp: number }[];
+  /** Every token of `sub` issued (`iat`) before `before`. */
+  sub?: { sub: string; before: number }[];
+  /** Signing keys: every token they verified. */
+  kid?: string[];
+}
+
+/**
+ * A revocation list as `jwt-edge serve` (`/revocations`) and `jwt-edge revocations`
+ * publish it: JSON text or the parsed object, or the signed compact JWS
+ * (`typ: revocation-list+jwt`) as a string.
+ */
 export type RevocationList =
   | {
       iss: string;
       epoch: number;
       generated_at: number;
+      revoked: RevocationEntries;
+      jti?: never;
+      sub?: never;
+      kid?: never;
+    }
+  | {
+      iss: string;
+      epoch: number;
+      generated_at: number;
+      /** @deprecated The first form (the arrays at the top level), still read for one version; one list may not mix the two. */
       jti?: { jti: string; exp: number }[];
+      /** @deprecated The first form; use `revoked.sub`. */
       sub?: { sub: string; before: number }[];
+      /** @deprecated The first form; use `revoked.kid`. */
       kid?: string[];
+      revoked?: never;
     }
   | string;
 

@@ -4,7 +4,12 @@
 #![cfg(not(target_arch = "wasm32"))]
 // The issuer suites run against every store and key custody (JWT_EDGE_TEST_STORE,
 // JWT_EDGE_TEST_KEY_STORE), so they need every native feature (pkg-scripts/test: $ALL).
-#![cfg(all(feature = "cli", feature = "server", feature = "postgres", feature = "pkcs11"))]
+#![cfg(all(
+    feature = "cli",
+    feature = "server",
+    feature = "postgres",
+    feature = "pkcs11"
+))]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -398,6 +403,66 @@ fn every_implemented_algorithm_signs_and_unimplemented_ones_are_refused() {
 /// Key ids (RFC 7638 thumbprints) and jtis are base64url, so one in 64 starts
 /// with `-`: the CLI takes them as values, not as unknown flags. (Found as a
 /// 1-in-20 flake of the test above, whose random kids sometimes did.)
+#[test]
+fn a_provisioning_key_without_an_audience_is_warned_about_at_creation() {
+    let env = Env::new();
+    env.init(&[]);
+    let now = (T0 + 1).to_string();
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "provision",
+            "create",
+            "--name",
+            "svc",
+            "--scope",
+            "read",
+            "--now",
+            &now,
+        ];
+        args.extend_from_slice(extra);
+        env.run(&args)
+    };
+    // Without --aud: created (it may ask for any audience), with a warning
+    // that names what will happen and the flag that prevents it.
+    let out = create(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let warning = stderr(&out);
+    assert!(
+        warning.contains("warning: no --aud") && warning.contains("invalid_target"),
+        "{warning}"
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    // ... and it is true: a request naming no audience is refused, one
+    // naming an audience is granted it.
+    let refused = env.issue(&key, &[], T0 + 2);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("an audience is required (RFC 9068)"),
+        "{}",
+        stderr(&refused)
+    );
+    let granted = env.issue(&key, &["--aud", "https://api.example"], T0 + 2);
+    assert!(granted.status.success(), "{}", stderr(&granted));
+    let token = String::from_utf8(granted.stdout).unwrap();
+    assert_eq!(claims(token.trim())["aud"], "https://api.example");
+    // --json carries the same warning; with --aud there is none.
+    let json: Value = serde_json::from_slice(&create(&["--json"]).stdout).unwrap();
+    assert!(json["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("invalid_target"));
+    let out = create(&["--aud", "https://api.example"]);
+    assert!(
+        out.status.success() && !stderr(&out).contains("warning"),
+        "{}",
+        stderr(&out)
+    );
+    let json: Value =
+        serde_json::from_slice(&create(&["--aud", "https://api.example", "--json"]).stdout)
+            .unwrap();
+    assert_eq!(json["warnings"], serde_json::json!([]));
+}
+
 #[test]
 fn ids_starting_with_a_hyphen_are_values_not_flags() {
     let env = Env::new();

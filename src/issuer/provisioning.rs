@@ -167,6 +167,25 @@ pub fn parse_permissions(names: &[String]) -> Result<Vec<String>> {
     Ok(v)
 }
 
+/// Warnings about a provisioning key about to be created: what its settings
+/// will do that its creator may not expect (the adapters show them; none
+/// refuses the key). Today one: a key without audiences may request any
+/// audience but has no default, so a token request that names none
+/// (RFC 8707 `resource`) is refused with `invalid_target`: RFC 9068 access
+/// tokens need an audience.
+pub fn creation_warnings(audiences: &[String]) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if audiences.is_empty() {
+        out.push(
+            "no --aud: this key may ask for any audience but has no default one, so every token \
+             request that names no audience (RFC 8707 `resource`) is refused with invalid_target \
+             (RFC 9068 access tokens need an audience); give --aud (repeatable) to set the \
+             audiences it may ask for and gets by default",
+        );
+    }
+    out
+}
+
 /// The scopes of `requested` not in `allowed`.
 pub fn not_allowed<'a>(requested: &'a [String], allowed: &[String]) -> Vec<&'a str> {
     requested

@@ -61,6 +61,7 @@ const env = {
 };
 const builds = [
   ["esbuild (browser, iife)", "esbuild-browser", bin("esbuild"), ["main.js", "--bundle", "--format=iife", "--platform=browser", "--outfile=dist/main.js"], "dist"],
+  ["esbuild (browser, default settings)", "esbuild-browser-default", bin("esbuild"), ["main.js", "--bundle", "--format=esm", "--platform=browser", "--outfile=dist/main.js"], "dist"],
   ["esbuild (worker)", "esbuild-worker", bin("esbuild"), ["worker.js", "--bundle", "--format=esm", "--platform=browser", "--conditions=worker", "--loader:.wasm=copy", "--outdir=dist-worker"], "dist-worker"],
   ["esbuild (edge-light)", "esbuild-worker", bin("esbuild"), ["worker.js", "--bundle", "--format=esm", "--platform=browser", "--conditions=edge-light", "--loader:.wasm=copy", "--outdir=dist-edge-light"], "dist-edge-light"],
   ["esbuild (node)", "esbuild-node", bin("esbuild"), ["main.js", "--bundle", "--format=esm", "--platform=node", "--packages=external", "--outfile=dist/main.mjs"], "dist"],
@@ -168,6 +169,28 @@ try {
       check(`${name}: the bundle verifies tokens in Chromium (entry "${entry}")`, ok, JSON.stringify({ result, problems }));
     } catch (e) {
       check(`${name}: the bundle verifies tokens in Chromium`, false, `${e.message}; ${problems.join("; ")}`);
+    } finally {
+      await tab.close();
+      server.close();
+    }
+  }
+  // The plain import bundled by esbuild with default settings: the .wasm is
+  // not beside the bundle, and the error says what to import instead.
+  if (out["esbuild (browser, default settings)"]) {
+    const server = await serve(out["esbuild (browser, default settings)"], `<!doctype html><meta charset="utf-8"><title>bundle</title><script type="module" src="/main.js"></script>`);
+    const tab = await browser.newPage();
+    const errors = [];
+    const missing = [];
+    tab.on("pageerror", (e) => errors.push(String(e?.message ?? e)));
+    tab.on("response", (r) => r.status() === 404 && missing.push(r.url()));
+    try {
+      await tab.goto(`http://127.0.0.1:${server.address().port}/`);
+      const deadline = Date.now() + 30_000;
+      while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const loaded = await tab.evaluate(() => window.__result);
+      const ok = loaded === undefined && missing.some((u) => u.endsWith("/wasm/jwt_edge_bg.wasm"))
+        && errors.some((m) => m.includes('import "jwt-edge/inline"') && m.includes("docs/bundlers.md"));
+      check(`esbuild (browser, default settings): the missing .wasm fails with an error that names jwt-edge/inline`, ok, JSON.stringify({ loaded, errors, missing }));
     } finally {
       await tab.close();
       server.close();

@@ -863,7 +863,15 @@ pub fn provision(a: &ProvisionArgs) -> ExitCode {
                 permission,
                 now,
             )?;
-            Ok(new_key_out(common, &rec, &key))
+            let warnings = jwt_edge::issuer::provisioning::creation_warnings(aud);
+            for w in &warnings {
+                print_err(&format!("warning: {w}"));
+            }
+            let mut out = new_key_out(common, &rec, &key);
+            if let Out::Json(Value::Object(o)) = &mut out {
+                o.insert("warnings".into(), Value::from(warnings));
+            }
+            Ok(out)
         }),
         ProvisionCommand::List { common } => with_issuer(common, false, |issuer, _| {
             let list: Vec<Value> = issuer
