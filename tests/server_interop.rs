@@ -7,7 +7,12 @@
 #![cfg(not(target_arch = "wasm32"))]
 // The issuer suites run against every store and key custody (JWT_EDGE_TEST_STORE,
 // JWT_EDGE_TEST_KEY_STORE), so they need every native feature (pkg-scripts/test: $ALL).
-#![cfg(all(feature = "cli", feature = "server", feature = "postgres", feature = "pkcs11"))]
+#![cfg(all(
+    feature = "cli",
+    feature = "server",
+    feature = "postgres",
+    feature = "pkcs11"
+))]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
