@@ -198,6 +198,9 @@ export function createApi(wasm, host) {
         }
       }
       this.#core = call(() => new wasm.Core(opts));
+      // Failed fetches back off with jitter (Rust's rule); the seed differs per
+      // instance so that isolates that lost a source together do not retry in step.
+      this.#core.setJitterSeed(Math.floor(Math.random() * 0x1_0000_0000) >>> 0);
       // Never more repeated tokens than the Rust cache holds (bounded here too,
       // as the map holds parsed results).
       this.#repeatLimit = Math.min(this.#core.cacheCapacity, 4096);
@@ -355,7 +358,9 @@ export function createApi(wasm, host) {
         cacheControl = res.headers.get("cache-control") ?? undefined;
         age = res.headers.get("age") ?? undefined;
         etag = res.headers.get("etag") ?? undefined;
-        body = status === 200 ? await res.text() : undefined;
+        // Bytes, then text: workerd warns on .text() for a body whose
+        // Content-Type is not text (application/jwt, application/statuslist+jwt).
+        body = status === 200 ? new TextDecoder().decode(await res.arrayBuffer()) : undefined;
       } catch (e) {
         status = 0; // network error or timeout: stale-if-error applies
         body = controller.signal.aborted ? `timeout after ${timeout} s` : `network error: ${e?.name ?? "Error"}${e?.message ? ` (${e.message})` : ""}`;

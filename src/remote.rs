@@ -14,7 +14,14 @@
 //!   up to `max_stale` past its freshness, then the source fails closed;
 //! - an unknown `kid` triggers at most one refetch per `cooldown`;
 //! - single flight: while a fetch is in flight no other fetch is started
-//!   (a fetch that has not reported back within `timeout` counts as failed).
+//!   (a fetch that has not reported back within `timeout` counts as failed);
+//! - a failed fetch backs off: the next attempt (refresh or kid-miss refetch)
+//!   waits 1 s, then 2, 4, 8 … s after each consecutive failure, at most
+//!   `cooldown` (30 s by default), with jitter from a host-supplied seed
+//!   ([`RemoteState::with_jitter`]), and never past the end of the
+//!   stale-if-error window of the document held; a success resets it. A
+//!   source that refuses connections is then asked about once per `cooldown`,
+//!   not once per request.
 //!
 //! The state is plain data: it can be snapshotted ([`RemoteState::snapshot`])
 //! and restored, so an edge worker can keep it in KV across isolates.
@@ -121,8 +128,21 @@ pub struct RemoteState {
     in_flight_since: Option<u64>,
     last_kid_miss_fetch: Option<u64>,
     failures: u32,
+    /// After a failure: no new fetch before this time (0: none pending).
+    retry_at: u64,
+    /// Seed of the retry jitter (0: none), different per instance.
+    jitter: u64,
     /// The last failure: when, the HTTP status (if a response came), what.
     last_failure: Option<(u64, Option<u16>, String)>,
+}
+
+/// SplitMix64: spreads a seed and a counter over 64 bits (jitter only, not
+/// a random source).
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 fn snapshot_error(m: &str) -> Error {
@@ -154,9 +174,59 @@ impl RemoteState {
         }
     }
 
+    /// With a jitter seed for the retry delays after failed fetches: a
+    /// number the host draws at random once per instance (isolate,
+    /// process), so that instances that failed together do not retry in
+    /// step. 0 (the default): no jitter. Kept by [`RemoteState::restore`].
+    #[must_use]
+    pub fn with_jitter(mut self, seed: u64) -> Self {
+        self.jitter = seed;
+        self
+    }
+
+    /// An empty state with this one's settings and jitter seed (for a
+    /// document that moved: nothing of the old one's freshness applies).
+    #[must_use]
+    pub fn renewed(&self) -> Self {
+        Self::new(self.config).with_jitter(self.jitter)
+    }
+
     /// The settings.
     pub fn config(&self) -> &RemoteConfig {
         &self.config
+    }
+
+    /// Whether a failed fetch's backoff still holds at `now`.
+    fn backing_off(&self, now: u64) -> bool {
+        now < self.retry_at
+    }
+
+    /// The delay before the next attempt after `self.failures` consecutive
+    /// failures: 1, 2, 4 … s up to `cooldown` (at least 1 s); with a jitter
+    /// seed, a value in the upper half of that (equal jitter).
+    fn retry_delay(&self) -> u64 {
+        let cap = self.config.cooldown.max(1);
+        let exp = self.failures.saturating_sub(1).min(32);
+        let base = (1u64 << exp).min(cap);
+        if self.jitter == 0 {
+            return base;
+        }
+        let spread = base / 2 + 1;
+        base - mix(self.jitter ^ u64::from(self.failures)) % spread
+    }
+
+    /// Records a failure at `now` and schedules the next attempt.
+    fn failed(&mut self, now: u64) {
+        self.failures = self.failures.saturating_add(1);
+        let mut at = now.saturating_add(self.retry_delay());
+        if self.body.is_some() {
+            // Never back off past the last moment the held copy may be served.
+            let end = self.fresh_until.saturating_add(self.config.max_stale);
+            if end > now {
+                at = at.min(end);
+            }
+        }
+        self.retry_at = at;
     }
 
     fn in_flight(&self, now: u64) -> bool {
@@ -186,7 +256,7 @@ impl RemoteState {
         let usable = self.usable(now);
         let stale = self.body.is_none() || now >= self.fresh_until;
         let flying = self.in_flight(now);
-        let fetch = stale && !flying;
+        let fetch = stale && !flying && !self.backing_off(now);
         if fetch {
             self.in_flight_since = Some(now);
         }
@@ -205,9 +275,9 @@ impl RemoteState {
 
     /// Asks for a refetch because a token named an unknown `kid`. Returns true
     /// (and records the flight) at most once per `cooldown`, and never while
-    /// another fetch is in flight.
+    /// another fetch is in flight or a failed fetch's backoff holds.
     pub fn on_kid_miss(&mut self, now: u64) -> bool {
-        if self.in_flight(now) {
+        if self.in_flight(now) || self.backing_off(now) {
             return false;
         }
         if let Some(last) = self.last_kid_miss_fetch {
@@ -265,7 +335,7 @@ impl RemoteState {
             body,
         } = outcome
         else {
-            self.failures = self.failures.saturating_add(1);
+            self.failed(now);
             let cause = match outcome {
                 FetchOutcome::Unreachable(cause) => cause,
                 _ => String::from("no response (network error or timeout)"),
@@ -293,6 +363,7 @@ impl RemoteState {
                 self.fetched_at = now;
                 self.etag = etag;
                 self.failures = 0;
+                self.retry_at = 0;
                 self.body = Some(body.clone());
                 Applied::Replaced(body)
             }
@@ -302,10 +373,11 @@ impl RemoteState {
                     self.etag = etag;
                 }
                 self.failures = 0;
+                self.retry_at = 0;
                 Applied::Revalidated
             }
             _ => {
-                self.failures = self.failures.saturating_add(1);
+                self.failed(now);
                 self.last_failure = Some((now, Some(status), msg!("HTTP ", status)));
                 Applied::Failed
             }
@@ -370,8 +442,9 @@ impl RemoteState {
         })
     }
 
-    /// A JSON snapshot: `{"body","etag","kid_miss_at","fetched_at","fresh_until"}`
-    /// (body as text; `etag` and `kid_miss_at` only when known).
+    /// A JSON snapshot: `{"body","etag","kid_miss_at","failures","retry_at","fetched_at","fresh_until"}`
+    /// (body as text; `etag` and `kid_miss_at` only when known, `failures`
+    /// and `retry_at` only while a failed fetch's backoff is pending).
     pub fn snapshot(&self) -> String {
         // Written by hand: serde_json's serializer would cost wasm size.
         let mut out = String::from("{");
@@ -389,6 +462,14 @@ impl RemoteState {
             // Keeps the kid-miss cooldown across isolates and CLI runs.
             out.push_str("\"kid_miss_at\":");
             push_decimal(&mut out, t);
+            out.push(',');
+        }
+        if self.retry_at > 0 {
+            // Keeps a failed source's backoff across isolates and CLI runs.
+            out.push_str("\"failures\":");
+            push_decimal(&mut out, u64::from(self.failures));
+            out.push_str(",\"retry_at\":");
+            push_decimal(&mut out, self.retry_at);
             out.push(',');
         }
         out.push_str("\"fetched_at\":");
@@ -434,6 +515,17 @@ impl RemoteState {
         self.last_kid_miss_fetch = match doc.get("kid_miss_at") {
             None => None,
             Some(v) => Some(v.as_u64().ok_or_else(|| snapshot_error("kid_miss_at"))?),
+        };
+        self.retry_at = match doc.get("retry_at") {
+            None => 0,
+            Some(v) => v.as_u64().ok_or_else(|| snapshot_error("retry_at"))?,
+        };
+        self.failures = match doc.get("failures") {
+            None => 0,
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| snapshot_error("failures"))?,
         };
         self.body = body;
         self.etag = etag;
@@ -648,6 +740,103 @@ mod tests {
             "a flood of unknown kids within the cooldown makes no fetch"
         );
         assert!(s.on_kid_miss(40), "after the 30 s cooldown");
+    }
+
+    /// The times at which `s` starts a fetch when every fetch fails at
+    /// once, with `per_second` plans a second from `from` to `to`.
+    fn attempts(s: &mut RemoteState, from: u64, to: u64, per_second: u32) -> Vec<u64> {
+        let mut at = Vec::new();
+        for t in from..to {
+            for _ in 0..per_second {
+                if s.plan(t).fetch {
+                    at.push(t);
+                    accept(s, t, FetchOutcome::Unreachable("connection refused".into()));
+                }
+            }
+        }
+        at
+    }
+
+    #[test]
+    fn a_refusing_source_is_retried_with_exponential_backoff_up_to_the_cooldown() {
+        // Nothing held, 100 requests a second for 2 minutes, every fetch refused:
+        // 1, 2, 4, 8, 16 s apart, then every 30 s (the cooldown), not 12,000 times.
+        let mut s = RemoteState::new(RemoteConfig::default());
+        let at = attempts(&mut s, 0, 120, 100);
+        assert_eq!(at, [0, 1, 3, 7, 15, 31, 61, 91]);
+        // Back up: the next attempt succeeds and resets the backoff.
+        assert!(!s.plan(120).fetch, "still backing off until 121");
+        assert!(s.plan(121).fetch);
+        accept(&mut s, 121, ok(Some("max-age=60"), None, None, b"k"));
+        assert!(s.plan(150).usable);
+        let p = s.plan(181);
+        assert!(
+            p.fetch && p.usable,
+            "stale: refreshed at once (no backoff left)"
+        );
+        accept(&mut s, 181, FetchOutcome::Failed);
+        assert!(
+            !s.plan(181).fetch && s.plan(182).fetch,
+            "the first failure waits 1 s again"
+        );
+        // An unknown kid does not bypass the backoff either.
+        accept(&mut s, 182, status(503));
+        assert!(!s.on_kid_miss(183), "backing off until 184");
+        assert!(s.on_kid_miss(184));
+    }
+
+    #[test]
+    fn backoff_never_outlasts_the_stale_if_error_window() {
+        let cfg = RemoteConfig {
+            max_stale: 20,
+            ..RemoteConfig::default()
+        };
+        let mut s = RemoteState::new(cfg);
+        s.plan(0);
+        accept(&mut s, 0, ok(Some("max-age=60"), None, None, b"good"));
+        // Served until 80 (60 fresh + 20 stale); the backoff (1, 2, 4, 8, 16 s)
+        // is cut short so that a last attempt happens at 80, before failing closed.
+        let at = attempts(&mut s, 60, 81, 10);
+        assert_eq!(at, [60, 61, 63, 67, 75, 80]);
+        assert!(!s.plan(80).usable);
+    }
+
+    #[test]
+    fn jitter_spreads_retries_within_the_upper_half_of_each_delay() {
+        let schedule = |seed| {
+            let mut s = RemoteState::new(RemoteConfig::default()).with_jitter(seed);
+            attempts(&mut s, 0, 300, 1)
+        };
+        let a = schedule(0x5eed);
+        let b = schedule(0xfeed_beef);
+        assert_ne!(a, b, "two instances do not retry in step");
+        for at in [&a, &b] {
+            for (n, pair) in at.windows(2).enumerate() {
+                let base = (1u64 << n.min(32)).min(30);
+                let gap = pair[1] - pair[0];
+                assert!(
+                    gap >= base / 2 && gap <= base,
+                    "gap {gap} after failure {}",
+                    n + 1
+                );
+            }
+        }
+        // The seed survives a reset of the document's state.
+        let s = RemoteState::new(RemoteConfig::default()).with_jitter(7);
+        assert_eq!(s.renewed().jitter, 7);
+    }
+
+    #[test]
+    fn the_backoff_travels_in_the_snapshot() {
+        let mut s = RemoteState::new(RemoteConfig::default());
+        attempts(&mut s, 0, 4, 1); // failures at 0, 1, 3: next attempt at 7
+        let mut r = RemoteState::new(RemoteConfig::default());
+        r.restore(s.snapshot().as_bytes()).unwrap();
+        assert!(!r.plan(6).fetch, "another isolate keeps backing off");
+        assert!(r.plan(7).fetch);
+        assert!(r
+            .restore(br#"{"fetched_at":0,"fresh_until":0,"retry_at":"x"}"#)
+            .is_err());
     }
 
     #[test]

@@ -153,6 +153,7 @@ pub struct ValidatorBuilder {
     remote_revocations: Option<RemoteConfig>,
     remote_status_lists: Option<(RemoteConfig, Vec<String>)>,
     cache: usize,
+    jitter: u64,
 }
 
 impl ValidatorBuilder {
@@ -219,6 +220,17 @@ impl ValidatorBuilder {
     #[must_use]
     pub fn cache(mut self, entries: usize) -> Self {
         self.cache = entries;
+        self
+    }
+
+    /// A seed for the jitter of the retry delays after failed fetches of
+    /// remote sources (see [`crate::remote::RemoteState::with_jitter`]): a number the host
+    /// draws at random once per instance, so that many instances that lost
+    /// their source together do not retry in step. 0 (the default): no
+    /// jitter. The core reads no random source itself.
+    #[must_use]
+    pub fn jitter_seed(mut self, seed: u64) -> Self {
+        self.jitter = seed;
         self
     }
 
@@ -349,7 +361,7 @@ impl ValidatorBuilder {
                 t.policy.check_status = true;
             }
         }
-        Ok(Validator {
+        let mut validator = Validator {
             trusts,
             multi,
             limits,
@@ -358,7 +370,10 @@ impl ValidatorBuilder {
             status_remote: self.remote_status_lists,
             status_sources: Vec::new(),
             generation: 0,
-        })
+            jitter: 0,
+        };
+        validator.set_jitter_seed(self.jitter);
+        Ok(validator)
     }
 }
 
@@ -753,6 +768,8 @@ pub struct Validator {
     /// used is replaced beyond it).
     status_sources: Vec<StatusSource>,
     generation: u64,
+    /// Seed of the retry jitter of every remote source (0: none).
+    jitter: u64,
 }
 
 /// A remote Token Status List: its URI, the issuer whose keys verify it,
@@ -811,6 +828,26 @@ impl Validator {
             remote_revocations: None,
             remote_status_lists: None,
             cache: DEFAULT_CAPACITY,
+            jitter: 0,
+        }
+    }
+
+    /// Sets the seed of the retry jitter of every remote source (as
+    /// [`ValidatorBuilder::jitter_seed`]); the sources' state is kept.
+    pub fn set_jitter_seed(&mut self, seed: u64) {
+        self.jitter = seed;
+        let states = self
+            .trusts
+            .iter_mut()
+            .flat_map(|t| {
+                t.remote
+                    .iter_mut()
+                    .chain(t.discovery.iter_mut().map(|d| &mut d.state))
+            })
+            .chain(self.revocations_remote.iter_mut())
+            .chain(self.status_sources.iter_mut().map(|s| &mut s.state));
+        for state in states {
+            *state = core::mem::take(state).with_jitter(seed);
         }
     }
 
@@ -1377,7 +1414,7 @@ impl Validator {
                 let fresh = StatusSource {
                     uri: String::from(r.uri),
                     trust,
-                    state: RemoteState::new(config),
+                    state: RemoteState::new(config).with_jitter(self.jitter),
                     used: now,
                 };
                 if self.status_sources.len() < crate::status_list::MAX_HELD_STATUS_LISTS {
@@ -1530,7 +1567,7 @@ impl Validator {
                 if not_found && d.which == 0 && d.state.body().is_none() {
                     // No RFC 8414 metadata: OpenID Connect Discovery next.
                     d.which = 1;
-                    d.state = RemoteState::new(*d.state.config());
+                    d.state = d.state.renewed();
                     return Ok(false);
                 }
                 let issuer = d.issuer.clone();
@@ -1548,7 +1585,7 @@ impl Validator {
                         // The keys moved: fetch them from the new place
                         // (the held ones serve until then).
                         if let Some(r) = t.remote.as_mut() {
-                            *r = RemoteState::new(*r.config());
+                            *r = r.renewed();
                         }
                     }
                 }

@@ -1126,23 +1126,25 @@ fn a_remote_jwks_is_fetched_first_then_used() {
         other => panic!("expected Step::Wait, got {other:?}"),
     }
     assert_code(v.verify(&t, NOW), JWKS_TIMEOUT);
-    // A body that is not a JWKS is a failed fetch.
+    // A body that is not a JWKS is a failed fetch, retried after a backoff
+    // (1 s after the first failure), not by the very next request.
     assert!(!v
         .on_fetch(req.source, NOW, ok_response(b"<html>".to_vec()))
         .unwrap());
-    let req = expect_fetch(v.begin(&t, NOW, FETCH));
+    assert_code(v.begin(&t, NOW, FETCH).map(|_| ()), JWKS_TIMEOUT);
+    let req = expect_fetch(v.begin(&t, NOW + 1, FETCH));
     assert!(v
-        .on_fetch(req.source, NOW, ok_response(standard_jwks()))
+        .on_fetch(req.source, NOW + 1, ok_response(standard_jwks()))
         .unwrap());
     let (got, hit, _) = expect_verified(v.begin(&t, NOW, FETCH));
     assert!(!hit);
     assert_eq!(got.kid.as_deref(), Some(KID_EC));
     // Usable without fetching from now on.
     assert_ok(v.verify(&token_kid(KID_ED, &good_claims(), &ed()), NOW + 1));
-    // Past max-age: a background (non-blocking) revalidation.
+    // Past max-age (fetched at NOW + 1): a background (non-blocking) revalidation.
     let req = expect_fetch(v.begin(
         &token_kid(KID_ED, &claims_of(ISS, "z"), &ed()),
-        NOW + 300,
+        NOW + 301,
         FETCH,
     ));
     assert!(!req.blocking);
@@ -1408,25 +1410,30 @@ fn remote_revocations_are_fetched_verified_and_applied() {
         .on_fetch(req.source, NOW, ok_response(forged.into_bytes()))
         .unwrap());
     assert_code(v.verify(&t, NOW), "ERR_REVOCATIONS_UNAVAILABLE");
-    let req = expect_fetch(v.begin(&t, NOW, FETCH));
+    // Retried after the failed fetch's backoff (1 s), not at once.
+    assert_code(
+        v.begin(&t, NOW, FETCH).map(|_| ()),
+        "ERR_REVOCATIONS_UNAVAILABLE",
+    );
+    let req = expect_fetch(v.begin(&t, NOW + 1, FETCH));
     let good = signed_list(&list_json(ISS, 1, &["someone-else"]), KID_EC, &ec());
     assert!(v
-        .on_fetch(req.source, NOW, ok_response(good.into_bytes()))
+        .on_fetch(req.source, NOW + 1, ok_response(good.into_bytes()))
         .unwrap());
     assert_ok(v.verify(&t, NOW));
-    // Stale: even a cached token drives the (background) refresh...
-    let req = expect_fetch(v.begin(&t, NOW + 300, FETCH));
+    // Stale (fetched at NOW + 1): even a cached token drives the (background) refresh...
+    let req = expect_fetch(v.begin(&t, NOW + 301, FETCH));
     assert!(!req.blocking);
     // ...whose list (same epoch) revokes it.
     let revoking = signed_list(&list_json(ISS, 1, &["r1"]), KID_EC, &ec());
     assert!(v
-        .on_fetch(req.source, NOW + 300, ok_response(revoking.into_bytes()))
+        .on_fetch(req.source, NOW + 301, ok_response(revoking.into_bytes()))
         .unwrap());
-    assert_code(v.verify(&t, NOW + 301), REVOKED);
+    assert_code(v.verify(&t, NOW + 302), REVOKED);
     // The snapshot restores the list, and it is verified again.
     let mut fresh = remote_revocations();
     fresh.import_cache(&v.export_cache()).unwrap();
-    assert_code(fresh.verify(&t, NOW + 302), REVOKED);
+    assert_code(fresh.verify(&t, NOW + 303), REVOKED);
 }
 
 /// Remote lists must be signed (README: "remote lists must be a JWS with

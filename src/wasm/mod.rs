@@ -127,6 +127,13 @@ impl Core {
         Ok(core)
     }
 
+    /// Seeds the jitter of the retry delays after failed fetches (the glue
+    /// passes a random number per instance; see `Validator::set_jitter_seed`).
+    #[wasm_bindgen(js_name = setJitterSeed)]
+    pub fn set_jitter_seed(&mut self, seed: u32) {
+        self.validator.set_jitter_seed(u64::from(seed));
+    }
+
     /// Replaces the public keys (configured secrets are kept) of the
     /// single-issuer form, or of issuer `index` of the multi-issuer form.
     #[wasm_bindgen(js_name = setJwks)]

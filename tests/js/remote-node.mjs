@@ -105,9 +105,60 @@ test("stale-if-error up to maxStale, then fail closed with a retryable ERR_JWKS_
   assert.equal(e.code, "ERR_JWKS_TIMEOUT");
   assert.equal(e.retryable, true);
   assert.throws(() => v.verifySync(t, { now: T0 + 3600 + 120 }), { code: "ERR_JWKS_TIMEOUT" });
-  o.fail = false; // back up: the next call refetches and recovers
-  assert.equal((await v.verify(await token(k1), { now: T0 + 3600 + 121 })).claims.iss, ISS);
+  o.fail = false; // back up: the next call after the failed fetch's backoff (at most the 30 s cooldown) refetches and recovers
+  assert.equal((await v.verify(await token(k1), { now: T0 + 3600 + 120 + 30 })).claims.iss, ISS);
   await o.close();
+});
+
+test("a refusing source is retried with backoff (1, 2, 4 … s up to the cooldown, jittered), not once per request", async () => {
+  // A loopback port that refuses connections: bound once, then closed.
+  const closed = createServer();
+  await new Promise((ok) => closed.listen(0, "127.0.0.1", ok));
+  const port = closed.address().port;
+  await new Promise((ok) => closed.close(ok));
+  let attempts = 0;
+  const counting = (url, init) => {
+    attempts++;
+    return fetch(url, init);
+  };
+  const k1 = await key("k1");
+  const t = await token(k1);
+  const v = new Validator({ jwks: remoteJwks(`http://127.0.0.1:${port}/jwks`, { fetch: counting }), issuer: ISS });
+  // 20 requests a second for two simulated minutes: 2,400 verifications.
+  let refused = 0;
+  for (let sec = 0; sec < 120; sec++) {
+    for (let i = 0; i < 20; i++) {
+      const e = await v.verify(t, { now: T0 + sec }).catch((x) => x);
+      assert.equal(e.code, "ERR_JWKS_TIMEOUT");
+      assert.match(e.cause, /^network error: /);
+      refused++;
+    }
+  }
+  assert.equal(refused, 2400);
+  // Without jitter: at 0, 1, 3, 7, 15, 31, 61, 91 s (8 attempts); jitter
+  // (each gap in the upper half of its delay) adds a few at most.
+  assert.ok(attempts >= 8 && attempts <= 14, `${attempts} fetch attempts for 2,400 requests`);
+
+  // A source that comes back is used once the backoff has passed (at most the cooldown).
+  const o = await origin();
+  try {
+    o.keys = [k1];
+    o.fail = true;
+    const w = new Validator({ jwks: remoteJwks(o.url("/jwks"), { cooldown: 10 }), issuer: ISS });
+    for (let sec = 0; sec < 60; sec++) await w.verify(t, { now: T0 + sec }).catch(() => {});
+    // 9 attempts without jitter (0, 1, 3, 7, 15, 25, 35, 45, 55); with the
+    // shortest jittered gaps (1, 1, 2, 4, then 5 s) 15; a request a second
+    // without backoff would be 60.
+    assert.ok(o.requests.jwks >= 9 && o.requests.jwks <= 15, `${o.requests.jwks} requests to a failing origin in 60 s`);
+    o.fail = false;
+    let recovered;
+    for (let sec = 60; sec <= 71 && recovered === undefined; sec++) {
+      recovered = await w.verify(t, { now: T0 + sec }).then(() => sec, () => undefined);
+    }
+    assert.ok(recovered !== undefined && recovered <= 70, `recovered at +${recovered} s (cooldown 10 s)`);
+  } finally {
+    await o.close();
+  }
 });
 
 test("a 200 whose body is not a JWKS counts as a failed fetch: the held keys stay", async () => {
@@ -125,8 +176,8 @@ test("a 200 whose body is not a JWKS counts as a failed fetch: the held keys sta
   assert.equal(v.verifySync(await token(k1), { now: T0 + 202 }).claims.iss, ISS);
   const e = await v.verify(await token(k1), { now: T0 + 200 + 3600 + 1 }).catch((x) => x);
   assert.equal(e.code, "ERR_JWKS_TIMEOUT", "past maxStale the broken source fails closed");
-  o.broken = false;
-  assert.equal((await v.verify(await token(k1), { now: T0 + 200 + 3600 + 2 })).claims.iss, ISS);
+  o.broken = false; // the next call after the backoff (at most the 30 s cooldown) recovers
+  assert.equal((await v.verify(await token(k1), { now: T0 + 200 + 3600 + 1 + 30 })).claims.iss, ISS);
   await o.close();
 });
 
