@@ -20,6 +20,12 @@ pub const DEFAULT_MAX_TOKEN_LEN: usize = 16 * 1024;
 /// implement no extension, RFC 7515 §4.1.11) and `b64` (RFC 7797 unencoded
 /// payloads are not allowed in JWTs, RFC 7797 §7).
 const REFUSED_HEADER_PARAMS: [&str; 2] = ["crit", "b64"];
+/// JWE header parameters (RFC 7516 §4.1.2, §4.1.3), refused in a signed
+/// token: `zip` is defined for JWE only (a JWS payload is never compressed,
+/// and decompressing attacker data is a bomb waiting to happen), and `enc`
+/// marks a JWE header pasted onto a JWS (the token is not what its producer
+/// meant). jose ignores both; joserfc refuses them.
+const JWE_ONLY_HEADER_PARAMS: [&str; 2] = ["zip", "enc"];
 /// Header parameters that carry or point at key material. They are never used
 /// to find a key; [`crate::inspect`] warns about them.
 pub const KEY_HEADER_PARAMS: [&str; 5] = ["jwk", "jku", "x5u", "x5c", "x5t#S256"];
@@ -175,6 +181,15 @@ fn parse_header(json: Map<String, Value>, mode: Mode) -> Result<Header> {
         for p in REFUSED_HEADER_PARAMS {
             if json.contains_key(p) {
                 return Err(jws_invalid(msg!("header parameter \"", p, "\" is not supported: jwt-edge implements no JWS extensions, so a token with \"crit\" or \"b64\" is refused")));
+            }
+        }
+        for p in JWE_ONLY_HEADER_PARAMS {
+            if json.contains_key(p) {
+                return Err(jws_invalid(msg!(
+                    "header parameter \"",
+                    p,
+                    "\" belongs to JWE (RFC 7516), not to a signed token: refused"
+                )));
             }
         }
     }

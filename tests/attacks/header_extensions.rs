@@ -1,4 +1,4 @@
-//! Attack catalog §18–§19: the `crit` header and `b64: false` (RFC 7797 unencoded payload).
+//! Attack catalog §18–§19: the `crit` header and `b64: false` (RFC 7797 unencoded payload); JWE-only header parameters (`zip`, `enc`) in a JWS.
 
 use super::*;
 
@@ -93,4 +93,31 @@ fn a19_b64_rejected() {
         },
     );
     assert_code(verify_with(&t, &keys, &policy_all()), JWS_INVALID);
+}
+
+// ===========================================================================
+// JWE header parameters in a JWS (`zip`, `enc`): refused, whatever their value
+// ===========================================================================
+
+#[test]
+fn jwe_header_parameters_in_a_signed_token_are_refused() {
+    let base = json!({"alg": "ES256", "kid": KID_EC});
+    assert_ok(verify_std(&es256_with_header(&base)));
+    for extra in [
+        json!({"zip": "DEF"}),
+        json!({"zip": ""}),
+        json!({"zip": null}),
+        json!({"enc": "A128GCM"}),
+        json!({"enc": "A256GCM", "zip": "DEF"}),
+    ] {
+        let mut h = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            h[k] = v.clone();
+        }
+        let e = assert_code(verify_std(&es256_with_header(&h)), JWS_INVALID);
+        assert!(e.message().contains("belongs to JWE"), "{}", e.message());
+    }
+    // Decoding without verifying still shows such a token (inspect's job).
+    let h = json!({"alg": "ES256", "kid": KID_EC, "zip": "DEF"});
+    assert!(jwt_edge::inspect(&es256_with_header(&h), None).is_ok());
 }

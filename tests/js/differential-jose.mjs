@@ -159,7 +159,7 @@ const MUTATIONS = {
       { header: hdr(alg, { jwk: jwks.keys[0] }) },
       { header: hdr(alg, { jku: "https://attacker.example/jwks" }) },
       { header: hdr(alg, { x5u: "https://attacker.example/x5u" }) },
-      { header: hdr(alg, { typ: pick(["at+jwt", "JWT", "jwt", "application/jwt", 1, null, "revocation-list+jwt"]) }) },
+      { header: hdr(alg, { typ: pick(["at+jwt", "JWT", "jwt", "application/jwt", 1, null, "revocation-list+jwt", "statuslist+jwt", "application/statuslist+jwt"]) }) },
       { header: hdr(alg, { cty: "JWT" }) },
       { header: hdr(alg, { zip: "DEF" }) },
       { header: hdr(alg, { enc: "A128GCM" }) },
@@ -182,6 +182,7 @@ const MUTATIONS = {
       ["aud", [AUD]], ["aud", ["x", AUD]], ["aud", []], ["aud", "API"], ["aud", 1], ["aud", undefined], ["aud", [1, AUD]], ["aud", `${AUD} `],
       ["iss", undefined], ["iss", `${ISS}/`], ["iss", ISS.toUpperCase()], ["iss", 1], ["iss", [ISS]],
       ["sub", 1], ["sub", null], ["sub", ""], ["jti", 1], ["jti", null],
+      ["note", "\ud800"], ["note", "a\udc00b"], ["sub", "client-\udbff"],
     ]);
     if (value === undefined) delete c[name];
     else c[name] = value;
@@ -362,6 +363,9 @@ const CLASSES = {
   "iat-in-future": () => ({ payload: claimsText({ iat: NOW + 3600 }) }),
   "registered-claim-types": () => ({ payload: claimsText({ sub: 1 }) }),
   "aud-array-of-strings": () => ({ payload: claimsText({ aud: [1, AUD] }) }),
+  "json-lone-surrogate": () => ({ payload: JSON.stringify(goodClaims()).replace("}", `,"x":"\\ud800"}`) }),
+  "status-list-typ": () => ({ header: hdr("ES256", { typ: "statuslist+jwt" }) }),
+  "jwe-header-params": () => ({ header: hdr("ES256", { zip: "DEF" }) }),
   "revocation-list-typ": () => ({ header: hdr("ES256", { typ: "revocation-list+jwt" }) }),
   "token-length": () => ({ payload: claimsText({ pad: "p".repeat(17 * 1024) }) }),
   "rsa-short-signature": pssShort,
