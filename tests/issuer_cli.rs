@@ -400,9 +400,7 @@ fn every_implemented_algorithm_signs_and_unimplemented_ones_are_refused() {
     assert!(stderr(&out).contains("not implemented"), "{}", stderr(&out));
 }
 
-/// Key ids (RFC 7638 thumbprints) and jtis are base64url, so one in 64 starts
-/// with `-`: the CLI takes them as values, not as unknown flags. (Found as a
-/// 1-in-20 flake of the test above, whose random kids sometimes did.)
+/// `provision create` without `--aud` warns what will happen, and it happens.
 #[test]
 fn a_provisioning_key_without_an_audience_is_warned_about_at_creation() {
     let env = Env::new();
@@ -463,6 +461,9 @@ fn a_provisioning_key_without_an_audience_is_warned_about_at_creation() {
     assert_eq!(json["warnings"], serde_json::json!([]));
 }
 
+/// Key ids (RFC 7638 thumbprints) and jtis are base64url, so one in 64 starts
+/// with `-`: the CLI takes them as values, not as unknown flags. (Found as a
+/// 1-in-20 flake of the test above, whose random kids sometimes did.)
 #[test]
 fn ids_starting_with_a_hyphen_are_values_not_flags() {
     let env = Env::new();

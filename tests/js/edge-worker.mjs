@@ -11,6 +11,7 @@ import { createInterface } from "node:readline";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { workerdConfig } from "../../examples/edge-worker/config.mjs";
+import { clientCredentialsToken, issuerCli, startListening } from "./issuer-util.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const bin = process.env.JWT_EDGE_BIN ?? join(root, "target/debug/jwt-edge");
@@ -23,9 +24,7 @@ rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
 const ISS = "https://issuer.test";
 const AUD = "https://api.test";
-const env = { ...process.env, JWT_EDGE_DB: join(work, "issuer.db") };
-delete env.JWT_EDGE_PASSPHRASE;
-const cli = (...args) => execFileSync(bin, [...args, "--insecure-dev-keys"], { env, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+const { cli, env } = issuerCli(bin, join(work, "issuer.db"));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const t0 = Date.now();
 const now = Math.floor(Date.now() / 1000);
@@ -44,29 +43,11 @@ const keyB = cli("provision", "create", "--name", "svc-b", "--scope", "read:repo
 
 const keyC = cli("provision", "create", "--name", "unicode", "--scope", "read:reports", "--aud", AUD, "--sub", "jösé 100%", "--now", String(now - 10_000));
 const children = [];
-function startIssuer() {
-  const child = spawn(bin, ["serve", "--addr", "127.0.0.1:0", "--refresh-interval", "1s", "--insecure-dev-keys"], { env, stdio: ["ignore", "pipe", "ignore"] });
-  children.push(child);
-  return new Promise((ok, fail) => {
-    const rl = createInterface({ input: child.stdout });
-    rl.once("line", (line) => ok({ child, addr: JSON.parse(line).listening }));
-    child.once("exit", (c) => fail(new Error(`jwt-edge serve exited with ${c}`)));
-  });
-}
+const startIssuer = () => startListening(children, bin, ["serve", "--addr", "127.0.0.1:0", "--refresh-interval", "1s", "--insecure-dev-keys"], { env });
 const issuer = await startIssuer();
 const issuerUrl = `http://${issuer.addr}`;
 
-async function token(key, form = {}) {
-  const [, id, secret] = /^jep_([0-9a-f]{16})_(.+)$/.exec(key);
-  const res = await fetch(`${issuerUrl}/token`, {
-    method: "POST",
-    headers: { authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`, "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ grant_type: "client_credentials", ...form }),
-  });
-  const body = await res.json();
-  if (res.status !== 200) throw new Error(`/token ${res.status} ${JSON.stringify(body)}`);
-  return body.access_token;
-}
+const token = (key, form = {}) => clientCredentialsToken(issuerUrl, key, form);
 
 // --- origin: echoes what it received
 const origin = createHttpServer((req, res) => {

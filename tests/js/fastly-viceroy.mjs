@@ -15,6 +15,7 @@ import { homedir } from "node:os";
 import { createInterface } from "node:readline";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { clientCredentialsToken, issuerCli, startListening as start } from "./issuer-util.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const t0 = Date.now();
@@ -61,27 +62,14 @@ console.log(`# ${viceroyVersion}`);
 // --- issuer: a store dated in the past (so that an expired token can be issued), one client
 const ISS = "https://issuer.test";
 const AUD = "https://api.test";
-const env = { ...process.env, JWT_EDGE_DB: join(work, "issuer.db") };
-delete env.JWT_EDGE_PASSPHRASE;
-const cli = (...args) => execFileSync(bin, [...args, "--insecure-dev-keys"], { env, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+const { cli, env } = issuerCli(bin, join(work, "issuer.db"));
 const now = Math.floor(Date.now() / 1000);
 cli("init", "--issuer", ISS, "--now", String(now - 20_000));
 const key = cli("provision", "create", "--name", "reports", "--scope", "read:reports write:reports", "--aud", AUD, "--now", String(now - 10_000));
 
 const children = [];
 // Starts a process that prints {"listening":"ADDR"} as its first line.
-function startListening(cmd, args, opts) {
-  const child = spawn(cmd, args, { ...opts, stdio: ["ignore", "pipe", "ignore"] });
-  children.push(child);
-  return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`${cmd} did not start in 20 s`)), 20_000);
-    createInterface({ input: child.stdout }).once("line", (line) => {
-      clearTimeout(timer);
-      ok({ child, addr: JSON.parse(line).listening });
-    });
-    child.once("exit", (c) => fail(new Error(`${cmd} exited with ${c}`)));
-  });
-}
+const startListening = (cmd, args, opts) => start(children, cmd, args, opts);
 const freePort = () =>
   new Promise((ok) => {
     const s = createServer().listen(0, "127.0.0.1", () => {
@@ -118,17 +106,7 @@ try {
   const origin = await startListening(process.execPath, [join(root, "examples/edge-worker/origin.mjs"), "0"], {});
   const originUrl = `http://${origin.addr}`;
 
-  async function token(form = {}) {
-    const [, id, secret] = /^jep_([0-9a-f]{16})_(.+)$/.exec(key);
-    const res = await fetch(`${issuerUrl}/token`, {
-      method: "POST",
-      headers: { authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`, "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ grant_type: "client_credentials", ...form }),
-    });
-    const body = await res.json();
-    if (res.status !== 200) throw new Error(`/token ${res.status} ${JSON.stringify(body)}`);
-    return body.access_token;
-  }
+  const token = (form = {}) => clientCredentialsToken(issuerUrl, key, form);
 
   // --- Viceroy: fastly.toml with the two backends and the config store
   const port = await freePort();

@@ -9,6 +9,7 @@ import { createServer } from "node:http";
 import { dirname, extname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { issuerCli } from "./issuer-util.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const bin = process.env.JWT_EDGE_BIN ?? join(root, "target/debug/jwt-edge");
@@ -31,9 +32,7 @@ execFileSync(join(root, "pkg-scripts/build-www"), [site], { stdio: ["ignore", "i
 // --- tokens and JWKS from the CLI
 const ISS = "https://issuer.test";
 const AUD = "https://api.test";
-const env = { ...process.env, JWT_EDGE_DB: join(work, "issuer.db") };
-delete env.JWT_EDGE_PASSPHRASE;
-const cli = (...args) => execFileSync(bin, [...args, "--insecure-dev-keys"], { env, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+const { cli } = issuerCli(bin, join(work, "issuer.db"));
 const now = Math.floor(Date.now() / 1000);
 cli("init", "--issuer", ISS, "--now", String(now - 20_000));
 const key = cli("provision", "create", "--name", "inspector-test", "--scope", "read:reports", "--aud", AUD, "--sub", "inspector-client", "--now", String(now - 10_000));
