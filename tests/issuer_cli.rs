@@ -400,6 +400,36 @@ fn every_implemented_algorithm_signs_and_unimplemented_ones_are_refused() {
     assert!(stderr(&out).contains("not implemented"), "{}", stderr(&out));
 }
 
+/// Key ids (RFC 7638 thumbprints) and jtis are base64url, so one in 64 starts
+/// with `-`: the CLI takes them as values, not as unknown flags. (Found as a
+/// 1-in-20 flake of the test above, whose random kids sometimes did.)
+#[test]
+fn ids_starting_with_a_hyphen_are_values_not_flags() {
+    let env = Env::new();
+    env.init(&[]);
+    let now = (T0 + 5).to_string();
+    env.ok(&["revoke", "subject", "-user", "--now", &now]);
+    let (jti, kid) = (
+        "-eqx_ARurp5-SVrqhCbaFA",
+        "-4i5ORpiaEVEW1z5pBVnEIinpJ7Vab-Edcj0-clYAk0",
+    );
+    for (args, id) in [
+        (
+            &["revoke", "token", "--jti", jti, "--now", now.as_str()][..],
+            jti,
+        ),
+        (&["keys", "revoke", kid, "--now", now.as_str()][..], kid),
+        (&["keys", "export", kid][..], kid),
+    ] {
+        // Unknown ids: refused by the issuer (naming them), not by the parser.
+        let out = env.run(args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.starts_with("ERR_ISSUER_NOT_FOUND"), "{args:?}: {err}");
+        assert!(err.contains(id), "{args:?}: {err}");
+    }
+}
+
 /// `provision create` without `--aud` warns what will happen, and it happens.
 #[test]
 fn a_provisioning_key_without_an_audience_is_warned_about_at_creation() {
@@ -459,36 +489,6 @@ fn a_provisioning_key_without_an_audience_is_warned_about_at_creation() {
         serde_json::from_slice(&create(&["--aud", "https://api.example", "--json"]).stdout)
             .unwrap();
     assert_eq!(json["warnings"], serde_json::json!([]));
-}
-
-/// Key ids (RFC 7638 thumbprints) and jtis are base64url, so one in 64 starts
-/// with `-`: the CLI takes them as values, not as unknown flags. (Found as a
-/// 1-in-20 flake of the test above, whose random kids sometimes did.)
-#[test]
-fn ids_starting_with_a_hyphen_are_values_not_flags() {
-    let env = Env::new();
-    env.init(&[]);
-    let now = (T0 + 5).to_string();
-    env.ok(&["revoke", "subject", "-user", "--now", &now]);
-    let (jti, kid) = (
-        "-eqx_ARurp5-SVrqhCbaFA",
-        "-4i5ORpiaEVEW1z5pBVnEIinpJ7Vab-Edcj0-clYAk0",
-    );
-    for (args, id) in [
-        (
-            &["revoke", "token", "--jti", jti, "--now", now.as_str()][..],
-            jti,
-        ),
-        (&["keys", "revoke", kid, "--now", now.as_str()][..], kid),
-        (&["keys", "export", kid][..], kid),
-    ] {
-        // Unknown ids: refused by the issuer (naming them), not by the parser.
-        let out = env.run(args);
-        assert!(!out.status.success(), "{args:?}");
-        let err = stderr(&out);
-        assert!(err.starts_with("ERR_ISSUER_NOT_FOUND"), "{args:?}: {err}");
-        assert!(err.contains(id), "{args:?}: {err}");
-    }
 }
 
 /// Runs the jose interop script; skips (with a message) only if node is absent.
