@@ -200,7 +200,7 @@ export function createApi(wasm, host) {
       this.#core = call(() => new wasm.Core(opts));
       // Failed fetches back off with jitter (Rust's rule); the seed differs per
       // instance so that isolates that lost a source together do not retry in step.
-      this.#core.setJitterSeed(Math.floor(Math.random() * 0x1_0000_0000) >>> 0);
+      this.#core.setJitterSeed(Math.floor(Math.random() * 0x1_0000_0000));
       // Never more repeated tokens than the Rust cache holds (bounded here too,
       // as the map holds parsed results).
       this.#repeatLimit = Math.min(this.#core.cacheCapacity, 4096);

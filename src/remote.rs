@@ -18,7 +18,7 @@
 //! - a failed fetch backs off: the next attempt (refresh or kid-miss refetch)
 //!   waits 1 s, then 2, 4, 8 … s after each consecutive failure, at most
 //!   `cooldown` (30 s by default), with jitter from a host-supplied seed
-//!   ([`RemoteState::with_jitter`]), and never past the end of the
+//!   ([`RemoteState::set_jitter`]), and never past the end of the
 //!   stale-if-error window of the document held; a success resets it. A
 //!   source that refuses connections is then asked about once per `cooldown`,
 //!   not once per request.
@@ -174,21 +174,21 @@ impl RemoteState {
         }
     }
 
-    /// With a jitter seed for the retry delays after failed fetches: a
+    /// Sets the jitter seed of the retry delays after failed fetches: a
     /// number the host draws at random once per instance (isolate,
     /// process), so that instances that failed together do not retry in
     /// step. 0 (the default): no jitter. Kept by [`RemoteState::restore`].
-    #[must_use]
-    pub fn with_jitter(mut self, seed: u64) -> Self {
+    pub fn set_jitter(&mut self, seed: u64) {
         self.jitter = seed;
-        self
     }
 
     /// An empty state with this one's settings and jitter seed (for a
     /// document that moved: nothing of the old one's freshness applies).
     #[must_use]
     pub fn renewed(&self) -> Self {
-        Self::new(self.config).with_jitter(self.jitter)
+        let mut fresh = Self::new(self.config);
+        fresh.set_jitter(self.jitter);
+        fresh
     }
 
     /// The settings.
@@ -213,6 +213,12 @@ impl RemoteState {
         }
         let spread = base / 2 + 1;
         base - mix(self.jitter ^ u64::from(self.failures)) % spread
+    }
+
+    /// Records a success: the backoff ends.
+    fn succeeded(&mut self) {
+        self.failures = 0;
+        self.retry_at = 0;
     }
 
     /// Records a failure at `now` and schedules the next attempt.
@@ -362,8 +368,7 @@ impl RemoteState {
                 self.fresh_until = now.saturating_add(ttl(&cache_control, &age));
                 self.fetched_at = now;
                 self.etag = etag;
-                self.failures = 0;
-                self.retry_at = 0;
+                self.succeeded();
                 self.body = Some(body.clone());
                 Applied::Replaced(body)
             }
@@ -372,8 +377,7 @@ impl RemoteState {
                 if etag.is_some() {
                     self.etag = etag;
                 }
-                self.failures = 0;
-                self.retry_at = 0;
+                self.succeeded();
                 Applied::Revalidated
             }
             _ => {
@@ -804,7 +808,8 @@ mod tests {
     #[test]
     fn jitter_spreads_retries_within_the_upper_half_of_each_delay() {
         let schedule = |seed| {
-            let mut s = RemoteState::new(RemoteConfig::default()).with_jitter(seed);
+            let mut s = RemoteState::new(RemoteConfig::default());
+            s.set_jitter(seed);
             attempts(&mut s, 0, 300, 1)
         };
         let a = schedule(0x5eed);
@@ -822,7 +827,8 @@ mod tests {
             }
         }
         // The seed survives a reset of the document's state.
-        let s = RemoteState::new(RemoteConfig::default()).with_jitter(7);
+        let mut s = RemoteState::new(RemoteConfig::default());
+        s.set_jitter(7);
         assert_eq!(s.renewed().jitter, 7);
     }
 

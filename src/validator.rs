@@ -224,7 +224,7 @@ impl ValidatorBuilder {
     }
 
     /// A seed for the jitter of the retry delays after failed fetches of
-    /// remote sources (see [`crate::remote::RemoteState::with_jitter`]): a number the host
+    /// remote sources (see [`crate::remote::RemoteState::set_jitter`]): a number the host
     /// draws at random once per instance, so that many instances that lost
     /// their source together do not retry in step. 0 (the default): no
     /// jitter. The core reads no random source itself.
@@ -847,7 +847,7 @@ impl Validator {
             .chain(self.revocations_remote.iter_mut())
             .chain(self.status_sources.iter_mut().map(|s| &mut s.state));
         for state in states {
-            *state = core::mem::take(state).with_jitter(seed);
+            state.set_jitter(seed);
         }
     }
 
@@ -1411,10 +1411,12 @@ impl Validator {
         let n = match found {
             Some(n) => n,
             None => {
+                let mut state = RemoteState::new(config);
+                state.set_jitter(self.jitter);
                 let fresh = StatusSource {
                     uri: String::from(r.uri),
                     trust,
-                    state: RemoteState::new(config).with_jitter(self.jitter),
+                    state,
                     used: now,
                 };
                 if self.status_sources.len() < crate::status_list::MAX_HELD_STATUS_LISTS {
