@@ -33,7 +33,7 @@ mod server_util;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jwt_edge::issuer::anomaly::AnomalyConfig;
 use jwt_edge::issuer::{ClientFailure, IssueRequest, Refusal, Store};
@@ -432,9 +432,19 @@ async fn metrics_anomalies_and_self_rotation_over_http() {
         "grant_type=client_credentials&client_id={odd_id}&client_secret=jep_{odd_id}_{}",
         "A".repeat(43)
     );
+    // The detector counts refusals per 1-second window (refusal_min 8): start
+    // them just after a second begins, so that they do not straddle two
+    // windows (7 + 5 would flag nothing; a flake seen on a loaded machine).
+    let into_second = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_millis();
+    tokio::time::sleep(Duration::from_millis(u64::from(1000 - into_second) + 5)).await;
+    let refusals_started = std::time::Instant::now();
     for _ in 0..12 {
         assert_eq!(odd.token(&wrong, &[]).await.status, 401);
     }
+    let refusals_took = refusals_started.elapsed();
     // The steady client goes on as before.
     for _ in 0..4 {
         assert_eq!(steady.token(&steady_form, &[]).await.status, 200);
@@ -532,7 +542,7 @@ async fn metrics_anomalies_and_self_rotation_over_http() {
     for rule in ["rate", "refusals", "new_network", "new_scope"] {
         assert!(
             anomalies(rule, &odd_id) >= 1.0,
-            "{rule} not flagged\n{text}"
+            "{rule} not flagged (the 12 refusals took {refusals_took:?})\n{text}"
         );
         assert_eq!(
             anomalies(rule, &steady_id),
