@@ -55,10 +55,20 @@ function checkToken(token) {
 
 const KEY_CACHE_LIMIT = 256;
 
+// The step protocol (src/wasm/mod.rs, `protocol`): each step is written into
+// a record of f64 slots in wasm memory, read here through one view.
+const PROTOCOL = 1;
+const SLOTS = 10;
+const GENERATION = 9; // the slot that always holds the core's generation
+const DONE = 1, HIT = 2, SIGNATURE = 3, FETCH = 4, WAIT = 5;
+// Sources: kind + 4 × issuer (kind 0 JWKS, 1 revocations, 2 status list, 3 metadata).
+const ACCEPT = ["application/jwk-set+json, application/json", "application/jwt, text/plain", "application/statuslist+jwt", "application/json"];
+
 // Rust hands back the exact JSON texts it validated strictly (no duplicate
-// members, bounded depth); JSON.parse turns them into the same objects.
-function parsed(r) {
-  return { header: JSON.parse(r.header), claims: JSON.parse(r.claims) };
+// members, bounded depth), header then claims; JSON.parse turns them into the
+// same objects.
+function parsed(text, headerLength) {
+  return { header: JSON.parse(text.slice(0, headerLength)), claims: JSON.parse(text.slice(headerLength)) };
 }
 
 function deepFreeze(o) {
@@ -109,8 +119,9 @@ export const remoteStatusLists = (options) => remoteSource("remoteStatusLists", 
 
 // Moves a remote descriptor given as `opts[name]` to the option Rust reads
 // (`remoteJwks` / `remoteRevocations`: its freshness settings) and records
-// where to fetch it under the source's name.
-function takeRemote(opts, name, key, sources, sourceName, place = "") {
+// where to fetch it under the source's number (see ACCEPT), and under its
+// name for the URL of errors.
+function takeRemote(opts, name, key, sources, source, place = "") {
   const v = opts[name];
   if (!v || typeof v !== "object" || !v[REMOTE]) return;
   const discovered = key === "remoteJwks" && v[REMOTE] === "discover";
@@ -119,12 +130,12 @@ function takeRemote(opts, name, key, sources, sourceName, place = "") {
   }
   delete opts[name];
   opts[key] = v.config;
-  sources[sourceName] = v;
+  sources.set(source, v);
   if (discovered) {
     // Rust fetches the issuer's metadata first, then the JWKS it names;
     // both use this descriptor's fetch and headers, at URLs Rust gives.
     opts.discover = v.url;
-    sources[sourceName.replace("jwks", "metadata")] = v;
+    sources.set(source + 3, v);
   }
 }
 
@@ -135,69 +146,46 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * crypto adapter (`null` when the host has none: everything runs in Rust).
  */
 export function createApi(wasm, host) {
-  const rustAlgs = new Set(wasm.rustAlgorithms());
-  // verifySync's answer must not depend on what `verify` did before. The
-  // verified-token cache is shared by both, so a token that host crypto
-  // verified for an algorithm this build has no pure-Rust backend for (RSA,
-  // PS, ES384/ES512 in the default build) would be served from it. Without
-  // that entry, Rust answers ERR_JOSE_NOT_SUPPORTED at the signature step, and
-  // everything before that step is the same with or without it (same key set
-  // and policy: the cache is dropped when they change). So a cache answer
-  // past the signature step - a result, or a claim/expiry error of the
-  // re-check - is replaced by that answer. (The same rule in Rust, a cache
-  // miss for such entries when signatures must be checked in Rust, would
-  // make this unnecessary.)
-  const AFTER_SIGNATURE = new Set([
-    "ERR_JWT_INVALID",
-    "ERR_JWT_EXPIRED",
-    "ERR_JWT_CLAIM_VALIDATION_FAILED",
-    "ERR_JWT_REVOKED",
-    "ERR_STATUS_LIST_INVALID",
-    "ERR_STATUS_LIST_UNAVAILABLE",
-  ]);
-  const noRustBackend = (alg) =>
-    new JwtEdgeError({
-      code: "ERR_JOSE_NOT_SUPPORTED",
-      message: `${alg} has no pure-Rust backend in this build; use host crypto (async verify) or the full build`,
-      retryable: false,
-    });
-  const headerAlg = (token) => {
-    try {
-      return JSON.parse(wasm.inspect(token, 0).header).alg;
-    } catch {
-      return undefined;
-    }
-  };
+  if (wasm.protocolVersion() !== PROTOCOL) throw new Error(`jwt-edge: the glue speaks step protocol ${PROTOCOL}, the wasm module ${wasm.protocolVersion()}`);
+  const algs = wasm.algorithms();
 
   class Validator {
     #core;
-    #keys = new Map(); // `${alg}/${key id}` -> imported host key, or null
-    #results = new Map(); // cache entry serial -> frozen result
-    // Repeated tokens: token -> {result, from, until, generation}. Rust computed
-    // [from, until) (time claims, policy, source freshness); a repeat inside
-    // it, with the validator's generation unchanged, is Rust's own answer.
+    #memory; // the wasm memory of the instance this core lives in
+    #record; // Float64Array over the core's step record (renewed when memory grows)
+    #recordAt;
+    #keys = new Map(); // algorithm × 2^32 + key serial -> imported host key, or null
+    // Repeated tokens: token -> {result, serial, from, until, generation, rust}.
+    // Rust computed [from, until) (time claims, policy, source freshness) and
+    // whether the result may answer verifySync; a repeat inside it, with the
+    // generation unchanged, is Rust's own answer. A Rust cache hit (same
+    // serial) reuses the parsed result.
     #repeats = new Map();
     #repeatLimit;
     #repeatHits = 0;
-    #sources = {}; // source name ("jwks", "jwks:N", "metadata", "revocations", ...) -> remote descriptor
+    #sources = new Map(); // source number -> remote descriptor
     constructor(options) {
       // Translation only: remote descriptors become their settings (Rust
       // validates everything else, including the shape of "issuers").
       const opts = options && typeof options === "object" ? { ...options } : options;
       if (opts && typeof opts === "object") {
-        takeRemote(opts, "jwks", "remoteJwks", this.#sources, "jwks");
-        takeRemote(opts, "revocations", "remoteRevocations", this.#sources, "revocations");
-        takeRemote(opts, "statusLists", "remoteStatusLists", this.#sources, "statuslist");
+        takeRemote(opts, "jwks", "remoteJwks", this.#sources, 0);
+        takeRemote(opts, "revocations", "remoteRevocations", this.#sources, 1);
+        takeRemote(opts, "statusLists", "remoteStatusLists", this.#sources, 2);
         if (Array.isArray(opts.issuers)) {
           opts.issuers = opts.issuers.map((entry, i) => {
             if (!entry || typeof entry !== "object") return entry;
             const e = { ...entry };
-            takeRemote(e, "jwks", "remoteJwks", this.#sources, `jwks:${i}`, `issuers[${i}].`);
+            takeRemote(e, "jwks", "remoteJwks", this.#sources, 4 * i, `issuers[${i}].`);
             return e;
           });
         }
       }
       this.#core = call(() => new wasm.Core(opts));
+      // Asked per validator: a page that initialises the same glue twice (two
+      // entries of one build) has a new instance, with its own memory.
+      this.#memory = wasm.wasmMemory();
+      this.#recordAt = this.#core.record();
       // Failed fetches back off with jitter (Rust's rule); the seed differs per
       // instance so that isolates that lost a source together do not retry in step.
       this.#core.setJitterSeed(Math.floor(Math.random() * 0x1_0000_0000));
@@ -206,36 +194,57 @@ export function createApi(wasm, host) {
       this.#repeatLimit = Math.min(this.#core.cacheCapacity, 4096);
     }
 
+    // The step record, after a call into the core.
+    #rec() {
+      let r = this.#record;
+      const buffer = this.#memory.buffer;
+      if (r === undefined || r.buffer !== buffer) r = this.#record = new Float64Array(buffer, this.#recordAt, SLOTS);
+      return r;
+    }
+
     // A repeat answered without entering wasm, if Rust's bounds allow it.
-    #repeat(token, now) {
+    #repeat(token, now, rust) {
       const e = this.#repeats.get(token);
-      if (e === undefined || !(now >= e.from && now < e.until) || e.generation !== this.#core.generation) return undefined;
+      if (e === undefined || !(now >= e.from && now < e.until) || e.generation !== this.#rec()[GENERATION] || (rust && !e.rust)) return undefined;
       this.#repeatHits++;
       return e.result;
     }
 
-    #remember(token, r, result) {
-      if (r.until === undefined || this.#repeatLimit === 0) return;
-      if (this.#repeats.size >= this.#repeatLimit) this.#repeats.clear();
-      this.#repeats.set(token, { result, from: r.from, until: r.until, generation: this.#core.generation });
+    // The answer of a DONE or HIT record (`text`: a DONE's JSON texts).
+    #answer(token, now, text) {
+      let r = this.#rec();
+      const tag = r[0], serial = r[1], from = r[2], until = r[3], rust = r[5] === 1;
+      const kept = this.#repeats.get(token);
+      let result;
+      if (tag === HIT && kept !== undefined && kept.serial === serial) {
+        result = kept.result;
+      } else {
+        // A hit whose parsed result is not held here: its texts (same entry).
+        if (tag === HIT) {
+          text = call(() => this.#core.cachedResult(token, now));
+          r = this.#rec();
+        }
+        result = deepFreeze(parsed(text, r[4]));
+      }
+      if (serial !== 0 && until === until && this.#repeatLimit !== 0) {
+        // Oldest out first (a Map keeps insertion order).
+        if (kept === undefined && this.#repeats.size >= this.#repeatLimit) this.#repeats.delete(this.#repeats.keys().next().value);
+        this.#repeats.set(token, { result, serial, from, until, generation: r[GENERATION], rust });
+      }
+      return result;
     }
 
     /** Verifies in pure Rust (synchronous); remote sources are used as held. */
     verifySync(token, options) {
       checkToken(token);
       const now = nowOf(options);
-      let r;
       try {
-        r = this.#repeat(token, now) ?? this.#hitOr(token, now, call(() => this.#core.verifySync(token, now)));
+        const repeat = this.#repeat(token, now, true);
+        if (repeat !== undefined) return repeat;
+        return this.#answer(token, now, call(() => this.#core.verifySync(token, now)));
       } catch (e) {
-        if (e instanceof JwtEdgeError && AFTER_SIGNATURE.has(e.code)) {
-          const alg = headerAlg(token);
-          if (typeof alg === "string" && !rustAlgs.has(alg)) throw noRustBackend(alg);
-        }
         throw this.#located(e);
       }
-      if (!rustAlgs.has(r.header.alg)) throw noRustBackend(r.header.alg);
-      return r;
     }
 
     /** Verifies with the host's crypto where it has the algorithm, else in Rust.
@@ -252,7 +261,9 @@ export function createApi(wasm, host) {
     // A remote source's error names the source; the URL is known here.
     #located(e) {
       if (e instanceof JwtEdgeError && e.source !== undefined && e.url === undefined) {
-        const src = this.#sources[e.source.startsWith("statuslist:") ? "statuslist" : e.source];
+        const [kind, n] = e.source.split(":");
+        const number = { jwks: 0, revocations: 1, statuslist: 2, metadata: 3 }[kind];
+        const src = this.#sources.get(number === 2 ? 2 : number + 4 * (Number(n) || 0));
         if (src !== undefined && src.url) e.url = src.url;
       }
       return e;
@@ -261,11 +272,11 @@ export function createApi(wasm, host) {
     async #verify(token, options) {
       checkToken(token);
       const now = nowOf(options);
-      const repeat = this.#repeat(token, now);
+      const repeat = this.#repeat(token, now, false);
       if (repeat !== undefined) return repeat;
       const waitUntil = options?.waitUntil;
       let waitingSince;
-      const fetched = []; // sources fetched for their freshness during this call
+      let fetched; // sources fetched for their freshness during this call
       // Each step is Rust's decision; this loop only performs it. Rust bounds
       // the fetches (single flight, kid-miss cooldown); the only limit kept
       // here is wall-clock time for waiting on another request's fetch,
@@ -273,13 +284,17 @@ export function createApi(wasm, host) {
       // during one call.
       for (;;) {
         // Without host crypto every signature is checked in Rust.
-        const s = call(() => this.#core.begin(token, now, host === null, fetched));
-        if (s.hit !== undefined) return this.#hitOr(token, now, s);
-        if (s.done !== undefined) return this.#result(s.done, token);
-        if (s.fetch !== undefined) {
-          if (!s.kidMiss) fetched.push(s.fetch);
-          const flight = this.#fetch(s.fetch, s.ifNoneMatch, now, s.timeout, s.url);
-          if (s.blocking) {
+        const text = call(() => this.#core.begin(token, now, host === null, fetched));
+        const r = this.#rec();
+        const tag = r[0];
+        if (tag === SIGNATURE) return this.#signature(token, r, now);
+        if (tag === DONE || tag === HIT) return this.#answer(token, now, text);
+        if (tag === FETCH) {
+          const source = r[1], blocking = r[2] === 1, kidMiss = r[3] === 1, timeout = r[4];
+          if (!kidMiss) (fetched ??= []).push(source);
+          const [ifNoneMatch, url] = this.#core.fetchDetails();
+          const flight = this.#fetch(source, ifNoneMatch, now, timeout, url);
+          if (blocking) {
             await flight;
           } else {
             // Stale-while-revalidate: serve what is held, refresh in the background.
@@ -288,65 +303,44 @@ export function createApi(wasm, host) {
           }
           continue;
         }
-        if (s.wait !== undefined) {
-          waitingSince ??= Date.now();
-          if (Date.now() - waitingSince > 1000 * s.timeout) throw toError(this.#core.unavailable(s.wait));
-          await sleep(s.pollMs);
-          continue;
-        }
-        return this.#signature(token, s, now);
+        // WAIT
+        waitingSince ??= Date.now();
+        if (Date.now() - waitingSince > 1000 * r[3]) throw toError(this.#core.unavailable(r[1]));
+        await sleep(r[2]);
       }
     }
 
     // The signature step: the host checks candidates in order; Rust finishes.
-    async #signature(token, s, now) {
+    async #signature(token, r, now) {
+      const id = r[1], alg = algs[r[2]], count = r[3];
+      const buffer = this.#memory.buffer;
+      // Copies: wasm memory may grow (and move) before the host reads them.
+      const input = new Uint8Array(buffer, r[4], r[5]).slice();
+      const signature = new Uint8Array(buffer, r[6], r[7]).slice();
+      const serials = new Uint32Array(buffer, r[8], count).slice();
       let by;
       try {
-        for (let n = 0; n < s.keys.length; n++) {
-          if (await this.#check(s, n)) {
+        for (let n = 0; n < count; n++) {
+          if (await this.#check(id, alg, r[2], serials[n], n, signature, input)) {
             by = n;
             break;
           }
         }
       } catch (e) {
-        this.#core.abandon(s.id);
+        this.#core.abandon(id);
         throw toError(e);
       }
-      return this.#result(call(() => this.#core.finish(s.id, by, now)), token);
+      return this.#answer(token, now, call(() => this.#core.finish(id, by, now)));
     }
 
-    // `{hit: serial}` from Rust: the parsed result kept per entry serial.
-    #hitOr(token, now, r) {
-      if (r.hit === undefined) return this.#result(r, token);
-      const kept = this.#results.get(r.hit);
-      if (kept === undefined) return this.#result(call(() => this.#core.cachedResult(token, now)), token);
-      this.#remember(token, r, kept);
-      return kept;
-    }
-
-    #result(r, token) {
-      const out = deepFreeze(parsed(r));
-      if (r.serial) {
-        if (this.#results.size >= 4096) this.#results.clear();
-        this.#results.set(r.serial, out);
-        this.#remember(token, r, out);
-      }
-      return out;
-    }
-
-    async #fetch(name, ifNoneMatch, now, timeout, url) {
+    async #fetch(source, ifNoneMatch, now, timeout, url) {
       // Status lists: one descriptor for all; the URL is the one the token
       // names, which Rust checked against the allowed prefixes. Discovery:
       // Rust gives the metadata URL, then the JWKS URL the metadata names.
-      const isStatusList = url !== undefined && name.startsWith("statuslist:");
-      const src = isStatusList ? this.#sources.statuslist : this.#sources[name];
-      if (src === undefined) throw toError(this.#core.unavailable(name));
-      const accept = isStatusList
-        ? "application/statuslist+jwt"
-        : name === "revocations"
-          ? "application/jwt, text/plain"
-          : name.startsWith("metadata") ? "application/json" : "application/jwk-set+json, application/json";
-      const headers = { accept, ...src.headers };
+      const kind = source & 3;
+      const src = this.#sources.get(kind === 2 ? 2 : source);
+      if (src === undefined) throw toError(this.#core.unavailable(source));
+      const headers = { accept: ACCEPT[kind], ...src.headers };
       if (ifNoneMatch) headers["if-none-match"] = ifNoneMatch;
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), 1000 * timeout);
@@ -367,26 +361,26 @@ export function createApi(wasm, host) {
       } finally {
         clearTimeout(timer);
       }
-      return call(() => this.#core.onFetch(name, now, status, cacheControl, age, etag, body));
+      return call(() => this.#core.onFetch(source, now, status, cacheControl, age, etag, body));
     }
 
-    async #check(s, n) {
-      // Key ids are the keys' fingerprints: stable across key-set changes.
-      const id = `${s.alg}/${s.keys[n]}`;
-      let key = this.#keys.get(id);
+    async #check(id, alg, algNumber, serial, n, signature, input) {
+      // Key serials are Rust's numbers for keys: stable across key-set changes.
+      const slot = algNumber * 0x1_0000_0000 + serial;
+      let key = this.#keys.get(slot);
       if (key === undefined) {
-        const jwk = call(() => this.#core.keyJwk(s.id, n));
+        const jwk = call(() => this.#core.keyJwk(id, n));
         try {
-          key = await host.importKey(s.alg, jwk);
+          key = await host.importKey(alg, jwk);
         } catch {
           key = null; // the host cannot use this key; other keys are unaffected
         }
-        if (this.#keys.size >= KEY_CACHE_LIMIT) this.#keys.clear();
-        this.#keys.set(id, key);
+        if (this.#keys.size >= KEY_CACHE_LIMIT) this.#keys.delete(this.#keys.keys().next().value);
+        this.#keys.set(slot, key);
       }
-      if (key !== null) return host.verify(s.alg, key, s.signature, s.input);
+      if (key !== null) return host.verify(alg, key, signature, input);
       // Rust decides whether it may check this key instead.
-      return call(() => this.#core.checkKey(s.id, n));
+      return call(() => this.#core.checkKey(id, n));
     }
 
     /** Replaces the JWKS (an object or JSON text); `index` picks the entry
@@ -431,7 +425,7 @@ export function createApi(wasm, host) {
   function inspect(token, options) {
     checkToken(token);
     const r = call(() => wasm.inspect(token, nowOf(options)));
-    return { ...parsed(r), warnings: r.warnings };
+    return { header: JSON.parse(r.header), claims: JSON.parse(r.claims), warnings: r.warnings };
   }
 
   return { Validator, inspect, rustAlgorithms: () => wasm.rustAlgorithms(), remoteJwks, remoteRevocations, remoteStatusLists, discover };

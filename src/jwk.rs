@@ -86,6 +86,9 @@ pub struct Key {
     prepared: Prepared,
     public_jwk: Option<Map<String, Value>>,
     fingerprint: String,
+    /// A number a [`crate::Validator`] gives each distinct key it holds
+    /// (0 until then): the same while the key stays, across key-set changes.
+    serial: u32,
 }
 
 impl core::fmt::Debug for Key {
@@ -219,6 +222,7 @@ impl Key {
                 ";alg=",
                 alg.map_or("", Algorithm::name)
             ),
+            serial: 0,
         })
     }
 
@@ -237,6 +241,7 @@ impl Key {
             prepared: Prepared::Hmac(secret.clone()),
             public_jwk: None,
             fingerprint: self.fingerprint.clone(),
+            serial: 0,
         })
     }
 
@@ -307,6 +312,7 @@ impl Key {
             prepared,
             public_jwk: Some(public_jwk),
             fingerprint,
+            serial: 0,
         })
     }
 
@@ -315,6 +321,15 @@ impl Key {
     /// to notice that a key left the set.
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
+    }
+
+    /// The validator's number for this key (see [`crate::SignatureCheck::key_serial`]).
+    pub(crate) fn serial(&self) -> u32 {
+        self.serial
+    }
+
+    pub(crate) fn set_serial(&mut self, serial: u32) {
+        self.serial = serial;
     }
 
     /// RSA modulus size in bits (0 for other key types).

@@ -178,6 +178,10 @@ impl KeySet {
         &self.keys
     }
 
+    pub(crate) fn keys_mut(&mut self) -> &mut [Key] {
+        &mut self.keys
+    }
+
     /// Consumes the set, returning its usable keys.
     pub fn into_keys(self) -> Vec<Key> {
         self.keys

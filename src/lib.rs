@@ -136,7 +136,7 @@ pub use remote::{FetchOutcome, RemoteConfig};
 pub use revocation::{RevocationList, Revocations};
 pub use status_list::{StatusList, STATUS_LIST_TYP};
 pub use validator::{
-    FetchRequest, Finished, IssuerOptions, Mode, SignatureCheck, Source, Step, Validator,
+    Crypto, FetchRequest, Finished, IssuerOptions, Mode, SignatureCheck, Source, Step, Validator,
     ValidatorBuilder, MAX_CACHE_CAPACITY, MAX_ISSUERS,
 };
 pub use verify::{

@@ -154,9 +154,34 @@ pub struct ValidatorBuilder {
     remote_status_lists: Option<(RemoteConfig, Vec<String>)>,
     cache: usize,
     jitter: u64,
+    crypto: Crypto,
+}
+
+/// Where a caller with its own crypto (the npm package's host) may have
+/// asymmetric signatures checked: the one place that decides which backend
+/// verifies a signature. HMAC is always checked in Rust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Crypto {
+    /// The host's crypto where it can use the key, else Rust where this
+    /// build has a backend for the algorithm (the default).
+    #[default]
+    Auto,
+    /// Only the host's crypto: a key it cannot use is refused
+    /// (`ERR_JOSE_NOT_SUPPORTED`), never checked in Rust.
+    Host,
+    /// Only Rust: every signature is checked by this build's backends.
+    Rust,
 }
 
 impl ValidatorBuilder {
+    /// Which backend checks asymmetric signatures for a caller with its own
+    /// crypto ([`Crypto`]; default [`Crypto::Auto`]).
+    #[must_use]
+    pub fn crypto(mut self, crypto: Crypto) -> Self {
+        self.crypto = crypto;
+        self
+    }
+
     /// Token Status Lists are fetched by the caller (a [`Step::Fetch`] with
     /// [`FetchRequest::url`]) from the URI a token names, under this
     /// freshness policy — only URIs that start with one of `prefixes`
@@ -371,8 +396,13 @@ impl ValidatorBuilder {
             status_sources: Vec::new(),
             generation: 0,
             jitter: 0,
+            crypto: self.crypto,
+            key_serial: 0,
         };
         validator.set_jitter_seed(self.jitter);
+        for trust in 0..validator.trusts.len() {
+            validator.number_keys(trust, None);
+        }
         Ok(validator)
     }
 }
@@ -703,8 +733,8 @@ pub struct SignatureCheck {
     alg: Algorithm,
     trust: usize,
     /// Candidate keys (positions in the trust's key set) whose signature
-    /// length fits, with their fingerprints.
-    candidates: Vec<(usize, String)>,
+    /// length fits, with their serials ([`SignatureCheck::key_serial`]).
+    candidates: Vec<(usize, u32)>,
     generation: u64,
     has_rust_backend: bool,
 }
@@ -730,10 +760,13 @@ impl SignatureCheck {
         self.candidates.len()
     }
 
-    /// A stable id of candidate `n` (the key's fingerprint), for caching
-    /// keys imported into the host's crypto across verifications.
-    pub fn key_id(&self, n: usize) -> Option<&str> {
-        self.candidates.get(n).map(|(_, fp)| fp.as_str())
+    /// A stable number of candidate `n` within its validator, for caching
+    /// keys imported into the host's crypto across verifications: the same
+    /// key keeps its number while it stays trusted (across key-set changes,
+    /// which keep the keys they keep), and no two keys the validator holds
+    /// share one, whatever their issuer.
+    pub fn key_serial(&self, n: usize) -> Option<u32> {
+        self.candidates.get(n).map(|&(_, serial)| serial)
     }
 
     /// Whether this build can check this algorithm in Rust.
@@ -770,6 +803,9 @@ pub struct Validator {
     generation: u64,
     /// Seed of the retry jitter of every remote source (0: none).
     jitter: u64,
+    crypto: Crypto,
+    /// The last number given to a key ([`SignatureCheck::key_serial`]).
+    key_serial: u32,
 }
 
 /// A remote Token Status List: its URI, the issuer whose keys verify it,
@@ -829,6 +865,7 @@ impl Validator {
             remote_status_lists: None,
             cache: DEFAULT_CAPACITY,
             jitter: 0,
+            crypto: Crypto::Auto,
         }
     }
 
@@ -983,9 +1020,20 @@ impl Validator {
         fetched: &[Source],
     ) -> Result<Step<'_>> {
         check_now(now)?;
+        let rust = mode.rust_signatures || self.crypto == Crypto::Rust;
         // A cached token: its issuer's sources must still be usable (a hit
-        // also drives their refresh, so revocations stay current).
-        let owner = self.cache.owner_of(token);
+        // also drives their refresh, so revocations stay current). When
+        // signatures must be checked in Rust, an entry the host's crypto
+        // verified for an algorithm this build has no backend for is not an
+        // answer: without it the pipeline refuses at the signature step, and
+        // the answer must not depend on what was verified before.
+        let owner = self.cache.owner_of(token).filter(|_| {
+            !rust
+                || self
+                    .cache
+                    .peek(token)
+                    .is_some_and(|v| v.alg.has_rust_backend())
+        });
         if owner.is_none() {
             self.cache.note_miss();
         }
@@ -1103,12 +1151,11 @@ impl Validator {
             .filter_map(|&i| t.keys.keys().get(i))
             .collect();
         verify::check_length(alg, &selected, sig_len)?;
-        let candidates: Vec<(usize, String)> = indices
+        let candidates: Vec<(usize, u32)> = indices
             .into_iter()
             .filter_map(|i| {
                 let key = t.keys.keys().get(i)?;
-                (key.signature_len(alg) == Some(sig_len))
-                    .then(|| (i, String::from(key.fingerprint())))
+                (key.signature_len(alg) == Some(sig_len)).then(|| (i, key.serial()))
             })
             .collect();
         let check = SignatureCheck {
@@ -1121,7 +1168,7 @@ impl Validator {
             generation: self.generation,
             has_rust_backend: alg.has_rust_backend(),
         };
-        if alg.is_symmetric() || mode.rust_signatures {
+        if alg.is_symmetric() || rust {
             let verified_by = self.check_in_rust(&check)?;
             return self.finish(check, verified_by, now).map(Step::Verified);
         }
@@ -1153,15 +1200,39 @@ impl Validator {
         }
     }
 
+    /// Checks candidate `n` of `check` in Rust because the host's crypto
+    /// could not use the key, where this validator's [`Crypto`] allows it.
+    ///
+    /// # Errors
+    /// `ERR_JOSE_NOT_SUPPORTED` with [`Crypto::Host`] or when this build has
+    /// no backend for the algorithm.
+    pub fn check_instead_of_host(&self, check: &SignatureCheck, n: usize) -> Result<bool> {
+        if self.crypto == Crypto::Host || !check.has_rust_backend {
+            let alg = check.alg;
+            return Err(Error::new(
+                ErrorKind::NotSupported,
+                if check.has_rust_backend {
+                    msg!(
+                        alg,
+                        ": the host's crypto cannot use this key and crypto is \"host\""
+                    )
+                } else {
+                    msg!(alg, ": the host's crypto cannot use this key and this build has no pure-Rust backend for it (use jwt-edge/full)")
+                },
+            ));
+        }
+        self.check_candidate(check, n)
+    }
+
     /// Candidate `n` of `check` (its public JWK is what a host imports).
     /// `None` once the key has left the key set.
     pub fn candidate_key(&self, check: &SignatureCheck, n: usize) -> Option<&Key> {
-        let (index, fingerprint) = check.candidates.get(n)?;
+        let &(index, serial) = check.candidates.get(n)?;
         let keys = self.trusts.get(check.trust)?.keys.keys();
         if check.generation == self.generation {
-            return keys.get(*index);
+            return keys.get(index);
         }
-        keys.iter().find(|k| k.fingerprint() == fingerprint)
+        keys.iter().find(|k| k.serial() == serial)
     }
 
     /// Completes `check` after the caller's signature check: `verified_by` is
@@ -1643,10 +1714,38 @@ impl Validator {
 
     fn install_keys(&mut self, trust: usize, keys: KeySet) {
         self.cache.retain_keys_of(trust, &keys, |_| true);
-        if let Some(t) = self.trusts.get_mut(trust) {
-            t.keys = keys;
-        }
+        let old = self
+            .trusts
+            .get_mut(trust)
+            .map(|t| core::mem::replace(&mut t.keys, keys));
+        self.number_keys(trust, old.as_ref());
         self.generation = self.generation.wrapping_add(1);
+    }
+
+    /// Numbers the keys of trusted issuer `trust` ([`SignatureCheck::key_serial`]):
+    /// a key also in `old` (same fingerprint) keeps its number, every other
+    /// key gets a new one.
+    fn number_keys(&mut self, trust: usize, old: Option<&KeySet>) {
+        let Some(t) = self.trusts.get_mut(trust) else {
+            return;
+        };
+        for key in t.keys.keys_mut() {
+            let kept = old
+                .and_then(|o| {
+                    o.keys()
+                        .iter()
+                        .find(|k| k.fingerprint() == key.fingerprint())
+                })
+                .map(Key::serial);
+            let serial = match kept {
+                Some(s) => s,
+                None => {
+                    self.key_serial = self.key_serial.wrapping_add(1);
+                    self.key_serial
+                }
+            };
+            key.set_serial(serial);
+        }
     }
 
     /// Replaces the public keys of trusted issuer `trust` (0 in the
@@ -1819,6 +1918,11 @@ impl Validator {
     /// Changes whenever keys or revocation data change.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Which backend checks asymmetric signatures ([`ValidatorBuilder::crypto`]).
+    pub fn crypto(&self) -> Crypto {
+        self.crypto
     }
 
     /// Whether this validator trusts several issuers (selected by `iss`).

@@ -10,7 +10,8 @@
 )]
 
 use js_sys::{Object, Reflect, JSON};
-use jwt_edge::wasm::{inspect, Core};
+use jwt_edge::wasm::protocol::{DONE, HIT, SIGNATURE, TAG};
+use jwt_edge::wasm::{algorithms, inspect, Core};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -34,6 +35,12 @@ fn get(v: &JsValue, k: &str) -> JsValue {
     Reflect::get(v, &k.into()).unwrap()
 }
 
+/// The claims of a `DONE` answer (the record's slot 4 is the header's length).
+fn claims(core: &Core, text: &str) -> JsValue {
+    let split = core.record_values()[4] as usize;
+    JSON::parse(&text[split..]).unwrap()
+}
+
 fn code(err: &JsValue) -> String {
     get(err, "code").as_string().unwrap()
 }
@@ -42,7 +49,8 @@ fn code(err: &JsValue) -> String {
 fn verify_sync_accepts_rfc7515_a3_before_exp_and_expires_after() {
     let mut core = Core::new(options(&[("jwks", jwks()), ("issuer", "joe".into())])).unwrap();
     let ok = core.verify_sync(ES256_TOKEN, 1_300_819_379.0).unwrap();
-    let claims = JSON::parse(&get(&ok, "claims").as_string().unwrap()).unwrap();
+    assert_eq!(core.record_values()[TAG], DONE);
+    let claims = claims(&core, &ok.unwrap());
     assert_eq!(get(&claims, "iss").as_string().unwrap(), "joe");
     let err = core.verify_sync(ES256_TOKEN, 1_300_819_380.0).unwrap_err();
     assert_eq!(code(&err), "ERR_JWT_EXPIRED");
@@ -54,11 +62,19 @@ fn verify_sync_accepts_rfc7515_a3_before_exp_and_expires_after() {
 fn begin_exposes_the_signature_step_and_finish_completes_it() {
     let mut core = Core::new(options(&[("jwks", jwks())])).unwrap();
     let at = 1_300_819_379.0;
-    let p = core.begin(ES256_TOKEN, at, None, None).unwrap();
-    assert_eq!(get(&p, "alg").as_string().unwrap(), "ES256");
-    assert_eq!(get(&p, "rust"), JsValue::TRUE);
-    assert_eq!(js_sys::Uint8Array::new(&get(&p, "signature")).length(), 64);
-    let id = get(&p, "id").as_f64().unwrap() as u32;
+    assert_eq!(core.begin(ES256_TOKEN, at, false, None).unwrap(), None);
+    let r = core.record_values();
+    assert_eq!(r[TAG], SIGNATURE);
+    assert_eq!(algorithms().get(r[2] as u32).as_string().unwrap(), "ES256");
+    // One candidate; the signing input and signature the host checks.
+    assert_eq!(r[3], 1.0);
+    let id = r[1] as u32;
+    let (input, signature) = core.signature_bytes(id).unwrap();
+    assert_eq!(signature.len(), 64);
+    assert_eq!(r[7], 64.0);
+    assert_eq!(input, ES256_TOKEN.rsplit_once('.').unwrap().0.as_bytes());
+    assert_eq!(core.key_serials().len(), 1);
+    // This build checks ES256 in Rust (for a key the host cannot use).
     assert!(core.check_key(id, 0).unwrap());
     assert_eq!(
         get(&core.key_jwk(id, 0).unwrap(), "crv")
@@ -75,17 +91,35 @@ fn begin_exposes_the_signature_step_and_finish_completes_it() {
     );
     // ...a successful one completes the pipeline, even after the key set was
     // replaced by one that still holds the verifying key...
-    let p = core.begin(ES256_TOKEN, at, None, None).unwrap();
-    let id = get(&p, "id").as_f64().unwrap() as u32;
+    core.begin(ES256_TOKEN, at, false, None).unwrap();
+    let id = core.record_values()[1] as u32;
+    let serial = core.key_serials()[0];
     core.set_jwks(jwks(), None).unwrap();
-    assert!(core.finish(id, Some(0), at).unwrap().is_object());
+    let text = core.finish(id, Some(0), at).unwrap();
+    assert!(claims(&core, &text).is_object());
     // Now cached: begin answers with the hit directly.
-    let again = core.begin(ES256_TOKEN, at, None, None).unwrap();
-    assert!(get(&again, "hit").as_f64().unwrap() > 0.0);
+    assert_eq!(core.begin(ES256_TOKEN, at, false, None).unwrap(), None);
+    assert_eq!(core.record_values()[TAG], HIT);
+    assert!(core.record_values()[1] > 0.0);
+    // A key keeps its number across key-set changes that keep it; a key
+    // that left and came back is a new one (its host key is imported again).
+    let mut uncached = Core::new(options(&[("jwks", jwks()), ("cache", 0.into())])).unwrap();
+    uncached.begin(ES256_TOKEN, at, false, None).unwrap();
+    let first = uncached.key_serials()[0];
+    uncached.set_jwks(jwks(), None).unwrap();
+    uncached.begin(ES256_TOKEN, at, false, None).unwrap();
+    assert_eq!(uncached.key_serials()[0], first);
+    uncached
+        .set_jwks(JsValue::from_str(r#"{"keys":[]}"#), None)
+        .unwrap();
+    uncached.set_jwks(jwks(), None).unwrap();
+    uncached.begin(ES256_TOKEN, at, false, None).unwrap();
+    assert_ne!(uncached.key_serials()[0], first);
+    assert_ne!(serial, 0);
     // ...and a key set without the verifying key refuses the token (retryable).
     let mut fresh = Core::new(options(&[("jwks", jwks())])).unwrap();
-    let p = fresh.begin(ES256_TOKEN, at, None, None).unwrap();
-    let id = get(&p, "id").as_f64().unwrap() as u32;
+    fresh.begin(ES256_TOKEN, at, false, None).unwrap();
+    let id = fresh.record_values()[1] as u32;
     fresh
         .set_jwks(JsValue::from_str(r#"{"keys":[]}"#), None)
         .unwrap();
@@ -98,14 +132,16 @@ fn begin_exposes_the_signature_step_and_finish_completes_it() {
 fn crypto_wasm_and_rust_mode_finish_in_one_call() {
     let mut core = Core::new(options(&[("jwks", jwks()), ("crypto", "wasm".into())])).unwrap();
     let done = core
-        .begin(ES256_TOKEN, 1_300_819_379.0, None, None)
+        .begin(ES256_TOKEN, 1_300_819_379.0, false, None)
         .unwrap();
-    assert!(get(&done, "done").is_object());
+    assert_eq!(core.record_values()[TAG], DONE);
+    assert!(claims(&core, &done.unwrap()).is_object());
     let mut core = Core::new(options(&[("jwks", jwks())])).unwrap();
     let done = core
-        .begin(ES256_TOKEN, 1_300_819_379.0, Some(true), None)
+        .begin(ES256_TOKEN, 1_300_819_379.0, true, None)
         .unwrap();
-    assert!(get(&done, "done").is_object());
+    assert_eq!(core.record_values()[TAG], DONE);
+    assert!(claims(&core, &done.unwrap()).is_object());
 }
 
 #[wasm_bindgen_test]
@@ -174,9 +210,11 @@ fn on_fetch_answers_only_for_configured_sources() {
     ]))
     .unwrap();
     let body = || Some(String::from("{}"));
-    // An unknown or unconfigured source name is an options error, never
-    // another source's data.
-    for which in ["nope", "jwks", "Revocations", ""] {
+    // An unknown or unconfigured source number is an options error, never
+    // another source's data (0: the JWKS, 2: status list 0, 3: metadata,
+    // 5: the JWKS of issuer 1; only 1, the revocation list, is configured).
+    assert_eq!(core.sources(), vec![1]);
+    for which in [0, 2, 3, 5, u32::MAX] {
         let err = core
             .on_fetch(which, 1.0, 200, None, None, None, body())
             .unwrap_err();
@@ -185,7 +223,7 @@ fn on_fetch_answers_only_for_configured_sources() {
     // The configured one takes the outcome (an unsigned list is refused, so
     // nothing is installed).
     assert_eq!(
-        core.on_fetch("revocations", 1.0, 200, None, None, None, body()),
+        core.on_fetch(1, 1.0, 200, None, None, None, body()),
         Ok(false)
     );
 }

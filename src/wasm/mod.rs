@@ -16,12 +16,12 @@ mod options;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use js_sys::{Array, Object, Reflect, Uint8Array};
+use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 use crate::remote::FetchOutcome;
 use crate::validator::{Finished, Mode, SignatureCheck, Source, Step};
-use crate::{Algorithm, Error, ErrorKind, Validator};
+use crate::{Algorithm, Crypto, Error, ErrorKind, Validator};
 
 fn js_error(e: &Error) -> JsValue {
     js_sys::JSON::parse(&e.to_json()).unwrap_or_else(|_| JsValue::from_str(e.code()))
@@ -41,7 +41,8 @@ fn now_secs(now: f64) -> Result<u64, JsValue> {
     }
 }
 
-/// A plain JS object from (name, value) pairs.
+/// A plain JS object from (name, value) pairs (off the verification path:
+/// JWKs to import, skipped keys, `inspect`'s warnings).
 fn object(pairs: &[(&str, JsValue)]) -> JsValue {
     let obj = Object::new();
     for (k, v) in pairs {
@@ -50,48 +51,81 @@ fn object(pairs: &[(&str, JsValue)]) -> JsValue {
     obj.into()
 }
 
-/// `[from, until)` of a cached result (see `Finished::window`), for the JS
-/// glue's map of repeated tokens; absent when not cached.
-fn window_pairs(done: &Finished<'_>) -> [(&'static str, JsValue); 2] {
-    let (from, until) = done
-        .window
-        .map_or((JsValue::UNDEFINED, JsValue::UNDEFINED), |(f, u)| {
-            (JsValue::from(f as f64), JsValue::from(u as f64))
-        });
-    [("from", from), ("until", until)]
+/// The step protocol between [`Core`] and the JS glue (js/api.js mirrors
+/// these numbers; [`PROTOCOL`] guards against a glue of another version).
+///
+/// Every call that answers a step writes it into the core's *record*: a
+/// fixed array of `f64`s in wasm memory, which the glue reads through one
+/// `Float64Array` view (no JS objects are built per step). Slot [`TAG`] says
+/// which step it is; the other slots mean, per tag:
+///
+/// | tag | slot 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 |
+/// |---|---|---|---|---|---|---|---|---|
+/// | [`DONE`] | serial | from | until | header length | Rust-checkable | | | |
+/// | [`HIT`] | serial | from | until | | Rust-checkable | | | |
+/// | [`SIGNATURE`] | id | algorithm | candidates | input address | input length | signature address | signature length | key serials address |
+/// | [`FETCH`] | source | blocking | kid miss | timeout | | | | |
+/// | [`WAIT`] | source | poll ms | timeout | | | | | |
+///
+/// Slot [`GENERATION`] always holds [`Core::generation`] (written by every
+/// call that can change it), so the glue's map of repeated tokens checks it
+/// without a call.
+///
+/// `DONE` comes with one string, the header's and the claims' validated JSON
+/// texts one after the other (slot 4: the header's length in UTF-16 code
+/// units), which the glue splits and hands to `JSON.parse`. `from`/`until`
+/// bound the seconds in which a repeat of the token gets this same answer
+/// while [`Core::generation`] is unchanged (NaN: none). A `SIGNATURE`'s
+/// algorithm is an index into [`algorithms`]; its signing input and
+/// signature are bytes in wasm memory (valid until the next call), its
+/// candidates' key serials a `u32` array there. A source is
+/// `kind + 4 × issuer` (kind 0 JWKS, 1 revocations, 2 status list, 3
+/// metadata). A first-seen verification with a key the host has imported
+/// crosses twice: `begin` and `finish`.
+pub mod protocol {
+    /// The protocol's version; [`super::protocol_version`] reports it.
+    pub const PROTOCOL: u32 = 1;
+    /// Slots of the record.
+    pub const SLOTS: usize = 10;
+    /// The slot that holds the validator's generation.
+    pub const GENERATION: usize = 9;
+    /// The slot that holds the tag.
+    pub const TAG: usize = 0;
+    /// Verified now (in Rust, or by `finish`): a string comes with it.
+    pub const DONE: f64 = 1.0;
+    /// A cache hit: the glue's result for this serial, or `cachedResult`.
+    pub const HIT: f64 = 2.0;
+    /// The host checks the signature, then calls `finish`.
+    pub const SIGNATURE: f64 = 3.0;
+    /// Fetch a source (`fetchDetails` has `If-None-Match` and the URL).
+    pub const FETCH: f64 = 4.0;
+    /// Another request's fetch is in flight: wait, then `begin` again.
+    pub const WAIT: f64 = 5.0;
 }
 
-/// `{header, claims, serial, from?, until?}` with the exact JSON texts the
-/// core validated strictly (no duplicates, bounded depth); the JS glue turns
-/// them into objects with `JSON.parse`, which gives the same values without a
-/// serializer in wasm.
-fn verified_out(done: &Finished<'_>) -> JsValue {
-    let [from, until] = window_pairs(done);
-    object(&[
-        ("header", JsValue::from_str(&done.verified.header_json)),
-        ("claims", JsValue::from_str(&done.verified.claims_json)),
-        ("serial", JsValue::from(done.serial as f64)),
-        from,
-        until,
-    ])
+use protocol::{DONE, FETCH, GENERATION, HIT, SIGNATURE, SLOTS, TAG, WAIT};
+
+/// A source's number on the wire (see [`protocol`]).
+fn source_id(source: Source) -> u32 {
+    let (kind, n) = match source {
+        Source::Jwks(n) => (0, n),
+        Source::Revocations => (1, 0),
+        Source::StatusList(n) => (2, n),
+        Source::Metadata(n) => (3, n),
+    };
+    kind | (u32::try_from(n).unwrap_or(u32::MAX >> 2) << 2)
 }
 
-/// A cache hit is `{hit: serial, from, until}` (the JS glue keeps the parsed
-/// result per serial), anything else verified is `{done: {header, claims, ...}}`.
-fn finished_out(done: &Finished<'_>) -> JsValue {
-    if done.hit {
-        let [from, until] = window_pairs(done);
-        object(&[("hit", JsValue::from(done.serial as f64)), from, until])
-    } else {
-        object(&[("done", verified_out(done))])
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum CryptoMode {
-    Auto,
-    Host,
-    Wasm,
+/// The source of a wire number (the validator refuses one it does not have).
+fn source_of(id: u32) -> Result<Source, JsValue> {
+    let n = (id >> 2) as usize;
+    Ok(match id & 3 {
+        0 => Source::Jwks(n),
+        1 if n == 0 => Source::Revocations,
+        2 => Source::StatusList(n),
+        3 => Source::Metadata(n),
+        _ => return Err(options_error("no such remote source")),
+    })
 }
 
 /// Most signature checks in flight at once (between `begin` and `finish`);
@@ -102,10 +136,90 @@ const MAX_PENDING: usize = 1024;
 #[wasm_bindgen]
 pub struct Core {
     validator: Validator,
-    crypto: CryptoMode,
-    /// Signature checks handed to the host, by id.
-    pending: Vec<(u32, SignatureCheck)>,
+    /// The step record the glue reads (see [`protocol`]); boxed so that its
+    /// address stays put.
+    record: alloc::boxed::Box<[f64; SLOTS]>,
+    /// The key serials of the last signature step (the record points here).
+    serials: Vec<u32>,
+    /// The last fetch step's `If-None-Match` and URL.
+    fetch: (Option<String>, Option<String>),
+    /// Signature checks handed to the host: slot `id % MAX_PENDING`.
+    pending: Vec<Option<(u32, SignatureCheck)>>,
     next_id: u32,
+}
+
+/// What the record says about a verified token, copied out of the
+/// validator's borrow.
+struct Summary {
+    tag: f64,
+    serial: u64,
+    window: Option<(u64, u64)>,
+    header_len: usize,
+    rust: bool,
+    /// The JSON texts (`DONE` only).
+    text: Option<String>,
+}
+
+impl Summary {
+    /// A `HIT` without text, else a `DONE` with it.
+    fn of(done: &Finished<'_>) -> Self {
+        let v = &done.verified;
+        Summary {
+            tag: if done.hit { HIT } else { DONE },
+            serial: done.serial,
+            window: done.window,
+            header_len: v.header_json.chars().map(char::len_utf16).sum(),
+            rust: v.alg.has_rust_backend(),
+            text: (!done.hit).then(|| msg!(v.header_json.as_str(), v.claims_json.as_str())),
+        }
+    }
+}
+
+impl Core {
+    /// Mirrors the validator's generation into the record.
+    fn sync(&mut self) {
+        self.record[GENERATION] = f64::from(self.validator.generation() as u32);
+    }
+
+    /// Writes a verified step into the record; its text is the answer.
+    fn write(&mut self, s: Summary) -> Option<String> {
+        let (from, until) = s
+            .window
+            .map_or((f64::NAN, f64::NAN), |(f, u)| (f as f64, u as f64));
+        let r = &mut self.record;
+        r[TAG] = s.tag;
+        r[1] = s.serial as f64;
+        r[2] = from;
+        r[3] = until;
+        r[4] = s.header_len as f64;
+        r[5] = f64::from(u8::from(s.rust));
+        self.sync();
+        s.text
+    }
+
+    /// The record's values (what the glue reads through its view).
+    pub fn record_values(&self) -> [f64; SLOTS] {
+        *self.record
+    }
+
+    /// The signing input and signature of pending verification `id`.
+    pub fn signature_bytes(&self, id: u32) -> Option<(&[u8], &[u8])> {
+        self.pending_check(id)
+            .ok()
+            .map(|c| (c.signing_input(), c.signature()))
+    }
+
+    /// The key serials of the last signature step.
+    pub fn key_serials(&self) -> &[u32] {
+        &self.serials
+    }
+
+    fn pending_check(&self, id: u32) -> Result<&SignatureCheck, JsValue> {
+        match self.pending.get(id as usize % MAX_PENDING) {
+            Some(Some((i, check))) if *i == id => Ok(check),
+            _ => Err(options_error("no such verification in progress")),
+        }
+    }
 }
 
 #[wasm_bindgen]
@@ -117,14 +231,22 @@ impl Core {
         let validator = builder.build().map_err(|e| js_error(&e))?;
         let mut core = Core {
             validator,
-            crypto: adapter.crypto,
+            record: alloc::boxed::Box::new([0.0; SLOTS]),
+            serials: Vec::new(),
+            fetch: (None, None),
             pending: Vec::new(),
             next_id: 0,
         };
         if !adapter.revocations.is_undefined() && !adapter.revocations.is_null() {
             core.set_revocations(adapter.revocations)?;
         }
+        core.sync();
         Ok(core)
+    }
+
+    /// The address of the step record in wasm memory (see [`protocol`]).
+    pub fn record(&self) -> u32 {
+        self.record.as_ptr() as usize as u32
     }
 
     /// Seeds the jitter of the retry delays after failed fetches (the glue
@@ -139,52 +261,46 @@ impl Core {
     #[wasm_bindgen(js_name = setJwks)]
     pub fn set_jwks(&mut self, jwks: JsValue, index: Option<u32>) -> Result<(), JsValue> {
         let keys = options::jwks(&jwks)?.unwrap_or_default();
-        self.validator
-            .set_keys(index.unwrap_or(0) as usize, keys)
-            .map_err(|e| js_error(&e))
+        let done = self.validator.set_keys(index.unwrap_or(0) as usize, keys);
+        self.sync();
+        done.map_err(|e| js_error(&e))
     }
 
     /// Installs a revocation list: an object, its JSON text, or a signed JWS.
     #[wasm_bindgen(js_name = setRevocations)]
     pub fn set_revocations(&mut self, list: JsValue) -> Result<(), JsValue> {
         let text = options::json_text(&list, "revocations")?;
-        self.validator
-            .install_revocations(&text)
-            .map_err(|e| js_error(&e))
+        let done = self.validator.install_revocations(&text);
+        self.sync();
+        done.map_err(|e| js_error(&e))
     }
 
     /// Installs a Token Status List (`statuslist+jwt` JWS) fetched from `uri`.
     #[wasm_bindgen(js_name = setStatusList)]
     pub fn set_status_list(&mut self, uri: &str, jws: &str, now: f64) -> Result<(), JsValue> {
         let now = now_secs(now)?;
-        self.validator
-            .install_status_list(uri, jws, now)
-            .map_err(|e| js_error(&e))
+        let done = self.validator.install_status_list(uri, jws, now);
+        self.sync();
+        done.map_err(|e| js_error(&e))
     }
 
-    /// The names of the remote sources (`jwks`, `jwks:N`, `revocations`).
-    pub fn sources(&self) -> Array {
+    /// The remote sources configured, by wire number (see [`protocol`]).
+    pub fn sources(&self) -> Vec<u32> {
         self.validator
             .sources()
             .into_iter()
-            .map(|(_, name)| JsValue::from_str(&name))
+            .map(|(s, _)| source_id(s))
             .collect()
     }
 
-    fn source(&self, name: &str) -> Result<Source, JsValue> {
-        self.validator
-            .source(name)
-            .ok_or_else(|| options_error(msg!("no remote source ", crate::text::Truncated(name))))
-    }
-
-    /// Reports a fetch of source `name` (`status` 0 = failed). Returns true
+    /// Reports a fetch of `source` (`status` 0 = failed). Returns true
     /// when new data was installed. A body that does not parse (or, for
     /// revocations, does not verify) counts as a failed fetch.
     #[allow(clippy::too_many_arguments)]
     #[wasm_bindgen(js_name = onFetch)]
     pub fn on_fetch(
         &mut self,
-        name: &str,
+        source: u32,
         now: f64,
         status: u16,
         cache_control: Option<String>,
@@ -193,7 +309,6 @@ impl Core {
         body: Option<String>,
     ) -> Result<bool, JsValue> {
         let now = now_secs(now)?;
-        let source = self.source(name)?;
         let header = |v: Option<String>| v.filter(|s| !s.is_empty());
         // Status 0 is how the JS glue reports a network failure or timeout
         // (then `body` says what happened).
@@ -211,18 +326,25 @@ impl Core {
                 body: body.unwrap_or_default().into_bytes(),
             }
         };
-        self.validator
-            .on_fetch(source, now, outcome)
-            .map_err(|e| js_error(&e))
+        let done = self.validator.on_fetch(source_of(source)?, now, outcome);
+        self.sync();
+        done.map_err(|e| js_error(&e))
     }
 
     /// The error for a source with nothing usable (fail closed), e.g. after
     /// waiting for another request's fetch timed out.
-    pub fn unavailable(&self, name: &str) -> JsValue {
-        match self.source(name) {
-            Ok(source) => js_error(&self.validator.unavailable(source)),
+    pub fn unavailable(&self, source: u32) -> JsValue {
+        match source_of(source) {
+            Ok(s) => js_error(&self.validator.unavailable(s)),
             Err(e) => e,
         }
+    }
+
+    /// `[ifNoneMatch, url]` of the last `FETCH` step (each may be undefined).
+    #[wasm_bindgen(js_name = fetchDetails)]
+    pub fn fetch_details(&self) -> Array {
+        let s = |v: &Option<String>| v.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str);
+        [s(&self.fetch.0), s(&self.fetch.1)].iter().collect()
     }
 
     /// A JSON snapshot of the remote sources for KV storage.
@@ -234,23 +356,29 @@ impl Core {
     /// Restores a snapshot from `exportCache` (bodies are parsed and verified again).
     #[wasm_bindgen(js_name = importCache)]
     pub fn import_cache(&mut self, snapshot: &str) -> Result<(), JsValue> {
-        self.validator
-            .import_cache(snapshot)
-            .map_err(|e| js_error(&e))
+        let done = self.validator.import_cache(snapshot);
+        self.sync();
+        done.map_err(|e| js_error(&e))
     }
 
-    /// The cached result for `token` (after `begin`/`verifySync` reported a hit).
+    /// The cached result for `token` (after a `HIT` whose serial the glue
+    /// does not hold): a `DONE` record and its text, or undefined.
     #[wasm_bindgen(js_name = cachedResult)]
-    pub fn cached_result(&mut self, token: &str, now: f64) -> Result<JsValue, JsValue> {
+    pub fn cached_result(&mut self, token: &str, now: f64) -> Result<Option<String>, JsValue> {
         let now = now_secs(now)?;
-        Ok(match self.validator.cached(token, now) {
-            Some((v, serial)) => object(&[
-                ("header", JsValue::from_str(&v.header_json)),
-                ("claims", JsValue::from_str(&v.claims_json)),
-                ("serial", JsValue::from(serial as f64)),
-            ]),
-            None => JsValue::UNDEFINED,
-        })
+        let Some((v, serial)) = self.validator.cached(token, now) else {
+            return Ok(None);
+        };
+        // No window: the glue keeps the one it had for this token.
+        let summary = Summary {
+            tag: DONE,
+            serial,
+            window: None,
+            header_len: v.header_json.chars().map(char::len_utf16).sum(),
+            rust: v.alg.has_rust_backend(),
+            text: Some(msg!(v.header_json.as_str(), v.claims_json.as_str())),
+        };
+        Ok(self.write(summary))
     }
 
     /// How many entries the verified-token cache holds at most (the JS glue
@@ -262,15 +390,13 @@ impl Core {
 
     /// `[hits, misses, entries]` of the verified-token cache.
     #[wasm_bindgen(js_name = cacheStats)]
-    pub fn cache_stats(&self) -> Array {
+    pub fn cache_stats(&self) -> Vec<f64> {
         let (h, m, n) = self.validator.cache_stats();
-        [h as f64, m as f64, n as f64]
-            .iter()
-            .map(|&n| JsValue::from(n))
-            .collect()
+        alloc::vec![h as f64, m as f64, n as f64]
     }
 
-    /// Changes whenever keys or revocation data change.
+    /// Changes whenever keys, secrets, revocation data or status lists
+    /// change: the one counter the glue's map of repeated tokens compares.
     #[wasm_bindgen(getter)]
     pub fn generation(&self) -> u32 {
         self.validator.generation() as u32
@@ -279,10 +405,10 @@ impl Core {
     /// `"auto"`, `"host"` or `"wasm"`.
     #[wasm_bindgen(getter)]
     pub fn crypto(&self) -> String {
-        match self.crypto {
-            CryptoMode::Auto => "auto",
-            CryptoMode::Host => "host",
-            CryptoMode::Wasm => "wasm",
+        match self.validator.crypto() {
+            Crypto::Auto => "auto",
+            Crypto::Host => "host",
+            Crypto::Rust => "wasm",
         }
         .into()
     }
@@ -310,102 +436,95 @@ impl Core {
         out
     }
 
-    /// One step of an asynchronous verification: `{hit: serial}`,
-    /// `{done: result}` (verified in Rust: HMAC, or `crypto: "wasm"`),
-    /// `{fetch: name, ifNoneMatch, blocking, timeout}`,
-    /// `{wait: name, pollMs, timeout}`, or the signature step
-    /// `{id, alg, rust, keys, input, signature}` for the host (`keys`: a
-    /// stable id per candidate key, for caching imported host keys), which
-    /// the caller completes with `finish(id, ...)`. `rust`: the host has no
-    /// crypto, so every signature is checked here. `fetched`: the names of
-    /// the sources this verification already fetched for their freshness
-    /// (see `Validator::begin_after`).
+    /// One step of an asynchronous verification, written to the record
+    /// (see [`protocol`]); the text of a `DONE` is the return value. `rust`:
+    /// the host has no crypto, so every signature is checked here.
+    /// `fetched`: the sources this verification already fetched for their
+    /// freshness (see `Validator::begin_after`).
     pub fn begin(
         &mut self,
         token: &str,
         now: f64,
-        rust: Option<bool>,
-        fetched: Option<Vec<String>>,
-    ) -> Result<JsValue, JsValue> {
+        rust: bool,
+        fetched: Option<Vec<u32>>,
+    ) -> Result<Option<String>, JsValue> {
         let now = now_secs(now)?;
         let mode = Mode {
-            rust_signatures: rust == Some(true) || self.crypto == CryptoMode::Wasm,
+            rust_signatures: rust,
             fetch: true,
         };
         let fetched: Vec<Source> = fetched
             .unwrap_or_default()
-            .iter()
-            .filter_map(|name| self.validator.source(name))
+            .into_iter()
+            .filter_map(|id| source_of(id).ok())
             .collect();
         let check = match self.validator.begin_after(token, now, mode, &fetched) {
-            Ok(Step::Verified(done)) => return Ok(finished_out(&done)),
+            Ok(Step::Verified(done)) => {
+                let summary = Summary::of(&done);
+                return Ok(self.write(summary));
+            }
             Ok(Step::Signature(check)) => check,
             Ok(Step::Fetch(r)) => {
-                return Ok(object(&[
-                    ("fetch", JsValue::from_str(&r.name)),
-                    (
-                        "ifNoneMatch",
-                        r.if_none_match
-                            .as_deref()
-                            .map_or(JsValue::UNDEFINED, JsValue::from_str),
-                    ),
-                    ("blocking", JsValue::from_bool(r.blocking)),
-                    ("kidMiss", JsValue::from_bool(r.kid_miss)),
-                    (
-                        "url",
-                        r.url
-                            .as_deref()
-                            .map_or(JsValue::UNDEFINED, JsValue::from_str),
-                    ),
-                    ("timeout", JsValue::from(r.timeout as f64)),
-                ]))
+                let rec = &mut self.record;
+                rec[TAG] = FETCH;
+                rec[1] = f64::from(source_id(r.source));
+                rec[2] = f64::from(u8::from(r.blocking));
+                rec[3] = f64::from(u8::from(r.kid_miss));
+                rec[4] = r.timeout as f64;
+                self.fetch = (r.if_none_match, r.url);
+                return Ok(None);
             }
             Ok(Step::Wait {
                 source,
                 poll_ms,
                 timeout,
             }) => {
-                let multi = self.validator.is_multi_issuer();
-                return Ok(object(&[
-                    ("wait", JsValue::from_str(&source.name(multi))),
-                    ("pollMs", JsValue::from(poll_ms)),
-                    ("timeout", JsValue::from(timeout as f64)),
-                ]));
+                let rec = &mut self.record;
+                rec[TAG] = WAIT;
+                rec[1] = f64::from(source_id(source));
+                rec[2] = f64::from(poll_ms);
+                rec[3] = timeout as f64;
+                return Ok(None);
             }
             Err(e) => return Err(js_error(&e)),
         };
-        let keys: Array = (0..check.candidates())
-            .map(|n| JsValue::from_str(check.key_id(n).unwrap_or_default()))
-            .collect();
-        let out = object(&[
-            ("id", JsValue::from(self.next_id)),
-            ("alg", JsValue::from_str(check.alg().name())),
-            ("rust", JsValue::from_bool(check.has_rust_backend())),
-            ("keys", keys.into()),
-            ("input", Uint8Array::from(check.signing_input()).into()),
-            ("signature", Uint8Array::from(check.signature()).into()),
-        ]);
-        if self.pending.len() >= MAX_PENDING {
-            self.pending.remove(0);
-        }
-        self.pending.push((self.next_id, check));
+        let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
-        Ok(out)
-    }
-
-    fn pending(&self, id: u32) -> Result<&SignatureCheck, JsValue> {
-        self.pending
+        self.serials.clear();
+        self.serials
+            .extend((0..check.candidates()).filter_map(|n| check.key_serial(n)));
+        let alg = Algorithm::ALL
             .iter()
-            .find(|(i, _)| *i == id)
-            .map(|(_, c)| c)
-            .ok_or_else(|| options_error("no such verification in progress"))
+            .position(|&a| a == check.alg())
+            .unwrap_or(0);
+        let input = check.signing_input();
+        let signature = check.signature();
+        let r = &mut self.record;
+        r[TAG] = SIGNATURE;
+        r[1] = f64::from(id);
+        r[2] = alg as f64;
+        r[3] = self.serials.len() as f64;
+        r[4] = input.as_ptr() as usize as f64;
+        r[5] = input.len() as f64;
+        r[6] = signature.as_ptr() as usize as f64;
+        r[7] = signature.len() as f64;
+        r[8] = self.serials.as_ptr() as usize as f64;
+        // A fixed ring: the check `MAX_PENDING` ids older is dropped.
+        let slot = id as usize % MAX_PENDING;
+        if self.pending.len() <= slot {
+            self.pending.resize_with(slot + 1, || None);
+        }
+        if let Some(entry) = self.pending.get_mut(slot) {
+            *entry = Some((id, check));
+        }
+        Ok(None)
     }
 
     /// The public JWK of candidate `n` of verification `id`, for importing
     /// into the host's crypto.
     #[wasm_bindgen(js_name = keyJwk)]
     pub fn key_jwk(&self, id: u32, n: usize) -> Result<JsValue, JsValue> {
-        let check = self.pending(id)?;
+        let check = self.pending_check(id)?;
         let jwk = self
             .validator
             .candidate_key(check, n)
@@ -420,71 +539,66 @@ impl Core {
     }
 
     /// Checks candidate `n` of verification `id` in Rust, for a key the
-    /// host's crypto could not import. Refused (`ERR_JOSE_NOT_SUPPORTED`)
-    /// with `crypto: "host"` or when this build has no backend for it.
+    /// host's crypto could not import, where the validator allows it
+    /// (`ERR_JOSE_NOT_SUPPORTED` otherwise).
     #[wasm_bindgen(js_name = checkKey)]
     pub fn check_key(&self, id: u32, n: usize) -> Result<bool, JsValue> {
-        let check = self.pending(id)?;
-        if self.crypto == CryptoMode::Host || !check.has_rust_backend() {
-            let alg = check.alg();
-            return Err(js_error(&Error::new(
-                ErrorKind::NotSupported,
-                if check.has_rust_backend() {
-                    msg!(
-                        alg,
-                        ": the host's crypto cannot use this key and crypto is \"host\""
-                    )
-                } else {
-                    msg!(alg, ": the host's crypto cannot use this key and this build has no pure-Rust backend for it (use jwt-edge/full)")
-                },
-            )));
-        }
+        let check = self.pending_check(id)?;
         self.validator
-            .check_candidate(check, n)
+            .check_instead_of_host(check, n)
             .map_err(|e| js_error(&e))
     }
 
     /// Completes verification `id` after the host's signature check
-    /// (`verified_by`: the candidate that verified, or undefined).
+    /// (`verified_by`: the candidate that verified, or undefined): a `DONE`
+    /// record and its text.
     pub fn finish(
         &mut self,
         id: u32,
         verified_by: Option<u32>,
         now: f64,
-    ) -> Result<JsValue, JsValue> {
+    ) -> Result<String, JsValue> {
         let now = now_secs(now)?;
-        let Some(pos) = self.pending.iter().position(|(i, _)| *i == id) else {
+        let taken = match self.pending.get_mut(id as usize % MAX_PENDING) {
+            Some(entry) if entry.as_ref().is_some_and(|(i, _)| *i == id) => entry.take(),
+            _ => None,
+        };
+        let Some((_, check)) = taken else {
             return Err(options_error(
                 "no such verification in progress (more than 1024 were in flight at once)",
             ));
         };
-        let (_, check) = self.pending.remove(pos);
-        match self
+        let done = self
             .validator
             .finish(check, verified_by.map(|n| n as usize), now)
-        {
-            Ok(done) => Ok(verified_out(&done)),
-            Err(e) => Err(js_error(&e)),
-        }
+            .map_err(|e| js_error(&e))?;
+        let summary = Summary::of(&done);
+        Ok(self.write(summary).unwrap_or_default())
     }
 
     /// Drops verification `id` (the host's check threw).
     pub fn abandon(&mut self, id: u32) {
-        self.pending.retain(|(i, _)| *i != id);
+        if let Some(entry) = self.pending.get_mut(id as usize % MAX_PENDING) {
+            if entry.as_ref().is_some_and(|(i, _)| *i == id) {
+                *entry = None;
+            }
+        }
     }
 
-    /// The whole pipeline in Rust, with the remote sources as held
-    /// (`{hit: serial}` on a cache hit, else `{header, claims, serial}`).
+    /// The whole pipeline in Rust, with the remote sources as held: a `HIT`
+    /// record (undefined), or a `DONE` record and its text.
     #[wasm_bindgen(js_name = verifySync)]
-    pub fn verify_sync(&mut self, token: &str, now: f64) -> Result<JsValue, JsValue> {
+    pub fn verify_sync(&mut self, token: &str, now: f64) -> Result<Option<String>, JsValue> {
         let now = now_secs(now)?;
         let mode = Mode {
             rust_signatures: true,
             fetch: false,
         };
         match self.validator.begin(token, now, mode) {
-            Ok(Step::Verified(done)) if done.hit => Ok(finished_out(&done)),
-            Ok(Step::Verified(done)) => Ok(verified_out(&done)),
+            Ok(Step::Verified(done)) => {
+                let summary = Summary::of(&done);
+                Ok(self.write(summary))
+            }
             Ok(_) => Err(options_error("unexpected verification step")),
             Err(e) => Err(js_error(&e)),
         }
@@ -521,6 +635,29 @@ pub fn rust_algorithms() -> Array {
         .filter(|a| a.has_rust_backend())
         .map(|a| JsValue::from_str(a.name()))
         .collect()
+}
+
+#[wasm_bindgen]
+/// Every algorithm's name, in the order of the record's algorithm numbers
+/// (see [`protocol`]).
+pub fn algorithms() -> Array {
+    Algorithm::ALL
+        .into_iter()
+        .map(|a| JsValue::from_str(a.name()))
+        .collect()
+}
+
+/// The step protocol's version ([`protocol::PROTOCOL`]): the glue refuses
+/// to run against a module of another version.
+#[wasm_bindgen(js_name = protocolVersion)]
+pub fn protocol_version() -> u32 {
+    protocol::PROTOCOL
+}
+
+/// The module's memory, which holds every core's step record.
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
 }
 
 /// Installs a panic hook that prints panics to the console (debug builds).

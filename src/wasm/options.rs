@@ -276,7 +276,6 @@ fn policy_options(options: &JsValue, mut policy: Policy) -> Result<Policy, JsVal
 
 /// What the adapter itself needs besides the validator.
 pub(super) struct Adapter {
-    pub crypto: super::CryptoMode,
     pub revocations: JsValue,
 }
 
@@ -291,9 +290,9 @@ pub(super) fn read(options: &JsValue) -> Result<(ValidatorBuilder, Adapter), JsV
         policy = policy.issuer(iss);
     }
     let crypto = match opt_string(options, "crypto")?.as_deref() {
-        None | Some("auto") => super::CryptoMode::Auto,
-        Some("host") => super::CryptoMode::Host,
-        Some("wasm") => super::CryptoMode::Wasm,
+        None | Some("auto") => crate::Crypto::Auto,
+        Some("host") => crate::Crypto::Host,
+        Some("wasm") => crate::Crypto::Rust,
         Some(_) => {
             return Err(options_error(
                 "invalid option \"crypto\": must be \"auto\", \"host\" or \"wasm\"",
@@ -301,6 +300,7 @@ pub(super) fn read(options: &JsValue) -> Result<(ValidatorBuilder, Adapter), JsV
         }
     };
     let mut builder = Validator::builder(policy.clone())
+        .crypto(crypto)
         .secrets(secrets(options)?)
         .cache(
             opt_u64(options, "cache")?.map_or(crate::cache::DEFAULT_CAPACITY, |n| {
@@ -363,7 +363,6 @@ pub(super) fn read(options: &JsValue) -> Result<(ValidatorBuilder, Adapter), JsV
     Ok((
         builder,
         Adapter {
-            crypto,
             revocations: take(options, "revocations"),
         },
     ))
