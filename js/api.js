@@ -251,10 +251,75 @@ export function createApi(wasm, host) {
      *  `options.waitUntil` (e.g. `ctx.waitUntil.bind(ctx)` on Workers) keeps a
      *  background refresh alive after the response. */
     async verify(token, options) {
+      let id; // a signature check handed to the host, until finished
       try {
-        return await this.#verify(token, options);
+        checkToken(token);
+        const now = nowOf(options);
+        const repeat = this.#repeat(token, now, false);
+        if (repeat !== undefined) return repeat;
+        const core = this.#core;
+        let waitingSince;
+        let fetched; // sources fetched for their freshness during this call
+        // Each step is Rust's decision; this loop only performs it. Rust bounds
+        // the fetches (single flight, kid-miss cooldown); the only limit kept
+        // here is wall-clock time for waiting on another request's fetch,
+        // because Rust's clock is the caller's `now`, which does not advance
+        // during one call. One async frame: every await is the host's work.
+        for (;;) {
+          // Without host crypto every signature is checked in Rust.
+          const text = core.begin(token, now, host === null, fetched);
+          const r = this.#rec();
+          const tag = r[0];
+          if (tag === SIGNATURE) {
+            // The host checks the candidates in order; Rust finishes.
+            id = r[1];
+            const algNumber = r[2], alg = algs[algNumber], count = r[3];
+            const buffer = this.#memory.buffer;
+            // Copies: wasm memory may grow (and move) before the host reads them.
+            const input = new Uint8Array(buffer, r[4], r[5]).slice();
+            const signature = new Uint8Array(buffer, r[6], r[7]).slice();
+            const serials = count === 1 ? undefined : new Uint32Array(buffer, r[8], count).slice();
+            const first = new Uint32Array(buffer, r[8], 1)[0];
+            let by;
+            for (let n = 0; n < count; n++) {
+              const slot = algNumber * 0x1_0000_0000 + (n === 0 ? first : serials[n]);
+              let key = this.#keys.get(slot);
+              if (key === undefined) key = await this.#import(id, alg, slot, n);
+              // A key the host cannot use: Rust decides whether it checks it instead.
+              const ok = key !== null ? await host.verify(alg, key, signature, input) : core.checkKey(id, n);
+              if (ok) {
+                by = n;
+                break;
+              }
+            }
+            const done = core.finish(id, by, now);
+            id = undefined;
+            return this.#answer(token, now, done);
+          }
+          if (tag === DONE || tag === HIT) return this.#answer(token, now, text);
+          if (tag === FETCH) {
+            const source = r[1], blocking = r[2] === 1, kidMiss = r[3] === 1, timeout = r[4];
+            if (!kidMiss) (fetched ??= []).push(source);
+            const [ifNoneMatch, url] = core.fetchDetails();
+            const flight = this.#fetch(source, ifNoneMatch, now, timeout, url);
+            if (blocking) {
+              await flight;
+            } else {
+              // Stale-while-revalidate: serve what is held, refresh in the background.
+              const done = flight.catch(() => {});
+              const waitUntil = options?.waitUntil;
+              if (typeof waitUntil === "function") waitUntil(done);
+            }
+            continue;
+          }
+          // WAIT
+          waitingSince ??= Date.now();
+          if (Date.now() - waitingSince > 1000 * r[3]) throw core.unavailable(r[1]);
+          await sleep(r[2]);
+        }
       } catch (e) {
-        throw this.#located(e);
+        if (id !== undefined) this.#core.abandon(id); // the host's check threw
+        throw this.#located(toError(e));
       }
     }
 
@@ -269,68 +334,18 @@ export function createApi(wasm, host) {
       return e;
     }
 
-    async #verify(token, options) {
-      checkToken(token);
-      const now = nowOf(options);
-      const repeat = this.#repeat(token, now, false);
-      if (repeat !== undefined) return repeat;
-      const waitUntil = options?.waitUntil;
-      let waitingSince;
-      let fetched; // sources fetched for their freshness during this call
-      // Each step is Rust's decision; this loop only performs it. Rust bounds
-      // the fetches (single flight, kid-miss cooldown); the only limit kept
-      // here is wall-clock time for waiting on another request's fetch,
-      // because Rust's clock is the caller's `now`, which does not advance
-      // during one call.
-      for (;;) {
-        // Without host crypto every signature is checked in Rust.
-        const text = call(() => this.#core.begin(token, now, host === null, fetched));
-        const r = this.#rec();
-        const tag = r[0];
-        if (tag === SIGNATURE) return this.#signature(token, r, now);
-        if (tag === DONE || tag === HIT) return this.#answer(token, now, text);
-        if (tag === FETCH) {
-          const source = r[1], blocking = r[2] === 1, kidMiss = r[3] === 1, timeout = r[4];
-          if (!kidMiss) (fetched ??= []).push(source);
-          const [ifNoneMatch, url] = this.#core.fetchDetails();
-          const flight = this.#fetch(source, ifNoneMatch, now, timeout, url);
-          if (blocking) {
-            await flight;
-          } else {
-            // Stale-while-revalidate: serve what is held, refresh in the background.
-            const done = flight.catch(() => {});
-            if (typeof waitUntil === "function") waitUntil(done);
-          }
-          continue;
-        }
-        // WAIT
-        waitingSince ??= Date.now();
-        if (Date.now() - waitingSince > 1000 * r[3]) throw toError(this.#core.unavailable(r[1]));
-        await sleep(r[2]);
-      }
-    }
-
-    // The signature step: the host checks candidates in order; Rust finishes.
-    async #signature(token, r, now) {
-      const id = r[1], alg = algs[r[2]], count = r[3];
-      const buffer = this.#memory.buffer;
-      // Copies: wasm memory may grow (and move) before the host reads them.
-      const input = new Uint8Array(buffer, r[4], r[5]).slice();
-      const signature = new Uint8Array(buffer, r[6], r[7]).slice();
-      const serials = new Uint32Array(buffer, r[8], count).slice();
-      let by;
+    // Imports candidate `n`'s key into the host's crypto (null: it cannot use it).
+    async #import(id, alg, slot, n) {
+      const jwk = call(() => this.#core.keyJwk(id, n));
+      let key;
       try {
-        for (let n = 0; n < count; n++) {
-          if (await this.#check(id, alg, r[2], serials[n], n, signature, input)) {
-            by = n;
-            break;
-          }
-        }
-      } catch (e) {
-        this.#core.abandon(id);
-        throw toError(e);
+        key = await host.importKey(alg, jwk);
+      } catch {
+        key = null; // the host cannot use this key; other keys are unaffected
       }
-      return this.#answer(token, now, call(() => this.#core.finish(id, by, now)));
+      if (this.#keys.size >= KEY_CACHE_LIMIT) this.#keys.delete(this.#keys.keys().next().value);
+      this.#keys.set(slot, key);
+      return key;
     }
 
     async #fetch(source, ifNoneMatch, now, timeout, url) {
@@ -362,25 +377,6 @@ export function createApi(wasm, host) {
         clearTimeout(timer);
       }
       return call(() => this.#core.onFetch(source, now, status, cacheControl, age, etag, body));
-    }
-
-    async #check(id, alg, algNumber, serial, n, signature, input) {
-      // Key serials are Rust's numbers for keys: stable across key-set changes.
-      const slot = algNumber * 0x1_0000_0000 + serial;
-      let key = this.#keys.get(slot);
-      if (key === undefined) {
-        const jwk = call(() => this.#core.keyJwk(id, n));
-        try {
-          key = await host.importKey(alg, jwk);
-        } catch {
-          key = null; // the host cannot use this key; other keys are unaffected
-        }
-        if (this.#keys.size >= KEY_CACHE_LIMIT) this.#keys.delete(this.#keys.keys().next().value);
-        this.#keys.set(slot, key);
-      }
-      if (key !== null) return host.verify(alg, key, signature, input);
-      // Rust decides whether it may check this key instead.
-      return call(() => this.#core.checkKey(id, n));
     }
 
     /** Replaces the JWKS (an object or JSON text); `index` picks the entry
