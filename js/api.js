@@ -376,7 +376,14 @@ export function createApi(wasm, host) {
       } finally {
         clearTimeout(timer);
       }
-      return call(() => this.#core.onFetch(source, now, status, cacheControl, age, etag, body));
+      try {
+        return call(() => this.#core.onFetch(source, now, status, cacheControl, age, etag, body));
+      } finally {
+        // One line when the source starts failing or comes back (Rust's
+        // wording), never one per attempt.
+        const notice = this.#core.takeNotice();
+        if (notice !== undefined) console.warn(notice);
+      }
     }
 
     /** Replaces the JWKS (an object or JSON text); `index` picks the entry

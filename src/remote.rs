@@ -388,6 +388,18 @@ impl RemoteState {
         }
     }
 
+    /// Consecutive failed fetches (0 after a success).
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// What the last failed fetch ran into (empty when none did).
+    pub fn last_failure(&self) -> &str {
+        self.last_failure
+            .as_ref()
+            .map_or("", |(_, _, what)| what.as_str())
+    }
+
     /// The held document, if any, regardless of freshness.
     pub fn body(&self) -> Option<&[u8]> {
         self.body.as_deref()

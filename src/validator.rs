@@ -398,6 +398,7 @@ impl ValidatorBuilder {
             jitter: 0,
             crypto: self.crypto,
             key_serial: 0,
+            notice: None,
         };
         validator.set_jitter_seed(self.jitter);
         for trust in 0..validator.trusts.len() {
@@ -806,6 +807,8 @@ pub struct Validator {
     crypto: Crypto,
     /// The last number given to a key ([`SignatureCheck::key_serial`]).
     key_serial: u32,
+    /// A source's health change to log ([`Validator::take_notice`]).
+    notice: Option<String>,
 }
 
 /// A remote Token Status List: its URI, the issuer whose keys verify it,
@@ -1604,6 +1607,52 @@ impl Validator {
     /// `now`; `ERR_REVOCATION_LIST_INVALID` for a verified list with an older epoch.
     pub fn on_fetch(&mut self, source: Source, now: u64, outcome: FetchOutcome) -> Result<bool> {
         check_now(now)?;
+        let before = self.remote(source).map_or(0, RemoteState::failures);
+        let installed = self.apply_fetch(source, now, outcome);
+        self.note_health(source, before, now);
+        installed
+    }
+
+    /// The one log line for a source whose health changed with the last
+    /// fetch reported (it began failing, or came back), if any; taken once.
+    /// A host logs it (the npm package with `console.warn`), so a source
+    /// that stays down costs one line, not one per attempt.
+    pub fn take_notice(&mut self) -> Option<String> {
+        self.notice.take()
+    }
+
+    fn note_health(&mut self, source: Source, before: u32, now: u64) {
+        let Some(state) = self.remote(source) else {
+            return;
+        };
+        let after = state.failures();
+        let name = source.name(self.multi);
+        if before == 0 && after > 0 {
+            let what = if state.is_usable(now) {
+                "the held copy is served meanwhile"
+            } else {
+                "verifications that need it fail closed meanwhile"
+            };
+            self.notice = Some(msg!(
+                "jwt-edge: remote source ",
+                name.as_str(),
+                " could not be fetched (",
+                state.last_failure(),
+                "); retrying with backoff; ",
+                what
+            ));
+        } else if before > 0 && after == 0 {
+            self.notice = Some(msg!(
+                "jwt-edge: remote source ",
+                name.as_str(),
+                " fetched again after ",
+                u64::from(before),
+                " failed attempts"
+            ));
+        }
+    }
+
+    fn apply_fetch(&mut self, source: Source, now: u64, outcome: FetchOutcome) -> Result<bool> {
         let parsed = match source {
             Source::Jwks(n) => {
                 let Some(t) = self.trusts.get_mut(n) else {

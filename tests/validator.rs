@@ -975,7 +975,7 @@ fn begin_hands_out_the_signature_and_finish_completes_it() {
     let check = expect_signature(v.begin(&t, NOW, HOST));
     assert_eq!(check.alg(), Algorithm::ES256);
     assert_eq!(check.candidates(), 1);
-    assert!(check.key_id(0).is_some() && check.key_id(1).is_none());
+    assert!(check.key_serial(0).is_some_and(|s| s != 0) && check.key_serial(1).is_none());
     assert!(check.has_rust_backend());
     assert_eq!(check.signing_input(), signing_input_of(&t).as_bytes());
     assert_eq!(check.signature(), &signature_of(&t)[..]);
@@ -1663,4 +1663,39 @@ fn discovery_in_the_multi_issuer_form_keeps_keys_per_issuer() {
         .build()
         .unwrap_err();
     assert!(e.message().contains("https:// URL"), "{}", e.message());
+}
+
+#[test]
+fn a_source_logs_one_line_when_it_starts_failing_and_one_when_it_is_back() {
+    let mut v = remote_single();
+    let t = token_kid(KID_EC, &good_claims(), &ec());
+    let jwks = br#"{"keys":[]}"#.to_vec();
+    assert_eq!(v.take_notice(), None);
+    // Three failures in a row (each after its backoff): one line, the first.
+    for (n, at) in [NOW, NOW + 1, NOW + 3].into_iter().enumerate() {
+        let req = expect_fetch(v.begin(&t, at, FETCH));
+        v.on_fetch(
+            req.source,
+            at,
+            FetchOutcome::Unreachable("connection refused".into()),
+        )
+        .unwrap();
+        let notice = v.take_notice();
+        if n == 0 {
+            assert_eq!(
+                notice.as_deref(),
+                Some("jwt-edge: remote source jwks could not be fetched (connection refused); retrying with backoff; verifications that need it fail closed meanwhile")
+            );
+        } else {
+            assert_eq!(notice, None, "attempt {n}");
+        }
+    }
+    // Back: one line, naming how many attempts failed; then nothing more.
+    let req = expect_fetch(v.begin(&t, NOW + 7, FETCH));
+    v.on_fetch(req.source, NOW + 7, ok_response(jwks)).unwrap();
+    assert_eq!(
+        v.take_notice().as_deref(),
+        Some("jwt-edge: remote source jwks fetched again after 3 failed attempts")
+    );
+    assert_eq!(v.take_notice(), None);
 }

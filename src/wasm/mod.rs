@@ -103,7 +103,7 @@ pub mod protocol {
     pub const WAIT: f64 = 5.0;
 }
 
-use protocol::{DONE, FETCH, GENERATION, HIT, SIGNATURE, SLOTS, TAG, WAIT};
+use protocol::{DONE, FETCH, GENERATION, HIT, SIGNATURE, SLOTS, WAIT};
 
 /// A source's number on the wire (see [`protocol`]).
 fn source_id(source: Source) -> u32 {
@@ -178,7 +178,18 @@ impl Summary {
 impl Core {
     /// Mirrors the validator's generation into the record.
     fn sync(&mut self) {
-        self.record[GENERATION] = f64::from(self.validator.generation() as u32);
+        let [a, b, c, d, e, f, g, h, i, _] = *self.record;
+        *self.record = [a, b, c, d, e, f, g, h, i, self.generation_slot()];
+    }
+
+    fn generation_slot(&self) -> f64 {
+        f64::from(self.validator.generation() as u32)
+    }
+
+    /// Writes a step's slots (all but the generation, which is mirrored too).
+    fn put(&mut self, step: [f64; GENERATION]) {
+        let [a, b, c, d, e, f, g, h, i] = step;
+        *self.record = [a, b, c, d, e, f, g, h, i, self.generation_slot()];
     }
 
     /// Writes a verified step into the record; its text is the answer.
@@ -186,14 +197,19 @@ impl Core {
         let (from, until) = s
             .window
             .map_or((f64::NAN, f64::NAN), |(f, u)| (f as f64, u as f64));
-        let r = &mut self.record;
-        r[TAG] = s.tag;
-        r[1] = s.serial as f64;
-        r[2] = from;
-        r[3] = until;
-        r[4] = s.header_len as f64;
-        r[5] = f64::from(u8::from(s.rust));
-        self.sync();
+        let rust = f64::from(u8::from(s.rust));
+        let header_len = s.header_len as f64;
+        self.put([
+            s.tag,
+            s.serial as f64,
+            from,
+            until,
+            header_len,
+            rust,
+            0.0,
+            0.0,
+            0.0,
+        ]);
         s.text
     }
 
@@ -331,6 +347,13 @@ impl Core {
         done.map_err(|e| js_error(&e))
     }
 
+    /// The log line for a source whose health changed with the last
+    /// `onFetch` (see `Validator::take_notice`), once; undefined otherwise.
+    #[wasm_bindgen(js_name = takeNotice)]
+    pub fn take_notice(&mut self) -> Option<String> {
+        self.validator.take_notice()
+    }
+
     /// The error for a source with nothing usable (fail closed), e.g. after
     /// waiting for another request's fetch timed out.
     pub fn unavailable(&self, source: u32) -> JsValue {
@@ -465,12 +488,17 @@ impl Core {
             }
             Ok(Step::Signature(check)) => check,
             Ok(Step::Fetch(r)) => {
-                let rec = &mut self.record;
-                rec[TAG] = FETCH;
-                rec[1] = f64::from(source_id(r.source));
-                rec[2] = f64::from(u8::from(r.blocking));
-                rec[3] = f64::from(u8::from(r.kid_miss));
-                rec[4] = r.timeout as f64;
+                self.put([
+                    FETCH,
+                    f64::from(source_id(r.source)),
+                    f64::from(u8::from(r.blocking)),
+                    f64::from(u8::from(r.kid_miss)),
+                    r.timeout as f64,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                ]);
                 self.fetch = (r.if_none_match, r.url);
                 return Ok(None);
             }
@@ -479,11 +507,18 @@ impl Core {
                 poll_ms,
                 timeout,
             }) => {
-                let rec = &mut self.record;
-                rec[TAG] = WAIT;
-                rec[1] = f64::from(source_id(source));
-                rec[2] = f64::from(poll_ms);
-                rec[3] = timeout as f64;
+                let source = f64::from(source_id(source));
+                self.put([
+                    WAIT,
+                    source,
+                    f64::from(poll_ms),
+                    timeout as f64,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                ]);
                 return Ok(None);
             }
             Err(e) => return Err(js_error(&e)),
@@ -497,18 +532,19 @@ impl Core {
             .iter()
             .position(|&a| a == check.alg())
             .unwrap_or(0);
-        let input = check.signing_input();
-        let signature = check.signature();
-        let r = &mut self.record;
-        r[TAG] = SIGNATURE;
-        r[1] = f64::from(id);
-        r[2] = alg as f64;
-        r[3] = self.serials.len() as f64;
-        r[4] = input.as_ptr() as usize as f64;
-        r[5] = input.len() as f64;
-        r[6] = signature.as_ptr() as usize as f64;
-        r[7] = signature.len() as f64;
-        r[8] = self.serials.as_ptr() as usize as f64;
+        let (input, signature) = (check.signing_input(), check.signature());
+        let step = [
+            SIGNATURE,
+            f64::from(id),
+            alg as f64,
+            self.serials.len() as f64,
+            input.as_ptr() as usize as f64,
+            input.len() as f64,
+            signature.as_ptr() as usize as f64,
+            signature.len() as f64,
+            self.serials.as_ptr() as usize as f64,
+        ];
+        self.put(step);
         // A fixed ring: the check `MAX_PENDING` ids older is dropped.
         let slot = id as usize % MAX_PENDING;
         if self.pending.len() <= slot {

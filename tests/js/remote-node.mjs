@@ -126,15 +126,25 @@ test("a refusing source is retried with backoff (1, 2, 4 … s up to the cooldow
   const v = new Validator({ jwks: remoteJwks(`http://127.0.0.1:${port}/jwks`, { fetch: counting }), issuer: ISS });
   // 20 requests a second for two simulated minutes: 2,400 verifications.
   let refused = 0;
-  for (let sec = 0; sec < 120; sec++) {
-    for (let i = 0; i < 20; i++) {
-      const e = await v.verify(t, { now: T0 + sec }).catch((x) => x);
-      assert.equal(e.code, "ERR_JWKS_TIMEOUT");
-      assert.match(e.cause, /^network error: /);
-      refused++;
+  const logged = [];
+  const warn = console.warn;
+  console.warn = (...args) => logged.push(args.join(" "));
+  try {
+    for (let sec = 0; sec < 120; sec++) {
+      for (let i = 0; i < 20; i++) {
+        const e = await v.verify(t, { now: T0 + sec }).catch((x) => x);
+        assert.equal(e.code, "ERR_JWKS_TIMEOUT");
+        assert.match(e.cause, /^network error: /);
+        refused++;
+      }
     }
+  } finally {
+    console.warn = warn;
   }
   assert.equal(refused, 2400);
+  // One log line for the state change, not one per attempt.
+  assert.equal(logged.length, 1, logged.join("\n"));
+  assert.match(logged[0], /^jwt-edge: remote source jwks could not be fetched \(network error: .*\); retrying with backoff; verifications that need it fail closed meanwhile$/);
   // Without jitter: at 0, 1, 3, 7, 15, 31, 61, 91 s (8 attempts); jitter
   // (each gap in the upper half of its delay) adds a few at most.
   assert.ok(attempts >= 8 && attempts <= 14, `${attempts} fetch attempts for 2,400 requests`);
@@ -152,10 +162,19 @@ test("a refusing source is retried with backoff (1, 2, 4 … s up to the cooldow
     assert.ok(o.requests.jwks >= 9 && o.requests.jwks <= 15, `${o.requests.jwks} requests to a failing origin in 60 s`);
     o.fail = false;
     let recovered;
-    for (let sec = 60; sec <= 71 && recovered === undefined; sec++) {
-      recovered = await w.verify(t, { now: T0 + sec }).then(() => sec, () => undefined);
+    const logged = [];
+    const warn = console.warn;
+    console.warn = (...args) => logged.push(args.join(" "));
+    try {
+      for (let sec = 60; sec <= 71 && recovered === undefined; sec++) {
+        recovered = await w.verify(t, { now: T0 + sec }).then(() => sec, () => undefined);
+      }
+    } finally {
+      console.warn = warn;
     }
     assert.ok(recovered !== undefined && recovered <= 70, `recovered at +${recovered} s (cooldown 10 s)`);
+    assert.equal(logged.length, 1, logged.join("\n"));
+    assert.match(logged[0], /^jwt-edge: remote source jwks fetched again after \d+ failed attempts$/);
   } finally {
     await o.close();
   }
