@@ -25,6 +25,8 @@ pub const DEFAULT_MAX_BYTES: usize = 8 * 1024 * 1024;
 
 struct Entry {
     token: String,
+    /// [`token_hash`] of `token`.
+    hash: u64,
     /// Which trusted issuer of a [`crate::Validator`] verified it (0 otherwise).
     owner: usize,
     verified: Verified,
@@ -34,10 +36,37 @@ struct Entry {
     bytes: usize,
 }
 
+/// A 64-bit hash of a token for the index (not a security boundary: see
+/// [`TokenCache`]): eight bytes at a time, multiply and rotate, then a final
+/// mix; the length is mixed in first.
+fn token_hash(token: &str) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let bytes = token.as_bytes();
+    let mut h = (bytes.len() as u64).wrapping_mul(K);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
+    }
+    let mut w = [0u8; 8];
+    for (d, b) in w.iter_mut().zip(chunks.remainder()) {
+        *d = *b;
+    }
+    h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    h ^= h >> 32;
+    h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    h ^ (h >> 32)
+}
+
 /// The cache. `capacity` 0 disables it.
 ///
-/// Entries live in `slots`; `index` lists the occupied slots sorted by token,
-/// for binary search. Recency is a tick per entry plus `recency`, a queue of
+/// Entries live in `slots`; `index` lists the occupied slots with a 64-bit
+/// hash of their token, sorted by (hash, token), for a binary search that
+/// compares integers and only compares tokens (JWTs of one issuer share long
+/// prefixes) when hashes are equal. Only verified tokens are inserted, so no
+/// one but the issuer chooses what collides; a collision costs a token
+/// comparison, never a wrong answer. Recency is a tick per entry plus `recency`, a queue of
 /// `(tick, slot)` records in tick order: an insert or a hit appends one, and a
 /// record whose tick is no longer its slot's is stale. Eviction pops records
 /// from the front until a live one, so it costs O(1) amortized instead of a
@@ -49,7 +78,7 @@ pub struct TokenCache {
     max_bytes: usize,
     bytes: usize,
     tick: u64,
-    index: Vec<usize>,
+    index: Vec<(u64, usize)>,
     slots: Vec<Option<Entry>>,
     free: Vec<usize>,
     recency: Vec<(u64, usize)>,
@@ -135,12 +164,18 @@ impl TokenCache {
     }
 
     fn find(&self, token: &str) -> Result<usize, usize> {
-        self.index
-            .binary_search_by(|&slot| self.slot(slot).map_or("", |e| e.token.as_str()).cmp(token))
+        self.find_hashed(token_hash(token), token)
+    }
+
+    fn find_hashed(&self, hash: u64, token: &str) -> Result<usize, usize> {
+        self.index.binary_search_by(|&(h, slot)| {
+            h.cmp(&hash)
+                .then_with(|| self.slot(slot).map_or("", |e| e.token.as_str()).cmp(token))
+        })
     }
 
     fn entry(&self, pos: usize) -> Option<&Entry> {
-        self.slot(*self.index.get(pos)?)
+        self.slot(self.index.get(pos)?.1)
     }
 
     /// Removes the entry at index position `pos` (its recency records go stale).
@@ -148,7 +183,7 @@ impl TokenCache {
         if pos >= self.index.len() {
             return;
         }
-        let slot = self.index.remove(pos);
+        let (_, slot) = self.index.remove(pos);
         if let Some(e) = self.slots.get_mut(slot).and_then(Option::take) {
             self.bytes -= e.bytes;
             self.free.push(slot);
@@ -190,7 +225,7 @@ impl TokenCache {
         while let Some(&(tick, slot)) = self.recency.get(self.head) {
             self.head += 1;
             let found = match self.slot(slot) {
-                Some(e) if e.tick == tick => self.find(&e.token),
+                Some(e) if e.tick == tick => self.find_hashed(e.hash, &e.token),
                 _ => continue, // stale record
             };
             if let Ok(pos) = found {
@@ -256,7 +291,7 @@ impl TokenCache {
         self.tick += 1;
         self.hits += 1;
         let tick = self.tick;
-        let slot = self.index.get(pos).copied().unwrap_or(usize::MAX);
+        let slot = self.index.get(pos).map_or(usize::MAX, |&(_, slot)| slot);
         self.compact();
         self.recency.push((tick, slot));
         match self.slots.get_mut(slot).and_then(Option::as_mut) {
@@ -287,7 +322,8 @@ impl TokenCache {
         if self.capacity == 0 {
             return Inserted::NotCached(verified);
         }
-        if let Ok(pos) = self.find(token) {
+        let hash = token_hash(token);
+        if let Ok(pos) = self.find_hashed(hash, token) {
             self.remove_at(pos);
         }
         let bytes = 2 * token.len()
@@ -313,12 +349,13 @@ impl TokenCache {
             }
         };
         // The token is not cached (removed above), so this is where it goes.
-        let pos = self.find(token).unwrap_or_else(|p| p);
+        let pos = self.find_hashed(hash, token).unwrap_or_else(|p| p);
         let Some(cell) = self.slots.get_mut(slot) else {
             return Inserted::NotCached(verified);
         };
         let entry = cell.insert(Entry {
             token: String::from(token),
+            hash,
             owner,
             verified,
             serial: tick,
@@ -326,7 +363,7 @@ impl TokenCache {
             revocation_version: policy.revocations().version(),
             bytes,
         });
-        self.index.insert(pos, slot);
+        self.index.insert(pos, (hash, slot));
         self.bytes += bytes;
         self.recency.push((tick, slot));
         Inserted::Cached(&entry.verified, entry.serial)
