@@ -54,6 +54,7 @@ function checkToken(token) {
 }
 
 const KEY_CACHE_LIMIT = 256;
+const utf8 = new TextEncoder();
 
 // The step protocol (src/wasm/mod.rs, `protocol`): each step is written into
 // a record of f64 slots in wasm memory, read here through one view.
@@ -360,24 +361,24 @@ export function createApi(wasm, host) {
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), 1000 * timeout);
       let status = 0;
-      let cacheControl, age, etag, body;
+      let cacheControl, age, etag, body, cause;
       try {
         const res = await (src.fetch ?? fetch)(url ?? src.url, { headers, signal: controller.signal, redirect: "manual" });
         status = res.status;
         cacheControl = res.headers.get("cache-control") ?? undefined;
         age = res.headers.get("age") ?? undefined;
         etag = res.headers.get("etag") ?? undefined;
-        // Bytes, then text: workerd warns on .text() for a body whose
-        // Content-Type is not text (application/jwt, application/statuslist+jwt).
-        body = status === 200 ? new TextDecoder().decode(await res.arrayBuffer()) : undefined;
+        // Bytes, as Rust takes them (one copy into wasm; and workerd warns on
+        // .text() for a body whose Content-Type is not text).
+        body = status === 200 ? new Uint8Array(await res.arrayBuffer()) : undefined;
       } catch (e) {
         status = 0; // network error or timeout: stale-if-error applies
-        body = controller.signal.aborted ? `timeout after ${timeout} s` : `network error: ${e?.name ?? "Error"}${e?.message ? ` (${e.message})` : ""}`;
+        cause = controller.signal.aborted ? `timeout after ${timeout} s` : `network error: ${e?.name ?? "Error"}${e?.message ? ` (${e.message})` : ""}`;
       } finally {
         clearTimeout(timer);
       }
       try {
-        return call(() => this.#core.onFetch(source, now, status, cacheControl, age, etag, body));
+        return call(() => this.#core.onFetch(source, now, status, cacheControl, age, etag, body, cause));
       } finally {
         // One line when the source starts failing or comes back (Rust's
         // wording), never one per attempt.
@@ -394,7 +395,8 @@ export function createApi(wasm, host) {
 
     /** Installs a revocation list (object, JSON text, or signed JWS). */
     setRevocations(list) {
-      call(() => this.#core.setRevocations(list));
+      // Text crosses as UTF-8 bytes (one copy), not as a JS string.
+      call(() => this.#core.setRevocations(typeof list === "string" ? utf8.encode(list) : list));
     }
 
     /** Installs a Token Status List (a `statuslist+jwt` JWS) fetched from `uri`. */

@@ -338,12 +338,12 @@ impl Parser<'_> {
         let bytes = self.text.as_bytes();
         loop {
             let start = self.pos;
-            while let Some(&b) = bytes.get(self.pos) {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
+            // One scan over the rest (no bounds check per byte).
+            let rest = bytes.get(start..).unwrap_or_default();
+            self.pos += rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(rest.len());
             // The run ends before an ASCII byte or at the end: a char boundary.
             out.push_str(self.text.get(start..self.pos).unwrap_or_default());
             match self.peek() {
@@ -463,12 +463,17 @@ impl Parser<'_> {
         let bytes = self.text.as_bytes();
         if self.pos == int_end {
             let int_digits = bytes.get(int_start..int_end).unwrap_or_default();
-            let mut magnitude: Option<u64> = Some(0);
-            for &b in int_digits {
-                magnitude = magnitude
-                    .and_then(|m| m.checked_mul(10))
-                    .and_then(|m| m.checked_add(u64::from(b - b'0')));
-            }
+            // Up to 19 digits cannot overflow a u64: no checked (128-bit in
+            // wasm) arithmetic for the common case.
+            let magnitude: Option<u64> = if int_digits.len() <= 19 {
+                Some(int_digits.iter().fold(0u64, |m, &b| {
+                    m.wrapping_mul(10).wrapping_add(u64::from(b - b'0'))
+                }))
+            } else {
+                int_digits.iter().try_fold(0u64, |m, &b| {
+                    m.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+                })
+            };
             match (negative, magnitude) {
                 (false, Some(m)) => return Ok(Value::Number(m.into())),
                 (true, Some(m)) if m > 0 && m <= 1 << 63 => {

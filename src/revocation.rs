@@ -55,8 +55,28 @@ pub struct RevocationList {
 #[derive(Debug, Clone, Default)]
 struct Entries {
     text: String,
-    /// (start, length) of the name in `text`, and its number.
-    items: Vec<(u32, u32, u64)>,
+    /// The names (as positions in `text`) with their numbers.
+    items: Vec<Item>,
+}
+
+/// One entry: its name's first eight bytes (big-endian, zero-padded: an
+/// integer whose order is the names' order wherever they differ there, so
+/// sorting and searching compare integers first), where the name is in
+/// `text`, and its number.
+#[derive(Debug, Clone, Copy)]
+struct Item {
+    prefix: u64,
+    start: u32,
+    len: u32,
+    value: u64,
+}
+
+fn prefix_of(name: &str) -> u64 {
+    let mut w = [0u8; 8];
+    for (d, b) in w.iter_mut().zip(name.as_bytes()) {
+        *d = *b;
+    }
+    u64::from_be_bytes(w)
 }
 
 impl PartialEq for Entries {
@@ -67,16 +87,23 @@ impl PartialEq for Entries {
 
 impl Eq for Entries {}
 
-impl Entries {
-    fn name(&self, item: &(u32, u32, u64)) -> &str {
-        let start = item.0 as usize;
-        self.text
-            .get(start..start + item.1 as usize)
-            .unwrap_or_default()
-    }
+/// The name of `item` in `text`.
+fn name_in<'t>(text: &'t str, item: &Item) -> &'t str {
+    let start = item.start as usize;
+    text.get(start..start + item.len as usize)
+        .unwrap_or_default()
+}
 
+/// The order of two items: prefixes, then (when they are equal) names.
+fn order(text: &str, a: &Item, b: &Item) -> core::cmp::Ordering {
+    a.prefix
+        .cmp(&b.prefix)
+        .then_with(|| name_in(text, a).cmp(name_in(text, b)))
+}
+
+impl Entries {
     fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.items.iter().map(|i| (self.name(i), i.2))
+        self.items.iter().map(|i| (name_in(&self.text, i), i.value))
     }
 
     /// Records the name appended to `text` since `start`, with `value`.
@@ -84,7 +111,13 @@ impl Entries {
         let too_big = || invalid("revocation list: the entries' text exceeds 4 GiB");
         let s = u32::try_from(start).map_err(|_| too_big())?;
         let len = u32::try_from(self.text.len() - start).map_err(|_| too_big())?;
-        self.items.push((s, len, value));
+        let prefix = prefix_of(self.text.get(start..).unwrap_or_default());
+        self.items.push(Item {
+            prefix,
+            start: s,
+            len,
+            value,
+        });
         Ok(())
     }
 
@@ -93,29 +126,30 @@ impl Entries {
     /// linear check and no sort.
     fn finish(&mut self) {
         let text = &self.text;
-        let name = |i: &(u32, u32, u64)| {
-            let start = i.0 as usize;
-            text.get(start..start + i.1 as usize).unwrap_or_default()
-        };
         let sorted = self
             .items
             .windows(2)
-            .all(|w| matches!(w, [a, b] if name(a) < name(b)));
+            .all(|w| matches!(w, [a, b] if order(text, a, b).is_lt()));
         if sorted {
             return;
         }
         self.items
-            .sort_unstable_by(|a, b| name(a).cmp(name(b)).then(b.2.cmp(&a.2)));
+            .sort_unstable_by(|a, b| order(text, a, b).then(b.value.cmp(&a.value)));
         self.items
-            .dedup_by(|later, earlier| name(later) == name(earlier));
+            .dedup_by(|later, earlier| order(text, later, earlier).is_eq());
     }
 
     fn get(&self, name: &str) -> Option<u64> {
+        let prefix = prefix_of(name);
         self.items
-            .binary_search_by(|i| self.name(i).cmp(name))
+            .binary_search_by(|i| {
+                i.prefix
+                    .cmp(&prefix)
+                    .then_with(|| name_in(&self.text, i).cmp(name))
+            })
             .ok()
             .and_then(|n| self.items.get(n))
-            .map(|i| i.2)
+            .map(|i| i.value)
     }
 
     fn len(&self) -> usize {

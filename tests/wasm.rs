@@ -209,21 +209,21 @@ fn on_fetch_answers_only_for_configured_sources() {
         ("remoteRevocations", Object::new().into()),
     ]))
     .unwrap();
-    let body = || Some(String::from("{}"));
+    let body = || Some(b"{}".to_vec());
     // An unknown or unconfigured source number is an options error, never
     // another source's data (0: the JWKS, 2: status list 0, 3: metadata,
     // 5: the JWKS of issuer 1; only 1, the revocation list, is configured).
     assert_eq!(core.sources(), vec![1]);
     for which in [0, 2, 3, 5, u32::MAX] {
         let err = core
-            .on_fetch(which, 1.0, 200, None, None, None, body())
+            .on_fetch(which, 1.0, 200, None, None, None, body(), None)
             .unwrap_err();
         assert_eq!(code(&err), "ERR_INVALID_OPTIONS", "{which:?}");
     }
     // The configured one takes the outcome (an unsigned list is refused, so
     // nothing is installed).
     assert_eq!(
-        core.on_fetch(1, 1.0, 200, None, None, None, body()),
+        core.on_fetch(1, 1.0, 200, None, None, None, body(), None),
         Ok(false)
     );
 }

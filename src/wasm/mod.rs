@@ -282,10 +282,15 @@ impl Core {
         done.map_err(|e| js_error(&e))
     }
 
-    /// Installs a revocation list: an object, its JSON text, or a signed JWS.
+    /// Installs a revocation list: an object, its JSON text, or a signed JWS
+    /// (the glue passes text as UTF-8 bytes: one copy for a large list).
     #[wasm_bindgen(js_name = setRevocations)]
     pub fn set_revocations(&mut self, list: JsValue) -> Result<(), JsValue> {
-        let text = options::json_text(&list, "revocations")?;
+        let text = match list.dyn_ref::<js_sys::Uint8Array>() {
+            Some(bytes) => String::from_utf8(bytes.to_vec())
+                .map_err(|_| options_error("option \"revocations\" is not UTF-8"))?,
+            None => options::json_text(&list, "revocations")?,
+        };
         let done = self.validator.install_revocations(&text);
         self.sync();
         done.map_err(|e| js_error(&e))
@@ -309,9 +314,11 @@ impl Core {
             .collect()
     }
 
-    /// Reports a fetch of `source` (`status` 0 = failed). Returns true
-    /// when new data was installed. A body that does not parse (or, for
-    /// revocations, does not verify) counts as a failed fetch.
+    /// Reports a fetch of `source` (`status` 0 = failed, `cause` says
+    /// why). Returns true when new data was installed. A body that does not
+    /// parse (or, for revocations, does not verify) counts as a failed fetch.
+    /// The body comes as bytes: a large list crosses as one copy, not as a
+    /// string re-encoded character by character.
     #[allow(clippy::too_many_arguments)]
     #[wasm_bindgen(js_name = onFetch)]
     pub fn on_fetch(
@@ -322,14 +329,15 @@ impl Core {
         cache_control: Option<String>,
         age: Option<String>,
         etag: Option<String>,
-        body: Option<String>,
+        body: Option<Vec<u8>>,
+        cause: Option<String>,
     ) -> Result<bool, JsValue> {
         let now = now_secs(now)?;
         let header = |v: Option<String>| v.filter(|s| !s.is_empty());
         // Status 0 is how the JS glue reports a network failure or timeout
-        // (then `body` says what happened).
+        // (then `cause` says what happened).
         let outcome = if status == 0 {
-            match body {
+            match cause {
                 Some(cause) if !cause.is_empty() => FetchOutcome::Unreachable(cause),
                 _ => FetchOutcome::Failed,
             }
@@ -339,7 +347,7 @@ impl Core {
                 cache_control: header(cache_control),
                 age: header(age),
                 etag: header(etag),
-                body: body.unwrap_or_default().into_bytes(),
+                body: body.unwrap_or_default(),
             }
         };
         let done = self.validator.on_fetch(source_of(source)?, now, outcome);
