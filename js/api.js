@@ -156,11 +156,12 @@ export function createApi(wasm, host) {
     #record; // Float64Array over the core's step record (renewed when memory grows)
     #recordAt;
     #keys = new Map(); // algorithm × 2^32 + key serial -> imported host key, or null
-    // Repeated tokens: token -> {result, serial, from, until, generation, rust}.
-    // Rust computed [from, until) (time claims, policy, source freshness) and
-    // whether the result may answer verifySync; a repeat inside it, with the
-    // generation unchanged, is Rust's own answer. A Rust cache hit (same
-    // serial) reuses the parsed result.
+    // Repeated tokens: token -> {result, serial, from, until, generation, rust},
+    // added when Rust reports a cache hit. Rust computed [from, until) (time
+    // claims, policy, source freshness) and whether the result may answer
+    // verifySync; a repeat inside it, with the generation unchanged, is Rust's
+    // own answer. A later Rust hit on the same entry (same serial) reuses the
+    // parsed result.
     #repeats = new Map();
     #repeatLimit;
     #repeatHits = 0;
@@ -227,7 +228,9 @@ export function createApi(wasm, host) {
         }
         result = deepFreeze(parsed(text, r[4]));
       }
-      if (serial !== 0 && until === until && this.#repeatLimit !== 0) {
+      // Remembered from the second sighting on (Rust's hit): a first-seen
+      // token, the common case at scale, costs no map work here.
+      if (tag === HIT && until === until && this.#repeatLimit !== 0) {
         // Oldest out first (a Map keeps insertion order).
         if (kept === undefined && this.#repeats.size >= this.#repeatLimit) this.#repeats.delete(this.#repeats.keys().next().value);
         this.#repeats.set(token, { result, serial, from, until, generation: r[GENERATION], rust });

@@ -59,14 +59,136 @@ fn token_hash(token: &str) -> u64 {
     h ^ (h >> 32)
 }
 
+/// An open-addressing hash table of slot numbers by token hash: linear
+/// probing in a power-of-two array at most half full, removal by backward
+/// shift (no tombstones), so every operation is O(1) expected.
+#[derive(Default)]
+struct Table {
+    /// `(hash, slot + 1)`; `(_, 0)` is an empty cell.
+    cells: Vec<(u64, usize)>,
+    len: usize,
+}
+
+impl Table {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn mask(&self) -> usize {
+        self.cells.len().wrapping_sub(1)
+    }
+
+    /// The position of the cell with `hash` whose slot `is` accepts.
+    fn find(&self, hash: u64, is: impl Fn(usize) -> bool) -> Option<usize> {
+        let mask = self.mask();
+        let mut pos = hash as usize & mask;
+        // At most every cell once (the table is never full).
+        for _ in 0..self.cells.len() {
+            let &(h, s) = self.cells.get(pos)?;
+            if s == 0 {
+                return None;
+            }
+            if h == hash && is(s - 1) {
+                return Some(pos);
+            }
+            pos = (pos + 1) & mask;
+        }
+        None
+    }
+
+    fn slot_at(&self, pos: usize) -> Option<usize> {
+        match self.cells.get(pos) {
+            Some(&(_, s)) if s != 0 => Some(s - 1),
+            _ => None,
+        }
+    }
+
+    /// Some occupied position.
+    fn any(&self) -> Option<usize> {
+        self.cells.iter().position(|&(_, s)| s != 0)
+    }
+
+    fn insert(&mut self, hash: u64, slot: usize) {
+        if (self.len + 1) * 2 > self.cells.len() {
+            let old = core::mem::take(&mut self.cells);
+            self.cells = alloc::vec![(0, 0); (old.len() * 2).max(16)];
+            self.len = 0;
+            for (h, s) in old {
+                if s != 0 {
+                    self.put(h, s);
+                }
+            }
+        }
+        self.put(hash, slot + 1);
+    }
+
+    fn put(&mut self, hash: u64, cell: usize) {
+        let mask = self.mask();
+        let mut pos = hash as usize & mask;
+        while let Some(c) = self.cells.get_mut(pos) {
+            if c.1 == 0 {
+                *c = (hash, cell);
+                self.len += 1;
+                return;
+            }
+            pos = (pos + 1) & mask;
+        }
+    }
+
+    /// Empties cell `pos` and moves later cells of its probe run back
+    /// (Knuth's algorithm R), so lookups never need tombstones.
+    fn remove(&mut self, pos: usize) -> Option<usize> {
+        let slot = self.slot_at(pos)?;
+        let mask = self.mask();
+        let mut hole = pos;
+        let mut next = pos;
+        loop {
+            next = (next + 1) & mask;
+            let Some(&(h, s)) = self.cells.get(next) else {
+                break;
+            };
+            if s == 0 {
+                break;
+            }
+            let home = h as usize & mask;
+            // The cell stays if its home is cyclically in (hole, next].
+            let stays = if hole <= next {
+                hole < home && home <= next
+            } else {
+                hole < home || home <= next
+            };
+            if !stays {
+                if let Some(c) = self.cells.get_mut(hole) {
+                    *c = (h, s);
+                }
+                hole = next;
+            }
+        }
+        if let Some(c) = self.cells.get_mut(hole) {
+            *c = (0, 0);
+        }
+        self.len -= 1;
+        Some(slot)
+    }
+
+    fn clear(&mut self) {
+        self.cells.clear();
+        self.len = 0;
+    }
+}
+
 /// The cache. `capacity` 0 disables it.
 ///
-/// Entries live in `slots`; `index` lists the occupied slots with a 64-bit
-/// hash of their token, sorted by (hash, token), for a binary search that
-/// compares integers and only compares tokens (JWTs of one issuer share long
-/// prefixes) when hashes are equal. Only verified tokens are inserted, so no
-/// one but the issuer chooses what collides; a collision costs a token
-/// comparison, never a wrong answer. Recency is a tick per entry plus `recency`, a queue of
+/// Entries live in `slots`; `index` is an open-addressing hash table of the
+/// occupied slots by a 64-bit hash of their token ([`Table`]): a lookup, an
+/// insert and a removal cost O(1), and tokens (JWTs of one issuer share long
+/// prefixes) are compared only when hashes are equal. Only verified tokens
+/// are inserted, so no one but the issuer chooses what collides; a collision
+/// costs a probe and a token comparison, never a wrong answer. Recency is a tick per entry plus `recency`, a queue of
 /// `(tick, slot)` records in tick order: an insert or a hit appends one, and a
 /// record whose tick is no longer its slot's is stale. Eviction pops records
 /// from the front until a live one, so it costs O(1) amortized instead of a
@@ -78,7 +200,7 @@ pub struct TokenCache {
     max_bytes: usize,
     bytes: usize,
     tick: u64,
-    index: Vec<(u64, usize)>,
+    index: Table,
     slots: Vec<Option<Entry>>,
     free: Vec<usize>,
     recency: Vec<(u64, usize)>,
@@ -129,7 +251,7 @@ impl TokenCache {
             max_bytes: DEFAULT_MAX_BYTES,
             bytes: 0,
             tick: 0,
-            index: Vec::new(),
+            index: Table::default(),
             slots: Vec::new(),
             free: Vec::new(),
             recency: Vec::new(),
@@ -163,27 +285,29 @@ impl TokenCache {
         self.slots.get(slot)?.as_ref()
     }
 
-    fn find(&self, token: &str) -> Result<usize, usize> {
+    /// The table position of `token`'s entry.
+    fn find(&self, token: &str) -> Option<usize> {
+        if self.index.is_empty() {
+            return None;
+        }
         self.find_hashed(token_hash(token), token)
     }
 
-    fn find_hashed(&self, hash: u64, token: &str) -> Result<usize, usize> {
-        self.index.binary_search_by(|&(h, slot)| {
-            h.cmp(&hash)
-                .then_with(|| self.slot(slot).map_or("", |e| e.token.as_str()).cmp(token))
+    fn find_hashed(&self, hash: u64, token: &str) -> Option<usize> {
+        self.index.find(hash, |slot| {
+            self.slot(slot).is_some_and(|e| e.token == token)
         })
     }
 
     fn entry(&self, pos: usize) -> Option<&Entry> {
-        self.slot(self.index.get(pos)?.1)
+        self.slot(self.index.slot_at(pos)?)
     }
 
     /// Removes the entry at index position `pos` (its recency records go stale).
     fn remove_at(&mut self, pos: usize) {
-        if pos >= self.index.len() {
+        let Some(slot) = self.index.remove(pos) else {
             return;
-        }
-        let (_, slot) = self.index.remove(pos);
+        };
         if let Some(e) = self.slots.get_mut(slot).and_then(Option::take) {
             self.bytes -= e.bytes;
             self.free.push(slot);
@@ -228,14 +352,16 @@ impl TokenCache {
                 Some(e) if e.tick == tick => self.find_hashed(e.hash, &e.token),
                 _ => continue, // stale record
             };
-            if let Ok(pos) = found {
+            if let Some(pos) = found {
                 self.remove_at(pos);
             }
             return;
         }
-        // No live record (cannot happen while entries exist): drop the oldest
-        // index position so the bound holds regardless.
-        self.remove_at(0);
+        // No live record (cannot happen while entries exist): drop any entry
+        // so the bound holds regardless.
+        if let Some(pos) = self.index.any() {
+            self.remove_at(pos);
+        }
     }
 
     /// Counts a miss found without a lookup.
@@ -245,13 +371,13 @@ impl TokenCache {
 
     /// The cached result for `token`, without any check (after a hit).
     pub(crate) fn peek(&self, token: &str) -> Option<&Verified> {
-        let pos = self.find(token).ok()?;
+        let pos = self.find(token)?;
         self.entry(pos).map(|e| &e.verified)
     }
 
     /// The owner of `token`'s entry, if cached (no recency or statistics change).
     pub(crate) fn owner_of(&self, token: &str) -> Option<usize> {
-        let pos = self.find(token).ok()?;
+        let pos = self.find(token)?;
         self.entry(pos).map(|e| e.owner)
     }
 
@@ -268,7 +394,7 @@ impl TokenCache {
         now: u64,
         policy_of: impl Fn(usize) -> Option<&'p Policy>,
     ) -> Lookup<'_> {
-        let Ok(pos) = self.find(token) else {
+        let Some(pos) = self.find(token) else {
             self.misses += 1;
             return Lookup::Miss;
         };
@@ -291,7 +417,7 @@ impl TokenCache {
         self.tick += 1;
         self.hits += 1;
         let tick = self.tick;
-        let slot = self.index.get(pos).map_or(usize::MAX, |&(_, slot)| slot);
+        let slot = self.index.slot_at(pos).unwrap_or(usize::MAX);
         self.compact();
         self.recency.push((tick, slot));
         match self.slots.get_mut(slot).and_then(Option::as_mut) {
@@ -323,7 +449,7 @@ impl TokenCache {
             return Inserted::NotCached(verified);
         }
         let hash = token_hash(token);
-        if let Ok(pos) = self.find_hashed(hash, token) {
+        if let Some(pos) = self.find_hashed(hash, token) {
             self.remove_at(pos);
         }
         let bytes = 2 * token.len()
@@ -348,8 +474,6 @@ impl TokenCache {
                 self.slots.len() - 1
             }
         };
-        // The token is not cached (removed above), so this is where it goes.
-        let pos = self.find_hashed(hash, token).unwrap_or_else(|p| p);
         let Some(cell) = self.slots.get_mut(slot) else {
             return Inserted::NotCached(verified);
         };
@@ -363,7 +487,7 @@ impl TokenCache {
             revocation_version: policy.revocations().version(),
             bytes,
         });
-        self.index.insert(pos, (hash, slot));
+        self.index.insert(hash, slot);
         self.bytes += bytes;
         self.recency.push((tick, slot));
         Inserted::Cached(&entry.verified, entry.serial)
@@ -382,19 +506,23 @@ impl TokenCache {
         keys: &KeySet,
         keep_owner: impl Fn(usize) -> bool,
     ) {
-        let mut pos = 0;
-        while pos < self.index.len() {
-            let keep = self.entry(pos).is_some_and(|e| {
-                keep_owner(e.owner)
+        let gone: Vec<(u64, usize)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, e)| {
+                let e = e.as_ref()?;
+                let keep = keep_owner(e.owner)
                     && (e.owner != owner
                         || keys
                             .keys()
                             .iter()
-                            .any(|k| k.fingerprint() == e.verified.key_fingerprint))
-            });
-            if keep {
-                pos += 1;
-            } else {
+                            .any(|k| k.fingerprint() == e.verified.key_fingerprint));
+                (!keep).then_some((e.hash, slot))
+            })
+            .collect();
+        for (hash, slot) in gone {
+            if let Some(pos) = self.index.find(hash, |s| s == slot) {
                 self.remove_at(pos);
             }
         }
@@ -439,6 +567,39 @@ pub fn verify_cached(
 mod tests {
     use super::*;
     use alloc::format;
+
+    /// The table against a plain list, with hashes that collide on purpose
+    /// (few distinct homes, equal hashes, runs that wrap around the end):
+    /// every insert and removal keeps every other entry findable.
+    #[test]
+    fn the_index_table_finds_what_it_holds_through_collisions_and_removals() {
+        let mut t = Table::default();
+        let mut held: Vec<(u64, usize)> = Vec::new();
+        let mut x: u64 = 7;
+        for step in 0..5000usize {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            // Hashes from a small set (homes collide), some exactly equal.
+            let hash = (x >> 60) | ((x >> 62) << 40);
+            if held.len() < 300 && (x >> 33) % 3 != 0 {
+                t.insert(hash, step);
+                held.push((hash, step));
+            } else if !held.is_empty() {
+                let (h, slot) = held.swap_remove((x >> 20) as usize % held.len());
+                let pos = t.find(h, |s| s == slot).unwrap();
+                assert_eq!(t.remove(pos), Some(slot));
+                assert_eq!(t.find(h, |s| s == slot), None);
+            }
+            assert_eq!(t.len(), held.len());
+            if step % 97 == 0 {
+                for &(h, slot) in &held {
+                    let pos = t.find(h, |s| s == slot).unwrap();
+                    assert_eq!(t.slot_at(pos), Some(slot));
+                }
+            }
+        }
+    }
 
     fn verified() -> Verified {
         Verified {
