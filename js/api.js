@@ -142,6 +142,27 @@ function takeRemote(opts, name, key, sources, source, place = "") {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// The options as JSON for Rust, marking what JSON cannot say so that Rust
+// refuses it as it would the value itself: bytes (a Uint8Array secret), and
+// values of no JSON type (functions, symbols, bigints, NaN, infinities).
+function optionsJson(opts) {
+  try {
+    return JSON.stringify(opts ?? null, function (key, v) {
+      if (v instanceof Uint8Array) return { "\u0000bytes": Array.from(v) };
+      // An object that turned itself into JSON (a URL, a Date) is not the
+      // plain value an option takes.
+      const raw = this[key];
+      if (raw !== v && typeof raw === "object" && raw !== null) return { "\u0000invalid": "object" };
+      const t = typeof v;
+      if (t === "number") return Number.isFinite(v) ? v : { "\u0000invalid": String(v) };
+      if (t === "function" || t === "symbol" || t === "bigint") return { "\u0000invalid": t };
+      return v;
+    });
+  } catch (e) {
+    throw invalid(`the options could not be serialised to JSON (${e?.message ?? e})`);
+  }
+}
+
 /**
  * Builds the public API over an initialised wasm-bindgen module and a host
  * crypto adapter (`null` when the host has none: everything runs in Rust).
@@ -169,7 +190,7 @@ export function createApi(wasm, host) {
     constructor(options) {
       // Translation only: remote descriptors become their settings (Rust
       // validates everything else, including the shape of "issuers").
-      const opts = options && typeof options === "object" ? { ...options } : options;
+      let opts = options && typeof options === "object" ? { ...options } : options;
       if (opts && typeof opts === "object") {
         takeRemote(opts, "jwks", "remoteJwks", this.#sources, 0);
         takeRemote(opts, "revocations", "remoteRevocations", this.#sources, 1);
@@ -183,7 +204,11 @@ export function createApi(wasm, host) {
           });
         }
       }
-      this.#core = call(() => new wasm.Core(opts));
+      // One JSON text, read by Rust's JSON parser (a call per option would
+      // make the first construction compile much more: README, cold start).
+      let revocations;
+      if (opts && typeof opts === "object") ({ revocations, ...opts } = opts);
+      this.#core = call(() => new wasm.Core(optionsJson(opts)));
       // Asked per validator: a page that initialises the same glue twice (two
       // entries of one build) has a new instance, with its own memory.
       this.#memory = wasm.wasmMemory();
@@ -194,6 +219,7 @@ export function createApi(wasm, host) {
       // Never more repeated tokens than the Rust cache holds (bounded here too,
       // as the map holds parsed results).
       this.#repeatLimit = Math.min(this.#core.cacheCapacity, 4096);
+      if (revocations !== undefined && revocations !== null) this.setRevocations(revocations);
     }
 
     // The step record, after a call into the core.

@@ -69,7 +69,23 @@ impl KeySet {
     /// # Errors
     /// As [`KeySet::from_jwks`]; on error the set is unchanged.
     pub fn add_jwks(&mut self, json: &[u8]) -> Result<()> {
-        let entries = parse_jwks_entries(json)?;
+        self.add_entries(parse_jwks_entries(json)?);
+        Ok(())
+    }
+
+    /// A key set from a JWKS already parsed (strictly) as part of a larger
+    /// document, e.g. the npm package's options: as [`KeySet::from_jwks`]
+    /// without the text-size bound.
+    ///
+    /// # Errors
+    /// `ERR_JWKS_INVALID` when `doc` has no `keys` array or too many keys.
+    pub(crate) fn from_jwks_doc(doc: Map<String, Value>) -> Result<Self> {
+        let mut set = Self::new();
+        set.add_entries(jwks_entries(doc)?);
+        Ok(set)
+    }
+
+    fn add_entries(&mut self, entries: Vec<Value>) {
         for (index, entry) in entries.iter().enumerate() {
             let Value::Object(jwk) = entry else {
                 self.issues.push(KeyIssue {
@@ -97,7 +113,6 @@ impl KeySet {
                 }),
             }
         }
-        Ok(())
     }
 
     /// Parses a JWKS of HMAC secrets (`oct` keys) from trusted configuration,

@@ -19,12 +19,13 @@ use wasm_bindgen_test::wasm_bindgen_test;
 const ES256_JWK: &str = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
 const ES256_TOKEN: &str = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
 
-fn options(pairs: &[(&str, JsValue)]) -> JsValue {
+/// The options as the glue hands them over: JSON text.
+fn options(pairs: &[(&str, JsValue)]) -> String {
     let o = Object::new();
     for (k, v) in pairs {
         Reflect::set(&o, &(*k).into(), v).unwrap();
     }
-    o.into()
+    JSON::stringify(&o).unwrap().as_string().unwrap()
 }
 
 fn jwks() -> JsValue {
@@ -47,7 +48,7 @@ fn code(err: &JsValue) -> String {
 
 #[wasm_bindgen_test]
 fn verify_sync_accepts_rfc7515_a3_before_exp_and_expires_after() {
-    let mut core = Core::new(options(&[("jwks", jwks()), ("issuer", "joe".into())])).unwrap();
+    let mut core = Core::new(&options(&[("jwks", jwks()), ("issuer", "joe".into())])).unwrap();
     let ok = core.verify_sync(ES256_TOKEN, 1_300_819_379.0).unwrap();
     assert_eq!(core.record_values()[TAG], DONE);
     let claims = claims(&core, &ok.unwrap());
@@ -60,7 +61,7 @@ fn verify_sync_accepts_rfc7515_a3_before_exp_and_expires_after() {
 
 #[wasm_bindgen_test]
 fn begin_exposes_the_signature_step_and_finish_completes_it() {
-    let mut core = Core::new(options(&[("jwks", jwks())])).unwrap();
+    let mut core = Core::new(&options(&[("jwks", jwks())])).unwrap();
     let at = 1_300_819_379.0;
     assert_eq!(core.begin(ES256_TOKEN, at, false, None).unwrap(), None);
     let r = core.record_values();
@@ -103,7 +104,7 @@ fn begin_exposes_the_signature_step_and_finish_completes_it() {
     assert!(core.record_values()[1] > 0.0);
     // A key keeps its number across key-set changes that keep it; a key
     // that left and came back is a new one (its host key is imported again).
-    let mut uncached = Core::new(options(&[("jwks", jwks()), ("cache", 0.into())])).unwrap();
+    let mut uncached = Core::new(&options(&[("jwks", jwks()), ("cache", 0.into())])).unwrap();
     uncached.begin(ES256_TOKEN, at, false, None).unwrap();
     let first = uncached.key_serials()[0];
     uncached.set_jwks(jwks(), None).unwrap();
@@ -117,7 +118,7 @@ fn begin_exposes_the_signature_step_and_finish_completes_it() {
     assert_ne!(uncached.key_serials()[0], first);
     assert_ne!(serial, 0);
     // ...and a key set without the verifying key refuses the token (retryable).
-    let mut fresh = Core::new(options(&[("jwks", jwks())])).unwrap();
+    let mut fresh = Core::new(&options(&[("jwks", jwks())])).unwrap();
     fresh.begin(ES256_TOKEN, at, false, None).unwrap();
     let id = fresh.record_values()[1] as u32;
     fresh
@@ -130,13 +131,13 @@ fn begin_exposes_the_signature_step_and_finish_completes_it() {
 
 #[wasm_bindgen_test]
 fn crypto_wasm_and_rust_mode_finish_in_one_call() {
-    let mut core = Core::new(options(&[("jwks", jwks()), ("crypto", "wasm".into())])).unwrap();
+    let mut core = Core::new(&options(&[("jwks", jwks()), ("crypto", "wasm".into())])).unwrap();
     let done = core
         .begin(ES256_TOKEN, 1_300_819_379.0, false, None)
         .unwrap();
     assert_eq!(core.record_values()[TAG], DONE);
     assert!(claims(&core, &done.unwrap()).is_object());
-    let mut core = Core::new(options(&[("jwks", jwks())])).unwrap();
+    let mut core = Core::new(&options(&[("jwks", jwks())])).unwrap();
     let done = core
         .begin(ES256_TOKEN, 1_300_819_379.0, true, None)
         .unwrap();
@@ -161,17 +162,17 @@ fn options_errors_name_the_option() {
             "kidlessCandidates",
         ),
     ] {
-        let err = Core::new(opts).err().unwrap();
+        let err = Core::new(&opts).err().unwrap();
         assert_eq!(code(&err), "ERR_INVALID_OPTIONS");
         assert!(get(&err, "message").as_string().unwrap().contains(name));
     }
-    let err = Core::new(options(&[("jwks", "{}".into())])).err().unwrap();
+    let err = Core::new(&options(&[("jwks", "{}".into())])).err().unwrap();
     assert_eq!(code(&err), "ERR_JWKS_INVALID");
 }
 
 #[wasm_bindgen_test]
 fn hostile_input_gets_codes_not_panics() {
-    let mut core = Core::new(options(&[("jwks", jwks())])).unwrap();
+    let mut core = Core::new(&options(&[("jwks", jwks())])).unwrap();
     for token in [
         "",
         ".",
@@ -204,7 +205,7 @@ fn inspect_returns_json_texts_and_warnings() {
 
 #[wasm_bindgen_test]
 fn on_fetch_answers_only_for_configured_sources() {
-    let mut core = Core::new(options(&[
+    let mut core = Core::new(&options(&[
         ("jwks", jwks()),
         ("remoteRevocations", Object::new().into()),
     ]))

@@ -240,10 +240,12 @@ impl Core {
 
 #[wasm_bindgen]
 impl Core {
-    /// Parses the options object (see the package's `index.d.ts`).
+    /// Reads the options (see the package's `index.d.ts`), as the JSON text
+    /// the glue makes of them (see `options.rs`); the glue installs the
+    /// `revocations` option with [`Core::set_revocations`] right after.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<Core, JsValue> {
-        let (builder, adapter) = options::read(&options)?;
+    pub fn new(options: &str) -> Result<Core, JsValue> {
+        let builder = options::read(options)?;
         let validator = builder.build().map_err(|e| js_error(&e))?;
         let mut core = Core {
             validator,
@@ -253,9 +255,6 @@ impl Core {
             pending: Vec::new(),
             next_id: 0,
         };
-        if !adapter.revocations.is_undefined() && !adapter.revocations.is_null() {
-            core.set_revocations(adapter.revocations)?;
-        }
         core.sync();
         Ok(core)
     }

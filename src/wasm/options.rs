@@ -5,13 +5,16 @@
 //! configuration means (HMAC needs a secret, the kidless range, issuers that
 //! exclude `jwks`, ...) is the builder's.
 //!
-//! Hand-written over `Reflect` rather than `serde-wasm-bindgen`: see the
-//! README's design notes (measured size and cold-start cost).
+//! The glue hands the options over as one JSON text (`JSON.stringify` with
+//! a replacer that marks what JSON cannot say: bytes, and values of no JSON
+//! type), read here with the core's strict JSON parser — the one the first
+//! verification runs anyway — instead of a `Reflect` call per option: the
+//! first `new Validator` makes V8 compile far less (README, cold start).
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use js_sys::{Array, Object, Reflect, Uint8Array};
+use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
 use crate::remote::RemoteConfig;
@@ -49,24 +52,31 @@ const TOP_OPTIONS: [&str; 7] = [
     "statusListPrefixes",
 ];
 
-pub(super) fn take(options: &JsValue, name: &str) -> JsValue {
-    Reflect::get(options, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
-}
+/// Marks a `Uint8Array` in the options JSON: `{"\u0000bytes": [n, …]}`.
+const BYTES: &str = "\u{0}bytes";
+/// Marks a value of no JSON type (a function, symbol, bigint, NaN or an
+/// infinity): `{"\u0000invalid": "<typeof or the number>"}`, which every
+/// reader refuses as the wrong type, as it refused the value itself.
+const INVALID: &str = "\u{0}invalid";
 
 fn type_error(name: &str, expected: &str) -> JsValue {
     options_error(msg!("invalid option \"", name, "\": expected ", expected))
 }
 
-fn absent(v: &JsValue) -> bool {
-    v.is_undefined() || v.is_null()
+/// The option `name`, `None` when absent (missing, undefined or null).
+fn get<'a>(options: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    options.get(name).filter(|v| !v.is_null())
 }
 
 /// Refuses names not in `known` (`place` prefixes the message for an issuer entry).
-fn check_names(options: &JsValue, known: &[&[&str]], place: &str) -> Result<(), JsValue> {
-    for name in Object::keys(options.unchecked_ref::<Object>()).iter() {
-        let name = name.as_string().unwrap_or_default();
+fn check_names(
+    options: &Map<String, Value>,
+    known: &[&[&str]],
+    place: &str,
+) -> Result<(), JsValue> {
+    for name in options.keys() {
         if !known.iter().any(|list| list.contains(&name.as_str())) {
-            let full = msg!(place, name);
+            let full = msg!(place, name.as_str());
             let all: Vec<&str> = known.iter().flat_map(|l| l.iter().copied()).collect();
             return Err(options_error(msg!(
                 "unknown option ",
@@ -81,36 +91,30 @@ fn check_names(options: &JsValue, known: &[&[&str]], place: &str) -> Result<(), 
 }
 
 /// A string option.
-fn opt_string(options: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
-    let v = take(options, name);
-    if absent(&v) {
-        return Ok(None);
+fn opt_string(options: &Map<String, Value>, name: &str) -> Result<Option<String>, JsValue> {
+    match get(options, name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(type_error(name, "a string")),
     }
-    v.as_string()
-        .map(Some)
-        .ok_or_else(|| type_error(name, "a string"))
 }
 
 /// A boolean option.
-pub(super) fn opt_bool(options: &JsValue, name: &str) -> Result<Option<bool>, JsValue> {
-    let v = take(options, name);
-    if absent(&v) {
-        return Ok(None);
+fn opt_bool(options: &Map<String, Value>, name: &str) -> Result<Option<bool>, JsValue> {
+    match get(options, name) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(type_error(name, "true or false")),
     }
-    v.as_bool()
-        .map(Some)
-        .ok_or_else(|| type_error(name, "true or false"))
 }
 
 /// A whole, non-negative number of seconds (or a count).
-pub(super) fn opt_u64(options: &JsValue, name: &str) -> Result<Option<u64>, JsValue> {
-    let v = take(options, name);
-    if absent(&v) {
+fn opt_u64(options: &Map<String, Value>, name: &str) -> Result<Option<u64>, JsValue> {
+    let Some(v) = get(options, name) else {
         return Ok(None);
-    }
+    };
     match v.as_f64() {
-        // In 0..=2^53-1 the cast is exact, so a round trip detects a fraction
-        // (NaN and infinities fail the range test).
+        // In 0..=2^53-1 the cast is exact, so a round trip detects a fraction.
         Some(n) if (0.0..=9_007_199_254_740_991.0).contains(&n) && (n as u64) as f64 == n => {
             Ok(Some(n as u64))
         }
@@ -119,27 +123,28 @@ pub(super) fn opt_u64(options: &JsValue, name: &str) -> Result<Option<u64>, JsVa
 }
 
 /// An array of strings, or (`one_allowed`) a single string.
-fn opt_strings(options: &JsValue, name: &str, one_allowed: bool) -> Result<Vec<String>, JsValue> {
-    let v = take(options, name);
-    if absent(&v) {
-        return Ok(Vec::new());
-    }
-    if one_allowed {
-        if let Some(s) = v.as_string() {
-            return Ok(alloc::vec![s]);
-        }
-    }
+fn opt_strings(
+    options: &Map<String, Value>,
+    name: &str,
+    one_allowed: bool,
+) -> Result<Vec<String>, JsValue> {
     let expected = if one_allowed {
         "a string or an array of strings"
     } else {
         "an array of strings"
     };
-    let arr = v
-        .dyn_into::<Array>()
-        .map_err(|_| type_error(name, expected))?;
-    arr.iter()
-        .map(|item| item.as_string().ok_or_else(|| type_error(name, expected)))
-        .collect()
+    match get(options, name) {
+        None => Ok(Vec::new()),
+        Some(Value::String(s)) if one_allowed => Ok(alloc::vec![s.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s.clone()),
+                _ => Err(type_error(name, expected)),
+            })
+            .collect(),
+        Some(_) => Err(type_error(name, expected)),
+    }
 }
 
 /// JSON text of an option given as a string or as a plain object.
@@ -167,20 +172,30 @@ pub(super) fn json_text(value: &JsValue, name: &str) -> Result<String, JsValue> 
 }
 
 /// The HMAC secret of `secret` (a Uint8Array or a string), as a key set.
-fn secrets(options: &JsValue) -> Result<KeySet, JsValue> {
-    let value = take(options, "secret");
+fn secrets(options: &Map<String, Value>) -> Result<KeySet, JsValue> {
     let mut keys = KeySet::new();
-    if absent(&value) {
-        return Ok(keys);
-    }
-    let bytes = if let Some(s) = value.as_string() {
-        s.into_bytes()
-    } else if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
-        bytes.to_vec()
-    } else {
-        return Err(options_error(
-            "option \"secret\" must be a Uint8Array or a string",
-        ));
+    let bytes = match get(options, "secret") {
+        None => return Ok(keys),
+        Some(Value::String(s)) => s.clone().into_bytes(),
+        Some(Value::Object(m)) if m.len() == 1 => match m.get(BYTES) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+                .collect::<Option<Vec<u8>>>()
+                .ok_or_else(|| {
+                    options_error("option \"secret\" must be a Uint8Array or a string")
+                })?,
+            _ => {
+                return Err(options_error(
+                    "option \"secret\" must be a Uint8Array or a string",
+                ))
+            }
+        },
+        Some(_) => {
+            return Err(options_error(
+                "option \"secret\" must be a Uint8Array or a string",
+            ))
+        }
     };
     keys.add_hmac_secret(&bytes, None, None)
         .map_err(|e| js_error(&e))?;
@@ -189,7 +204,7 @@ fn secrets(options: &JsValue) -> Result<KeySet, JsValue> {
 
 /// The public keys of `jwks`, if given (an object or JSON text).
 pub(super) fn jwks(value: &JsValue) -> Result<Option<KeySet>, JsValue> {
-    if absent(value) {
+    if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
     let text = json_text(value, "jwks")?;
@@ -198,12 +213,38 @@ pub(super) fn jwks(value: &JsValue) -> Result<Option<KeySet>, JsValue> {
         .map_err(|e| js_error(&e))
 }
 
-/// A remote-source config object `{minTtl, maxTtl, cooldown, maxStale, timeout}`.
-fn remote_config(options: &JsValue, name: &str) -> Result<Option<RemoteConfig>, JsValue> {
-    let v = take(options, name);
-    if absent(&v) {
-        return Ok(None);
+/// The public keys of the option `jwks`, if given: an object (parsed with
+/// the options) or JSON text.
+fn jwks_option(options: &Map<String, Value>) -> Result<Option<KeySet>, JsValue> {
+    match get(options, "jwks") {
+        None => Ok(None),
+        Some(Value::String(text)) => KeySet::from_jwks(text.as_bytes())
+            .map(Some)
+            .map_err(|e| js_error(&e)),
+        Some(Value::Object(doc)) if !doc.contains_key(BYTES) && !doc.contains_key(INVALID) => {
+            KeySet::from_jwks_doc(doc.clone())
+                .map(Some)
+                .map_err(|e| js_error(&e))
+        }
+        Some(_) => Err(options_error(
+            "option \"jwks\" must be a JSON string or an object",
+        )),
     }
+}
+
+/// A remote-source config object `{minTtl, maxTtl, cooldown, maxStale, timeout}`.
+fn remote_config(
+    options: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<RemoteConfig>, JsValue> {
+    let Some(v) = get(options, name) else {
+        return Ok(None);
+    };
+    let empty = Map::new();
+    let v = match v {
+        Value::Object(m) => m,
+        _ => &empty,
+    };
     let mut c = RemoteConfig::default();
     for (field, slot) in [
         ("minTtl", &mut c.min_ttl),
@@ -212,7 +253,7 @@ fn remote_config(options: &JsValue, name: &str) -> Result<Option<RemoteConfig>, 
         ("maxStale", &mut c.max_stale),
         ("timeout", &mut c.timeout),
     ] {
-        if let Some(n) = opt_u64(&v, field)? {
+        if let Some(n) = opt_u64(v, field)? {
             *slot = n;
         }
     }
@@ -220,8 +261,8 @@ fn remote_config(options: &JsValue, name: &str) -> Result<Option<RemoteConfig>, 
 }
 
 /// Applies the policy options present in `options` to `policy`.
-fn policy_options(options: &JsValue, mut policy: Policy) -> Result<Policy, JsValue> {
-    if !absent(&take(options, "algorithms")) {
+fn policy_options(options: &Map<String, Value>, mut policy: Policy) -> Result<Policy, JsValue> {
+    if get(options, "algorithms").is_some() {
         let mut algs = Vec::new();
         for n in opt_strings(options, "algorithms", false)? {
             let alg = Algorithm::from_name(&n).ok_or_else(|| {
@@ -274,16 +315,16 @@ fn policy_options(options: &JsValue, mut policy: Policy) -> Result<Policy, JsVal
     Ok(policy)
 }
 
-/// What the adapter itself needs besides the validator.
-pub(super) struct Adapter {
-    pub revocations: JsValue,
-}
-
-/// Reads the constructor's options into a validator builder.
-pub(super) fn read(options: &JsValue) -> Result<(ValidatorBuilder, Adapter), JsValue> {
-    if absent(options) || !options.is_object() {
+/// Reads the constructor's options (JSON text from the glue, see the
+/// module documentation) into a validator builder. The glue installs the
+/// `revocations` option itself, after construction.
+pub(super) fn read(text: &str) -> Result<ValidatorBuilder, JsValue> {
+    let value = crate::json::parse(text.as_bytes(), crate::json::MAX_DEPTH_LIMIT)
+        .map_err(|e| options_error(msg!("options are not valid JSON: ", e)))?;
+    let Value::Object(options) = value else {
         return Err(options_error("options must be an object"));
-    }
+    };
+    let options = &options;
     check_names(options, &[&KEY_OPTIONS, &POLICY_OPTIONS, &TOP_OPTIONS], "")?;
     let mut policy = policy_options(options, Policy::new())?;
     for iss in opt_strings(options, "issuer", true)? {
@@ -307,7 +348,7 @@ pub(super) fn read(options: &JsValue) -> Result<(ValidatorBuilder, Adapter), JsV
                 usize::try_from(n).unwrap_or(usize::MAX)
             }),
         );
-    if let Some(keys) = jwks(&take(options, "jwks"))? {
+    if let Some(keys) = jwks_option(options)? {
         builder = builder.keys(keys);
     }
     // `jwks: discover(url)`: the glue passes the URL as "discover" and the
@@ -332,26 +373,25 @@ pub(super) fn read(options: &JsValue) -> Result<(ValidatorBuilder, Adapter), JsV
         }
         None => {}
     }
-    let issuers = take(options, "issuers");
-    if !absent(&issuers) {
-        let list = issuers
-            .dyn_into::<Array>()
-            .map_err(|_| type_error("issuers", "an array of issuer objects"))?;
+    if let Some(issuers) = get(options, "issuers") {
+        let Value::Array(list) = issuers else {
+            return Err(type_error("issuers", "an array of issuer objects"));
+        };
         for (i, entry) in list.iter().enumerate() {
-            if absent(&entry) || !entry.is_object() || Array::is_array(&entry) {
+            let Value::Object(entry) = entry else {
                 return Err(type_error("issuers", "an array of issuer objects"));
-            }
+            };
             let place = msg!("issuers[", i, "].");
-            check_names(&entry, &[&KEY_OPTIONS, &POLICY_OPTIONS], &place)?;
-            let name = opt_string(&entry, "issuer")?.unwrap_or_default();
+            check_names(entry, &[&KEY_OPTIONS, &POLICY_OPTIONS], &place)?;
+            let name = opt_string(entry, "issuer")?.unwrap_or_default();
             let mut issuer = IssuerOptions::new(name)
-                .secrets(secrets(&entry)?)
-                .policy(policy_options(&entry, policy.clone())?);
-            if let Some(keys) = jwks(&take(&entry, "jwks"))? {
+                .secrets(secrets(entry)?)
+                .policy(policy_options(entry, policy.clone())?);
+            if let Some(keys) = jwks_option(entry)? {
                 issuer = issuer.keys(keys);
             }
-            let discover = opt_string(&entry, "discover")?;
-            if let Some(config) = remote_config(&entry, "remoteJwks")? {
+            let discover = opt_string(entry, "discover")?;
+            if let Some(config) = remote_config(entry, "remoteJwks")? {
                 issuer = match discover {
                     Some(url) => issuer.discover_from(url, config),
                     None => issuer.remote_jwks(config),
@@ -360,10 +400,5 @@ pub(super) fn read(options: &JsValue) -> Result<(ValidatorBuilder, Adapter), JsV
             builder = builder.issuer(issuer);
         }
     }
-    Ok((
-        builder,
-        Adapter {
-            revocations: take(options, "revocations"),
-        },
-    ))
+    Ok(builder)
 }
