@@ -212,13 +212,12 @@ export function createApi(wasm, host) {
       // Asked per validator: a page that initialises the same glue twice (two
       // entries of one build) has a new instance, with its own memory.
       this.#memory = wasm.wasmMemory();
-      this.#recordAt = this.#core.record();
-      // Failed fetches back off with jitter (Rust's rule); the seed differs per
-      // instance so that isolates that lost a source together do not retry in step.
-      this.#core.setJitterSeed(Math.floor(Math.random() * 0x1_0000_0000));
-      // Never more repeated tokens than the Rust cache holds (bounded here too,
-      // as the map holds parsed results).
-      this.#repeatLimit = Math.min(this.#core.cacheCapacity, 4096);
+      // Seeds the retry jitter of failed fetches (Rust's rule; the seed
+      // differs per instance so that isolates that lost a source together do
+      // not retry in step), and reads where the step record is and (slot 1)
+      // how many tokens the Rust cache holds: one call.
+      this.#recordAt = this.#core.setup(Math.floor(Math.random() * 0x1_0000_0000));
+      this.#repeatLimit = Math.min(this.#rec()[1], 4096);
       if (revocations !== undefined && revocations !== null) this.setRevocations(revocations);
     }
 
@@ -366,7 +365,7 @@ export function createApi(wasm, host) {
 
     // Imports candidate `n`'s key into the host's crypto (null: it cannot use it).
     async #import(id, alg, slot, n) {
-      const jwk = call(() => this.#core.keyJwk(id, n));
+      const jwk = JSON.parse(call(() => this.#core.keyJwk(id, n)));
       let key;
       try {
         key = await host.importKey(alg, jwk);

@@ -77,12 +77,10 @@ fn begin_exposes_the_signature_step_and_finish_completes_it() {
     assert_eq!(core.key_serials().len(), 1);
     // This build checks ES256 in Rust (for a key the host cannot use).
     assert!(core.check_key(id, 0).unwrap());
-    assert_eq!(
-        get(&core.key_jwk(id, 0).unwrap(), "crv")
-            .as_string()
-            .unwrap(),
-        "P-256"
-    );
+    let jwk = JSON::parse(&core.key_jwk(id, 0).unwrap()).unwrap();
+    assert_eq!(get(&jwk, "crv").as_string().unwrap(), "P-256");
+    assert_eq!(get(&jwk, "kty").as_string().unwrap(), "EC");
+    assert_eq!(get(&jwk, "d"), JsValue::UNDEFINED);
     // A failed host check is a signature failure, and ends the verification...
     let err = core.finish(id, None, at).unwrap_err();
     assert_eq!(code(&err), "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");

@@ -264,6 +264,17 @@ impl Core {
         self.record.as_ptr() as usize as u32
     }
 
+    /// Everything the glue sets up after construction, in one call (each
+    /// distinct call is code V8 compiles on a cold start): seeds the retry
+    /// jitter ([`Core::set_jitter_seed`]), writes the verified-token cache's
+    /// capacity into the record's slot 1, and returns the record's address.
+    pub fn setup(&mut self, jitter_seed: u32) -> u32 {
+        self.validator.set_jitter_seed(u64::from(jitter_seed));
+        let capacity = self.validator.cache_capacity() as f64;
+        self.put([0.0, capacity, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        self.record()
+    }
+
     /// Seeds the jitter of the retry delays after failed fetches (the glue
     /// passes a random number per instance; see `Validator::set_jitter_seed`).
     #[wasm_bindgen(js_name = setJitterSeed)]
@@ -564,21 +575,29 @@ impl Core {
     }
 
     /// The public JWK of candidate `n` of verification `id`, for importing
-    /// into the host's crypto.
+    /// into the host's crypto, as JSON text (the glue parses it).
     #[wasm_bindgen(js_name = keyJwk)]
-    pub fn key_jwk(&self, id: u32, n: usize) -> Result<JsValue, JsValue> {
+    pub fn key_jwk(&self, id: u32, n: usize) -> Result<String, JsValue> {
         let check = self.pending_check(id)?;
         let jwk = self
             .validator
             .candidate_key(check, n)
             .and_then(|k| k.public_jwk())
             .ok_or_else(|| options_error("no public JWK for that candidate"))?;
-        // Public JWK members are all strings.
-        let pairs: Vec<(&str, JsValue)> = jwk
-            .iter()
-            .filter_map(|(k, v)| v.as_str().map(|s| (k.as_str(), JsValue::from_str(s))))
-            .collect();
-        Ok(object(&pairs))
+        // Public JWK members are all strings (base64url, names, `kty`, `crv`,
+        // `kid`, `alg`), written escaped.
+        let mut out = String::from("{");
+        for (k, v) in jwk {
+            let Some(v) = v.as_str() else { continue };
+            if out.len() > 1 {
+                out.push(',');
+            }
+            crate::text::json_string(&mut out, k);
+            out.push(':');
+            crate::text::json_string(&mut out, v);
+        }
+        out.push('}');
+        Ok(out)
     }
 
     /// Checks candidate `n` of verification `id` in Rust, for a key the
