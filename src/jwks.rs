@@ -79,6 +79,7 @@ impl KeySet {
     ///
     /// # Errors
     /// `ERR_JWKS_INVALID` when `doc` has no `keys` array or too many keys.
+    #[cfg(feature = "wasm")]
     pub(crate) fn from_jwks_doc(doc: Map<String, Value>) -> Result<Self> {
         let mut set = Self::new();
         set.add_entries(jwks_entries(doc)?);
