@@ -383,16 +383,18 @@ impl TokenCache {
 
     /// Looks `token` up at `now` under `policy`.
     pub fn get(&mut self, token: &str, policy: &Policy, now: u64) -> Lookup<'_> {
-        self.get_with(token, now, |_| Some(policy))
+        self.get_with(token, now, |_| {
+            Some((policy, policy.revocations().version()))
+        })
     }
 
     /// Looks `token` up at `now` under the policy of the entry's owner
-    /// (`policy_of(owner)`; `None` drops the entry).
+    /// and revocation data version (`policy_of(owner)`; `None` drops the entry).
     pub(crate) fn get_with<'p>(
         &mut self,
         token: &str,
         now: u64,
-        policy_of: impl Fn(usize) -> Option<&'p Policy>,
+        policy_of: impl Fn(usize) -> Option<(&'p Policy, u64)>,
     ) -> Lookup<'_> {
         let Some(pos) = self.find(token) else {
             self.misses += 1;
@@ -403,7 +405,7 @@ impl TokenCache {
             None => return Lookup::Miss,
         };
         let policy = match policy_of(owner) {
-            Some(p) if p.revocations().version() == version => p,
+            Some((p, current)) if current == version => p,
             _ => {
                 self.remove_at(pos);
                 self.misses += 1;
@@ -434,7 +436,7 @@ impl TokenCache {
     /// `verified` back (the cache is disabled, or this entry alone is over the
     /// byte bound).
     pub fn insert(&mut self, token: &str, verified: Verified, policy: &Policy) -> Inserted<'_> {
-        self.insert_owned(token, verified, 0, policy)
+        self.insert_owned(token, verified, 0, policy.revocations().version())
     }
 
     /// [`TokenCache::insert`] for a result of trusted issuer `owner`.
@@ -443,7 +445,7 @@ impl TokenCache {
         token: &str,
         verified: Verified,
         owner: usize,
-        policy: &Policy,
+        revocation_version: u64,
     ) -> Inserted<'_> {
         if self.capacity == 0 {
             return Inserted::NotCached(verified);
@@ -484,7 +486,7 @@ impl TokenCache {
             verified,
             serial: tick,
             tick,
-            revocation_version: policy.revocations().version(),
+            revocation_version,
             bytes,
         });
         self.index.insert(hash, slot);

@@ -49,6 +49,10 @@ pub struct Policy {
     pub(crate) require_status: bool,
     /// Largest inflated status list accepted (bytes).
     pub(crate) max_status_list_bytes: usize,
+    /// Revocation data for the free functions ([`crate::verify`] and its
+    /// steps, [`crate::install_revocations`]). A [`crate::Validator`] keeps
+    /// its revocation data per trusted issuer, apart from its policies, and
+    /// never reads this.
     pub(crate) revocations: Revocations,
 }
 
@@ -235,7 +239,9 @@ impl Policy {
         &self.algorithms
     }
 
-    /// The revocation data checked after signature and claims.
+    /// The revocation data the free functions check after signature and
+    /// claims (a [`crate::Validator`] keeps its own: see
+    /// [`crate::Validator::install_revocations`]).
     pub fn revocations(&self) -> &Revocations {
         &self.revocations
     }

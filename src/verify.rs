@@ -21,7 +21,9 @@ use crate::jwk::Key;
 use crate::jwks::KeySet;
 use crate::jws::{self, normalize_typ, Mode, UntrustedToken};
 use crate::policy::Policy;
-use crate::revocation::{RevocationList, Subject, MAX_REVOCATION_LIST_BYTES, REVOCATION_LIST_TYP};
+use crate::revocation::{
+    RevocationList, Revocations, Subject, MAX_REVOCATION_LIST_BYTES, REVOCATION_LIST_TYP,
+};
 use crate::status_list::{StatusList, STATUS_LIST_TYP};
 use crate::text::Truncated;
 
@@ -238,11 +240,21 @@ pub fn finish(pending: Pending<'_>, verified_by: Option<usize>, now: u64) -> Res
     }
     let key = verified_key(&pending, verified_by)?;
     let policy = pending.policy;
-    complete(pending.token, None, pending.alg, key, policy, now)
+    complete(
+        pending.token,
+        None,
+        pending.alg,
+        key,
+        policy,
+        &policy.revocations,
+        now,
+    )
 }
 
 /// The steps after a successful signature check with `key`: claims, then
-/// revocation. `claims` is the claims set if it was already parsed (a
+/// revocation against `revocations` (a [`crate::Validator`] keeps them per
+/// trusted issuer, apart from its policy; the free functions use the
+/// policy's). `claims` is the claims set if it was already parsed (a
 /// validator that selects the issuer by `iss` parses it before key selection).
 pub(crate) fn complete(
     token: UntrustedToken,
@@ -250,6 +262,7 @@ pub(crate) fn complete(
     alg: Algorithm,
     key: &Key,
     policy: &Policy,
+    revocations: &Revocations,
     now: u64,
 ) -> Result<Verified> {
     let claims = match claims {
@@ -277,10 +290,10 @@ pub(crate) fn complete(
         iat: times.iat,
         kid: kid.as_deref().or(token.header.kid.as_deref()),
     };
-    policy.revocations.check(&subject)?;
+    revocations.check(&subject)?;
     match crate::status_list::status_ref(&claims)? {
         Some(_) if !policy.check_status => {}
-        Some(r) => policy.revocations.check_status(r, subject.iss, now)?,
+        Some(r) => revocations.check_status(r, subject.iss, now)?,
         None if policy.require_status => {
             return Err(Error::claim(
                 ErrorKind::ClaimValidationFailed,

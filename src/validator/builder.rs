@@ -355,6 +355,9 @@ pub(super) struct Trust {
     /// `Some` in the multi-issuer form.
     pub(super) issuer: Option<String>,
     pub(super) policy: Policy,
+    /// The revocation data (lists and status lists) of this issuer: kept
+    /// here, apart from the policy, so a policy is rules only.
+    pub(super) revocations: Revocations,
     /// Public keys plus the secrets (what key selection sees).
     pub(super) keys: KeySet,
     /// The configured secrets, added again whenever a fetched JWKS replaces the keys.
@@ -469,6 +472,7 @@ impl Trust {
         Ok(Self {
             issuer,
             policy,
+            revocations: Revocations::new(),
             keys: all,
             secrets,
             remote: remote.map(RemoteState::new),

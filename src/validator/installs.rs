@@ -8,14 +8,14 @@ impl Validator {
         match (source, doc) {
             (_, Installed::Status(trust, list)) => {
                 if let Some(t) = self.trusts.get_mut(trust) {
-                    t.policy.revocations.insert_status_list(list)?;
+                    t.revocations.insert_status_list(list)?;
                 }
                 self.generation = self.generation.wrapping_add(1);
             }
             (Source::Jwks(n), Installed::Keys(keys)) => self.install_keys(n, keys),
             (_, Installed::List((trust, list))) => {
                 if let Some(t) = self.trusts.get_mut(trust) {
-                    t.policy.revocations_mut().insert(list)?;
+                    t.revocations.insert(list)?;
                 }
                 self.generation = self.generation.wrapping_add(1);
             }
@@ -114,7 +114,7 @@ impl Validator {
                             continue;
                         }
                     }
-                    t.policy.revocations.insert_status_list(list)?;
+                    t.revocations.insert_status_list(list)?;
                     self.generation = self.generation.wrapping_add(1);
                     return Ok(());
                 }

@@ -48,7 +48,7 @@ use crate::jwks::KeySet;
 use crate::jws::UntrustedToken;
 use crate::policy::{Policy, MAX_KIDLESS_CANDIDATES};
 use crate::remote::{FetchOutcome, RemoteConfig, RemoteState};
-use crate::revocation::RevocationList;
+use crate::revocation::{RevocationList, Revocations};
 use crate::text::Truncated;
 use crate::verify::{self, Verified};
 

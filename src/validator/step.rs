@@ -192,10 +192,9 @@ impl Validator {
                 }
             }
             let trusts = &self.trusts;
-            let hit = match self
-                .cache
-                .get_with(token, now, |o| trusts.get(o).map(|t| &t.policy))
-            {
+            let hit = match self.cache.get_with(token, now, |o| {
+                trusts.get(o).map(|t| (&t.policy, t.revocations.version()))
+            }) {
                 Lookup::Hit(v, serial) => Some((serial, v.times)),
                 Lookup::Rejected(e) => return Err(e),
                 Lookup::Miss => None,
@@ -403,14 +402,23 @@ impl Validator {
         let Some(t) = self.trusts.get(check.trust) else {
             return Err(invalid_options("no trusted issuer"));
         };
-        let verified =
-            verify::complete(check.parsed, check.claims, check.alg, key, &t.policy, now)?;
+        let verified = verify::complete(
+            check.parsed,
+            check.claims,
+            check.alg,
+            key,
+            &t.policy,
+            &t.revocations,
+            now,
+        )?;
         let window = self.window(check.trust, verified.times);
         Ok(
-            match self
-                .cache
-                .insert_owned(&check.token, verified, check.trust, &t.policy)
-            {
+            match self.cache.insert_owned(
+                &check.token,
+                verified,
+                check.trust,
+                t.revocations.version(),
+            ) {
                 Inserted::Cached(v, serial) => Finished {
                     verified: Cow::Borrowed(v),
                     serial,
@@ -456,10 +464,9 @@ impl Validator {
     /// The cached result for `token` at `now` (after a hit reported by `begin`).
     pub fn cached(&mut self, token: &str, now: u64) -> Option<(&Verified, u64)> {
         let trusts = &self.trusts;
-        match self
-            .cache
-            .get_with(token, now, |o| trusts.get(o).map(|t| &t.policy))
-        {
+        match self.cache.get_with(token, now, |o| {
+            trusts.get(o).map(|t| (&t.policy, t.revocations.version()))
+        }) {
             Lookup::Hit(v, serial) => Some((v, serial)),
             _ => None,
         }
