@@ -184,7 +184,7 @@ impl Table {
 /// The cache. `capacity` 0 disables it.
 ///
 /// Entries live in `slots`; `index` is an open-addressing hash table of the
-/// occupied slots by a 64-bit hash of their token ([`Table`]): a lookup, an
+/// occupied slots by a 64-bit hash of their token (`Table`): a lookup, an
 /// insert and a removal cost O(1), and tokens (JWTs of one issuer share long
 /// prefixes) are compared only when hashes are equal. Only verified tokens
 /// are inserted, so no one but the issuer chooses what collides; a collision

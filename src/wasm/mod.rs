@@ -1,8 +1,8 @@
 //! The wasm-bindgen adapter behind the npm package. It holds no policy: it
-//! reads the options into the core's [`Validator`] (options.rs) and translates
-//! the validator's [`Step`]s into plain objects for the JS glue, which only
-//! performs what a step asks for: a fetch, a wait, or the host's signature
-//! check.
+//! reads the options into the core's [`Validator`] (options.rs) and writes
+//! the validator's [`Step`]s into a record in wasm memory ([`protocol`]) for
+//! the JS glue, which only performs what a step asks for: a fetch, a wait, or
+//! the host's signature check.
 //!
 //! Errors cross the boundary as plain objects, the core's one JSON shape
 //! ([`Error::to_json`]): `{code, message, claim?, reason?, revocationReason?,
@@ -52,11 +52,11 @@ fn object(pairs: &[(&str, JsValue)]) -> JsValue {
 }
 
 /// The step protocol between [`Core`] and the JS glue (js/api.js mirrors
-/// these numbers; [`PROTOCOL`] guards against a glue of another version).
+/// these numbers; [`protocol::PROTOCOL`] guards against a glue of another version).
 ///
 /// Every call that answers a step writes it into the core's *record*: a
 /// fixed array of `f64`s in wasm memory, which the glue reads through one
-/// `Float64Array` view (no JS objects are built per step). Slot [`TAG`] says
+/// `Float64Array` view (no JS objects are built per step). Slot [`protocol::TAG`] says
 /// which step it is; the other slots mean, per tag:
 ///
 /// | tag | slot 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 |
