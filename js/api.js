@@ -307,11 +307,10 @@ export function createApi(wasm, host) {
             // Copies: wasm memory may grow (and move) before the host reads them.
             const input = new Uint8Array(buffer, r[4], r[5]).slice();
             const signature = new Uint8Array(buffer, r[6], r[7]).slice();
-            const serials = count === 1 ? undefined : new Uint32Array(buffer, r[8], count).slice();
-            const first = new Uint32Array(buffer, r[8], 1)[0];
+            const serials = new Uint32Array(buffer, r[8], count).slice();
             let by;
             for (let n = 0; n < count; n++) {
-              const slot = algNumber * 0x1_0000_0000 + (n === 0 ? first : serials[n]);
+              const slot = algNumber * 0x1_0000_0000 + serials[n];
               let key = this.#keys.get(slot);
               if (key === undefined) key = await this.#import(id, alg, slot, n);
               // A key the host cannot use: Rust decides whether it checks it instead.

@@ -375,10 +375,11 @@ impl TokenCache {
         self.entry(pos).map(|e| &e.verified)
     }
 
-    /// The owner of `token`'s entry, if cached (no recency or statistics change).
-    pub(crate) fn owner_of(&self, token: &str) -> Option<usize> {
+    /// The owner of `token`'s entry and the algorithm that verified it, if
+    /// cached (no recency or statistics change).
+    pub(crate) fn owner_of(&self, token: &str) -> Option<(usize, crate::Algorithm)> {
         let pos = self.find(token)?;
-        self.entry(pos).map(|e| e.owner)
+        self.entry(pos).map(|e| (e.owner, e.verified.alg))
     }
 
     /// Looks `token` up at `now` under `policy`.

@@ -341,7 +341,7 @@ impl Validator {
             return;
         };
         let after = state.failures();
-        let name = source.name(self.multi);
+        let name = || source.name(self.multi);
         if before == 0 && after > 0 {
             let what = if state.is_usable(now) {
                 "the held copy is served meanwhile"
@@ -350,7 +350,7 @@ impl Validator {
             };
             self.notice = Some(msg!(
                 "jwt-edge: remote source ",
-                name.as_str(),
+                name().as_str(),
                 " could not be fetched (",
                 state.last_failure(),
                 "); retrying with backoff; ",
@@ -359,7 +359,7 @@ impl Validator {
         } else if before > 0 && after == 0 {
             self.notice = Some(msg!(
                 "jwt-edge: remote source ",
-                name.as_str(),
+                name().as_str(),
                 " fetched again after ",
                 u64::from(before),
                 " failed attempts"

@@ -164,13 +164,11 @@ impl Validator {
         // verified for an algorithm this build has no backend for is not an
         // answer: without it the pipeline refuses at the signature step, and
         // the answer must not depend on what was verified before.
-        let owner = self.cache.owner_of(token).filter(|_| {
-            !rust
-                || self
-                    .cache
-                    .peek(token)
-                    .is_some_and(|v| v.alg.has_rust_backend())
-        });
+        let owner = self
+            .cache
+            .owner_of(token)
+            .filter(|&(_, alg)| !rust || alg.has_rust_backend())
+            .map(|(owner, _)| owner);
         if owner.is_none() {
             self.cache.note_miss();
         }

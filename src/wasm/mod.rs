@@ -21,7 +21,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::remote::FetchOutcome;
 use crate::validator::{Finished, Mode, SignatureCheck, Source, Step};
-use crate::{Algorithm, Crypto, Error, ErrorKind, Validator};
+use crate::{Algorithm, Crypto, Error, ErrorKind, Validator, Verified};
 
 fn js_error(e: &Error) -> JsValue {
     js_sys::JSON::parse(&e.to_json()).unwrap_or_else(|_| JsValue::from_str(e.code()))
@@ -163,14 +163,17 @@ struct Summary {
 impl Summary {
     /// A `HIT` without text, else a `DONE` with it.
     fn of(done: &Finished<'_>) -> Self {
-        let v = &done.verified;
+        Self::new(&done.verified, done.serial, done.window, done.hit)
+    }
+
+    fn new(v: &Verified, serial: u64, window: Option<(u64, u64)>, hit: bool) -> Self {
         Summary {
-            tag: if done.hit { HIT } else { DONE },
-            serial: done.serial,
-            window: done.window,
+            tag: if hit { HIT } else { DONE },
+            serial,
+            window,
             header_len: v.header_json.chars().map(char::len_utf16).sum(),
             rust: v.alg.has_rust_backend(),
-            text: (!done.hit).then(|| msg!(v.header_json.as_str(), v.claims_json.as_str())),
+            text: (!hit).then(|| msg!(v.header_json.as_str(), v.claims_json.as_str())),
         }
     }
 }
@@ -266,20 +269,13 @@ impl Core {
 
     /// Everything the glue sets up after construction, in one call (each
     /// distinct call is code V8 compiles on a cold start): seeds the retry
-    /// jitter ([`Core::set_jitter_seed`]), writes the verified-token cache's
+    /// jitter (`Validator::set_jitter_seed`), writes the verified-token cache's
     /// capacity into the record's slot 1, and returns the record's address.
     pub fn setup(&mut self, jitter_seed: u32) -> u32 {
         self.validator.set_jitter_seed(u64::from(jitter_seed));
         let capacity = self.validator.cache_capacity() as f64;
         self.put([0.0, capacity, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
         self.record()
-    }
-
-    /// Seeds the jitter of the retry delays after failed fetches (the glue
-    /// passes a random number per instance; see `Validator::set_jitter_seed`).
-    #[wasm_bindgen(js_name = setJitterSeed)]
-    pub fn set_jitter_seed(&mut self, seed: u32) {
-        self.validator.set_jitter_seed(u64::from(seed));
     }
 
     /// Replaces the public keys (configured secrets are kept) of the
@@ -411,22 +407,8 @@ impl Core {
             return Ok(None);
         };
         // No window: the glue keeps the one it had for this token.
-        let summary = Summary {
-            tag: DONE,
-            serial,
-            window: None,
-            header_len: v.header_json.chars().map(char::len_utf16).sum(),
-            rust: v.alg.has_rust_backend(),
-            text: Some(msg!(v.header_json.as_str(), v.claims_json.as_str())),
-        };
+        let summary = Summary::new(v, serial, None, false);
         Ok(self.write(summary))
-    }
-
-    /// How many entries the verified-token cache holds at most (the JS glue
-    /// keeps no more repeated tokens than that).
-    #[wasm_bindgen(getter, js_name = cacheCapacity)]
-    pub fn cache_capacity(&self) -> u32 {
-        u32::try_from(self.validator.cache_capacity()).unwrap_or(u32::MAX)
     }
 
     /// `[hits, misses, entries]` of the verified-token cache.
@@ -699,9 +681,9 @@ pub fn rust_algorithms() -> Array {
         .collect()
 }
 
-#[wasm_bindgen]
 /// Every algorithm's name, in the order of the record's algorithm numbers
 /// (see [`protocol`]).
+#[wasm_bindgen]
 pub fn algorithms() -> Array {
     Algorithm::ALL
         .into_iter()

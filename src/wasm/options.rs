@@ -176,27 +176,18 @@ fn secrets(options: &Map<String, Value>) -> Result<KeySet, JsValue> {
     let mut keys = KeySet::new();
     let bytes = match get(options, "secret") {
         None => return Ok(keys),
-        Some(Value::String(s)) => s.clone().into_bytes(),
+        Some(Value::String(s)) => Some(s.clone().into_bytes()),
+        // The glue's mark of a Uint8Array: `{"\u0000bytes": [n, …]}` alone.
         Some(Value::Object(m)) if m.len() == 1 => match m.get(BYTES) {
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
-                .collect::<Option<Vec<u8>>>()
-                .ok_or_else(|| {
-                    options_error("option \"secret\" must be a Uint8Array or a string")
-                })?,
-            _ => {
-                return Err(options_error(
-                    "option \"secret\" must be a Uint8Array or a string",
-                ))
-            }
+                .collect::<Option<Vec<u8>>>(),
+            _ => None,
         },
-        Some(_) => {
-            return Err(options_error(
-                "option \"secret\" must be a Uint8Array or a string",
-            ))
-        }
-    };
+        Some(_) => None,
+    }
+    .ok_or_else(|| options_error("option \"secret\" must be a Uint8Array or a string"))?;
     keys.add_hmac_secret(&bytes, None, None)
         .map_err(|e| js_error(&e))?;
     Ok(keys)
