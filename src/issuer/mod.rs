@@ -22,7 +22,6 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 pub mod anomaly;
-pub mod backend;
 pub mod duration;
 mod error;
 pub mod grant;
@@ -30,22 +29,20 @@ pub mod health;
 pub mod hsm;
 pub mod keys;
 pub mod lifecycle;
-#[cfg(feature = "postgres")]
-pub mod migrate;
-#[cfg(feature = "postgres")]
-pub mod postgres;
 pub mod provisioning;
-pub mod schema;
 pub mod service;
 pub mod settings;
-pub mod sqlite;
 pub mod store;
 
-pub use backend::{AnyStore, StoreUrl};
+/// `jwt-edge migrate`'s copy (moved to [`store::migrate`]; this path stays
+/// for the binary until its commands move).
+#[cfg(feature = "postgres")]
+pub use store::migrate;
+
+pub use store::{AnyStore, StoreUrl};
 pub use error::{ClientFailure, Error, ErrorKind, Refusal, Result};
 #[cfg(feature = "postgres")]
-pub use postgres::PgStore;
+pub use store::PgStore;
 pub use service::{ClientRevocation, IssueRequest, Issued, Issuer, Secrets};
 pub use settings::Settings;
-pub use sqlite::SqliteStore;
-pub use store::{Store, Tx};
+pub use store::{SqliteStore, Store, Tx};

@@ -224,7 +224,7 @@ fn refusal_row(now: u64, action: &str, id: Option<&str>, why: &str) -> AuditReco
 }
 
 /// The active signing key.
-fn active_key(tx: &mut dyn Tx) -> Result<KeyRecord> {
+fn active_key(tx: &mut Tx<'_>) -> Result<KeyRecord> {
     tx.keys()?
         .into_iter()
         .find(|k| k.state == KeyState::Active)
@@ -234,7 +234,7 @@ fn active_key(tx: &mut dyn Tx) -> Result<KeyRecord> {
 }
 
 /// `payload` as a compact JWS of type `typ`, signed by the active key.
-fn sign_with_active(ctx: &mut Ctx, tx: &mut dyn Tx, typ: &str, payload: &Value) -> Result<String> {
+fn sign_with_active(ctx: &mut Ctx, tx: &mut Tx<'_>, typ: &str, payload: &Value) -> Result<String> {
     let active = active_key(tx)?;
     let s = load_settings(tx)?;
     let mut signer = ctx.signer(&active, &s)?;
@@ -243,7 +243,7 @@ fn sign_with_active(ctx: &mut Ctx, tx: &mut dyn Tx, typ: &str, payload: &Value) 
 
 /// Revokes one issued token: its `jti` on the revocation document (until
 /// it expires), its status-list bit set, the epoch bumped. Returns the epoch.
-fn revoke_record(tx: &mut dyn Tx, t: &TokenRecord, now: u64) -> Result<u64> {
+fn revoke_record(tx: &mut Tx<'_>, t: &TokenRecord, now: u64) -> Result<u64> {
     tx.insert_revocation(&RevocationEntry {
         kind: RevocationKind::Jti,
         value: t.jti.clone(),
@@ -257,7 +257,7 @@ fn revoke_record(tx: &mut dyn Tx, t: &TokenRecord, now: u64) -> Result<u64> {
     bump_epoch(tx, now)
 }
 
-fn load_settings(tx: &mut dyn Tx) -> Result<Settings> {
+fn load_settings(tx: &mut Tx<'_>) -> Result<Settings> {
     let rows = tx.settings()?;
     if rows.is_empty() {
         return Err(Error::new(
@@ -268,7 +268,7 @@ fn load_settings(tx: &mut dyn Tx) -> Result<Settings> {
     Settings::from_rows(&rows)
 }
 
-fn epoch(tx: &mut dyn Tx) -> Result<u64> {
+fn epoch(tx: &mut Tx<'_>) -> Result<u64> {
     Ok(tx
         .settings()?
         .get(EPOCH_SETTING)
@@ -283,7 +283,7 @@ fn epoch(tx: &mut dyn Tx) -> Result<u64> {
 /// millisecond, so the restored store's next epoch is higher than all of
 /// them unless more than a thousand changes a second ran the counter ahead
 /// of the clock. Edges that hold a newer epoch keep accepting its lists.
-fn bump_epoch(tx: &mut dyn Tx, now: u64) -> Result<u64> {
+fn bump_epoch(tx: &mut Tx<'_>, now: u64) -> Result<u64> {
     let next = epoch(tx)?.saturating_add(1).max(now.saturating_mul(1000));
     tx.put_setting(EPOCH_SETTING, &next.to_string())?;
     Ok(next)
@@ -473,7 +473,7 @@ impl Ctx {
     }
 
     /// Applies the rotation plan at `now`; returns the steps taken as JSON.
-    fn rotate(&mut self, tx: &mut dyn Tx, s: &Settings, now: u64) -> Result<Vec<Value>> {
+    fn rotate(&mut self, tx: &mut Tx<'_>, s: &Settings, now: u64) -> Result<Vec<Value>> {
         let mut keys = tx.keys()?;
         let steps = lifecycle::plan(&keys, s, now);
         let mut done = Vec::new();
@@ -559,7 +559,7 @@ impl Ctx {
 }
 
 fn update(
-    tx: &mut dyn Tx,
+    tx: &mut Tx<'_>,
     keys: &mut [KeyRecord],
     kid: &str,
     f: impl FnOnce(&mut KeyRecord),
@@ -575,7 +575,7 @@ fn update(
 /// Every request of a batch, in one transaction (each its own answer).
 fn issue_all(
     ctx: &mut Ctx,
-    tx: &mut dyn Tx,
+    tx: &mut Tx<'_>,
     reqs: &[IssueRequest],
     now: u64,
 ) -> Result<Vec<Result<Issued>>> {
@@ -618,7 +618,7 @@ impl<S: Store> Issuer<S> {
         &mut self.store
     }
 
-    fn run<T>(&mut self, f: impl FnOnce(&mut Ctx, &mut dyn Tx) -> Result<T>) -> Result<T> {
+    fn run<T>(&mut self, f: impl FnOnce(&mut Ctx, &mut Tx<'_>) -> Result<T>) -> Result<T> {
         let ctx = &mut self.ctx;
         self.store.transaction(|tx| f(ctx, tx))
     }
@@ -1034,7 +1034,7 @@ impl<S: Store> Issuer<S> {
     ) -> Result<(ProvisioningRecord, Zeroizing<String>)> {
         self.run(|_, tx| {
             load_settings(tx)?;
-            let refused = |tx: &mut dyn Tx, id: Option<&str>, class: Refusal, why: String| {
+            let refused = |tx: &mut Tx<'_>, id: Option<&str>, class: Refusal, why: String| {
                 tx.insert_audit(&refusal_row(now, "provision.rotate", id, &why))?;
                 Ok(Err(Error::refused_for(class, why)))
             };
@@ -1433,12 +1433,12 @@ impl<S: Store> Issuer<S> {
 /// refusal, `Err` for a failure that must abort the transaction.
 fn issue_in(
     ctx: &mut Ctx,
-    tx: &mut dyn Tx,
+    tx: &mut Tx<'_>,
     s: &Settings,
     req: &IssueRequest,
     now: u64,
 ) -> Result<Result<Issued>> {
-    let refuse = |tx: &mut dyn Tx,
+    let refuse = |tx: &mut Tx<'_>,
                   pk: Option<&ProvisioningRecord>,
                   id: Option<&str>,
                   class: Refusal,
@@ -1568,7 +1568,7 @@ impl SecretUsed {
 /// its overlap ends, and is refused as `rotated_secret` afterwards.
 /// `Ok(Err(_))` is a refusal to be audited by the caller.
 fn authenticate(
-    tx: &mut dyn Tx,
+    tx: &mut Tx<'_>,
     provisioning_key: &str,
     now: u64,
 ) -> Result<Result<(ProvisioningRecord, SecretUsed), AuthFailed>> {
@@ -1680,7 +1680,7 @@ impl<S: Store> Issuer<S> {
                 Some(j) => tx.token(j)?,
                 None => None,
             };
-            let unchanged = |tx: &mut dyn Tx, why: &str| -> Result<Result<ClientRevocation>> {
+            let unchanged = |tx: &mut Tx<'_>, why: &str| -> Result<Result<ClientRevocation>> {
                 let mut a = row(now, "token.revoke", &actor);
                 a.outcome = "unchanged".into();
                 a.provisioning_key_id = Some(pk.id.clone());
@@ -1732,7 +1732,7 @@ impl<S: Store> Issuer<S> {
         let action = format!("{permission}.authorize");
         self.run(|_, tx| {
             load_settings(tx)?;
-            let refused = |tx: &mut dyn Tx, id: Option<String>, class: Refusal, why: String| {
+            let refused = |tx: &mut Tx<'_>, id: Option<String>, class: Refusal, why: String| {
                 tx.insert_audit(&refusal_row(now, &action, id.as_deref(), &why))?;
                 // Committed with its audit row, then refused.
                 Ok(Err(Error::refused_for(class, why)))
@@ -1766,7 +1766,7 @@ pub const MAX_SELF_OVERLAP: u64 = 7 * 86_400;
 /// The settings row holding the highest acknowledged audit row id.
 const AUDIT_EXPORTED_THROUGH: &str = "audit_exported_through";
 
-fn exported_through(tx: &mut dyn Tx) -> Result<u64> {
+fn exported_through(tx: &mut Tx<'_>) -> Result<u64> {
     Ok(tx
         .settings()?
         .get(AUDIT_EXPORTED_THROUGH)
@@ -1776,7 +1776,7 @@ fn exported_through(tx: &mut dyn Tx) -> Result<u64> {
 
 /// Acknowledges audit rows up to `through` (never beyond the newest row,
 /// never backwards).
-fn acknowledge_audit(tx: &mut dyn Tx, through: u64) -> Result<()> {
+fn acknowledge_audit(tx: &mut Tx<'_>, through: u64) -> Result<()> {
     let stored = exported_through(tx)?;
     if through <= stored {
         return Ok(());
@@ -1790,7 +1790,7 @@ fn acknowledge_audit(tx: &mut dyn Tx, through: u64) -> Result<()> {
 
 /// Rotates `pk`'s secret (see [`Issuer::rotate_provisioning_key`]).
 fn rotate_secret(
-    tx: &mut dyn Tx,
+    tx: &mut Tx<'_>,
     mut pk: ProvisioningRecord,
     overlap: u64,
     ttl: Option<u64>,
@@ -1831,7 +1831,7 @@ fn rotate_secret(
 
 /// Drops revocation entries past their `expires_at` (bumping the epoch and
 /// auditing it when any left).
-fn prune_expired_revocations(tx: &mut dyn Tx, now: u64) -> Result<u64> {
+fn prune_expired_revocations(tx: &mut Tx<'_>, now: u64) -> Result<u64> {
     let pruned = tx.prune_revocations(now)?;
     if pruned > 0 {
         let epoch = bump_epoch(tx, now)?;
@@ -1842,7 +1842,7 @@ fn prune_expired_revocations(tx: &mut dyn Tx, now: u64) -> Result<u64> {
     Ok(pruned)
 }
 
-fn revocation_list(tx: &mut dyn Tx, s: &Settings, now: u64) -> Result<Value> {
+fn revocation_list(tx: &mut Tx<'_>, s: &Settings, now: u64) -> Result<Value> {
     prune_expired_revocations(tx, now)?;
     let epoch = epoch(tx)?;
     let mut jti = Vec::new();

@@ -11,7 +11,7 @@
 use std::format;
 use std::vec::Vec;
 
-use super::{Error, Result};
+use super::super::{Error, Result};
 
 /// One schema version step.
 #[derive(Debug, Clone, Copy)]

@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 #[cfg(feature = "postgres")]
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
-use super::store::{Store, Tx};
-use super::Result;
+use super::super::Result;
+use super::{Store, Tx};
 
 /// Where the issuer's state is: `postgres://…` / `postgresql://…` is a
 /// PostgreSQL database; `sqlite:PATH` or any other value a SQLite file.
@@ -110,7 +110,7 @@ impl AnyStore {
             #[cfg(not(feature = "postgres"))]
             StoreUrl::Postgres(u) => {
                 let _ = create;
-                return Err(super::Error::usage(
+                return Err(super::super::Error::usage(
                     format!(
                         "{}: this jwt-edge was built without PostgreSQL support (cargo feature `postgres`)",
                         redact(u)
@@ -122,7 +122,7 @@ impl AnyStore {
 }
 
 impl Store for AnyStore {
-    fn transaction<T>(&mut self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+    fn transaction<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         match self {
             Self::Sqlite(s) => s.transaction(f),
             #[cfg(feature = "postgres")]

@@ -17,7 +17,7 @@ use rusqlite::types::Value;
 use super::postgres::{storage_error, PgStore, LOCK_NS, LOCK_WRITER};
 use super::schema::TABLES;
 use super::sqlite::SqliteStore;
-use super::{Error, ErrorKind, Result};
+use super::super::{Error, ErrorKind, Result};
 
 /// One table's copy.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
