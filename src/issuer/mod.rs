@@ -21,15 +21,10 @@
 
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
-pub mod anomaly;
+pub mod custody;
 pub mod duration;
 mod error;
-pub mod grant;
-pub mod health;
-pub mod hsm;
-pub mod keys;
-pub mod lifecycle;
-pub mod provisioning;
+pub mod rules;
 pub mod service;
 pub mod settings;
 pub mod store;
@@ -39,10 +34,12 @@ pub mod store;
 #[cfg(feature = "postgres")]
 pub use store::migrate;
 
-pub use store::{AnyStore, StoreUrl};
+pub use custody::{hsm, local as keys};
 pub use error::{ClientFailure, Error, ErrorKind, Refusal, Result};
-#[cfg(feature = "postgres")]
-pub use store::PgStore;
+pub use rules::{anomaly, grant, health, lifecycle, provisioning};
 pub use service::{ClientRevocation, IssueRequest, Issued, Issuer, Secrets};
 pub use settings::Settings;
+#[cfg(feature = "postgres")]
+pub use store::PgStore;
+pub use store::{AnyStore, StoreUrl};
 pub use store::{SqliteStore, Store, Tx};

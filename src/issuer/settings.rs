@@ -6,8 +6,8 @@ use std::string::{String, ToString};
 
 use crate::Algorithm;
 
+use super::custody::local as keys;
 use super::duration;
-use super::keys;
 use super::{Error, Result};
 
 /// Default lifetime of an issued token (15 minutes).

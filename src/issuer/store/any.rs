@@ -8,10 +8,10 @@ use std::vec::Vec;
 
 use zeroize::Zeroizing;
 
+use super::super::Result;
 #[cfg(feature = "postgres")]
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
-use super::super::Result;
 use super::{Store, Tx};
 
 /// Where the issuer's state is: `postgres://…` / `postgresql://…` is a

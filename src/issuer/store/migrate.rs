@@ -14,10 +14,10 @@ use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
 use rusqlite::types::Value;
 
+use super::super::{Error, ErrorKind, Result};
 use super::postgres::{storage_error, PgStore, LOCK_NS, LOCK_WRITER};
 use super::schema::TABLES;
 use super::sqlite::SqliteStore;
-use super::super::{Error, ErrorKind, Result};
 
 /// One table's copy.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

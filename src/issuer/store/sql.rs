@@ -19,12 +19,12 @@ use zeroize::Zeroizing;
 use crate::Algorithm;
 
 use super::super::lifecycle::KeyState;
+use super::super::{Error, Result};
 use super::records::{
     AuditRecord, KeyRecord, PreviousSecret, ProvisioningRecord, RevocationEntry, RevocationKind,
     StatusListRecord, StatusSlot, TokenRecord,
 };
 use super::schema;
-use super::super::{Error, Result};
 
 /// One column value, bound to a statement or read from a row.
 #[derive(Clone, PartialEq, Eq)]
@@ -514,9 +514,11 @@ pub(crate) fn provisioning_key_update_params(k: &ProvisioningRecord) -> Result<V
 // ---- tokens ----
 
 pub(crate) static INSERT_TOKENS: Many = Many {
-    one: "INSERT INTO tokens (jti, sub, provisioning_key_id, kid, iat, exp, status_list, status_idx)
+    one:
+        "INSERT INTO tokens (jti, sub, provisioning_key_id, kid, iat, exp, status_list, status_idx)
           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    unnest: "INSERT INTO tokens (jti, sub, provisioning_key_id, kid, iat, exp, status_list, status_idx)
+    unnest:
+        "INSERT INTO tokens (jti, sub, provisioning_key_id, kid, iat, exp, status_list, status_idx)
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[],
                                   $6::int8[], $7::int8[], $8::int8[])",
     kinds: &[
@@ -613,10 +615,12 @@ pub(crate) fn revocation_params(e: &RevocationEntry) -> Result<Vec<Cell>> {
 // ---- audit ----
 
 pub(crate) static INSERT_AUDIT: Many = Many {
-    one: "INSERT INTO audit (at, action, actor, kid, jti, sub, provisioning_key_id, outcome, detail)
+    one:
+        "INSERT INTO audit (at, action, actor, kid, jti, sub, provisioning_key_id, outcome, detail)
           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     // Ids in the order the rows were written (WITH ORDINALITY).
-    unnest: "INSERT INTO audit (at, action, actor, kid, jti, sub, provisioning_key_id, outcome, detail)
+    unnest:
+        "INSERT INTO audit (at, action, actor, kid, jti, sub, provisioning_key_id, outcome, detail)
              SELECT at, action, actor, kid, jti, sub, pk, outcome, detail
              FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                          $7::text[], $8::text[], $9::text[]) WITH ORDINALITY
@@ -647,9 +651,8 @@ pub(crate) const PRUNE_AUDIT: Sql = Sql::both(
         SELECT id FROM audit WHERE id <= ?2 AND at < ?1 ORDER BY id LIMIT ?3)",
 );
 pub(crate) const MAX_AUDIT_ID: Sql = Sql::both("SELECT coalesce(max(id), 0) FROM audit");
-pub(crate) const AUDIT_COUNTS: Sql = Sql::both(
-    "SELECT action, count(*) FROM audit WHERE at >= ?1 GROUP BY action ORDER BY action",
-);
+pub(crate) const AUDIT_COUNTS: Sql =
+    Sql::both("SELECT action, count(*) FROM audit WHERE at >= ?1 GROUP BY action ORDER BY action");
 
 /// [`INSERT_AUDIT`]'s parameters.
 pub(crate) fn audit_params(a: &AuditRecord) -> Result<Vec<Cell>> {
@@ -710,9 +713,8 @@ pub(crate) const BUMP_STATUS_LIST: Sql =
     Sql::both("UPDATE status_lists SET version = version + 1 WHERE list = ?1");
 pub(crate) const STATUS_LISTS: Sql =
     Sql::both("SELECT list, capacity, next_idx, version FROM status_lists ORDER BY list");
-pub(crate) const STATUSES: Sql = Sql::both(
-    "SELECT status_idx, status FROM tokens WHERE status_list = ?1 AND status != 0",
-);
+pub(crate) const STATUSES: Sql =
+    Sql::both("SELECT status_idx, status FROM tokens WHERE status_list = ?1 AND status != 0");
 
 /// The newest list's (list, capacity, next index, created at), if any.
 pub(crate) fn newest_list_from(r: &[Vec<Cell>]) -> Result<Option<[u64; 4]>> {

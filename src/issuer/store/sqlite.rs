@@ -69,7 +69,9 @@ impl SqliteStore {
     pub fn schema_version(&self) -> Result<u64> {
         Ok(self
             .conn
-            .query_row("SELECT version FROM schema_version", [], |r| r.get::<_, u64>(0))?)
+            .query_row("SELECT version FROM schema_version", [], |r| {
+                r.get::<_, u64>(0)
+            })?)
     }
 
     /// The file's path is all a reader needs; this is the connection (for

@@ -27,7 +27,6 @@
 //! The connection string's password is never printed: errors and logs show
 //! redacted URLs only ([`redact`]).
 
-
 mod session;
 mod tls;
 mod url;

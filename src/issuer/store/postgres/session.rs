@@ -85,7 +85,11 @@ impl Session {
         Ok(st)
     }
 
-    pub(super) fn query(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+    pub(super) fn query(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>> {
         let st = self.prepared(sql)?;
         let out = self.client()?.query(&st, params);
         out.map_err(|e| self.fail(&e))
@@ -101,7 +105,11 @@ impl Session {
         out.map_err(|e| self.fail(&e))
     }
 
-    pub(super) fn execute(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+    pub(super) fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64> {
         let st = self.prepared(sql)?;
         let out = self.client()?.execute(&st, params);
         out.map_err(|e| self.fail(&e))
@@ -293,7 +301,6 @@ impl Drop for Worker {
     }
 }
 
-
 /// A bound [`Cell`]: its value in the column's own type (checked by the
 /// driver against the statement's parameter type); `NULL` for any type.
 impl ToSql for Cell {
@@ -323,9 +330,8 @@ fn cells(r: &Row) -> Result<Vec<Cell>> {
         .iter()
         .enumerate()
         .map(|(i, col)| {
-            let bad = |e: postgres::Error| {
-                Error::storage(format!("unexpected value in column {i}: {e}"))
-            };
+            let bad =
+                |e: postgres::Error| Error::storage(format!("unexpected value in column {i}: {e}"));
             Ok(match *col.type_() {
                 Type::INT8 => r.try_get::<_, Option<i64>>(i).map_err(bad)?.map(Cell::Int),
                 Type::INT4 => r
@@ -344,7 +350,10 @@ fn cells(r: &Row) -> Result<Vec<Cell>> {
                     .try_get::<_, Option<Vec<u8>>>(i)
                     .map_err(bad)?
                     .map(|b| Cell::Blob(zeroize::Zeroizing::new(b))),
-                _ => r.try_get::<_, Option<String>>(i).map_err(bad)?.map(Cell::Text),
+                _ => r
+                    .try_get::<_, Option<String>>(i)
+                    .map_err(bad)?
+                    .map(Cell::Text),
             }
             .unwrap_or(Cell::Null))
         })

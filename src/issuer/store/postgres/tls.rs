@@ -93,4 +93,3 @@ pub(super) fn tls_connector(
     };
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
-

@@ -150,7 +150,6 @@ impl Target {
     }
 }
 
-
 /// A driver error in words (never the connection string).
 pub(crate) fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
@@ -170,4 +169,3 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
         }
     }
 }
-

@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 
 use crate::Algorithm;
 
-use super::super::{Error, Result};
 use super::Pkcs11Config;
+use crate::issuer::{Error, Result};
 
 /// An open PKCS#11 token; in this build (no `pkcs11` feature) there is none.
 #[derive(Debug)]

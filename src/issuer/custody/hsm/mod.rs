@@ -10,7 +10,7 @@ use std::format;
 use std::string::String;
 use std::vec::Vec;
 
-use super::{Error, Result};
+use crate::issuer::{Error, Result};
 
 #[cfg(not(feature = "pkcs11"))]
 mod absent;

@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::keys::random_b64;
-use super::{Error, Result};
+use crate::issuer::custody::local::random_b64;
+use crate::issuer::{Error, Result};
 
 /// The prefix that makes provisioning keys recognisable (e.g. to secret scanners).
 pub const PREFIX: &str = "jep_";

@@ -7,10 +7,10 @@ use std::vec::Vec;
 
 use serde_json::{json, Value};
 
-use super::duration;
-use super::lifecycle::KeyState;
-use super::settings::Settings;
-use super::store::{KeyRecord, ProvisioningRecord};
+use crate::issuer::duration;
+use crate::issuer::lifecycle::KeyState;
+use crate::issuer::settings::Settings;
+use crate::issuer::store::{KeyRecord, ProvisioningRecord};
 
 /// The findings and the rows per table.
 pub type Report = (Vec<Finding>, Vec<(&'static str, u64)>);

@@ -7,12 +7,12 @@ use std::format;
 use std::string::String;
 use std::vec::Vec;
 
-use super::duration;
-use super::provisioning;
-use super::service::{IssueRequest, RESERVED_CLAIMS};
-use super::settings::Settings;
-use super::store::ProvisioningRecord;
-use super::Refusal;
+use crate::issuer::duration;
+use crate::issuer::provisioning;
+use crate::issuer::service::{IssueRequest, RESERVED_CLAIMS};
+use crate::issuer::settings::Settings;
+use crate::issuer::store::ProvisioningRecord;
+use crate::issuer::Refusal;
 
 /// What a token may carry.
 #[derive(Debug, Clone, PartialEq, Eq)]

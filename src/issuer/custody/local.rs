@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::{b64url_encode, Algorithm};
 
-use super::{Error, ErrorKind, Result};
+use crate::issuer::{Error, ErrorKind, Result};
 
 /// The algorithms the issuer can sign with, in the order `--alg` lists them.
 pub const SUPPORTED: [Algorithm; 4] = [

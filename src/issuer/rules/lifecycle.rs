@@ -14,8 +14,8 @@
 
 use std::vec::Vec;
 
-use super::settings::Settings;
-use super::store::KeyRecord;
+use crate::issuer::settings::Settings;
+use crate::issuer::store::KeyRecord;
 
 /// A signing key's lifecycle state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

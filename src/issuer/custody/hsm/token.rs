@@ -31,8 +31,8 @@ use zeroize::Zeroizing;
 
 use crate::{b64url_encode, Algorithm};
 
-use super::super::{Error, ErrorKind, Result};
 use super::Pkcs11Config;
+use crate::issuer::{Error, ErrorKind, Result};
 
 /// The DER of the P-256 curve OID (1.2.840.10045.3.1.7), `CKA_EC_PARAMS`.
 const P256_OID: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];

@@ -1,0 +1,410 @@
+//! Clients: provisioning keys (create, list, revoke, rotate, rotate their
+//! own secret), client authentication and permissions.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// The longest overlap a client may ask for when it rotates its own secret.
+pub const MAX_SELF_OVERLAP: u64 = 7 * 86_400;
+
+/// The JSON view of a provisioning key (no secret, no hash).
+pub fn provisioning_json(k: &ProvisioningRecord) -> Value {
+    json!({
+        "id": k.id,
+        "name": k.name,
+        "sub": k.sub,
+        "scope": k.scopes.join(" "),
+        "audiences": k.audiences,
+        "created_at": k.created_at,
+        "expires_at": k.expires_at,
+        "max_token_ttl": k.max_token_ttl,
+        "revoked_at": k.revoked_at,
+        "use_count": k.use_count,
+        "last_used_at": k.last_used_at,
+        "permissions": k.permissions,
+        "secret_set_at": k.secret_set_at,
+        "previous_secret_until": k.previous.map(|p| p.until),
+    })
+}
+
+/// A failed client authentication: what is known of the client, and why
+/// (for the audit row only; the client learns just "authentication failed").
+pub(super) struct AuthFailed {
+    pub(super) id: Option<String>,
+    pub(super) record: Option<ProvisioningRecord>,
+    pub(super) failure: ClientFailure,
+    pub(super) why: String,
+}
+
+/// Which of a provisioning key's secrets authenticated a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecretUsed {
+    /// The current secret.
+    Current,
+    /// The previous secret, within its rotation overlap.
+    Previous,
+}
+
+impl SecretUsed {
+    /// `current` or `previous` (metrics label `key`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Current => "current",
+            Self::Previous => "previous",
+        }
+    }
+}
+
+/// Authenticates a presented provisioning key: the one check shared by
+/// issuance, revocation, introspection and self-rotation. The current secret
+/// works until the key expires; a previous secret (after a rotation) until
+/// its overlap ends, and is refused as `rotated_secret` afterwards.
+/// `Ok(Err(_))` is a refusal to be audited by the caller.
+pub(super) fn authenticate(
+    tx: &mut Tx<'_>,
+    provisioning_key: &str,
+    now: u64,
+) -> Result<Result<(ProvisioningRecord, SecretUsed), AuthFailed>> {
+    let presented = match Presented::parse(provisioning_key) {
+        Ok(p) => p,
+        Err(e) => {
+            return Ok(Err(AuthFailed {
+                id: None,
+                record: None,
+                failure: ClientFailure::Malformed,
+                why: e.message().into(),
+            }))
+        }
+    };
+    let id = presented.id.clone();
+    let failed = |record: Option<ProvisioningRecord>, failure: ClientFailure, why: String| {
+        Ok(Err(AuthFailed {
+            id: Some(id.clone()),
+            record,
+            failure,
+            why,
+        }))
+    };
+    let Some(pk) = tx.provisioning_key(&id)? else {
+        return failed(
+            None,
+            ClientFailure::Unknown,
+            "unknown provisioning key".into(),
+        );
+    };
+    let used = if presented.matches(&pk.secret_sha256) {
+        SecretUsed::Current
+    } else if let Some(prev) = pk.previous.filter(|p| presented.matches(&p.secret_sha256)) {
+        if now >= prev.until {
+            let why = format!(
+                "a replaced secret: the provisioning key was rotated at {}, and the old secret's overlap ended at {}",
+                pk.secret_set_at.unwrap_or(pk.created_at),
+                prev.until
+            );
+            return failed(Some(pk), ClientFailure::RotatedSecret, why);
+        }
+        SecretUsed::Previous
+    } else {
+        return failed(
+            Some(pk),
+            ClientFailure::WrongSecret,
+            "wrong provisioning key secret".into(),
+        );
+    };
+    if let Some(at) = pk.revoked_at {
+        return failed(
+            Some(pk),
+            ClientFailure::Revoked,
+            format!("provisioning key was revoked at {at}"),
+        );
+    }
+    if now >= pk.expires_at {
+        let why = format!("provisioning key expired at {}", pk.expires_at);
+        return failed(Some(pk), ClientFailure::Expired, why);
+    }
+    Ok(Ok((pk, used)))
+}
+
+/// Rotates `pk`'s secret (see [`Issuer::rotate_provisioning_key`]).
+pub(super) fn rotate_secret(
+    tx: &mut Tx<'_>,
+    mut pk: ProvisioningRecord,
+    overlap: u64,
+    ttl: Option<u64>,
+    actor: &str,
+    now: u64,
+) -> Result<(ProvisioningRecord, Zeroizing<String>)> {
+    let lifetime = pk
+        .expires_at
+        .saturating_sub(pk.secret_set_at.unwrap_or(pk.created_at));
+    let ttl = ttl.unwrap_or(lifetime);
+    if ttl == 0 {
+        return Err(Error::usage("--ttl must be positive"));
+    }
+    let until = now.saturating_add(overlap).min(pk.expires_at);
+    let new = provisioning::successor(&pk.id);
+    pk.previous = (until > now).then_some(PreviousSecret {
+        secret_sha256: pk.secret_sha256,
+        until,
+    });
+    pk.secret_sha256 = new.secret_sha256;
+    pk.secret_set_at = Some(now);
+    pk.expires_at = now.saturating_add(ttl);
+    tx.update_provisioning_key(&pk)?;
+    let mut a = row(now, "provision.rotate", actor);
+    a.provisioning_key_id = Some(pk.id.clone());
+    a.sub = Some(pk.sub.clone());
+    a.detail = Some(format!(
+        "new secret expires_at={}; previous secret {}",
+        pk.expires_at,
+        pk.previous.map_or_else(
+            || "refused from now on".into(),
+            |p| format!("accepted until {}", p.until)
+        )
+    ));
+    tx.insert_audit(&a)?;
+    Ok((pk, new.full))
+}
+
+impl<S: Store> Issuer<S> {
+    /// Creates a provisioning key; returns its record and the full key, to be
+    /// shown once.
+    ///
+    /// # Errors
+    /// Invalid request, storage errors.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_provisioning_key(
+        &mut self,
+        name: &str,
+        scope: &str,
+        ttl: Option<u64>,
+        max_token_ttl: Option<u64>,
+        sub: Option<&str>,
+        audiences: &[String],
+        permissions: &[String],
+        now: u64,
+    ) -> Result<(ProvisioningRecord, Zeroizing<String>)> {
+        let scopes = provisioning::parse_scopes(scope)?;
+        let permissions = provisioning::parse_permissions(permissions)?;
+        if scopes.is_empty() {
+            return Err(Error::usage("--scope must name at least one scope"));
+        }
+        if name.trim().is_empty() {
+            return Err(Error::usage("--name must not be empty"));
+        }
+        self.run(|_, tx| {
+            let s = load_settings(tx)?;
+            let max = max_token_ttl.unwrap_or(s.token_ttl);
+            if max == 0 || max > s.max_token_ttl {
+                return Err(Error::usage(format!(
+                    "--max-token-ttl must be between 1s and the issuer's maximum ({})",
+                    duration::format(s.max_token_ttl)
+                )));
+            }
+            let ttl = ttl.unwrap_or(30 * 86_400);
+            if ttl == 0 {
+                return Err(Error::usage("--ttl must be positive"));
+            }
+            let new = provisioning::generate();
+            let rec = ProvisioningRecord {
+                id: new.id.clone(),
+                name: name.into(),
+                secret_sha256: new.secret_sha256,
+                scopes,
+                audiences: audiences.to_vec(),
+                sub: sub.map_or_else(|| new.id.clone(), String::from),
+                created_at: now,
+                expires_at: now.saturating_add(ttl),
+                max_token_ttl: max,
+                revoked_at: None,
+                use_count: 0,
+                last_used_at: None,
+                permissions,
+                secret_set_at: None,
+                previous: None,
+            };
+            tx.insert_provisioning_key(&rec)?;
+            let mut a = row(now, "provision.create", OPERATOR);
+            a.provisioning_key_id = Some(rec.id.clone());
+            a.sub = Some(rec.sub.clone());
+            a.detail = Some(format!(
+                "name={} scope={} expires_at={} max_token_ttl={}{}",
+                rec.name,
+                rec.scopes.join(" "),
+                rec.expires_at,
+                duration::format(rec.max_token_ttl),
+                if rec.permissions.is_empty() {
+                    String::new()
+                } else {
+                    format!(" permissions={}", rec.permissions.join(" "))
+                }
+            ));
+            tx.insert_audit(&a)?;
+            Ok((rec, new.full))
+        })
+    }
+
+    /// Every provisioning key.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn provisioning_keys(&mut self) -> Result<Vec<ProvisioningRecord>> {
+        self.run(|_, tx| {
+            load_settings(tx)?;
+            tx.provisioning_keys()
+        })
+    }
+
+    /// Revokes a provisioning key and every token issued through it (its
+    /// `sub` is revoked for tokens issued up to and including `now`).
+    ///
+    /// # Errors
+    /// Unknown id, storage errors.
+    pub fn revoke_provisioning_key(&mut self, id: &str, now: u64) -> Result<ProvisioningRecord> {
+        self.run(|_, tx| {
+            let s = load_settings(tx)?;
+            let mut k = tx
+                .provisioning_key(id)?
+                .ok_or_else(|| not_found("provisioning key", id))?;
+            if k.revoked_at.is_some() {
+                let mut a = unchanged(now, "provision.revoke", "already revoked");
+                a.provisioning_key_id = Some(k.id.clone());
+                a.sub = Some(k.sub.clone());
+                tx.insert_audit(&a)?;
+                return Ok(k);
+            }
+            k.revoked_at = Some(now);
+            tx.update_provisioning_key(&k)?;
+            let before = now.saturating_add(1);
+            tx.insert_revocation(&RevocationEntry {
+                kind: RevocationKind::Sub,
+                value: k.sub.clone(),
+                at: before,
+                expires_at: before.saturating_add(s.max_token_ttl),
+                created_at: now,
+            })?;
+            let epoch = bump_epoch(tx, now)?;
+            let mut a = row(now, "provision.revoke", OPERATOR);
+            a.provisioning_key_id = Some(k.id.clone());
+            a.sub = Some(k.sub.clone());
+            a.detail = Some(format!(
+                "tokens of sub issued before {before} revoked; epoch={epoch}"
+            ));
+            tx.insert_audit(&a)?;
+            Ok(k)
+        })
+    }
+
+    /// Rotates a provisioning key's secret (the operator): a new secret for
+    /// the same client (id, scopes, audiences, limits unchanged), valid for
+    /// `ttl` (default: as long as the current one was); the current secret
+    /// keeps working for `overlap` (never past its own expiry), then is
+    /// refused as `rotated_secret`. A secret replaced earlier and still in
+    /// its overlap stops at once: at most two secrets work at any time.
+    /// Returns the record and the new full key, to be shown once.
+    ///
+    /// # Errors
+    /// Unknown id, a revoked key, storage errors.
+    pub fn rotate_provisioning_key(
+        &mut self,
+        id: &str,
+        overlap: u64,
+        ttl: Option<u64>,
+        now: u64,
+    ) -> Result<(ProvisioningRecord, Zeroizing<String>)> {
+        self.run(|_, tx| {
+            load_settings(tx)?;
+            let pk = tx
+                .provisioning_key(id)?
+                .ok_or_else(|| not_found("provisioning key", id))?;
+            if let Some(at) = pk.revoked_at {
+                return Err(Error::usage(format!(
+                    "provisioning key {id} was revoked at {at}; create a new one"
+                )));
+            }
+            rotate_secret(tx, pk, overlap, ttl, OPERATOR, now)
+        })
+    }
+
+    /// A client rotates its own secret (`POST /client/rotate`): authenticated
+    /// with its CURRENT secret only (a previous secret in its overlap cannot
+    /// rotate), `overlap` at most [`MAX_SELF_OVERLAP`]; the new secret lives
+    /// as long as the current one was given. Refusals are audited.
+    ///
+    /// # Errors
+    /// `ERR_ISSUER_REFUSED`, storage errors.
+    pub fn rotate_own_secret(
+        &mut self,
+        provisioning_key: &str,
+        overlap: u64,
+        now: u64,
+    ) -> Result<(ProvisioningRecord, Zeroizing<String>)> {
+        self.run(|_, tx| {
+            load_settings(tx)?;
+            let refused = |tx: &mut Tx<'_>, id: Option<&str>, class: Refusal, why: String| {
+                tx.insert_audit(&refusal_row(now, "provision.rotate", id, &why))?;
+                Ok(Err(Error::refused_for(class, why)))
+            };
+            let pk = match authenticate(tx, provisioning_key, now)? {
+                Ok((pk, SecretUsed::Current)) => pk,
+                Ok((pk, SecretUsed::Previous)) => {
+                    let why = "only the current secret may rotate a provisioning key".into();
+                    return refused(tx, Some(&pk.id), Refusal::Request, why);
+                }
+                Err(failed) => {
+                    let class = Refusal::Client(failed.failure);
+                    return refused(tx, failed.id.as_deref(), class, failed.why);
+                }
+            };
+            if overlap > MAX_SELF_OVERLAP {
+                let why = format!(
+                    "overlap {} exceeds the maximum {}",
+                    duration::format(overlap),
+                    duration::format(MAX_SELF_OVERLAP)
+                );
+                return refused(tx, Some(&pk.id), Refusal::Request, why);
+            }
+            let actor = format!("pk:{}", pk.id);
+            rotate_secret(tx, pk, overlap, None, &actor, now).map(Ok)
+        })?
+    }
+
+    /// Authenticates a client that asks for `permission` (e.g. `introspect`)
+    /// and counts the use. A failed authentication is audited; a missing
+    /// permission is refused with [`Refusal::Permission`] and audited.
+    ///
+    /// # Errors
+    /// `ERR_ISSUER_REFUSED`, storage errors.
+    pub fn authorize(
+        &mut self,
+        provisioning_key: &str,
+        permission: &str,
+        now: u64,
+    ) -> Result<ProvisioningRecord> {
+        let action = format!("{permission}.authorize");
+        self.run(|_, tx| {
+            load_settings(tx)?;
+            let refused = |tx: &mut Tx<'_>, id: Option<String>, class: Refusal, why: String| {
+                tx.insert_audit(&refusal_row(now, &action, id.as_deref(), &why))?;
+                // Committed with its audit row, then refused.
+                Ok(Err(Error::refused_for(class, why)))
+            };
+            let mut pk = match authenticate(tx, provisioning_key, now)? {
+                Ok((pk, _)) => pk,
+                Err(failed) => {
+                    let class = Refusal::Client(failed.failure);
+                    return refused(tx, failed.id, class, failed.why);
+                }
+            };
+            if !pk.permissions.iter().any(|p| p == permission) {
+                let why = format!("this provisioning key lacks the {permission:?} permission");
+                return refused(tx, Some(pk.id), Refusal::Permission, why);
+            }
+            pk.use_count = pk.use_count.saturating_add(1);
+            pk.last_used_at = Some(now);
+            tx.update_provisioning_key(&pk)?;
+            Ok(Ok(pk))
+        })?
+    }
+}

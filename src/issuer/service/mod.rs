@@ -1,0 +1,306 @@
+//! The issuer's operations. Each public method is one store transaction; every
+//! change it makes is recorded by an audit row written in that same
+//! transaction, so nothing reported to the caller lacks its audit row.
+//! Refused issuances are committed too (their audit row is the change).
+
+mod audit;
+mod clients;
+mod issue;
+mod report;
+mod revoke;
+mod signing;
+mod signing_keys;
+
+use super::custody::hsm::{self, Hsm};
+use super::custody::local::{self as keys, SigningKey};
+use super::duration;
+use super::grant::{self, Denied, Grant};
+use super::lifecycle::{self, KeyState, Step};
+use super::provisioning::{self, Presented};
+use super::settings::Settings;
+use super::store::{
+    AuditRecord, KeyRecord, PreviousSecret, ProvisioningRecord, Pruned, RevocationEntry,
+    RevocationKind, StatusListRecord, Store, TokenRecord, Tx,
+};
+use super::{ClientFailure, Error, ErrorKind, Refusal, Result};
+use crate::{b64url_encode, Algorithm};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::format;
+use std::string::{String, ToString};
+use std::vec::Vec;
+use zeroize::Zeroizing;
+
+#[allow(clippy::wildcard_imports)]
+use self::{audit::*, clients::*, revoke::*, signing::*};
+
+pub use self::audit::TOKEN_PRUNE_MARGIN;
+pub use self::clients::{provisioning_json, SecretUsed, MAX_SELF_OVERLAP};
+pub use self::revoke::{status_list_uri, ClientRevocation};
+pub use self::signing::{compact_jws, Signer};
+pub use self::signing_keys::key_json;
+
+/// The `typ` of issued access tokens (RFC 9068).
+pub const TOKEN_TYP: &str = "at+jwt";
+
+/// Indexes per Token Status List (one bit each: 128 KiB inflated, a few
+/// hundred bytes compressed while few are revoked).
+pub const STATUS_LIST_CAPACITY: u64 = 1 << 20;
+
+/// How long a copy of a published status list may be used (`ttl`, seconds).
+pub const STATUS_LIST_TTL: u64 = 60;
+
+/// A status list expires this long after it was signed (edges fail closed
+/// on an expired copy; a day outlives any refresh outage worth riding out).
+pub const STATUS_LIST_LIFETIME: u64 = 86_400;
+
+/// Claims set by the issuer that `--claim` may not override.
+pub const RESERVED_CLAIMS: [&str; 10] = [
+    "iss",
+    "sub",
+    "aud",
+    "iat",
+    "nbf",
+    "exp",
+    "jti",
+    "scope",
+    "client_id",
+    "status",
+];
+
+/// The actor recorded for administrative commands.
+pub const OPERATOR: &str = "operator";
+
+const EPOCH_SETTING: &str = "revocation_epoch";
+
+/// How private keys are protected: a passphrase (PBES2), or explicitly none.
+pub struct Secrets {
+    passphrase: Option<Zeroizing<String>>,
+    insecure_dev_keys: bool,
+    pkcs11_pin: Option<Zeroizing<String>>,
+}
+
+impl core::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Secrets")
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "<redacted>"),
+            )
+            .field("insecure_dev_keys", &self.insecure_dev_keys)
+            .field(
+                "pkcs11_pin",
+                &self.pkcs11_pin.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl Secrets {
+    /// With a passphrase (or `None`), and whether unencrypted dev keys are allowed.
+    pub fn new(passphrase: Option<Zeroizing<String>>, insecure_dev_keys: bool) -> Self {
+        Self {
+            passphrase,
+            insecure_dev_keys,
+            pkcs11_pin: None,
+        }
+    }
+
+    /// With the user PIN of the PKCS#11 token (`init --key-store pkcs11`).
+    #[must_use]
+    pub fn with_pkcs11_pin(mut self, pin: Option<Zeroizing<String>>) -> Self {
+        self.pkcs11_pin = pin;
+        self
+    }
+}
+
+/// An issuance request.
+#[derive(Default)]
+pub struct IssueRequest {
+    /// The presented provisioning key (`jep_<id>_<secret>`).
+    pub provisioning_key: Zeroizing<String>,
+    /// Requested scopes (space-separated); default: all the key allows.
+    pub scope: Option<String>,
+    /// Requested audiences; default: the key's audiences.
+    pub audiences: Vec<String>,
+    /// Requested lifetime (seconds); default: min(token TTL, the key's max).
+    pub ttl: Option<u64>,
+    /// Extra string claims.
+    pub claims: Vec<(String, String)>,
+    /// Where the request came from (the server's anomaly rules; not stored).
+    pub source: Option<std::net::IpAddr>,
+}
+
+/// An issued token.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The compact JWS.
+    pub token: String,
+    /// Its claims.
+    pub claims: Map<String, Value>,
+    /// The signing key.
+    pub kid: String,
+    /// The Token Status List that holds its status.
+    pub status_list: Option<u64>,
+    /// The provisioning key (client id) it was issued through.
+    pub client_id: String,
+    /// Which of the key's secrets was presented.
+    pub secret: SecretUsed,
+}
+
+/// The issuer over a store.
+pub struct Issuer<S: Store> {
+    store: S,
+    ctx: Ctx,
+}
+
+/// Per-process state: secrets, warnings to show, decrypted signers.
+struct Ctx {
+    secrets: Secrets,
+    warnings: Vec<String>,
+    signers: BTreeMap<String, SigningKey>,
+    /// The PKCS#11 token, opened on first use.
+    hsm: Option<Hsm>,
+}
+
+fn row(now: u64, action: &str, actor: &str) -> AuditRecord {
+    AuditRecord {
+        at: now,
+        action: action.into(),
+        actor: actor.into(),
+        outcome: "ok".into(),
+        ..AuditRecord::default()
+    }
+}
+
+/// The audit row of an operator request that changed nothing (the target was
+/// already revoked or expired): still an event, so still audited.
+fn unchanged(now: u64, action: &str, detail: &str) -> AuditRecord {
+    let mut a = row(now, action, OPERATOR);
+    a.outcome = "unchanged".into();
+    a.detail = Some(detail.into());
+    a
+}
+
+/// The audit row of a refused client request: the actor is `pk:<id>` (or
+/// `unknown` when no id could be read), the reason in `detail`.
+fn refusal_row(now: u64, action: &str, id: Option<&str>, why: &str) -> AuditRecord {
+    let mut a = row(
+        now,
+        action,
+        &id.map_or_else(|| "unknown".into(), |i| format!("pk:{i}")),
+    );
+    a.outcome = "refused".into();
+    a.provisioning_key_id = id.map(String::from);
+    a.detail = Some(why.into());
+    a
+}
+
+fn load_settings(tx: &mut Tx<'_>) -> Result<Settings> {
+    let rows = tx.settings()?;
+    if rows.is_empty() {
+        return Err(Error::new(
+            ErrorKind::NotInitialized,
+            "the issuer database has no settings; run `jwt-edge init` first",
+        ));
+    }
+    Settings::from_rows(&rows)
+}
+
+fn update(
+    tx: &mut Tx<'_>,
+    keys: &mut [KeyRecord],
+    kid: &str,
+    f: impl FnOnce(&mut KeyRecord),
+) -> Result<()> {
+    let k = keys
+        .iter_mut()
+        .find(|k| k.kid == kid)
+        .ok_or_else(|| Error::storage(format!("signing key {kid} vanished")))?;
+    f(k);
+    tx.update_key(k)
+}
+
+fn not_found(what: &str, id: &str) -> Error {
+    Error::new(ErrorKind::NotFound, format!("no {what} {id:?}"))
+}
+
+impl<S: Store> Issuer<S> {
+    /// An issuer over `store`.
+    pub fn new(store: S, secrets: Secrets) -> Self {
+        Self {
+            store,
+            ctx: Ctx {
+                secrets,
+                warnings: Vec::new(),
+                signers: BTreeMap::new(),
+                hsm: None,
+            },
+        }
+    }
+
+    /// Warnings gathered so far (e.g. unencrypted keys in use); drains them.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        core::mem::take(&mut self.ctx.warnings)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The store, mutably (leadership: [`Store::lead`]).
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    fn run<T>(&mut self, f: impl FnOnce(&mut Ctx, &mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let ctx = &mut self.ctx;
+        self.store.transaction(|tx| f(ctx, tx))
+    }
+
+    /// The stored settings.
+    ///
+    /// # Errors
+    /// Not initialised, or storage errors.
+    pub fn settings(&mut self) -> Result<Settings> {
+        self.run(|_, tx| load_settings(tx))
+    }
+
+    /// Stores the policy and creates the first (active) signing key.
+    ///
+    /// # Errors
+    /// Invalid settings, already initialised, no passphrase.
+    pub fn init(&mut self, settings: &Settings, now: u64) -> Result<Vec<Value>> {
+        settings.validate()?;
+        if settings.pkcs11.is_none() {
+            self.ctx.require_private_keys()?;
+        }
+        self.run(|ctx, tx| {
+            if !tx.settings()?.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::AlreadyInitialized,
+                    "this database is already initialised",
+                ));
+            }
+            for (k, v) in settings.to_rows() {
+                tx.put_setting(k, &v)?;
+            }
+            tx.put_setting(EPOCH_SETTING, "0")?;
+            let mut a = row(now, "init", OPERATOR);
+            a.detail = Some(format!(
+                "issuer={} alg={} token_ttl={} max_token_ttl={} rotate_every={} pre_publish={} grace={} retain={}",
+                settings.issuer,
+                settings.alg,
+                duration::format(settings.token_ttl),
+                duration::format(settings.max_token_ttl),
+                duration::format(settings.rotate_every),
+                duration::format(settings.pre_publish),
+                duration::format(settings.grace),
+                duration::format(settings.retain)
+            ));
+            tx.insert_audit(&a)?;
+            ctx.rotate(tx, settings, now)
+        })
+    }
+}

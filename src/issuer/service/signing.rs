@@ -1,0 +1,211 @@
+//! Signing: which key signs ([`Signer`]: decrypted in memory or in a
+//! PKCS#11 token), unlocking and generating keys for the process, and
+//! compact JWS output.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// A key that signs: decrypted in memory, or in a PKCS#11 token.
+pub enum Signer<'a> {
+    /// An in-memory key.
+    Local(&'a SigningKey),
+    /// A key in a token.
+    Token {
+        /// The open token.
+        hsm: &'a mut Hsm,
+        /// The key's algorithm.
+        alg: Algorithm,
+        /// Its `CKA_ID`.
+        id: Vec<u8>,
+        /// Its kid (for errors).
+        kid: String,
+    },
+}
+
+impl Signer<'_> {
+    /// The algorithm.
+    pub fn alg(&self) -> Algorithm {
+        match self {
+            Self::Local(k) => k.alg(),
+            Self::Token { alg, .. } => *alg,
+        }
+    }
+
+    /// The JWS signature of `message`.
+    ///
+    /// # Errors
+    /// Signing failed.
+    pub fn sign(&mut self, message: &[u8]) -> Result<Vec<u8>> {
+        match self {
+            Self::Local(k) => k.sign(message),
+            Self::Token { hsm, alg, id, kid } => hsm.sign(*alg, id, kid, message),
+        }
+    }
+}
+
+/// The active signing key.
+pub(super) fn active_key(tx: &mut Tx<'_>) -> Result<KeyRecord> {
+    tx.keys()?
+        .into_iter()
+        .find(|k| k.state == KeyState::Active)
+        .ok_or_else(|| {
+            Error::crypto("the issuer has no active signing key; run `jwt-edge keys rotate`")
+        })
+}
+
+/// `payload` as a compact JWS of type `typ`, signed by the active key.
+pub(super) fn sign_with_active(
+    ctx: &mut Ctx,
+    tx: &mut Tx<'_>,
+    typ: &str,
+    payload: &Value,
+) -> Result<String> {
+    let active = active_key(tx)?;
+    let s = load_settings(tx)?;
+    let mut signer = ctx.signer(&active, &s)?;
+    compact_jws(&mut signer, &active.kid, typ, payload)
+}
+
+/// Signs `payload` as a compact JWS with header `{alg, kid, typ}`.
+///
+/// # Errors
+/// Signing failed.
+pub fn compact_jws(key: &mut Signer<'_>, kid: &str, typ: &str, payload: &Value) -> Result<String> {
+    let header = json!({ "alg": key.alg().name(), "kid": kid, "typ": typ });
+    let input = format!(
+        "{}.{}",
+        b64url_encode(header.to_string().as_bytes()),
+        b64url_encode(payload.to_string().as_bytes())
+    );
+    let sig = key.sign(input.as_bytes())?;
+    Ok(format!("{input}.{}", b64url_encode(&sig)))
+}
+
+impl Ctx {
+    pub(super) fn require_private_keys(&self) -> Result<()> {
+        if self.secrets.passphrase.is_none() && !self.secrets.insecure_dev_keys {
+            return Err(Error::new(
+                ErrorKind::Passphrase,
+                "this command needs the private signing keys: set JWT_EDGE_PASSPHRASE or pass \
+                 --passphrase-file FILE (or --insecure-dev-keys for unencrypted development keys)",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn warn_unencrypted(&mut self, kid: &str) {
+        self.warnings.push(format!(
+            "WARNING: signing key {kid} is stored UNENCRYPTED (--insecure-dev-keys); never use this outside development"
+        ));
+    }
+
+    /// The PKCS#11 token of `s`, opened (and logged in) on first use.
+    pub(super) fn hsm(&mut self, s: &Settings) -> Result<&mut Hsm> {
+        let Some(config) = &s.pkcs11 else {
+            return Err(Error::usage(
+                "this issuer keeps its keys in the store, not in a PKCS#11 token",
+            ));
+        };
+        if self.hsm.is_none() {
+            let pin = self.secrets.pkcs11_pin.clone().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Passphrase,
+                    "the signing keys are in a PKCS#11 token: pass --pkcs11-pin-file FILE or set JWT_EDGE_PKCS11_PIN",
+                )
+            })?;
+            self.hsm = Some(Hsm::open(config, pin)?);
+        }
+        self.hsm
+            .as_mut()
+            .ok_or_else(|| Error::crypto("PKCS#11: not open"))
+    }
+
+    pub(super) fn new_key(&mut self, alg: Algorithm, s: &Settings, now: u64) -> Result<KeyRecord> {
+        keys::check_supported(alg)?;
+        if s.pkcs11.is_some() {
+            let (jwk, id) = self.hsm(s)?.generate(alg)?;
+            let kid = jwk
+                .get("kid")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let mut record = KeyRecord::pending(kid, alg, Value::Object(jwk).to_string(), now);
+            record.hsm_id = Some(hsm::id_hex(&id));
+            return Ok(record);
+        }
+        self.require_private_keys()?;
+        let key = SigningKey::generate(alg)?;
+        let kid = key.thumbprint();
+        let der = key.to_pkcs8_der()?;
+        let (private, encrypted) = match &self.secrets.passphrase {
+            Some(p) => (
+                Zeroizing::new(keys::encrypt_pkcs8(&der, p.as_bytes(), s.kdf_iterations)?),
+                true,
+            ),
+            None => {
+                self.warn_unencrypted(&kid);
+                (der, false)
+            }
+        };
+        let mut record = KeyRecord::pending(
+            kid.clone(),
+            alg,
+            Value::Object(key.public_jwk(&kid)).to_string(),
+            now,
+        );
+        record.private_key = Some(private);
+        record.encrypted = encrypted;
+        self.signers.insert(kid, key);
+        Ok(record)
+    }
+
+    pub(super) fn signer(&mut self, k: &KeyRecord, s: &Settings) -> Result<Signer<'_>> {
+        if let Some(hex) = &k.hsm_id {
+            let id = hsm::id_from_hex(hex)?;
+            let hsm = self.hsm(s)?;
+            return Ok(Signer::Token {
+                hsm,
+                alg: k.alg,
+                id,
+                kid: k.kid.clone(),
+            });
+        }
+        if !self.signers.contains_key(&k.kid) {
+            let stored = k.private_key.as_ref().ok_or_else(|| {
+                Error::crypto(format!("the private key of {} has been destroyed", k.kid))
+            })?;
+            let der = if k.encrypted {
+                let p = self.secrets.passphrase.as_ref().ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Passphrase,
+                        format!(
+                            "signing key {} is encrypted: set JWT_EDGE_PASSPHRASE or pass --passphrase-file FILE",
+                            k.kid
+                        ),
+                    )
+                })?;
+                keys::decrypt_pkcs8(stored, p.as_bytes())?
+            } else {
+                if !self.secrets.insecure_dev_keys {
+                    return Err(Error::new(
+                        ErrorKind::Passphrase,
+                        format!(
+                            "signing key {} is stored unencrypted; pass --insecure-dev-keys to use it",
+                            k.kid
+                        ),
+                    ));
+                }
+                stored.clone()
+            };
+            let key = SigningKey::from_pkcs8_der(k.alg, &der)?;
+            self.signers.insert(k.kid.clone(), key);
+        }
+        if !k.encrypted {
+            self.warn_unencrypted(&k.kid);
+        }
+        self.signers
+            .get(&k.kid)
+            .map(Signer::Local)
+            .ok_or_else(|| Error::crypto("signer cache inconsistency"))
+    }
+}

@@ -1,0 +1,306 @@
+//! Signing-key operations: generate, list, rotate (the planner in
+//! [`crate::issuer::lifecycle`] decides), revoke, check, export, JWKS.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// The JSON view of a key (no private material).
+pub fn key_json(k: &KeyRecord) -> Value {
+    json!({
+        "kid": k.kid,
+        "alg": k.alg.name(),
+        "state": k.state.as_str(),
+        "created_at": k.created_at,
+        "activated_at": k.activated_at,
+        "retiring_at": k.retiring_at,
+        "retired_at": k.retired_at,
+        "revoked_at": k.revoked_at,
+        "revoke_reason": k.revoke_reason,
+        "destroyed_at": k.destroyed_at,
+        "encrypted": k.encrypted,
+        "has_private_key": k.has_private(),
+        "custody": if k.hsm_id.is_some() { "pkcs11" } else { "local" },
+        "pkcs11_id": k.hsm_id,
+    })
+}
+
+impl Ctx {
+    /// Applies the rotation plan at `now`; returns the steps taken as JSON.
+    pub(super) fn rotate(&mut self, tx: &mut Tx<'_>, s: &Settings, now: u64) -> Result<Vec<Value>> {
+        let mut keys = tx.keys()?;
+        let steps = lifecycle::plan(&keys, s, now);
+        let mut done = Vec::new();
+        for step in steps {
+            let (action, kid, detail) = match step {
+                Step::Generate { activate } => {
+                    let mut rec = self.new_key(s.alg, s, now)?;
+                    let kid = rec.kid.clone();
+                    tx.insert_key(&rec)?;
+                    let mut a = row(now, "key.generate", OPERATOR);
+                    a.kid = Some(kid.clone());
+                    a.detail = Some(format!("alg={} encrypted={}", rec.alg, rec.encrypted));
+                    tx.insert_audit(&a)?;
+                    done.push(json!({"step": "generate", "kid": kid}));
+                    if activate {
+                        rec.state = KeyState::Active;
+                        rec.activated_at = Some(now);
+                        tx.update_key(&rec)?;
+                    }
+                    keys.push(rec);
+                    if !activate {
+                        continue;
+                    }
+                    (
+                        "key.activate",
+                        kid,
+                        Some("no active key: activated without pre-publication".into()),
+                    )
+                }
+                Step::Activate { kid, early } => {
+                    update(tx, &mut keys, &kid, |k| {
+                        k.state = KeyState::Active;
+                        k.activated_at = Some(now);
+                    })?;
+                    let detail = early.then(|| {
+                        "no active key: activated before its pre-publish period ended".to_string()
+                    });
+                    ("key.activate", kid, detail)
+                }
+                Step::StartRetiring { kid } => {
+                    update(tx, &mut keys, &kid, |k| {
+                        k.state = KeyState::Retiring;
+                        k.retiring_at = Some(now);
+                    })?;
+                    ("key.retiring", kid, None)
+                }
+                Step::Retire { kid } => {
+                    update(tx, &mut keys, &kid, |k| {
+                        k.state = KeyState::Retired;
+                        k.retired_at = Some(now);
+                    })?;
+                    ("key.retire", kid, None)
+                }
+                Step::Destroy { kid } => {
+                    let in_token = keys
+                        .iter()
+                        .find(|k| k.kid == kid)
+                        .and_then(|k| k.hsm_id.clone());
+                    if let Some(hex) = in_token {
+                        // C_DestroyObject first: if the store then fails,
+                        // `keys check` reports the key's missing object.
+                        self.hsm(s)?.destroy(&hsm::id_from_hex(&hex)?)?;
+                    }
+                    update(tx, &mut keys, &kid, |k| {
+                        k.state = KeyState::Destroyed;
+                        k.destroyed_at = Some(now);
+                        k.private_key = None;
+                        k.hsm_id = None;
+                    })?;
+                    self.signers.remove(&kid);
+                    ("key.destroy", kid, None)
+                }
+            };
+            let mut a = row(now, action, OPERATOR);
+            a.kid = Some(kid.clone());
+            a.detail = detail;
+            tx.insert_audit(&a)?;
+            let step_name = action.trim_start_matches("key.");
+            done.push(json!({"step": step_name, "kid": kid}));
+        }
+        Ok(done)
+    }
+}
+
+impl<S: Store> Issuer<S> {
+    /// Generates a pending key (`alg` defaults to the configured one).
+    ///
+    /// # Errors
+    /// Not implemented algorithm, no passphrase, storage errors.
+    pub fn generate_key(&mut self, alg: Option<Algorithm>, now: u64) -> Result<KeyRecord> {
+        self.run(|ctx, tx| {
+            let s = load_settings(tx)?;
+            let rec = ctx.new_key(alg.unwrap_or(s.alg), &s, now)?;
+            tx.insert_key(&rec)?;
+            let mut a = row(now, "key.generate", OPERATOR);
+            a.kid = Some(rec.kid.clone());
+            a.detail = Some(format!("alg={} encrypted={}", rec.alg, rec.encrypted));
+            tx.insert_audit(&a)?;
+            Ok(rec)
+        })
+    }
+
+    /// Every signing key.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn keys(&mut self) -> Result<Vec<KeyRecord>> {
+        self.run(|_, tx| {
+            load_settings(tx)?;
+            tx.keys()
+        })
+    }
+
+    /// Applies the rotation policy at `now` (idempotent); returns the steps taken.
+    ///
+    /// # Errors
+    /// No passphrase when a key must be generated, storage errors.
+    pub fn rotate(&mut self, now: u64) -> Result<Vec<Value>> {
+        self.run(|ctx, tx| {
+            let s = load_settings(tx)?;
+            ctx.rotate(tx, &s, now)
+        })
+    }
+
+    /// Emergency revocation of a signing key: out of the JWKS now, its kid on
+    /// the revocation list; if it was the active key, a pending key (or a new
+    /// one) becomes active at once. Returns the rotation steps this caused.
+    ///
+    /// # Errors
+    /// Unknown kid, storage errors, no passphrase when a key must be generated.
+    pub fn revoke_key(&mut self, kid: &str, reason: Option<&str>, now: u64) -> Result<Vec<Value>> {
+        self.run(|ctx, tx| {
+            let s = load_settings(tx)?;
+            let mut keys = tx.keys()?;
+            let k = keys
+                .iter_mut()
+                .find(|k| k.kid == kid)
+                .ok_or_else(|| not_found("signing key", kid))?;
+            if k.revoked_at.is_some() {
+                let mut a = unchanged(now, "key.revoke", "already revoked");
+                a.kid = Some(kid.into());
+                tx.insert_audit(&a)?;
+                return Ok(Vec::new());
+            }
+            k.state = if k.has_private() {
+                KeyState::Revoked
+            } else {
+                KeyState::Destroyed
+            };
+            k.revoked_at = Some(now);
+            k.revoke_reason = reason.map(String::from);
+            tx.update_key(k)?;
+            ctx.signers.remove(kid);
+            tx.insert_revocation(&RevocationEntry {
+                kind: RevocationKind::Kid,
+                value: kid.into(),
+                at: now,
+                expires_at: now
+                    .saturating_add(s.max_token_ttl)
+                    .saturating_add(s.jwks_max_age),
+                created_at: now,
+            })?;
+            let epoch = bump_epoch(tx, now)?;
+            let mut a = row(now, "key.revoke", OPERATOR);
+            a.kid = Some(kid.into());
+            a.detail = Some(format!(
+                "epoch={epoch}{}",
+                reason.map(|r| format!(" reason={r}")).unwrap_or_default()
+            ));
+            tx.insert_audit(&a)?;
+            ctx.rotate(tx, &s, now)
+        })
+    }
+
+    /// Compares the store with the PKCS#11 token (`jwt-edge keys check`):
+    /// `missing_object` for a key whose private key is not in the token,
+    /// `orphan_object` for a private key in the token no key of the store
+    /// refers to (e.g. generated by a rotation whose transaction failed).
+    /// Empty for stores that keep their keys themselves.
+    ///
+    /// # Errors
+    /// The token cannot be opened, storage errors.
+    pub fn check_keys(&mut self) -> Result<Vec<Value>> {
+        self.run(|ctx, tx| {
+            let s = load_settings(tx)?;
+            let keys = tx.keys()?;
+            if s.pkcs11.is_none() {
+                return Ok(Vec::new());
+            }
+            let objects = ctx.hsm(&s)?.private_key_ids()?;
+            let mut out = Vec::new();
+            let mut known = Vec::new();
+            for k in &keys {
+                let Some(hex) = &k.hsm_id else { continue };
+                let id = hsm::id_from_hex(hex)?;
+                if !objects.contains(&id) {
+                    out.push(json!({
+                        "kind": "missing_object",
+                        "kid": k.kid,
+                        "message": format!("signing key {} ({}) has no private key object (CKA_ID {hex}) in the token", k.kid, k.state.as_str()),
+                    }));
+                }
+                known.push(id);
+            }
+            for id in objects.iter().filter(|id| !known.contains(id)) {
+                let hex = hsm::id_hex(id);
+                out.push(json!({
+                    "kind": "orphan_object",
+                    "id": hex,
+                    "message": format!("private key object CKA_ID {hex} belongs to no signing key of this store (destroy it, or restore the store that has it)"),
+                }));
+            }
+            Ok(out)
+        })
+    }
+
+    /// The encrypted PKCS#8 PEM of a key (for `openssl pkey`); an unencrypted
+    /// PEM only for `--insecure-dev-keys` stores.
+    ///
+    /// # Errors
+    /// Unknown kid, destroyed key, storage errors.
+    pub fn export_key(&mut self, kid: &str, now: u64) -> Result<Zeroizing<String>> {
+        self.run(|ctx, tx| {
+            load_settings(tx)?;
+            let k = tx
+                .keys()?
+                .into_iter()
+                .find(|k| k.kid == kid)
+                .ok_or_else(|| not_found("signing key", kid))?;
+            if k.hsm_id.is_some() {
+                return Err(Error::usage(format!(
+                    "signing key {kid} is kept in a PKCS#11 token and cannot be exported (CKA_EXTRACTABLE is false)"
+                )));
+            }
+            let stored = k.private_key.as_ref().ok_or_else(|| {
+                Error::crypto(format!("the private key of {kid} has been destroyed"))
+            })?;
+            let pem = if k.encrypted {
+                Zeroizing::new(keys::encrypted_pem(stored)?)
+            } else {
+                if !ctx.secrets.insecure_dev_keys {
+                    return Err(Error::new(
+                        ErrorKind::Passphrase,
+                        format!("signing key {kid} is stored unencrypted; pass --insecure-dev-keys to export it"),
+                    ));
+                }
+                ctx.warn_unencrypted(kid);
+                keys::plain_pem(stored)?
+            };
+            let mut a = row(now, "key.export", OPERATOR);
+            a.kid = Some(kid.into());
+            a.detail = Some(format!("encrypted={}", k.encrypted));
+            tx.insert_audit(&a)?;
+            Ok(pem)
+        })
+    }
+
+    /// The public JWKS: pending, active and retiring keys.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn jwks(&mut self) -> Result<Value> {
+        self.run(|_, tx| {
+            load_settings(tx)?;
+            let mut keys: Vec<Value> = Vec::new();
+            for k in tx.keys()? {
+                if k.state.is_published() {
+                    keys.push(
+                        serde_json::from_str(&k.public_jwk)
+                            .map_err(|e| Error::storage(format!("stored JWK is invalid: {e}")))?,
+                    );
+                }
+            }
+            Ok(json!({ "keys": keys }))
+        })
+    }
+}
