@@ -1,12 +1,6 @@
 //! The verified-token cache: hits re-check time claims, revocation changes and
 //! key removal invalidate entries, only successes are cached, LRU eviction.
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 mod common;
 

@@ -2,14 +2,9 @@
 //! freshness policy across CLI runs through `--jwks-cache` (fresh hits, kid-miss
 //! refetch, stale-if-error, fail closed with ERR_JWKS_TIMEOUT).
 #![cfg(all(feature = "cli", not(target_arch = "wasm32")))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 mod common;
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -85,8 +80,7 @@ fn verify(url: &str, cache: &std::path::Path, token: &str, now: u64) -> (i32, St
 
 #[test]
 fn jwks_url_follows_the_freshness_policy_across_runs() {
-    let dir = std::env::temp_dir().join(format!("jwt-edge-cli-remote-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = support::temp_dir("cli-remote");
     let cache = dir.join("jwks-cache.json");
     let o = origin(jwks(&[ec().jwk(KID_EC)]));
     let t = token_kid(KID_EC, &good_claims(), &ec());

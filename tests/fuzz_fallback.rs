@@ -10,12 +10,6 @@
 //! `write_seed_corpus` test write the seeds (and `fixtures.json`) for cargo-fuzz
 //! and `tests/js/no-panic.mjs`.
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 #[path = "../fuzz/harness.rs"]
 mod harness;

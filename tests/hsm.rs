@@ -22,12 +22,6 @@
     feature = "postgres",
     feature = "pkcs11"
 ))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -54,8 +48,7 @@ static CONF: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 /// own token in it.
 fn softhsm_conf() -> &'static PathBuf {
     CONF.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("jwt-edge-softhsm-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = server_util::temp_dir("softhsm");
         std::fs::create_dir_all(dir.join("tokens")).unwrap();
         let conf = dir.join("softhsm2.conf");
         std::fs::write(
@@ -91,13 +84,7 @@ impl Drop for Token {
 
 impl Token {
     fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "jwt-edge-hsm-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = server_util::temp_dir("hsm");
         let conf = softhsm_conf();
         std::fs::write(dir.join("pin"), format!("{PIN}\n")).unwrap();
         let label = format!("jwt-edge-{}", COUNTER.fetch_add(1, Ordering::SeqCst));

@@ -10,19 +10,10 @@
     feature = "postgres",
     feature = "pkcs11"
 ))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc
-)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jwt_edge::issuer::{AnyStore, Issuer, Secrets, StoreUrl};
 use serde_json::Value;
@@ -33,12 +24,11 @@ const ISS: &str = "https://issuer.example";
 const T0: u64 = 1_700_000_000;
 const PASS: &str = "correct horse battery staple";
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
 /// The PostgreSQL test cluster (the PostgreSQL run of this suite).
 #[allow(dead_code)]
 #[path = "server_util/pg.rs"]
 mod pg;
+mod support;
 use pg::postgres;
 
 /// A temporary issuer directory with a database and a passphrase file (in
@@ -56,13 +46,7 @@ impl Drop for Env {
 
 impl Env {
     fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "jwt-edge-issuer-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = support::temp_dir("issuer");
         std::fs::write(dir.join("pass"), format!("{PASS}\n")).unwrap();
         let db = if postgres() {
             PathBuf::from(pg::shared_cluster().new_database())
@@ -256,8 +240,7 @@ fn stderr(out: &Output) -> String {
 }
 
 fn claims(token: &str) -> Value {
-    let ins = jwt_edge::inspect(token, None).unwrap();
-    Value::Object(ins.claims)
+    Value::Object(support::claims_of(token))
 }
 
 fn active_kid(env: &Env) -> String {

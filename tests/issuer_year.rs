@@ -12,14 +12,6 @@
     feature = "postgres",
     feature = "pkcs11"
 ))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc
-)]
 
 use jwt_edge::issuer::lifecycle::KeyState;
 use jwt_edge::issuer::{AnyStore, IssueRequest, Issuer, Secrets, Settings, StoreUrl};
@@ -30,6 +22,7 @@ use zeroize::Zeroizing;
 #[allow(dead_code)]
 #[path = "server_util/pg.rs"]
 mod pg;
+mod support;
 
 const T0: u64 = 1_700_000_000;
 const DAY: u64 = 86_400;
@@ -47,9 +40,7 @@ impl Lcg {
 
 #[test]
 fn a_simulated_year_of_daily_issuance_and_rotation() {
-    let dir = std::env::temp_dir().join(format!("jwt-edge-year-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = support::temp_dir("year");
     // A SQLite file, or in the PostgreSQL run a new database.
     let location = if pg::postgres() {
         StoreUrl::parse(&pg::shared_cluster().new_database())

@@ -20,13 +20,6 @@
     feature = "postgres",
     feature = "pkcs11"
 ))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_precision_loss
-)]
 
 mod server_util;
 

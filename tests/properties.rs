@@ -2,12 +2,6 @@
 //! `ERR_*` code; single-byte changes to valid tokens never verify; claim
 //! checks agree with a simple oracle.
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 mod common;
 

@@ -4,8 +4,6 @@
 //! and when the last good copy was fetched; a synchronous verification that
 //! never fetched says exactly that.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use jwt_edge::{FetchOutcome, Policy, RemoteConfig, Validator};
 
 const TOKEN: &str = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsifQ.eyJpc3MiOiJodHRwczovL2kudGVzdCJ9.c2ln";

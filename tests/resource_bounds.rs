@@ -10,12 +10,6 @@
 //! and only catch blowups such as quadratic parsing or unbounded modexp.
 //! Measured numbers are printed (`cargo test --test resource_bounds -- --nocapture`).
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 mod common;
 

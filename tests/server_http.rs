@@ -11,12 +11,6 @@
     feature = "postgres",
     feature = "pkcs11"
 ))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 mod server_util;
 

@@ -3,12 +3,6 @@
 //! its invalidation, the begin/finish split for host crypto, remote JWKS and
 //! cache snapshots.
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 mod common;
 

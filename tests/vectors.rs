@@ -12,12 +12,6 @@
 //! The vectors live in `tests/vectors` (copied from upstream; provenance and
 //! licences in `tests/vectors/README.md`).
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -2,12 +2,6 @@
 //! the exported `Core` and `inspect` with real RFC vectors, options errors and
 //! error objects, through the same JsValue boundary the npm package uses.
 #![cfg(all(target_arch = "wasm32", feature = "wasm"))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use js_sys::{Object, Reflect, JSON};
 use jwt_edge::wasm::protocol::{DONE, HIT, SIGNATURE, TAG};

@@ -14,12 +14,6 @@
 //! `jwks_refresh` (§28). The constants and helpers below are shared by several
 //! of them.
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 #[path = "../common/mod.rs"]
 mod common;

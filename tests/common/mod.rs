@@ -4,13 +4,7 @@
 //!
 //! Every key here is a fixed test key (deterministic signatures: RFC 6979 for
 //! ECDSA, RFC 8032 for Ed25519, PKCS#1 v1.5 for RSA; PSS uses a seeded RNG).
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(dead_code)]
 
 use std::sync::OnceLock;
 

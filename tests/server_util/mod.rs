@@ -17,8 +17,12 @@ use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
 pub mod pg;
+#[path = "../support/mod.rs"]
+pub mod support;
 #[allow(unused_imports)]
 pub use pg::{postgres, sql_column};
+#[allow(unused_imports)]
+pub use support::{claims_of, temp_dir, TempDir};
 
 pub const ISS: &str = "https://issuer.test";
 pub const AUD: &str = "https://api.test";
@@ -29,19 +33,6 @@ pub fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "jwt-edge-{name}-{}-{}",
-        std::process::id(),
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// The user PIN of the SoftHSM2 tokens of the PKCS#11 run.

@@ -66,14 +66,7 @@ impl PgCluster {
     /// A new cluster (TLS on with `tls`: `server.crt` in `dir` is its
     /// self-signed certificate for 127.0.0.1 and localhost).
     pub fn start(tls: bool) -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "jwt-edge-pg-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = super::support::temp_dir("pg");
         let as_postgres = is_root();
         let c = Self {
             dir,
