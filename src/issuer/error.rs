@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::string::String;
+use std::sync::Arc;
 
 /// What kind of failure an [`Error`] is; decides the code and the exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,55 +94,90 @@ impl ClientFailure {
     }
 }
 
-/// An issuer failure.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
-    kind: ErrorKind,
-    message: String,
-    refusal: Option<Refusal>,
+/// An issuer failure: each variant carries what it has (a refusal its
+/// reason's class, a storage failure the driver's error as its
+/// [`source`](std::error::Error::source)). Messages never hold a secret.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Error {
+    /// Invalid arguments or configuration.
+    Usage(String),
+    /// No issuer store at the given location.
+    NotInitialized(String),
+    /// `init` on a store that already holds one.
+    AlreadyInitialized(String),
+    /// A missing or wrong passphrase.
+    Passphrase(String),
+    /// Key material or signing failed.
+    Crypto(String),
+    /// The store failed.
+    Storage {
+        /// What failed (never a connection string's password).
+        message: String,
+        /// The driver's error, where there is one.
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
+    /// No such key, client or token.
+    NotFound(String),
+    /// A request refused, with its reason's class.
+    Refused {
+        /// The reason's class (what the server answers and audits).
+        refusal: Refusal,
+        /// Why, in words.
+        message: String,
+    },
 }
 
 /// Result with the issuer [`Error`].
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 impl Error {
-    /// A new error.
+    /// A new error of `kind` (a [`ErrorKind::Refused`] made here is a
+    /// [`Refusal::Request`]; [`Error::refused_for`] names the class).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            refusal: None,
+        let message = message.into();
+        match kind {
+            ErrorKind::Usage => Self::Usage(message),
+            ErrorKind::NotInitialized => Self::NotInitialized(message),
+            ErrorKind::AlreadyInitialized => Self::AlreadyInitialized(message),
+            ErrorKind::Passphrase => Self::Passphrase(message),
+            ErrorKind::Crypto => Self::Crypto(message),
+            ErrorKind::Storage => Self::Storage {
+                message,
+                source: None,
+            },
+            ErrorKind::NotFound => Self::NotFound(message),
+            ErrorKind::Refused => Self::Refused {
+                refusal: Refusal::Request,
+                message,
+            },
         }
     }
 
-    /// A refused issuance, with the reason's class.
+    /// A refused request, with the reason's class.
     pub fn refused_for(refusal: Refusal, message: impl Into<String>) -> Self {
-        Self {
-            kind: ErrorKind::Refused,
+        Self::Refused {
+            refusal,
             message: message.into(),
-            refusal: Some(refusal),
         }
     }
 
-    /// Why an issuance was refused (`None` for other errors, or a refusal
-    /// made without a class).
+    /// Why a request was refused (`None` for other errors).
     pub fn refusal(&self) -> Option<Refusal> {
-        self.refusal
+        match self {
+            Self::Refused { refusal, .. } => Some(*refusal),
+            _ => None,
+        }
     }
 
     /// A usage error.
     pub fn usage(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Usage, message)
-    }
-
-    /// A refused issuance.
-    pub fn refused(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Refused, message)
+        Self::Usage(message.into())
     }
 
     /// A crypto failure.
     pub fn crypto(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Crypto, message)
+        Self::Crypto(message.into())
     }
 
     /// A storage failure.
@@ -149,43 +185,100 @@ impl Error {
         Self::new(ErrorKind::Storage, message)
     }
 
+    /// A storage failure caused by a driver error.
+    pub fn storage_from(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Storage {
+            message: message.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
     /// The kind.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        match self {
+            Self::Usage(_) => ErrorKind::Usage,
+            Self::NotInitialized(_) => ErrorKind::NotInitialized,
+            Self::AlreadyInitialized(_) => ErrorKind::AlreadyInitialized,
+            Self::Passphrase(_) => ErrorKind::Passphrase,
+            Self::Crypto(_) => ErrorKind::Crypto,
+            Self::Storage { .. } => ErrorKind::Storage,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::Refused { .. } => ErrorKind::Refused,
+        }
     }
 
     /// The message (never contains a secret).
     pub fn message(&self) -> &str {
-        &self.message
+        match self {
+            Self::Usage(m)
+            | Self::NotInitialized(m)
+            | Self::AlreadyInitialized(m)
+            | Self::Passphrase(m)
+            | Self::Crypto(m)
+            | Self::NotFound(m)
+            | Self::Storage { message: m, .. }
+            | Self::Refused { message: m, .. } => m,
+        }
     }
 
     /// A stable code, e.g. `ERR_ISSUER_REFUSED`.
     pub fn code(&self) -> &'static str {
-        match self.kind {
-            ErrorKind::Usage => "ERR_ISSUER_USAGE",
-            ErrorKind::NotInitialized => "ERR_ISSUER_NOT_INITIALIZED",
-            ErrorKind::AlreadyInitialized => "ERR_ISSUER_ALREADY_INITIALIZED",
-            ErrorKind::Passphrase => "ERR_ISSUER_PASSPHRASE",
-            ErrorKind::Crypto => "ERR_ISSUER_CRYPTO",
-            ErrorKind::Storage => "ERR_ISSUER_STORE",
-            ErrorKind::NotFound => "ERR_ISSUER_NOT_FOUND",
-            ErrorKind::Refused => "ERR_ISSUER_REFUSED",
+        self.kind().code()
+    }
+}
+
+impl ErrorKind {
+    /// The stable code of errors of this kind, e.g. `ERR_ISSUER_REFUSED`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Usage => "ERR_ISSUER_USAGE",
+            Self::NotInitialized => "ERR_ISSUER_NOT_INITIALIZED",
+            Self::AlreadyInitialized => "ERR_ISSUER_ALREADY_INITIALIZED",
+            Self::Passphrase => "ERR_ISSUER_PASSPHRASE",
+            Self::Crypto => "ERR_ISSUER_CRYPTO",
+            Self::Storage => "ERR_ISSUER_STORE",
+            Self::NotFound => "ERR_ISSUER_NOT_FOUND",
+            Self::Refused => "ERR_ISSUER_REFUSED",
         }
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code(), self.message)
+/// Errors are equal when their kind, refusal and message are (a storage
+/// error's source is not compared).
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind() == other.kind()
+            && self.refusal() == other.refusal()
+            && self.message() == other.message()
     }
 }
 
-impl std::error::Error for Error {}
+impl Eq for Error {}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.message())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Storage {
+                source: Some(s), ..
+            } => Some(s.as_ref()),
+            _ => None,
+        }
+    }
+}
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         // SQL parameters are bound, never formatted into the statement, so a
         // SQLite message cannot carry a secret.
-        Self::storage(std::format!("database error: {e}"))
+        Self::storage_from(std::format!("database error: {e}"), e)
     }
 }

@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::issuer::custody::local::random_b64;
-use crate::issuer::{Error, Result};
+use crate::issuer::{ClientFailure, Error, Refusal, Result};
 
 /// The prefix that makes provisioning keys recognisable (e.g. to secret scanners).
 pub const PREFIX: &str = "jep_";
@@ -82,7 +82,12 @@ impl Presented {
     /// # Errors
     /// A refusal that names no part of the input.
     pub fn parse(text: &str) -> Result<Self> {
-        let bad = || Error::refused("malformed provisioning key (expected jep_<id>_<secret>)");
+        let bad = || {
+            Error::refused_for(
+                Refusal::Client(ClientFailure::Malformed),
+                "malformed provisioning key (expected jep_<id>_<secret>)",
+            )
+        };
         let rest = text.trim().strip_prefix(PREFIX).ok_or_else(bad)?;
         let (id, secret) = rest.split_once('_').ok_or_else(bad)?;
         if id.len() != 16

@@ -28,11 +28,12 @@ pub(super) fn revoke_record(tx: &mut Tx<'_>, t: &TokenRecord, now: u64) -> Resul
 }
 
 pub(super) fn epoch(tx: &mut Tx<'_>) -> Result<u64> {
-    Ok(tx
-        .settings()?
-        .get(EPOCH_SETTING)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0))
+    match tx.settings()?.get(EPOCH_SETTING) {
+        None => Ok(0),
+        Some(v) => v.parse().map_err(|_| {
+            Error::storage(format!("the stored revocation epoch {v:?} is not a number"))
+        }),
+    }
 }
 
 /// The next revocation-list epoch: one more than the stored one, and at

@@ -127,7 +127,7 @@ impl Ctx {
             let kid = jwk
                 .get("kid")
                 .and_then(Value::as_str)
-                .unwrap_or_default()
+                .ok_or_else(|| Error::crypto("PKCS#11: the generated key's JWK has no kid"))?
                 .to_string();
             let mut record = KeyRecord::pending(kid, alg, Value::Object(jwk).to_string(), now);
             record.hsm_id = Some(hsm::id_hex(&id));

@@ -43,7 +43,7 @@ fn count(conn: &rusqlite::Connection, table: &str) -> Result<u64> {
 fn pg_count(tx: &mut postgres::Transaction<'_>, table: &str) -> Result<i64> {
     tx.query_one(&format!("SELECT count(*) FROM {table}"), &[])
         .and_then(|r| r.try_get(0))
-        .map_err(|e| storage_error(&e))
+        .map_err(|e| storage_error(e))
 }
 
 /// A SQLite value as the PostgreSQL column's type.
@@ -96,7 +96,7 @@ fn copy_all(
     from: &Path,
     counts: &[(&'static str, u64)],
 ) -> Result<Vec<Copied>> {
-    let pg = |e: postgres::Error| storage_error(&e);
+    let pg = |e: postgres::Error| storage_error(e);
     let source = rusqlite::Connection::open_with_flags(
         from,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,

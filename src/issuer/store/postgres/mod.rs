@@ -165,8 +165,8 @@ impl PgStore {
 }
 
 /// A driver error as a storage error (never the connection string).
-pub(crate) fn storage_error(e: &postgres::Error) -> Error {
-    Error::storage(format!("database error: {}", describe(e)))
+pub(crate) fn storage_error(e: postgres::Error) -> Error {
+    Error::storage_from(format!("database error: {}", describe(&e)), e)
 }
 
 impl Store for PgStore {

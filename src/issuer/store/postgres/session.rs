@@ -56,7 +56,7 @@ impl Session {
 
     /// Converts a driver error; a broken connection is dropped (the next
     /// transaction reconnects).
-    pub(super) fn fail(&mut self, e: &postgres::Error) -> Error {
+    pub(super) fn fail(&mut self, e: postgres::Error) -> Error {
         let broken = e.is_closed()
             || e.as_db_error().is_none_or(|d| {
                 let c = d.code().code();
@@ -64,13 +64,14 @@ impl Session {
             });
         if broken {
             self.drop_connection();
-            return Error::storage(format!(
+            let message = format!(
                 "the PostgreSQL store {} is unreachable: {}",
                 self.target.shown,
-                describe(e)
-            ));
+                describe(&e)
+            );
+            return Error::storage_from(message, e);
         }
-        Error::storage(format!("database error: {}", describe(e)))
+        Error::storage_from(format!("database error: {}", describe(&e)), e)
     }
 
     /// `sql` prepared on this connection (once; `?N` placeholders become `$N`).
@@ -80,7 +81,7 @@ impl Session {
         }
         let text = postgres_text(sql);
         let out = self.client()?.prepare(&text);
-        let st = out.map_err(|e| self.fail(&e))?;
+        let st = out.map_err(|e| self.fail(e))?;
         self.statements.insert(sql, st.clone());
         Ok(st)
     }
@@ -92,7 +93,7 @@ impl Session {
     ) -> Result<Vec<Row>> {
         let st = self.prepared(sql)?;
         let out = self.client()?.query(&st, params);
-        out.map_err(|e| self.fail(&e))
+        out.map_err(|e| self.fail(e))
     }
 
     pub(super) fn query_opt(
@@ -102,7 +103,7 @@ impl Session {
     ) -> Result<Option<Row>> {
         let st = self.prepared(sql)?;
         let out = self.client()?.query_opt(&st, params);
-        out.map_err(|e| self.fail(&e))
+        out.map_err(|e| self.fail(e))
     }
 
     pub(super) fn execute(
@@ -112,7 +113,7 @@ impl Session {
     ) -> Result<u64> {
         let st = self.prepared(sql)?;
         let out = self.client()?.execute(&st, params);
-        out.map_err(|e| self.fail(&e))
+        out.map_err(|e| self.fail(e))
     }
 
     /// The rows of a shared statement, every column as a [`Cell`].
@@ -175,7 +176,7 @@ impl Session {
 
     pub(super) fn batch(&mut self, sql: &str) -> Result<()> {
         let out = self.client()?.batch_execute(sql);
-        out.map_err(|e| self.fail(&e))
+        out.map_err(|e| self.fail(e))
     }
 
     pub(super) fn begin(&mut self) -> Result<()> {
