@@ -4,21 +4,20 @@
 //! [`authenticated`]) and the mapping of a refusal ([`refused`]).
 
 use std::borrow::ToOwned;
-use std::boxed::Box;
 use std::net::{IpAddr, SocketAddr};
 use std::string::String;
 use std::time::{Duration, Instant};
 
 use axum::http::{header, HeaderMap};
-use axum::response::Response;
 use tokio::sync::oneshot;
 
 use crate::issuer::Error;
 
 use super::app::AppState;
+use super::error::{ApiError, ErrorCode};
 use super::limit;
-use super::reply::{header_str, oauth_error, throttled};
-use super::token::{self, AuthMethod, OAuthError};
+use super::reply::header_str;
+use super::token::{self, AuthMethod};
 use super::writer::Job;
 
 /// The client's address for throttling (the TCP peer, or the forwarded
@@ -59,25 +58,25 @@ impl Throttle<'_> {
 
 /// Checks the throttle before parsing finishes: a parse error that is a
 /// failed authentication counts against the source.
-fn parse_failed(state: &AppState, source: IpAddr, e: &OAuthError) -> Response {
+fn parse_failed(state: &AppState, source: IpAddr, e: ApiError) -> ApiError {
     let t = Throttle {
         state,
         source,
         client: None,
     };
     if let Some(wait) = t.blocked() {
-        return throttled(wait);
+        return ApiError::throttled(wait);
     }
     if e.is_invalid_client() {
         t.failed();
     }
     // Parse errors of client authentication: Basic was used (and was
     // malformed) or nothing was sent; either way the challenge applies.
-    oauth_error(e, true)
+    e.challenged(true)
 }
 
 /// A request parser: content type, `Authorization`, body.
-pub(crate) type Parser<R> = fn(Option<&str>, Option<&str>, &[u8]) -> Result<R, OAuthError>;
+pub(crate) type Parser<R> = fn(Option<&str>, Option<&str>, &[u8]) -> Result<R, ApiError>;
 
 /// The front of every authenticated endpoint: the request parsed (a
 /// malformed client authentication counts against the source) and the
@@ -89,7 +88,7 @@ pub(crate) fn admit<'a, R>(
     body: &[u8],
     parse: Parser<R>,
     auth: fn(&R) -> &token::ClientAuth,
-) -> Result<(R, Throttle<'a>), (Box<Response>, &'static str)> {
+) -> Result<(R, Throttle<'a>), (ApiError, &'static str)> {
     let source = source_of(state, peer, headers);
     let req = parse(
         header_str(headers, header::CONTENT_TYPE),
@@ -97,12 +96,11 @@ pub(crate) fn admit<'a, R>(
         body,
     )
     .map_err(|e| {
-        let reason = if e.is_invalid_client() {
-            "malformed_client"
-        } else {
-            "invalid_request"
+        let reason = match e.code() {
+            ErrorCode::InvalidClient => "malformed_client",
+            _ => "invalid_request",
         };
-        (Box::new(parse_failed(state, source, &e)), reason)
+        (parse_failed(state, source, e), reason)
     })?;
     let t = Throttle {
         state,
@@ -111,7 +109,7 @@ pub(crate) fn admit<'a, R>(
     };
     if let Some(wait) = t.blocked() {
         tracing::info!(target: "jwt_edge::server", client_id = t.client.as_deref().unwrap_or("-"), %source, "request throttled");
-        return Err((Box::new(throttled(wait)), "throttled"));
+        return Err((ApiError::throttled(wait), "throttled"));
     }
     Ok((req, t))
 }
@@ -141,8 +139,8 @@ pub(crate) async fn authenticated<'a, R, T>(
     parse: Parser<R>,
     auth: fn(&R) -> &token::ClientAuth,
     job: impl FnOnce(&mut R, oneshot::Sender<Result<T, Error>>) -> Job,
-) -> Result<(T, R, Throttle<'a>), Response> {
-    let (mut req, t) = admit(state, peer, headers, body, parse, auth).map_err(|(res, _)| *res)?;
+) -> Result<(T, R, Throttle<'a>), ApiError> {
+    let (mut req, t) = admit(state, peer, headers, body, parse, auth).map_err(|(e, _)| e)?;
     let method = auth(&req).method;
     match ask(state, |reply| job(&mut req, reply)).await {
         Ok(v) => Ok((v, req, t)),
@@ -150,16 +148,17 @@ pub(crate) async fn authenticated<'a, R, T>(
     }
 }
 
-/// Maps an issuer outcome's error, counting failed authentications.
-pub(crate) fn refused(t: &Throttle<'_>, method: AuthMethod, e: &Error) -> Response {
-    let oe = OAuthError::from_issuer(e);
-    if oe.is_invalid_client() {
+/// Maps an issuer outcome's error, counting failed authentications; the
+/// challenge goes to a client that used HTTP Basic.
+pub(crate) fn refused(t: &Throttle<'_>, method: AuthMethod, e: &Error) -> ApiError {
+    let answer = ApiError::from_issuer(e);
+    if answer.is_invalid_client() {
         t.failed();
     }
-    if oe.status >= 500 {
+    if answer.status().is_server_error() {
         tracing::error!(target: "jwt_edge::server", code = e.code(), "request failed: {}", e.message());
     } else {
-        tracing::info!(target: "jwt_edge::server", client_id = t.client.as_deref().unwrap_or("-"), source = %t.source, error = oe.error, "request refused");
+        tracing::info!(target: "jwt_edge::server", client_id = t.client.as_deref().unwrap_or("-"), source = %t.source, error = answer.code().as_str(), "request refused");
     }
-    oauth_error(&oe, method == AuthMethod::Basic)
+    answer.challenged(method == AuthMethod::Basic)
 }

@@ -6,12 +6,11 @@ use std::borrow::ToOwned;
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::middleware::Next;
-use axum::response::Response;
-use serde_json::json;
+use axum::response::{IntoResponse, Response};
 
-use super::reply::json_response;
+use super::error::ApiError;
 
 /// Logs one line per request: method, path, status, latency (never headers
 /// or bodies, which carry credentials and tokens).
@@ -43,22 +42,8 @@ pub(crate) async fn json_errors(req: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return res;
     }
-    let (error, description) = match status {
-        StatusCode::METHOD_NOT_ALLOWED => {
-            ("invalid_request", "method not allowed on this endpoint")
-        }
-        StatusCode::REQUEST_TIMEOUT => ("invalid_request", "the request took too long"),
-        StatusCode::PAYLOAD_TOO_LARGE => ("invalid_request", "the request body is too large"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("invalid_request", "unsupported content type"),
-        StatusCode::NOT_FOUND => ("not_found", "no such endpoint"),
-        s if s.is_server_error() => ("server_error", "the server could not process the request"),
-        _ => ("invalid_request", "the request is malformed"),
-    };
     let (mut parts, _) = res.into_parts();
-    let mut out = json_response(
-        status,
-        json!({"error": error, "error_description": description}),
-    );
+    let mut out = ApiError::for_status(status).into_response();
     for name in [header::ALLOW, header::RETRY_AFTER, header::CONNECTION] {
         if let Some(v) = parts.headers.remove(&name) {
             out.headers_mut().insert(name, v);
@@ -69,8 +54,5 @@ pub(crate) async fn json_errors(req: Request, next: Next) -> Response {
 
 /// The answer of an unknown path.
 pub(crate) async fn not_found() -> Response {
-    json_response(
-        StatusCode::NOT_FOUND,
-        json!({"error": "not_found", "error_description": "no such endpoint"}),
-    )
+    ApiError::not_found("no such endpoint").into_response()
 }

@@ -14,7 +14,7 @@
 //! (RFC 7662), `GET /.well-known/jwks.json`, `GET /revocations`,
 //! `GET /.well-known/oauth-authorization-server`, `GET /healthz`. The three
 //! public documents answer CORS preflights. Every error body is JSON in the
-//! RFC 6749 §5.2 shape (`error`, `error_description`).
+//! RFC 6749 §5.2 shape (`error`, `error_description`), made by [`ApiError`].
 //!
 //! Limits (see `docs/server.md`): failed client authentications are
 //! throttled per source ([`limit`]); connections have a header-read timeout
@@ -30,6 +30,7 @@
 mod app;
 mod auth;
 pub mod conn;
+pub mod error;
 pub mod limit;
 pub mod metrics;
 mod middleware;
@@ -50,6 +51,7 @@ use crate::issuer::{Error, StoreUrl};
 
 use app::{io_error, AppState};
 pub use conn::ConnLimits;
+pub use error::{ApiError, ErrorCode};
 pub use limit::LimitConfig;
 pub use routes::documents::{
     jwks_max_age, jwks_stale_limit, metadata, revocations_max_age, REVOCATIONS_STALE_LIMIT,

@@ -2,7 +2,6 @@
 //! (RFC 7009), introspect one (RFC 7662, with the `introspect`
 //! permission), rotate its own secret (`POST /client/rotate`).
 
-use std::borrow::ToOwned;
 use std::format;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +17,7 @@ use crate::issuer::provisioning::INTROSPECT;
 use crate::issuer::ClientRevocation;
 use crate::server::app::AppState;
 use crate::server::auth::authenticated;
+use crate::server::error::ApiError;
 use crate::server::reply::json_response;
 use crate::server::token;
 use crate::server::writer::{self, Job};
@@ -51,14 +51,12 @@ pub(crate) async fn rotate_endpoint(
     .await;
     match answer {
         Ok(((rec, key), _, _)) => {
-            let secret = key
-                .strip_prefix(&format!(
-                    "{}{}_",
-                    crate::issuer::provisioning::PREFIX,
-                    rec.id
-                ))
-                .unwrap_or_default()
-                .to_owned();
+            let prefix = format!("{}{}_", crate::issuer::provisioning::PREFIX, rec.id);
+            let Some(secret) = key.strip_prefix(prefix.as_str()) else {
+                // Never an empty `client_secret`: the client would store it.
+                tracing::error!(target: "jwt_edge::server", client_id = %rec.id, "the rotated provisioning key does not start with its id; its secret is not answered");
+                return ApiError::server_error().into_response();
+            };
             json_response(
                 StatusCode::OK,
                 json!({
@@ -70,7 +68,7 @@ pub(crate) async fn rotate_endpoint(
                 }),
             )
         }
-        Err(res) => res,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -108,7 +106,7 @@ pub(crate) async fn revoke_endpoint(
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             res
         }
-        Err(res) => res,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -152,7 +150,7 @@ pub(crate) async fn introspect_endpoint(
     .await;
     let req = match answer {
         Ok((_, req, _)) => req,
-        Err(res) => return res,
+        Err(e) => return e.into_response(),
     };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

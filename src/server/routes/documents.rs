@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 
 use crate::issuer::Settings;
 use crate::server::app::AppState;
-use crate::server::reply::{header_str, json_response};
+use crate::server::error::ApiError;
+use crate::server::reply::header_str;
 use crate::server::writer::{self, Doc};
 
 /// `max-age` of the JWKS: at most the policy's `jwks-max-age`, and at most
@@ -90,28 +91,18 @@ fn cached(headers: &HeaderMap, doc: &Doc, content_type: &'static str, max_age: u
 
 /// 503 before the first publication.
 fn unavailable() -> Response {
-    json_response(
-        StatusCode::SERVICE_UNAVAILABLE,
-        json!({"error": "temporarily_unavailable", "error_description": "nothing is published yet"}),
-    )
+    ApiError::temporarily_unavailable("nothing is published yet").into_response()
 }
 
 /// 503 for a document kept in memory past its staleness limit (the store
 /// has been unreachable that long).
 fn too_stale(what: &str, age: Duration) -> Response {
-    let mut res = json_response(
-        StatusCode::SERVICE_UNAVAILABLE,
-        json!({
-            "error": "temporarily_unavailable",
-            "error_description": format!(
-                "the issuer's store has been unreachable for {} s; the last {what} is too old to serve",
-                age.as_secs()
-            ),
-        }),
-    );
-    res.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-    res
+    ApiError::temporarily_unavailable(format!(
+        "the issuer's store has been unreachable for {} s; the last {what} is too old to serve",
+        age.as_secs()
+    ))
+    .retry_after(5)
+    .into_response()
 }
 
 /// How long the JWKS is served from memory without a successful refresh:
@@ -173,10 +164,7 @@ pub(crate) async fn status_list(
             "application/statuslist+jwt",
             crate::issuer::service::STATUS_LIST_TTL,
         ),
-        None => json_response(
-            StatusCode::NOT_FOUND,
-            json!({"error": "not_found", "error_description": "no such status list"}),
-        ),
+        None => ApiError::not_found("no such status list").into_response(),
     }
 }
 

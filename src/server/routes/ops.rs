@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use crate::server::app::AppState;
+use crate::server::error::ErrorCode;
 use crate::server::reply::{header_str, json_response};
 use crate::server::writer;
 
@@ -49,7 +50,7 @@ pub(crate) async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     if state.metrics.store_up.get() == 0 {
         return json_response(
             StatusCode::SERVICE_UNAVAILABLE,
-            json!({"status": "store_unavailable", "error": "temporarily_unavailable"}),
+            json!({"status": "store_unavailable", "error": ErrorCode::TemporarilyUnavailable.as_str()}),
         );
     }
     // Healthy while the published documents are being refreshed.
@@ -71,7 +72,7 @@ pub(crate) async fn healthz(State(state): State<Arc<AppState>>) -> Response {
         }
         _ => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
-            json!({"status": "stale", "error": "temporarily_unavailable"}),
+            json!({"status": "stale", "error": ErrorCode::TemporarilyUnavailable.as_str()}),
         ),
     }
 }

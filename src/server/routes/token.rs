@@ -6,7 +6,7 @@ use std::time::Instant;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 
@@ -29,9 +29,9 @@ pub(crate) async fn token_endpoint(
     let started = Instant::now();
     let (req, t) = match admit(&state, peer, &headers, &body, token::parse, |r| &r.auth) {
         Ok(v) => v,
-        Err((res, reason)) => {
+        Err((e, reason)) => {
             state.metrics.refused(reason);
-            return *res;
+            return e.into_response();
         }
     };
     let method = req.auth.method;
@@ -72,7 +72,7 @@ pub(crate) async fn token_endpoint(
                 Some(r) => r.label(),
                 None => "unavailable",
             });
-            refused(&t, method, &e)
+            refused(&t, method, &e).into_response()
         }
     }
 }
