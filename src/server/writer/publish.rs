@@ -135,12 +135,11 @@ impl Writer {
         let kids = jwks
             .get("keys")
             .and_then(Value::as_array)
-            .map(|ks| {
-                ks.iter()
-                    .filter_map(|k| k.get("kid").and_then(Value::as_str).map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
+            .ok_or_else(|| Error::crypto("the issuer's JWKS has no \"keys\" array"))?
+            .iter()
+            .filter_map(|k| k.get("kid").and_then(Value::as_str).map(String::from))
+            .collect();
+        // The signed lists, by number (made documents once installed below).
         let mut status_lists = BTreeMap::new();
         for rec in self.issuer.status_list_records()? {
             // Re-signed when a status in it changed, when the signing key
@@ -161,17 +160,20 @@ impl Writer {
                     jws
                 }
             };
-            status_lists.insert(rec.list, Doc::new(jws));
+            status_lists.insert(rec.list, jws);
         }
         let jwks_text = jwks.to_string();
         let mut introspector = introspector(&settings, &jwks_text, &list.to_string())?;
-        for (n, doc) in &status_lists {
+        for (n, jws) in &status_lists {
             let uri = crate::issuer::service::status_list_uri(&settings, *n);
-            let text = core::str::from_utf8(&doc.body).unwrap_or_default();
             introspector
-                .install_status_list(&uri, text, now)
+                .install_status_list(&uri, jws, now)
                 .map_err(|e| Error::crypto(format!("status list {n} does not verify: {e}")))?;
         }
+        let status_lists: BTreeMap<u64, Doc> = status_lists
+            .into_iter()
+            .map(|(n, jws)| (n, Doc::new(jws)))
+            .collect();
         for k in &keys {
             let before = self.key_states.insert(k.kid.clone(), k.state);
             if before != Some(k.state) {

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::issuer::anomaly::{Anomaly, AnomalyConfig, Event};
 use crate::issuer::provisioning::Presented;
+use crate::issuer::store::AuditRecord;
 use crate::issuer::{ClientFailure, Error, ErrorKind, IssueRequest, Issued, Refusal};
 
 use crate::server::metrics::{AnomalyLabels, SecretLabels};
@@ -94,14 +95,14 @@ impl Writer {
                     return;
                 }
             };
-            let Some(last) = rows.last().map(|r| r.id) else {
+            if rows.is_empty() {
+                break;
+            }
+            let (text, through, complete) = audit_lines(&rows);
+            let Some(last) = through else {
+                // The first row cannot be serialised (logged): nothing moves.
                 break;
             };
-            let mut text = String::new();
-            for r in &rows {
-                text.push_str(&serde_json::to_string(r).unwrap_or_default());
-                text.push('\n');
-            }
             let written = match &mut sink.out {
                 Some(f) => {
                     use std::io::Write;
@@ -118,7 +119,7 @@ impl Writer {
                 return;
             }
             sink.cursor = last;
-            if rows.len() < 1_000 {
+            if !complete || rows.len() < 1_000 {
                 break;
             }
         }
@@ -216,4 +217,27 @@ impl Writer {
             tracing::error!(target: "jwt_edge::server", code = e.code(), "recording anomalies failed: {}", e.message());
         }
     }
+}
+
+/// The audit rows as JSON lines, up to the first one that cannot be
+/// serialised (logged: it and the rows after it are neither written nor
+/// acknowledged, so they are retried and never pruned unexported); the id of
+/// the last row in the lines; whether every row is in them.
+fn audit_lines(rows: &[AuditRecord]) -> (String, Option<u64>, bool) {
+    let mut text = String::new();
+    let mut through = None;
+    for r in rows {
+        match serde_json::to_string(r) {
+            Ok(line) => {
+                text.push_str(&line);
+                text.push('\n');
+                through = Some(r.id);
+            }
+            Err(e) => {
+                tracing::error!(target: "jwt_edge::server", row = r.id, "audit row cannot be serialised; it and the rows after it are kept for the next export: {e}");
+                return (text, through, false);
+            }
+        }
+    }
+    (text, through, true)
 }
