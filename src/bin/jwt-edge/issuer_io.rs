@@ -5,7 +5,8 @@
 //!
 //! Exit statuses: 0 success; 1 issuance refused (`ERR_ISSUER_REFUSED`);
 //! 2 usage, configuration or storage error. The first stderr line of a failure
-//! is `<CODE>: <message>`; with `--json` stdout carries `{"error":{...}}`.
+//! is `<CODE>: <message>`; with `--json` stdout carries `{"error":{...}}` in
+//! the one error shape of every command ([`JsonError`]).
 
 use std::io::{self, Read};
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use jwt_edge::issuer::{duration, AnyStore, Error, ErrorKind, Issuer, Secrets, St
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-use crate::io::{now_or_clock, print_err, print_json};
+use crate::io::{now_or_clock, print_err, print_json, JsonError};
 
 /// Where the issuer's state is and how its private keys are unlocked: the
 /// issuer commands and `serve` take the same flags.
@@ -117,7 +118,10 @@ pub(crate) enum Out {
 pub(crate) fn fail(err: &Error, json_out: bool) -> ExitCode {
     print_err(&err.to_string());
     if json_out {
-        let _ = print_json(&json!({"error": {"code": err.code(), "message": err.message()}}));
+        if let Err(f) = JsonError::issuer(err).print() {
+            // The exit status stays the error's; only report the output problem.
+            let _ = f.report();
+        }
     }
     ExitCode::from(if err.kind() == ErrorKind::Refused {
         1
