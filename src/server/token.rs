@@ -114,6 +114,8 @@ fn basic_credentials(header: &str) -> Result<(String, Zeroizing<String>), ApiErr
     Ok((id, secret))
 }
 
+/// Form-urldecodes one credential. `x=<s>` always parses to a first pair,
+/// so the default is never taken (nothing fails here).
 fn url_decode(s: &str) -> String {
     form_urlencoded::parse(format!("x={s}").as_bytes())
         .next()

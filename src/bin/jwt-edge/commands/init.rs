@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use jwt_edge::issuer::{keys, Settings};
 
-use crate::issuer_io::{dur, steps_out, with_issuer, Common};
+use crate::issuer_io::{dur, steps_out, usage, with_issuer, Common};
 
 /// Arguments of `jwt-edge init`.
 #[derive(Debug, clap::Args)]
@@ -77,9 +77,14 @@ pub fn run(a: &InitArgs) -> ExitCode {
             s.kdf_iterations = n;
         }
         if a.key_store == "pkcs11" {
+            // clap requires both with --key-store pkcs11; never an empty name.
+            let given = |v: &Option<String>, flag: &str| {
+                v.clone()
+                    .ok_or_else(|| usage(format!("--key-store pkcs11 needs {flag}")))
+            };
             s.pkcs11 = Some(jwt_edge::issuer::hsm::Pkcs11Config {
-                module: a.pkcs11_module.clone().unwrap_or_default(),
-                token: a.pkcs11_token.clone().unwrap_or_default(),
+                module: given(&a.pkcs11_module, "--pkcs11-module")?,
+                token: given(&a.pkcs11_token, "--pkcs11-token")?,
             });
         }
         let steps = issuer.init(&s, now)?;
