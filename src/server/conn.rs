@@ -28,6 +28,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 
+use super::error::ApiError;
+
 /// Connection limits.
 #[derive(Debug, Clone)]
 pub struct ConnLimits {
@@ -114,7 +116,7 @@ async fn refuse(mut stream: TcpStream, why: Refused) {
         Refused::Total => "too many connections to this server; retry later",
         Refused::Peer => "too many connections from this address; retry later",
     };
-    let body = format!(r#"{{"error":"temporarily_unavailable","error_description":"{text}"}}"#);
+    let body = ApiError::temporarily_unavailable(text).body();
     let response = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
          cache-control: no-store\r\nretry-after: 1\r\nconnection: close\r\n\

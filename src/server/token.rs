@@ -1,5 +1,5 @@
 //! `POST /token` request parsing (RFC 6749 §4.4 client credentials, client
-//! authentication per §2.3.1) and the §5.2 error responses. Pure functions:
+//! authentication per §2.3.1) into requests or [`ApiError`]s. Pure functions:
 //! no policy here, the issuer service decides every issuance.
 
 use std::borrow::ToOwned;
@@ -11,80 +11,12 @@ use base64ct::Encoding;
 use zeroize::Zeroizing;
 
 use crate::issuer::provisioning::PREFIX;
-use crate::issuer::{Error, ErrorKind, Refusal};
 
-/// An RFC 6749 §5.2 error: HTTP status, `error` code and description.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OAuthError {
-    /// HTTP status.
-    pub status: u16,
-    /// The `error` member.
-    pub error: &'static str,
-    /// The `error_description` member (never a secret).
-    pub description: String,
-}
+use super::error::ApiError;
 
-impl OAuthError {
-    /// Any error: status, `error` code, description.
-    pub fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
-        Self {
-            status,
-            error,
-            description: description.into(),
-        }
-    }
-
-    /// `invalid_request` (400).
-    pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new(400, "invalid_request", description)
-    }
-
-    /// `invalid_target` (400, RFC 8707): an audience the client may not ask for.
-    pub fn invalid_target(description: impl Into<String>) -> Self {
-        Self::new(400, "invalid_target", description)
-    }
-
-    /// `invalid_client` (401, sent with `WWW-Authenticate`).
-    pub fn invalid_client() -> Self {
-        Self::new(401, "invalid_client", "client authentication failed")
-    }
-
-    /// Whether this is a failed client authentication (rate limited).
-    pub fn is_invalid_client(&self) -> bool {
-        self.error == "invalid_client"
-    }
-
-    /// Maps an issuer error to its RFC 6749 error.
-    pub fn from_issuer(e: &Error) -> Self {
-        match (e.kind(), e.refusal()) {
-            // Which of unknown/wrong/expired/revoked is in the audit log, not
-            // in the response.
-            (ErrorKind::Refused, Some(Refusal::Client(_))) => Self::invalid_client(),
-            (ErrorKind::Refused, Some(Refusal::Scope)) => {
-                Self::new(400, "invalid_scope", e.message())
-            }
-            // RFC 8707's code for a target (audience) the client may not ask for.
-            (ErrorKind::Refused, Some(Refusal::Audience)) => Self::invalid_target(e.message()),
-            // Authenticated, but not allowed this call (RFC 6749 §5.2).
-            (ErrorKind::Refused, Some(Refusal::Permission)) => {
-                Self::new(403, "unauthorized_client", e.message())
-            }
-            (ErrorKind::Refused, _) => Self::invalid_request(e.message()),
-            // The store is unreachable (or failed): nothing was issued, and
-            // a retry may succeed (a replica's database failover).
-            (ErrorKind::Storage, _) => Self::new(
-                503,
-                "temporarily_unavailable",
-                "the issuer's store is unavailable; nothing was issued, try again",
-            ),
-            _ => Self::new(
-                500,
-                "server_error",
-                "the issuer could not process the request",
-            ),
-        }
-    }
-}
+/// The former name of [`ApiError`], the server's one error answer (every
+/// parser here returns it).
+pub type OAuthError = ApiError;
 
 /// How the client authenticated (RFC 6749 §2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,8 +99,8 @@ fn is_resource_uri(v: &str) -> bool {
         && !v.bytes().any(|c| c <= b' ' || c == 0x7f)
 }
 
-fn basic_credentials(header: &str) -> Result<(String, Zeroizing<String>), OAuthError> {
-    let bad = || OAuthError::invalid_client();
+fn basic_credentials(header: &str) -> Result<(String, Zeroizing<String>), ApiError> {
+    let bad = || ApiError::invalid_client();
     let (scheme, value) = header.trim().split_once(' ').ok_or_else(bad)?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(bad());
@@ -182,6 +114,8 @@ fn basic_credentials(header: &str) -> Result<(String, Zeroizing<String>), OAuthE
     Ok((id, secret))
 }
 
+/// Form-urldecodes one credential. `x=<s>` always parses to a first pair,
+/// so the default is never taken (nothing fails here).
 fn url_decode(s: &str) -> String {
     form_urlencoded::parse(format!("x={s}").as_bytes())
         .next()
@@ -189,9 +123,9 @@ fn url_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn once<T>(slot: &Option<T>, name: &str) -> Result<(), OAuthError> {
+fn once<T>(slot: &Option<T>, name: &str) -> Result<(), ApiError> {
     if slot.is_some() {
-        Err(OAuthError::invalid_request(format!(
+        Err(ApiError::invalid_request(format!(
             "parameter {name:?} is repeated"
         )))
     } else {
@@ -211,7 +145,7 @@ struct Params {
     overlap: Option<String>,
 }
 
-fn params(content_type: Option<&str>, body: &[u8]) -> Result<Params, OAuthError> {
+fn params(content_type: Option<&str>, body: &[u8]) -> Result<Params, ApiError> {
     let form = content_type.is_some_and(|ct| {
         ct.split(';').next().is_some_and(|m| {
             m.trim()
@@ -219,7 +153,7 @@ fn params(content_type: Option<&str>, body: &[u8]) -> Result<Params, OAuthError>
         })
     });
     if !form {
-        return Err(OAuthError::invalid_request(
+        return Err(ApiError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
         ));
     }
@@ -255,7 +189,7 @@ fn params(content_type: Option<&str>, body: &[u8]) -> Result<Params, OAuthError>
             "audience" => p.audiences.push(value.into_owned()),
             "resource" => {
                 if !is_resource_uri(&value) {
-                    return Err(OAuthError::invalid_target(
+                    return Err(ApiError::invalid_target(
                         "resource must be an absolute URI without a fragment (RFC 8707)",
                     ));
                 }
@@ -269,24 +203,24 @@ fn params(content_type: Option<&str>, body: &[u8]) -> Result<Params, OAuthError>
     Ok(p)
 }
 
-fn client_auth(authorization: Option<&str>, p: &mut Params) -> Result<ClientAuth, OAuthError> {
+fn client_auth(authorization: Option<&str>, p: &mut Params) -> Result<ClientAuth, ApiError> {
     let (id, secret, method) = match (authorization, p.client_id.take(), p.client_secret.take()) {
         (Some(_), _, Some(_)) => {
-            return Err(OAuthError::invalid_request(
+            return Err(ApiError::invalid_request(
                 "use one client authentication method (HTTP Basic or the form), not both",
             ))
         }
         (Some(h), form_id, None) => {
             let (id, secret) = basic_credentials(h)?;
             if form_id.as_ref().is_some_and(|f| *f != id) {
-                return Err(OAuthError::invalid_request(
+                return Err(ApiError::invalid_request(
                     "client_id differs from the HTTP Basic user",
                 ));
             }
             (id, secret, AuthMethod::Basic)
         }
         (None, Some(id), Some(secret)) => (id, secret, AuthMethod::Post),
-        (None, _, _) => return Err(OAuthError::invalid_client()),
+        (None, _, _) => return Err(ApiError::invalid_client()),
     };
     let bare_id = id.strip_prefix(PREFIX).unwrap_or(&id).to_owned();
     // The secret is either the provisioning key's secret part or the whole
@@ -314,15 +248,13 @@ pub fn parse(
     content_type: Option<&str>,
     authorization: Option<&str>,
     body: &[u8],
-) -> Result<TokenRequest, OAuthError> {
+) -> Result<TokenRequest, ApiError> {
     let mut p = params(content_type, body)?;
     match p.grant_type.as_deref() {
-        None => return Err(OAuthError::invalid_request("grant_type is missing")),
+        None => return Err(ApiError::invalid_request("grant_type is missing")),
         Some("client_credentials") => {}
         Some(_) => {
-            return Err(OAuthError::new(
-                400,
-                "unsupported_grant_type",
+            return Err(ApiError::unsupported_grant_type(
                 "only grant_type=client_credentials is supported",
             ))
         }
@@ -345,12 +277,12 @@ pub fn parse_token_param(
     content_type: Option<&str>,
     authorization: Option<&str>,
     body: &[u8],
-) -> Result<TokenParamRequest, OAuthError> {
+) -> Result<TokenParamRequest, ApiError> {
     let mut p = params(content_type, body)?;
     let auth = client_auth(authorization, &mut p)?;
     let token = p
         .token
-        .ok_or_else(|| OAuthError::invalid_request("the token parameter is missing"))?;
+        .ok_or_else(|| ApiError::invalid_request("the token parameter is missing"))?;
     Ok(TokenParamRequest { auth, token })
 }
 
@@ -375,7 +307,7 @@ pub fn parse_rotate(
     content_type: Option<&str>,
     authorization: Option<&str>,
     body: &[u8],
-) -> Result<RotateRequest, OAuthError> {
+) -> Result<RotateRequest, ApiError> {
     let mut p = params(content_type, body)?;
     let auth = client_auth(authorization, &mut p)?;
     let overlap = match p.overlap.as_deref() {
@@ -383,7 +315,7 @@ pub fn parse_rotate(
         Some(v) => match v.parse::<u64>() {
             Ok(n) => n,
             Err(_) => crate::issuer::duration::parse(v).map_err(|_| {
-                OAuthError::invalid_request("overlap must be a duration such as 1d, 12h or 3600")
+                ApiError::invalid_request("overlap must be a duration such as 1d, 12h or 3600")
             })?,
         },
     };
@@ -393,6 +325,7 @@ pub fn parse_rotate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::error::ErrorCode;
 
     const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 
@@ -438,34 +371,34 @@ mod tests {
         assert_eq!(r.token.as_str(), "a.b.c");
         assert!(!format!("{r:?}").contains("a.b.c"));
         let e = parse_token_param(FORM, Some("Basic eDp5"), b"").unwrap_err();
-        assert_eq!(e.error, "invalid_request");
+        assert_eq!(e.code(), ErrorCode::InvalidRequest);
         let e = parse_token_param(FORM, None, b"token=x").unwrap_err();
-        assert_eq!(e.error, "invalid_client");
+        assert_eq!(e.code(), ErrorCode::InvalidClient);
     }
 
     #[test]
     fn errors() {
-        let e = |ct, auth, body: &[u8]| parse(ct, auth, body).unwrap_err().error;
+        let e = |ct, auth, body: &[u8]| parse(ct, auth, body).unwrap_err().code();
         assert_eq!(
             e(None, None, b"grant_type=client_credentials"),
-            "invalid_request"
+            ErrorCode::InvalidRequest
         );
-        assert_eq!(e(FORM, None, b""), "invalid_request");
+        assert_eq!(e(FORM, None, b""), ErrorCode::InvalidRequest);
         assert_eq!(
             e(FORM, None, b"grant_type=password"),
-            "unsupported_grant_type"
+            ErrorCode::UnsupportedGrantType
         );
         assert_eq!(
             e(FORM, None, b"grant_type=client_credentials&scope=a&scope=b"),
-            "invalid_request"
+            ErrorCode::InvalidRequest
         );
         assert_eq!(
             e(FORM, None, b"grant_type=client_credentials"),
-            "invalid_client"
+            ErrorCode::InvalidClient
         );
         assert_eq!(
             e(FORM, Some("Basic !!!"), b"grant_type=client_credentials"),
-            "invalid_client"
+            ErrorCode::InvalidClient
         );
         assert_eq!(
             e(
@@ -473,7 +406,7 @@ mod tests {
                 Some("Basic eDp5"),
                 b"grant_type=client_credentials&client_secret=y"
             ),
-            "invalid_request"
+            ErrorCode::InvalidRequest
         );
         assert_eq!(
             e(
@@ -481,7 +414,7 @@ mod tests {
                 Some("Basic eDp5"),
                 b"grant_type=client_credentials&resource=api"
             ),
-            "invalid_target"
+            ErrorCode::InvalidTarget
         );
         assert_eq!(
             e(
@@ -489,7 +422,7 @@ mod tests {
                 Some("Basic eDp5"),
                 b"grant_type=client_credentials&resource=https%3A%2F%2Fa.example%2F%23x"
             ),
-            "invalid_target"
+            ErrorCode::InvalidTarget
         );
         assert_eq!(
             normalise_client_id("jep_0123456789abcdef"),

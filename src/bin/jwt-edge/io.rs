@@ -1,5 +1,6 @@
 //! Shared plumbing for every command: reading the token and files, writing
-//! one-line JSON to stdout, and turning failures into exit statuses.
+//! one-line JSON to stdout, the one `--json` error shape ([`JsonError`]), and
+//! turning failures into exit statuses.
 //!
 //! Nothing here decides anything about tokens or keys; that is the library's job.
 
@@ -8,7 +9,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 // Exit status 0 (`ExitCode::SUCCESS`): the token verified, or was decoded.
 
@@ -79,6 +80,45 @@ pub fn print_json(value: &Value) -> Result<(), Failure> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Failure::usage(format_args!("cannot write to stdout: {e}"))),
+    }
+}
+
+/// The `--json` error every command prints on stdout when it fails:
+/// `{"error":{...}}`, the object in the library's one error shape
+/// ([`jwt_edge::Error::to_json`]): `code`, `message`, the details of a
+/// rejected token (`claim`, `reason`, `revocationReason`, …) when it has
+/// them, and `retryable`.
+#[derive(Debug)]
+pub struct JsonError(Value);
+
+impl JsonError {
+    /// A verification error, as the library renders it.
+    ///
+    /// # Errors
+    /// The library's JSON does not parse (never expected), as a usage error.
+    pub fn verification(err: &jwt_edge::Error) -> Result<Self, Failure> {
+        serde_json::from_str(&err.to_json())
+            .map(Self)
+            .map_err(|e| Failure::usage(format_args!("cannot encode the error as JSON: {e}")))
+    }
+
+    /// An issuer error: its code and message; retryable when the store
+    /// failed (the server answers those 503 with `Retry-After`).
+    #[cfg(feature = "issuer")]
+    pub fn issuer(err: &jwt_edge::issuer::Error) -> Self {
+        Self(json!({
+            "code": err.code(),
+            "message": err.message(),
+            "retryable": err.kind() == jwt_edge::issuer::ErrorKind::Storage,
+        }))
+    }
+
+    /// Prints `{"error":{...}}` on stdout (see [`print_json`]).
+    ///
+    /// # Errors
+    /// Stdout cannot be written (exit 2).
+    pub fn print(self) -> Result<(), Failure> {
+        print_json(&json!({ "error": self.0 }))
     }
 }
 

@@ -5,18 +5,25 @@
 //! Exit statuses shared by all commands: 0 success, 1 the token was rejected
 //! (or could not be decoded), 2 usage or configuration error.
 
-mod inspect;
+mod commands;
 mod io;
 #[cfg(feature = "issuer")]
-mod issuer_cli;
+mod issuer_io;
 mod remote_jwks;
-#[cfg(feature = "server")]
-mod serve;
-mod verify;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+#[cfg(feature = "postgres")]
+use commands::migrate;
+#[cfg(feature = "server")]
+use commands::serve;
+#[cfg(feature = "issuer")]
+use commands::{
+    audit, init, issue, jwks, keys, provision, prune, revocations, revoke, status, statuslist,
+};
+use commands::{inspect, verify};
 
 /// Strict JWT/JWS/JWKS validation from the command line.
 #[derive(Debug, Parser)]
@@ -43,42 +50,42 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Issuer: store the policy and create the first signing key.
     #[cfg(feature = "issuer")]
-    Init(Box<issuer_cli::InitArgs>),
+    Init(Box<init::InitArgs>),
     /// Issuer: signing keys (generate, list, rotate, revoke, export).
     #[cfg(feature = "issuer")]
-    Keys(issuer_cli::KeysArgs),
+    Keys(keys::KeysArgs),
     /// Issuer: print the public JWKS (pending, active and retiring keys).
     #[cfg(feature = "issuer")]
-    Jwks(issuer_cli::JwksArgs),
+    Jwks(jwks::JwksArgs),
     /// Issuer: provisioning keys (create, list, rotate, revoke).
     #[cfg(feature = "issuer")]
-    Provision(issuer_cli::ProvisionArgs),
+    Provision(provision::ProvisionArgs),
     /// Issuer: issue an access token (RFC 9068) with a provisioning key.
     #[cfg(feature = "issuer")]
-    Issue(Box<issuer_cli::IssueArgs>),
+    Issue(Box<issue::IssueArgs>),
     /// Issuer: revoke a token or every token of a subject.
     #[cfg(feature = "issuer")]
-    Revoke(issuer_cli::RevokeArgs),
+    Revoke(revoke::RevokeArgs),
     /// Issuer: print the revocation list (JSON, or a signed JWS with --signed).
     #[cfg(feature = "issuer")]
-    Revocations(issuer_cli::RevocationsArgs),
+    Revocations(revocations::RevocationsArgs),
     /// Issuer: what will break and when (exit 0 healthy, 1 attention, 2 error).
     #[cfg(feature = "issuer")]
-    Status(issuer_cli::StatusArgs),
+    Status(status::StatusArgs),
     /// Issuer: print Token Status List N as a signed statuslist+jwt.
     #[cfg(feature = "issuer")]
-    Statuslist(issuer_cli::StatusListArgs),
+    Statuslist(statuslist::StatusListArgs),
     /// Issuer: print the audit log, or export it resumably (`audit export`).
     #[cfg(feature = "issuer")]
-    Audit(issuer_cli::AuditArgs),
+    Audit(audit::AuditArgs),
     /// Issuer: delete expired token rows and exported audit rows older than
     /// the retention window, in bounded batches.
     #[cfg(feature = "issuer")]
-    Prune(issuer_cli::PruneArgs),
+    Prune(prune::PruneArgs),
     /// Issuer: copy a SQLite store into an empty PostgreSQL database, table
     /// by table in one transaction, verifying every table's row count.
     #[cfg(feature = "postgres")]
-    Migrate(issuer_cli::MigrateArgs),
+    Migrate(migrate::MigrateArgs),
     /// Issuer: run the HTTP server (OAuth client-credentials /token, JWKS,
     /// revocation list, metadata) with automatic rotation.
     #[cfg(feature = "server")]
@@ -91,29 +98,29 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         #[cfg(feature = "issuer")]
-        Command::Init(args) => issuer_cli::init(&args),
+        Command::Init(args) => init::run(&args),
         #[cfg(feature = "issuer")]
-        Command::Keys(args) => issuer_cli::keys_cmd(&args),
+        Command::Keys(args) => keys::run(&args),
         #[cfg(feature = "issuer")]
-        Command::Jwks(args) => issuer_cli::jwks(&args),
+        Command::Jwks(args) => jwks::run(&args),
         #[cfg(feature = "issuer")]
-        Command::Provision(args) => issuer_cli::provision(&args),
+        Command::Provision(args) => provision::run(&args),
         #[cfg(feature = "issuer")]
-        Command::Issue(args) => issuer_cli::issue(&args),
+        Command::Issue(args) => issue::run(&args),
         #[cfg(feature = "issuer")]
-        Command::Revoke(args) => issuer_cli::revoke(&args),
+        Command::Revoke(args) => revoke::run(&args),
         #[cfg(feature = "issuer")]
-        Command::Revocations(args) => issuer_cli::revocations(&args),
+        Command::Revocations(args) => revocations::run(&args),
         #[cfg(feature = "issuer")]
-        Command::Statuslist(args) => issuer_cli::statuslist(&args),
+        Command::Statuslist(args) => statuslist::run(&args),
         #[cfg(feature = "issuer")]
-        Command::Status(args) => issuer_cli::status(&args),
+        Command::Status(args) => status::run(&args),
         #[cfg(feature = "issuer")]
-        Command::Audit(args) => issuer_cli::audit(&args),
+        Command::Audit(args) => audit::run(&args),
         #[cfg(feature = "issuer")]
-        Command::Prune(args) => issuer_cli::prune(&args),
+        Command::Prune(args) => prune::run(&args),
         #[cfg(feature = "postgres")]
-        Command::Migrate(args) => issuer_cli::migrate(&args),
+        Command::Migrate(args) => migrate::run(&args),
         #[cfg(feature = "server")]
         Command::Serve(args) => serve::run(&args),
     }

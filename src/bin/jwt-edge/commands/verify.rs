@@ -17,7 +17,7 @@ use jwt_edge::{
 use crate::remote_jwks::RemoteJwks;
 use serde_json::{json, Map, Value};
 
-use crate::io::{self, Failure};
+use crate::io::{self, Failure, JsonError};
 
 /// Arguments of `jwt-edge verify`.
 #[derive(Debug, clap::Args)]
@@ -217,19 +217,12 @@ fn flag_names(message: &str) -> String {
 fn reject(err: &Error, json: bool) -> ExitCode {
     let status = Failure::rejected(err).report();
     if json {
-        if let Err(failure) = io::print_json(&error_json(err)) {
+        if let Err(failure) = JsonError::verification(err).and_then(JsonError::print) {
             // The verdict stays "rejected"; only report the output problem.
             let _ = failure.report();
         }
     }
     status
-}
-
-/// The `--json` error object: `{"error": <the library's one error JSON>}`
-/// (`code`, `message`, `claim`?, `reason`?, `revocationReason`?, `retryable`).
-fn error_json(err: &Error) -> Value {
-    let e: Value = serde_json::from_str(&err.to_json()).unwrap_or(Value::Null);
-    json!({ "error": e })
 }
 
 /// The public keys of `--jwks`, with a warning per skipped key.

@@ -17,7 +17,7 @@ use jwt_edge::server::{Config, ConnLimits, LimitConfig, Server, Upkeep};
 
 use crate::io::{print_err, EXIT_USAGE};
 
-use crate::issuer_cli::dur;
+use crate::issuer_io::{dur, StoreArgs};
 
 /// Arguments of `jwt-edge serve`.
 #[derive(Debug, clap::Args)]
@@ -95,7 +95,7 @@ pub struct ServeArgs {
     #[arg(long = "threads")]
     threads: Option<usize>,
     #[command(flatten)]
-    store: crate::issuer_cli::StoreArgs,
+    store: StoreArgs,
 }
 
 fn init_logging(format: &str) {

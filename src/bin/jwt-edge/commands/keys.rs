@@ -1,0 +1,143 @@
+//! `jwt-edge keys`: signing keys (generate, list, rotate, revoke, check,
+//! export).
+
+use std::process::ExitCode;
+
+use jwt_edge::issuer::{keys, service};
+use serde_json::Value;
+
+use crate::issuer_io::{opt, steps_out, with_issuer, Common, Out};
+
+/// Arguments of `jwt-edge keys`.
+#[derive(Debug, clap::Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    command: KeysCommand,
+}
+
+/// The `keys` subcommands.
+#[derive(Debug, clap::Subcommand)]
+enum KeysCommand {
+    /// Generate a new key in state "pending" (published, not yet signing).
+    Generate {
+        /// ES256, EdDSA, RS256 or PS256 [default: the one chosen at init].
+        #[arg(long)]
+        alg: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List keys: kid, alg, state and the time of each transition.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Apply the rotation policy now (idempotent; run it from cron).
+    Rotate {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Emergency: remove a key from the JWKS now and list its kid as revoked.
+    Revoke {
+        /// The key id (base64url: may start with `-`).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Compare the store with the PKCS#11 token: keys whose object is
+    /// missing, and objects no key refers to (exit 1 when any).
+    Check {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print a key's private key as encrypted PKCS#8 PEM (`openssl pkey` reads it).
+    Export {
+        /// The key id (base64url: may start with `-`).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Runs `keys ...`.
+pub fn run(a: &KeysArgs) -> ExitCode {
+    match &a.command {
+        KeysCommand::Generate { alg, common } => with_issuer(common, false, |issuer, now| {
+            let alg = alg.as_deref().map(keys::parse_alg).transpose()?;
+            let rec = issuer.generate_key(alg, now)?;
+            Ok(if common.json {
+                Out::Json(service::key_json(&rec))
+            } else {
+                Out::Lines(vec![rec.kid])
+            })
+        }),
+        KeysCommand::Check { common } => {
+            let mut findings = 0usize;
+            let code = with_issuer(common, false, |issuer, _| {
+                let out = issuer.check_keys()?;
+                findings = out.len();
+                Ok(if common.json {
+                    Out::Json(Value::from(out))
+                } else {
+                    Out::Lines(
+                        out.iter()
+                            .map(|f| format!("{}\t{}", opt(&f["kind"]), opt(&f["message"])))
+                            .collect(),
+                    )
+                })
+            });
+            if findings > 0 && code == ExitCode::SUCCESS {
+                ExitCode::from(1)
+            } else {
+                code
+            }
+        }
+        KeysCommand::List { common } => {
+            with_issuer(common, false, |issuer, _| {
+                let list: Vec<Value> = issuer.keys()?.iter().map(service::key_json).collect();
+                Ok(if common.json {
+                    Out::Json(Value::from(list))
+                } else {
+                    let mut lines = vec!["kid\talg\tstate\tcreated\tactivated\tretiring\tretired\trevoked\tdestroyed".to_owned()];
+                    lines.extend(list.iter().map(|k| {
+                        [
+                            "kid",
+                            "alg",
+                            "state",
+                            "created_at",
+                            "activated_at",
+                            "retiring_at",
+                            "retired_at",
+                            "revoked_at",
+                            "destroyed_at",
+                        ]
+                        .iter()
+                        .map(|f| opt(&k[*f]))
+                        .collect::<Vec<_>>()
+                        .join("\t")
+                    }));
+                    Out::Lines(lines)
+                })
+            })
+        }
+        KeysCommand::Rotate { common } => with_issuer(common, false, |issuer, now| {
+            Ok(steps_out(common, issuer.rotate(now)?))
+        }),
+        KeysCommand::Revoke {
+            kid,
+            reason,
+            common,
+        } => with_issuer(common, false, |issuer, now| {
+            let steps = issuer.revoke_key(kid, reason.as_deref(), now)?;
+            Ok(steps_out(common, steps))
+        }),
+        KeysCommand::Export { kid, common } => with_issuer(common, false, |issuer, now| {
+            let pem = issuer.export_key(kid, now)?;
+            Ok(Out::Lines(vec![pem.trim_end().to_owned()]))
+        }),
+    }
+}

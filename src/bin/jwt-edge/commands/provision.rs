@@ -1,0 +1,177 @@
+//! `jwt-edge provision`: provisioning keys (create, list, rotate, revoke).
+
+use std::process::ExitCode;
+
+use jwt_edge::issuer::service;
+use serde_json::Value;
+
+use crate::io::print_err;
+use crate::issuer_io::{dur, opt, with_issuer, Common, Out};
+
+/// Arguments of `jwt-edge provision`.
+#[derive(Debug, clap::Args)]
+pub struct ProvisionArgs {
+    #[command(subcommand)]
+    command: ProvisionCommand,
+}
+
+/// The `provision` subcommands.
+#[derive(Debug, clap::Subcommand)]
+enum ProvisionCommand {
+    /// Create a provisioning key; it is printed ONCE.
+    Create {
+        /// A name for people.
+        #[arg(long)]
+        name: String,
+        /// Scopes it may request, space-separated.
+        #[arg(long)]
+        scope: String,
+        /// Lifetime of the provisioning key.
+        #[arg(long, default_value = "30d", value_parser = dur)]
+        ttl: u64,
+        /// Longest token lifetime it may request [default: the issuer's token-ttl].
+        #[arg(long = "max-token-ttl", value_parser = dur)]
+        max_token_ttl: Option<u64>,
+        /// The `sub` of its tokens [default: its id].
+        #[arg(long, allow_hyphen_values = true)]
+        sub: Option<String>,
+        /// An audience it may request (repeatable) [default: any, one required at issuance].
+        #[arg(long = "aud")]
+        aud: Vec<String>,
+        /// A permission besides obtaining tokens (repeatable): `introspect`
+        /// lets it call `jwt-edge serve`'s RFC 7662 introspection endpoint.
+        #[arg(long = "permission", value_parser = ["introspect"])]
+        permission: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List provisioning keys (never their secrets).
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Rotate a provisioning key's secret without downtime: a successor
+    /// secret for the same client (printed ONCE); the current secret keeps
+    /// working for --overlap, then is refused.
+    Rotate {
+        /// The provisioning key id.
+        id: String,
+        /// How long the current secret keeps working (capped by its own expiry).
+        #[arg(long, default_value = "7d", value_parser = dur)]
+        overlap: u64,
+        /// Lifetime of the new secret [default: as long as the current one was given].
+        #[arg(long, value_parser = dur)]
+        ttl: Option<u64>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Revoke a provisioning key and every token issued through it.
+    Revoke {
+        /// The provisioning key id.
+        id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// A provisioning key just created or rotated: printed once (with its
+/// record under `--json`), after a notice on stderr.
+fn new_key_out(
+    common: &Common,
+    rec: &jwt_edge::issuer::store::ProvisioningRecord,
+    key: &str,
+) -> Out {
+    print_err("Store this provisioning key now: it is shown only once and cannot be recovered.");
+    if common.json {
+        let mut v = service::provisioning_json(rec);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("key".into(), Value::String(key.to_owned()));
+        }
+        Out::Json(v)
+    } else {
+        Out::Lines(vec![key.to_owned()])
+    }
+}
+
+/// Runs `provision ...`.
+pub fn run(a: &ProvisionArgs) -> ExitCode {
+    match &a.command {
+        ProvisionCommand::Create {
+            name,
+            scope,
+            ttl,
+            max_token_ttl,
+            sub,
+            aud,
+            permission,
+            common,
+        } => with_issuer(common, false, |issuer, now| {
+            let (rec, key) = issuer.create_provisioning_key(
+                name,
+                scope,
+                Some(*ttl),
+                *max_token_ttl,
+                sub.as_deref(),
+                aud,
+                permission,
+                now,
+            )?;
+            let warnings = jwt_edge::issuer::provisioning::creation_warnings(aud);
+            for w in &warnings {
+                print_err(&format!("warning: {w}"));
+            }
+            let mut out = new_key_out(common, &rec, &key);
+            if let Out::Json(Value::Object(o)) = &mut out {
+                o.insert("warnings".into(), Value::from(warnings));
+            }
+            Ok(out)
+        }),
+        ProvisionCommand::List { common } => with_issuer(common, false, |issuer, _| {
+            let list: Vec<Value> = issuer
+                .provisioning_keys()?
+                .iter()
+                .map(service::provisioning_json)
+                .collect();
+            Ok(if common.json {
+                Out::Json(Value::from(list))
+            } else {
+                let mut lines =
+                    vec!["id\tname\tsub\tscope\texpires\trevoked\tuses\tlast_used".to_owned()];
+                lines.extend(list.iter().map(|k| {
+                    [
+                        "id",
+                        "name",
+                        "sub",
+                        "scope",
+                        "expires_at",
+                        "revoked_at",
+                        "use_count",
+                        "last_used_at",
+                    ]
+                    .iter()
+                    .map(|f| opt(&k[*f]))
+                    .collect::<Vec<_>>()
+                    .join("\t")
+                }));
+                Out::Lines(lines)
+            })
+        }),
+        ProvisionCommand::Rotate {
+            id,
+            overlap,
+            ttl,
+            common,
+        } => with_issuer(common, false, |issuer, now| {
+            let (rec, key) = issuer.rotate_provisioning_key(id, *overlap, *ttl, now)?;
+            Ok(new_key_out(common, &rec, &key))
+        }),
+        ProvisionCommand::Revoke { id, common } => with_issuer(common, false, |issuer, now| {
+            let rec = issuer.revoke_provisioning_key(id, now)?;
+            Ok(if common.json {
+                Out::Json(service::provisioning_json(&rec))
+            } else {
+                Out::Lines(vec![format!("revoked {}", rec.id)])
+            })
+        }),
+    }
+}

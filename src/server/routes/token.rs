@@ -1,0 +1,78 @@
+//! `POST /token`: the OAuth 2.0 client-credentials grant.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+
+use crate::issuer::IssueRequest;
+use crate::server::app::AppState;
+use crate::server::auth::{admit, ask, refused};
+use crate::server::reply::json_response;
+use crate::server::writer::Job;
+use crate::server::{metrics, token};
+
+/// `POST /token` (RFC 6749 §4.4): the client authenticated by its
+/// provisioning key, the token issued by the writer (after the commit of
+/// its audit row).
+pub(crate) async fn token_endpoint(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let (req, t) = match admit(&state, peer, &headers, &body, token::parse, |r| &r.auth) {
+        Ok(v) => v,
+        Err((e, reason)) => {
+            state.metrics.refused(reason);
+            return e.into_response();
+        }
+    };
+    let method = req.auth.method;
+    let issue = IssueRequest {
+        provisioning_key: req.auth.provisioning_key,
+        scope: req.scope,
+        audiences: req.audiences,
+        source: Some(t.source),
+        ..IssueRequest::default()
+    };
+    let answer = ask(&state, |reply| Job::Issue(issue, reply)).await;
+    state
+        .metrics
+        .duration
+        .observe(started.elapsed().as_secs_f64());
+    match answer {
+        Ok(issued) => {
+            state
+                .metrics
+                .issued
+                .get_or_create(&metrics::ClientLabel {
+                    client_id: issued.client_id.clone(),
+                })
+                .inc();
+            let num = |name: &str| issued.claims.get(name).and_then(Value::as_u64).unwrap_or(0);
+            json_response(
+                StatusCode::OK,
+                json!({
+                    "access_token": issued.token,
+                    "token_type": "Bearer",
+                    "expires_in": num("exp").saturating_sub(num("iat")),
+                    "scope": issued.claims.get("scope").cloned().unwrap_or(Value::Null),
+                }),
+            )
+        }
+        Err(e) => {
+            state.metrics.refused(match e.refusal() {
+                Some(r) => r.label(),
+                None => "unavailable",
+            });
+            refused(&t, method, &e).into_response()
+        }
+    }
+}
