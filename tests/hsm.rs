@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use jwt_edge::issuer::hsm::{self, Hsm, Pkcs11Config};
+use jwt_edge::issuer::custody::hsm::{self, Hsm, Pkcs11Config};
 use jwt_edge::{KeySet, Policy};
 use serde_json::Value;
 use zeroize::Zeroizing;

@@ -13,7 +13,7 @@
     feature = "pkcs11"
 ))]
 
-use jwt_edge::issuer::lifecycle::KeyState;
+use jwt_edge::issuer::rules::lifecycle::KeyState;
 use jwt_edge::issuer::{AnyStore, IssueRequest, Issuer, Secrets, Settings, StoreUrl};
 use jwt_edge::{KeySet, Policy};
 use zeroize::Zeroizing;

@@ -28,7 +28,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use jwt_edge::issuer::anomaly::AnomalyConfig;
+use jwt_edge::issuer::rules::anomaly::AnomalyConfig;
 use jwt_edge::issuer::{ClientFailure, IssueRequest, Refusal, Store};
 use serde_json::Value;
 use server_util::*;
@@ -569,7 +569,7 @@ async fn metrics_anomalies_and_self_rotation_over_http() {
         .keys()
         .unwrap()
         .into_iter()
-        .find(|k| k.state == jwt_edge::issuer::lifecycle::KeyState::Active)
+        .find(|k| k.state == jwt_edge::issuer::rules::lifecycle::KeyState::Active)
         .unwrap();
     assert_eq!(
         metric(

@@ -369,7 +369,8 @@ fn bench_breakdown() {
     let input = vec![b'a'; 420];
     // The issuer's signer (ring for ES256) and, for comparison, p256's
     // pure-Rust signing (what the issuer used before).
-    let key = jwt_edge::issuer::keys::SigningKey::generate(jwt_edge::Algorithm::ES256).unwrap();
+    let key =
+        jwt_edge::issuer::custody::local::SigningKey::generate(jwt_edge::Algorithm::ES256).unwrap();
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < secs {

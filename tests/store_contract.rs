@@ -14,7 +14,7 @@
 
 mod server_util;
 
-use jwt_edge::issuer::lifecycle::KeyState;
+use jwt_edge::issuer::rules::lifecycle::KeyState;
 use jwt_edge::issuer::store::{
     AuditRecord, KeyRecord, PreviousSecret, ProvisioningRecord, RevocationEntry, RevocationKind,
     StatusSlot, TokenRecord,

@@ -4,17 +4,16 @@
 //! ([`SqliteStore`]) or a PostgreSQL database shared by several servers
 //! ([`PgStore`]); [`AnyStore`] opens what a [`StoreUrl`] names.
 //!
-//! One module per concern:
-//! - [`duration`]: `15m` / `1h` / `30d` durations;
-//! - [`settings`]: the policy chosen at `init`;
-//! - [`keys`]: key material (generate, sign, public JWK, encrypted PKCS#8);
-//! - [`lifecycle`]: the key state machine and the rotation planner (pure);
-//! - [`provisioning`]: provisioning-key format, hashing, scope rules (pure);
-//! - [`grant`]: what an issuance request is granted, or why not (pure);
-//! - [`store`]: the storage trait and its records; [`sqlite`] and
-//!   [`postgres`] implement it over one [`schema`]; [`backend`] picks one;
-//! - [`service`]: the operations, one store transaction each, each change
-//!   recorded by an audit row in the same transaction.
+//! The rooms (README's layout section has the full map):
+//! - [`rules`]: pure decisions — the key lifecycle and rotation planner,
+//!   provisioning keys, grants, anomalies, health;
+//! - [`custody`]: where signing keys live — encrypted in the store
+//!   ([`custody::local`]) or in a PKCS#11 token ([`custody::hsm`]);
+//! - [`store`]: the [`Store`] trait, its records, and SQLite and PostgreSQL
+//!   written as one layer;
+//! - [`service`]: the operations ([`Issuer`]), one store transaction each,
+//!   each change recorded by an audit row in the same transaction;
+//! - [`settings`], [`duration`], and the [`Error`] type.
 //!
 //! Unlike the validation core, this module uses `std`, reads the system's
 //! random source and touches the file system.
@@ -29,14 +28,7 @@ pub mod service;
 pub mod settings;
 pub mod store;
 
-/// `jwt-edge migrate`'s copy (moved to [`store::migrate`]; this path stays
-/// for the binary until its commands move).
-#[cfg(feature = "postgres")]
-pub use store::migrate;
-
-pub use custody::{hsm, local as keys};
 pub use error::{ClientFailure, Error, ErrorKind, Refusal, Result};
-pub use rules::{anomaly, grant, health, lifecycle, provisioning};
 pub use service::{ClientRevocation, IssueRequest, Issued, Issuer, Secrets};
 pub use settings::Settings;
 #[cfg(feature = "postgres")]

@@ -52,7 +52,7 @@ pub struct Settings {
     pub kdf_iterations: u32,
     /// Where new signing keys are kept: `None` in the store (encrypted
     /// PKCS#8, the default), or in a PKCS#11 token.
-    pub pkcs11: Option<super::hsm::Pkcs11Config>,
+    pub pkcs11: Option<super::custody::hsm::Pkcs11Config>,
 }
 
 impl Settings {
@@ -178,7 +178,7 @@ impl Settings {
             kdf_iterations: u32::try_from(num("kdf_iterations")?)
                 .map_err(|_| Error::storage("setting kdf_iterations is out of range"))?,
             pkcs11: match (rows.get("pkcs11_module"), rows.get("pkcs11_token")) {
-                (Some(module), Some(token)) => Some(super::hsm::Pkcs11Config {
+                (Some(module), Some(token)) => Some(super::custody::hsm::Pkcs11Config {
                     module: module.clone(),
                     token: token.clone(),
                 }),

@@ -18,8 +18,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::issuer::health::Finding;
-use crate::issuer::lifecycle::KeyState;
+use crate::issuer::rules::health::Finding;
+use crate::issuer::rules::lifecycle::KeyState;
 use crate::issuer::store::{KeyRecord, ProvisioningRecord};
 
 /// `client_id`.

@@ -10,7 +10,7 @@ use std::vec::Vec;
 use base64ct::Encoding;
 use zeroize::Zeroizing;
 
-use crate::issuer::provisioning::PREFIX;
+use crate::issuer::rules::provisioning::PREFIX;
 
 use super::error::ApiError;
 

@@ -59,16 +59,16 @@ pub fn secrets() -> Secrets {
 /// names), created once before any test opens the module: SoftHSM lists its
 /// tokens at `C_Initialize`, so one created later would not be seen. The
 /// tests' stores keep their keys side by side in it.
-fn new_token() -> jwt_edge::issuer::hsm::Pkcs11Config {
-    static TOKEN: std::sync::OnceLock<jwt_edge::issuer::hsm::Pkcs11Config> =
+fn new_token() -> jwt_edge::issuer::custody::hsm::Pkcs11Config {
+    static TOKEN: std::sync::OnceLock<jwt_edge::issuer::custody::hsm::Pkcs11Config> =
         std::sync::OnceLock::new();
     TOKEN.get_or_init(create_token).clone()
 }
 
-fn create_token() -> jwt_edge::issuer::hsm::Pkcs11Config {
+fn create_token() -> jwt_edge::issuer::custody::hsm::Pkcs11Config {
     let label = format!("srv-{}", std::process::id());
     init_softhsm_token(&label, PIN, None);
-    jwt_edge::issuer::hsm::Pkcs11Config {
+    jwt_edge::issuer::custody::hsm::Pkcs11Config {
         module: softhsm_module(),
         token: label,
     }

@@ -5,6 +5,17 @@
 //! Exit statuses shared by all commands: 0 success, 1 the token was rejected
 //! (or could not be decoded), 2 usage or configuration error.
 
+// Like the library: no panic on any input, outside tests.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 mod commands;
 mod io;
 #[cfg(feature = "issuer")]

@@ -8,7 +8,7 @@ use std::string::String;
 use std::vec::Vec;
 
 use crate::issuer::duration;
-use crate::issuer::provisioning;
+use crate::issuer::rules::provisioning;
 use crate::issuer::service::{IssueRequest, RESERVED_CLAIMS};
 use crate::issuer::settings::Settings;
 use crate::issuer::store::ProvisioningRecord;

@@ -8,7 +8,7 @@ use std::vec::Vec;
 use serde_json::{json, Value};
 
 use crate::issuer::duration;
-use crate::issuer::lifecycle::KeyState;
+use crate::issuer::rules::lifecycle::KeyState;
 use crate::issuer::settings::Settings;
 use crate::issuer::store::{KeyRecord, ProvisioningRecord};
 

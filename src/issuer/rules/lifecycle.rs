@@ -68,7 +68,7 @@ impl KeyState {
     }
 }
 
-/// One step of a rotation, applied in order by [`super::Issuer::rotate`].
+/// One step of a rotation, applied in order by [`crate::issuer::Issuer::rotate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Step {

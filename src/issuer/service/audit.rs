@@ -102,7 +102,10 @@ impl<S: Store> Issuer<S> {
     ///
     /// # Errors
     /// Storage errors.
-    pub fn record_anomalies(&mut self, found: &[crate::issuer::anomaly::Anomaly]) -> Result<()> {
+    pub fn record_anomalies(
+        &mut self,
+        found: &[crate::issuer::rules::anomaly::Anomaly],
+    ) -> Result<()> {
         if found.is_empty() {
             return Ok(());
         }

@@ -14,9 +14,9 @@ mod signing_keys;
 use super::custody::hsm::{self, Hsm};
 use super::custody::local::{self as keys, SigningKey};
 use super::duration;
-use super::grant::{self, Denied, Grant};
-use super::lifecycle::{self, KeyState, Step};
-use super::provisioning::{self, Presented};
+use super::rules::grant::{self, Denied, Grant};
+use super::rules::lifecycle::{self, KeyState, Step};
+use super::rules::provisioning::{self, Presented};
 use super::settings::Settings;
 use super::store::{
     AuditRecord, KeyRecord, PreviousSecret, ProvisioningRecord, Pruned, RevocationEntry,

@@ -5,7 +5,7 @@ use super::*;
 
 impl<S: Store> Issuer<S> {
     /// What will break, and when (`jwt-edge status`): the findings at `now`
-    /// (see [`crate::issuer::health::findings`]) and rows per table.
+    /// (see [`crate::issuer::rules::health::findings`]) and rows per table.
     ///
     /// # Errors
     /// Storage errors.
@@ -14,7 +14,7 @@ impl<S: Store> Issuer<S> {
         now: u64,
         warn: u64,
         unused: u64,
-    ) -> Result<crate::issuer::health::Report> {
+    ) -> Result<crate::issuer::rules::health::Report> {
         self.status_with_retention(now, warn, unused, None)
     }
 
@@ -29,8 +29,8 @@ impl<S: Store> Issuer<S> {
         now: u64,
         warn: u64,
         unused: u64,
-        retention: Option<(&crate::issuer::health::Growth, u64)>,
-    ) -> Result<crate::issuer::health::Report> {
+        retention: Option<(&crate::issuer::rules::health::Growth, u64)>,
+    ) -> Result<crate::issuer::rules::health::Report> {
         self.run(|_, tx| {
             let s = load_settings(tx)?;
             let keys = tx.keys()?;
@@ -41,7 +41,7 @@ impl<S: Store> Issuer<S> {
                 .filter(|e| e.kind == RevocationKind::Kid)
                 .map(|e| e.value)
                 .collect();
-            let mut findings = crate::issuer::health::findings(
+            let mut findings = crate::issuer::rules::health::findings(
                 &s,
                 &keys,
                 &provisioning,
@@ -51,17 +51,17 @@ impl<S: Store> Issuer<S> {
                 unused,
             );
             if let Some((g, r)) = retention {
-                findings.extend(crate::issuer::health::retention_findings(g, r, now));
+                findings.extend(crate::issuer::rules::health::retention_findings(g, r, now));
             }
             Ok((findings, tx.row_counts()?))
         })
     }
 
-    /// How the store grows (see [`crate::issuer::health::Growth`]).
+    /// How the store grows (see [`crate::issuer::rules::health::Growth`]).
     ///
     /// # Errors
     /// Storage errors.
-    pub fn growth(&mut self, now: u64) -> Result<crate::issuer::health::Growth> {
+    pub fn growth(&mut self, now: u64) -> Result<crate::issuer::rules::health::Growth> {
         let mut g = self.audit_backlog()?;
         g.actions_24h = self.run(|_, tx| tx.audit_counts_since(now.saturating_sub(86_400)))?;
         Ok(g)
@@ -72,11 +72,11 @@ impl<S: Store> Issuer<S> {
     ///
     /// # Errors
     /// Storage errors.
-    pub fn audit_backlog(&mut self) -> Result<crate::issuer::health::Growth> {
+    pub fn audit_backlog(&mut self) -> Result<crate::issuer::rules::health::Growth> {
         self.run(|_, tx| {
             let exported = exported_through(tx)?;
             let (bytes_in_use, bytes_free) = tx.size_bytes()?;
-            Ok(crate::issuer::health::Growth {
+            Ok(crate::issuer::rules::health::Growth {
                 actions_24h: Vec::new(),
                 exported_through: exported,
                 newest_audit: tx.max_audit_id()?,

@@ -1,5 +1,5 @@
 //! Signing-key operations: generate, list, rotate (the planner in
-//! [`crate::issuer::lifecycle`] decides), revoke, check, export, JWKS.
+//! [`crate::issuer::rules::lifecycle`] decides), revoke, check, export, JWKS.
 
 #[allow(clippy::wildcard_imports)]
 use super::*;

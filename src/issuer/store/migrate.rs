@@ -43,7 +43,7 @@ fn count(conn: &rusqlite::Connection, table: &str) -> Result<u64> {
 fn pg_count(tx: &mut postgres::Transaction<'_>, table: &str) -> Result<i64> {
     tx.query_one(&format!("SELECT count(*) FROM {table}"), &[])
         .and_then(|r| r.try_get(0))
-        .map_err(|e| storage_error(e))
+        .map_err(storage_error)
 }
 
 /// A SQLite value as the PostgreSQL column's type.

@@ -6,7 +6,7 @@
 //! - [`schema`]: the migrations, each in both dialects, and the table list;
 //! - [`Tx`] (`tx.rs`): every operation of a transaction, with its
 //!   per-transaction caches and write buffering, written once;
-//! - `sql.rs`: every statement, the row mappings, and the [`Db`](sql) seam —
+//! - `sql.rs`: every statement, the row mappings, and the `Db` seam —
 //!   the one thing a dialect implements;
 //! - [`sqlite`]: [`SqliteStore`], the embedded default;
 //! - [`postgres`]: [`PgStore`], several replicas on one database

@@ -1,7 +1,7 @@
 //! The records a store keeps, one per table row.
 //!
 //! Timestamps are unix seconds. Nothing here interprets the records: the
-//! rules live in [`crate::issuer::lifecycle`], [`crate::issuer::provisioning`]
+//! rules live in [`crate::issuer::rules::lifecycle`], [`crate::issuer::rules::provisioning`]
 //! and [`crate::issuer::service`].
 
 use std::string::String;
@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::Algorithm;
 
-use super::super::lifecycle::KeyState;
+use super::super::rules::lifecycle::KeyState;
 
 /// A signing key's row. `private_key` is the PKCS#8 DER — encrypted
 /// (`EncryptedPrivateKeyInfo`) unless `encrypted` is false (`--insecure-dev-keys`);

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::Algorithm;
 
-use super::super::lifecycle::KeyState;
+use super::super::rules::lifecycle::KeyState;
 use super::super::{Error, Result};
 use super::records::{
     AuditRecord, KeyRecord, PreviousSecret, ProvisioningRecord, RevocationEntry, RevocationKind,
@@ -92,6 +92,8 @@ pub(crate) enum Kind {
 /// A write the transaction buffers and sends at its end: `one` row at a
 /// time (SQLite: one prepared statement, no round trips), or every row in
 /// one `unnest` statement (PostgreSQL: round trips are what it pays for).
+// Without `postgres`, only `one` is used.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 #[derive(Debug)]
 pub(crate) struct Many {
     /// The single-row statement (`?N` placeholders, one per column).
@@ -160,6 +162,7 @@ impl Sql {
 type Ordered = Sql;
 
 /// PostgreSQL's form of a statement: `?N` placeholders become `$N`.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn postgres_text(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut chars = sql.chars().peekable();

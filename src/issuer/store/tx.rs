@@ -1,5 +1,5 @@
 //! [`Tx`]: the operations of one store transaction, written once for both
-//! stores over the [`Db`] seam.
+//! stores over the `Db` seam (sql.rs).
 //!
 //! Under the writer lock nobody else changes the store, so what a
 //! transaction read (settings, keys, provisioning keys, the newest status
@@ -7,7 +7,7 @@
 //! again, and the issuance path's writes (token rows, audit rows,
 //! provisioning-key counters, status-list cursors) are buffered and sent
 //! before the next read and before COMMIT: one statement per row on SQLite,
-//! one statement per table on PostgreSQL ([`super::sql::Many`]).
+//! one statement per table on PostgreSQL (`sql::Many`).
 
 use std::collections::BTreeMap;
 use std::string::String;

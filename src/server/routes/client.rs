@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use crate::issuer::provisioning::INTROSPECT;
+use crate::issuer::rules::provisioning::INTROSPECT;
 use crate::issuer::ClientRevocation;
 use crate::server::app::AppState;
 use crate::server::auth::authenticated;
@@ -51,7 +51,7 @@ pub(crate) async fn rotate_endpoint(
     .await;
     match answer {
         Ok(((rec, key), _, _)) => {
-            let prefix = format!("{}{}_", crate::issuer::provisioning::PREFIX, rec.id);
+            let prefix = format!("{}{}_", crate::issuer::rules::provisioning::PREFIX, rec.id);
             let Some(secret) = key.strip_prefix(prefix.as_str()) else {
                 // Never an empty `client_secret`: the client would store it.
                 tracing::error!(target: "jwt_edge::server", client_id = %rec.id, "the rotated provisioning key does not start with its id; its secret is not answered");

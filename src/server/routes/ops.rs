@@ -63,7 +63,7 @@ pub(crate) async fn healthz(State(state): State<Arc<AppState>>) -> Response {
             let attention: Vec<Value> = p
                 .findings
                 .iter()
-                .map(crate::issuer::health::Finding::to_json)
+                .map(crate::issuer::rules::health::Finding::to_json)
                 .collect();
             json_response(
                 StatusCode::OK,

@@ -32,8 +32,8 @@ use std::vec::Vec;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::issuer::anomaly::Detector;
-use crate::issuer::lifecycle::KeyState;
+use crate::issuer::rules::anomaly::Detector;
+use crate::issuer::rules::lifecycle::KeyState;
 use crate::issuer::store::{ProvisioningRecord, Pruned};
 use crate::issuer::{
     AnyStore, ClientRevocation, Error, ErrorKind, IssueRequest, Issued, Issuer, Settings, Store,

@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::issuer::lifecycle::KeyState;
+use crate::issuer::rules::lifecycle::KeyState;
 use crate::issuer::service::{STATUS_LIST_LIFETIME, TOKEN_TYP};
 use crate::issuer::{Error, Issued, Settings, Store};
 use crate::{b64url_encode, KeySet, Policy, Validator};
@@ -61,7 +61,7 @@ pub struct Published {
     /// A validator over exactly these documents, for RFC 7662 introspection.
     pub introspector: Mutex<Validator>,
     /// What will break and when (`jwt-edge status`, 7-day window), for `/healthz`.
-    pub findings: Vec<crate::issuer::health::Finding>,
+    pub findings: Vec<crate::issuer::rules::health::Finding>,
 }
 
 impl core::fmt::Debug for Published {

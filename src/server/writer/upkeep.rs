@@ -8,8 +8,8 @@ use std::vec::Vec;
 
 use serde_json::Value;
 
-use crate::issuer::anomaly::{Anomaly, AnomalyConfig, Event};
-use crate::issuer::provisioning::Presented;
+use crate::issuer::rules::anomaly::{Anomaly, AnomalyConfig, Event};
+use crate::issuer::rules::provisioning::Presented;
 use crate::issuer::store::AuditRecord;
 use crate::issuer::{ClientFailure, Error, ErrorKind, IssueRequest, Issued, Refusal};
 

@@ -3,7 +3,8 @@
 
 use std::process::ExitCode;
 
-use jwt_edge::issuer::{keys, Settings};
+use jwt_edge::issuer::custody::local as keys;
+use jwt_edge::issuer::Settings;
 
 use crate::issuer_io::{dur, steps_out, usage, with_issuer, Common};
 
@@ -82,7 +83,7 @@ pub fn run(a: &InitArgs) -> ExitCode {
                 v.clone()
                     .ok_or_else(|| usage(format!("--key-store pkcs11 needs {flag}")))
             };
-            s.pkcs11 = Some(jwt_edge::issuer::hsm::Pkcs11Config {
+            s.pkcs11 = Some(jwt_edge::issuer::custody::hsm::Pkcs11Config {
                 module: given(&a.pkcs11_module, "--pkcs11-module")?,
                 token: given(&a.pkcs11_token, "--pkcs11-token")?,
             });

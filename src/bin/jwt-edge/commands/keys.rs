@@ -3,7 +3,8 @@
 
 use std::process::ExitCode;
 
-use jwt_edge::issuer::{keys, service};
+use jwt_edge::issuer::custody::local as keys;
+use jwt_edge::issuer::service;
 use serde_json::Value;
 
 use crate::issuer_io::{opt, steps_out, with_issuer, Common, Out};

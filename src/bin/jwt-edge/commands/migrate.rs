@@ -34,8 +34,8 @@ pub fn run(a: &MigrateArgs) -> ExitCode {
             .map(Zeroizing::new);
     let out = match to {
         Some(to) if matches!(StoreUrl::parse(&to), StoreUrl::Postgres(_)) => {
-            jwt_edge::issuer::migrate::sqlite_to_postgres(
-                &jwt_edge::issuer::migrate::source_path(&a.from),
+            jwt_edge::issuer::store::migrate::sqlite_to_postgres(
+                &jwt_edge::issuer::store::migrate::source_path(&a.from),
                 &to,
             )
         }

@@ -116,7 +116,7 @@ pub fn run(a: &ProvisionArgs) -> ExitCode {
                 permission,
                 now,
             )?;
-            let warnings = jwt_edge::issuer::provisioning::creation_warnings(aud);
+            let warnings = jwt_edge::issuer::rules::provisioning::creation_warnings(aud);
             for w in &warnings {
                 print_err(&format!("warning: {w}"));
             }

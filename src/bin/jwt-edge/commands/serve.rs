@@ -166,12 +166,12 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         ..ConnLimits::default()
     };
     let anomaly = match &args.anomaly_config {
-        None => jwt_edge::issuer::anomaly::AnomalyConfig::default(),
+        None => jwt_edge::issuer::rules::anomaly::AnomalyConfig::default(),
         Some(path) => {
             let parsed = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read --anomaly-config {}: {e}", path.display()))
                 .and_then(|t| {
-                    serde_json::from_str::<jwt_edge::issuer::anomaly::AnomalyConfig>(&t)
+                    serde_json::from_str::<jwt_edge::issuer::rules::anomaly::AnomalyConfig>(&t)
                         .map_err(|e| format!("--anomaly-config {}: {e}", path.display()))
                 })
                 .and_then(|c| {

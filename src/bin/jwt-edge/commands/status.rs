@@ -68,7 +68,7 @@ pub fn run(a: &StatusArgs) -> ExitCode {
             .collect();
         let _ = print_json(&json!({
             "healthy": findings.is_empty(),
-            "findings": findings.iter().map(jwt_edge::issuer::health::Finding::to_json).collect::<Vec<_>>(),
+            "findings": findings.iter().map(jwt_edge::issuer::rules::health::Finding::to_json).collect::<Vec<_>>(),
             "store": {
                 "bytes": db_bytes,
                 "wal_bytes": wal_bytes,

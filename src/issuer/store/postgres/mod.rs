@@ -25,7 +25,7 @@
 //! every statement is prepared once per connection.
 //!
 //! The connection string's password is never printed: errors and logs show
-//! redacted URLs only ([`redact`]).
+//! redacted URLs only ([`super::redact`]).
 
 mod session;
 mod tls;
