@@ -11,6 +11,7 @@
     feature = "pkcs11"
 ))]
 
+use jwt_edge::issuer::store::{AuditAction, Outcome};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -1034,7 +1035,7 @@ fn check_store(env: &Env, reported: &[String]) {
     let audit = issuer.audit(0).unwrap();
     let issued: Vec<&str> = audit
         .iter()
-        .filter(|r| r.action == "token.issue" && r.outcome == "ok")
+        .filter(|r| r.action == AuditAction::TokenIssue && r.outcome == Outcome::Ok)
         .filter_map(|r| r.jti.as_deref())
         .collect();
     for t in reported {

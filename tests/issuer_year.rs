@@ -14,6 +14,7 @@
 ))]
 
 use jwt_edge::issuer::rules::lifecycle::KeyState;
+use jwt_edge::issuer::store::AuditAction;
 use jwt_edge::issuer::{AnyStore, IssueRequest, Issuer, Secrets, Settings, StoreUrl};
 use jwt_edge::{KeySet, Policy};
 use zeroize::Zeroizing;
@@ -148,7 +149,10 @@ fn a_simulated_year_of_daily_issuance_and_rotation() {
     );
     let audit = issuer.audit(0).unwrap();
     assert_eq!(
-        audit.iter().filter(|r| r.action == "token.issue").count(),
+        audit
+            .iter()
+            .filter(|r| r.action == AuditAction::TokenIssue)
+            .count(),
         tokens
     );
     let _ = std::fs::remove_dir_all(&dir);

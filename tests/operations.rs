@@ -23,6 +23,7 @@
 
 mod server_util;
 
+use jwt_edge::issuer::store::{AuditAction, Outcome};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -98,7 +99,10 @@ fn overlap_rotation_accepts_both_secrets_then_only_the_new_one() {
     );
     i.issue(&request(&new), t0 + 3_700).unwrap();
     let audit = i.audit(0).unwrap();
-    let refused = audit.iter().rfind(|r| r.outcome == "refused").unwrap();
+    let refused = audit
+        .iter()
+        .rfind(|r| r.outcome == Outcome::Refused)
+        .unwrap();
     assert!(
         refused
             .detail
@@ -107,11 +111,13 @@ fn overlap_rotation_accepts_both_secrets_then_only_the_new_one() {
             .contains("replaced secret"),
         "{refused:?}"
     );
-    assert!(audit.iter().any(|r| r.action == "provision.rotate"
-        && r.detail
-            .as_deref()
-            .unwrap()
-            .contains(&format!("accepted until {}", t0 + 3_700))));
+    assert!(audit
+        .iter()
+        .any(|r| r.action == AuditAction::ProvisionRotate
+            && r.detail
+                .as_deref()
+                .unwrap()
+                .contains(&format!("accepted until {}", t0 + 3_700))));
 
     // Two rotations within one overlap: at most two secrets work.
     let (_, third) = i
@@ -290,7 +296,7 @@ fn a_month_at_a_steady_rate_reaches_a_steady_store_size() {
         .audit(0)
         .unwrap()
         .iter()
-        .any(|r| r.action == "store.prune"));
+        .any(|r| r.action == AuditAction::StorePrune));
 }
 
 // ---------------------------------------------------------------------------
@@ -591,7 +597,10 @@ async fn metrics_anomalies_and_self_rotation_over_http() {
 
     // The anomalies are audited with their rule and numbers.
     let audit = issuer(&db).audit(0).unwrap();
-    let flagged: Vec<_> = audit.iter().filter(|r| r.action == "anomaly").collect();
+    let flagged: Vec<_> = audit
+        .iter()
+        .filter(|r| r.action == AuditAction::Anomaly)
+        .collect();
     assert!(flagged
         .iter()
         .all(|r| r.provisioning_key_id.as_deref() == Some(odd_id.as_str())));

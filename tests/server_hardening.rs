@@ -24,6 +24,8 @@
 
 mod server_util;
 
+use jwt_edge::issuer::rules::provisioning::Permission;
+use jwt_edge::issuer::store::{AuditAction, Outcome};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -532,21 +534,26 @@ async fn revocation_and_introspection_endpoints() {
     let audit = issuer(&db).audit(0).unwrap();
     let revokes: Vec<_> = audit
         .iter()
-        .filter(|a| a.action == "token.revoke")
-        .map(|a| a.outcome.as_str())
+        .filter(|a| a.action == AuditAction::TokenRevoke)
+        .map(|a| a.outcome.clone())
         .collect();
     assert_eq!(
         revokes,
-        ["unchanged", "ok", "unchanged", "refused"],
+        [
+            Outcome::Unchanged,
+            Outcome::Ok,
+            Outcome::Unchanged,
+            Outcome::Refused
+        ],
         "every revocation request audited"
     );
     let authorize: Vec<_> = audit
         .iter()
-        .filter(|a| a.action == "introspect.authorize")
-        .map(|a| a.outcome.as_str())
+        .filter(|a| a.action == AuditAction::Authorize(Permission::Introspect))
+        .map(|a| a.outcome.clone())
         .collect();
     assert_eq!(
-        authorize.iter().filter(|o| **o == "refused").count(),
+        authorize.iter().filter(|o| **o == Outcome::Refused).count(),
         2,
         "the 403 and the 401 are audited"
     );

@@ -14,6 +14,7 @@
 
 mod server_util;
 
+use jwt_edge::issuer::store::{AuditAction, Outcome};
 use std::time::Duration;
 
 use jwt_edge::{KeySet, Policy};
@@ -177,7 +178,7 @@ async fn tokens_errors_cache_headers_and_revocation() {
     let audit = issuer(&db).audit(0).unwrap();
     assert!(audit
         .iter()
-        .any(|a| a.action == "token.issue" && a.outcome == "refused"));
+        .any(|a| a.action == AuditAction::TokenIssue && a.outcome == Outcome::Refused));
     assert!(!format!("{audit:?}").contains(&full[21..]));
 
     // Rate limit: two more wrong secrets make three failures for this client id;

@@ -16,6 +16,7 @@
 
 mod server_util;
 
+use jwt_edge::issuer::store::{AuditAction, Outcome};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -126,7 +127,7 @@ fn check_audited(db: &std::path::Path, tokens: &[String]) {
         .audit(0)
         .unwrap()
         .into_iter()
-        .filter(|a| a.action == "token.issue" && a.outcome == "ok")
+        .filter(|a| a.action == AuditAction::TokenIssue && a.outcome == Outcome::Ok)
         .filter_map(|a| a.jti)
         .collect();
     for t in tokens {
@@ -267,7 +268,7 @@ async fn rotation_during_traffic_fails_no_verification() {
     eprintln!("{total} tokens verified across {} signing keys", kids.len());
     assert!(kids.len() >= 2, "no rotation happened: {kids:?}");
     let audit = issuer(&db).audit(0).unwrap();
-    assert!(audit.iter().any(|a| a.action == "key.activate"));
+    assert!(audit.iter().any(|a| a.action == AuditAction::KeyActivate));
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

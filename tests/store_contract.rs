@@ -15,9 +15,10 @@
 mod server_util;
 
 use jwt_edge::issuer::rules::lifecycle::KeyState;
+use jwt_edge::issuer::rules::provisioning::Permission;
 use jwt_edge::issuer::store::{
-    AuditRecord, KeyRecord, PreviousSecret, ProvisioningRecord, RevocationEntry, RevocationKind,
-    StatusSlot, TokenRecord,
+    AuditAction, AuditRecord, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
+    RevocationEntry, RevocationKind, StatusSlot, TokenRecord,
 };
 use jwt_edge::issuer::{AnyStore, ErrorKind, PgStore, SqliteStore, Store, StoreUrl};
 use jwt_edge::Algorithm;
@@ -52,7 +53,7 @@ fn client(id: &str, at: u64) -> ProvisioningRecord {
         revoked_at: None,
         use_count: 0,
         last_used_at: None,
-        permissions: vec!["introspect".into()],
+        permissions: vec![Permission::Introspect],
         secret_set_at: None,
         previous: None,
     }
@@ -70,17 +71,17 @@ fn token(jti: &str, pk: &str, kid: &str, exp: u64, status: Option<StatusSlot>) -
     }
 }
 
-fn audit(at: u64, action: &str) -> AuditRecord {
+fn audit(at: u64, action: AuditAction) -> AuditRecord {
     AuditRecord {
         id: 0,
         at,
-        action: action.to_owned(),
+        action,
         actor: "operator".into(),
         kid: Some("k1".into()),
         jti: None,
         sub: None,
         provisioning_key_id: Some("p1".into()),
-        outcome: "ok".into(),
+        outcome: Outcome::Ok,
         detail: Some("why: a test".into()),
     }
 }
@@ -134,7 +135,7 @@ fn contract(what: &str, store: &mut impl Store, other: &mut impl Store) {
     let e = store
         .transaction(|tx| {
             tx.put_setting("rolled", "back")?;
-            tx.insert_audit(&audit(NOW, "never.written"))?;
+            tx.insert_audit(&audit(NOW, AuditAction::TokenIssue))?;
             Err::<(), _>(jwt_edge::issuer::Error::usage("the closure fails"))
         })
         .unwrap_err();
@@ -329,9 +330,12 @@ fn contract(what: &str, store: &mut impl Store, other: &mut impl Store) {
     // Audit: ids in write order, cursors, counts, pruning.
     store
         .transaction(|tx| {
-            tx.insert_audit(&audit(NOW - 100, "key.activate"))?;
-            tx.insert_audit(&audit(NOW, "token.issue"))?;
-            tx.insert_audit(&audit(NOW + 1, "token.issue"))
+            tx.insert_audit(&audit(NOW - 100, AuditAction::KeyActivate))?;
+            tx.insert_audit(&audit(NOW, AuditAction::TokenIssue))?;
+            // Another version's action and outcome are kept as written.
+            let mut other = audit(NOW + 1, AuditAction::Other("token.mint".into()));
+            other.outcome = Outcome::Other("deferred".into());
+            tx.insert_audit(&other)
         })
         .unwrap();
     let (rows, after, since, max, counts) = store
@@ -348,13 +352,19 @@ fn contract(what: &str, store: &mut impl Store, other: &mut impl Store) {
     let ids: Vec<u64> = rows.iter().map(|r| r.id).collect();
     assert_eq!(ids.len(), 3, "{what}");
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{what}: {ids:?}");
-    let mut expected = audit(NOW - 100, "key.activate");
+    let mut expected = audit(NOW - 100, AuditAction::KeyActivate);
     expected.id = ids[0];
     assert_eq!(rows[0], expected, "{what}: every column of an audit row");
+    assert_eq!(rows[2].action, AuditAction::Other("token.mint".into()));
+    assert_eq!(rows[2].outcome, Outcome::Other("deferred".into()));
     assert_eq!(after.iter().map(|r| r.id).collect::<Vec<_>>(), vec![ids[1]]);
     assert_eq!(since.len(), 2, "{what}");
     assert_eq!(max, ids[2], "{what}");
-    assert_eq!(counts, vec![("token.issue".into(), 2)], "{what}");
+    assert_eq!(
+        counts,
+        vec![("token.issue".into(), 1), ("token.mint".into(), 1)],
+        "{what}"
+    );
     let pruned = store
         .transaction(|tx| tx.prune_audit(NOW + 1, ids[1], 10))
         .unwrap();

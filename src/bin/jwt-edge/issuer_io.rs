@@ -12,6 +12,7 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use jwt_edge::issuer::service::StepTaken;
 use jwt_edge::issuer::{duration, AnyStore, Error, ErrorKind, Issuer, Secrets, StoreUrl};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -190,23 +191,24 @@ pub(crate) fn with_issuer(
 }
 
 /// Rotation steps: `{"steps":[...]}` with `--json`, else `<step>\t<kid>` lines.
-pub(crate) fn steps_out(common: &Common, steps: Vec<Value>) -> Out {
-    if common.json {
-        Out::Json(json!({ "steps": steps }))
+pub(crate) fn steps_out(common: &Common, steps: &[StepTaken]) -> Result<Out, Error> {
+    Ok(if common.json {
+        Out::Json(json!({ "steps": json_of(steps)? }))
     } else {
         Out::Lines(
             steps
                 .iter()
-                .map(|s| {
-                    format!(
-                        "{}\t{}",
-                        s["step"].as_str().unwrap_or(""),
-                        s["kid"].as_str().unwrap_or("")
-                    )
-                })
+                .map(|s| format!("{}\t{}", s.step.as_str(), s.kid))
                 .collect(),
         )
-    }
+    })
+}
+
+/// A typed result as JSON (a failure to serialise is an error, never an
+/// empty value).
+pub(crate) fn json_of<T: serde::Serialize + ?Sized>(v: &T) -> Result<Value, Error> {
+    serde_json::to_value(v)
+        .map_err(|e| Error::usage(format!("cannot render the result as JSON: {e}")))
 }
 
 /// A field for a table cell: `-` for null, strings unquoted.

@@ -145,27 +145,66 @@ pub fn parse_scopes(text: &str) -> Result<Vec<String>> {
     Ok(v)
 }
 
-/// Permissions a provisioning key may hold besides obtaining tokens.
-pub const PERMISSIONS: &[&str] = &[INTROSPECT];
+/// What a provisioning key may do besides obtaining tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Permission {
+    /// `introspect`: call the server's RFC 7662 introspection endpoint.
+    Introspect,
+}
 
-/// The permission to call the RFC 7662 introspection endpoint.
-pub const INTROSPECT: &str = "introspect";
+impl Permission {
+    /// Every permission, in name order.
+    pub const ALL: [Self; 1] = [Self::Introspect];
 
-/// Checks permission names: sorted, de-duplicated.
+    /// The name (`--permission`, the store, the JSON views).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Introspect => "introspect",
+        }
+    }
+
+    /// The audit action of a request that uses it, e.g. `introspect.authorize`.
+    pub fn authorize_action(self) -> &'static str {
+        match self {
+            Self::Introspect => "introspect.authorize",
+        }
+    }
+
+    /// The permission a name means.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+impl core::fmt::Display for Permission {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Permission {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Reads permission names: sorted, de-duplicated.
 ///
 /// # Errors
-/// A name that is not in [`PERMISSIONS`].
-pub fn parse_permissions(names: &[String]) -> Result<Vec<String>> {
-    let mut v: Vec<String> = Vec::new();
+/// A name that is not a [`Permission`].
+pub fn parse_permissions(names: &[String]) -> Result<Vec<Permission>> {
+    let mut v: Vec<Permission> = Vec::new();
     for n in names {
-        if !PERMISSIONS.contains(&n.as_str()) {
-            return Err(Error::usage(format!(
+        let p = Permission::parse(n).ok_or_else(|| {
+            let known: Vec<&str> = Permission::ALL.iter().map(|p| p.as_str()).collect();
+            Error::usage(format!(
                 "unknown permission {n:?}; known: {}",
-                PERMISSIONS.join(", ")
-            )));
-        }
-        if !v.contains(n) {
-            v.push(n.clone());
+                known.join(", ")
+            ))
+        })?;
+        if !v.contains(&p) {
+            v.push(p);
         }
     }
     v.sort();

@@ -82,7 +82,7 @@ impl<S: Store> Issuer<S> {
             let through = exported_through(tx)?;
             let audit = tx.prune_audit(now.saturating_sub(audit_retention), through, limit)?;
             if tokens > 0 || audit > 0 {
-                let mut a = row(now, "store.prune", OPERATOR);
+                let mut a = row(now, AuditAction::StorePrune, OPERATOR);
                 a.detail = Some(format!(
                     "tokens={tokens} audit={audit} audit_retention={}",
                     duration::format(audit_retention)
@@ -111,9 +111,9 @@ impl<S: Store> Issuer<S> {
         }
         self.run(|_, tx| {
             for f in found {
-                let mut a = row(f.at, "anomaly", &format!("pk:{}", f.client_id));
+                let mut a = row(f.at, AuditAction::Anomaly, &format!("pk:{}", f.client_id));
                 a.provisioning_key_id = Some(f.client_id.clone());
-                a.outcome = "flagged".into();
+                a.outcome = Outcome::Flagged;
                 a.detail = Some(format!("rule={} {}", f.rule.as_str(), f.detail));
                 tx.insert_audit(&a)?;
             }

@@ -152,7 +152,7 @@ pub(super) fn rotate_secret(
     pk.secret_set_at = Some(now);
     pk.expires_at = now.saturating_add(ttl);
     tx.update_provisioning_key(&pk)?;
-    let mut a = row(now, "provision.rotate", actor);
+    let mut a = row(now, AuditAction::ProvisionRotate, actor);
     a.provisioning_key_id = Some(pk.id.clone());
     a.sub = Some(pk.sub.clone());
     a.detail = Some(format!(
@@ -225,7 +225,7 @@ impl<S: Store> Issuer<S> {
                 previous: None,
             };
             tx.insert_provisioning_key(&rec)?;
-            let mut a = row(now, "provision.create", OPERATOR);
+            let mut a = row(now, AuditAction::ProvisionCreate, OPERATOR);
             a.provisioning_key_id = Some(rec.id.clone());
             a.sub = Some(rec.sub.clone());
             a.detail = Some(format!(
@@ -237,7 +237,14 @@ impl<S: Store> Issuer<S> {
                 if rec.permissions.is_empty() {
                     String::new()
                 } else {
-                    format!(" permissions={}", rec.permissions.join(" "))
+                    format!(
+                        " permissions={}",
+                        rec.permissions
+                            .iter()
+                            .map(|p| p.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    )
                 }
             ));
             tx.insert_audit(&a)?;
@@ -268,7 +275,7 @@ impl<S: Store> Issuer<S> {
                 .provisioning_key(id)?
                 .ok_or_else(|| not_found("provisioning key", id))?;
             if k.revoked_at.is_some() {
-                let mut a = unchanged(now, "provision.revoke", "already revoked");
+                let mut a = unchanged(now, AuditAction::ProvisionRevoke, "already revoked");
                 a.provisioning_key_id = Some(k.id.clone());
                 a.sub = Some(k.sub.clone());
                 tx.insert_audit(&a)?;
@@ -285,7 +292,7 @@ impl<S: Store> Issuer<S> {
                 created_at: now,
             })?;
             let epoch = bump_epoch(tx, now)?;
-            let mut a = row(now, "provision.revoke", OPERATOR);
+            let mut a = row(now, AuditAction::ProvisionRevoke, OPERATOR);
             a.provisioning_key_id = Some(k.id.clone());
             a.sub = Some(k.sub.clone());
             a.detail = Some(format!(
@@ -343,7 +350,7 @@ impl<S: Store> Issuer<S> {
         self.run(|_, tx| {
             load_settings(tx)?;
             let refused = |tx: &mut Tx<'_>, id: Option<&str>, class: Refusal, why: String| {
-                tx.insert_audit(&refusal_row(now, "provision.rotate", id, &why))?;
+                tx.insert_audit(&refusal_row(now, AuditAction::ProvisionRotate, id, &why))?;
                 Ok(Err(Error::refused_for(class, why)))
             };
             let pk = match authenticate(tx, provisioning_key, now)? {
@@ -379,14 +386,14 @@ impl<S: Store> Issuer<S> {
     pub fn authorize(
         &mut self,
         provisioning_key: &str,
-        permission: &str,
+        permission: Permission,
         now: u64,
     ) -> Result<ProvisioningRecord> {
-        let action = format!("{permission}.authorize");
+        let action = AuditAction::Authorize(permission);
         self.run(|_, tx| {
             load_settings(tx)?;
             let refused = |tx: &mut Tx<'_>, id: Option<String>, class: Refusal, why: String| {
-                tx.insert_audit(&refusal_row(now, &action, id.as_deref(), &why))?;
+                tx.insert_audit(&refusal_row(now, action.clone(), id.as_deref(), &why))?;
                 // Committed with its audit row, then refused.
                 Ok(Err(Error::refused_for(class, why)))
             };
@@ -397,7 +404,7 @@ impl<S: Store> Issuer<S> {
                     return refused(tx, failed.id, class, failed.why);
                 }
             };
-            if !pk.permissions.iter().any(|p| p == permission) {
+            if !pk.permissions.contains(&permission) {
                 let why = format!("this provisioning key lacks the {permission:?} permission");
                 return refused(tx, Some(pk.id), Refusal::Permission, why);
             }

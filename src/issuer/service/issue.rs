@@ -31,7 +31,7 @@ pub(super) fn issue_in(
                   class: Refusal,
                   why: String|
      -> Result<Result<Issued>> {
-        let mut a = refusal_row(now, "token.issue", id, &why);
+        let mut a = refusal_row(now, AuditAction::TokenIssue, id, &why);
         a.sub = pk.map(|p| p.sub.clone());
         tx.insert_audit(&a)?;
         Ok(Err(Error::refused_for(class, why)))
@@ -103,7 +103,7 @@ pub(super) fn issue_in(
     pk.use_count = pk.use_count.saturating_add(1);
     pk.last_used_at = Some(now);
     tx.update_provisioning_key(&pk)?;
-    let mut a = row(now, "token.issue", &format!("pk:{id}"));
+    let mut a = row(now, AuditAction::TokenIssue, &format!("pk:{id}"));
     a.kid = Some(active.kid.clone());
     a.jti = Some(jti);
     a.sub = Some(pk.sub.clone());

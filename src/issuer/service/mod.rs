@@ -16,11 +16,11 @@ use super::custody::local::{self as keys, SigningKey};
 use super::duration;
 use super::rules::grant::{self, Denied, Grant};
 use super::rules::lifecycle::{self, KeyState, Step};
-use super::rules::provisioning::{self, Presented};
+use super::rules::provisioning::{self, Permission, Presented};
 use super::settings::Settings;
 use super::store::{
-    AuditRecord, KeyRecord, PreviousSecret, ProvisioningRecord, Pruned, RevocationEntry,
-    RevocationKind, StatusListRecord, Store, TokenRecord, Tx,
+    AuditAction, AuditRecord, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord, Pruned,
+    RevocationEntry, RevocationKind, StatusListRecord, Store, TokenRecord, Tx,
 };
 use super::{ClientFailure, Error, ErrorKind, Refusal, Result};
 use crate::{b64url_encode, Algorithm};
@@ -38,7 +38,7 @@ pub use self::audit::TOKEN_PRUNE_MARGIN;
 pub use self::clients::{provisioning_json, SecretUsed, MAX_SELF_OVERLAP};
 pub use self::revoke::{status_list_uri, ClientRevocation};
 pub use self::signing::{compact_jws, Signer};
-pub use self::signing_keys::key_json;
+pub use self::signing_keys::{key_json, CustodyFinding, KeyEvent, StepTaken};
 
 /// The `typ` of issued access tokens (RFC 9068).
 pub const TOKEN_TYP: &str = "at+jwt";
@@ -163,34 +163,28 @@ struct Ctx {
     hsm: Option<Hsm>,
 }
 
-fn row(now: u64, action: &str, actor: &str) -> AuditRecord {
-    AuditRecord {
-        at: now,
-        action: action.into(),
-        actor: actor.into(),
-        outcome: "ok".into(),
-        ..AuditRecord::default()
-    }
+fn row(now: u64, action: AuditAction, actor: &str) -> AuditRecord {
+    AuditRecord::new(now, action, actor)
 }
 
 /// The audit row of an operator request that changed nothing (the target was
 /// already revoked or expired): still an event, so still audited.
-fn unchanged(now: u64, action: &str, detail: &str) -> AuditRecord {
+fn unchanged(now: u64, action: AuditAction, detail: &str) -> AuditRecord {
     let mut a = row(now, action, OPERATOR);
-    a.outcome = "unchanged".into();
+    a.outcome = Outcome::Unchanged;
     a.detail = Some(detail.into());
     a
 }
 
 /// The audit row of a refused client request: the actor is `pk:<id>` (or
 /// `unknown` when no id could be read), the reason in `detail`.
-fn refusal_row(now: u64, action: &str, id: Option<&str>, why: &str) -> AuditRecord {
+fn refusal_row(now: u64, action: AuditAction, id: Option<&str>, why: &str) -> AuditRecord {
     let mut a = row(
         now,
         action,
         &id.map_or_else(|| "unknown".into(), |i| format!("pk:{i}")),
     );
-    a.outcome = "refused".into();
+    a.outcome = Outcome::Refused;
     a.provisioning_key_id = id.map(String::from);
     a.detail = Some(why.into());
     a
@@ -271,7 +265,7 @@ impl<S: Store> Issuer<S> {
     ///
     /// # Errors
     /// Invalid settings, already initialised, no passphrase.
-    pub fn init(&mut self, settings: &Settings, now: u64) -> Result<Vec<Value>> {
+    pub fn init(&mut self, settings: &Settings, now: u64) -> Result<Vec<StepTaken>> {
         settings.validate()?;
         if settings.pkcs11.is_none() {
             self.ctx.require_private_keys()?;
@@ -287,7 +281,7 @@ impl<S: Store> Issuer<S> {
                 tx.put_setting(k, &v)?;
             }
             tx.put_setting(EPOCH_SETTING, "0")?;
-            let mut a = row(now, "init", OPERATOR);
+            let mut a = row(now, AuditAction::Init, OPERATOR);
             a.detail = Some(format!(
                 "issuer={} alg={} token_ttl={} max_token_ttl={} rotate_every={} pre_publish={} grace={} retain={}",
                 settings.issuer,

@@ -66,7 +66,7 @@ pub(super) fn prune_expired_revocations(tx: &mut Tx<'_>, now: u64) -> Result<u64
     let pruned = tx.prune_revocations(now)?;
     if pruned > 0 {
         let epoch = bump_epoch(tx, now)?;
-        let mut a = row(now, "revocations.prune", OPERATOR);
+        let mut a = row(now, AuditAction::RevocationsPrune, OPERATOR);
         a.detail = Some(format!("{pruned} expired entries removed; epoch={epoch}"));
         tx.insert_audit(&a)?;
     }
@@ -126,14 +126,14 @@ impl<S: Store> Issuer<S> {
                 } else {
                     "already expired"
                 };
-                let mut a = unchanged(now, "token.revoke", why);
+                let mut a = unchanged(now, AuditAction::TokenRevoke, why);
                 a.jti = Some(jti.into());
                 a.sub = Some(t.sub);
                 tx.insert_audit(&a)?;
                 return Ok(false);
             }
             let epoch = revoke_record(tx, &t, now)?;
-            let mut a = row(now, "token.revoke", OPERATOR);
+            let mut a = row(now, AuditAction::TokenRevoke, OPERATOR);
             a.jti = Some(jti.into());
             a.sub = Some(t.sub);
             a.kid = Some(t.kid);
@@ -181,7 +181,7 @@ impl<S: Store> Issuer<S> {
                 created_at: now,
             })?;
             let epoch = bump_epoch(tx, now)?;
-            let mut a = row(now, "subject.revoke", OPERATOR);
+            let mut a = row(now, AuditAction::SubjectRevoke, OPERATOR);
             a.sub = Some(sub.into());
             a.detail = Some(format!("before={before} epoch={epoch}"));
             tx.insert_audit(&a)?;
@@ -283,7 +283,12 @@ impl<S: Store> Issuer<S> {
             let pk = match authenticate(tx, provisioning_key, now)? {
                 Ok((pk, _)) => pk,
                 Err(failed) => {
-                    let a = refusal_row(now, "token.revoke", failed.id.as_deref(), &failed.why);
+                    let a = refusal_row(
+                        now,
+                        AuditAction::TokenRevoke,
+                        failed.id.as_deref(),
+                        &failed.why,
+                    );
                     tx.insert_audit(&a)?;
                     // Committed with its audit row, then refused.
                     let class = Refusal::Client(failed.failure);
@@ -296,8 +301,8 @@ impl<S: Store> Issuer<S> {
                 None => None,
             };
             let unchanged = |tx: &mut Tx<'_>, why: &str| -> Result<Result<ClientRevocation>> {
-                let mut a = row(now, "token.revoke", &actor);
-                a.outcome = "unchanged".into();
+                let mut a = row(now, AuditAction::TokenRevoke, &actor);
+                a.outcome = Outcome::Unchanged;
                 a.provisioning_key_id = Some(pk.id.clone());
                 a.jti.clone_from(&jti);
                 a.detail = Some(why.into());
@@ -321,7 +326,7 @@ impl<S: Store> Issuer<S> {
                 return unchanged(tx, "already expired");
             }
             let epoch = revoke_record(tx, &t, now)?;
-            let mut a = row(now, "token.revoke", &actor);
+            let mut a = row(now, AuditAction::TokenRevoke, &actor);
             a.jti = Some(t.jti);
             a.sub = Some(t.sub);
             a.kid = Some(t.kid);

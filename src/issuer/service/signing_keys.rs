@@ -24,23 +24,118 @@ pub fn key_json(k: &KeyRecord) -> Value {
     })
 }
 
+/// What a rotation step did to a key (serialised as `generate`,
+/// `activate`, `retiring`, `retire`, `destroy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyEvent {
+    /// A new key (pending, or active at once when there was none).
+    Generate,
+    /// The key became the signing key.
+    Activate,
+    /// The key stopped signing; still published.
+    Retiring,
+    /// The key left the JWKS.
+    Retire,
+    /// Its private material was destroyed.
+    Destroy,
+}
+
+impl KeyEvent {
+    /// The name, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Generate => "generate",
+            Self::Activate => "activate",
+            Self::Retiring => "retiring",
+            Self::Retire => "retire",
+            Self::Destroy => "destroy",
+        }
+    }
+
+    fn action(self) -> AuditAction {
+        match self {
+            Self::Generate => AuditAction::KeyGenerate,
+            Self::Activate => AuditAction::KeyActivate,
+            Self::Retiring => AuditAction::KeyRetiring,
+            Self::Retire => AuditAction::KeyRetire,
+            Self::Destroy => AuditAction::KeyDestroy,
+        }
+    }
+}
+
+/// One rotation step taken (`init`, `rotate`, `revoke_key`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StepTaken {
+    /// What happened.
+    pub step: KeyEvent,
+    /// To which key.
+    pub kid: String,
+}
+
+/// A disagreement between the store and the PKCS#11 token (`keys check`).
+/// Serialised with its `kind` (`missing_object`, `orphan_object`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CustodyFinding {
+    /// A key of the store whose private key object is not in the token.
+    MissingObject {
+        /// The key.
+        kid: String,
+        /// In words.
+        message: String,
+    },
+    /// A private key object in the token no key of the store refers to.
+    OrphanObject {
+        /// Its `CKA_ID`, hex.
+        id: String,
+        /// In words.
+        message: String,
+    },
+}
+
+impl CustodyFinding {
+    /// The kind's name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::MissingObject { .. } => "missing_object",
+            Self::OrphanObject { .. } => "orphan_object",
+        }
+    }
+
+    /// In words.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::MissingObject { message, .. } | Self::OrphanObject { message, .. } => message,
+        }
+    }
+}
+
 impl Ctx {
-    /// Applies the rotation plan at `now`; returns the steps taken as JSON.
-    pub(super) fn rotate(&mut self, tx: &mut Tx<'_>, s: &Settings, now: u64) -> Result<Vec<Value>> {
+    /// Applies the rotation plan at `now`; returns the steps taken.
+    pub(super) fn rotate(
+        &mut self,
+        tx: &mut Tx<'_>,
+        s: &Settings,
+        now: u64,
+    ) -> Result<Vec<StepTaken>> {
         let mut keys = tx.keys()?;
         let steps = lifecycle::plan(&keys, s, now);
         let mut done = Vec::new();
         for step in steps {
-            let (action, kid, detail) = match step {
+            let (event, kid, detail) = match step {
                 Step::Generate { activate } => {
                     let mut rec = self.new_key(s.alg, s, now)?;
                     let kid = rec.kid.clone();
                     tx.insert_key(&rec)?;
-                    let mut a = row(now, "key.generate", OPERATOR);
+                    let mut a = row(now, AuditAction::KeyGenerate, OPERATOR);
                     a.kid = Some(kid.clone());
                     a.detail = Some(format!("alg={} encrypted={}", rec.alg, rec.encrypted));
                     tx.insert_audit(&a)?;
-                    done.push(json!({"step": "generate", "kid": kid}));
+                    done.push(StepTaken {
+                        step: KeyEvent::Generate,
+                        kid: kid.clone(),
+                    });
                     if activate {
                         rec.state = KeyState::Active;
                         rec.activated_at = Some(now);
@@ -51,7 +146,7 @@ impl Ctx {
                         continue;
                     }
                     (
-                        "key.activate",
+                        KeyEvent::Activate,
                         kid,
                         Some("no active key: activated without pre-publication".into()),
                     )
@@ -64,21 +159,21 @@ impl Ctx {
                     let detail = early.then(|| {
                         "no active key: activated before its pre-publish period ended".to_string()
                     });
-                    ("key.activate", kid, detail)
+                    (KeyEvent::Activate, kid, detail)
                 }
                 Step::StartRetiring { kid } => {
                     update(tx, &mut keys, &kid, |k| {
                         k.state = KeyState::Retiring;
                         k.retiring_at = Some(now);
                     })?;
-                    ("key.retiring", kid, None)
+                    (KeyEvent::Retiring, kid, None)
                 }
                 Step::Retire { kid } => {
                     update(tx, &mut keys, &kid, |k| {
                         k.state = KeyState::Retired;
                         k.retired_at = Some(now);
                     })?;
-                    ("key.retire", kid, None)
+                    (KeyEvent::Retire, kid, None)
                 }
                 Step::Destroy { kid } => {
                     let in_token = keys
@@ -97,15 +192,14 @@ impl Ctx {
                         k.hsm_id = None;
                     })?;
                     self.signers.remove(&kid);
-                    ("key.destroy", kid, None)
+                    (KeyEvent::Destroy, kid, None)
                 }
             };
-            let mut a = row(now, action, OPERATOR);
+            let mut a = row(now, event.action(), OPERATOR);
             a.kid = Some(kid.clone());
             a.detail = detail;
             tx.insert_audit(&a)?;
-            let step_name = action.trim_start_matches("key.");
-            done.push(json!({"step": step_name, "kid": kid}));
+            done.push(StepTaken { step: event, kid });
         }
         Ok(done)
     }
@@ -121,7 +215,7 @@ impl<S: Store> Issuer<S> {
             let s = load_settings(tx)?;
             let rec = ctx.new_key(alg.unwrap_or(s.alg), &s, now)?;
             tx.insert_key(&rec)?;
-            let mut a = row(now, "key.generate", OPERATOR);
+            let mut a = row(now, AuditAction::KeyGenerate, OPERATOR);
             a.kid = Some(rec.kid.clone());
             a.detail = Some(format!("alg={} encrypted={}", rec.alg, rec.encrypted));
             tx.insert_audit(&a)?;
@@ -144,7 +238,7 @@ impl<S: Store> Issuer<S> {
     ///
     /// # Errors
     /// No passphrase when a key must be generated, storage errors.
-    pub fn rotate(&mut self, now: u64) -> Result<Vec<Value>> {
+    pub fn rotate(&mut self, now: u64) -> Result<Vec<StepTaken>> {
         self.run(|ctx, tx| {
             let s = load_settings(tx)?;
             ctx.rotate(tx, &s, now)
@@ -157,7 +251,12 @@ impl<S: Store> Issuer<S> {
     ///
     /// # Errors
     /// Unknown kid, storage errors, no passphrase when a key must be generated.
-    pub fn revoke_key(&mut self, kid: &str, reason: Option<&str>, now: u64) -> Result<Vec<Value>> {
+    pub fn revoke_key(
+        &mut self,
+        kid: &str,
+        reason: Option<&str>,
+        now: u64,
+    ) -> Result<Vec<StepTaken>> {
         self.run(|ctx, tx| {
             let s = load_settings(tx)?;
             let mut keys = tx.keys()?;
@@ -166,7 +265,7 @@ impl<S: Store> Issuer<S> {
                 .find(|k| k.kid == kid)
                 .ok_or_else(|| not_found("signing key", kid))?;
             if k.revoked_at.is_some() {
-                let mut a = unchanged(now, "key.revoke", "already revoked");
+                let mut a = unchanged(now, AuditAction::KeyRevoke, "already revoked");
                 a.kid = Some(kid.into());
                 tx.insert_audit(&a)?;
                 return Ok(Vec::new());
@@ -190,7 +289,7 @@ impl<S: Store> Issuer<S> {
                 created_at: now,
             })?;
             let epoch = bump_epoch(tx, now)?;
-            let mut a = row(now, "key.revoke", OPERATOR);
+            let mut a = row(now, AuditAction::KeyRevoke, OPERATOR);
             a.kid = Some(kid.into());
             a.detail = Some(format!(
                 "epoch={epoch}{}",
@@ -209,7 +308,7 @@ impl<S: Store> Issuer<S> {
     ///
     /// # Errors
     /// The token cannot be opened, storage errors.
-    pub fn check_keys(&mut self) -> Result<Vec<Value>> {
+    pub fn check_keys(&mut self) -> Result<Vec<CustodyFinding>> {
         self.run(|ctx, tx| {
             let s = load_settings(tx)?;
             let keys = tx.keys()?;
@@ -223,21 +322,19 @@ impl<S: Store> Issuer<S> {
                 let Some(hex) = &k.hsm_id else { continue };
                 let id = hsm::id_from_hex(hex)?;
                 if !objects.contains(&id) {
-                    out.push(json!({
-                        "kind": "missing_object",
-                        "kid": k.kid,
-                        "message": format!("signing key {} ({}) has no private key object (CKA_ID {hex}) in the token", k.kid, k.state.as_str()),
-                    }));
+                    out.push(CustodyFinding::MissingObject {
+                        kid: k.kid.clone(),
+                        message: format!("signing key {} ({}) has no private key object (CKA_ID {hex}) in the token", k.kid, k.state.as_str()),
+                    });
                 }
                 known.push(id);
             }
             for id in objects.iter().filter(|id| !known.contains(id)) {
                 let hex = hsm::id_hex(id);
-                out.push(json!({
-                    "kind": "orphan_object",
-                    "id": hex,
-                    "message": format!("private key object CKA_ID {hex} belongs to no signing key of this store (destroy it, or restore the store that has it)"),
-                }));
+                out.push(CustodyFinding::OrphanObject {
+                    message: format!("private key object CKA_ID {hex} belongs to no signing key of this store (destroy it, or restore the store that has it)"),
+                    id: hex,
+                });
             }
             Ok(out)
         })
@@ -276,7 +373,7 @@ impl<S: Store> Issuer<S> {
                 ctx.warn_unencrypted(kid);
                 keys::plain_pem(stored)?
             };
-            let mut a = row(now, "key.export", OPERATOR);
+            let mut a = row(now, AuditAction::KeyExport, OPERATOR);
             a.kid = Some(kid.into());
             a.detail = Some(format!("encrypted={}", k.encrypted));
             tx.insert_audit(&a)?;

@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use crate::Algorithm;
 
 use super::super::rules::lifecycle::KeyState;
+use super::super::rules::provisioning::Permission;
 
 /// A signing key's row. `private_key` is the PKCS#8 DER — encrypted
 /// (`EncryptedPrivateKeyInfo`) unless `encrypted` is false (`--insecure-dev-keys`);
@@ -116,7 +117,7 @@ pub struct ProvisioningRecord {
     pub last_used_at: Option<u64>,
     /// What it may do besides obtaining tokens (e.g. `introspect`: call the
     /// server's RFC 7662 introspection endpoint).
-    pub permissions: Vec<String>,
+    pub permissions: Vec<Permission>,
     /// When the current secret was set (`None`: at creation, never rotated).
     pub secret_set_at: Option<u64>,
     /// The secret it replaced, accepted until its overlap ends.
@@ -249,15 +250,167 @@ pub struct RevocationEntry {
     pub created_at: u64,
 }
 
+/// What an audit row records: one spelling table ([`AuditAction::as_str`])
+/// for the store, the CLI, the audit sink and the metrics.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum AuditAction {
+    /// `init`: the store's policy and first key.
+    Init,
+    /// `key.generate`.
+    KeyGenerate,
+    /// `key.activate`.
+    KeyActivate,
+    /// `key.retiring`: the key stopped signing, still published.
+    KeyRetiring,
+    /// `key.retire`: the key left the JWKS.
+    KeyRetire,
+    /// `key.destroy`: its private material is gone.
+    KeyDestroy,
+    /// `key.revoke`: emergency revocation.
+    KeyRevoke,
+    /// `key.export`.
+    KeyExport,
+    /// `provision.create`.
+    ProvisionCreate,
+    /// `provision.revoke`.
+    ProvisionRevoke,
+    /// `provision.rotate`: a new secret (by the operator or the client).
+    ProvisionRotate,
+    /// `token.issue`.
+    TokenIssue,
+    /// `token.revoke`.
+    TokenRevoke,
+    /// `subject.revoke`: every token of a subject.
+    SubjectRevoke,
+    /// `revocations.prune`: expired revocation entries dropped.
+    RevocationsPrune,
+    /// `store.prune`: expired rows deleted.
+    StorePrune,
+    /// `anomaly`: a finding of the anomaly detector.
+    Anomaly,
+    /// `<permission>.authorize`, e.g. `introspect.authorize`.
+    Authorize(Permission),
+    /// An action this build does not know (a row written by another
+    /// version), kept as written.
+    Other(String),
+}
+
+impl AuditAction {
+    const TABLE: [(Self, &'static str); 17] = [
+        (Self::Init, "init"),
+        (Self::KeyGenerate, "key.generate"),
+        (Self::KeyActivate, "key.activate"),
+        (Self::KeyRetiring, "key.retiring"),
+        (Self::KeyRetire, "key.retire"),
+        (Self::KeyDestroy, "key.destroy"),
+        (Self::KeyRevoke, "key.revoke"),
+        (Self::KeyExport, "key.export"),
+        (Self::ProvisionCreate, "provision.create"),
+        (Self::ProvisionRevoke, "provision.revoke"),
+        (Self::ProvisionRotate, "provision.rotate"),
+        (Self::TokenIssue, "token.issue"),
+        (Self::TokenRevoke, "token.revoke"),
+        (Self::SubjectRevoke, "subject.revoke"),
+        (Self::RevocationsPrune, "revocations.prune"),
+        (Self::StorePrune, "store.prune"),
+        (Self::Anomaly, "anomaly"),
+    ];
+
+    /// The stored name, e.g. `token.issue`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Authorize(p) => p.authorize_action(),
+            Self::Other(s) => s,
+            _ => Self::TABLE
+                .iter()
+                .find(|(a, _)| a == self)
+                .map_or("", |(_, name)| name),
+        }
+    }
+
+    /// The action a stored name means (an unknown name is [`Self::Other`]).
+    pub fn parse(name: &str) -> Self {
+        if let Some((a, _)) = Self::TABLE.iter().find(|(_, n)| *n == name) {
+            return a.clone();
+        }
+        Permission::ALL
+            .into_iter()
+            .find(|p| p.authorize_action() == name)
+            .map_or_else(|| Self::Other(String::from(name)), Self::Authorize)
+    }
+}
+
+impl core::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for AuditAction {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// How an audited request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// `ok`: done.
+    Ok,
+    /// `refused`: a client request refused (the reason in `detail`).
+    Refused,
+    /// `unchanged`: nothing to do (already revoked or expired, unknown).
+    Unchanged,
+    /// `flagged`: an anomaly finding.
+    Flagged,
+    /// An outcome this build does not know (another version's row).
+    Other(String),
+}
+
+impl Outcome {
+    /// The stored name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Ok => "ok",
+            Self::Refused => "refused",
+            Self::Unchanged => "unchanged",
+            Self::Flagged => "flagged",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// The outcome a stored name means.
+    pub fn parse(name: &str) -> Self {
+        [Self::Ok, Self::Refused, Self::Unchanged, Self::Flagged]
+            .into_iter()
+            .find(|o| o.as_str() == name)
+            .unwrap_or_else(|| Self::Other(String::from(name)))
+    }
+}
+
+impl core::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// One audit row. Never holds a secret.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AuditRecord {
     /// Row id (assigned by the store; 0 before insertion).
     pub id: u64,
     /// When (the command's `now`).
     pub at: u64,
-    /// What, e.g. `token.issue`, `key.activate`, `provision.revoke`.
-    pub action: String,
+    /// What.
+    pub action: AuditAction,
     /// Who: `operator` for administrative commands, `pk:<id>` for issuance.
     pub actor: String,
     /// Signing key involved.
@@ -268,8 +421,26 @@ pub struct AuditRecord {
     pub sub: Option<String>,
     /// Provisioning key involved.
     pub provisioning_key_id: Option<String>,
-    /// `ok` or `refused`.
-    pub outcome: String,
+    /// How it ended.
+    pub outcome: Outcome,
     /// Free text (reasons, scopes; never a secret).
     pub detail: Option<String>,
+}
+
+impl AuditRecord {
+    /// A row of `action` by `actor` at `at`, outcome `ok`, nothing else set.
+    pub fn new(at: u64, action: AuditAction, actor: impl Into<String>) -> Self {
+        Self {
+            id: 0,
+            at,
+            action,
+            actor: actor.into(),
+            kid: None,
+            jti: None,
+            sub: None,
+            provisioning_key_id: None,
+            outcome: Outcome::Ok,
+            detail: None,
+        }
+    }
 }

@@ -19,10 +19,11 @@ use zeroize::Zeroizing;
 use crate::Algorithm;
 
 use super::super::rules::lifecycle::KeyState;
+use super::super::rules::provisioning::Permission;
 use super::super::{Error, Result};
 use super::records::{
-    AuditRecord, KeyRecord, PreviousSecret, ProvisioningRecord, RevocationEntry, RevocationKind,
-    StatusListRecord, StatusSlot, TokenRecord,
+    AuditAction, AuditRecord, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
+    RevocationEntry, RevocationKind, StatusListRecord, StatusSlot, TokenRecord,
 };
 use super::schema;
 
@@ -453,7 +454,12 @@ fn pk_from(c: &Cols<'_>) -> Result<ProvisioningRecord> {
         revoked_at: c.opt_u64(9)?,
         use_count: c.u64(10)?,
         last_used_at: c.opt_u64(11)?,
-        permissions: words(&c.text(12)?),
+        // A permission this build does not know (another version's) grants
+        // nothing here.
+        permissions: words(&c.text(12)?)
+            .iter()
+            .filter_map(|w| Permission::parse(w))
+            .collect(),
         secret_set_at: c.opt_u64(13)?,
         previous: match (c.hash32(14)?, c.opt_u64(15)?) {
             (Some(secret_sha256), Some(until)) => Some(PreviousSecret {
@@ -492,7 +498,13 @@ pub(crate) fn provisioning_key_params(k: &ProvisioningRecord) -> Result<Vec<Cell
         opt_int(k.revoked_at)?,
         int(k.use_count)?,
         opt_int(k.last_used_at)?,
-        Cell::Text(k.permissions.join(" ")),
+        Cell::Text(
+            k.permissions
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
         opt_int(k.secret_set_at)?,
         opt_blob(k.previous.as_ref().map(|p| p.secret_sha256.as_slice())),
         opt_int(k.previous.map(|p| p.until))?,
@@ -661,13 +673,13 @@ pub(crate) const AUDIT_COUNTS: Sql =
 pub(crate) fn audit_params(a: &AuditRecord) -> Result<Vec<Cell>> {
     Ok(std::vec![
         int(a.at)?,
-        text(&a.action),
+        text(a.action.as_str()),
         text(&a.actor),
         opt_text(a.kid.as_deref()),
         opt_text(a.jti.as_deref()),
         opt_text(a.sub.as_deref()),
         opt_text(a.provisioning_key_id.as_deref()),
-        text(&a.outcome),
+        text(a.outcome.as_str()),
         opt_text(a.detail.as_deref()),
     ])
 }
@@ -678,13 +690,13 @@ pub(crate) fn audit_from(r: &[Vec<Cell>]) -> Result<Vec<AuditRecord>> {
         Ok(AuditRecord {
             id: c.u64(0)?,
             at: c.u64(1)?,
-            action: c.text(2)?,
+            action: AuditAction::parse(&c.text(2)?),
             actor: c.text(3)?,
             kid: c.opt_text(4)?,
             jti: c.opt_text(5)?,
             sub: c.opt_text(6)?,
             provisioning_key_id: c.opt_text(7)?,
-            outcome: c.text(8)?,
+            outcome: Outcome::parse(&c.text(8)?),
             detail: c.opt_text(9)?,
         })
     })

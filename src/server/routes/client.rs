@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use crate::issuer::rules::provisioning::INTROSPECT;
+use crate::issuer::rules::provisioning::Permission;
 use crate::issuer::ClientRevocation;
 use crate::server::app::AppState;
 use crate::server::auth::authenticated;
@@ -142,7 +142,7 @@ pub(crate) async fn introspect_endpoint(
         |r, reply| {
             Job::Authorize(
                 core::mem::take(&mut r.auth.provisioning_key),
-                INTROSPECT,
+                Permission::Introspect,
                 reply,
             )
         },

@@ -22,6 +22,8 @@
 mod publish;
 mod upkeep;
 
+use crate::issuer::rules::provisioning::Permission;
+use crate::issuer::service::StepTaken;
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::string::String;
@@ -29,7 +31,6 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use std::vec::Vec;
 
-use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::issuer::rules::anomaly::Detector;
@@ -59,7 +60,7 @@ pub enum Job {
     /// permission); answers its id.
     Authorize(
         zeroize::Zeroizing<String>,
-        &'static str,
+        Permission,
         oneshot::Sender<Result<String, Error>>,
     ),
     /// A client rotates its own secret (`provisioning key`, overlap).
@@ -71,7 +72,7 @@ pub enum Job {
     /// One bounded pruning step (its own short transaction, audited in it).
     PruneStep(oneshot::Sender<Result<Pruned, Error>>),
     /// Apply the rotation policy; answers the steps taken (already published).
-    Rotate(oneshot::Sender<Result<Vec<Value>, Error>>),
+    Rotate(oneshot::Sender<Result<Vec<StepTaken>, Error>>),
     /// Rebuild and install the published documents.
     Publish(oneshot::Sender<Result<(), Error>>),
     /// Finish the queue and stop.
@@ -365,10 +366,9 @@ impl Writer {
 }
 
 /// Logs rotation steps (kids and step names only).
-pub(crate) fn log_steps(steps: &[Value]) {
+pub(crate) fn log_steps(steps: &[StepTaken]) {
     for s in steps {
-        let step = s.get("step").and_then(Value::as_str).unwrap_or("");
-        let kid = s.get("kid").and_then(Value::as_str).unwrap_or("");
+        let (step, kid) = (s.step.as_str(), s.kid.as_str());
         tracing::info!(target: "jwt_edge::server", step, kid, "key rotation");
     }
 }

@@ -63,7 +63,7 @@ pub fn run(a: &AuditArgs) -> ExitCode {
         let mut lines = Vec::new();
         for r in rows
             .into_iter()
-            .filter(|r| a.action.as_ref().is_none_or(|x| *x == r.action))
+            .filter(|r| a.action.as_ref().is_none_or(|x| *x == r.action.as_str()))
         {
             if a.common.json {
                 lines.push(serde_json::to_string(&r).map_err(|e| Error::storage(e.to_string()))?);

@@ -89,6 +89,6 @@ pub fn run(a: &InitArgs) -> ExitCode {
             });
         }
         let steps = issuer.init(&s, now)?;
-        Ok(steps_out(&a.common, steps))
+        steps_out(&a.common, &steps)
     })
 }

@@ -7,7 +7,7 @@ use jwt_edge::issuer::custody::local as keys;
 use jwt_edge::issuer::service;
 use serde_json::Value;
 
-use crate::issuer_io::{opt, steps_out, with_issuer, Common, Out};
+use crate::issuer_io::{json_of, opt, steps_out, with_issuer, Common, Out};
 
 /// Arguments of `jwt-edge keys`.
 #[derive(Debug, clap::Args)]
@@ -82,11 +82,11 @@ pub fn run(a: &KeysArgs) -> ExitCode {
                 let out = issuer.check_keys()?;
                 findings = out.len();
                 Ok(if common.json {
-                    Out::Json(Value::from(out))
+                    Out::Json(json_of(&out)?)
                 } else {
                     Out::Lines(
                         out.iter()
-                            .map(|f| format!("{}\t{}", opt(&f["kind"]), opt(&f["message"])))
+                            .map(|f| format!("{}\t{}", f.kind(), f.message()))
                             .collect(),
                     )
                 })
@@ -126,7 +126,7 @@ pub fn run(a: &KeysArgs) -> ExitCode {
             })
         }
         KeysCommand::Rotate { common } => with_issuer(common, false, |issuer, now| {
-            Ok(steps_out(common, issuer.rotate(now)?))
+            steps_out(common, &issuer.rotate(now)?)
         }),
         KeysCommand::Revoke {
             kid,
@@ -134,7 +134,7 @@ pub fn run(a: &KeysArgs) -> ExitCode {
             common,
         } => with_issuer(common, false, |issuer, now| {
             let steps = issuer.revoke_key(kid, reason.as_deref(), now)?;
-            Ok(steps_out(common, steps))
+            steps_out(common, &steps)
         }),
         KeysCommand::Export { kid, common } => with_issuer(common, false, |issuer, now| {
             let pem = issuer.export_key(kid, now)?;

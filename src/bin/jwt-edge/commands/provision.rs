@@ -1,5 +1,6 @@
 //! `jwt-edge provision`: provisioning keys (create, list, rotate, revoke).
 
+use jwt_edge::issuer::rules::provisioning::Permission;
 use std::process::ExitCode;
 
 use jwt_edge::issuer::service;
@@ -40,7 +41,9 @@ enum ProvisionCommand {
         aud: Vec<String>,
         /// A permission besides obtaining tokens (repeatable): `introspect`
         /// lets it call `jwt-edge serve`'s RFC 7662 introspection endpoint.
-        #[arg(long = "permission", value_parser = ["introspect"])]
+        #[arg(long = "permission", value_parser = clap::builder::PossibleValuesParser::new(
+            Permission::ALL.map(Permission::as_str)
+        ))]
         permission: Vec<String>,
         #[command(flatten)]
         common: Common,
