@@ -15,6 +15,7 @@
 
 use jwt_edge::issuer::rules::lifecycle::KeyState;
 use jwt_edge::issuer::store::AuditAction;
+use jwt_edge::issuer::store::Custody;
 use jwt_edge::issuer::{AnyStore, IssueRequest, Issuer, Secrets, Settings, StoreUrl};
 use jwt_edge::{KeySet, Policy};
 use zeroize::Zeroizing;
@@ -138,7 +139,7 @@ fn a_simulated_year_of_daily_issuance_and_rotation() {
     );
     for k in &keys {
         if k.state == KeyState::Destroyed {
-            assert!(k.private_key.is_none());
+            assert!(matches!(k.custody, Custody::Destroyed { .. }));
         }
     }
     assert!(

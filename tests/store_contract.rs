@@ -17,7 +17,7 @@ mod server_util;
 use jwt_edge::issuer::rules::lifecycle::KeyState;
 use jwt_edge::issuer::rules::provisioning::Permission;
 use jwt_edge::issuer::store::{
-    AuditAction, AuditRecord, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
+    AuditAction, AuditRecord, Custody, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
     RevocationEntry, RevocationKind, StatusSlot, TokenRecord,
 };
 use jwt_edge::issuer::{AnyStore, ErrorKind, PgStore, SqliteStore, Store, StoreUrl};
@@ -28,15 +28,13 @@ use zeroize::Zeroizing;
 const NOW: u64 = 1_800_000_000;
 
 fn key(kid: &str, at: u64) -> KeyRecord {
-    let mut k = KeyRecord::pending(
+    KeyRecord::pending(
         kid.to_owned(),
         Algorithm::ES256,
         format!(r#"{{"kty":"EC","kid":"{kid}"}}"#),
+        Custody::Encrypted(Zeroizing::new(vec![0x30, 0x81, 0x00, 0xff])),
         at,
-    );
-    k.private_key = Some(Zeroizing::new(vec![0x30, 0x81, 0x00, 0xff]));
-    k.encrypted = true;
-    k
+    )
 }
 
 fn client(id: &str, at: u64) -> ProvisioningRecord {
@@ -90,7 +88,7 @@ fn audit(at: u64, action: AuditAction) -> AuditRecord {
 /// private key).
 fn key_fields(k: &KeyRecord) -> String {
     format!(
-        "{} {:?} {:?} {} {:?} {:?} {:?} {:?} {:?} {:?} {} {:?} {} {:?}",
+        "{} {:?} {:?} {} {:?} {:?} {:?} {:?} {:?} {:?} {} {}",
         k.kid,
         k.alg,
         k.state,
@@ -102,9 +100,11 @@ fn key_fields(k: &KeyRecord) -> String {
         k.revoke_reason,
         k.destroyed_at,
         k.public_jwk,
-        k.private_key.as_ref().map(|p| p.to_vec()),
-        k.encrypted,
-        k.hsm_id
+        match &k.custody {
+            Custody::Encrypted(der) => format!("encrypted {:?}", der.to_vec()),
+            Custody::Plain(der) => format!("plain {:?}", der.to_vec()),
+            other => format!("{other:?}"),
+        }
     )
 }
 
@@ -164,8 +164,7 @@ fn contract(what: &str, store: &mut impl Store, other: &mut impl Store) {
     k2.state = KeyState::Revoked;
     k2.revoked_at = Some(NOW + 5);
     k2.revoke_reason = Some("compromised".into());
-    k2.private_key = None;
-    k2.hsm_id = Some("0a0b".into());
+    k2.custody = Custody::Token("0a0b".into());
     store
         .transaction(|tx| {
             tx.keys()?; // cached, then updated in the same transaction

@@ -19,8 +19,8 @@ use super::rules::lifecycle::{self, KeyState, Step};
 use super::rules::provisioning::{self, Permission, Presented};
 use super::settings::Settings;
 use super::store::{
-    AuditAction, AuditRecord, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord, Pruned,
-    RevocationEntry, RevocationKind, StatusListRecord, Store, TokenRecord, Tx,
+    AuditAction, AuditRecord, Custody, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
+    Pruned, RevocationEntry, RevocationKind, StatusListRecord, Store, TokenRecord, Tx,
 };
 use super::{ClientFailure, Error, ErrorKind, Refusal, Result};
 use crate::{b64url_encode, Algorithm};

@@ -129,38 +129,43 @@ impl Ctx {
                 .and_then(Value::as_str)
                 .ok_or_else(|| Error::crypto("PKCS#11: the generated key's JWK has no kid"))?
                 .to_string();
-            let mut record = KeyRecord::pending(kid, alg, Value::Object(jwk).to_string(), now);
-            record.hsm_id = Some(hsm::id_hex(&id));
-            return Ok(record);
+            let custody = Custody::Token(hsm::id_hex(&id));
+            return Ok(KeyRecord::pending(
+                kid,
+                alg,
+                Value::Object(jwk).to_string(),
+                custody,
+                now,
+            ));
         }
         self.require_private_keys()?;
         let key = SigningKey::generate(alg)?;
         let kid = key.thumbprint();
         let der = key.to_pkcs8_der()?;
-        let (private, encrypted) = match &self.secrets.passphrase {
-            Some(p) => (
-                Zeroizing::new(keys::encrypt_pkcs8(&der, p.as_bytes(), s.kdf_iterations)?),
-                true,
-            ),
+        let custody = match &self.secrets.passphrase {
+            Some(p) => Custody::Encrypted(Zeroizing::new(keys::encrypt_pkcs8(
+                &der,
+                p.as_bytes(),
+                s.kdf_iterations,
+            )?)),
             None => {
                 self.warn_unencrypted(&kid);
-                (der, false)
+                Custody::Plain(der)
             }
         };
-        let mut record = KeyRecord::pending(
+        let record = KeyRecord::pending(
             kid.clone(),
             alg,
             Value::Object(key.public_jwk(&kid)).to_string(),
+            custody,
             now,
         );
-        record.private_key = Some(private);
-        record.encrypted = encrypted;
         self.signers.insert(kid, key);
         Ok(record)
     }
 
     pub(super) fn signer(&mut self, k: &KeyRecord, s: &Settings) -> Result<Signer<'_>> {
-        if let Some(hex) = &k.hsm_id {
+        if let Custody::Token(hex) = &k.custody {
             let id = hsm::id_from_hex(hex)?;
             let hsm = self.hsm(s)?;
             return Ok(Signer::Token {
@@ -171,11 +176,9 @@ impl Ctx {
             });
         }
         if !self.signers.contains_key(&k.kid) {
-            let stored = k.private_key.as_ref().ok_or_else(|| {
-                Error::crypto(format!("the private key of {} has been destroyed", k.kid))
-            })?;
-            let der = if k.encrypted {
-                let p = self.secrets.passphrase.as_ref().ok_or_else(|| {
+            let der = match &k.custody {
+                Custody::Encrypted(stored) => {
+                    let p = self.secrets.passphrase.as_ref().ok_or_else(|| {
                     Error::new(
                         ErrorKind::Passphrase,
                         format!(
@@ -184,23 +187,31 @@ impl Ctx {
                         ),
                     )
                 })?;
-                keys::decrypt_pkcs8(stored, p.as_bytes())?
-            } else {
-                if !self.secrets.insecure_dev_keys {
-                    return Err(Error::new(
+                    keys::decrypt_pkcs8(stored, p.as_bytes())?
+                }
+                Custody::Plain(stored) => {
+                    if !self.secrets.insecure_dev_keys {
+                        return Err(Error::new(
                         ErrorKind::Passphrase,
                         format!(
                             "signing key {} is stored unencrypted; pass --insecure-dev-keys to use it",
                             k.kid
                         ),
                     ));
+                    }
+                    stored.clone()
                 }
-                stored.clone()
+                Custody::Token(_) | Custody::Destroyed { .. } => {
+                    return Err(Error::crypto(format!(
+                        "the private key of {} has been destroyed",
+                        k.kid
+                    )))
+                }
             };
             let key = SigningKey::from_pkcs8_der(k.alg, &der)?;
             self.signers.insert(k.kid.clone(), key);
         }
-        if !k.encrypted {
+        if !k.custody.encrypted() {
             self.warn_unencrypted(&k.kid);
         }
         self.signers

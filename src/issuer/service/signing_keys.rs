@@ -17,10 +17,10 @@ pub fn key_json(k: &KeyRecord) -> Value {
         "revoked_at": k.revoked_at,
         "revoke_reason": k.revoke_reason,
         "destroyed_at": k.destroyed_at,
-        "encrypted": k.encrypted,
+        "encrypted": k.custody.encrypted(),
         "has_private_key": k.has_private(),
-        "custody": if k.hsm_id.is_some() { "pkcs11" } else { "local" },
-        "pkcs11_id": k.hsm_id,
+        "custody": if k.custody.token_id().is_some() { "pkcs11" } else { "local" },
+        "pkcs11_id": k.custody.token_id(),
     })
 }
 
@@ -130,7 +130,11 @@ impl Ctx {
                     tx.insert_key(&rec)?;
                     let mut a = row(now, AuditAction::KeyGenerate, OPERATOR);
                     a.kid = Some(kid.clone());
-                    a.detail = Some(format!("alg={} encrypted={}", rec.alg, rec.encrypted));
+                    a.detail = Some(format!(
+                        "alg={} encrypted={}",
+                        rec.alg,
+                        rec.custody.encrypted()
+                    ));
                     tx.insert_audit(&a)?;
                     done.push(StepTaken {
                         step: KeyEvent::Generate,
@@ -179,7 +183,7 @@ impl Ctx {
                     let in_token = keys
                         .iter()
                         .find(|k| k.kid == kid)
-                        .and_then(|k| k.hsm_id.clone());
+                        .and_then(|k| k.custody.token_id().map(String::from));
                     if let Some(hex) = in_token {
                         // C_DestroyObject first: if the store then fails,
                         // `keys check` reports the key's missing object.
@@ -188,8 +192,7 @@ impl Ctx {
                     update(tx, &mut keys, &kid, |k| {
                         k.state = KeyState::Destroyed;
                         k.destroyed_at = Some(now);
-                        k.private_key = None;
-                        k.hsm_id = None;
+                        k.custody = k.custody.destroyed();
                     })?;
                     self.signers.remove(&kid);
                     (KeyEvent::Destroy, kid, None)
@@ -217,7 +220,11 @@ impl<S: Store> Issuer<S> {
             tx.insert_key(&rec)?;
             let mut a = row(now, AuditAction::KeyGenerate, OPERATOR);
             a.kid = Some(rec.kid.clone());
-            a.detail = Some(format!("alg={} encrypted={}", rec.alg, rec.encrypted));
+            a.detail = Some(format!(
+                "alg={} encrypted={}",
+                rec.alg,
+                rec.custody.encrypted()
+            ));
             tx.insert_audit(&a)?;
             Ok(rec)
         })
@@ -319,7 +326,9 @@ impl<S: Store> Issuer<S> {
             let mut out = Vec::new();
             let mut known = Vec::new();
             for k in &keys {
-                let Some(hex) = &k.hsm_id else { continue };
+                let Some(hex) = k.custody.token_id() else {
+                    continue;
+                };
                 let id = hsm::id_from_hex(hex)?;
                 if !objects.contains(&id) {
                     out.push(CustodyFinding::MissingObject {
@@ -353,17 +362,19 @@ impl<S: Store> Issuer<S> {
                 .into_iter()
                 .find(|k| k.kid == kid)
                 .ok_or_else(|| not_found("signing key", kid))?;
-            if k.hsm_id.is_some() {
+            let pem = match &k.custody {
+                Custody::Token(_) => {
                 return Err(Error::usage(format!(
                     "signing key {kid} is kept in a PKCS#11 token and cannot be exported (CKA_EXTRACTABLE is false)"
                 )));
-            }
-            let stored = k.private_key.as_ref().ok_or_else(|| {
-                Error::crypto(format!("the private key of {kid} has been destroyed"))
-            })?;
-            let pem = if k.encrypted {
-                Zeroizing::new(keys::encrypted_pem(stored)?)
-            } else {
+                }
+                Custody::Destroyed { .. } => {
+                    return Err(Error::crypto(format!(
+                        "the private key of {kid} has been destroyed"
+                    )))
+                }
+                Custody::Encrypted(stored) => Zeroizing::new(keys::encrypted_pem(stored)?),
+                Custody::Plain(stored) => {
                 if !ctx.secrets.insecure_dev_keys {
                     return Err(Error::new(
                         ErrorKind::Passphrase,
@@ -372,10 +383,11 @@ impl<S: Store> Issuer<S> {
                 }
                 ctx.warn_unencrypted(kid);
                 keys::plain_pem(stored)?
+                }
             };
             let mut a = row(now, AuditAction::KeyExport, OPERATOR);
             a.kid = Some(kid.into());
-            a.detail = Some(format!("encrypted={}", k.encrypted));
+            a.detail = Some(format!("encrypted={}", k.custody.encrypted()));
             tx.insert_audit(&a)?;
             Ok(pem)
         })

@@ -29,8 +29,8 @@ pub use any::{redact, AnyStore, StoreUrl};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 pub use records::{
-    AuditAction, AuditRecord, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord, Pruned,
-    RevocationEntry, RevocationKind, StatusListRecord, StatusSlot, TokenRecord,
+    AuditAction, AuditRecord, Custody, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
+    Pruned, RevocationEntry, RevocationKind, StatusListRecord, StatusSlot, TokenRecord,
 };
 pub use sqlite::SqliteStore;
 pub use tx::Tx;

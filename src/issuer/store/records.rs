@@ -14,9 +14,69 @@ use crate::Algorithm;
 use super::super::rules::lifecycle::KeyState;
 use super::super::rules::provisioning::Permission;
 
-/// A signing key's row. `private_key` is the PKCS#8 DER — encrypted
-/// (`EncryptedPrivateKeyInfo`) unless `encrypted` is false (`--insecure-dev-keys`);
-/// `None` once destroyed.
+/// Where a signing key's private half is.
+#[derive(Clone)]
+pub enum Custody {
+    /// In the store: PKCS#8 DER encrypted under the store's passphrase
+    /// (`EncryptedPrivateKeyInfo`).
+    Encrypted(Zeroizing<Vec<u8>>),
+    /// In the store in clear: PKCS#8 DER (`--insecure-dev-keys` stores only).
+    Plain(Zeroizing<Vec<u8>>),
+    /// In a PKCS#11 token, never leaving it: its objects' `CKA_ID` (hex).
+    Token(String),
+    /// Nowhere any more: destroyed (`was_encrypted`: how the store kept it).
+    Destroyed {
+        /// Whether the store kept it encrypted.
+        was_encrypted: bool,
+    },
+}
+
+impl Custody {
+    /// Whether the private half still exists (in the store or in a token).
+    pub fn has_private(&self) -> bool {
+        !matches!(self, Self::Destroyed { .. })
+    }
+
+    /// Whether the store keeps (or kept) it encrypted.
+    pub fn encrypted(&self) -> bool {
+        match self {
+            Self::Encrypted(_) => true,
+            Self::Destroyed { was_encrypted } => *was_encrypted,
+            Self::Plain(_) | Self::Token(_) => false,
+        }
+    }
+
+    /// The token's `CKA_ID` (hex) of a key kept in a PKCS#11 token.
+    pub fn token_id(&self) -> Option<&str> {
+        match self {
+            Self::Token(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The custody after destruction.
+    #[must_use]
+    pub fn destroyed(&self) -> Self {
+        Self::Destroyed {
+            was_encrypted: self.encrypted(),
+        }
+    }
+}
+
+impl core::fmt::Debug for Custody {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Encrypted(_) => f.write_str("Encrypted(..)"),
+            Self::Plain(_) => f.write_str("Plain(..)"),
+            Self::Token(id) => write!(f, "Token({id})"),
+            Self::Destroyed { was_encrypted } => {
+                write!(f, "Destroyed {{ was_encrypted: {was_encrypted} }}")
+            }
+        }
+    }
+}
+
+/// A signing key's row.
 #[derive(Clone)]
 pub struct KeyRecord {
     /// RFC 7638 thumbprint.
@@ -41,19 +101,19 @@ pub struct KeyRecord {
     pub destroyed_at: Option<u64>,
     /// The public JWK (JSON text, with kid/alg/use).
     pub public_jwk: String,
-    /// The private key (PKCS#8 DER, see above).
-    pub private_key: Option<Zeroizing<Vec<u8>>>,
-    /// Whether `private_key` is encrypted.
-    pub encrypted: bool,
-    /// For a key kept in a PKCS#11 token: its objects' `CKA_ID` (hex); the
-    /// private key never leaves the token and `private_key` is `None`.
-    pub hsm_id: Option<String>,
+    /// Where its private half is.
+    pub custody: Custody,
 }
 
 impl KeyRecord {
-    /// A new key in state pending with its public JWK; the caller says where
-    /// its private key is (`private_key` + `encrypted`, or `hsm_id`).
-    pub fn pending(kid: String, alg: Algorithm, public_jwk: String, now: u64) -> Self {
+    /// A new key in state pending with its public JWK and its private half.
+    pub fn pending(
+        kid: String,
+        alg: Algorithm,
+        public_jwk: String,
+        custody: Custody,
+        now: u64,
+    ) -> Self {
         Self {
             kid,
             alg,
@@ -66,15 +126,13 @@ impl KeyRecord {
             revoke_reason: None,
             destroyed_at: None,
             public_jwk,
-            private_key: None,
-            encrypted: false,
-            hsm_id: None,
+            custody,
         }
     }
 
     /// Whether the private key still exists (in the store or in a token).
     pub fn has_private(&self) -> bool {
-        self.private_key.is_some() || self.hsm_id.is_some()
+        self.custody.has_private()
     }
 }
 

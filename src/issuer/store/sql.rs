@@ -22,7 +22,7 @@ use super::super::rules::lifecycle::KeyState;
 use super::super::rules::provisioning::Permission;
 use super::super::{Error, Result};
 use super::records::{
-    AuditAction, AuditRecord, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
+    AuditAction, AuditRecord, Custody, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
     RevocationEntry, RevocationKind, StatusListRecord, StatusSlot, TokenRecord,
 };
 use super::schema;
@@ -332,10 +332,26 @@ fn key_from(c: &Cols<'_>) -> Result<KeyRecord> {
         revoke_reason: c.opt_text(8)?,
         destroyed_at: c.opt_u64(9)?,
         public_jwk: c.text(10)?,
-        private_key: c.opt_blob(11)?,
-        encrypted: c.int(12)? != 0,
-        hsm_id: c.opt_text(13)?,
+        custody: match (c.opt_blob(11)?, c.int(12)? != 0, c.opt_text(13)?) {
+            (None, _, Some(id)) => Custody::Token(id),
+            (Some(der), true, None) => Custody::Encrypted(der),
+            (Some(der), false, None) => Custody::Plain(der),
+            (None, was_encrypted, None) => Custody::Destroyed { was_encrypted },
+            (Some(_), _, Some(_)) => {
+                return Err(Error::storage(
+                    "a signing key in the store has both a private key and a PKCS#11 id",
+                ))
+            }
+        },
     })
+}
+
+/// The PKCS#8 DER the store keeps, if any.
+fn private_der(c: &Custody) -> Option<&[u8]> {
+    match c {
+        Custody::Encrypted(der) | Custody::Plain(der) => Some(der.as_slice()),
+        Custody::Token(_) | Custody::Destroyed { .. } => None,
+    }
 }
 
 /// Every key row as records.
@@ -357,9 +373,9 @@ pub(crate) fn key_params(k: &KeyRecord) -> Result<Vec<Cell>> {
         opt_text(k.revoke_reason.as_deref()),
         opt_int(k.destroyed_at)?,
         text(&k.public_jwk),
-        opt_blob(k.private_key.as_ref().map(|v| v.as_slice())),
-        Cell::Int(i64::from(k.encrypted)),
-        opt_text(k.hsm_id.as_deref()),
+        opt_blob(private_der(&k.custody)),
+        Cell::Int(i64::from(k.custody.encrypted())),
+        opt_text(k.custody.token_id()),
     ])
 }
 
@@ -374,8 +390,8 @@ pub(crate) fn key_update_params(k: &KeyRecord) -> Result<Vec<Cell>> {
         opt_int(k.revoked_at)?,
         opt_text(k.revoke_reason.as_deref()),
         opt_int(k.destroyed_at)?,
-        opt_blob(k.private_key.as_ref().map(|v| v.as_slice())),
-        opt_text(k.hsm_id.as_deref()),
+        opt_blob(private_der(&k.custody)),
+        opt_text(k.custody.token_id()),
     ])
 }
 
