@@ -1028,7 +1028,7 @@ fn check_store(env: &Env, reported: &[String]) {
     let keys = issuer.keys().unwrap();
     assert_eq!(
         keys.iter()
-            .filter(|k| k.state == jwt_edge::issuer::rules::lifecycle::KeyState::Active)
+            .filter(|k| k.state() == jwt_edge::issuer::rules::lifecycle::KeyState::Active)
             .count(),
         1
     );

@@ -126,25 +126,28 @@ fn a_simulated_year_of_daily_issuance_and_rotation() {
         let keys = issuer.keys().unwrap();
         let active: Vec<_> = keys
             .iter()
-            .filter(|k| k.state == KeyState::Active)
+            .filter(|k| k.state() == KeyState::Active)
             .collect();
         assert_eq!(active.len(), 1);
-        assert!(exp - active[0].activated_at.unwrap() <= s.rotate_every + 2 * DAY);
+        assert!(exp - active[0].life.activated_at().unwrap() <= s.rotate_every + 2 * DAY);
     }
     let keys = issuer.keys().unwrap();
-    let activations = keys.iter().filter(|k| k.activated_at.is_some()).count();
+    let activations = keys
+        .iter()
+        .filter(|k| k.life.activated_at().is_some())
+        .count();
     assert!(
         (12..=14).contains(&activations),
         "{activations} keys used in a year"
     );
     for k in &keys {
-        if k.state == KeyState::Destroyed {
+        if k.state() == KeyState::Destroyed {
             assert!(matches!(k.custody, Custody::Destroyed { .. }));
         }
     }
     assert!(
         keys.iter()
-            .filter(|k| k.state == KeyState::Destroyed)
+            .filter(|k| k.state() == KeyState::Destroyed)
             .count()
             >= 10
     );

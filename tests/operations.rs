@@ -575,7 +575,7 @@ async fn metrics_anomalies_and_self_rotation_over_http() {
         .keys()
         .unwrap()
         .into_iter()
-        .find(|k| k.state == jwt_edge::issuer::rules::lifecycle::KeyState::Active)
+        .find(|k| k.state() == jwt_edge::issuer::rules::lifecycle::KeyState::Active)
         .unwrap();
     assert_eq!(
         metric(
@@ -585,7 +585,7 @@ async fn metrics_anomalies_and_self_rotation_over_http() {
                 active.kid
             )
         ),
-        active.activated_at.unwrap() as f64
+        active.life.activated_at().unwrap() as f64
     );
     assert_eq!(metric(&m, "jwt_edge_store_errors_total{}"), 0.0);
     let list = steady.get("/revocations").await.text();

@@ -607,7 +607,10 @@ fn a_year_of_rotation_by_two_replicas_racing_never_two_active_keys_never_none() 
     );
     let mut i = open(&url, false);
     let keys = i.keys().unwrap();
-    let activations = keys.iter().filter(|k| k.activated_at.is_some()).count();
+    let activations = keys
+        .iter()
+        .filter(|k| k.life.activated_at().is_some())
+        .count();
     eprintln!(
         "a year with two replicas: {} rotation steps ({:?} per replica), {activations} keys activated, {} checks of the active-key count, leadership held {:?} ticks",
         results.iter().map(|r| r.0).sum::<usize>(),

@@ -308,7 +308,7 @@ async fn no_token_signed_by_an_unpublished_key() {
                 .keys()
                 .unwrap()
                 .into_iter()
-                .find(|k| k.state == jwt_edge::issuer::rules::lifecycle::KeyState::Active)
+                .find(|k| k.state() == jwt_edge::issuer::rules::lifecycle::KeyState::Active)
                 .unwrap()
                 .kid;
             i.revoke_key(&active, Some("test"), unix_now()).unwrap();
@@ -740,7 +740,7 @@ fn serve_logs_every_key_state_change() {
         .keys()
         .unwrap()
         .into_iter()
-        .find(|k| k.state == jwt_edge::issuer::rules::lifecycle::KeyState::Active)
+        .find(|k| k.state() == jwt_edge::issuer::rules::lifecycle::KeyState::Active)
         .unwrap()
         .kid;
     i.revoke_key(&active, None, unix_now()).unwrap();

@@ -88,17 +88,11 @@ fn audit(at: u64, action: AuditAction) -> AuditRecord {
 /// private key).
 fn key_fields(k: &KeyRecord) -> String {
     format!(
-        "{} {:?} {:?} {} {:?} {:?} {:?} {:?} {:?} {:?} {} {}",
+        "{} {:?} {:?} {} {} {}",
         k.kid,
         k.alg,
-        k.state,
+        k.life,
         k.created_at,
-        k.activated_at,
-        k.retiring_at,
-        k.retired_at,
-        k.revoked_at,
-        k.revoke_reason,
-        k.destroyed_at,
         k.public_jwk,
         match &k.custody {
             Custody::Encrypted(der) => format!("encrypted {:?}", der.to_vec()),
@@ -161,9 +155,7 @@ fn contract(what: &str, store: &mut impl Store, other: &mut impl Store) {
     );
     let dup = store.transaction(|tx| tx.insert_key(&k1)).unwrap_err();
     assert_eq!(dup.kind(), ErrorKind::Storage, "{what}: duplicate kid");
-    k2.state = KeyState::Revoked;
-    k2.revoked_at = Some(NOW + 5);
-    k2.revoke_reason = Some("compromised".into());
+    assert!(k2.life.revoke(NOW + 5, Some("compromised")));
     k2.custody = Custody::Token("0a0b".into());
     store
         .transaction(|tx| {
@@ -181,6 +173,30 @@ fn contract(what: &str, store: &mut impl Store, other: &mut impl Store) {
         .unwrap_err();
     assert_eq!(gone.kind(), ErrorKind::Storage, "{what}: update of no key");
     assert!(gone.message().contains("vanished"), "{what}: {gone}");
+    // Every state's times survive the store, one transition at a time.
+    let mut k1 = k1;
+    let steps: [fn(&mut KeyRecord); 4] = [
+        |k| k.life.activate("k1", NOW + 10).unwrap(),
+        |k| k.life.start_retiring("k1", NOW + 20).unwrap(),
+        |k| k.life.retire("k1", NOW + 30).unwrap(),
+        |k| {
+            k.custody = k.custody.destroyed();
+            k.life.destroy("k1", NOW + 40).unwrap();
+        },
+    ];
+    for step in steps {
+        step(&mut k1);
+        store.transaction(|tx| tx.update_key(&k1)).unwrap();
+        let keys = store.transaction(|tx| tx.keys()).unwrap();
+        assert_eq!(
+            key_fields(&keys[1]),
+            key_fields(&k1),
+            "{what}: {:?}",
+            k1.life
+        );
+    }
+    assert_eq!(k1.state(), KeyState::Destroyed);
+    assert_eq!(k1.life.activated_at(), Some(NOW + 10));
 
     // Provisioning keys.
     let (mut p1, p2) = (client("p1", NOW), client("p2", NOW));

@@ -319,17 +319,17 @@ impl Metrics {
         let mut kids = BTreeSet::new();
         for k in keys.iter().filter(|k| {
             matches!(
-                k.state,
+                k.state(),
                 KeyState::Pending | KeyState::Active | KeyState::Retiring
             )
         }) {
             let l = KidLabels {
                 kid: k.kid.clone(),
-                state: k.state.as_str().into(),
+                state: k.state().as_str().into(),
             };
             self.activated
                 .get_or_create(&l)
-                .set(secs(k.activated_at.unwrap_or(0)));
+                .set(secs(k.life.activated_at().unwrap_or(0)));
             kids.insert(l);
         }
         let mut kinds = BTreeSet::new();

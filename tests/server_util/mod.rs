@@ -89,6 +89,12 @@ pub fn softhsm_module() -> String {
 /// Creates the SoftHSM2 token `label` with user PIN `pin` (in the
 /// configuration `conf`, else the one `SOFTHSM2_CONF` names).
 pub fn init_softhsm_token(label: &str, pin: &str, conf: Option<&Path>) {
+    // `--free` takes the first free slot: two tests of one process creating
+    // tokens at once in the same configuration would race for it.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut c = std::process::Command::new("softhsm2-util");
     if let Some(conf) = conf {
         c.env("SOFTHSM2_CONF", conf);

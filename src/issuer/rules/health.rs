@@ -165,7 +165,7 @@ pub fn findings(
             });
         }
     }
-    let active = keys.iter().find(|k| k.state == KeyState::Active);
+    let active = keys.iter().find(|k| k.state() == KeyState::Active);
     let Some(active) = active else {
         out.push(Finding {
             kind: "no_active_key",
@@ -183,10 +183,10 @@ pub fn findings(
                 "the active signing key {} is on the revocation list: every token it signs is refused",
                 active.kid
             ),
-            at: active.revoked_at,
+            at: active.life.revocation().map(|r| r.at),
         });
     }
-    let activated = active.activated_at.unwrap_or(active.created_at);
+    let activated = active.life.activated_at().unwrap_or(active.created_at);
     let due = activated.saturating_add(s.rotate_every);
     // The rotation runs on a timer (serve, or cron): a day late is overdue.
     if due.saturating_add(86_400) <= now {
@@ -203,7 +203,7 @@ pub fn findings(
         });
     }
     let publish_from = due.saturating_sub(s.pre_publish);
-    let pending = keys.iter().any(|k| k.state == KeyState::Pending);
+    let pending = keys.iter().any(|k| k.state() == KeyState::Pending);
     if !pending && publish_from.saturating_add(86_400) <= now {
         out.push(Finding {
             kind: "no_pending_key",

@@ -12,10 +12,13 @@
 //! - revoked: gone from the JWKS at once and listed in the revocation list;
 //! - destroyed: private material deleted, metadata kept for the audit trail.
 
+use std::format;
+use std::string::String;
 use std::vec::Vec;
 
 use crate::issuer::settings::Settings;
 use crate::issuer::store::KeyRecord;
+use crate::issuer::{Error, Result};
 
 /// A signing key's lifecycle state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,6 +71,290 @@ impl KeyState {
     }
 }
 
+/// A revocation: when, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// When (unix seconds).
+    pub at: u64,
+    /// Why, as the operator said.
+    pub reason: Option<String>,
+}
+
+/// How far a key got in service: each state with the times it reached it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// Never activated.
+    Pending,
+    /// Signing since `activated_at`.
+    Active {
+        /// When it became the signing key.
+        activated_at: u64,
+    },
+    /// Replaced at `retiring_at`, still published.
+    Retiring {
+        /// When it became the signing key.
+        activated_at: u64,
+        /// When it was replaced.
+        retiring_at: u64,
+    },
+    /// Out of the JWKS since `retired_at`.
+    Retired {
+        /// When it became the signing key.
+        activated_at: u64,
+        /// When it was replaced.
+        retiring_at: u64,
+        /// When it left the JWKS.
+        retired_at: u64,
+    },
+}
+
+/// A signing key's lifecycle: its state, with the times that state has and
+/// the service that led there. Only the transitions of the state machine
+/// above change it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Life {
+    /// Pending, active, retiring or retired.
+    InService(Served),
+    /// Revoked in an emergency after `served`; its private key still exists.
+    Revoked {
+        /// How far it got before.
+        served: Served,
+        /// When and why.
+        revocation: Revocation,
+    },
+    /// Its private material is gone; `revocation` if it was revoked (before
+    /// or after).
+    Destroyed {
+        /// How far it got before.
+        served: Served,
+        /// Its revocation, if any.
+        revocation: Option<Revocation>,
+        /// When its private material was deleted.
+        destroyed_at: u64,
+    },
+}
+
+fn transition(kid: &str, from: KeyState, to: KeyState) -> Error {
+    Error::usage(format!(
+        "signing key {kid} is {} and cannot become {}",
+        from.as_str(),
+        to.as_str()
+    ))
+}
+
+impl Life {
+    /// The state.
+    pub fn state(&self) -> KeyState {
+        match self {
+            Self::InService(Served::Pending) => KeyState::Pending,
+            Self::InService(Served::Active { .. }) => KeyState::Active,
+            Self::InService(Served::Retiring { .. }) => KeyState::Retiring,
+            Self::InService(Served::Retired { .. }) => KeyState::Retired,
+            Self::Revoked { .. } => KeyState::Revoked,
+            Self::Destroyed { .. } => KeyState::Destroyed,
+        }
+    }
+
+    /// Its service, whatever happened since.
+    pub fn served(&self) -> Served {
+        match self {
+            Self::InService(s)
+            | Self::Revoked { served: s, .. }
+            | Self::Destroyed { served: s, .. } => *s,
+        }
+    }
+
+    /// When it became the signing key.
+    pub fn activated_at(&self) -> Option<u64> {
+        match self.served() {
+            Served::Pending => None,
+            Served::Active { activated_at }
+            | Served::Retiring { activated_at, .. }
+            | Served::Retired { activated_at, .. } => Some(activated_at),
+        }
+    }
+
+    /// When it was replaced.
+    pub fn retiring_at(&self) -> Option<u64> {
+        match self.served() {
+            Served::Retiring { retiring_at, .. } | Served::Retired { retiring_at, .. } => {
+                Some(retiring_at)
+            }
+            Served::Pending | Served::Active { .. } => None,
+        }
+    }
+
+    /// When it left the JWKS by retirement.
+    pub fn retired_at(&self) -> Option<u64> {
+        match self.served() {
+            Served::Retired { retired_at, .. } => Some(retired_at),
+            _ => None,
+        }
+    }
+
+    /// Its revocation.
+    pub fn revocation(&self) -> Option<&Revocation> {
+        match self {
+            Self::Revoked { revocation, .. } => Some(revocation),
+            Self::Destroyed { revocation, .. } => revocation.as_ref(),
+            Self::InService(_) => None,
+        }
+    }
+
+    /// When its private material was deleted.
+    pub fn destroyed_at(&self) -> Option<u64> {
+        match self {
+            Self::Destroyed { destroyed_at, .. } => Some(*destroyed_at),
+            _ => None,
+        }
+    }
+
+    /// pending → active.
+    ///
+    /// # Errors
+    /// The key is not pending.
+    pub fn activate(&mut self, kid: &str, now: u64) -> Result<()> {
+        match self {
+            Self::InService(s @ Served::Pending) => {
+                *s = Served::Active { activated_at: now };
+                Ok(())
+            }
+            _ => Err(transition(kid, self.state(), KeyState::Active)),
+        }
+    }
+
+    /// active → retiring.
+    ///
+    /// # Errors
+    /// The key is not active.
+    pub fn start_retiring(&mut self, kid: &str, now: u64) -> Result<()> {
+        match self {
+            Self::InService(s @ Served::Active { .. }) => {
+                if let Served::Active { activated_at } = *s {
+                    *s = Served::Retiring {
+                        activated_at,
+                        retiring_at: now,
+                    };
+                }
+                Ok(())
+            }
+            _ => Err(transition(kid, self.state(), KeyState::Retiring)),
+        }
+    }
+
+    /// retiring → retired.
+    ///
+    /// # Errors
+    /// The key is not retiring.
+    pub fn retire(&mut self, kid: &str, now: u64) -> Result<()> {
+        match self {
+            Self::InService(s @ Served::Retiring { .. }) => {
+                if let Served::Retiring {
+                    activated_at,
+                    retiring_at,
+                } = *s
+                {
+                    *s = Served::Retired {
+                        activated_at,
+                        retiring_at,
+                        retired_at: now,
+                    };
+                }
+                Ok(())
+            }
+            _ => Err(transition(kid, self.state(), KeyState::Retired)),
+        }
+    }
+
+    /// Any state → revoked (a destroyed key keeps its state and gains the
+    /// revocation). `false` when it was revoked already (nothing changes).
+    pub fn revoke(&mut self, now: u64, reason: Option<&str>) -> bool {
+        let revocation = Revocation {
+            at: now,
+            reason: reason.map(String::from),
+        };
+        match self {
+            Self::InService(served) => {
+                *self = Self::Revoked {
+                    served: *served,
+                    revocation,
+                };
+                true
+            }
+            Self::Destroyed {
+                revocation: slot @ None,
+                ..
+            } => {
+                *slot = Some(revocation);
+                true
+            }
+            Self::Revoked { .. } | Self::Destroyed { .. } => false,
+        }
+    }
+
+    /// retired or revoked → destroyed.
+    ///
+    /// # Errors
+    /// The key is in service or destroyed already.
+    pub fn destroy(&mut self, kid: &str, now: u64) -> Result<()> {
+        match self {
+            Self::InService(served @ Served::Retired { .. }) => {
+                *self = Self::Destroyed {
+                    served: *served,
+                    revocation: None,
+                    destroyed_at: now,
+                };
+                Ok(())
+            }
+            Self::Revoked { served, revocation } => {
+                *self = Self::Destroyed {
+                    served: *served,
+                    revocation: Some(revocation.clone()),
+                    destroyed_at: now,
+                };
+                Ok(())
+            }
+            _ => Err(transition(kid, self.state(), KeyState::Destroyed)),
+        }
+    }
+
+    /// The lifecycle the store's columns describe, if they are consistent.
+    pub fn from_columns(
+        state: KeyState,
+        activated_at: Option<u64>,
+        retiring_at: Option<u64>,
+        retired_at: Option<u64>,
+        revocation: Option<Revocation>,
+        destroyed_at: Option<u64>,
+    ) -> Option<Self> {
+        let served = match (activated_at, retiring_at, retired_at) {
+            (None, None, None) => Served::Pending,
+            (Some(activated_at), None, None) => Served::Active { activated_at },
+            (Some(activated_at), Some(retiring_at), None) => Served::Retiring {
+                activated_at,
+                retiring_at,
+            },
+            (Some(activated_at), Some(retiring_at), Some(retired_at)) => Served::Retired {
+                activated_at,
+                retiring_at,
+                retired_at,
+            },
+            _ => return None,
+        };
+        let life = match (state, revocation, destroyed_at) {
+            (KeyState::Destroyed, revocation, Some(destroyed_at)) => Self::Destroyed {
+                served,
+                revocation,
+                destroyed_at,
+            },
+            (KeyState::Revoked, Some(revocation), None) => Self::Revoked { served, revocation },
+            (_, None, None) => Self::InService(served),
+            _ => return None,
+        };
+        (life.state() == state).then_some(life)
+    }
+}
+
 /// One step of a rotation, applied in order by [`crate::issuer::Issuer::rotate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -110,11 +397,11 @@ pub fn plan(keys: &[KeyRecord], s: &Settings, now: u64) -> Vec<Step> {
     let mut steps = Vec::new();
     let mut pending: Vec<&KeyRecord> = keys
         .iter()
-        .filter(|k| k.state == KeyState::Pending)
+        .filter(|k| k.state() == KeyState::Pending)
         .collect();
     pending.sort_by_key(|k| k.created_at);
     let published_long_enough = |k: &&&KeyRecord| now >= k.created_at.saturating_add(s.pre_publish);
-    match keys.iter().find(|k| k.state == KeyState::Active) {
+    match keys.iter().find(|k| k.state() == KeyState::Active) {
         None => match pending.first() {
             Some(p) => steps.push(Step::Activate {
                 kid: p.kid.clone(),
@@ -123,7 +410,7 @@ pub fn plan(keys: &[KeyRecord], s: &Settings, now: u64) -> Vec<Step> {
             None => steps.push(Step::Generate { activate: true }),
         },
         Some(active) => {
-            let age = now.saturating_sub(active.activated_at.unwrap_or(active.created_at));
+            let age = now.saturating_sub(active.life.activated_at().unwrap_or(active.created_at));
             if age >= s.rotate_every {
                 if let Some(p) = pending.iter().find(published_long_enough) {
                     steps.push(Step::StartRetiring {
@@ -144,22 +431,23 @@ pub fn plan(keys: &[KeyRecord], s: &Settings, now: u64) -> Vec<Step> {
         }
     }
     for k in keys {
-        match k.state {
-            KeyState::Retiring if now >= k.retiring_at.unwrap_or(now).saturating_add(s.grace) => {
+        match &k.life {
+            Life::InService(Served::Retiring { retiring_at, .. })
+                if now >= retiring_at.saturating_add(s.grace) =>
+            {
                 steps.push(Step::Retire { kid: k.kid.clone() });
                 if s.retain == 0 {
                     steps.push(Step::Destroy { kid: k.kid.clone() });
                 }
             }
-            KeyState::Retired | KeyState::Revoked if k.has_private() => {
-                let since = if k.state == KeyState::Retired {
-                    k.retired_at
-                } else {
-                    k.revoked_at
-                };
-                if now >= since.unwrap_or(now).saturating_add(s.retain) {
-                    steps.push(Step::Destroy { kid: k.kid.clone() });
-                }
+            Life::InService(Served::Retired {
+                retired_at: since, ..
+            })
+            | Life::Revoked {
+                revocation: Revocation { at: since, .. },
+                ..
+            } if k.has_private() && now >= since.saturating_add(s.retain) => {
+                steps.push(Step::Destroy { kid: k.kid.clone() });
             }
             _ => {}
         }

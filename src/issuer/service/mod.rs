@@ -205,13 +205,13 @@ fn update(
     tx: &mut Tx<'_>,
     keys: &mut [KeyRecord],
     kid: &str,
-    f: impl FnOnce(&mut KeyRecord),
+    f: impl FnOnce(&mut KeyRecord) -> Result<()>,
 ) -> Result<()> {
     let k = keys
         .iter_mut()
         .find(|k| k.kid == kid)
         .ok_or_else(|| Error::storage(format!("signing key {kid} vanished")))?;
-    f(k);
+    f(k)?;
     tx.update_key(k)
 }
 

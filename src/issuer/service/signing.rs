@@ -47,7 +47,7 @@ impl Signer<'_> {
 pub(super) fn active_key(tx: &mut Tx<'_>) -> Result<KeyRecord> {
     tx.keys()?
         .into_iter()
-        .find(|k| k.state == KeyState::Active)
+        .find(|k| k.state() == KeyState::Active)
         .ok_or_else(|| {
             Error::crypto("the issuer has no active signing key; run `jwt-edge keys rotate`")
         })

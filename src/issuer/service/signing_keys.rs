@@ -9,14 +9,14 @@ pub fn key_json(k: &KeyRecord) -> Value {
     json!({
         "kid": k.kid,
         "alg": k.alg.name(),
-        "state": k.state.as_str(),
+        "state": k.state().as_str(),
         "created_at": k.created_at,
-        "activated_at": k.activated_at,
-        "retiring_at": k.retiring_at,
-        "retired_at": k.retired_at,
-        "revoked_at": k.revoked_at,
-        "revoke_reason": k.revoke_reason,
-        "destroyed_at": k.destroyed_at,
+        "activated_at": k.life.activated_at(),
+        "retiring_at": k.life.retiring_at(),
+        "retired_at": k.life.retired_at(),
+        "revoked_at": k.life.revocation().map(|r| r.at),
+        "revoke_reason": k.life.revocation().and_then(|r| r.reason.as_deref()),
+        "destroyed_at": k.life.destroyed_at(),
         "encrypted": k.custody.encrypted(),
         "has_private_key": k.has_private(),
         "custody": if k.custody.token_id().is_some() { "pkcs11" } else { "local" },
@@ -141,8 +141,7 @@ impl Ctx {
                         kid: kid.clone(),
                     });
                     if activate {
-                        rec.state = KeyState::Active;
-                        rec.activated_at = Some(now);
+                        rec.life.activate(&kid, now)?;
                         tx.update_key(&rec)?;
                     }
                     keys.push(rec);
@@ -156,27 +155,18 @@ impl Ctx {
                     )
                 }
                 Step::Activate { kid, early } => {
-                    update(tx, &mut keys, &kid, |k| {
-                        k.state = KeyState::Active;
-                        k.activated_at = Some(now);
-                    })?;
+                    update(tx, &mut keys, &kid, |k| k.life.activate(&kid, now))?;
                     let detail = early.then(|| {
                         "no active key: activated before its pre-publish period ended".to_string()
                     });
                     (KeyEvent::Activate, kid, detail)
                 }
                 Step::StartRetiring { kid } => {
-                    update(tx, &mut keys, &kid, |k| {
-                        k.state = KeyState::Retiring;
-                        k.retiring_at = Some(now);
-                    })?;
+                    update(tx, &mut keys, &kid, |k| k.life.start_retiring(&kid, now))?;
                     (KeyEvent::Retiring, kid, None)
                 }
                 Step::Retire { kid } => {
-                    update(tx, &mut keys, &kid, |k| {
-                        k.state = KeyState::Retired;
-                        k.retired_at = Some(now);
-                    })?;
+                    update(tx, &mut keys, &kid, |k| k.life.retire(&kid, now))?;
                     (KeyEvent::Retire, kid, None)
                 }
                 Step::Destroy { kid } => {
@@ -190,9 +180,8 @@ impl Ctx {
                         self.hsm(s)?.destroy(&hsm::id_from_hex(&hex)?)?;
                     }
                     update(tx, &mut keys, &kid, |k| {
-                        k.state = KeyState::Destroyed;
-                        k.destroyed_at = Some(now);
                         k.custody = k.custody.destroyed();
+                        k.life.destroy(&kid, now)
                     })?;
                     self.signers.remove(&kid);
                     (KeyEvent::Destroy, kid, None)
@@ -271,19 +260,12 @@ impl<S: Store> Issuer<S> {
                 .iter_mut()
                 .find(|k| k.kid == kid)
                 .ok_or_else(|| not_found("signing key", kid))?;
-            if k.revoked_at.is_some() {
+            if !k.life.revoke(now, reason) {
                 let mut a = unchanged(now, AuditAction::KeyRevoke, "already revoked");
                 a.kid = Some(kid.into());
                 tx.insert_audit(&a)?;
                 return Ok(Vec::new());
             }
-            k.state = if k.has_private() {
-                KeyState::Revoked
-            } else {
-                KeyState::Destroyed
-            };
-            k.revoked_at = Some(now);
-            k.revoke_reason = reason.map(String::from);
             tx.update_key(k)?;
             ctx.signers.remove(kid);
             tx.insert_revocation(&RevocationEntry {
@@ -333,7 +315,7 @@ impl<S: Store> Issuer<S> {
                 if !objects.contains(&id) {
                     out.push(CustodyFinding::MissingObject {
                         kid: k.kid.clone(),
-                        message: format!("signing key {} ({}) has no private key object (CKA_ID {hex}) in the token", k.kid, k.state.as_str()),
+                        message: format!("signing key {} ({}) has no private key object (CKA_ID {hex}) in the token", k.kid, k.state().as_str()),
                     });
                 }
                 known.push(id);
@@ -402,7 +384,7 @@ impl<S: Store> Issuer<S> {
             load_settings(tx)?;
             let mut keys: Vec<Value> = Vec::new();
             for k in tx.keys()? {
-                if k.state.is_published() {
+                if k.state().is_published() {
                     keys.push(
                         serde_json::from_str(&k.public_jwk)
                             .map_err(|e| Error::storage(format!("stored JWK is invalid: {e}")))?,

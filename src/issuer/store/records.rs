@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::Algorithm;
 
-use super::super::rules::lifecycle::KeyState;
+use super::super::rules::lifecycle::{KeyState, Life, Served};
 use super::super::rules::provisioning::Permission;
 
 /// Where a signing key's private half is.
@@ -83,22 +83,10 @@ pub struct KeyRecord {
     pub kid: String,
     /// Signing algorithm.
     pub alg: Algorithm,
-    /// Lifecycle state.
-    pub state: KeyState,
+    /// Lifecycle: the state, with its times.
+    pub life: Life,
     /// When generated (state pending).
     pub created_at: u64,
-    /// When it became active.
-    pub activated_at: Option<u64>,
-    /// When it started retiring.
-    pub retiring_at: Option<u64>,
-    /// When it was retired (left the JWKS).
-    pub retired_at: Option<u64>,
-    /// When it was revoked (emergency).
-    pub revoked_at: Option<u64>,
-    /// Why it was revoked.
-    pub revoke_reason: Option<String>,
-    /// When its private material was destroyed.
-    pub destroyed_at: Option<u64>,
     /// The public JWK (JSON text, with kid/alg/use).
     pub public_jwk: String,
     /// Where its private half is.
@@ -117,14 +105,8 @@ impl KeyRecord {
         Self {
             kid,
             alg,
-            state: KeyState::Pending,
+            life: Life::InService(Served::Pending),
             created_at: now,
-            activated_at: None,
-            retiring_at: None,
-            retired_at: None,
-            revoked_at: None,
-            revoke_reason: None,
-            destroyed_at: None,
             public_jwk,
             custody,
         }
@@ -134,6 +116,11 @@ impl KeyRecord {
     pub fn has_private(&self) -> bool {
         self.custody.has_private()
     }
+
+    /// The lifecycle state.
+    pub fn state(&self) -> KeyState {
+        self.life.state()
+    }
 }
 
 impl core::fmt::Debug for KeyRecord {
@@ -141,7 +128,7 @@ impl core::fmt::Debug for KeyRecord {
         f.debug_struct("KeyRecord")
             .field("kid", &self.kid)
             .field("alg", &self.alg)
-            .field("state", &self.state)
+            .field("life", &self.life)
             .finish_non_exhaustive()
     }
 }

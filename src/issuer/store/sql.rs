@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::Algorithm;
 
-use super::super::rules::lifecycle::KeyState;
+use super::super::rules::lifecycle::{KeyState, Life, Revocation};
 use super::super::rules::provisioning::Permission;
 use super::super::{Error, Result};
 use super::records::{
@@ -316,21 +316,36 @@ pub(crate) const UPDATE_KEY: Sql = Sql::both(
 );
 
 fn key_from(c: &Cols<'_>) -> Result<KeyRecord> {
+    let kid = c.text(0)?;
     let alg = c.text(1)?;
     let state = c.text(2)?;
+    let state = KeyState::parse(&state)
+        .ok_or_else(|| Error::storage(format!("unknown key state {state:?} in the store")))?;
+    let revocation = c.opt_u64(7)?.map(|at| Revocation { at, reason: None });
+    let revocation = match (revocation, c.opt_text(8)?) {
+        (Some(r), reason) => Some(Revocation { reason, ..r }),
+        (None, _) => None,
+    };
+    let life = Life::from_columns(
+        state,
+        c.opt_u64(4)?,
+        c.opt_u64(5)?,
+        c.opt_u64(6)?,
+        revocation,
+        c.opt_u64(9)?,
+    )
+    .ok_or_else(|| {
+        Error::storage(format!(
+            "signing key {kid} in the store has times that do not fit its state {}",
+            state.as_str()
+        ))
+    })?;
     Ok(KeyRecord {
-        kid: c.text(0)?,
+        kid,
         alg: Algorithm::from_name(&alg)
             .ok_or_else(|| Error::storage(format!("unknown alg {alg:?} in the store")))?,
-        state: KeyState::parse(&state)
-            .ok_or_else(|| Error::storage(format!("unknown key state {state:?} in the store")))?,
+        life,
         created_at: c.u64(3)?,
-        activated_at: c.opt_u64(4)?,
-        retiring_at: c.opt_u64(5)?,
-        retired_at: c.opt_u64(6)?,
-        revoked_at: c.opt_u64(7)?,
-        revoke_reason: c.opt_text(8)?,
-        destroyed_at: c.opt_u64(9)?,
         public_jwk: c.text(10)?,
         custody: match (c.opt_blob(11)?, c.int(12)? != 0, c.opt_text(13)?) {
             (None, _, Some(id)) => Custody::Token(id),
@@ -364,14 +379,14 @@ pub(crate) fn key_params(k: &KeyRecord) -> Result<Vec<Cell>> {
     Ok(std::vec![
         text(&k.kid),
         text(k.alg.name()),
-        text(k.state.as_str()),
+        text(k.state().as_str()),
         int(k.created_at)?,
-        opt_int(k.activated_at)?,
-        opt_int(k.retiring_at)?,
-        opt_int(k.retired_at)?,
-        opt_int(k.revoked_at)?,
-        opt_text(k.revoke_reason.as_deref()),
-        opt_int(k.destroyed_at)?,
+        opt_int(k.life.activated_at())?,
+        opt_int(k.life.retiring_at())?,
+        opt_int(k.life.retired_at())?,
+        opt_int(k.life.revocation().map(|r| r.at))?,
+        opt_text(k.life.revocation().and_then(|r| r.reason.as_deref())),
+        opt_int(k.life.destroyed_at())?,
         text(&k.public_jwk),
         opt_blob(private_der(&k.custody)),
         Cell::Int(i64::from(k.custody.encrypted())),
@@ -383,13 +398,13 @@ pub(crate) fn key_params(k: &KeyRecord) -> Result<Vec<Cell>> {
 pub(crate) fn key_update_params(k: &KeyRecord) -> Result<Vec<Cell>> {
     Ok(std::vec![
         text(&k.kid),
-        text(k.state.as_str()),
-        opt_int(k.activated_at)?,
-        opt_int(k.retiring_at)?,
-        opt_int(k.retired_at)?,
-        opt_int(k.revoked_at)?,
-        opt_text(k.revoke_reason.as_deref()),
-        opt_int(k.destroyed_at)?,
+        text(k.state().as_str()),
+        opt_int(k.life.activated_at())?,
+        opt_int(k.life.retiring_at())?,
+        opt_int(k.life.retired_at())?,
+        opt_int(k.life.revocation().map(|r| r.at))?,
+        opt_text(k.life.revocation().and_then(|r| r.reason.as_deref())),
+        opt_int(k.life.destroyed_at())?,
         opt_blob(private_der(&k.custody)),
         opt_text(k.custody.token_id()),
     ])

@@ -121,7 +121,7 @@ impl Writer {
         let keys = self.issuer.keys()?;
         let active_kid = keys
             .iter()
-            .find(|k| k.state == KeyState::Active)
+            .find(|k| k.state() == KeyState::Active)
             .map(|k| k.kid.clone())
             .ok_or_else(|| Error::crypto("the issuer has no active signing key"))?;
         let signed = match &self.signed {
@@ -175,13 +175,13 @@ impl Writer {
             .map(|(n, jws)| (n, Doc::new(jws)))
             .collect();
         for k in &keys {
-            let before = self.key_states.insert(k.kid.clone(), k.state);
-            if before != Some(k.state) {
+            let before = self.key_states.insert(k.kid.clone(), k.state());
+            if before != Some(k.state()) {
                 tracing::info!(
                     target: "jwt_edge::server",
                     kid = %k.kid,
                     from = before.map_or("-", KeyState::as_str),
-                    to = k.state.as_str(),
+                    to = k.state().as_str(),
                     "signing key state"
                 );
             }
