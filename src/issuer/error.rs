@@ -106,8 +106,14 @@ pub enum Error {
     NotInitialized(String),
     /// `init` on a store that already holds one.
     AlreadyInitialized(String),
-    /// A missing or wrong passphrase.
-    Passphrase(String),
+    /// A secret is missing or wrong; `secret` says which (an adapter says
+    /// how to give it).
+    Passphrase {
+        /// The secret at fault.
+        secret: Secret,
+        /// What happened.
+        message: String,
+    },
     /// Key material or signing failed.
     Crypto(String),
     /// The store failed.
@@ -128,6 +134,22 @@ pub enum Error {
     },
 }
 
+/// The secret an [`Error::Passphrase`] failure is about. The library names
+/// it; adapters say how their users give it (the CLI: its flags and
+/// environment variables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Secret {
+    /// The passphrase the store's signing keys are encrypted under
+    /// ([`crate::issuer::Secrets::new`]).
+    Passphrase,
+    /// The user PIN of the PKCS#11 token
+    /// ([`crate::issuer::Secrets::with_pkcs11_pin`]).
+    Pkcs11Pin,
+    /// Consent to use signing keys stored unencrypted (development stores only).
+    InsecureDevKeys,
+}
+
 /// Result with the issuer [`Error`].
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
@@ -140,7 +162,10 @@ impl Error {
             ErrorKind::Usage => Self::Usage(message),
             ErrorKind::NotInitialized => Self::NotInitialized(message),
             ErrorKind::AlreadyInitialized => Self::AlreadyInitialized(message),
-            ErrorKind::Passphrase => Self::Passphrase(message),
+            ErrorKind::Passphrase => Self::Passphrase {
+                secret: Secret::Passphrase,
+                message,
+            },
             ErrorKind::Crypto => Self::Crypto(message),
             ErrorKind::Storage => Self::Storage {
                 message,
@@ -159,6 +184,22 @@ impl Error {
         Self::Refused {
             refusal,
             message: message.into(),
+        }
+    }
+
+    /// A missing or wrong `secret`.
+    pub fn secret_needed(secret: Secret, message: impl Into<String>) -> Self {
+        Self::Passphrase {
+            secret,
+            message: message.into(),
+        }
+    }
+
+    /// The secret a [`ErrorKind::Passphrase`] error is about.
+    pub fn secret(&self) -> Option<Secret> {
+        match self {
+            Self::Passphrase { secret, .. } => Some(*secret),
+            _ => None,
         }
     }
 
@@ -202,7 +243,7 @@ impl Error {
             Self::Usage(_) => ErrorKind::Usage,
             Self::NotInitialized(_) => ErrorKind::NotInitialized,
             Self::AlreadyInitialized(_) => ErrorKind::AlreadyInitialized,
-            Self::Passphrase(_) => ErrorKind::Passphrase,
+            Self::Passphrase { .. } => ErrorKind::Passphrase,
             Self::Crypto(_) => ErrorKind::Crypto,
             Self::Storage { .. } => ErrorKind::Storage,
             Self::NotFound(_) => ErrorKind::NotFound,
@@ -216,7 +257,7 @@ impl Error {
             Self::Usage(m)
             | Self::NotInitialized(m)
             | Self::AlreadyInitialized(m)
-            | Self::Passphrase(m)
+            | Self::Passphrase { message: m, .. }
             | Self::Crypto(m)
             | Self::NotFound(m)
             | Self::Storage { message: m, .. }

@@ -28,7 +28,7 @@ pub mod service;
 pub mod settings;
 pub mod store;
 
-pub use error::{ClientFailure, Error, ErrorKind, Refusal, Result};
+pub use error::{ClientFailure, Error, ErrorKind, Refusal, Result, Secret};
 pub use service::{ClientRevocation, IssueRequest, Issued, Issuer, Secrets};
 pub use settings::Settings;
 #[cfg(feature = "postgres")]

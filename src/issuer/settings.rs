@@ -86,7 +86,7 @@ impl Settings {
     pub fn validate(&self) -> Result<()> {
         let u = |m: String| Err(Error::usage(m));
         if self.issuer.trim().is_empty() {
-            return u("--issuer must not be empty".into());
+            return u("`issuer` must not be empty".into());
         }
         keys::check_supported(self.alg)?;
         if self.pkcs11.is_some()
@@ -96,7 +96,7 @@ impl Settings {
             )
         {
             return u(format!(
-                "--key-store pkcs11 keeps ES256, RS256, PS256 and EdDSA keys; {} keys cannot be generated in the token",
+                "a PKCS#11 key store (`pkcs11`) keeps ES256, RS256, PS256 and EdDSA keys; {} keys cannot be generated in the token",
                 self.alg
             ));
         }
@@ -105,24 +105,24 @@ impl Settings {
         }
         if self.token_ttl > self.max_token_ttl {
             return u(format!(
-                "--token-ttl ({}) exceeds --max-token-ttl ({})",
+                "`token_ttl` ({}) exceeds `max_token_ttl` ({})",
                 duration::format(self.token_ttl),
                 duration::format(self.max_token_ttl)
             ));
         }
         if self.pre_publish >= self.rotate_every {
-            return u("--pre-publish must be shorter than --rotate-every".into());
+            return u("`pre_publish` must be shorter than `rotate_every`".into());
         }
         if self.grace < self.max_token_ttl {
             return u(format!(
-                "--grace ({}) is shorter than --max-token-ttl ({}): tokens in flight would stop verifying",
+                "`grace` ({}) is shorter than `max_token_ttl` ({}): tokens in flight would stop verifying",
                 duration::format(self.grace),
                 duration::format(self.max_token_ttl)
             ));
         }
         if self.kdf_iterations < MIN_KDF_ITERATIONS {
             return u(format!(
-                "--kdf-iterations must be at least {MIN_KDF_ITERATIONS}"
+                "`kdf_iterations` must be at least {MIN_KDF_ITERATIONS}"
             ));
         }
         Ok(())

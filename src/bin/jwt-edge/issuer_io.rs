@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use jwt_edge::issuer::service::StepTaken;
-use jwt_edge::issuer::{duration, AnyStore, Error, ErrorKind, Issuer, Secrets, StoreUrl};
+use jwt_edge::issuer::{duration, AnyStore, Error, ErrorKind, Issuer, Secret, Secrets, StoreUrl};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
@@ -118,6 +118,9 @@ pub(crate) enum Out {
 /// error on stdout when asked; exit 1 for a refusal, else 2.
 pub(crate) fn fail(err: &Error, json_out: bool) -> ExitCode {
     print_err(&err.to_string());
+    if let Some(hint) = hint(err) {
+        print_err(&format!("hint: {hint}"));
+    }
     if json_out {
         if let Err(f) = JsonError::issuer(err).print() {
             // The exit status stays the error's; only report the output problem.
@@ -129,6 +132,27 @@ pub(crate) fn fail(err: &Error, json_out: bool) -> ExitCode {
     } else {
         2
     })
+}
+
+/// How a CLI user fixes what the library reports (the library names the
+/// secret or the state; the flags and variables are this binary's).
+fn hint(err: &Error) -> Option<&'static str> {
+    match (err.kind(), err.secret()) {
+        (_, Some(Secret::Passphrase)) => Some(
+            "set JWT_EDGE_PASSPHRASE or pass --passphrase-file FILE \
+             (or --insecure-dev-keys for unencrypted development keys)",
+        ),
+        (_, Some(Secret::Pkcs11Pin)) => {
+            Some("pass --pkcs11-pin-file FILE or set JWT_EDGE_PKCS11_PIN")
+        }
+        (_, Some(Secret::InsecureDevKeys)) => {
+            Some("pass --insecure-dev-keys to use unencrypted development keys")
+        }
+        (ErrorKind::NotInitialized, _) => {
+            Some("run `jwt-edge init` first (or pass --db / set JWT_EDGE_DB)")
+        }
+        _ => None,
+    }
 }
 
 /// Prints a command's outcome, then the issuer's warnings on stderr.

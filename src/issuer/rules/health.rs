@@ -43,7 +43,7 @@ pub fn retention_findings(g: &Growth, audit_retention: u64, now: u64) -> Vec<Fin
                 kind: "audit_export_behind",
                 subject: String::new(),
                 message: format!(
-                    "{} audit rows are not exported, the oldest written {}: older than the retention window ({}), so the store cannot shrink; run `jwt-edge audit export --since {}` into your log store (or serve --audit-log FILE)",
+                    "{} audit rows are not exported, the oldest written {}: older than the retention window ({}), so the store cannot shrink; export them from row {} on into your log store (the audit export, or the server's audit sink)",
                     g.newest_audit.saturating_sub(g.exported_through),
                     when(now, at),
                     duration::format(audit_retention),
@@ -122,7 +122,7 @@ pub fn findings(
                 kind: "provisioning_key_expiring",
                 subject: p.id.clone(),
                 message: format!(
-                    "provisioning key {} ({}) expires {}: rotate it (jwt-edge provision rotate) before then",
+                    "provisioning key {} ({}) expires {}: rotate it before then",
                     p.id,
                     p.name,
                     when(now, p.expires_at)
@@ -170,7 +170,7 @@ pub fn findings(
         out.push(Finding {
             kind: "no_active_key",
             subject: String::new(),
-            message: "no active signing key: nothing can be issued (jwt-edge keys rotate)".into(),
+            message: "no active signing key: nothing can be issued until a rotation runs".into(),
             at: None,
         });
         return out;

@@ -217,17 +217,33 @@ pub fn parse_permissions(names: &[String]) -> Result<Vec<Permission>> {
 /// audience but has no default, so a token request that names none
 /// (RFC 8707 `resource`) is refused with `invalid_target`: RFC 9068 access
 /// tokens need an audience.
-pub fn creation_warnings(audiences: &[String]) -> Vec<&'static str> {
+pub fn creation_warnings(audiences: &[String]) -> Vec<CreationWarning> {
     let mut out = Vec::new();
     if audiences.is_empty() {
-        out.push(
-            "no --aud: this key may ask for any audience but has no default one, so every token \
-             request that names no audience (RFC 8707 `resource`) is refused with invalid_target \
-             (RFC 9068 access tokens need an audience); give --aud (repeatable) to set the \
-             audiences it may ask for and gets by default",
-        );
+        out.push(CreationWarning::NoAudience);
     }
     out
+}
+
+/// A warning about a provisioning key about to be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CreationWarning {
+    /// It names no audience.
+    NoAudience,
+}
+
+impl CreationWarning {
+    /// What will happen, in words.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::NoAudience => {
+                "this key may ask for any audience but has no default one, so every token \
+                 request that names no audience (RFC 8707 `resource`) is refused with \
+                 invalid_target (RFC 9068 access tokens need an audience)"
+            }
+        }
+    }
 }
 
 /// The scopes of `requested` not in `allowed`.

@@ -140,7 +140,7 @@ pub(super) fn rotate_secret(
         .saturating_sub(pk.secret_set_at.unwrap_or(pk.created_at));
     let ttl = ttl.unwrap_or(lifetime);
     if ttl == 0 {
-        return Err(Error::usage("--ttl must be positive"));
+        return Err(Error::usage("the key lifetime (`ttl`) must be positive"));
     }
     let until = now.saturating_add(overlap).min(pk.expires_at);
     let new = provisioning::successor(&pk.id);
@@ -188,23 +188,23 @@ impl<S: Store> Issuer<S> {
         let scopes = provisioning::parse_scopes(scope)?;
         let permissions = provisioning::parse_permissions(permissions)?;
         if scopes.is_empty() {
-            return Err(Error::usage("--scope must name at least one scope"));
+            return Err(Error::usage("`scope` must name at least one scope"));
         }
         if name.trim().is_empty() {
-            return Err(Error::usage("--name must not be empty"));
+            return Err(Error::usage("`name` must not be empty"));
         }
         self.run(|_, tx| {
             let s = load_settings(tx)?;
             let max = max_token_ttl.unwrap_or(s.token_ttl);
             if max == 0 || max > s.max_token_ttl {
                 return Err(Error::usage(format!(
-                    "--max-token-ttl must be between 1s and the issuer's maximum ({})",
+                    "`max_token_ttl` must be between 1s and the issuer's maximum ({})",
                     duration::format(s.max_token_ttl)
                 )));
             }
             let ttl = ttl.unwrap_or(30 * 86_400);
             if ttl == 0 {
-                return Err(Error::usage("--ttl must be positive"));
+                return Err(Error::usage("the key lifetime (`ttl`) must be positive"));
             }
             let new = provisioning::generate();
             let rec = ProvisioningRecord {

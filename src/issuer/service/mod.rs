@@ -22,7 +22,7 @@ use super::store::{
     AuditAction, AuditRecord, Custody, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
     Pruned, RevocationEntry, RevocationKind, StatusListRecord, Store, TokenRecord, Tx,
 };
-use super::{ClientFailure, Error, ErrorKind, Refusal, Result};
+use super::{ClientFailure, Error, ErrorKind, Refusal, Result, Secret};
 use crate::{b64url_encode, Algorithm};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -195,7 +195,7 @@ fn load_settings(tx: &mut Tx<'_>) -> Result<Settings> {
     if rows.is_empty() {
         return Err(Error::new(
             ErrorKind::NotInitialized,
-            "the issuer database has no settings; run `jwt-edge init` first",
+            "the issuer database has no settings (not initialised)",
         ));
     }
     Settings::from_rows(&rows)

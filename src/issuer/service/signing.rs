@@ -48,9 +48,7 @@ pub(super) fn active_key(tx: &mut Tx<'_>) -> Result<KeyRecord> {
     tx.keys()?
         .into_iter()
         .find(|k| k.state() == KeyState::Active)
-        .ok_or_else(|| {
-            Error::crypto("the issuer has no active signing key; run `jwt-edge keys rotate`")
-        })
+        .ok_or_else(|| Error::crypto("the issuer has no active signing key (a rotation makes one)"))
 }
 
 /// `payload` as a compact JWS of type `typ`, signed by the active key.
@@ -84,10 +82,10 @@ pub fn compact_jws(key: &mut Signer<'_>, kid: &str, typ: &str, payload: &Value) 
 impl Ctx {
     pub(super) fn require_private_keys(&self) -> Result<()> {
         if self.secrets.passphrase.is_none() && !self.secrets.insecure_dev_keys {
-            return Err(Error::new(
-                ErrorKind::Passphrase,
-                "this command needs the private signing keys: set JWT_EDGE_PASSPHRASE or pass \
-                 --passphrase-file FILE (or --insecure-dev-keys for unencrypted development keys)",
+            return Err(Error::secret_needed(
+                Secret::Passphrase,
+                "this needs the private signing keys, and no passphrase was given (nor consent \
+                 to unencrypted development keys)",
             ));
         }
         Ok(())
@@ -95,7 +93,7 @@ impl Ctx {
 
     pub(super) fn warn_unencrypted(&mut self, kid: &str) {
         self.warnings.push(format!(
-            "WARNING: signing key {kid} is stored UNENCRYPTED (--insecure-dev-keys); never use this outside development"
+            "WARNING: signing key {kid} is stored UNENCRYPTED (insecure development keys); never use this outside development"
         ));
     }
 
@@ -108,9 +106,9 @@ impl Ctx {
         };
         if self.hsm.is_none() {
             let pin = self.secrets.pkcs11_pin.clone().ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Passphrase,
-                    "the signing keys are in a PKCS#11 token: pass --pkcs11-pin-file FILE or set JWT_EDGE_PKCS11_PIN",
+                Error::secret_needed(
+                    Secret::Pkcs11Pin,
+                    "the signing keys are in a PKCS#11 token, and no PIN was given",
                 )
             })?;
             self.hsm = Some(Hsm::open(config, pin)?);
@@ -179,22 +177,22 @@ impl Ctx {
             let der = match &k.custody {
                 Custody::Encrypted(stored) => {
                     let p = self.secrets.passphrase.as_ref().ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::Passphrase,
-                        format!(
-                            "signing key {} is encrypted: set JWT_EDGE_PASSPHRASE or pass --passphrase-file FILE",
-                            k.kid
-                        ),
-                    )
-                })?;
+                        Error::secret_needed(
+                            Secret::Passphrase,
+                            format!(
+                                "signing key {} is encrypted, and no passphrase was given",
+                                k.kid
+                            ),
+                        )
+                    })?;
                     keys::decrypt_pkcs8(stored, p.as_bytes())?
                 }
                 Custody::Plain(stored) => {
                     if !self.secrets.insecure_dev_keys {
-                        return Err(Error::new(
-                        ErrorKind::Passphrase,
+                        return Err(Error::secret_needed(
+                        Secret::InsecureDevKeys,
                         format!(
-                            "signing key {} is stored unencrypted; pass --insecure-dev-keys to use it",
+                            "signing key {} is stored unencrypted, and unencrypted development keys were not allowed",
                             k.kid
                         ),
                     ));

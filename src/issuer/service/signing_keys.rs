@@ -358,9 +358,9 @@ impl<S: Store> Issuer<S> {
                 Custody::Encrypted(stored) => Zeroizing::new(keys::encrypted_pem(stored)?),
                 Custody::Plain(stored) => {
                 if !ctx.secrets.insecure_dev_keys {
-                    return Err(Error::new(
-                        ErrorKind::Passphrase,
-                        format!("signing key {kid} is stored unencrypted; pass --insecure-dev-keys to export it"),
+                    return Err(Error::secret_needed(
+                        Secret::InsecureDevKeys,
+                        format!("signing key {kid} is stored unencrypted, and unencrypted development keys were not allowed"),
                     ));
                 }
                 ctx.warn_unencrypted(kid);

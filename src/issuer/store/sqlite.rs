@@ -38,10 +38,7 @@ impl SqliteStore {
         } else if !path.exists() {
             return Err(Error::new(
                 ErrorKind::NotInitialized,
-                format!(
-                    "no issuer database at {}; run `jwt-edge init` first (or pass --db / JWT_EDGE_DB)",
-                    path.display()
-                ),
+                format!("no issuer database at {} (not initialised)", path.display()),
             ));
         }
         let conn = Connection::open_with_flags(

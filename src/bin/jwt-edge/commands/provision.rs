@@ -1,6 +1,6 @@
 //! `jwt-edge provision`: provisioning keys (create, list, rotate, revoke).
 
-use jwt_edge::issuer::rules::provisioning::Permission;
+use jwt_edge::issuer::rules::provisioning::{self, CreationWarning, Permission};
 use std::process::ExitCode;
 
 use jwt_edge::issuer::service;
@@ -119,7 +119,17 @@ pub fn run(a: &ProvisionArgs) -> ExitCode {
                 permission,
                 now,
             )?;
-            let warnings = jwt_edge::issuer::rules::provisioning::creation_warnings(aud);
+            let warnings: Vec<String> = provisioning::creation_warnings(aud)
+                .into_iter()
+                .map(|w| match w {
+                    CreationWarning::NoAudience => format!(
+                        "no --aud: {}; give --aud (repeatable) to set the audiences it may ask \
+                         for and gets by default",
+                        w.message()
+                    ),
+                    _ => w.message().to_owned(),
+                })
+                .collect();
             for w in &warnings {
                 print_err(&format!("warning: {w}"));
             }

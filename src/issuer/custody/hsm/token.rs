@@ -146,8 +146,8 @@ impl Hsm {
                     _,
                 )) => {}
                 Err(e) => {
-                    return Err(Error::new(
-                        ErrorKind::Passphrase,
+                    return Err(Error::secret_needed(
+                        crate::issuer::Secret::Pkcs11Pin,
                         format!(
                             "PKCS#11: cannot log in to token {:?} (wrong PIN?): {e}",
                             self.config.token

@@ -95,9 +95,7 @@ impl PgStore {
         if !exists && !create {
             return Err(Error::new(
                 ErrorKind::NotInitialized,
-                format!(
-                    "no issuer store in the database {shown}; run `jwt-edge init --db <URL>` first"
-                ),
+                format!("no issuer store in the database {shown} (not initialised)"),
             ));
         }
         store.migrate()?;
