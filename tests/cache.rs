@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use jwt_edge::cache::{Inserted, Lookup};
+use jwt_edge::ErrorKind;
 use jwt_edge::{install_revocations, verify_cached, KeySet, TokenCache};
 use serde_json::json;
 
@@ -37,7 +38,7 @@ fn a_hit_rechecks_expiry_and_max_age_against_now() {
     let t = ec_token("b", NOW + 100);
     verify_cached(&mut cache, &t, &keys, &policy, NOW).unwrap();
     let err = verify_cached(&mut cache, &t, &keys, &policy, NOW + 100).unwrap_err();
-    assert_eq!(err.code(), "ERR_JWT_EXPIRED");
+    assert_eq!(err.kind(), ErrorKind::Expired);
     assert_eq!(err.claim_name(), Some("exp"));
     assert!(
         cache.is_empty(),
@@ -63,7 +64,7 @@ fn a_revocation_list_change_invalidates_entries() {
     let list = json!({"iss": ISS, "epoch": 1, "generated_at": NOW, "jti": [{"jti": "revoke-me", "exp": NOW + 3600}]});
     install_revocations(&list.to_string(), &keys, &mut policy).unwrap();
     let err = verify_cached(&mut cache, &t, &keys, &policy, NOW + 1).unwrap_err();
-    assert_eq!(err.code(), "ERR_JWT_REVOKED");
+    assert_eq!(err.kind(), ErrorKind::Revoked);
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod common;
 use std::sync::OnceLock;
 
 use common::*;
+use jwt_edge::ErrorKind;
 use jwt_edge::{
     begin, inspect, install_revocations, verify, verify_revocation_list, Algorithm, Error, KeySet,
     Policy, RevocationList, MAX_NUMERIC_DATE,
@@ -410,7 +411,7 @@ proptest! {
                     prop_assert!(r.is_err());
                 }
             }
-            Err(e) => prop_assert_eq!(e.code(), "ERR_JWKS_INVALID"),
+            Err(e) => prop_assert_eq!(e.kind(), ErrorKind::JwksInvalid),
         }
         assert_err_code(&KeySet::from_secret_jwks(&doc));
     }
@@ -441,7 +442,7 @@ proptest! {
                     assert_err_code(&verify(t, &set, &policy_all(), NOW));
                 }
             }
-            Err(e) => prop_assert_eq!(e.code(), "ERR_JWKS_INVALID"),
+            Err(e) => prop_assert_eq!(e.kind(), ErrorKind::JwksInvalid),
         }
     }
 
@@ -459,7 +460,7 @@ proptest! {
                     assert_err_code(&verify(t, keys(), &policy, NOW));
                 }
             }
-            Err(e) => prop_assert_eq!(e.code(), "ERR_REVOCATION_LIST_INVALID"),
+            Err(e) => prop_assert_eq!(e.kind(), ErrorKind::RevocationListInvalid),
         }
         // The same JSON as a signed list.
         let signed = token(
@@ -470,7 +471,7 @@ proptest! {
         let r = verify_revocation_list(&signed, keys(), &policy_all());
         assert_err_code(&r);
         if let Err(e) = r {
-            prop_assert_eq!(e.code(), "ERR_REVOCATION_LIST_INVALID");
+            prop_assert_eq!(e.kind(), ErrorKind::RevocationListInvalid);
         }
     }
 
@@ -563,7 +564,7 @@ proptest! {
         };
         prop_assert_eq!(r.is_ok(), expected, "aud {}", aud);
         if let Err(e) = r {
-            prop_assert_eq!(e.code(), "ERR_JWT_CLAIM_VALIDATION_FAILED");
+            prop_assert_eq!(e.kind(), ErrorKind::ClaimValidationFailed);
             prop_assert_eq!(e.claim_name(), Some("aud"));
         }
     }
@@ -583,7 +584,7 @@ proptest! {
         let rl = token(&json!({"alg": "HS256", "kid": KID_HS, "typ": format!("{prefix}revocation-list+jwt")}), &good_claims(), &hs(Algorithm::HS256));
         let r = verify(&rl, keys(), &policy_all(), NOW);
         if prefix.is_empty() || prefix.eq_ignore_ascii_case("application/") {
-            prop_assert_eq!(r.unwrap_err().code(), "ERR_JWS_INVALID");
+            prop_assert_eq!(r.unwrap_err().kind(), ErrorKind::JwsInvalid);
         }
     }
 }

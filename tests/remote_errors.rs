@@ -4,6 +4,7 @@
 //! and when the last good copy was fetched; a synchronous verification that
 //! never fetched says exactly that.
 
+use jwt_edge::ErrorKind;
 use jwt_edge::{FetchOutcome, Policy, RemoteConfig, Validator};
 
 const TOKEN: &str = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsifQ.eyJpc3MiOiJodHRwczovL2kudGVzdCJ9.c2ln";
@@ -20,7 +21,7 @@ fn remote() -> Validator {
 fn never_fetched() {
     let mut v = remote();
     let e = v.verify(TOKEN, NOW).unwrap_err();
-    assert_eq!(e.code(), "ERR_JWKS_TIMEOUT");
+    assert_eq!(e.kind(), ErrorKind::JwksTimeout);
     assert!(
         e.message().contains("none was fetched yet"),
         "{}",
@@ -49,7 +50,7 @@ fn http_status_and_network_cause() {
             body: Vec::new(),
         })
         .unwrap_err();
-    assert_eq!(e.code(), "ERR_JWKS_TIMEOUT");
+    assert_eq!(e.kind(), ErrorKind::JwksTimeout);
     let r = e.remote().unwrap();
     assert_eq!(
         (r.status, r.cause.as_str(), r.failed_at),

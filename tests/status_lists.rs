@@ -21,6 +21,7 @@
 mod server_util;
 
 use jwt_edge::issuer::IssueRequest;
+use jwt_edge::ErrorKind;
 use jwt_edge::{KeySet, Policy, RevocationReason, Validator};
 use serde_json::Value;
 use server_util::*;
@@ -71,7 +72,7 @@ fn issuer_lists_verify_and_revoke() {
     // Checking on: no list held yet -> unavailable (fail closed), then ok.
     let mut v = validator(&jwks, true);
     let e = v.verify(&tokens[0], now).unwrap_err();
-    assert_eq!(e.code(), "ERR_STATUS_LIST_UNAVAILABLE");
+    assert_eq!(e.kind(), ErrorKind::StatusListUnavailable);
     v.install_status_list(&uri, &list, now).unwrap();
     for t in &tokens {
         v.verify(t, now).unwrap();
@@ -82,13 +83,13 @@ fn issuer_lists_verify_and_revoke() {
     let newer = i.status_list_token(1, now + 1).unwrap();
     v.install_status_list(&uri, &newer, now + 1).unwrap();
     let e = v.verify(&tokens[1], now + 1).unwrap_err();
-    assert_eq!(e.code(), "ERR_JWT_REVOKED");
+    assert_eq!(e.kind(), ErrorKind::Revoked);
     assert_eq!(e.revocation_reason(), Some(RevocationReason::StatusList));
     v.verify(&tokens[0], now + 1).unwrap();
     v.verify(&tokens[2], now + 1).unwrap();
     // A replay of the older list (lower iat) cannot un-revoke it.
     let e = v.install_status_list(&uri, &list, now + 1).unwrap_err();
-    assert_eq!(e.code(), "ERR_STATUS_LIST_INVALID");
+    assert_eq!(e.kind(), ErrorKind::StatusListInvalid);
     assert_eq!(
         v.verify(&tokens[1], now + 1).unwrap_err().code(),
         "ERR_JWT_REVOKED"
@@ -97,7 +98,7 @@ fn issuer_lists_verify_and_revoke() {
     let e = v
         .install_status_list(&format!("{ISS}/statuslists/2"), &newer, now + 1)
         .unwrap_err();
-    assert_eq!(e.code(), "ERR_STATUS_LIST_INVALID");
+    assert_eq!(e.kind(), ErrorKind::StatusListInvalid);
     assert!(e.message().contains("sub"), "{}", e.message());
     // An expired list (exp = iat + 1 day) no longer answers.
     let e = v.verify(&tokens[0], now + 86_402).unwrap_err();
@@ -150,7 +151,7 @@ fn bomb_lists_are_refused_without_growing_memory() {
     .unwrap();
     let uri = format!("{ISS}/statuslists/1");
     let e = v.install_status_list(&uri, &list, now).unwrap_err();
-    assert_eq!(e.code(), "ERR_STATUS_LIST_INVALID");
+    assert_eq!(e.kind(), ErrorKind::StatusListInvalid);
     assert!(
         e.message().contains("decompression bomb"),
         "{}",
@@ -264,7 +265,7 @@ fn epochs_survive_a_restore_from_backup() {
     v.install_revocations(&restored.signed_revocation_list(now + 1).unwrap())
         .unwrap();
     let e = v.verify(&t1, now + 1).unwrap_err();
-    assert_eq!(e.code(), "ERR_JWT_REVOKED");
+    assert_eq!(e.kind(), ErrorKind::Revoked);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -344,7 +345,11 @@ fn remote_status_lists_are_fetched_from_allowed_uris_only() {
         .remote_status_lists(config, vec!["https://issuer.test".into()])
         .build()
         .unwrap_err();
-    assert_eq!(e.code(), "ERR_INVALID_OPTIONS", "a prefix must end in /");
+    assert_eq!(
+        e.kind(),
+        ErrorKind::InvalidOptions,
+        "a prefix must end in /"
+    );
     let mut only_cdn = Validator::builder(Policy::new().issuer(ISS))
         .keys(keys())
         .remote_status_lists(config, vec!["https://cdn.example/lists/".into()])
@@ -353,13 +358,13 @@ fn remote_status_lists_are_fetched_from_allowed_uris_only() {
     let e = only_cdn
         .verify_fetching(&token, now, |_| panic!("never fetched"))
         .unwrap_err();
-    assert_eq!(e.code(), "ERR_STATUS_LIST_INVALID");
+    assert_eq!(e.kind(), ErrorKind::StatusListInvalid);
     assert!(e.message().contains("allowed prefix"), "{}", e.message());
     // A fetch failure with nothing held: fail closed, retryable code.
     let e = other
         .verify_fetching(&token, now, |_| FetchOutcome::Failed)
         .unwrap_err();
-    assert_eq!(e.code(), "ERR_STATUS_LIST_UNAVAILABLE");
+    assert_eq!(e.kind(), ErrorKind::StatusListUnavailable);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
