@@ -228,11 +228,13 @@ fn a_month_at_a_steady_rate_reaches_a_steady_store_size() {
         if let Some((jti, at)) = &revoked_jti {
             let mut store = open_store(&db, false);
             let row = store.transaction(|tx| tx.token(jti)).unwrap();
-            let listed = i.revocation_list(now).unwrap()["revoked"]["jti"]
-                .as_array()
+            let listed = i
+                .revocation_list(now)
                 .unwrap()
+                .revoked
+                .jti
                 .iter()
-                .any(|e| e["jti"] == jti.as_str());
+                .any(|e| e.jti == *jti);
             if listed {
                 assert!(
                     row.is_some(),

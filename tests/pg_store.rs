@@ -573,7 +573,7 @@ fn a_year_of_rotation_by_two_replicas_racing_never_two_active_keys_never_none() 
                             now,
                         )
                         .unwrap();
-                    let jwks = i.jwks().unwrap();
+                    let jwks = i.jwks().unwrap().to_json();
                     assert!(
                         jwks["keys"]
                             .as_array()

@@ -64,7 +64,7 @@ fn issuer_lists_verify_and_revoke() {
         assert_eq!(c["status"]["status_list"]["uri"], uri.as_str());
         assert_eq!(c["status"]["status_list"]["idx"], n);
     }
-    let jwks = i.jwks().unwrap();
+    let jwks = i.jwks().unwrap().to_json();
     let list = i.status_list_token(1, now).unwrap();
     let header = jwt_edge::inspect(&list, None).unwrap().header;
     assert_eq!(header["typ"], "statuslist+jwt");
@@ -136,7 +136,7 @@ fn bomb_lists_are_refused_without_growing_memory() {
     let now = unix_now();
     let token = i.issue(&request(&full), now).unwrap().token;
     let list = i.status_list_token(1, now).unwrap();
-    let jwks = i.jwks().unwrap();
+    let jwks = i.jwks().unwrap().to_json();
     // The issuer's own list is 128 KiB inflated: over a 64 KiB bound it is
     // refused as a bomb, and the token stays unverifiable (fail closed).
     let keys = KeySet::from_jwks(jwks.to_string().as_bytes()).unwrap();
@@ -239,9 +239,9 @@ fn epochs_survive_a_restore_from_backup() {
         let t = i.issue(&request(&full), now).unwrap().token;
         i.revoke_jti(claims(&t)["jti"].as_str().unwrap(), now)
             .unwrap();
-        held = i.revocation_list(now).unwrap()["epoch"].as_u64().unwrap();
+        held = i.revocation_list(now).unwrap().epoch;
     }
-    let jwks = i.jwks().unwrap();
+    let jwks = i.jwks().unwrap().to_json();
     let mut v = validator(&jwks, false);
     v.install_revocations(&i.signed_revocation_list(now).unwrap())
         .unwrap();
@@ -249,18 +249,11 @@ fn epochs_survive_a_restore_from_backup() {
     // Restore the older copy; a change a second later bumps its epoch.
     server_util::pg::restore_store(&db, &backup);
     let mut restored = issuer(&db);
-    assert!(
-        restored.revocation_list(now).unwrap()["epoch"]
-            .as_u64()
-            .unwrap()
-            < held
-    );
+    assert!(restored.revocation_list(now).unwrap().epoch < held);
     restored
         .revoke_jti(claims(&t1)["jti"].as_str().unwrap(), now + 1)
         .unwrap();
-    let epoch = restored.revocation_list(now + 1).unwrap()["epoch"]
-        .as_u64()
-        .unwrap();
+    let epoch = restored.revocation_list(now + 1).unwrap().epoch;
     assert!(epoch > held, "restored epoch {epoch} > held {held}");
     v.install_revocations(&restored.signed_revocation_list(now + 1).unwrap())
         .unwrap();
@@ -281,7 +274,7 @@ fn remote_status_lists_are_fetched_from_allowed_uris_only() {
     let mut i = issuer(&db);
     let now = unix_now();
     let token = i.issue(&request(&full), now).unwrap().token;
-    let jwks = i.jwks().unwrap();
+    let jwks = i.jwks().unwrap().to_json();
     let keys = || KeySet::from_jwks(jwks.to_string().as_bytes()).unwrap();
     let uri = format!("{ISS}/statuslists/1");
     let config = RemoteConfig {

@@ -36,9 +36,11 @@ use self::{audit::*, clients::*, revoke::*, signing::*};
 
 pub use self::audit::TOKEN_PRUNE_MARGIN;
 pub use self::clients::{provisioning_json, SecretUsed, MAX_SELF_OVERLAP};
-pub use self::revoke::{status_list_uri, ClientRevocation};
+pub use self::revoke::{
+    status_list_uri, ClientRevocation, RevocationList, Revoked, RevokedSubject, RevokedToken,
+};
 pub use self::signing::{compact_jws, Signer};
-pub use self::signing_keys::{key_json, CustodyFinding, KeyEvent, StepTaken};
+pub use self::signing_keys::{key_json, CustodyFinding, Jwks, KeyEvent, StepTaken};
 
 /// The `typ` of issued access tokens (RFC 9068).
 pub const TOKEN_TYP: &str = "at+jwt";

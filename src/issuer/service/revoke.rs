@@ -73,35 +73,106 @@ pub(super) fn prune_expired_revocations(tx: &mut Tx<'_>, now: u64) -> Result<u64
     Ok(pruned)
 }
 
-pub(super) fn revocation_list(tx: &mut Tx<'_>, s: &Settings, now: u64) -> Result<Value> {
+/// The issuer's revocation list: what validators install (JSON, or signed
+/// as `revocation-list+jwt`). Entries sorted by value, so a validator
+/// installs it without sorting.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RevocationList {
+    /// The issuer.
+    pub iss: String,
+    /// Bumped on every revocation (validators keep the newest).
+    pub epoch: u64,
+    /// When it was built.
+    pub generated_at: u64,
+    /// The entries, under one private claim: registered names (`jti`,
+    /// `sub`) keep their registered types, so standard JWT libraries decode
+    /// the list.
+    pub revoked: Revoked,
+}
+
+/// The entries of a [`RevocationList`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Revoked {
+    /// Tokens by id, each with its `exp`.
+    pub jti: Vec<RevokedToken>,
+    /// Subjects, each with the time before which its tokens are revoked.
+    pub sub: Vec<RevokedSubject>,
+    /// Signing keys.
+    pub kid: Vec<String>,
+}
+
+impl Revoked {
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        self.jti.len() + self.sub.len() + self.kid.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A revoked token.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RevokedToken {
+    /// Its id.
+    pub jti: String,
+    /// Its expiry (the entry leaves the list after it).
+    pub exp: u64,
+}
+
+/// A revoked subject.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RevokedSubject {
+    /// The subject.
+    pub sub: String,
+    /// Its tokens issued before this time are revoked.
+    pub before: u64,
+}
+
+impl RevocationList {
+    /// As a JSON value (the payload signed, the document served).
+    ///
+    /// # Errors
+    /// Never in practice (plain strings and numbers), as a usage error.
+    pub fn to_json(&self) -> Result<Value> {
+        serde_json::to_value(self)
+            .map_err(|e| Error::usage(format!("cannot encode the revocation list: {e}")))
+    }
+}
+
+pub(super) fn revocation_list(tx: &mut Tx<'_>, s: &Settings, now: u64) -> Result<RevocationList> {
     prune_expired_revocations(tx, now)?;
     let epoch = epoch(tx)?;
-    let mut jti = Vec::new();
-    let mut sub = Vec::new();
-    let mut kid = Vec::new();
+    let mut revoked = Revoked::default();
     for e in tx.revocations()? {
         match e.kind {
-            RevocationKind::Jti => jti.push(json!({"jti": e.value, "exp": e.at})),
-            RevocationKind::Sub => sub.push(json!({"sub": e.value, "before": e.at})),
+            RevocationKind::Jti => revoked.jti.push(RevokedToken {
+                jti: e.value,
+                exp: e.at,
+            }),
+            RevocationKind::Sub => revoked.sub.push(RevokedSubject {
+                sub: e.value,
+                before: e.at,
+            }),
             RevocationKind::Kid => {
-                if !kid.contains(&Value::String(e.value.clone())) {
-                    kid.push(Value::String(e.value));
+                if !revoked.kid.contains(&e.value) {
+                    revoked.kid.push(e.value);
                 }
             }
         }
     }
     // Sorted by value: a validator installs a sorted list without sorting it.
-    jti.sort_by(|a, b| a["jti"].as_str().cmp(&b["jti"].as_str()));
-    sub.sort_by(|a, b| a["sub"].as_str().cmp(&b["sub"].as_str()));
-    kid.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
-    Ok(json!({
-        "iss": s.issuer,
-        "epoch": epoch,
-        "generated_at": now,
-        // Under one private claim: registered names (`jti`, `sub`) keep
-        // their registered types, so standard JWT libraries decode the list.
-        "revoked": {"jti": jti, "sub": sub, "kid": kid},
-    }))
+    revoked.jti.sort_by(|a, b| a.jti.cmp(&b.jti));
+    revoked.sub.sort_by(|a, b| a.sub.cmp(&b.sub));
+    revoked.kid.sort();
+    Ok(RevocationList {
+        iss: s.issuer.clone(),
+        epoch,
+        generated_at: now,
+        revoked,
+    })
 }
 
 impl<S: Store> Issuer<S> {
@@ -194,7 +265,7 @@ impl<S: Store> Issuer<S> {
     ///
     /// # Errors
     /// Storage errors.
-    pub fn revocation_list(&mut self, now: u64) -> Result<Value> {
+    pub fn revocation_list(&mut self, now: u64) -> Result<RevocationList> {
         self.run(|_, tx| {
             let s = load_settings(tx)?;
             revocation_list(tx, &s, now)
@@ -209,7 +280,7 @@ impl<S: Store> Issuer<S> {
     pub fn signed_revocation_list(&mut self, now: u64) -> Result<String> {
         self.run(|ctx, tx| {
             let s = load_settings(tx)?;
-            let list = revocation_list(tx, &s, now)?;
+            let list = revocation_list(tx, &s, now)?.to_json()?;
             sign_with_active(ctx, tx, crate::revocation::REVOCATION_LIST_TYP, &list)
         })
     }

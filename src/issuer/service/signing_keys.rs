@@ -111,6 +111,37 @@ impl CustodyFinding {
     }
 }
 
+/// The public JWKS: the published keys (pending, active, retiring), each
+/// with its kid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Jwks {
+    keys: Vec<(String, Map<String, Value>)>,
+}
+
+impl Jwks {
+    /// The published kids, oldest key first.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|(kid, _)| kid.as_str())
+    }
+
+    /// The JWKS document, `{"keys":[…]}`.
+    pub fn to_json(&self) -> Value {
+        let keys: Vec<Value> = self
+            .keys
+            .iter()
+            .map(|(_, jwk)| Value::Object(jwk.clone()))
+            .collect();
+        json!({ "keys": keys })
+    }
+}
+
+/// The JWKS document's JSON text.
+impl core::fmt::Display for Jwks {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}", self.to_json())
+    }
+}
+
 impl Ctx {
     /// Applies the rotation plan at `now`; returns the steps taken.
     pub(super) fn rotate(
@@ -379,19 +410,18 @@ impl<S: Store> Issuer<S> {
     ///
     /// # Errors
     /// Storage errors.
-    pub fn jwks(&mut self) -> Result<Value> {
+    pub fn jwks(&mut self) -> Result<Jwks> {
         self.run(|_, tx| {
             load_settings(tx)?;
-            let mut keys: Vec<Value> = Vec::new();
+            let mut keys = Vec::new();
             for k in tx.keys()? {
                 if k.state().is_published() {
-                    keys.push(
-                        serde_json::from_str(&k.public_jwk)
-                            .map_err(|e| Error::storage(format!("stored JWK is invalid: {e}")))?,
-                    );
+                    let jwk: Map<String, Value> = serde_json::from_str(&k.public_jwk)
+                        .map_err(|e| Error::storage(format!("stored JWK is invalid: {e}")))?;
+                    keys.push((k.kid, jwk));
                 }
             }
-            Ok(json!({ "keys": keys }))
+            Ok(Jwks { keys })
         })
     }
 }

@@ -12,7 +12,6 @@ use std::time::Instant;
 use std::vec::Vec;
 
 use axum::body::Bytes;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::issuer::rules::lifecycle::KeyState;
@@ -117,7 +116,7 @@ impl Writer {
         let now = unix_now();
         let jwks = self.issuer.jwks()?;
         let list = self.issuer.revocation_list(now)?;
-        let epoch = list.get("epoch").and_then(Value::as_u64).unwrap_or(0);
+        let epoch = list.epoch;
         let keys = self.issuer.keys()?;
         let active_kid = keys
             .iter()
@@ -132,13 +131,7 @@ impl Writer {
                 jws
             }
         };
-        let kids = jwks
-            .get("keys")
-            .and_then(Value::as_array)
-            .ok_or_else(|| Error::crypto("the issuer's JWKS has no \"keys\" array"))?
-            .iter()
-            .filter_map(|k| k.get("kid").and_then(Value::as_str).map(String::from))
-            .collect();
+        let kids = jwks.kids().map(String::from).collect();
         // The signed lists, by number (made documents once installed below).
         let mut status_lists = BTreeMap::new();
         for rec in self.issuer.status_list_records()? {
@@ -163,7 +156,7 @@ impl Writer {
             status_lists.insert(rec.list, jws);
         }
         let jwks_text = jwks.to_string();
-        let mut introspector = introspector(&settings, &jwks_text, &list.to_string())?;
+        let mut introspector = introspector(&settings, &jwks_text, &list.to_json()?.to_string())?;
         for (n, jws) in &status_lists {
             let uri = crate::issuer::service::status_list_uri(&settings, *n);
             introspector
@@ -193,12 +186,7 @@ impl Writer {
             FINDINGS_UNUSED,
             Some((&backlog, self.upkeep.audit_retention)),
         )?;
-        let entries = list
-            .get("revoked")
-            .and_then(Value::as_object)
-            .map_or(0, |r| {
-                r.values().filter_map(Value::as_array).map(Vec::len).sum()
-            });
+        let entries = list.revoked.len();
         self.metrics.publish(
             &self.issuer.provisioning_keys()?,
             &keys,

@@ -13,5 +13,7 @@ pub struct JwksArgs {
 
 /// Runs `jwks`.
 pub fn run(a: &JwksArgs) -> ExitCode {
-    with_issuer(&a.common, false, |issuer, _| Ok(Out::Json(issuer.jwks()?)))
+    with_issuer(&a.common, false, |issuer, _| {
+        Ok(Out::Json(issuer.jwks()?.to_json()))
+    })
 }

@@ -21,7 +21,7 @@ pub fn run(a: &RevocationsArgs) -> ExitCode {
         Ok(if a.signed {
             Out::Lines(vec![issuer.signed_revocation_list(now)?])
         } else {
-            Out::Json(issuer.revocation_list(now)?)
+            Out::Json(issuer.revocation_list(now)?.to_json()?)
         })
     })
 }
