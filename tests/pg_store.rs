@@ -28,6 +28,8 @@
 ))]
 
 mod server_util;
+#[path = "store/contract.rs"]
+mod store_contract;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};

@@ -3,17 +3,12 @@
 //! PostgreSQL database (a server this test starts on a loopback port and
 //! stops): what the shared store layer (src/issuer/store/) promises, whatever
 //! the dialect.
+//!
+//! (A module of the `pg_store` test binary, which has the same features
+//! and helpers: one link fewer for the test build.)
 
-#![cfg(all(unix, not(target_arch = "wasm32")))]
-#![cfg(all(
-    feature = "cli",
-    feature = "server",
-    feature = "postgres",
-    feature = "pkcs11"
-))]
-
-mod server_util;
-
+use super::server_util;
+use super::server_util::pg::PgCluster;
 use jwt_edge::issuer::rules::lifecycle::KeyState;
 use jwt_edge::issuer::rules::provisioning::Permission;
 use jwt_edge::issuer::store::{
@@ -22,7 +17,6 @@ use jwt_edge::issuer::store::{
 };
 use jwt_edge::issuer::{AnyStore, ErrorKind, PgStore, SqliteStore, Store, StoreUrl};
 use jwt_edge::Algorithm;
-use server_util::pg::PgCluster;
 use zeroize::Zeroizing;
 
 const NOW: u64 = 1_800_000_000;
