@@ -9,6 +9,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::alg::{Algorithm, KeyFamily};
@@ -607,4 +608,36 @@ fn parse_rsa(jwk: &Map<String, Value>) -> core::result::Result<Parsed, String> {
         prepared,
         public_members(jwk, &["kty", "n", "e"]),
     ))
+}
+
+/// Members that only a private or symmetric JWK has (RFC 7517/7518).
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// The RFC 7638 SHA-256 thumbprint of a public JWK (EC, OKP or RSA):
+/// base64url of the hash of its required members in lexicographic order,
+/// without whitespace. `None` for a JWK that is not a public key of those
+/// types, lacks a required member, or holds a private member (a DPoP proof
+/// carrying one is refused, RFC 9449 §4.2).
+pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
+    if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
+        return None;
+    }
+    let required: &[&str] = match jwk.get("kty")?.as_str()? {
+        "EC" => &["crv", "kty", "x", "y"],
+        "OKP" => &["crv", "kty", "x"],
+        "RSA" => &["e", "kty", "n"],
+        _ => return None,
+    };
+    let mut canonical = Map::new();
+    for m in required {
+        let v = jwk.get(*m)?;
+        if !v.is_string() {
+            return None;
+        }
+        canonical.insert(String::from(*m), v.clone());
+    }
+    // serde_json's Map is ordered by key and `to_string` writes no
+    // whitespace: exactly RFC 7638's canonical form.
+    let text = Value::Object(canonical).to_string();
+    Some(b64::encode(&Sha256::digest(text.as_bytes())))
 }

@@ -104,6 +104,7 @@ mod b64;
 pub mod cache;
 mod claims;
 mod decimal;
+pub mod dpop;
 pub mod error;
 mod inspect;
 #[cfg(feature = "issuer")]

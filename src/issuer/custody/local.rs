@@ -13,7 +13,7 @@ use std::vec::Vec;
 use pkcs8::{DecodePrivateKey, EncodePrivateKey, EncryptedPrivateKeyInfo, PrivateKeyInfo};
 use rand_core::{OsRng, RngCore};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::{b64url_encode, Algorithm};
@@ -165,11 +165,12 @@ impl SigningKey {
     }
 
     /// The RFC 7638 JWK thumbprint (SHA-256, base64url): used as the `kid`.
-    pub fn thumbprint(&self) -> String {
-        // serde_json's Map is ordered by key, and `to_string` writes no
-        // whitespace: exactly RFC 7638's canonical form.
-        let canonical = Value::Object(self.required_members()).to_string();
-        b64url_encode(&Sha256::digest(canonical.as_bytes()))
+    ///
+    /// # Errors
+    /// The public key has no complete JWK (never for a generated key).
+    pub fn thumbprint(&self) -> Result<String> {
+        crate::jwk::thumbprint(&self.required_members())
+            .ok_or_else(|| Error::crypto("the key's public JWK is incomplete"))
     }
 
     /// The public JWK with `kid`, `alg` and `use: sig`.
@@ -336,7 +337,7 @@ mod tests {
     fn ec_and_ed_keys_round_trip_and_verify_with_the_core() {
         for alg in [Algorithm::ES256, Algorithm::EdDSA] {
             let key = SigningKey::generate(alg).unwrap();
-            let kid = key.thumbprint();
+            let kid = key.thumbprint().unwrap();
             let jwks = serde_json::json!({ "keys": [key.public_jwk(&kid)] }).to_string();
             let set = KeySet::from_jwks(jwks.as_bytes()).unwrap();
             assert!(set.issues().is_empty());
@@ -344,7 +345,7 @@ mod tests {
             assert!(decrypt_pkcs8(&enc, b"wrong").is_err());
             let der = decrypt_pkcs8(&enc, b"pw").unwrap();
             let back = SigningKey::from_pkcs8_der(alg, &der).unwrap();
-            assert_eq!(back.thumbprint(), kid);
+            assert_eq!(back.thumbprint().unwrap(), kid);
             let header = b64url_encode(
                 serde_json::json!({"alg": alg.name(), "kid": kid})
                     .to_string()

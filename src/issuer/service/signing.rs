@@ -138,7 +138,7 @@ impl Ctx {
         }
         self.require_private_keys()?;
         let key = SigningKey::generate(alg)?;
-        let kid = key.thumbprint();
+        let kid = key.thumbprint()?;
         let der = key.to_pkcs8_der()?;
         let custody = match &self.secrets.passphrase {
             Some(p) => Custody::Encrypted(Zeroizing::new(keys::encrypt_pkcs8(

@@ -14,7 +14,7 @@
 //! audited; errors name the module, the token label and kids only.
 
 use std::format;
-use std::string::{String, ToString};
+use std::string::String;
 use std::vec::Vec;
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -249,7 +249,9 @@ impl Hsm {
             s.generate_key_pair(&mechanism, &public, &private)
         })?;
         let jwk = self.public_jwk(alg, pub_handle)?;
-        let kid = thumbprint(&jwk);
+        let kid = crate::jwk::thumbprint(&jwk).ok_or_else(|| {
+            Error::crypto("PKCS#11: the token's public key is not a complete JWK")
+        })?;
         let label = kid.as_bytes().to_vec();
         self.with_session("C_SetAttributeValue", |s| {
             s.update_attributes(pub_handle, &[Attribute::Label(label.clone())])?;
@@ -464,26 +466,4 @@ impl Hsm {
         }
         Ok((sensitive, extractable, token))
     }
-}
-
-/// RFC 7638 thumbprint of a public JWK (EC or RSA members only).
-fn thumbprint(jwk: &Map<String, Value>) -> String {
-    let get = |k: &str| jwk.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let canonical = if get("kty") == "OKP" {
-        format!(
-            r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#,
-            get("crv"),
-            get("x")
-        )
-    } else if get("kty") == "EC" {
-        format!(
-            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
-            get("crv"),
-            get("x"),
-            get("y")
-        )
-    } else {
-        format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, get("e"), get("n"))
-    };
-    b64url_encode(&Sha256::digest(canonical.as_bytes()))
 }
