@@ -134,6 +134,38 @@ pub enum Life {
     },
 }
 
+impl Served {
+    /// Its state.
+    pub fn state(self) -> KeyState {
+        match self {
+            Self::Pending => KeyState::Pending,
+            Self::Active { .. } => KeyState::Active,
+            Self::Retiring { .. } => KeyState::Retiring,
+            Self::Retired { .. } => KeyState::Retired,
+        }
+    }
+
+    /// The next state in service, reached at `now` (none after retired).
+    fn next(self, now: u64) -> Option<Self> {
+        match self {
+            Self::Pending => Some(Self::Active { activated_at: now }),
+            Self::Active { activated_at } => Some(Self::Retiring {
+                activated_at,
+                retiring_at: now,
+            }),
+            Self::Retiring {
+                activated_at,
+                retiring_at,
+            } => Some(Self::Retired {
+                activated_at,
+                retiring_at,
+                retired_at: now,
+            }),
+            Self::Retired { .. } => None,
+        }
+    }
+}
+
 fn transition(kid: &str, from: KeyState, to: KeyState) -> Error {
     Error::usage(format!(
         "signing key {kid} is {} and cannot become {}",
@@ -146,10 +178,7 @@ impl Life {
     /// The state.
     pub fn state(&self) -> KeyState {
         match self {
-            Self::InService(Served::Pending) => KeyState::Pending,
-            Self::InService(Served::Active { .. }) => KeyState::Active,
-            Self::InService(Served::Retiring { .. }) => KeyState::Retiring,
-            Self::InService(Served::Retired { .. }) => KeyState::Retired,
+            Self::InService(served) => served.state(),
             Self::Revoked { .. } => KeyState::Revoked,
             Self::Destroyed { .. } => KeyState::Destroyed,
         }
@@ -209,18 +238,24 @@ impl Life {
         }
     }
 
+    /// One step along the service (pending → active → retiring →
+    /// retired) at `now`, to `to`.
+    fn advance(&mut self, kid: &str, to: KeyState, now: u64) -> Result<()> {
+        if let Self::InService(served) = self {
+            if let Some(next) = served.next(now).filter(|n| n.state() == to) {
+                *served = next;
+                return Ok(());
+            }
+        }
+        Err(transition(kid, self.state(), to))
+    }
+
     /// pending → active.
     ///
     /// # Errors
     /// The key is not pending.
     pub fn activate(&mut self, kid: &str, now: u64) -> Result<()> {
-        match self {
-            Self::InService(s @ Served::Pending) => {
-                *s = Served::Active { activated_at: now };
-                Ok(())
-            }
-            _ => Err(transition(kid, self.state(), KeyState::Active)),
-        }
+        self.advance(kid, KeyState::Active, now)
     }
 
     /// active → retiring.
@@ -228,18 +263,7 @@ impl Life {
     /// # Errors
     /// The key is not active.
     pub fn start_retiring(&mut self, kid: &str, now: u64) -> Result<()> {
-        match self {
-            Self::InService(s @ Served::Active { .. }) => {
-                if let Served::Active { activated_at } = *s {
-                    *s = Served::Retiring {
-                        activated_at,
-                        retiring_at: now,
-                    };
-                }
-                Ok(())
-            }
-            _ => Err(transition(kid, self.state(), KeyState::Retiring)),
-        }
+        self.advance(kid, KeyState::Retiring, now)
     }
 
     /// retiring → retired.
@@ -247,23 +271,7 @@ impl Life {
     /// # Errors
     /// The key is not retiring.
     pub fn retire(&mut self, kid: &str, now: u64) -> Result<()> {
-        match self {
-            Self::InService(s @ Served::Retiring { .. }) => {
-                if let Served::Retiring {
-                    activated_at,
-                    retiring_at,
-                } = *s
-                {
-                    *s = Served::Retired {
-                        activated_at,
-                        retiring_at,
-                        retired_at: now,
-                    };
-                }
-                Ok(())
-            }
-            _ => Err(transition(kid, self.state(), KeyState::Retired)),
-        }
+        self.advance(kid, KeyState::Retired, now)
     }
 
     /// Any state → revoked (a destroyed key keeps its state and gains the

@@ -342,47 +342,59 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    const TABLE: [(Self, &'static str); 17] = [
-        (Self::Init, "init"),
-        (Self::KeyGenerate, "key.generate"),
-        (Self::KeyActivate, "key.activate"),
-        (Self::KeyRetiring, "key.retiring"),
-        (Self::KeyRetire, "key.retire"),
-        (Self::KeyDestroy, "key.destroy"),
-        (Self::KeyRevoke, "key.revoke"),
-        (Self::KeyExport, "key.export"),
-        (Self::ProvisionCreate, "provision.create"),
-        (Self::ProvisionRevoke, "provision.revoke"),
-        (Self::ProvisionRotate, "provision.rotate"),
-        (Self::TokenIssue, "token.issue"),
-        (Self::TokenRevoke, "token.revoke"),
-        (Self::SubjectRevoke, "subject.revoke"),
-        (Self::RevocationsPrune, "revocations.prune"),
-        (Self::StorePrune, "store.prune"),
-        (Self::Anomaly, "anomaly"),
+    /// Every action without data, for [`AuditAction::parse`].
+    const NAMED: [Self; 17] = [
+        Self::Init,
+        Self::KeyGenerate,
+        Self::KeyActivate,
+        Self::KeyRetiring,
+        Self::KeyRetire,
+        Self::KeyDestroy,
+        Self::KeyRevoke,
+        Self::KeyExport,
+        Self::ProvisionCreate,
+        Self::ProvisionRevoke,
+        Self::ProvisionRotate,
+        Self::TokenIssue,
+        Self::TokenRevoke,
+        Self::SubjectRevoke,
+        Self::RevocationsPrune,
+        Self::StorePrune,
+        Self::Anomaly,
     ];
 
-    /// The stored name, e.g. `token.issue`.
+    /// The stored name, e.g. `token.issue` (the one spelling table).
     pub fn as_str(&self) -> &str {
         match self {
+            Self::Init => "init",
+            Self::KeyGenerate => "key.generate",
+            Self::KeyActivate => "key.activate",
+            Self::KeyRetiring => "key.retiring",
+            Self::KeyRetire => "key.retire",
+            Self::KeyDestroy => "key.destroy",
+            Self::KeyRevoke => "key.revoke",
+            Self::KeyExport => "key.export",
+            Self::ProvisionCreate => "provision.create",
+            Self::ProvisionRevoke => "provision.revoke",
+            Self::ProvisionRotate => "provision.rotate",
+            Self::TokenIssue => "token.issue",
+            Self::TokenRevoke => "token.revoke",
+            Self::SubjectRevoke => "subject.revoke",
+            Self::RevocationsPrune => "revocations.prune",
+            Self::StorePrune => "store.prune",
+            Self::Anomaly => "anomaly",
             Self::Authorize(p) => p.authorize_action(),
             Self::Other(s) => s,
-            _ => Self::TABLE
-                .iter()
-                .find(|(a, _)| a == self)
-                .map_or("", |(_, name)| name),
         }
     }
 
     /// The action a stored name means (an unknown name is [`Self::Other`]).
     pub fn parse(name: &str) -> Self {
-        if let Some((a, _)) = Self::TABLE.iter().find(|(_, n)| *n == name) {
-            return a.clone();
-        }
-        Permission::ALL
+        Self::NAMED
             .into_iter()
-            .find(|p| p.authorize_action() == name)
-            .map_or_else(|| Self::Other(String::from(name)), Self::Authorize)
+            .chain(Permission::ALL.map(Self::Authorize))
+            .find(|a| a.as_str() == name)
+            .unwrap_or_else(|| Self::Other(String::from(name)))
     }
 }
 
@@ -486,6 +498,37 @@ impl AuditRecord {
             provisioning_key_id: None,
             outcome: Outcome::Ok,
             detail: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_names_read_back_as_what_wrote_them() {
+        for a in AuditAction::NAMED
+            .into_iter()
+            .chain(Permission::ALL.map(AuditAction::Authorize))
+        {
+            assert_eq!(AuditAction::parse(a.as_str()), a);
+        }
+        let mut names: Vec<&str> = AuditAction::NAMED.iter().map(AuditAction::as_str).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), AuditAction::NAMED.len(), "one name per action");
+        assert_eq!(
+            AuditAction::parse("token.mint"),
+            AuditAction::Other("token.mint".into())
+        );
+        for o in [
+            Outcome::Ok,
+            Outcome::Refused,
+            Outcome::Unchanged,
+            Outcome::Flagged,
+        ] {
+            assert_eq!(Outcome::parse(o.as_str()), o);
         }
     }
 }

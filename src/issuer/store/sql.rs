@@ -5,7 +5,7 @@
 //! Statements use SQLite's numbered placeholders (`?1`, `?2`, …);
 //! PostgreSQL's `$1`, `$2`, … are derived from them ([`postgres_text`]) when
 //! a statement is first prepared on a connection. The few places where the
-//! dialects differ are explicit: [`Ordered`] statements (SQLite's `rowid`,
+//! dialects differ are explicit: the two listing statements (SQLite's `rowid`,
 //! PostgreSQL's `seq` identity column), [`Many`]'s multi-row form, and the
 //! [`Db`] methods a dialect answers itself (change counter, size).
 
@@ -140,7 +140,8 @@ pub(crate) trait Db {
 }
 
 /// A statement: the same text for both dialects, or one per dialect where
-/// they differ ([`Ordered`]).
+/// they differ (the insertion-order column of [`KEYS`] and
+/// [`PROVISIONING_KEYS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Sql {
     /// SQLite's text.
@@ -158,9 +159,6 @@ impl Sql {
         }
     }
 }
-
-/// Statements whose only difference is the insertion-order column.
-type Ordered = Sql;
 
 /// PostgreSQL's form of a statement: `?N` placeholders become `$N`.
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
@@ -292,7 +290,7 @@ macro_rules! key_columns {
     };
 }
 
-pub(crate) const KEYS: Ordered = Sql {
+pub(crate) const KEYS: Sql = Sql {
     sqlite: concat!(
         "SELECT ",
         key_columns!(),
@@ -321,11 +319,8 @@ fn key_from(c: &Cols<'_>) -> Result<KeyRecord> {
     let state = c.text(2)?;
     let state = KeyState::parse(&state)
         .ok_or_else(|| Error::storage(format!("unknown key state {state:?} in the store")))?;
-    let revocation = c.opt_u64(7)?.map(|at| Revocation { at, reason: None });
-    let revocation = match (revocation, c.opt_text(8)?) {
-        (Some(r), reason) => Some(Revocation { reason, ..r }),
-        (None, _) => None,
-    };
+    let reason = c.opt_text(8)?;
+    let revocation = c.opt_u64(7)?.map(|at| Revocation { at, reason });
     let life = Life::from_columns(
         state,
         c.opt_u64(4)?,
@@ -418,7 +413,7 @@ macro_rules! pk_columns {
     };
 }
 
-pub(crate) const PROVISIONING_KEYS: Ordered = Sql {
+pub(crate) const PROVISIONING_KEYS: Sql = Sql {
     sqlite: concat!(
         "SELECT ",
         pk_columns!(),

@@ -135,36 +135,19 @@ impl Session {
     pub(super) fn execute_many(&mut self, many: &'static Many, rows: &[Vec<Cell>]) -> Result<()> {
         let mut arrays: Vec<Box<dyn ToSql + Sync + Send>> = Vec::with_capacity(many.kinds.len());
         for (i, kind) in many.kinds.iter().enumerate() {
-            let column = rows.iter().map(|r| r.get(i).unwrap_or(&Cell::Null));
-            let bad = || Error::storage(format!("a buffered row has a wrong value in column {i}"));
             arrays.push(match kind {
-                Kind::Int => Box::new(
-                    column
-                        .map(|c| match c {
-                            Cell::Int(v) => Ok(Some(*v)),
-                            Cell::Null => Ok(None),
-                            _ => Err(bad()),
-                        })
-                        .collect::<Result<Vec<Option<i64>>>>()?,
-                ),
-                Kind::Text => Box::new(
-                    column
-                        .map(|c| match c {
-                            Cell::Text(s) => Ok(Some(s.clone())),
-                            Cell::Null => Ok(None),
-                            _ => Err(bad()),
-                        })
-                        .collect::<Result<Vec<Option<String>>>>()?,
-                ),
-                Kind::Blob => Box::new(
-                    column
-                        .map(|c| match c {
-                            Cell::Blob(b) => Ok(Some(b.to_vec())),
-                            Cell::Null => Ok(None),
-                            _ => Err(bad()),
-                        })
-                        .collect::<Result<Vec<Option<Vec<u8>>>>>()?,
-                ),
+                Kind::Int => Box::new(column(rows, i, |c| match c {
+                    Cell::Int(v) => Some(*v),
+                    _ => None,
+                })?),
+                Kind::Text => Box::new(column(rows, i, |c| match c {
+                    Cell::Text(s) => Some(s.clone()),
+                    _ => None,
+                })?),
+                Kind::Blob => Box::new(column(rows, i, |c| match c {
+                    Cell::Blob(b) => Some(b.to_vec()),
+                    _ => None,
+                })?),
             });
         }
         let refs: Vec<&(dyn ToSql + Sync)> = arrays
@@ -323,6 +306,23 @@ impl ToSql for Cell {
     }
 
     postgres::types::to_sql_checked!();
+}
+
+/// Column `i` of `rows` as one array: `pick` reads a value of the
+/// column's kind, NULL is `None`, any other value an error.
+fn column<T>(
+    rows: &[Vec<Cell>],
+    i: usize,
+    pick: impl Fn(&Cell) -> Option<T>,
+) -> Result<Vec<Option<T>>> {
+    rows.iter()
+        .map(|r| match r.get(i).unwrap_or(&Cell::Null) {
+            Cell::Null => Ok(None),
+            c => pick(c).map(Some).ok_or_else(|| {
+                Error::storage(format!("a buffered row has a wrong value in column {i}"))
+            }),
+        })
+        .collect()
 }
 
 /// A result row as cells, by column type.
