@@ -24,6 +24,8 @@ export class JwtEdgeError extends Error {
     if (init.revocationReason !== undefined) this.revocationReason = init.revocationReason;
     // Remote sources (ERR_JWKS_TIMEOUT, ERR_*_UNAVAILABLE): what happened.
     for (const k of ["source", "status", "cause", "failedAt", "lastGoodAt", "url"]) if (init[k] !== undefined) this[k] = init[k];
+    // From verifyRequest (and verify with `dpop`): the HTTP answer to give.
+    for (const k of ["sourceStatus", "wwwAuthenticate", "dpopNonce"]) if (init[k] !== undefined) this[k] = init[k];
     this.retryable = init.retryable === true;
   }
 }
@@ -45,6 +47,16 @@ function call(fn) {
 function nowOf(options) {
   const now = options?.now;
   return now === undefined ? Math.floor(Date.now() / 1000) : now;
+}
+
+// `options.dpop` of verify / verifySync: {proof, method, url}, "unchecked", or undefined.
+function dpopOf(options) {
+  const d = options?.dpop;
+  if (d === undefined || d === null || d === "unchecked") return d ?? undefined;
+  if (typeof d !== "object" || typeof d.proof !== "string" || typeof d.method !== "string" || !(typeof d.url === "string" || d.url instanceof URL)) {
+    throw new JwtEdgeError({ code: "ERR_INVALID_OPTIONS", message: 'option "dpop" must be {proof, method, url} (strings) or "unchecked"', retryable: false });
+  }
+  return { proof: d.proof, method: d.method, url: String(d.url) };
 }
 
 function checkToken(token) {
@@ -187,6 +199,7 @@ export function createApi(wasm, host) {
     #repeatLimit;
     #repeatHits = 0;
     #sources = new Map(); // source number -> remote descriptor
+    #replay; // dpop.replay: a global jti check, or undefined
     constructor(options) {
       // Translation only: remote descriptors become their settings (Rust
       // validates everything else, including the shape of "issuers").
@@ -208,6 +221,13 @@ export function createApi(wasm, host) {
       // make the first construction compile much more: README, cold start).
       let revocations;
       if (opts && typeof opts === "object") ({ revocations, ...opts } = opts);
+      // DPoP's replay hook is a function: kept here, Rust learns it exists.
+      if (opts?.dpop && typeof opts.dpop === "object") {
+        const { replay, ...dpop } = opts.dpop;
+        if (replay !== undefined && typeof replay !== "function") throw invalid('option "dpop.replay" must be a function (jti, expiresAt) => boolean | Promise<boolean>');
+        this.#replay = replay;
+        opts.dpop = dpop;
+      }
       this.#core = call(() => new wasm.Core(optionsJson(opts)));
       // Asked per validator: a page that initialises the same glue twice (two
       // entries of one build) has a new instance, with its own memory.
@@ -263,29 +283,134 @@ export function createApi(wasm, host) {
       return result;
     }
 
-    /** Verifies in pure Rust (synchronous); remote sources are used as held. */
+    /** Verifies in pure Rust (synchronous); remote sources are used as held.
+     *  `options.dpop`: `{proof, method, url}` (the token was presented with
+     *  the DPoP scheme), or "unchecked" to accept a bound token without its proof. */
     verifySync(token, options) {
       checkToken(token);
       const now = nowOf(options);
+      const dpop = dpopOf(options);
       try {
+        if (dpop !== undefined && dpop !== "unchecked") {
+          if (this.#replay !== undefined) throw invalid('verifySync cannot await "dpop.replay": use verify');
+          return this.#answer(token, now, call(() => this.#core.verifyRequestSync(undefined, dpop.proof, dpop.method, dpop.url, now, token)));
+        }
         const repeat = this.#repeat(token, now, true);
         if (repeat !== undefined) return repeat;
-        return this.#answer(token, now, call(() => this.#core.verifySync(token, now)));
+        return this.#answer(token, now, call(() => this.#core.verifySync(token, now, dpop === "unchecked")));
       } catch (e) {
         throw this.#located(e);
       }
     }
 
+    /** Verifies an HTTP request (a fetch `Request`, or anything with
+     *  `headers.get`, `method` and `url`): its Authorization header (Bearer or
+     *  DPoP), its DPoP proof, and the token. Errors carry `status`,
+     *  `wwwAuthenticate` and `dpopNonce` to answer with. */
+    async verifyRequest(request, options) {
+      const headers = request?.headers;
+      if (typeof headers?.get !== "function" || typeof request.method !== "string" || typeof request.url !== "string") {
+        throw invalid("verifyRequest(request): request must be a Request (headers.get, method, url)");
+      }
+      const auth = headers.get("authorization") ?? undefined;
+      const proof = headers.get("dpop") ?? undefined;
+      return this.#request(auth, proof, request.method, request.url, undefined, options);
+    }
+
+    // One request: credentials and proof checks (Rust), the token (the
+    // usual steps, bound to the proof's key), then the proof's signature and
+    // its jti. Every error leaves with the HTTP answer Rust gives for it.
+    async #request(auth, proof, method, url, token, options) {
+      const core = this.#core;
+      const now = nowOf(options);
+      // Rust's errors here already carry their answer.
+      token = call(() => core.beginRequest(auth, proof, method, url, now, token));
+      const r = this.#rec();
+      const id = r[1], scheme = r[2];
+      let result, ok = true, fresh = true;
+      try {
+        result = await this.#verify(token, now, options, id, false);
+        if (core.proofStep(id)) {
+          ok = await this.#signature(id, false);
+          if (ok && this.#replay !== undefined) {
+            const jti = core.proofJti(id);
+            fresh = (await this.#replay(jti, this.#rec()[1])) === true;
+          }
+        }
+      } catch (e) {
+        core.abandon(id);
+        throw this.#answered(toError(e), scheme, now);
+      }
+      call(() => core.finishProof(id, ok, fresh, now));
+      return result;
+    }
+
+    // Adds the HTTP answer Rust gives for `e` (a remote source's own HTTP
+    // status moves to `sourceStatus`).
+    #answered(e, scheme, now) {
+      if (!(e instanceof JwtEdgeError)) return e;
+      if (e.status !== undefined) e.sourceStatus = e.status;
+      const c = this.#core.challenge(scheme, e.code, e.claim, e.message, now);
+      e.status = c.status;
+      if (c.wwwAuthenticate !== undefined) e.wwwAuthenticate = c.wwwAuthenticate;
+      if (c.dpopNonce !== undefined) e.dpopNonce = c.dpopNonce;
+      return e;
+    }
+
+    // The host's check of the SIGNATURE record's candidates, in order: the
+    // one that verified, or undefined (`first`: stop at the first, as a
+    // token's; a proof has one candidate, answered as a boolean).
+    async #signature(id, candidates) {
+      const core = this.#core;
+      const r = this.#rec();
+      const algNumber = r[2], alg = algs[algNumber], count = r[3];
+      const buffer = this.#memory.buffer;
+      // Copies: wasm memory may grow (and move) before the host reads them.
+      const input = new Uint8Array(buffer, r[4], r[5]).slice();
+      const signature = new Uint8Array(buffer, r[6], r[7]).slice();
+      const serials = new Uint32Array(buffer, r[8], count).slice();
+      for (let n = 0; n < count; n++) {
+        if (host === null) {
+          if (core.checkKey(id, n)) return candidates ? n : true;
+          continue;
+        }
+        const slot = algNumber * 0x1_0000_0000 + serials[n];
+        let key = this.#keys.get(slot);
+        if (key === undefined) key = await this.#import(id, alg, slot, n);
+        // A key the host cannot use: Rust decides whether it checks it instead.
+        const ok = key !== null ? await host.verify(alg, key, signature, input) : core.checkKey(id, n);
+        if (ok) return candidates ? n : true;
+      }
+      return candidates ? undefined : false;
+    }
+
     /** Verifies with the host's crypto where it has the algorithm, else in Rust.
      *  `options.waitUntil` (e.g. `ctx.waitUntil.bind(ctx)` on Workers) keeps a
-     *  background refresh alive after the response. */
+     *  background refresh alive after the response. `options.dpop`:
+     *  `{proof, method, url}` (the token was presented with the DPoP scheme),
+     *  or "unchecked" to accept a bound token without its proof. */
     async verify(token, options) {
+      checkToken(token);
+      const dpop = dpopOf(options);
+      if (dpop !== undefined && dpop !== "unchecked") return this.#request(undefined, dpop.proof, dpop.method, dpop.url, token, options);
+      try {
+        return await this.#verify(token, nowOf(options), options, undefined, dpop === "unchecked");
+      } catch (e) {
+        throw this.#located(toError(e));
+      }
+    }
+
+    // The token's steps (`request`: the beginRequest it belongs to, whose
+    // proof's key it must be bound to; `unchecked`: no binding check).
+    async #verify(token, now, options, request, unchecked) {
       let id; // a signature check handed to the host, until finished
       try {
-        checkToken(token);
-        const now = nowOf(options);
-        const repeat = this.#repeat(token, now, false);
-        if (repeat !== undefined) return repeat;
+        // A request's token is bound to its proof, never answered from the
+        // map (Rust gives bound tokens no window: none are in it).
+        if (request === undefined) {
+          const repeat = this.#repeat(token, now, false);
+          if (repeat !== undefined) return repeat;
+        }
         const core = this.#core;
         let waitingSince;
         let fetched; // sources fetched for their freshness during this call
@@ -296,30 +421,13 @@ export function createApi(wasm, host) {
         // during one call. One async frame: every await is the host's work.
         for (;;) {
           // Without host crypto every signature is checked in Rust.
-          const text = core.begin(token, now, host === null, fetched);
+          const text = core.begin(token, now, host === null, fetched, request, unchecked);
           const r = this.#rec();
           const tag = r[0];
           if (tag === SIGNATURE) {
             // The host checks the candidates in order; Rust finishes.
             id = r[1];
-            const algNumber = r[2], alg = algs[algNumber], count = r[3];
-            const buffer = this.#memory.buffer;
-            // Copies: wasm memory may grow (and move) before the host reads them.
-            const input = new Uint8Array(buffer, r[4], r[5]).slice();
-            const signature = new Uint8Array(buffer, r[6], r[7]).slice();
-            const serials = new Uint32Array(buffer, r[8], count).slice();
-            let by;
-            for (let n = 0; n < count; n++) {
-              const slot = algNumber * 0x1_0000_0000 + serials[n];
-              let key = this.#keys.get(slot);
-              if (key === undefined) key = await this.#import(id, alg, slot, n);
-              // A key the host cannot use: Rust decides whether it checks it instead.
-              const ok = key !== null ? await host.verify(alg, key, signature, input) : core.checkKey(id, n);
-              if (ok) {
-                by = n;
-                break;
-              }
-            }
+            const by = await this.#signature(id, true);
             const done = core.finish(id, by, now);
             id = undefined;
             return this.#answer(token, now, done);

@@ -162,6 +162,38 @@ export interface ValidatorOptions extends PolicyOptions {
   cache?: number;
   /** URL prefixes (ending in "/") status lists may be fetched from (default: each issuer's origin). */
   statusListPrefixes?: string[];
+  /** Accept DPoP-bound tokens (RFC 9449) in `verifyRequest` and `verify(token, {dpop})`
+   *  (`true`: the defaults). Without it, requests present Bearer tokens only. */
+  dpop?: boolean | DpopOptions;
+}
+
+/** How DPoP is accepted. */
+export interface DpopOptions {
+  /** Refuse Bearer tokens: every request must be DPoP-bound (default false). */
+  required?: boolean;
+  /** How old a proof's `iat` may be, in seconds, beside `leeway` (default 60, at most 3600). */
+  maxAge?: number;
+  /** Algorithms a proof may use (asymmetric only; default all of them). */
+  algorithms?: Algorithm[];
+  /** Require server nonces (RFC 9449 §9), derived from this secret (at least 32 bytes) and the
+   *  time: every isolate with the same secret accepts the nonces any of them hands out. */
+  nonceSecret?: string | Uint8Array;
+  /** A global replay check (Durable Object, KV, Redis): records `jti` until `expiresAt`
+   *  (unix seconds) and answers true when it was not seen before. Called after the in-memory
+   *  check of this Validator (per isolate) and only for proofs whose signature verified. */
+  replay?: (jti: string, expiresAt: number) => boolean | Promise<boolean>;
+  /** `jti`s remembered in memory (default 16384; the ones whose window ends first go first). */
+  replayCapacity?: number;
+}
+
+/** A DPoP proof and the request it was sent with. */
+export interface DpopProof {
+  /** The `DPoP` header's value. */
+  proof: string;
+  /** The request method (`htm`). */
+  method: string;
+  /** The request URL (`htu`; query and fragment are ignored). */
+  url: string | URL;
 }
 
 export interface VerifyOptions {
@@ -169,6 +201,16 @@ export interface VerifyOptions {
   now?: number;
   /** Keeps a background refresh alive after the response (e.g. `ctx.waitUntil.bind(ctx)` on Workers). */
   waitUntil?: (promise: Promise<unknown>) => void;
+  /** The token was presented with the DPoP scheme and this proof; or `"unchecked"`: accept a
+   *  token bound to a key (`cnf.jkt`) without its proof, for non-HTTP uses only. */
+  dpop?: DpopProof | "unchecked";
+}
+
+/** What `verifyRequest` reads of a request (a fetch `Request` has all of it). */
+export interface RequestLike {
+  readonly headers: { get(name: string): string | null };
+  readonly method: string;
+  readonly url: string;
 }
 
 type DeepReadonly<T> = T extends (infer U)[]
@@ -209,6 +251,12 @@ export declare class Validator {
   verify<T = JwtPayload>(token: string, options?: VerifyOptions): Promise<VerifiedToken<T>>;
   /** Verifies entirely in Rust (sync), with remote sources as held; same result as `verify`. */
   verifySync<T = JwtPayload>(token: string, options?: Omit<VerifyOptions, "waitUntil">): VerifiedToken<T>;
+  /**
+   * Verifies an HTTP request: its `Authorization` header (Bearer, or DPoP with the `DPoP`
+   * proof header), the proof, and the token. A token bound to a key is accepted only with a
+   * proof by that key. Errors carry the answer to give: `status`, `wwwAuthenticate`, `dpopNonce`.
+   */
+  verifyRequest<T = JwtPayload>(request: RequestLike, options?: Omit<VerifyOptions, "dpop">): Promise<VerifiedToken<T>>;
   /** Replaces the JWKS; `index` picks the entry of `issuers` in the multi-issuer form. */
   setJwks(jwks: Jwks, index?: number): void;
   setRevocations(list: RevocationList): void;
@@ -244,7 +292,14 @@ export type ErrorCode =
   | "ERR_REVOCATIONS_UNAVAILABLE"
   | "ERR_INVALID_OPTIONS"
   | "ERR_STATUS_LIST_INVALID"
-  | "ERR_STATUS_LIST_UNAVAILABLE";
+  | "ERR_STATUS_LIST_UNAVAILABLE"
+  | "ERR_AUTHORIZATION_MISSING"
+  | "ERR_AUTHORIZATION_INVALID"
+  | "ERR_DPOP_INVALID"
+  | "ERR_DPOP_REPLAYED"
+  | "ERR_DPOP_NONCE_REQUIRED"
+  | "ERR_DPOP_BINDING_MISMATCH"
+  | "ERR_DPOP_REQUIRED";
 
 export declare class JwtEdgeError extends Error {
   readonly name: "JwtEdgeError";
@@ -261,8 +316,15 @@ export declare class JwtEdgeError extends Error {
   readonly source?: string;
   /** Remote-source errors: the URL fetched, when configured (status lists: see `cause`). */
   readonly url?: string;
-  /** Remote-source errors: HTTP status of the last failed fetch, if a response came. */
+  /** From `verifyRequest` (and `verify` with `dpop`): the HTTP status to answer with (400, 401,
+   *  403, 500, 503). Otherwise, for remote-source errors: the HTTP status of the last failed fetch. */
   readonly status?: number;
+  /** From `verifyRequest`: the exact `WWW-Authenticate` value to answer with (not for 5xx). */
+  readonly wwwAuthenticate?: string;
+  /** From `verifyRequest`: a `DPoP-Nonce` header value to send (when nonces are in use). */
+  readonly dpopNonce?: string;
+  /** From `verifyRequest`, for remote-source errors: the HTTP status of the last failed fetch. */
+  readonly sourceStatus?: number;
   /** Remote-source errors: what happened (`HTTP 500`, `timeout after 5 s`, `network error: …`, `not fetched yet`). */
   readonly cause?: string;
   /** Remote-source errors: when the last failure happened (unix seconds). */

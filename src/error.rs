@@ -50,6 +50,26 @@ pub enum ErrorKind {
     /// The status list a token refers to is not held (or has expired):
     /// fetch or install it (retryable).
     StatusListUnavailable,
+    /// A request carries no `Authorization` header (request-level API only).
+    AuthorizationMissing,
+    /// A request's `Authorization` header is malformed: more than one, a
+    /// scheme other than `Bearer`/`DPoP`, or not `<scheme> <token68>`; or
+    /// the `DPoP` scheme where DPoP is not configured.
+    AuthorizationInvalid,
+    /// A DPoP proof (RFC 9449 §4.3) is missing, malformed, or fails a check:
+    /// `typ`, `alg`, `jwk`, signature, `htm`, `htu`, `iat`, `ath`.
+    DpopInvalid,
+    /// A DPoP proof's `jti` was seen before within its window.
+    DpopReplayed,
+    /// A DPoP proof must carry a fresh server nonce (`use_dpop_nonce`); the
+    /// request-level answer carries the nonce to send.
+    DpopNonceRequired,
+    /// A token and its proof do not belong together: a token bound to a
+    /// key (`cnf.jkt`) without a proof by that key, or the `DPoP` scheme with
+    /// a token that is not bound.
+    DpopBindingMismatch,
+    /// The resource requires DPoP and the request presents a Bearer token.
+    DpopRequired,
 }
 
 impl ErrorKind {
@@ -73,7 +93,47 @@ impl ErrorKind {
             Self::InvalidOptions => "ERR_INVALID_OPTIONS",
             Self::StatusListInvalid => "ERR_STATUS_LIST_INVALID",
             Self::StatusListUnavailable => "ERR_STATUS_LIST_UNAVAILABLE",
+            Self::AuthorizationMissing => "ERR_AUTHORIZATION_MISSING",
+            Self::AuthorizationInvalid => "ERR_AUTHORIZATION_INVALID",
+            Self::DpopInvalid => "ERR_DPOP_INVALID",
+            Self::DpopReplayed => "ERR_DPOP_REPLAYED",
+            Self::DpopNonceRequired => "ERR_DPOP_NONCE_REQUIRED",
+            Self::DpopBindingMismatch => "ERR_DPOP_BINDING_MISMATCH",
+            Self::DpopRequired => "ERR_DPOP_REQUIRED",
         }
+    }
+
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 24] = [
+        Self::JwsInvalid,
+        Self::JwtInvalid,
+        Self::AlgNotAllowed,
+        Self::NotSupported,
+        Self::JwksInvalid,
+        Self::NoMatchingKey,
+        Self::MultipleMatchingKeys,
+        Self::SignatureVerificationFailed,
+        Self::Expired,
+        Self::ClaimValidationFailed,
+        Self::Revoked,
+        Self::RevocationListInvalid,
+        Self::JwksTimeout,
+        Self::RevocationsUnavailable,
+        Self::InvalidOptions,
+        Self::StatusListInvalid,
+        Self::StatusListUnavailable,
+        Self::AuthorizationMissing,
+        Self::AuthorizationInvalid,
+        Self::DpopInvalid,
+        Self::DpopReplayed,
+        Self::DpopNonceRequired,
+        Self::DpopBindingMismatch,
+        Self::DpopRequired,
+    ];
+
+    /// The kind whose [`ErrorKind::code`] is `code`.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.code() == code)
     }
 }
 

@@ -611,7 +611,7 @@ fn parse_rsa(jwk: &Map<String, Value>) -> core::result::Result<Parsed, String> {
 }
 
 /// Members that only a private or symmetric JWK has (RFC 7517/7518).
-const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+pub(crate) const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// The RFC 7638 SHA-256 thumbprint of a public JWK (EC, OKP or RSA):
 /// base64url of the hash of its required members in lexicographic order,
@@ -619,6 +619,11 @@ const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 /// types, lacks a required member, or holds a private member (a DPoP proof
 /// carrying one is refused, RFC 9449 §4.2).
 pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
+    thumbprint_bytes(jwk).map(|h| b64::encode(&h))
+}
+
+/// [`thumbprint`] as the hash's bytes.
+pub(crate) fn thumbprint_bytes(jwk: &Map<String, Value>) -> Option<[u8; 32]> {
     if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
         return None;
     }
@@ -639,5 +644,5 @@ pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
     // serde_json's Map is ordered by key and `to_string` writes no
     // whitespace: exactly RFC 7638's canonical form.
     let text = Value::Object(canonical).to_string();
-    Some(b64::encode(&Sha256::digest(text.as_bytes())))
+    Some(Sha256::digest(text.as_bytes()).into())
 }

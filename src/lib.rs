@@ -128,6 +128,7 @@ pub use alg::{Algorithm, KeyFamily};
 pub use b64::encode as b64url_encode;
 pub use cache::{verify_cached, TokenCache};
 pub use claims::MAX_NUMERIC_DATE;
+pub use dpop::{Binding, DpopConfig, Rejection};
 pub use error::{ClaimReason, Detail, Error, ErrorKind, Result, RevocationReason};
 pub use inspect::{inspect, Inspection, Warning};
 pub use json::{DEFAULT_MAX_DEPTH, MAX_DEPTH_LIMIT};
@@ -138,8 +139,8 @@ pub use remote::{FetchOutcome, RemoteConfig};
 pub use revocation::{RevocationList, Revocations};
 pub use status_list::{StatusList, STATUS_LIST_TYP};
 pub use validator::{
-    Crypto, FetchRequest, Finished, IssuerOptions, Mode, SignatureCheck, Source, Step, Validator,
-    ValidatorBuilder, MAX_CACHE_CAPACITY, MAX_ISSUERS,
+    Crypto, FetchRequest, Finished, IssuerOptions, Mode, RequestCheck, RequestParts,
+    SignatureCheck, Source, Step, Validator, ValidatorBuilder, MAX_CACHE_CAPACITY, MAX_ISSUERS,
 };
 pub use verify::{
     begin, begin_revocation_list, finish, finish_revocation_list, install_revocations, verify,

@@ -34,11 +34,13 @@ const JWKS_TIMEOUT: &str = "ERR_JWKS_TIMEOUT";
 const HOST: Mode = Mode {
     rust_signatures: false,
     fetch: false,
+    binding: jwt_edge::Binding::Unbound,
 };
 /// Signatures in Rust, the caller fetches.
 const FETCH: Mode = Mode {
     rust_signatures: true,
     fetch: true,
+    binding: jwt_edge::Binding::Unbound,
 };
 
 // ---------------------------------------------------------------------------

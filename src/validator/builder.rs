@@ -96,6 +96,7 @@ pub struct ValidatorBuilder {
     pub(super) cache: usize,
     pub(super) jitter: u64,
     pub(super) crypto: Crypto,
+    pub(super) dpop: Option<DpopConfig>,
 }
 
 /// Where a caller with its own crypto (the npm package's host) may have
@@ -179,6 +180,15 @@ impl ValidatorBuilder {
     #[must_use]
     pub fn remote_revocations(mut self, config: RemoteConfig) -> Self {
         self.remote_revocations = Some(config);
+        self
+    }
+
+    /// Accepts DPoP-bound tokens (RFC 9449) in the request-level API
+    /// ([`Validator::verify_request`]) under `config`. Without it, requests
+    /// must present Bearer tokens, and a token bound to a key is refused.
+    #[must_use]
+    pub fn dpop(mut self, config: DpopConfig) -> Self {
+        self.dpop = Some(config);
         self
     }
 
@@ -340,6 +350,8 @@ impl ValidatorBuilder {
             crypto: self.crypto,
             key_serial: 0,
             notice: None,
+            dpop: self.dpop,
+            replays: ReplaySet::default(),
         };
         validator.set_jitter_seed(self.jitter);
         for trust in 0..validator.trusts.len() {

@@ -42,6 +42,8 @@ use serde_json::{Map, Value};
 use crate::alg::Algorithm;
 use crate::cache::{Inserted, Lookup, TokenCache, DEFAULT_CAPACITY};
 use crate::claims::{self, MAX_NUMERIC_DATE};
+use crate::dpop::replay::ReplaySet;
+use crate::dpop::{Binding, DpopConfig};
 use crate::error::{ClaimReason, Error, ErrorKind, Result};
 use crate::jwk::Key;
 use crate::jwks::KeySet;
@@ -55,12 +57,14 @@ use crate::verify::{self, Verified};
 mod builder;
 mod discovery;
 mod installs;
+mod request;
 mod snapshot;
 mod sources;
 mod step;
 
 pub use builder::{Crypto, IssuerOptions, ValidatorBuilder};
 pub use discovery::metadata_url;
+pub use request::{RequestCheck, RequestParts};
 pub use sources::Source;
 pub use step::{FetchRequest, Finished, Mode, SignatureCheck, Step};
 
@@ -102,6 +106,10 @@ pub struct Validator {
     key_serial: u32,
     /// A source's health change to log ([`Validator::take_notice`]).
     notice: Option<String>,
+    /// What DPoP requests are accepted (`None`: Bearer only).
+    dpop: Option<DpopConfig>,
+    /// The `jti`s of the DPoP proofs accepted, each until its window ends.
+    replays: ReplaySet,
 }
 
 /// The `now` every entry point accepts.
@@ -131,6 +139,7 @@ impl Validator {
             cache: DEFAULT_CAPACITY,
             jitter: 0,
             crypto: Crypto::Auto,
+            dpop: None,
         }
     }
 
@@ -158,8 +167,23 @@ impl Validator {
     ///
     /// # Errors
     /// Every `ERR_*` of the pipeline; `ERR_INVALID_OPTIONS` for a `now` past year 9999.
+    /// A token bound to a key (`cnf.jkt`, RFC 9449) is refused here
+    /// (`ERR_DPOP_BINDING_MISMATCH`): it needs its proof
+    /// ([`Validator::verify_request`]), or [`Validator::verify_bound`] with
+    /// [`Binding::Unchecked`] for a non-HTTP use that opts out.
     pub fn verify(&mut self, token: &str, now: u64) -> Result<Verified> {
-        self.drive(token, now, false, |_| FetchOutcome::Failed)
+        self.drive(token, now, false, Binding::Unbound, |_| {
+            FetchOutcome::Failed
+        })
+    }
+
+    /// [`Validator::verify`] with the key binding a token must have
+    /// (what a checked DPoP proof says, or [`Binding::Unchecked`]).
+    ///
+    /// # Errors
+    /// As [`Validator::verify`], and `ERR_DPOP_BINDING_MISMATCH`.
+    pub fn verify_bound(&mut self, token: &str, binding: Binding, now: u64) -> Result<Verified> {
+        self.drive(token, now, false, binding, |_| FetchOutcome::Failed)
     }
 
     /// Verifies `token` in Rust, performing the fetches it needs through
@@ -173,7 +197,7 @@ impl Validator {
         now: u64,
         fetch: impl FnMut(&FetchRequest) -> FetchOutcome,
     ) -> Result<Verified> {
-        self.drive(token, now, true, fetch)
+        self.drive(token, now, true, Binding::Unbound, fetch)
     }
 
     /// The steps of one verification in Rust; with `may_fetch` false no
@@ -183,11 +207,13 @@ impl Validator {
         token: &str,
         now: u64,
         may_fetch: bool,
+        binding: Binding,
         mut fetch: impl FnMut(&FetchRequest) -> FetchOutcome,
     ) -> Result<Verified> {
         let mode = Mode {
             rust_signatures: true,
             fetch: may_fetch,
+            binding,
         };
         let mut fetched: Vec<Source> = Vec::new();
         // A source is fetched at most once for its freshness per call, plus

@@ -80,6 +80,8 @@ pub struct SignatureCheck {
     pub(super) candidates: Vec<(usize, u32)>,
     pub(super) generation: u64,
     pub(super) has_rust_backend: bool,
+    /// The key binding the token must have ([`Mode::binding`]).
+    pub(super) binding: Binding,
 }
 
 impl SignatureCheck {
@@ -126,6 +128,9 @@ pub struct Mode {
     /// The caller can fetch ([`Step::Fetch`], [`Step::Wait`]); otherwise
     /// remote sources are used as held and fail closed when unusable.
     pub fetch: bool,
+    /// The key binding the token must have (RFC 9449): by default a token
+    /// bound to a key is refused; a checked DPoP proof gives its key.
+    pub binding: Binding,
 }
 
 impl Validator {
@@ -200,12 +205,18 @@ impl Validator {
             if let Some((serial, times)) = hit {
                 let window = self.window(owner, times);
                 return match self.cache.peek(token) {
-                    Some(v) => Ok(Step::Verified(Finished {
-                        verified: Cow::Borrowed(v),
-                        serial,
-                        hit: true,
-                        window,
-                    })),
+                    Some(v) => {
+                        crate::dpop::check_binding(mode.binding, &v.claims)?;
+                        // A bound token is never answered from a caller's
+                        // own map: each request needs its proof checked.
+                        let window = window.filter(|_| !is_bound(v));
+                        Ok(Step::Verified(Finished {
+                            verified: Cow::Borrowed(v),
+                            serial,
+                            hit: true,
+                            window,
+                        }))
+                    }
                     None => Err(invalid_options("the cache lost an entry it had just found")),
                 };
             }
@@ -301,6 +312,7 @@ impl Validator {
             candidates,
             generation: self.generation,
             has_rust_backend: alg.has_rust_backend(),
+            binding: mode.binding,
         };
         if alg.is_symmetric() || rust {
             let verified_by = self.check_in_rust(&check)?;
@@ -409,7 +421,9 @@ impl Validator {
             &t.revocations,
             now,
         )?;
+        crate::dpop::check_binding(check.binding, &verified.claims)?;
         let window = self.window(check.trust, verified.times);
+        let window = window.filter(|_| !is_bound(&verified));
         Ok(
             match self.cache.insert_owned(
                 &check.token,
@@ -492,4 +506,9 @@ impl Validator {
                 )
             })
     }
+}
+
+/// Whether a verified token is bound to a key (`cnf.jkt`).
+fn is_bound(v: &Verified) -> bool {
+    !matches!(crate::dpop::token_jkt(&v.claims), Ok(None))
 }

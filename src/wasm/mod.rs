@@ -19,12 +19,26 @@ use alloc::vec::Vec;
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
+use crate::dpop::{Binding, Rejection, Scheme};
 use crate::remote::FetchOutcome;
-use crate::validator::{Finished, Mode, SignatureCheck, Source, Step};
+use crate::validator::{Finished, Mode, RequestCheck, RequestParts, SignatureCheck, Source, Step};
 use crate::{Algorithm, Crypto, Error, ErrorKind, Validator, Verified};
 
 fn js_error(e: &Error) -> JsValue {
     js_sys::JSON::parse(&e.to_json()).unwrap_or_else(|_| JsValue::from_str(e.code()))
+}
+
+fn rejection(r: &Rejection) -> JsValue {
+    js_sys::JSON::parse(&r.to_json()).unwrap_or_else(|_| JsValue::from_str(r.error.code()))
+}
+
+/// A scheme on the wire: 0 Bearer, 1 DPoP, anything else none.
+fn scheme_of(n: u32) -> Option<Scheme> {
+    match n {
+        0 => Some(Scheme::Bearer),
+        1 => Some(Scheme::DPoP),
+        _ => None,
+    }
 }
 
 fn options_error(message: impl Into<String>) -> JsValue {
@@ -145,7 +159,65 @@ pub struct Core {
     fetch: (Option<String>, Option<String>),
     /// Signature checks handed to the host: slot `id % MAX_PENDING`.
     pending: Vec<Option<(u32, SignatureCheck)>>,
+    /// Requests in progress (`verifyRequest`): slot `id % MAX_PENDING`;
+    /// their ids come from the same counter as `pending`'s.
+    requests: Vec<Option<(u32, RequestCheck)>>,
     next_id: u32,
+    /// Serials given to DPoP proof keys (by thumbprint), so that the glue
+    /// imports a client's key once: the most recent [`PROOF_KEYS`].
+    proof_keys: Vec<([u8; 32], u32)>,
+    next_proof_key: u32,
+}
+
+/// Proof keys whose serial is remembered (the glue's import cache holds as many keys).
+const PROOF_KEYS: usize = 256;
+/// Proof key serials start here, apart from the validator's own keys'.
+const PROOF_KEY_SERIALS: u32 = 0x8000_0000;
+
+/// Puts `value` in ring slot `id % MAX_PENDING`.
+fn ring_put<T>(ring: &mut Vec<Option<(u32, T)>>, id: u32, value: T) {
+    let slot = id as usize % MAX_PENDING;
+    if ring.len() <= slot {
+        ring.resize_with(slot + 1, || None);
+    }
+    if let Some(entry) = ring.get_mut(slot) {
+        *entry = Some((id, value));
+    }
+}
+
+/// Takes entry `id` out of its ring slot.
+fn ring_take<T>(ring: &mut [Option<(u32, T)>], id: u32) -> Option<T> {
+    match ring.get_mut(id as usize % MAX_PENDING) {
+        Some(entry) if entry.as_ref().is_some_and(|(i, _)| *i == id) => {
+            entry.take().map(|(_, v)| v)
+        }
+        _ => None,
+    }
+}
+
+/// Entry `id` of its ring.
+fn ring_get<T>(ring: &[Option<(u32, T)>], id: u32) -> Option<&T> {
+    match ring.get(id as usize % MAX_PENDING) {
+        Some(Some((i, v))) if *i == id => Some(v),
+        _ => None,
+    }
+}
+
+/// A public JWK as JSON text (its members are all strings: base64url,
+/// names, `kty`, `crv`, `kid`, `alg`), written escaped.
+fn jwk_text(jwk: &serde_json::Map<String, serde_json::Value>) -> String {
+    let mut out = String::from("{");
+    for (k, v) in jwk {
+        let Some(v) = v.as_str() else { continue };
+        if out.len() > 1 {
+            out.push(',');
+        }
+        crate::text::json_string(&mut out, k);
+        out.push(':');
+        crate::text::json_string(&mut out, v);
+    }
+    out.push('}');
+    out
 }
 
 /// What the record says about a verified token, copied out of the
@@ -234,10 +306,70 @@ impl Core {
     }
 
     fn pending_check(&self, id: u32) -> Result<&SignatureCheck, JsValue> {
-        match self.pending.get(id as usize % MAX_PENDING) {
-            Some(Some((i, check))) if *i == id => Ok(check),
-            _ => Err(options_error("no such verification in progress")),
+        ring_get(&self.pending, id).ok_or_else(|| options_error("no such verification in progress"))
+    }
+
+    fn new_id(&mut self) -> u32 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        id
+    }
+
+    /// The binding of request `id` (`Unbound` without one; `Unchecked`
+    /// when the caller opted out).
+    fn binding(&self, request: Option<u32>, unchecked: bool) -> Binding {
+        if unchecked {
+            return Binding::Unchecked;
         }
+        request
+            .and_then(|id| ring_get(&self.requests, id))
+            .map_or(Binding::Unbound, RequestCheck::binding)
+    }
+
+    /// `Validator::begin_request`, or `begin_presented` for a `token`
+    /// presented with the DPoP scheme and `dpop` as its proof; errors carry
+    /// their HTTP answer.
+    fn read_request(
+        &self,
+        authorization: Option<String>,
+        dpop: Option<String>,
+        method: &str,
+        url: &str,
+        now: f64,
+        token: Option<String>,
+    ) -> Result<RequestCheck, JsValue> {
+        let now = now_secs(now)?;
+        let authorization: Vec<&str> = authorization.as_deref().into_iter().collect();
+        let proofs: Vec<&str> = dpop.as_deref().into_iter().collect();
+        match &token {
+            Some(t) => self
+                .validator
+                .begin_presented(t, Scheme::DPoP, &proofs, method, url, now),
+            None => self.validator.begin_request(
+                &RequestParts {
+                    authorization: &authorization,
+                    dpop: &proofs,
+                    method,
+                    url,
+                },
+                now,
+            ),
+        }
+        .map_err(|r| rejection(&r))
+    }
+
+    /// The serial of a proof key (the same for the same key while remembered).
+    fn proof_key_serial(&mut self, jkt: [u8; 32]) -> u32 {
+        if let Some(&(_, serial)) = self.proof_keys.iter().find(|(k, _)| *k == jkt) {
+            return serial;
+        }
+        let serial = PROOF_KEY_SERIALS | (self.next_proof_key & !PROOF_KEY_SERIALS);
+        self.next_proof_key = self.next_proof_key.wrapping_add(1);
+        if self.proof_keys.len() >= PROOF_KEYS {
+            self.proof_keys.remove(0);
+        }
+        self.proof_keys.push((jkt, serial));
+        serial
     }
 }
 
@@ -256,7 +388,10 @@ impl Core {
             serials: Vec::new(),
             fetch: (None, None),
             pending: Vec::new(),
+            requests: Vec::new(),
             next_id: 0,
+            proof_keys: Vec::new(),
+            next_proof_key: 0,
         };
         core.sync();
         Ok(core)
@@ -464,17 +599,22 @@ impl Core {
     /// the host has no crypto, so every signature is checked here.
     /// `fetched`: the sources this verification already fetched for their
     /// freshness (see `Validator::begin_after`).
+    /// `request`: the `beginRequest` whose token this is (its proof's key
+    /// is the binding); `unchecked`: the caller opted out of the binding.
     pub fn begin(
         &mut self,
         token: &str,
         now: f64,
         rust: bool,
         fetched: Option<Vec<u32>>,
+        request: Option<u32>,
+        unchecked: bool,
     ) -> Result<Option<String>, JsValue> {
         let now = now_secs(now)?;
         let mode = Mode {
             rust_signatures: rust,
             fetch: true,
+            binding: self.binding(request, unchecked),
         };
         let fetched: Vec<Source> = fetched
             .unwrap_or_default()
@@ -523,8 +663,7 @@ impl Core {
             }
             Err(e) => return Err(js_error(&e)),
         };
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1);
+        let id = self.new_id();
         self.serials.clear();
         self.serials
             .extend((0..check.candidates()).filter_map(|n| check.key_serial(n)));
@@ -546,40 +685,22 @@ impl Core {
         ];
         self.put(step);
         // A fixed ring: the check `MAX_PENDING` ids older is dropped.
-        let slot = id as usize % MAX_PENDING;
-        if self.pending.len() <= slot {
-            self.pending.resize_with(slot + 1, || None);
-        }
-        if let Some(entry) = self.pending.get_mut(slot) {
-            *entry = Some((id, check));
-        }
+        ring_put(&mut self.pending, id, check);
         Ok(None)
     }
 
     /// The public JWK of candidate `n` of verification `id`, for importing
     /// into the host's crypto, as JSON text (the glue parses it).
     #[wasm_bindgen(js_name = keyJwk)]
+    /// A request's `id` names its proof's key (candidate 0).
     pub fn key_jwk(&self, id: u32, n: usize) -> Result<String, JsValue> {
-        let check = self.pending_check(id)?;
-        let jwk = self
-            .validator
-            .candidate_key(check, n)
-            .and_then(|k| k.public_jwk())
-            .ok_or_else(|| options_error("no public JWK for that candidate"))?;
-        // Public JWK members are all strings (base64url, names, `kty`, `crv`,
-        // `kid`, `alg`), written escaped.
-        let mut out = String::from("{");
-        for (k, v) in jwk {
-            let Some(v) = v.as_str() else { continue };
-            if out.len() > 1 {
-                out.push(',');
-            }
-            crate::text::json_string(&mut out, k);
-            out.push(':');
-            crate::text::json_string(&mut out, v);
-        }
-        out.push('}');
-        Ok(out)
+        let key = match ring_get(&self.requests, id) {
+            Some(request) => request.proof().map(|p| p.key()),
+            None => self.validator.candidate_key(self.pending_check(id)?, n),
+        };
+        key.and_then(|k| k.public_jwk())
+            .map(jwk_text)
+            .ok_or_else(|| options_error("no public JWK for that candidate"))
     }
 
     /// Checks candidate `n` of verification `id` in Rust, for a key the
@@ -587,6 +708,12 @@ impl Core {
     /// (`ERR_JOSE_NOT_SUPPORTED` otherwise).
     #[wasm_bindgen(js_name = checkKey)]
     pub fn check_key(&self, id: u32, n: usize) -> Result<bool, JsValue> {
+        if let Some(proof) = ring_get(&self.requests, id).and_then(|r| r.proof()) {
+            return self
+                .validator
+                .check_proof_instead_of_host(proof)
+                .map_err(|e| js_error(&e));
+        }
         let check = self.pending_check(id)?;
         self.validator
             .check_instead_of_host(check, n)
@@ -603,11 +730,7 @@ impl Core {
         now: f64,
     ) -> Result<String, JsValue> {
         let now = now_secs(now)?;
-        let taken = match self.pending.get_mut(id as usize % MAX_PENDING) {
-            Some(entry) if entry.as_ref().is_some_and(|(i, _)| *i == id) => entry.take(),
-            _ => None,
-        };
-        let Some((_, check)) = taken else {
+        let Some(check) = ring_take(&mut self.pending, id) else {
             return Err(options_error(
                 "no such verification in progress (more than 1024 were in flight at once)",
             ));
@@ -622,21 +745,172 @@ impl Core {
 
     /// Drops verification `id` (the host's check threw).
     pub fn abandon(&mut self, id: u32) {
-        if let Some(entry) = self.pending.get_mut(id as usize % MAX_PENDING) {
-            if entry.as_ref().is_some_and(|(i, _)| *i == id) {
-                *entry = None;
-            }
-        }
+        ring_take(&mut self.pending, id);
+        ring_take(&mut self.requests, id);
+    }
+
+    /// Reads a request's credentials and checks its DPoP proof but for the
+    /// signature (`Validator::begin_request`); with `token`, the token was
+    /// presented with the DPoP scheme and `dpop` is its proof
+    /// (`Validator::begin_presented`). Returns the token; the record's
+    /// slot 1 holds the request's id, slot 2 its scheme (0 Bearer, 1 DPoP).
+    /// Errors carry their HTTP answer.
+    #[wasm_bindgen(js_name = beginRequest)]
+    pub fn begin_request(
+        &mut self,
+        authorization: Option<String>,
+        dpop: Option<String>,
+        method: &str,
+        url: &str,
+        now: f64,
+        token: Option<String>,
+    ) -> Result<String, JsValue> {
+        let check = self.read_request(authorization, dpop, method, url, now, token)?;
+        let id = self.new_id();
+        let scheme = f64::from(u8::from(check.scheme() == Scheme::DPoP));
+        let token = String::from(check.token());
+        self.put([0.0, f64::from(id), scheme, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        ring_put(&mut self.requests, id, check);
+        Ok(token)
+    }
+
+    /// Writes request `id`'s proof signature check as a `SIGNATURE` record
+    /// (its id is the request's, one candidate: the proof's key); false for
+    /// a request without a proof.
+    #[wasm_bindgen(js_name = proofStep)]
+    pub fn proof_step(&mut self, id: u32) -> bool {
+        let Some((jkt, alg)) = ring_get(&self.requests, id)
+            .and_then(|r| r.proof())
+            .map(|p| (p.jkt, p.alg()))
+        else {
+            return false;
+        };
+        let serial = self.proof_key_serial(jkt);
+        self.serials.clear();
+        self.serials.push(serial);
+        let Some(proof) = ring_get(&self.requests, id).and_then(|r| r.proof()) else {
+            return false;
+        };
+        let alg = Algorithm::ALL.iter().position(|&a| a == alg).unwrap_or(0);
+        let (input, signature) = (proof.signing_input(), proof.signature());
+        let step = [
+            SIGNATURE,
+            f64::from(id),
+            alg as f64,
+            1.0,
+            input.as_ptr() as usize as f64,
+            input.len() as f64,
+            signature.as_ptr() as usize as f64,
+            signature.len() as f64,
+            self.serials.as_ptr() as usize as f64,
+        ];
+        self.put(step);
+        true
+    }
+
+    /// Request `id`'s proof `jti` for a host replay check; the record's
+    /// slot 1 holds until when (unix seconds) it must be remembered.
+    #[wasm_bindgen(js_name = proofJti)]
+    pub fn proof_jti(&mut self, id: u32) -> Option<String> {
+        let (jti, until) = ring_get(&self.requests, id)
+            .and_then(|r| r.proof())
+            .map(|p| (String::from(p.jti()), p.expires_at()))?;
+        self.put([0.0, until as f64, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        Some(jti)
+    }
+
+    /// Completes request `id`'s proof after its signature check (`ok`) and
+    /// the host's replay check (`fresh`; true without one): remembers its
+    /// `jti` (`Validator::finish_proof`). Errors carry their HTTP answer.
+    #[wasm_bindgen(js_name = finishProof)]
+    pub fn finish_proof(
+        &mut self,
+        id: u32,
+        ok: bool,
+        fresh: bool,
+        now: f64,
+    ) -> Result<(), JsValue> {
+        let now = now_secs(now)?;
+        let Some(check) = ring_take(&mut self.requests, id) else {
+            return Err(options_error(
+                "no such request in progress (more than 1024 were in flight at once)",
+            ));
+        };
+        let Some(proof) = check.proof() else {
+            return Ok(());
+        };
+        self.validator
+            .finish_proof(proof, ok, fresh, now)
+            .map_err(|e| rejection(&self.validator.reject(e, Some(check.scheme()), now)))
+    }
+
+    /// The HTTP answer to an error of a request (`scheme`: 0 Bearer, 1
+    /// DPoP, 2 none presented): `{status, wwwAuthenticate?, dpopNonce?}`.
+    pub fn challenge(
+        &self,
+        scheme: u32,
+        code: &str,
+        claim: Option<String>,
+        message: &str,
+        now: f64,
+    ) -> Result<JsValue, JsValue> {
+        let now = now_secs(now)?;
+        let kind = ErrorKind::from_code(code).unwrap_or(ErrorKind::InvalidOptions);
+        let c = crate::dpop::challenge(
+            self.validator.dpop(),
+            kind,
+            claim.as_deref(),
+            message,
+            scheme_of(scheme),
+            now,
+        );
+        let s = |v: &Option<String>| v.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str);
+        Ok(object(&[
+            ("status", JsValue::from(f64::from(c.status))),
+            ("wwwAuthenticate", s(&c.www_authenticate)),
+            ("dpopNonce", s(&c.dpop_nonce)),
+        ]))
+    }
+
+    /// A whole request in Rust (`Validator::complete_in_rust`), remote
+    /// sources as held: a `DONE` record and its text. Arguments as
+    /// [`Core::begin_request`]'s; errors carry their HTTP answer.
+    #[wasm_bindgen(js_name = verifyRequestSync)]
+    pub fn verify_request_sync(
+        &mut self,
+        authorization: Option<String>,
+        dpop: Option<String>,
+        method: &str,
+        url: &str,
+        now: f64,
+        token: Option<String>,
+    ) -> Result<String, JsValue> {
+        let check = self.read_request(authorization, dpop, method, url, now, token)?;
+        let now = now_secs(now)?;
+        let v = self
+            .validator
+            .complete_in_rust(check, now)
+            .map_err(|r| rejection(&r))?;
+        Ok(self
+            .write(Summary::new(&v, 0, None, false))
+            .unwrap_or_default())
     }
 
     /// The whole pipeline in Rust, with the remote sources as held: a `HIT`
     /// record (undefined), or a `DONE` record and its text.
+    /// `unchecked`: the caller opted out of the key binding.
     #[wasm_bindgen(js_name = verifySync)]
-    pub fn verify_sync(&mut self, token: &str, now: f64) -> Result<Option<String>, JsValue> {
+    pub fn verify_sync(
+        &mut self,
+        token: &str,
+        now: f64,
+        unchecked: bool,
+    ) -> Result<Option<String>, JsValue> {
         let now = now_secs(now)?;
         let mode = Mode {
             rust_signatures: true,
             fetch: false,
+            binding: self.binding(None, unchecked),
         };
         match self.validator.begin(token, now, mode) {
             Ok(Step::Verified(done)) => {

@@ -42,8 +42,9 @@ const POLICY_OPTIONS: [&str; 12] = [
 const KEY_OPTIONS: [&str; 5] = ["issuer", "jwks", "secret", "remoteJwks", "discover"];
 
 /// The options only the top level has.
-const TOP_OPTIONS: [&str; 7] = [
+const TOP_OPTIONS: [&str; 8] = [
     "issuers",
+    "dpop",
     "revocations",
     "crypto",
     "cache",
@@ -171,11 +172,10 @@ pub(super) fn json_text(value: &JsValue, name: &str) -> Result<String, JsValue> 
     )))
 }
 
-/// The HMAC secret of `secret` (a Uint8Array or a string), as a key set.
-fn secrets(options: &Map<String, Value>) -> Result<KeySet, JsValue> {
-    let mut keys = KeySet::new();
-    let bytes = match get(options, "secret") {
-        None => return Ok(keys),
+/// Bytes given as a Uint8Array or a string (`None` when absent).
+fn opt_bytes(options: &Map<String, Value>, name: &str) -> Result<Option<Vec<u8>>, JsValue> {
+    match get(options, name) {
+        None => return Ok(None),
         Some(Value::String(s)) => Some(s.clone().into_bytes()),
         // The glue's mark of a Uint8Array: `{"\u0000bytes": [n, …]}` alone.
         Some(Value::Object(m)) if m.len() == 1 => match m.get(BYTES) {
@@ -187,10 +187,74 @@ fn secrets(options: &Map<String, Value>) -> Result<KeySet, JsValue> {
         },
         Some(_) => None,
     }
-    .ok_or_else(|| options_error("option \"secret\" must be a Uint8Array or a string"))?;
-    keys.add_hmac_secret(&bytes, None, None)
-        .map_err(|e| js_error(&e))?;
+    .map(Some)
+    .ok_or_else(|| {
+        options_error(msg!(
+            "option \"",
+            name,
+            "\" must be a Uint8Array or a string"
+        ))
+    })
+}
+
+/// The HMAC secret of `secret` (a Uint8Array or a string), as a key set.
+fn secrets(options: &Map<String, Value>) -> Result<KeySet, JsValue> {
+    let mut keys = KeySet::new();
+    if let Some(bytes) = opt_bytes(options, "secret")? {
+        keys.add_hmac_secret(&bytes, None, None)
+            .map_err(|e| js_error(&e))?;
+    }
     Ok(keys)
+}
+
+/// The `dpop` option: `true`, or `{required, maxAge, algorithms,
+/// nonceSecret, replayCapacity}` (the glue keeps `replay`, a function, and
+/// passes `replay: true`).
+fn dpop_option(options: &Map<String, Value>) -> Result<Option<crate::DpopConfig>, JsValue> {
+    let d = match get(options, "dpop") {
+        None | Some(Value::Bool(false)) => return Ok(None),
+        Some(Value::Bool(true)) => return Ok(Some(crate::DpopConfig::new())),
+        Some(Value::Object(d)) => d,
+        Some(_) => return Err(type_error("dpop", "true or an object")),
+    };
+    check_names(
+        d,
+        &[&[
+            "required",
+            "maxAge",
+            "algorithms",
+            "nonceSecret",
+            "replayCapacity",
+            "replay",
+        ]],
+        "dpop.",
+    )?;
+    let e = |e: crate::Error| js_error(&e);
+    let mut config = crate::DpopConfig::new().required(opt_bool(d, "required")?.unwrap_or(false));
+    if let Some(n) = opt_u64(d, "maxAge")? {
+        config = config.max_age(n).map_err(e)?;
+    }
+    if get(d, "algorithms").is_some() {
+        let mut algs = Vec::new();
+        for n in opt_strings(d, "algorithms", false)? {
+            algs.push(Algorithm::from_name(&n).ok_or_else(|| {
+                options_error(msg!(
+                    "invalid option \"dpop.algorithms\": unsupported algorithm ",
+                    crate::text::Truncated(&n)
+                ))
+            })?);
+        }
+        config = config.algorithms(algs).map_err(e)?;
+    }
+    if let Some(secret) = opt_bytes(d, "nonceSecret")? {
+        config = config.nonce_secret(&secret).map_err(e)?;
+    }
+    if let Some(n) = opt_u64(d, "replayCapacity")? {
+        config = config
+            .replay_capacity(usize::try_from(n).unwrap_or(usize::MAX))
+            .map_err(e)?;
+    }
+    Ok(Some(config))
 }
 
 /// The public keys of `jwks`, if given (an object or JSON text).
@@ -341,6 +405,9 @@ pub(super) fn read(text: &str) -> Result<ValidatorBuilder, JsValue> {
         );
     if let Some(keys) = jwks_option(options)? {
         builder = builder.keys(keys);
+    }
+    if let Some(config) = dpop_option(options)? {
+        builder = builder.dpop(config);
     }
     // `jwks: discover(url)`: the glue passes the URL as "discover" and the
     // freshness settings as "remoteJwks".

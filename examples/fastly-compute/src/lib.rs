@@ -387,6 +387,7 @@ pub fn verify(
     let mode = Mode {
         rust_signatures: true,
         fetch: true,
+        binding: jwt_edge::Binding::Unbound,
     };
     let mut fetched: Vec<Source> = Vec::new();
     let mut deferred = Vec::new();

@@ -1,9 +1,8 @@
-//! DPoP (RFC 9449) building blocks, sans I/O: the request's `Authorization`
-//! header (RFC 6750 §2.1, RFC 9449 §7.1), the `htu` comparison form
-//! (RFC 3986 §6.2.2 and §6.2.3, without query and fragment) and the `ath` of
-//! an access token. Issue #27 builds the proof check and the request-level
-//! API on these. (A key's RFC 7638 thumbprint, the `cnf.jkt` a token is
-//! bound to, is [`crate::jwk::thumbprint`].)
+//! What a request says, read strictly: the `Authorization` header
+//! (RFC 6750 §2.1, RFC 9449 §7.1), the `htu` comparison form (RFC 3986
+//! §6.2.2 and §6.2.3, without query and fragment) and the `ath` of an access
+//! token. (A key's RFC 7638 thumbprint, the `cnf.jkt` a token is bound to,
+//! is [`crate::jwk::thumbprint`].)
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -58,9 +57,11 @@ pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// # Errors
 /// What is wrong, as an [`AuthorizationError`].
 pub fn parse_authorization<'a>(values: &[&'a str]) -> Result<Credentials<'a>, AuthorizationError> {
+    // A fetch `Headers` object joins repeated fields with ", "; a token68
+    // never holds a comma, so a comma means a second header.
     let value = match values {
         [] => return Err(AuthorizationError::Missing),
-        [one] => *one,
+        [one] if !one.contains(',') => *one,
         _ => return Err(AuthorizationError::Multiple),
     };
     let (scheme, rest) = value.split_once(' ').ok_or(AuthorizationError::Malformed)?;
