@@ -45,12 +45,15 @@ pub enum Refusal {
     /// The client is authenticated but lacks the permission for the call
     /// (e.g. `introspect`).
     Permission,
+    /// A DPoP proof is required of this client and missing, or was used
+    /// before (RFC 9449 `invalid_dpop_proof`).
+    Dpop,
 }
 
 impl Refusal {
     /// A stable label (metrics, logs): `malformed_client`, `unknown_client`,
     /// `wrong_secret`, `rotated_secret`, `revoked_client`, `expired_client`,
-    /// `scope`, `audience`, `request`, `permission`.
+    /// `scope`, `audience`, `request`, `permission`, `dpop`.
     pub fn label(self) -> &'static str {
         match self {
             Self::Client(f) => f.label(),
@@ -58,6 +61,7 @@ impl Refusal {
             Self::Audience => "audience",
             Self::Request => "request",
             Self::Permission => "permission",
+            Self::Dpop => "dpop",
         }
     }
 }

@@ -29,7 +29,7 @@ pub mod settings;
 pub mod store;
 
 pub use error::{ClientFailure, Error, ErrorKind, Refusal, Result, Secret};
-pub use service::{ClientRevocation, IssueRequest, Issued, Issuer, Secrets};
+pub use service::{ClientRevocation, DpopBinding, IssueRequest, Issued, Issuer, Secrets};
 pub use settings::Settings;
 #[cfg(feature = "postgres")]
 pub use store::PgStore;

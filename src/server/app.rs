@@ -46,6 +46,7 @@ pub(crate) struct AppState {
     pub(crate) trusted_proxies: Vec<IpAddr>,
     pub(crate) metrics: Arc<metrics::Metrics>,
     pub(crate) prune_interval: Duration,
+    pub(crate) dpop: super::dpop::TokenDpop,
 }
 
 /// An I/O failure of the listeners or the writer's thread, as an issuer error.
@@ -72,6 +73,7 @@ pub(crate) async fn bind(addr: SocketAddr, config: Config) -> Result<Server, Err
         upkeep,
         prune_interval,
         metrics_addr,
+        dpop,
     } = config;
     let metrics = Arc::new(metrics::Metrics::new());
     let writer_metrics = Arc::clone(&metrics);
@@ -130,7 +132,7 @@ pub(crate) async fn bind(addr: SocketAddr, config: Config) -> Result<Server, Err
     let state = Arc::new(AppState {
         jobs: tx,
         published: shared,
-        metadata: Bytes::from(metadata(&settings, &public).to_string()),
+        metadata: Bytes::from(metadata(&settings, &public, &dpop).to_string()),
         jwks_max_age: jwks_max_age(&settings),
         jwks_stale_limit: jwks_stale_limit(&settings),
         revocations_max_age: revocations_max_age(&settings),
@@ -139,6 +141,10 @@ pub(crate) async fn bind(addr: SocketAddr, config: Config) -> Result<Server, Err
         trusted_proxies,
         metrics,
         prune_interval,
+        dpop: super::dpop::TokenDpop {
+            token_url: format!("{}/token", public.trim_end_matches('/')),
+            config: dpop,
+        },
     });
     tracing::info!(
         target: "jwt_edge::server",

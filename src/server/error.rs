@@ -38,6 +38,11 @@ pub enum ErrorCode {
     ServerError,
     /// `not_found`: no such endpoint or document (not an RFC 6749 code).
     NotFound,
+    /// `invalid_dpop_proof` (RFC 9449 §5): the DPoP proof is missing where
+    /// required, malformed, fails a check, or was used before.
+    InvalidDpopProof,
+    /// `use_dpop_nonce` (RFC 9449 §8): retry with the nonce in `DPoP-Nonce`.
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -53,6 +58,8 @@ impl ErrorCode {
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::ServerError => "server_error",
             Self::NotFound => "not_found",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -77,6 +84,7 @@ pub struct ApiError {
     description: String,
     challenge: bool,
     retry_after: Option<u64>,
+    dpop_nonce: Option<String>,
 }
 
 impl ApiError {
@@ -88,7 +96,24 @@ impl ApiError {
             description: description.into(),
             challenge: false,
             retry_after: None,
+            dpop_nonce: None,
         }
+    }
+
+    /// `invalid_dpop_proof` (400, RFC 9449 §5).
+    pub fn invalid_dpop_proof(description: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidDpopProof,
+            description,
+        )
+    }
+
+    /// Sends `DPoP-Nonce: <nonce>` (RFC 9449 §8).
+    #[must_use]
+    pub fn dpop_nonce(mut self, nonce: Option<String>) -> Self {
+        self.dpop_nonce = nonce;
+        self
     }
 
     /// `invalid_request` (400).
@@ -207,6 +232,7 @@ impl ApiError {
                 ErrorCode::UnauthorizedClient,
                 e.message(),
             ),
+            (ErrorKind::Refused, Some(Refusal::Dpop)) => Self::invalid_dpop_proof(e.message()),
             (ErrorKind::Refused, _) => Self::invalid_request(e.message()),
             // The store is unreachable (or failed): nothing was issued, and
             // a retry may succeed (a replica's database failover).
@@ -279,6 +305,13 @@ impl IntoResponse for ApiError {
         if let Some(secs) = self.retry_after {
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if let Some(v) = self
+            .dpop_nonce
+            .as_deref()
+            .and_then(|n| HeaderValue::from_str(n).ok())
+        {
+            h.insert("dpop-nonce", v);
+        }
         res
     }
 }
@@ -302,6 +335,11 @@ mod tests {
             (ErrorCode::UnauthorizedClient, StatusCode::FORBIDDEN)
         );
         assert_eq!(refused(Refusal::Request).code(), ErrorCode::InvalidRequest);
+        let dpop = refused(Refusal::Dpop);
+        assert_eq!(
+            (dpop.code(), dpop.status()),
+            (ErrorCode::InvalidDpopProof, StatusCode::BAD_REQUEST)
+        );
         let store = ApiError::from_issuer(&Error::storage("down"));
         assert_eq!(store.code(), ErrorCode::TemporarilyUnavailable);
         let res = store.into_response();

@@ -30,6 +30,7 @@
 mod app;
 mod auth;
 pub mod conn;
+mod dpop;
 pub mod error;
 pub mod limit;
 pub mod metrics;
@@ -95,6 +96,10 @@ pub struct Config {
     pub prune_interval: Duration,
     /// Serve `GET /metrics` on this separate address instead of the main one.
     pub metrics_addr: Option<SocketAddr>,
+    /// DPoP at the token endpoint (RFC 9449): the proof window and, with
+    /// a nonce secret, authorization-server nonces (§8). Replicas that
+    /// share the secret accept each other's nonces.
+    pub dpop: crate::DpopConfig,
 }
 
 impl Config {
@@ -116,6 +121,7 @@ impl Config {
             upkeep: Upkeep::default(),
             prune_interval: Duration::from_secs(600),
             metrics_addr: None,
+            dpop: crate::DpopConfig::new(),
         }
     }
 }

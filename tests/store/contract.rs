@@ -48,6 +48,7 @@ fn client(id: &str, at: u64) -> ProvisioningRecord {
         permissions: vec![Permission::Introspect],
         secret_set_at: None,
         previous: None,
+        require_dpop: false,
     }
 }
 
@@ -397,6 +398,53 @@ fn contract(what: &str, store: &mut impl Store, other: &mut impl Store) {
     );
     let (in_use, _free) = store.transaction(|tx| tx.size_bytes()).unwrap();
     assert!(in_use > 0, "{what}");
+
+    // DPoP proofs: new once, a replay while its window lasts (also seen
+    // from another connection), new again once it ended; pruned by time.
+    let fresh = store
+        .transaction(|tx| {
+            Ok((
+                tx.record_dpop_proof("proof-1", NOW + 60, NOW)?,
+                tx.record_dpop_proof("proof-1", NOW + 60, NOW + 1)?,
+            ))
+        })
+        .unwrap();
+    assert_eq!(fresh, (true, false), "{what}: a proof, then its replay");
+    let elsewhere = other
+        .transaction(|tx| tx.record_dpop_proof("proof-1", NOW + 70, NOW + 30))
+        .unwrap();
+    assert!(!elsewhere, "{what}: the replay seen by another connection");
+    let again = store
+        .transaction(|tx| tx.record_dpop_proof("proof-1", NOW + 200, NOW + 60))
+        .unwrap();
+    assert!(again, "{what}: its window ended");
+    let pruned = store
+        .transaction(|tx| {
+            tx.record_dpop_proof("proof-2", NOW + 100, NOW)?;
+            tx.prune_dpop_proofs(NOW + 150)
+        })
+        .unwrap();
+    assert_eq!(pruned, 1, "{what}: only the proof whose window ended");
+    // A client that must send DPoP proofs keeps the flag, and loses it.
+    let mut strict = client("dpop-client", NOW);
+    strict.require_dpop = true;
+    store
+        .transaction(|tx| tx.insert_provisioning_key(&strict))
+        .unwrap();
+    let back = other
+        .transaction(|tx| tx.provisioning_key("dpop-client"))
+        .unwrap()
+        .unwrap();
+    assert!(back.require_dpop, "{what}: require_dpop stored");
+    strict.require_dpop = false;
+    store
+        .transaction(|tx| tx.update_provisioning_key(&strict))
+        .unwrap();
+    let back = other
+        .transaction(|tx| tx.provisioning_key("dpop-client"))
+        .unwrap()
+        .unwrap();
+    assert!(!back.require_dpop, "{what}: require_dpop updated");
 
     // Another connection's commit changes what this one sees.
     let before = store.external_changes().unwrap();

@@ -161,6 +161,7 @@ mod tests {
             permissions: vec![],
             secret_set_at: None,
             previous: None,
+            require_dpop: false,
         }
     }
 

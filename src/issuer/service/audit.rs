@@ -68,7 +68,8 @@ impl<S: Store> Issuer<S> {
     /// One bounded pruning step, in its own short transaction: up to `limit`
     /// expired token rows that no revocation entry names, up to `limit`
     /// audit rows older than `audit_retention` AND acknowledged by an export
-    /// ([`Issuer::audit_export`]), and expired revocation entries. Call it
+    /// ([`Issuer::audit_export`]), expired revocation entries, and the DPoP
+    /// proofs whose window ended. Call it
     /// until it deletes nothing. A step that deletes rows writes its
     /// `store.prune` audit row in the same transaction (expired revocation
     /// entries have their own `revocations.prune` row).
@@ -78,6 +79,9 @@ impl<S: Store> Issuer<S> {
     pub fn prune_step(&mut self, now: u64, audit_retention: u64, limit: u64) -> Result<Pruned> {
         self.run(|_, tx| {
             let revocations = prune_expired_revocations(tx, now)?;
+            // DPoP proofs whose window ended (a replay of them is refused
+            // for its `iat` by then).
+            tx.prune_dpop_proofs(now)?;
             let tokens = tx.prune_tokens(now.saturating_sub(TOKEN_PRUNE_MARGIN), limit)?;
             let through = exported_through(tx)?;
             let audit = tx.prune_audit(now.saturating_sub(audit_retention), through, limit)?;

@@ -24,6 +24,7 @@ pub fn provisioning_json(k: &ProvisioningRecord) -> Value {
         "permissions": k.permissions,
         "secret_set_at": k.secret_set_at,
         "previous_secret_until": k.previous.map(|p| p.until),
+        "require_dpop": k.require_dpop,
     })
 }
 
@@ -223,6 +224,7 @@ impl<S: Store> Issuer<S> {
                 permissions,
                 secret_set_at: None,
                 previous: None,
+                require_dpop: false,
             };
             tx.insert_provisioning_key(&rec)?;
             let mut a = row(now, AuditAction::ProvisionCreate, OPERATOR);
@@ -249,6 +251,32 @@ impl<S: Store> Issuer<S> {
             ));
             tx.insert_audit(&a)?;
             Ok((rec, new.full))
+        })
+    }
+
+    /// Sets whether provisioning key `id`'s token requests must carry a
+    /// DPoP proof (RFC 9449 §5.2 `dpop_bound_access_tokens`). Audited.
+    ///
+    /// # Errors
+    /// Unknown key, storage errors.
+    pub fn set_require_dpop(
+        &mut self,
+        id: &str,
+        required: bool,
+        now: u64,
+    ) -> Result<ProvisioningRecord> {
+        self.run(|_, tx| {
+            let Some(mut pk) = tx.provisioning_key(id)? else {
+                return Err(not_found("provisioning key", id));
+            };
+            pk.require_dpop = required;
+            tx.update_provisioning_key(&pk)?;
+            let mut a = row(now, AuditAction::ProvisionUpdate, OPERATOR);
+            a.provisioning_key_id = Some(pk.id.clone());
+            a.sub = Some(pk.sub.clone());
+            a.detail = Some(format!("require_dpop={required}"));
+            tx.insert_audit(&a)?;
+            Ok(pk)
         })
     }
 

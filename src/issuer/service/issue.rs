@@ -57,6 +57,27 @@ pub(super) fn issue_in(
         Ok(g) => g,
         Err(Denied { class, why }) => return refuse(tx, Some(&pk), Some(&id), class, why),
     };
+    if pk.require_dpop && req.dpop.is_none() {
+        return refuse(
+            tx,
+            Some(&pk),
+            Some(&id),
+            Refusal::Dpop,
+            "this client must send a DPoP proof with its token requests (dpop_bound_access_tokens)"
+                .into(),
+        );
+    }
+    if let Some(d) = &req.dpop {
+        if !tx.record_dpop_proof(&d.proof_id, d.expires_at, now)? {
+            return refuse(
+                tx,
+                Some(&pk),
+                Some(&id),
+                Refusal::Dpop,
+                "this DPoP proof was used before (its jti was seen within its window)".into(),
+            );
+        }
+    }
     let active = active_key(tx)?;
     let mut signer = ctx.signer(&active, s)?;
     let jti = keys::random_b64(16);
@@ -85,6 +106,9 @@ pub(super) fn issue_in(
         "status".into(),
         json!({"status_list": {"idx": slot.idx, "uri": status_list_uri(s, slot.list)}}),
     );
+    if let Some(d) = &req.dpop {
+        claims.insert("cnf".into(), json!({"jkt": d.jkt}));
+    }
     let token = compact_jws(
         &mut signer,
         &active.kid,
@@ -108,7 +132,10 @@ pub(super) fn issue_in(
     a.jti = Some(jti);
     a.sub = Some(pk.sub.clone());
     a.provisioning_key_id = Some(id);
-    a.detail = Some(format!("scope={} exp={exp}", scopes.join(" ")));
+    a.detail = Some(match &req.dpop {
+        Some(d) => format!("scope={} exp={exp} jkt={}", scopes.join(" "), d.jkt),
+        None => format!("scope={} exp={exp}", scopes.join(" ")),
+    });
     tx.insert_audit(&a)?;
     Ok(Ok(Issued {
         token,

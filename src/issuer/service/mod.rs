@@ -131,6 +131,21 @@ pub struct IssueRequest {
     pub claims: Vec<(String, String)>,
     /// Where the request came from (the server's anomaly rules; not stored).
     pub source: Option<std::net::IpAddr>,
+    /// The DPoP proof the request came with, checked (RFC 9449): the token
+    /// is bound to its key.
+    pub dpop: Option<DpopBinding>,
+}
+
+/// A checked DPoP proof of a token request: what the issuance needs of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpopBinding {
+    /// The proof key's RFC 7638 thumbprint: the token's `cnf.jkt`.
+    pub jkt: String,
+    /// The proof's identity (its key and `jti`, hashed), remembered in the
+    /// store until `expires_at` so that every replica refuses a replay.
+    pub proof_id: String,
+    /// When the proof's window ends (unix seconds).
+    pub expires_at: u64,
 }
 
 /// An issued token.

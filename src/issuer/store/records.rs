@@ -167,6 +167,9 @@ pub struct ProvisioningRecord {
     pub secret_set_at: Option<u64>,
     /// The secret it replaced, accepted until its overlap ends.
     pub previous: Option<PreviousSecret>,
+    /// Its token requests must carry a DPoP proof (RFC 9449 §5.2
+    /// `dpop_bound_access_tokens`).
+    pub require_dpop: bool,
 }
 
 /// A replaced provisioning-key secret that still works during its overlap.
@@ -322,6 +325,8 @@ pub enum AuditAction {
     ProvisionRevoke,
     /// `provision.rotate`: a new secret (by the operator or the client).
     ProvisionRotate,
+    /// `provision.update`: a setting changed (e.g. `require_dpop`).
+    ProvisionUpdate,
     /// `token.issue`.
     TokenIssue,
     /// `token.revoke`.
@@ -343,7 +348,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action without data, for [`AuditAction::parse`].
-    const NAMED: [Self; 17] = [
+    const NAMED: [Self; 18] = [
         Self::Init,
         Self::KeyGenerate,
         Self::KeyActivate,
@@ -355,6 +360,7 @@ impl AuditAction {
         Self::ProvisionCreate,
         Self::ProvisionRevoke,
         Self::ProvisionRotate,
+        Self::ProvisionUpdate,
         Self::TokenIssue,
         Self::TokenRevoke,
         Self::SubjectRevoke,
@@ -377,6 +383,7 @@ impl AuditAction {
             Self::ProvisionCreate => "provision.create",
             Self::ProvisionRevoke => "provision.revoke",
             Self::ProvisionRotate => "provision.rotate",
+            Self::ProvisionUpdate => "provision.update",
             Self::TokenIssue => "token.issue",
             Self::TokenRevoke => "token.revoke",
             Self::SubjectRevoke => "subject.revoke",

@@ -223,11 +223,25 @@ ALTER TABLE signing_keys ADD COLUMN hsm_id TEXT;
 ALTER TABLE signing_keys ADD COLUMN hsm_id TEXT;
 ",
     },
+    // DPoP (RFC 9449): clients that must send proofs, and the proofs seen
+    // (by key thumbprint and jti) until their window ends.
+    Migration {
+        sqlite: r"
+ALTER TABLE provisioning_keys ADD COLUMN require_dpop INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE dpop_proofs (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+CREATE INDEX dpop_proof_exp ON dpop_proofs (expires_at);
+",
+        postgres: r"
+ALTER TABLE provisioning_keys ADD COLUMN require_dpop BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE dpop_proofs (id TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);
+CREATE INDEX dpop_proof_exp ON dpop_proofs (expires_at);
+",
+    },
 ];
 
 /// Every table of the store, parents before children (foreign keys): the
 /// order `jwt-edge migrate` copies them in.
-pub const TABLES: [&str; 7] = [
+pub const TABLES: [&str; 8] = [
     "settings",
     "signing_keys",
     "provisioning_keys",
@@ -235,6 +249,7 @@ pub const TABLES: [&str; 7] = [
     "tokens",
     "revocations",
     "audit",
+    "dpop_proofs",
 ];
 
 /// The tables whose row counts `jwt-edge status` reports, in its order.

@@ -409,7 +409,7 @@ pub(crate) fn key_update_params(k: &KeyRecord) -> Result<Vec<Cell>> {
 
 macro_rules! pk_columns {
     () => {
-        "id, name, secret_sha256, scopes, audiences, sub, created_at, expires_at, max_token_ttl, revoked_at, use_count, last_used_at, permissions, secret_set_at, previous_secret_sha256, previous_until"
+        "id, name, secret_sha256, scopes, audiences, sub, created_at, expires_at, max_token_ttl, revoked_at, use_count, last_used_at, permissions, secret_set_at, previous_secret_sha256, previous_until, require_dpop"
     };
 }
 
@@ -433,21 +433,21 @@ pub(crate) const PROVISIONING_KEY: Sql = Sql::both(concat!(
 pub(crate) const INSERT_PROVISIONING_KEY: Sql = Sql::both(concat!(
     "INSERT INTO provisioning_keys (",
     pk_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
 ));
 /// What a provisioning-key update changes (name, scopes and the rest stay).
 pub(crate) static UPDATE_PROVISIONING_KEYS: Many = Many {
     one: "UPDATE provisioning_keys SET revoked_at = ?2, use_count = ?3, last_used_at = ?4,
           secret_sha256 = ?5, expires_at = ?6, secret_set_at = ?7,
-          previous_secret_sha256 = ?8, previous_until = ?9 WHERE id = ?1",
+          previous_secret_sha256 = ?8, previous_until = ?9, require_dpop = ?10 WHERE id = ?1",
     unnest: "UPDATE provisioning_keys p SET revoked_at = u.revoked_at, use_count = u.use_count,
                 last_used_at = u.last_used_at, secret_sha256 = u.secret, expires_at = u.expires_at,
                 secret_set_at = u.secret_set_at, previous_secret_sha256 = u.previous,
-                previous_until = u.previous_until
+                previous_until = u.previous_until, require_dpop = u.require_dpop
              FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::bytea[], $6::int8[],
-                         $7::int8[], $8::bytea[], $9::int8[])
+                         $7::int8[], $8::bytea[], $9::int8[], $10::int8[])
                   AS u(id, revoked_at, use_count, last_used_at, secret, expires_at, secret_set_at,
-                       previous, previous_until)
+                       previous, previous_until, require_dpop)
              WHERE p.id = u.id",
     kinds: &[
         Kind::Text,
@@ -458,6 +458,7 @@ pub(crate) static UPDATE_PROVISIONING_KEYS: Many = Many {
         Kind::Int,
         Kind::Int,
         Kind::Blob,
+        Kind::Int,
         Kind::Int,
     ],
 };
@@ -494,6 +495,7 @@ fn pk_from(c: &Cols<'_>) -> Result<ProvisioningRecord> {
             }),
             _ => None,
         },
+        require_dpop: c.u64(16)? != 0,
     })
 }
 
@@ -534,6 +536,7 @@ pub(crate) fn provisioning_key_params(k: &ProvisioningRecord) -> Result<Vec<Cell
         opt_int(k.secret_set_at)?,
         opt_blob(k.previous.as_ref().map(|p| p.secret_sha256.as_slice())),
         opt_int(k.previous.map(|p| p.until))?,
+        int(u64::from(k.require_dpop))?,
     ])
 }
 
@@ -549,8 +552,23 @@ pub(crate) fn provisioning_key_update_params(k: &ProvisioningRecord) -> Result<V
         opt_int(k.secret_set_at)?,
         opt_blob(k.previous.as_ref().map(|p| p.secret_sha256.as_slice())),
         opt_int(k.previous.map(|p| p.until))?,
+        int(u64::from(k.require_dpop))?,
     ])
 }
+
+// ---- DPoP proofs ----
+
+/// Records a proof's id until `?2` unless it is held and its window has not
+/// ended at `?3`: a row comes back when the proof is new.
+pub(crate) const INSERT_DPOP_PROOF: Sql = Sql::both(
+    "INSERT INTO dpop_proofs (id, expires_at) VALUES (?1, ?2)
+     ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at
+     WHERE dpop_proofs.expires_at <= ?3
+     RETURNING id",
+);
+/// Forgets the proofs whose window ended before `?1`.
+pub(crate) const PRUNE_DPOP_PROOFS: Sql =
+    Sql::both("DELETE FROM dpop_proofs WHERE expires_at < ?1");
 
 // ---- tokens ----
 

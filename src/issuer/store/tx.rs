@@ -271,8 +271,34 @@ impl<'a> Tx<'a> {
             slot.expires_at = k.expires_at;
             slot.secret_set_at = k.secret_set_at;
             slot.previous = k.previous;
+            slot.require_dpop = k.require_dpop;
         }
         Ok(())
+    }
+
+    // ---- DPoP proofs ----
+
+    /// Records a DPoP proof (`id`: its key thumbprint and jti, hashed) until
+    /// `expires_at`: `false` when it was seen before and its window has not
+    /// ended (a replay). Sent at once: the answer decides the request.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn record_dpop_proof(&mut self, id: &str, expires_at: u64, now: u64) -> Result<bool> {
+        let rows = self.query(sql::INSERT_DPOP_PROOF, {
+            let mut p = std::vec![Cell::Text(id.into())];
+            p.extend(sql::ints([expires_at, now])?);
+            p
+        })?;
+        Ok(!rows.is_empty())
+    }
+
+    /// Forgets the DPoP proofs whose window ended before `now`.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn prune_dpop_proofs(&mut self, now: u64) -> Result<u64> {
+        self.execute(sql::PRUNE_DPOP_PROOFS, sql::ints([now])?)
     }
 
     // ---- tokens ----

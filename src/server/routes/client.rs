@@ -111,8 +111,9 @@ pub(crate) async fn revoke_endpoint(
 }
 
 /// The RFC 7662 members taken from a verified token's claims.
-const INTROSPECTION_MEMBERS: [&str; 9] = [
+const INTROSPECTION_MEMBERS: [&str; 10] = [
     "scope",
+    "cnf",
     "client_id",
     "sub",
     "aud",
@@ -158,7 +159,11 @@ pub(crate) async fn introspect_endpoint(
     let mut out = Map::new();
     let verified = writer::current(&state.published).and_then(|p| {
         let mut v = p.introspector.lock().ok()?;
-        v.verify(&req.token, now).ok().map(|ok| ok.claims.clone())
+        // Introspection reports a bound token as it is (with its `cnf`);
+        // the proof is the resource server's to check.
+        v.verify_bound(&req.token, crate::Binding::Unchecked, now)
+            .ok()
+            .map(|ok| ok.claims.clone())
     });
     match verified {
         Some(claims) => {
@@ -168,7 +173,12 @@ pub(crate) async fn introspect_endpoint(
                     out.insert(name.into(), v.clone());
                 }
             }
-            out.insert("token_type".into(), "Bearer".into());
+            // RFC 9449 §6.2: a bound token is of type DPoP.
+            let bound = claims.get("cnf").and_then(|c| c.get("jkt")).is_some();
+            out.insert(
+                "token_type".into(),
+                if bound { "DPoP" } else { "Bearer" }.into(),
+            );
         }
         None => {
             out.insert("active".into(), Value::Bool(false));

@@ -35,8 +35,10 @@ pub fn revocations_max_age(s: &Settings) -> u64 {
 const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
 
 /// The RFC 8414 metadata document.
-pub fn metadata(s: &Settings, public_url: &str) -> Value {
+pub fn metadata(s: &Settings, public_url: &str, dpop: &crate::DpopConfig) -> Value {
     let base = public_url.trim_end_matches('/');
+    let dpop_algs: std::vec::Vec<&str> =
+        dpop.allowed_algorithms().iter().map(|a| a.name()).collect();
     json!({
         "issuer": s.issuer,
         "token_endpoint": format!("{base}/token"),
@@ -55,6 +57,9 @@ pub fn metadata(s: &Settings, public_url: &str) -> Value {
         // Token Status Lists (draft-ietf-oauth-status-list) are at
         // `<this>/<n>`; tokens name theirs in `status.status_list.uri`.
         "status_list_endpoint": format!("{base}/statuslists"),
+        // RFC 9449 §5.1: the token endpoint binds tokens to DPoP proofs
+        // signed with these.
+        "dpop_signing_alg_values_supported": dpop_algs,
     })
 }
 

@@ -14,7 +14,7 @@ use crate::issuer::IssueRequest;
 use crate::server::app::AppState;
 use crate::server::auth::{admit, ask, refused};
 use crate::server::reply::json_response;
-use crate::server::writer::Job;
+use crate::server::writer::{unix_now, Job};
 use crate::server::{metrics, token};
 
 /// `POST /token` (RFC 6749 §4.4): the client authenticated by its
@@ -35,11 +35,22 @@ pub(crate) async fn token_endpoint(
         }
     };
     let method = req.auth.method;
+    // The proof is checked before the writer sees the request; its jti is
+    // remembered by the issuance, after the client authenticated.
+    let dpop = match state.dpop.check(&headers, unix_now()) {
+        Ok(d) => d,
+        Err(e) => {
+            state.metrics.refused(crate::server::dpop::reason(&e));
+            tracing::info!(target: "jwt_edge::server", source = %t.source, error = e.code().as_str(), "token request refused: {}", e.description());
+            return e.into_response();
+        }
+    };
     let issue = IssueRequest {
         provisioning_key: req.auth.provisioning_key,
         scope: req.scope,
         audiences: req.audiences,
         source: Some(t.source),
+        dpop,
         ..IssueRequest::default()
     };
     let answer = ask(&state, |reply| Job::Issue(issue, reply)).await;
@@ -57,11 +68,18 @@ pub(crate) async fn token_endpoint(
                 })
                 .inc();
             let num = |name: &str| issued.claims.get(name).and_then(Value::as_u64).unwrap_or(0);
+            let jkt = issued
+                .claims
+                .get("cnf")
+                .and_then(|c| c.get("jkt"))
+                .and_then(Value::as_str);
+            tracing::info!(target: "jwt_edge::server", client_id = %issued.client_id, kid = %issued.kid, jkt = jkt.unwrap_or("-"), "token.issue");
             json_response(
                 StatusCode::OK,
                 json!({
                     "access_token": issued.token,
-                    "token_type": "Bearer",
+                    // RFC 9449 §5: a bound token is of type DPoP.
+                    "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
                     "expires_in": num("exp").saturating_sub(num("iat")),
                     "scope": issued.claims.get("scope").cloned().unwrap_or(Value::Null),
                 }),
@@ -72,7 +90,9 @@ pub(crate) async fn token_endpoint(
                 Some(r) => r.label(),
                 None => "unavailable",
             });
-            refused(&t, method, &e).into_response()
+            refused(&t, method, &e)
+                .dpop_nonce(state.dpop.config.nonce(unix_now()))
+                .into_response()
         }
     }
 }

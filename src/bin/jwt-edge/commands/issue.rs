@@ -56,6 +56,7 @@ pub fn run(a: &IssueArgs) -> ExitCode {
             ttl: a.ttl,
             claims,
             source: None,
+            dpop: None,
         };
         let issued = issuer.issue(&req, now)?;
         Ok(if a.common.json {

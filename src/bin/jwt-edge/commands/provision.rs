@@ -45,6 +45,20 @@ enum ProvisionCommand {
             Permission::ALL.map(Permission::as_str)
         ))]
         permission: Vec<String>,
+        /// Its token requests must carry a DPoP proof (RFC 9449 §5.2
+        /// `dpop_bound_access_tokens`); its tokens are then always bound.
+        #[arg(long = "require-dpop")]
+        require_dpop: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Change a provisioning key's settings.
+    Update {
+        /// The provisioning key id.
+        id: String,
+        /// Whether its token requests must carry a DPoP proof.
+        #[arg(long = "require-dpop", value_name = "true|false", action = clap::ArgAction::Set)]
+        require_dpop: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -107,9 +121,10 @@ pub fn run(a: &ProvisionArgs) -> ExitCode {
             sub,
             aud,
             permission,
+            require_dpop,
             common,
         } => with_issuer(common, false, |issuer, now| {
-            let (rec, key) = issuer.create_provisioning_key(
+            let (mut rec, key) = issuer.create_provisioning_key(
                 name,
                 scope,
                 Some(*ttl),
@@ -119,6 +134,9 @@ pub fn run(a: &ProvisionArgs) -> ExitCode {
                 permission,
                 now,
             )?;
+            if *require_dpop {
+                rec = issuer.set_require_dpop(&rec.id, true, now)?;
+            }
             let warnings: Vec<String> = provisioning::creation_warnings(aud)
                 .into_iter()
                 .map(|w| match w {
@@ -138,6 +156,21 @@ pub fn run(a: &ProvisionArgs) -> ExitCode {
                 o.insert("warnings".into(), Value::from(warnings));
             }
             Ok(out)
+        }),
+        ProvisionCommand::Update {
+            id,
+            require_dpop,
+            common,
+        } => with_issuer(common, false, |issuer, now| {
+            let rec = issuer.set_require_dpop(id, *require_dpop, now)?;
+            Ok(if common.json {
+                Out::Json(service::provisioning_json(&rec))
+            } else {
+                Out::Lines(vec![format!(
+                    "{}: require_dpop={}",
+                    rec.id, rec.require_dpop
+                )])
+            })
         }),
         ProvisionCommand::List { common } => with_issuer(common, false, |issuer, _| {
             let list: Vec<Value> = issuer

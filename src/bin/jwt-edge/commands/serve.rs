@@ -85,6 +85,20 @@ pub struct ServeArgs {
     /// Serve GET /metrics on this address instead of the main one.
     #[arg(long = "metrics-addr", value_name = "ADDR")]
     metrics_addr: Option<SocketAddr>,
+    /// How old a DPoP proof's `iat` may be at the token endpoint.
+    #[arg(long = "dpop-max-age", default_value = "60s", value_parser = dur)]
+    dpop_max_age: u64,
+    /// Require authorization-server DPoP nonces (RFC 9449 §8): a proof
+    /// without a current nonce is answered `400 use_dpop_nonce` with a
+    /// `DPoP-Nonce` header. Nonces are derived from a secret and the time
+    /// (nothing stored); without --dpop-nonce-secret-file the secret is
+    /// random per process (one replica).
+    #[arg(long = "dpop-nonce")]
+    dpop_nonce: bool,
+    /// The nonce secret (at least 32 bytes), shared by the replicas that
+    /// accept each other's nonces; implies --dpop-nonce.
+    #[arg(long = "dpop-nonce-secret-file", value_name = "FILE")]
+    dpop_nonce_secret_file: Option<std::path::PathBuf>,
     /// Thresholds of the issuance anomaly rules (JSON; see docs/server.md).
     #[arg(long = "anomaly-config", value_name = "FILE")]
     anomaly_config: Option<std::path::PathBuf>,
@@ -193,6 +207,10 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     };
     config.prune_interval = Duration::from_secs(args.prune_interval.max(1));
     config.metrics_addr = args.metrics_addr;
+    config.dpop = match dpop_config(args) {
+        Ok(c) => c,
+        Err(m) => return fail(&Error::usage(m)),
+    };
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
         rt.worker_threads(n.max(1));
@@ -219,4 +237,28 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
+}
+
+/// The token endpoint's DPoP settings from the flags.
+fn dpop_config(args: &ServeArgs) -> Result<jwt_edge::DpopConfig, String> {
+    let mut c = jwt_edge::DpopConfig::new()
+        .max_age(args.dpop_max_age)
+        .map_err(|e| format!("--dpop-max-age: {}", e.message()))?;
+    let secret = match &args.dpop_nonce_secret_file {
+        Some(path) => Some(zeroize::Zeroizing::new(std::fs::read(path).map_err(
+            |e| format!("--dpop-nonce-secret-file {}: {e}", path.display()),
+        )?)),
+        None if args.dpop_nonce => {
+            let mut s = zeroize::Zeroizing::new(vec![0u8; 32]);
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut s[..]);
+            Some(s)
+        }
+        None => None,
+    };
+    if let Some(s) = secret {
+        c = c
+            .nonce_secret(&s)
+            .map_err(|e| format!("--dpop-nonce-secret-file: {}", e.message()))?;
+    }
+    Ok(c)
 }
