@@ -599,3 +599,46 @@ fn challenge_escapes_descriptions() {
     assert_eq!((c.status, c.www_authenticate), (503, None));
     let _ = KeySet::new();
 }
+
+/// `jwt-edge verify --dpop PROOF --method M --url URL TOKEN`: the same
+/// request-level check, the same codes; a bound token without its proof
+/// is refused unless `--dpop-unchecked`.
+#[cfg(feature = "cli")]
+#[test]
+fn cli_verify_with_dpop() {
+    let dir = std::env::temp_dir().join(format!("jwt-edge-dpop-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let jwks_path = dir.join("jwks.json");
+    std::fs::write(&jwks_path, jwks(&[ec().jwk(KID_EC)])).unwrap();
+    let jwks_path = jwks_path.to_str().unwrap().to_owned();
+    let jwk = public_jwk(&client());
+    let token = access_token(Some(&jwk));
+    let now = NOW.to_string();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["verify", "--jwks", &jwks_path, "--now", &now];
+        args.extend_from_slice(extra);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_jwt-edge"))
+            .args(&args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let p = proof(&token);
+    let (code, err) = run(&["--dpop", &p, "--method", "GET", "--url", URL, &token]);
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = run(&[&token]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("ERR_DPOP_BINDING_MISMATCH: "), "{err}");
+    let (code, err) = run(&["--dpop-unchecked", &token]);
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = run(&["--dpop", &p, "--method", "POST", "--url", URL, &token]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("ERR_DPOP_INVALID: "), "{err}");
+    let (code, err) = run(&["--dpop", &p, "--url", "https://api.example/other", &token]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("ERR_DPOP_INVALID: "), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}

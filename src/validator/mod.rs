@@ -202,7 +202,7 @@ impl Validator {
 
     /// The steps of one verification in Rust; with `may_fetch` false no
     /// step asks for a fetch (sources fail closed instead).
-    fn drive(
+    pub(super) fn drive(
         &mut self,
         token: &str,
         now: u64,

@@ -253,7 +253,8 @@ impl Validator {
     }
 
     /// The rest of [`Validator::verify_request`] after `begin_request` /
-    /// `begin_presented`.
+    /// `begin_presented`: the token with its binding (remote sources as
+    /// held), then the proof's signature in Rust and its `jti`.
     ///
     /// # Errors
     /// As [`Validator::verify_request`].
@@ -262,8 +263,32 @@ impl Validator {
         check: RequestCheck,
         now: u64,
     ) -> core::result::Result<Verified, Rejection> {
+        self.complete(check, now, false, |_| FetchOutcome::Failed)
+    }
+
+    /// [`Validator::complete_in_rust`], performing the fetches the token
+    /// needs through `fetch` (as [`Validator::verify_fetching`]).
+    ///
+    /// # Errors
+    /// As [`Validator::verify_request`].
+    pub fn complete_fetching(
+        &mut self,
+        check: RequestCheck,
+        now: u64,
+        fetch: impl FnMut(&FetchRequest) -> FetchOutcome,
+    ) -> core::result::Result<Verified, Rejection> {
+        self.complete(check, now, true, fetch)
+    }
+
+    fn complete(
+        &mut self,
+        check: RequestCheck,
+        now: u64,
+        may_fetch: bool,
+        fetch: impl FnMut(&FetchRequest) -> FetchOutcome,
+    ) -> core::result::Result<Verified, Rejection> {
         let scheme = Some(check.scheme);
-        let verified = match self.verify_bound(&check.token, check.binding(), now) {
+        let verified = match self.drive(&check.token, now, may_fetch, check.binding(), fetch) {
             Ok(v) => v,
             Err(e) => return Err(self.reject(e, scheme, now)),
         };

@@ -78,6 +78,29 @@ pub struct VerifyArgs {
     /// How many keys a token without `kid` may be tried against (1 to 3; default 1).
     #[arg(long = "kidless-candidates", value_name = "N")]
     kidless_candidates: Option<usize>,
+    /// The DPoP proof (RFC 9449) the token was presented with (the `DPoP`
+    /// header's value): the token must be bound to its key (`cnf.jkt`).
+    /// Needs --url; --method defaults to GET.
+    #[arg(long = "dpop", value_name = "PROOF", requires = "url")]
+    dpop: Option<String>,
+    /// The request method the DPoP proof must name (`htm`).
+    #[arg(
+        long = "method",
+        value_name = "METHOD",
+        default_value = "GET",
+        requires = "dpop"
+    )]
+    method: String,
+    /// The request URL the DPoP proof must name (`htu`; query and fragment ignored).
+    #[arg(long = "url", value_name = "URL", requires = "dpop")]
+    url: Option<String>,
+    /// How old a DPoP proof's `iat` may be, in seconds (default 60).
+    #[arg(long = "dpop-max-age", value_name = "SECS", requires = "dpop")]
+    dpop_max_age: Option<u64>,
+    /// Accept a token bound to a key (`cnf.jkt`) without its DPoP proof
+    /// (for inspection and other non-HTTP uses; a resource server must not).
+    #[arg(long = "dpop-unchecked", conflicts_with = "dpop")]
+    dpop_unchecked: bool,
     /// On rejection, also print {"error":{...}} on stdout.
     #[arg(long)]
     json: bool,
@@ -148,6 +171,15 @@ fn execute(args: &VerifyArgs, warnings: &mut Vec<String>) -> Result<ExitCode, Fa
         }
         (None, None) => None,
     };
+    if args.dpop.is_some() {
+        let mut c = jwt_edge::DpopConfig::new();
+        if let Some(secs) = args.dpop_max_age {
+            c = c
+                .max_age(secs)
+                .map_err(|e| Failure::usage(format!("--dpop-max-age: {}", e.message())))?;
+        }
+        builder = builder.dpop(c);
+    }
     let mut validator = builder
         .build()
         .map_err(|e| Failure::usage(flag_names(e.message())))?;
@@ -195,6 +227,23 @@ fn run_validator(
             .map_err(|e| Failure::config(&e, format_args!("--revocations {}", path.display())))?;
     }
     let token = io::read_token(&args.token)?;
+    if let (Some(proof), Some(url)) = (&args.dpop, &args.url) {
+        // The request-level check: the proof, then the token bound to its key.
+        let checked = validator
+            .begin_presented(
+                &token,
+                jwt_edge::dpop::Scheme::DPoP,
+                &[proof.as_str()],
+                &args.method,
+                url,
+                now,
+            )
+            .and_then(|check| validator.complete_fetching(check, now, fetch));
+        return Ok(checked.map_err(|r| r.error));
+    }
+    if args.dpop_unchecked {
+        return Ok(validator.verify_bound(&token, jwt_edge::Binding::Unchecked, now));
+    }
     Ok(validator.verify_fetching(&token, now, fetch))
 }
 
