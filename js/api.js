@@ -293,7 +293,7 @@ export function createApi(wasm, host) {
       try {
         if (dpop !== undefined && dpop !== "unchecked") {
           if (this.#replay !== undefined) throw invalid('verifySync cannot await "dpop.replay": use verify');
-          return this.#answer(token, now, call(() => this.#core.verifyRequestSync(undefined, dpop.proof, dpop.method, dpop.url, now, token)));
+          return this.#requestSync(dpop, token, now);
         }
         const repeat = this.#repeat(token, now, true);
         if (repeat !== undefined) return repeat;
@@ -342,6 +342,24 @@ export function createApi(wasm, host) {
         throw this.#answered(toError(e), scheme, now);
       }
       call(() => core.finishProof(id, ok, fresh, now));
+      return result;
+    }
+
+    // verifySync's request: the same steps, every signature in Rust.
+    #requestSync(dpop, token, now) {
+      const core = this.#core;
+      token = call(() => core.beginRequest(undefined, dpop.proof, dpop.method, dpop.url, now, token));
+      const r = this.#rec();
+      const id = r[1], scheme = r[2];
+      let result, ok;
+      try {
+        result = this.#answer(token, now, call(() => core.verifySync(token, now, false, id)));
+        ok = core.checkKey(id, 0);
+      } catch (e) {
+        core.abandon(id);
+        throw this.#answered(toError(e), scheme, now);
+      }
+      call(() => core.finishProof(id, ok, true, now));
       return result;
     }
 

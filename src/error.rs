@@ -354,6 +354,13 @@ impl Error {
     /// `{"code","message","claim"?,"reason"?,"revocationReason"?,"retryable"}`
     /// (the npm package's `JwtEdgeError` fields, the CLI's `--json` error).
     pub fn to_json(&self) -> String {
+        self.to_json_with(false)
+    }
+
+    /// [`Error::to_json`]; `answered`: for a request-level answer, whose
+    /// `status` is the HTTP status to give, so a remote source's own status
+    /// is `sourceStatus`.
+    pub(crate) fn to_json_with(&self, answered: bool) -> String {
         use crate::text::json_string;
         let mut out = String::from("{\"code\":");
         json_string(&mut out, self.code());
@@ -373,7 +380,12 @@ impl Error {
             out.push_str(",\"source\":");
             json_string(&mut out, &r.source);
             if let Some(s) = r.status {
-                out.push_str(&msg!(",\"status\":", s));
+                out.push_str(if answered {
+                    ",\"sourceStatus\":"
+                } else {
+                    ",\"status\":"
+                });
+                out.push_str(&msg!(s));
             }
             out.push_str(",\"cause\":");
             json_string(&mut out, &r.cause);

@@ -633,16 +633,18 @@ pub(crate) fn thumbprint_bytes(jwk: &Map<String, Value>) -> Option<[u8; 32]> {
         "RSA" => &["e", "kty", "n"],
         _ => return None,
     };
-    let mut canonical = Map::new();
-    for m in required {
-        let v = jwk.get(*m)?;
-        if !v.is_string() {
-            return None;
+    // RFC 7638's canonical form: the required members, in lexicographic
+    // order (as listed), without whitespace, strings escaped as JSON does.
+    let mut text = String::from("{");
+    for (i, m) in required.iter().enumerate() {
+        let v = jwk.get(*m)?.as_str()?;
+        if i > 0 {
+            text.push(',');
         }
-        canonical.insert(String::from(*m), v.clone());
+        crate::text::json_string(&mut text, m);
+        text.push(':');
+        crate::text::json_string(&mut text, v);
     }
-    // serde_json's Map is ordered by key and `to_string` writes no
-    // whitespace: exactly RFC 7638's canonical form.
-    let text = Value::Object(canonical).to_string();
+    text.push('}');
     Some(Sha256::digest(text.as_bytes()).into())
 }

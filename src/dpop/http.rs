@@ -101,7 +101,8 @@ pub fn ath(access_token: &str) -> String {
 /// path as `/`. `None` for what is not an absolute `http`/`https` URL with
 /// a host, or has user information.
 pub fn normalize_htu(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
+    let (scheme, rest) = url.split_once(':')?;
+    let rest = rest.strip_prefix('/')?.strip_prefix('/')?;
     let scheme = scheme.to_ascii_lowercase();
     let default_port = match scheme.as_str() {
         "https" => "443",
@@ -171,7 +172,12 @@ fn normalize_percent(s: &str) -> Option<String> {
             out.push(v);
         } else {
             out.push(b'%');
-            out.extend(alloc::format!("{v:02X}").bytes());
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.extend(
+                [v >> 4, v & 15]
+                    .iter()
+                    .filter_map(|&d| HEX.get(usize::from(d)).copied()),
+            );
         }
         i += 3;
     }

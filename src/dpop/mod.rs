@@ -295,12 +295,9 @@ impl Rejection {
     /// moves to `sourceStatus`), `wwwAuthenticate`, `dpopNonce`.
     pub fn to_json(&self) -> String {
         use crate::text::json_string;
-        let mut out = self.error.to_json();
+        let mut out = self.error.to_json_with(true);
         if out.ends_with('}') {
             out.pop();
-        }
-        if self.error.remote().and_then(|r| r.status).is_some() {
-            out = out.replacen(",\"status\":", ",\"sourceStatus\":", 1);
         }
         out.push_str(&msg!(",\"status\":", self.challenge.status));
         if let Some(w) = &self.challenge.www_authenticate {

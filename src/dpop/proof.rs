@@ -299,7 +299,13 @@ pub(crate) fn check(
     let mut replay_key = [0u8; 16];
     replay_key.copy_from_slice(h.finalize().get(..16).unwrap_or(&[0u8; 16]));
     // Accepted until iat + max_age + leeway (whole seconds, rounded up).
-    let expires_at = (iat + config.max_age as f64 + leeway).ceil() as u64;
+    let end = iat + config.max_age as f64 + leeway;
+    let whole = end as u64;
+    let expires_at = if (whole as f64) < end {
+        whole + 1
+    } else {
+        whole
+    };
     Ok(ProofCheck {
         jti: String::from(jti),
         parsed,

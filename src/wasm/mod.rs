@@ -872,45 +872,24 @@ impl Core {
         ]))
     }
 
-    /// A whole request in Rust (`Validator::complete_in_rust`), remote
-    /// sources as held: a `DONE` record and its text. Arguments as
-    /// [`Core::begin_request`]'s; errors carry their HTTP answer.
-    #[wasm_bindgen(js_name = verifyRequestSync)]
-    pub fn verify_request_sync(
-        &mut self,
-        authorization: Option<String>,
-        dpop: Option<String>,
-        method: &str,
-        url: &str,
-        now: f64,
-        token: Option<String>,
-    ) -> Result<String, JsValue> {
-        let check = self.read_request(authorization, dpop, method, url, now, token)?;
-        let now = now_secs(now)?;
-        let v = self
-            .validator
-            .complete_in_rust(check, now)
-            .map_err(|r| rejection(&r))?;
-        Ok(self
-            .write(Summary::new(&v, 0, None, false))
-            .unwrap_or_default())
-    }
-
     /// The whole pipeline in Rust, with the remote sources as held: a `HIT`
     /// record (undefined), or a `DONE` record and its text.
-    /// `unchecked`: the caller opted out of the key binding.
+    /// `unchecked`: the caller opted out of the key binding; `request`:
+    /// the `beginRequest` whose token this is (its proof is then checked
+    /// with `checkKey(request, 0)` and finished with `finishProof`).
     #[wasm_bindgen(js_name = verifySync)]
     pub fn verify_sync(
         &mut self,
         token: &str,
         now: f64,
         unchecked: bool,
+        request: Option<u32>,
     ) -> Result<Option<String>, JsValue> {
         let now = now_secs(now)?;
         let mode = Mode {
             rust_signatures: true,
             fetch: false,
-            binding: self.binding(None, unchecked),
+            binding: self.binding(request, unchecked),
         };
         match self.validator.begin(token, now, mode) {
             Ok(Step::Verified(done)) => {

@@ -4,7 +4,8 @@
 // Usage: node tests/js/make-fixtures.mjs OUT.json
 import { writeFileSync } from "node:fs";
 import { generateKeyPairSync } from "node:crypto";
-import { SignJWT, exportJWK, generateKeyPair, importJWK } from "jose";
+import { SignJWT, exportJWK, generateKeyPair, importJWK, calculateJwkThumbprint } from "jose";
+import { createHash } from "node:crypto";
 
 const out = process.argv[2] ?? "target/js-test/fixtures.json";
 const NOW = 1_800_000_000;
@@ -112,7 +113,75 @@ const multi = {
   ],
 };
 
+// DPoP (RFC 9449): tokens bound to client keys (cnf.jkt by jose's
+// calculateJwkThumbprint) and proofs signed by jose, each rule negated.
+// The request: GET https://api.test/resource?page=2 at fx.now.
+const RS_URL = "https://api.test/resource?page=2";
+const RS_HTU = "https://api.test/resource";
+const ath = (t) => createHash("sha256").update(t).digest("base64url");
+const clients = {};
+for (const alg of ["ES256", "EdDSA", "PS256"]) {
+  const { publicKey, privateKey } = await generateKeyPair(alg, alg === "EdDSA" ? { crv: "Ed25519", extractable: true } : { extractable: true });
+  const jwk = await exportJWK(publicKey);
+  clients[alg] = { jwk, key: privateKey, jkt: await calculateJwkThumbprint(jwk) };
+}
+const other = await generateKeyPair("ES256", { extractable: true });
+let proofN = 0;
+async function proof(alg, token, claims = {}, header = {}, by) {
+  const c = clients[alg];
+  const jwt = new SignJWT({ jti: `proof-${++proofN}`, htm: "GET", htu: RS_HTU, ath: ath(token), ...claims })
+    .setProtectedHeader({ typ: "dpop+jwt", alg, jwk: c.jwk, ...header });
+  if (!("iat" in claims)) jwt.setIssuedAt(NOW + 10);
+  return jwt.sign(by ?? c.key);
+}
+const bound = {};
+for (const alg of Object.keys(clients)) bound[alg] = await sign("ES256", { jti: `bound-${alg}`, cnf: { jkt: clients[alg].jkt } });
+const unbound = await sign("ES256", { jti: "unbound-1" });
+const t = bound.ES256;
+const invalid = { code: "ERR_DPOP_INVALID", status: 401, www: 'DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA", error="invalid_dpop_proof"' };
+const mismatch = { code: "ERR_DPOP_BINDING_MISMATCH", status: 401, www: 'DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA", error="invalid_token"' };
+const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+const { d: _d, ...noD } = { ...(await exportJWK(other.privateKey)) };
+const dpop = {
+  url: RS_URL,
+  alg: Object.keys(clients),
+  cases: [
+    ...(await Promise.all(Object.keys(clients).map(async (alg) => ({ name: `valid ${alg} proof`, alg, authorization: `DPoP ${bound[alg]}`, dpop: [await proof(alg, bound[alg])], expect: { ok: true, jti: `bound-${alg}` } })))),
+    { name: "scheme in lower case, htu with default port", alg: "ES256", authorization: `dpop ${t}`, dpop: [await proof("ES256", t, { htu: "https://API.test:443/resource" })], expect: { ok: true, jti: "bound-ES256" } },
+    { name: "typ missing", alg: "ES256", authorization: `DPoP ${t}`, dpop: [await proof("ES256", t, {}, { typ: undefined })], expect: invalid },
+    { name: "typ JWT", alg: "ES256", authorization: `DPoP ${t}`, dpop: [await proof("ES256", t, {}, { typ: "JWT" })], expect: invalid },
+    { name: "alg none", alg: "ES256", authorization: `DPoP ${t}`, dpop: [`${b64({ typ: "dpop+jwt", alg: "none", jwk: clients.ES256.jwk })}.${b64({ jti: "n", htm: "GET", htu: RS_HTU, iat: NOW + 10, ath: ath(t) })}.`], expect: invalid },
+    { name: "alg HS256", alg: "ES256", authorization: `DPoP ${t}`, dpop: [await new SignJWT({ jti: "h", htm: "GET", htu: RS_HTU, ath: ath(t) }).setProtectedHeader({ typ: "dpop+jwt", alg: "HS256", jwk: clients.ES256.jwk }).setIssuedAt(NOW + 10).sign(secret)], expect: invalid },
+    { name: "a private jwk", alg: "ES256", authorization: `DPoP ${t}`, dpop: [await proof("ES256", t, {}, { jwk: { ...(await exportJWK(clients.ES256.key)) } })], expect: invalid },
+    { name: "signed by another key than its jwk", alg: "ES256", authorization: `DPoP ${t}`, dpop: [await proof("ES256", t, {}, {}, other.privateKey)], expect: invalid },
+    { name: "wrong htm", alg: "ES256", authorization: `DPoP ${t}`, dpop: [await proof("ES256", t, { htm: "POST" })], expect: invalid },
+    { name: "htu of another host", alg: "ES256", authorization: `DPoP ${t}`, dpop: [await proof("ES256", t, { htu: "https://evil.test/resource" })], expect: invalid },
+    { name: "htu with another scheme", alg: "ES256", authorization: `DPoP ${t}`, dpop: [await proof("ES256", t, { htu: "http://api.test/resource" })], expect: invalid },
+    { name: "htu with another port", alg: "ES256", authorization: `DPoP ${t}`, dpop: [await proof("ES256", t, { htu: "https://api.test:8443/resource" })], expect: invalid },
+    { name: "htu with another path", alg: "ES256", authorization: `DPoP ${t}`, dpop: [await proof("ES256", t, { htu: "https://api.test/other" })], expect: invalid },
+    { name: "iat too old", alg: "ES256", authorization: `DPoP ${t}`, dpop: [await proof("ES256", t, { iat: NOW - 600 })], expect: invalid },
+    { name: "iat in the future", alg: "ES256", authorization: `DPoP ${t}`, dpop: [await proof("ES256", t, { iat: NOW + 600 })], expect: invalid },
+    { name: "ath missing", alg: "ES256", authorization: `DPoP ${t}`, dpop: [await proof("ES256", t, { ath: undefined })], expect: invalid },
+    { name: "ath for another token", alg: "ES256", authorization: `DPoP ${t}`, dpop: [await proof("ES256", t, { ath: ath(unbound) })], expect: invalid },
+    { name: "oversized proof", alg: "ES256", authorization: `DPoP ${t}`, dpop: [await proof("ES256", t, { pad: "a".repeat(9000) })], expect: invalid },
+    { name: "two DPoP headers", alg: "ES256", authorization: `DPoP ${t}`, dpop: [await proof("ES256", t), await proof("ES256", t)], expect: invalid },
+    { name: "no DPoP header", alg: "ES256", authorization: `DPoP ${t}`, dpop: [], expect: invalid },
+    { name: "cnf.jkt of another key", alg: "ES256", authorization: `DPoP ${bound.EdDSA}`, dpop: [await proof("ES256", bound.EdDSA)], expect: mismatch },
+    { name: "a bound token as Bearer", alg: "ES256", authorization: `Bearer ${t}`, dpop: [], expect: mismatch },
+    { name: "a DPoP token without cnf", alg: "ES256", authorization: `DPoP ${unbound}`, dpop: [await proof("ES256", unbound)], expect: mismatch },
+    { name: "an unbound token as Bearer", alg: "ES256", authorization: `Bearer ${unbound}`, dpop: [], expect: { ok: true, jti: "unbound-1" } },
+    { name: "two Authorization headers", alg: "ES256", authorization: [`Bearer ${unbound}`, `Bearer ${unbound}`], dpop: [], expect: { code: "ERR_AUTHORIZATION_INVALID", status: 400, www: 'DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA", error="invalid_request"' } },
+    { name: "no Authorization header", alg: "ES256", authorization: [], dpop: [], expect: { code: "ERR_AUTHORIZATION_MISSING", status: 401, www: 'DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA", Bearer' } },
+    { name: "Basic scheme", alg: "ES256", authorization: "Basic dXNlcjpwdw==", dpop: [], expect: { code: "ERR_AUTHORIZATION_INVALID", status: 400 } },
+  ],
+  replayed: { authorization: `DPoP ${t}`, dpop: [await proof("ES256", t)] },
+  // The ES256 client key, for proofs signed in the runtime (with a nonce).
+  client: { privateJwk: await exportJWK(clients.ES256.key), jwk: clients.ES256.jwk, token: t, ath: ath(t), htu: RS_HTU },
+  reused: { authorization: `DPoP ${t}`, proof: await proof("ES256", t) },
+};
+
 writeFileSync(out, JSON.stringify({
+  dpop,
   multi,
   now: NOW + 10, iss: ISS, aud: AUD,
   jwks: { keys }, secret: Array.from(secret), revocations, cases,

@@ -346,6 +346,127 @@ export async function runSuite(api, variant, fx, expectedEntry) {
     assert(wrong.error.message.includes("issuers[0].jwks"), wrong.error.message);
   });
 
+  // DPoP (RFC 9449) through verifyRequest: jose-signed proofs, every rule
+  // negated, each refusal with its HTTP answer.
+  const dp = fx.dpop;
+  const dpopOptions = { jwks: fx.jwks, issuer: fx.iss, audience: fx.aud, dpop: {} };
+  const request = (authorization, proofs) => {
+    const headers = new Headers();
+    for (const a of [].concat(authorization)) headers.append("authorization", a);
+    for (const p of proofs) headers.append("DPoP", p);
+    return new Request(dp.url, { headers });
+  };
+  const hostHas = (alg) => variant === "full" || rust.includes(alg);
+  for (const c of dp.cases) {
+    for (const mode of ["verifyRequest", "verify(token, {dpop})", "verifySync(token, {dpop})"]) {
+      await test(`DPoP ${mode}: ${c.name}`, async () => {
+        const v = new api.Validator(dpopOptions);
+        let r;
+        if (mode === "verifyRequest") {
+          r = await attempt(() => v.verifyRequest(request(c.authorization, c.dpop), at));
+        } else {
+          // The token-level forms take a token presented with the DPoP scheme and one proof.
+          const auth = [].concat(c.authorization);
+          if (auth.length !== 1 || !/^dpop /i.test(auth[0]) || c.dpop.length !== 1) return;
+          const token = auth[0].slice(5);
+          const opts = { ...at, dpop: { proof: c.dpop[0], method: "GET", url: dp.url } };
+          if (mode.startsWith("verifySync")) {
+            if (!hostHas(c.alg)) return;
+            r = await attempt(() => v.verifySync(token, opts));
+          } else {
+            r = await attempt(() => v.verify(token, opts));
+          }
+        }
+        checkExpectation(api, r, c.expect, c.name);
+        if (!c.expect.ok) {
+          eq(r.error.status, c.expect.status, `${c.name} status`);
+          if (c.expect.www) {
+            assert(r.error.wwwAuthenticate?.startsWith(c.expect.www), `${c.name}: WWW-Authenticate ${r.error.wwwAuthenticate}`);
+          }
+        }
+      });
+    }
+  }
+
+  await test("DPoP: a replayed proof and a proof reused for another URL", async () => {
+    const v = new api.Validator(dpopOptions);
+    const req = () => request(dp.replayed.authorization, dp.replayed.dpop);
+    await v.verifyRequest(req(), at);
+    const r = await attempt(() => v.verifyRequest(req(), at));
+    eq(r.error?.code, "ERR_DPOP_REPLAYED", "replay");
+    eq(r.error.status, 401, "replay status");
+    const other = new Request("https://api.test/elsewhere", { headers: { authorization: dp.reused.authorization, dpop: dp.reused.proof } });
+    const r2 = await attempt(() => v.verifyRequest(other, at));
+    eq(r2.error?.code, "ERR_DPOP_INVALID", "another URL");
+  });
+
+  await test("DPoP: a global replay hook and a bound token through plain verify", async () => {
+    const seen = new Map();
+    const replay = async (jti, expiresAt) => {
+      assert(typeof expiresAt === "number" && expiresAt > fx.now, `expiresAt ${expiresAt}`);
+      if (seen.has(jti)) return false;
+      seen.set(jti, expiresAt);
+      return true;
+    };
+    // Two validators (two isolates) sharing one store: the second refuses.
+    const a = new api.Validator({ ...dpopOptions, dpop: { replay } });
+    const b = new api.Validator({ ...dpopOptions, dpop: { replay } });
+    const req = () => request(dp.replayed.authorization, dp.replayed.dpop);
+    await a.verifyRequest(req(), at);
+    const r = await attempt(() => b.verifyRequest(req(), at));
+    eq(r.error?.code, "ERR_DPOP_REPLAYED", "replayed through the hook");
+    eq(seen.size, 1, "one jti recorded");
+    const token = dp.replayed.authorization.slice(5);
+    const plain = await attempt(() => a.verify(token, at));
+    eq(plain.error?.code, "ERR_DPOP_BINDING_MISMATCH", "plain verify of a bound token");
+    const sync = await attempt(() => a.verifySync(token, at));
+    eq(sync.error?.code, "ERR_DPOP_BINDING_MISMATCH", "plain verifySync of a bound token");
+    const unchecked = await a.verify(token, { ...at, dpop: "unchecked" });
+    eq(unchecked.claims.jti, "bound-ES256", "opt-out");
+  });
+
+  await test("DPoP: without the dpop option, Bearer answers and the DPoP scheme is refused", async () => {
+    const v = new api.Validator({ jwks: fx.jwks, issuer: fx.iss, audience: fx.aud });
+    const none = await attempt(() => v.verifyRequest(new Request(dp.url), at));
+    eq([none.error?.code, none.error?.status, none.error?.wwwAuthenticate], ["ERR_AUTHORIZATION_MISSING", 401, "Bearer"], "no header");
+    const r = await attempt(() => v.verifyRequest(request(dp.replayed.authorization, dp.replayed.dpop), at));
+    eq([r.error?.code, r.error?.status], ["ERR_AUTHORIZATION_INVALID", 400], "DPoP scheme");
+    const expired = fx.cases.find((c) => c.name === "expired");
+    const e = await attempt(() => v.verifyRequest(request(`Bearer ${expired.token}`, []), at));
+    eq([e.error?.code, e.error?.status], ["ERR_JWT_EXPIRED", 401], "expired");
+    assert(e.error.wwwAuthenticate.startsWith('Bearer error="invalid_token", error_description="'), e.error.wwwAuthenticate);
+    const required = new api.Validator({ ...dpopOptions, dpop: { required: true } });
+    const unbound = dp.cases.find((c) => c.name === "an unbound token as Bearer");
+    const q = await attempt(() => required.verifyRequest(request(unbound.authorization, []), at));
+    eq([q.error?.code, q.error?.status], ["ERR_DPOP_REQUIRED", 401], "required");
+    for (const [opts, name] of [[{ dpop: { maxAge: 0 } }, "maxAge"], [{ dpop: { algorithms: ["HS256"] } }, "algorithms"], [{ dpop: { nonceSecret: "short" } }, "nonceSecret"], [{ dpop: { replay: 1 } }, "replay"], [{ dpop: { nonce: 1 } }, "dpop.nonce"]]) {
+      const bad = await attempt(() => new api.Validator({ ...dpopOptions, ...opts }));
+      eq(bad.error?.code, "ERR_INVALID_OPTIONS", name);
+      assert(bad.error.message.includes(name), `${name}: ${bad.error.message}`);
+    }
+  });
+
+  await test("DPoP: resource-server nonces round-trip between isolates", async () => {
+    const nonceSecret = "a nonce secret shared by every isolate, 32+ bytes";
+    const a = new api.Validator({ ...dpopOptions, dpop: { nonceSecret } });
+    const b = new api.Validator({ ...dpopOptions, dpop: { nonceSecret } });
+    const c = dp.cases[0];
+    const r = await attempt(() => a.verifyRequest(request(c.authorization, c.dpop), at));
+    eq([r.error?.code, r.error?.status], ["ERR_DPOP_NONCE_REQUIRED", 401], "no nonce");
+    assert(r.error.wwwAuthenticate.includes('error="use_dpop_nonce"'), r.error.wwwAuthenticate);
+    assert(typeof r.error.dpopNonce === "string" && r.error.dpopNonce.length > 10, `dpopNonce ${r.error.dpopNonce}`);
+    // A proof with that nonce, signed here by the runtime's WebCrypto, is
+    // accepted by the other isolate.
+    const cl = dp.client;
+    const key = await crypto.subtle.importKey("jwk", { ...cl.privateJwk, ext: true }, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+    const enc = (o) => btoa(JSON.stringify(o)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+    const input = `${enc({ typ: "dpop+jwt", alg: "ES256", jwk: cl.jwk })}.${enc({ jti: "nonce-proof-1", htm: "GET", htu: cl.htu, iat: fx.now, ath: cl.ath, nonce: r.error.dpopNonce })}`;
+    const sig = new Uint8Array(await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, new TextEncoder().encode(input)));
+    const proofWithNonce = `${input}.${btoa(String.fromCharCode(...sig)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_")}`;
+    const ok = await b.verifyRequest(request(`DPoP ${cl.token}`, [proofWithNonce]), at);
+    eq(ok.claims.jti, "bound-ES256", "accepted with the other isolate's nonce");
+  });
+
   await test("multi-issuer options are checked and name the option", async () => {
     const cases = [
       [{ issuers: [{ issuer: fx.iss }] }, "issuers[0]"],
