@@ -116,7 +116,8 @@ fn assert_refused(r: Result<Verified, Rejection>, kind: ErrorKind, status: u16, 
     );
 }
 
-const DPOP_ALGS: &str = "DPoP algs=\"RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA\"";
+const DPOP_ALGS: &str =
+    "DPoP algs=\"RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA Ed25519\"";
 
 #[test]
 fn a_bound_token_with_its_proof_is_accepted() {
@@ -138,6 +139,9 @@ fn a_bound_token_with_its_proof_is_accepted() {
     let auth = format!("DPoP {token}");
     let p = proof_with(&ed, &ed_jwk, &token, |_, _| {});
     request(&mut v, &[&auth], &[&p]).unwrap();
+    // ... also under RFC 9864's fully-specified name (oauth4webapi's default).
+    let p = proof_with(&ed, &ed_jwk, &token, |h, _| h["alg"] = json!("Ed25519"));
+    request(&mut v, &[&auth], &[&p]).unwrap();
 }
 
 #[test]
@@ -148,7 +152,7 @@ fn every_proof_rule_negated() {
     let token = access_token(Some(&jwk));
     let auth = format!("DPoP {token}");
     let invalid = ErrorKind::DpopInvalid;
-    let www = "DPoP algs=\"RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA\", error=\"invalid_dpop_proof\"";
+    let www = "DPoP algs=\"RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA Ed25519\", error=\"invalid_dpop_proof\"";
     let cases: Vec<(&str, String)> = vec![
         (
             "typ missing",
@@ -455,7 +459,7 @@ fn algorithm_allowlist_and_options() {
         .challenge
         .www_authenticate
         .unwrap()
-        .starts_with("DPoP algs=\"EdDSA\", error=\"invalid_dpop_proof\""));
+        .starts_with("DPoP algs=\"EdDSA Ed25519\", error=\"invalid_dpop_proof\""));
     assert!(DpopConfig::new()
         .algorithms([jwt_edge::Algorithm::HS256])
         .is_err());

@@ -32,6 +32,14 @@
 //   STATUS_LISTS_BASE       optional: where the issuer's origin is reachable from here
 //   TYP                     optional: required header typ (default "at+jwt"; "" for none)
 //   FORWARD_AUTHORIZATION   "true" to pass the Authorization header on (default: removed)
+//   DPOP                    "off" (default: Bearer tokens, checked here as below), "allowed" (DPoP
+//                           RFC 9449 or Bearer) or "required" (DPoP only): the request goes through
+//                           validator.verifyRequest, which reads Authorization and DPoP, checks the
+//                           proof against this request's method and URL and the token's cnf.jkt,
+//                           and every refusal is answered with the error's status, WWW-Authenticate
+//                           and DPoP-Nonce; a token bound to a key is refused as Bearer in every mode
+//   DPOP_NONCE_SECRET       optional (DPOP allowed|required): require server nonces (RFC 9449 §9),
+//                           stateless, accepted by every isolate configured with the same secret
 //   METRICS_PATH            optional, e.g. "/__jwt-edge/metrics": GET on exactly this path is
 //                           answered with this isolate's decision counters (Prometheus text),
 //                           not proxied; unset: no such endpoint
@@ -77,8 +85,15 @@ function setup(env) {
     }
     options.statusLists = remoteStatusLists(remote);
   }
+  const dpop = env.DPOP ?? "off";
+  if (!["off", "allowed", "required"].includes(dpop)) throw new Error(`DPOP must be off, allowed or required, not ${dpop}`);
+  if (dpop !== "off") {
+    options.dpop = { required: dpop === "required" };
+    if (env.DPOP_NONCE_SECRET) options.dpop.nonceSecret = env.DPOP_NONCE_SECRET;
+  }
   const claimHeaders = json(env.CLAIM_HEADERS, DEFAULT_CLAIM_HEADERS);
   return {
+    dpop: dpop !== "off",
     validator: new Validator(options),
     realm: env.REALM || "api",
     origin: new URL(env.ORIGIN_URL),
@@ -232,19 +247,22 @@ export default {
     };
 
     const auth = request.headers.get("authorization");
-    const m = auth === null ? null : BEARER.exec(auth);
-    if (auth === null) {
+    const m = auth === null ? null : cfg.dpop ? [auth, auth.replace(/^\S+ +/, "")] : BEARER.exec(auth);
+    if (auth === null && !cfg.dpop) {
       // RFC 6750 §3.1: no error code when the request has no credentials.
       finish({ outcome: "deny", status: 401, code: "ERR_NO_TOKEN" }, deny(cfg, 401, undefined, "ERR_NO_TOKEN", undefined));
-    } else if (m === null) {
+    } else if (m === null && !cfg.dpop) {
       finish(
         { outcome: "deny", status: 400, code: "ERR_INVALID_REQUEST" },
         deny(cfg, 400, "invalid_request", "ERR_INVALID_REQUEST", "the Authorization header is not a Bearer token"),
       );
     } else {
-      const token = m[1];
+      const token = m?.[1] ?? "";
       try {
-        const { header, claims } = await cfg.validator.verify(token, { waitUntil: ctx.waitUntil.bind(ctx) });
+        const opts = { waitUntil: ctx.waitUntil.bind(ctx) };
+        // With DPoP, the request as a whole: the Authorization header (Bearer
+        // or DPoP), the proof, and the token bound to the proof's key.
+        const { header, claims } = cfg.dpop ? await cfg.validator.verifyRequest(request, opts) : await cfg.validator.verify(token, opts);
         const ids = { alg: header.alg, kid: header.kid, sub: claims.sub, jti: claims.jti, client_id: claims.client_id };
         const granted = scopesOf(claims);
         const missing = (route?.scopes ?? []).filter((s) => !granted.includes(s));
@@ -292,11 +310,23 @@ export default {
           } catch {
             // not even decodable
           }
-          const status = UNAVAILABLE.has(e.code) ? 503 : 401;
-          finish(
-            { outcome: "deny", status, code: e.code, ...(e.claim ? { claim: e.claim } : {}), ...(e.revocationReason ? { revocation: e.revocationReason } : {}), ...unverified },
-            deny(cfg, status, status === 401 ? "invalid_token" : undefined, e.code, e.message, { claim: e.claim, revocationReason: e.revocationReason }),
-          );
+          if (cfg.dpop) {
+            // The answer Rust gives for this error: status, WWW-Authenticate, DPoP-Nonce.
+            const headers = { "cache-control": "no-store" };
+            if (e.wwwAuthenticate) headers["www-authenticate"] = e.wwwAuthenticate;
+            if (e.dpopNonce) headers["dpop-nonce"] = e.dpopNonce;
+            if (e.status === 503) headers["retry-after"] = "5";
+            finish(
+              { outcome: "deny", status: e.status, code: e.code, ...(e.claim ? { claim: e.claim } : {}), ...unverified },
+              Response.json({ error: e.code, message: e.message }, { status: e.status, headers }),
+            );
+          } else {
+            const status = UNAVAILABLE.has(e.code) ? 503 : 401;
+            finish(
+              { outcome: "deny", status, code: e.code, ...(e.claim ? { claim: e.claim } : {}), ...(e.revocationReason ? { revocation: e.revocationReason } : {}), ...unverified },
+              deny(cfg, status, status === 401 ? "invalid_token" : undefined, e.code, e.message, { claim: e.claim, revocationReason: e.revocationReason }),
+            );
+          }
         }
       }
     }

@@ -181,6 +181,16 @@ impl DpopConfig {
         &self.algorithms
     }
 
+    /// The names of the allowed proof algorithms, as published
+    /// (`dpop_signing_alg_values_supported`, `WWW-Authenticate`'s `algs`):
+    /// EdDSA also under RFC 9864's fully-specified name `Ed25519`.
+    pub fn algorithm_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.algorithms.iter().flat_map(|a| {
+            let alias = (*a == Algorithm::EdDSA).then_some("Ed25519");
+            core::iter::once(a.name()).chain(alias)
+        })
+    }
+
     /// Whether proofs must carry a server nonce.
     pub fn uses_nonces(&self) -> bool {
         self.nonce_secret.is_some()
@@ -401,11 +411,11 @@ pub fn challenge(
     let mut nonce = None;
     if let (true, Some(c)) = (dpop, config) {
         value.push_str("DPoP algs=\"");
-        for (i, a) in c.algorithms.iter().enumerate() {
+        for (i, a) in c.algorithm_names().enumerate() {
             if i > 0 {
                 value.push(' ');
             }
-            value.push_str(a.name());
+            value.push_str(a);
         }
         value.push('"');
         if code.is_some() {

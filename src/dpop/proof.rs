@@ -160,7 +160,13 @@ pub(crate) fn check(
             ))
         }
     }
-    let alg = match Algorithm::from_name(&header.alg) {
+    // RFC 9864's fully-specified "Ed25519" is EdDSA with an Ed25519 key
+    // (what oauth4webapi signs proofs with by default).
+    let named = match header.alg.as_str() {
+        "Ed25519" => Some(Algorithm::EdDSA),
+        other => Algorithm::from_name(other),
+    };
+    let alg = match named {
         Some(a) if config.algorithms.contains(&a) => a,
         Some(a) => {
             return Err(invalid(msg!(

@@ -138,8 +138,8 @@ const bound = {};
 for (const alg of Object.keys(clients)) bound[alg] = await sign("ES256", { jti: `bound-${alg}`, cnf: { jkt: clients[alg].jkt } });
 const unbound = await sign("ES256", { jti: "unbound-1" });
 const t = bound.ES256;
-const invalid = { code: "ERR_DPOP_INVALID", status: 401, www: 'DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA", error="invalid_dpop_proof"' };
-const mismatch = { code: "ERR_DPOP_BINDING_MISMATCH", status: 401, www: 'DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA", error="invalid_token"' };
+const invalid = { code: "ERR_DPOP_INVALID", status: 401, www: 'DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA Ed25519", error="invalid_dpop_proof"' };
+const mismatch = { code: "ERR_DPOP_BINDING_MISMATCH", status: 401, www: 'DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA Ed25519", error="invalid_token"' };
 const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
 const { d: _d, ...noD } = { ...(await exportJWK(other.privateKey)) };
 const dpop = {
@@ -170,8 +170,8 @@ const dpop = {
     { name: "a bound token as Bearer", alg: "ES256", authorization: `Bearer ${t}`, dpop: [], expect: mismatch },
     { name: "a DPoP token without cnf", alg: "ES256", authorization: `DPoP ${unbound}`, dpop: [await proof("ES256", unbound)], expect: mismatch },
     { name: "an unbound token as Bearer", alg: "ES256", authorization: `Bearer ${unbound}`, dpop: [], expect: { ok: true, jti: "unbound-1" } },
-    { name: "two Authorization headers", alg: "ES256", authorization: [`Bearer ${unbound}`, `Bearer ${unbound}`], dpop: [], expect: { code: "ERR_AUTHORIZATION_INVALID", status: 400, www: 'DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA", error="invalid_request"' } },
-    { name: "no Authorization header", alg: "ES256", authorization: [], dpop: [], expect: { code: "ERR_AUTHORIZATION_MISSING", status: 401, www: 'DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA", Bearer' } },
+    { name: "two Authorization headers", alg: "ES256", authorization: [`Bearer ${unbound}`, `Bearer ${unbound}`], dpop: [], expect: { code: "ERR_AUTHORIZATION_INVALID", status: 400, www: 'DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA Ed25519", error="invalid_request"' } },
+    { name: "no Authorization header", alg: "ES256", authorization: [], dpop: [], expect: { code: "ERR_AUTHORIZATION_MISSING", status: 401, www: 'DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA Ed25519", Bearer' } },
     { name: "Basic scheme", alg: "ES256", authorization: "Basic dXNlcjpwdw==", dpop: [], expect: { code: "ERR_AUTHORIZATION_INVALID", status: 400 } },
   ],
   replayed: { authorization: `DPoP ${t}`, dpop: [await proof("ES256", t)] },

@@ -74,3 +74,46 @@ export function misuse() {
   new Validator({ jwks: "{}", algorithms: ["none"] });
   return [inspect("a.b.c").warnings, rustAlgorithms()];
 }
+
+// DPoP and the request-level API (issue #27): a worker answers with one line.
+export async function resourceServer(request: Request, replayStore: Map<string, number>): Promise<Response> {
+  const v = new Validator({
+    jwks: remoteJwks("https://issuer.example/.well-known/jwks.json"),
+    issuer: "https://issuer.example",
+    audience: "https://api.example",
+    dpop: {
+      required: false,
+      maxAge: 60,
+      algorithms: ["ES256", "EdDSA"],
+      nonceSecret: new Uint8Array(32),
+      replay: async (jti: string, expiresAt: number) => {
+        if (replayStore.has(jti)) return false;
+        replayStore.set(jti, expiresAt);
+        return true;
+      },
+    },
+  });
+  try {
+    const { claims } = await v.verifyRequest(request, { now: 1_700_000_000 });
+    const bound: unknown = claims.cnf;
+    return new Response(JSON.stringify({ sub: claims.sub, bound }));
+  } catch (e) {
+    if (!(e instanceof JwtEdgeError)) throw e;
+    const headers: Record<string, string> = {};
+    if (e.wwwAuthenticate !== undefined) headers["www-authenticate"] = e.wwwAuthenticate;
+    if (e.dpopNonce !== undefined) headers["dpop-nonce"] = e.dpopNonce;
+    const status: number = e.status ?? 401;
+    const code: ErrorCode = e.code;
+    return new Response(code, { status, headers });
+  }
+}
+
+export async function tokenWithProof(v: Validator, token: string, proof: string) {
+  const a = await v.verify(token, { dpop: { proof, method: "GET", url: new URL("https://api.example/x") } });
+  const b = v.verifySync(token, { dpop: "unchecked" });
+  // @ts-expect-error the dpop option of verifyRequest comes from the request itself
+  await v.verifyRequest(new Request("https://api.example/"), { dpop: "unchecked" });
+  // @ts-expect-error a proof needs the request method
+  await v.verify(token, { dpop: { proof, url: "https://api.example/x" } });
+  return [a.claims.jti, b.claims.jti, new Validator({ jwks: "{}", dpop: true })];
+}
