@@ -11,8 +11,8 @@
 //! (§16), `eddsa` (§17), `header_extensions` (§18–§19), `encoding_and_parsing`
 //! (§20–§22), `resource_limits` (§23), `claims` (§24–§25), `typ_confusion`
 //! (§26), `revocation` (not a catalog section), `api_misuse` (§27),
-//! `jwks_refresh` (§28). The constants and helpers below are shared by several
-//! of them.
+//! `jwks_refresh` (§28), `sender_constraining` (the third-wave section: DPoP).
+//! The constants and helpers below are shared by several of them.
 #![cfg(not(target_arch = "wasm32"))]
 
 #[path = "../common/mod.rs"]
@@ -32,6 +32,7 @@ mod key_selection;
 mod resource_limits;
 mod revocation;
 mod rsa_keys_and_signatures;
+mod sender_constraining;
 mod typ_confusion;
 
 use common::*;

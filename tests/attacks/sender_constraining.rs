@@ -1,13 +1,13 @@
-//! DPoP (RFC 9449) at a resource server, through the Rust request-level API:
-//! every rule of a proof negated, the binding between a token and its proof,
-//! replay memory, server nonces, and the HTTP answer of each refusal.
-//! (The npm package runs the same cases through `verifyRequest` on five
-//! runtimes: tests/js/dpop.mjs.)
-#![cfg(not(target_arch = "wasm32"))]
+//! Sender-constraining (the catalog's third-wave section): DPoP (RFC 9449)
+//! at a resource server, through the Rust request-level API and the CLI:
+//! every rule of a proof negated, the binding between a token and its
+//! proof, replay memory, server nonces (and a nonce past its window), and
+//! the HTTP answer of each refusal. (The npm package runs the same cases
+//! through `verifyRequest` on five runtimes: tests/js/suite.mjs; the token
+//! endpoint's side: tests/server_dpop.rs; a real client:
+//! tests/js/dpop-e2e.mjs.)
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use jwt_edge::dpop::{ath, challenge, Scheme};
 use jwt_edge::{
     Binding, DpopConfig, ErrorKind, KeySet, Mode, Policy, Rejection, RequestParts, Step, Validator,
@@ -62,7 +62,7 @@ fn proof_with(
 }
 
 fn jwt_edge_token(header: &Value, claims: &Value, key: &dyn Sign) -> String {
-    common::token(header, claims, key)
+    crate::common::token(header, claims, key)
 }
 
 fn rand_id() -> u64 {
@@ -499,6 +499,13 @@ fn server_nonces_round_trip_across_validators() {
     let e = refused(request(&mut b, &[&auth], &[&p]));
     assert_eq!(e.error.kind(), ErrorKind::DpopNonceRequired);
     assert!(e.challenge.dpop_nonce.is_some());
+    // A nonce past its window (two steps old) is not accepted again.
+    let old = a.dpop().unwrap().nonce(NOW - 120).unwrap();
+    let p = proof_with(&k, &jwk, &token, |_, c| c["nonce"] = json!(old));
+    assert_eq!(
+        refused(request(&mut b, &[&auth], &[&p])).error.kind(),
+        ErrorKind::DpopNonceRequired
+    );
     // Another secret's nonce is not accepted.
     let other = validator(Some(DpopConfig::new().nonce_secret(&[1u8; 32]).unwrap()));
     let foreign = other.dpop().unwrap().nonce(NOW).unwrap();
