@@ -315,3 +315,70 @@ async fn replicas_accept_a_proof_at_most_once() {
     b.stop().await;
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A Python client (proofs by joserfc, HTTP by requests; tests/interop/
+/// dpop_client.py) against the token endpoint with AS nonces, and its
+/// resource proof through the Validator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_joserfc_client() {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
+    if !python.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the Python venv target/pyenv is missing: run pkg-scripts/setup"
+        );
+        eprintln!("skipped: target/pyenv missing (run pkg-scripts/setup)");
+        return;
+    }
+    let dir = temp_dir("server-dpop-python");
+    let db = init_store(&dir, &settings());
+    let (id, full) = provision(&db, "python-client");
+    issuer(&db).set_require_dpop(&id, true, unix_now()).unwrap();
+    let mut cfg = config(&db);
+    cfg.dpop = DpopConfig::new().nonce_secret(&[3u8; 32]).unwrap();
+    let server = start(cfg).await;
+    let post = format!("http://{}/token", server.addr);
+    let resource = "https://api.test/things";
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .arg("tests/interop/dpop_client.py")
+            .args([TOKEN_URL, post.as_str(), full.as_str(), resource])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
+        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(line["ok"], true, "{line}");
+    let token = line["token"].as_str().unwrap();
+    let claims = jwt_edge::inspect(token, None).unwrap().claims;
+    assert_eq!(
+        claims["cnf"]["jkt"], line["jkt"],
+        "bound to the client's key"
+    );
+    // Its resource proof, through the Validator.
+    let mut c = Client::new(server.addr);
+    let jwks = c.get("/.well-known/jwks.json").await.body;
+    let mut v = Validator::builder(Policy::new().issuer(ISS).audience(AUD))
+        .keys(KeySet::from_jwks(&jwks).unwrap())
+        .dpop(DpopConfig::new())
+        .build()
+        .unwrap();
+    let auth = format!("DPoP {token}");
+    let p = line["resource_proof"].as_str().unwrap();
+    v.verify_request(
+        &RequestParts {
+            authorization: &[&auth],
+            dpop: &[p],
+            method: "GET",
+            url: resource,
+        },
+        unix_now(),
+    )
+    .unwrap();
+    server.stop().await;
+    std::fs::remove_dir_all(dir).ok();
+}
