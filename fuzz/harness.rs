@@ -25,12 +25,13 @@ pub const SIGNED_SECRET: &[u8; 32] = b"fuzz-harness-hmac-secret-32bytes";
 /// in UTF-8, so never inside valid JSON text).
 pub const SPLIT: u8 = 0xFF;
 /// The names of the targets, in order.
-pub const TARGETS: [&str; 5] = [
+pub const TARGETS: [&str; 6] = [
     "verify_token",
     "verify_signed",
     "jwks",
     "revocation",
     "inspect",
+    "dpop_request",
 ];
 
 /// RFC 7515 A.1 HMAC key (`k`, base64url).
@@ -183,9 +184,65 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "jwks" => jwks(data),
         "revocation" => revocation(data),
         "inspect" => inspect(data),
+        "dpop_request" => dpop_request(data),
         _ => return false,
     }
     true
+}
+
+/// A whole request (DPoP, RFC 9449): `Authorization`, `DPoP`, method and URL
+/// (the input's parts between 0xFF bytes; the last two default to `GET` and
+/// a fixed URL) through `Validator::verify_request` with DPoP allowed and
+/// nonces on. Every rule of the proof runs before its signature, so the
+/// header parsing, the proof's JSON, the `jwk`, the `htu` normalisation and
+/// the nonce check see the fuzzer's bytes; the answer must be a challenge,
+/// never a panic, and a request is accepted only with a valid signature.
+pub fn dpop_request(data: &[u8]) {
+    let parts: Vec<String> = data
+        .split(|&b| b == SPLIT)
+        .map(|p| text(p).into_owned())
+        .collect();
+    let get = |i: usize, default: &str| parts.get(i).cloned().unwrap_or_else(|| default.into());
+    let auth = get(0, "");
+    let proof = get(1, "");
+    let method = get(2, "GET");
+    let url = get(3, "https://api.example/resource");
+    let config = jwt_edge::DpopConfig::new()
+        .nonce_secret(SIGNED_SECRET)
+        .expect("a 32-byte secret");
+    let asymmetric = Algorithm::ALL.into_iter().filter(|a| !a.is_symmetric());
+    let policy = Policy::new().algorithms(asymmetric).require_exp(false);
+    let mut v = jwt_edge::Validator::builder(policy)
+        .keys(KeySet::from_jwks(FIXED_JWKS.as_bytes()).unwrap_or_default())
+        .dpop(config)
+        .build()
+        .expect("the fixed validator builds");
+    let authorization: Vec<&str> = if auth.is_empty() {
+        vec![]
+    } else {
+        vec![auth.as_str()]
+    };
+    let dpop: Vec<&str> = if proof.is_empty() {
+        vec![]
+    } else {
+        vec![proof.as_str()]
+    };
+    let parts = jwt_edge::RequestParts {
+        authorization: &authorization,
+        dpop: &dpop,
+        method: &method,
+        url: &url,
+    };
+    match v.verify_request(&parts, NOW) {
+        Ok(_) => panic!("a request without any valid signature was accepted"),
+        Err(r) => {
+            assert!(matches!(r.challenge.status, 400 | 401 | 403 | 500 | 503));
+            if let Some(w) = &r.challenge.www_authenticate {
+                assert!(w.bytes().all(|b| (0x20..0x7f).contains(&b)), "{w:?}");
+            }
+        }
+    }
+    let _ = jwt_edge::dpop::normalize_htu(&url);
 }
 
 /// Untrusted token text against the fixed JWKS and policy, through `verify` and
@@ -675,6 +732,74 @@ pub fn seeds(vectors: &std::path::Path) -> Vec<(&'static str, Vec<u8>)> {
     }
     for r in revocation_seeds() {
         out.push(("revocation", r.into_bytes()));
+    }
+    for d in dpop_seeds(&tokens) {
+        out.push(("dpop_request", d));
+    }
+    out
+}
+
+/// Requests for `dpop_request`: well-formed proofs (unsigned-valid: the rules
+/// before the signature pass) with the catalog's mutations, under both schemes.
+fn dpop_seeds(tokens: &[String]) -> Vec<Vec<u8>> {
+    let b64 = |s: &str| b64(s.as_bytes());
+    let jwk = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+    let proof = |header: &str, claims: &str| format!("{}.{}.AAAA", b64(header), b64(claims));
+    let claims = r#"{"jti":"j1","htm":"GET","htu":"https://api.example/resource","iat":1700000000,"ath":"x","nonce":"AAAA"}"#;
+    let header = format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{jwk}}}"#);
+    let mut out = Vec::new();
+    for token in tokens.iter().take(3) {
+        for (auth, p, method, url) in [
+            (
+                format!("DPoP {token}"),
+                proof(&header, claims),
+                "GET",
+                "https://api.example/resource",
+            ),
+            (
+                format!("dpop  {token}"),
+                proof(&header, claims),
+                "POST",
+                "HTTPS://API.example:443/%72esource?x#y",
+            ),
+            (
+                format!("Bearer {token}"),
+                String::new(),
+                "GET",
+                "https://api.example/./a/../resource",
+            ),
+            (
+                format!("DPoP {token}, DPoP {token}"),
+                proof(&header, claims),
+                "GET",
+                "http://[::1]:8080/",
+            ),
+            (
+                String::from("Basic dXNlcjpwdw=="),
+                String::new(),
+                "GET",
+                "https://u:p@h/",
+            ),
+            (
+                format!("DPoP {token}"),
+                proof(r#"{"typ":"dpop+jwt","alg":"none"}"#, claims),
+                "GET",
+                "ftp://x",
+            ),
+            (
+                format!("DPoP {token}"),
+                proof(&header.replace("P-256", "P-384"), "{}"),
+                "GET",
+                "https://h/%zz",
+            ),
+        ] {
+            let mut d = auth.into_bytes();
+            for part in [p.as_str(), method, url] {
+                d.push(SPLIT);
+                d.extend_from_slice(part.as_bytes());
+            }
+            out.push(d);
+        }
     }
     out
 }

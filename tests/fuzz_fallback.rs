@@ -291,6 +291,11 @@ fn fuzz_inspect() {
     fuzz("inspect");
 }
 
+#[test]
+fn fuzz_dpop_request() {
+    fuzz("dpop_request");
+}
+
 /// The fixtures the harness trusts must work, or the targets test nothing.
 #[test]
 fn fixtures_are_live() {
