@@ -264,6 +264,13 @@ fn every_proof_rule_negated() {
         let w = e.challenge.www_authenticate.unwrap();
         assert!(w.starts_with(www), "{name}: {w}");
         assert!(!w.contains('\\'), "{name}: {w}");
+        // The CLI: the same check, the same code.
+        #[cfg(feature = "cli")]
+        {
+            let (code, err) = cli_verify(&["--dpop", p, "--url", URL, &token]);
+            assert_eq!(code, 1, "{name}: {err}");
+            assert!(err.starts_with("ERR_DPOP_INVALID: "), "{name}: {err}");
+        }
     }
     // No proof, two proofs.
     assert_refused(request(&mut v, &[&auth], &[]), invalid, 401, www);
@@ -617,26 +624,9 @@ fn challenge_escapes_descriptions() {
 #[cfg(feature = "cli")]
 #[test]
 fn cli_verify_with_dpop() {
-    let dir = std::env::temp_dir().join(format!("jwt-edge-dpop-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let jwks_path = dir.join("jwks.json");
-    std::fs::write(&jwks_path, jwks(&[ec().jwk(KID_EC)])).unwrap();
-    let jwks_path = jwks_path.to_str().unwrap().to_owned();
     let jwk = public_jwk(&client());
     let token = access_token(Some(&jwk));
-    let now = NOW.to_string();
-    let run = |extra: &[&str]| {
-        let mut args = vec!["verify", "--jwks", &jwks_path, "--now", &now];
-        args.extend_from_slice(extra);
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_jwt-edge"))
-            .args(&args)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = cli_verify;
     let p = proof(&token);
     let (code, err) = run(&["--dpop", &p, "--method", "GET", "--url", URL, &token]);
     assert_eq!(code, 0, "{err}");
@@ -651,5 +641,30 @@ fn cli_verify_with_dpop() {
     let (code, err) = run(&["--dpop", &p, "--url", "https://api.example/other", &token]);
     assert_eq!(code, 1);
     assert!(err.starts_with("ERR_DPOP_INVALID: "), "{err}");
-    std::fs::remove_dir_all(dir).ok();
+}
+
+/// `jwt-edge verify --jwks <the issuer's keys> --now NOW <extra…>`: exit
+/// status and stderr.
+#[cfg(feature = "cli")]
+fn cli_verify(extra: &[&str]) -> (i32, String) {
+    use std::sync::OnceLock;
+    static JWKS: OnceLock<String> = OnceLock::new();
+    let jwks_path = JWKS.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("jwt-edge-dpop-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("jwks.json");
+        std::fs::write(&path, jwks(&[ec().jwk(KID_EC)])).unwrap();
+        path.to_str().unwrap().to_owned()
+    });
+    let now = NOW.to_string();
+    let mut args = vec!["verify", "--jwks", jwks_path, "--now", &now];
+    args.extend_from_slice(extra);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jwt-edge"))
+        .args(&args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
