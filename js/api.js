@@ -324,9 +324,11 @@ export function createApi(wasm, host) {
       const core = this.#core;
       const now = nowOf(options);
       // Rust's errors here already carry their answer.
-      token = call(() => core.beginRequest(auth, proof, method, url, now, token));
+      call(() => core.beginRequest(auth, proof, method, url, now, token));
       const r = this.#rec();
       const id = r[1], scheme = r[2];
+      // The token Rust read is the header's last r[3] characters (token68).
+      token ??= auth.slice(auth.length - r[3]);
       let result, ok = true, fresh = true;
       try {
         result = await this.#verify(token, now, options, id, false);
@@ -348,7 +350,7 @@ export function createApi(wasm, host) {
     // verifySync's request: the same steps, every signature in Rust.
     #requestSync(dpop, token, now) {
       const core = this.#core;
-      token = call(() => core.beginRequest(undefined, dpop.proof, dpop.method, dpop.url, now, token));
+      call(() => core.beginRequest(undefined, dpop.proof, dpop.method, dpop.url, now, token));
       const r = this.#rec();
       const id = r[1], scheme = r[2];
       let result, ok;

@@ -62,6 +62,7 @@ impl Curve {
 /// that verification does no parsing. `HostOnly` means the key was validated
 /// structurally but this build has no pure-Rust backend for it: host crypto
 /// (WebCrypto) imports it from [`Key::public_jwk`] and validates the point.
+#[derive(Clone)]
 pub(crate) enum Prepared {
     #[cfg(feature = "es256")]
     P256(p256::ecdsa::VerifyingKey),
@@ -79,6 +80,7 @@ pub(crate) enum Prepared {
 }
 
 /// A verification key the caller trusts.
+#[derive(Clone)]
 pub struct Key {
     kid: Option<String>,
     alg: Option<Algorithm>,

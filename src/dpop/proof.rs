@@ -135,9 +135,43 @@ fn string_claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<&'a st
     }
 }
 
+/// Proof keys already parsed (and, for Ed25519, checked against small-order
+/// points), by thumbprint: a client signs its proofs with one key, so each
+/// request after its first reuses the parsed key (the members outside the
+/// thumbprint do not change what a key verifies). The most recent
+/// [`PROOF_KEYS`] are kept.
+#[derive(Debug, Default)]
+pub(crate) struct ProofKeys {
+    keys: alloc::vec::Vec<([u8; 32], Key)>,
+}
+
+/// Proof keys a validator keeps parsed.
+const PROOF_KEYS: usize = 64;
+
+impl ProofKeys {
+    /// The key of `jwk` (thumbprint `jkt`), parsed once.
+    fn get(&mut self, jkt: [u8; 32], jwk: &Map<String, Value>) -> Result<Key> {
+        if let Some(i) = self.keys.iter().position(|(k, _)| *k == jkt) {
+            // Most recent last.
+            let entry = self.keys.remove(i);
+            let key = entry.1.clone();
+            self.keys.push(entry);
+            return Ok(key);
+        }
+        let key = Key::from_public_jwk(jwk)
+            .map_err(|m| invalid(msg!("the DPoP proof's \"jwk\" ", m.as_str())))?;
+        if self.keys.len() >= PROOF_KEYS {
+            self.keys.remove(0);
+        }
+        self.keys.push((jkt, key.clone()));
+        Ok(key)
+    }
+}
+
 /// Checks everything of `proof` but its signature.
 pub(crate) fn check(
     config: &DpopConfig,
+    keys: &mut ProofKeys,
     proof: &str,
     expected: &Expected<'_>,
 ) -> Result<ProofCheck> {
@@ -202,8 +236,11 @@ pub(crate) fn check(
             "\": a proof carries only the public key (RFC 9449 §4.2)"
         )));
     }
-    let key = Key::from_public_jwk(jwk)
-        .map_err(|m| invalid(msg!("the DPoP proof's \"jwk\" ", m.as_str())))?;
+    // The thumbprint first: it names the key in the cache (and refuses a
+    // JWK without the required members).
+    let jkt = crate::jwk::thumbprint_bytes(jwk)
+        .ok_or_else(|| invalid("the DPoP proof's \"jwk\" has no RFC 7638 thumbprint"))?;
+    let key = keys.get(jkt, jwk)?;
     if !key.fits(alg) {
         return Err(invalid(msg!(
             "the DPoP proof's \"jwk\" is not a key for its \"alg\" (",
@@ -211,8 +248,6 @@ pub(crate) fn check(
             ")"
         )));
     }
-    let jkt = crate::jwk::thumbprint_bytes(jwk)
-        .ok_or_else(|| invalid("the DPoP proof's \"jwk\" has no RFC 7638 thumbprint"))?;
     let claims = parsed
         .claims(MAX_PROOF_DEPTH)
         .map_err(|e| invalid(msg!("the DPoP proof's claims: ", e.message())))?;

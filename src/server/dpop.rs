@@ -73,7 +73,9 @@ impl TokenDpop {
             leeway: LEEWAY,
             now,
         };
-        let checked = proof::check(&self.config, value, &expected).map_err(refuse)?;
+        // No key cache here: the signature is checked in Rust right away.
+        let mut keys = proof::ProofKeys::default();
+        let checked = proof::check(&self.config, &mut keys, value, &expected).map_err(refuse)?;
         if !checked.check_in_rust().map_err(refuse)? {
             return Err(ApiError::invalid_dpop_proof(
                 "the DPoP proof's signature does not verify with its jwk",

@@ -352,6 +352,7 @@ impl ValidatorBuilder {
             notice: None,
             dpop: self.dpop,
             replays: ReplaySet::default(),
+            proof_keys: crate::dpop::proof::ProofKeys::default(),
         };
         validator.set_jitter_seed(self.jitter);
         for trust in 0..validator.trusts.len() {

@@ -110,6 +110,8 @@ pub struct Validator {
     dpop: Option<DpopConfig>,
     /// The `jti`s of the DPoP proofs accepted, each until its window ends.
     replays: ReplaySet,
+    /// DPoP proof keys already parsed, by thumbprint.
+    proof_keys: crate::dpop::proof::ProofKeys,
 }
 
 /// The `now` every entry point accepts.

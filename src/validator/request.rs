@@ -90,7 +90,7 @@ impl Validator {
     /// `ERR_DPOP_REQUIRED`, `ERR_DPOP_INVALID`, `ERR_DPOP_NONCE_REQUIRED`,
     /// each with its answer.
     pub fn begin_request(
-        &self,
+        &mut self,
         parts: &RequestParts<'_>,
         now: u64,
     ) -> core::result::Result<RequestCheck, Rejection> {
@@ -133,7 +133,7 @@ impl Validator {
     /// # Errors
     /// As [`Validator::begin_request`] (but for the header's own errors).
     pub fn begin_presented(
-        &self,
+        &mut self,
         token: &str,
         scheme: Scheme,
         proofs: &[&str],
@@ -141,25 +141,48 @@ impl Validator {
         url: &str,
         now: u64,
     ) -> core::result::Result<RequestCheck, Rejection> {
-        let reject = |e: Error| self.reject(e, Some(scheme), now);
-        check_now(now).map_err(reject)?;
-        let proof = match (scheme, &self.dpop) {
+        if let Err(e) = check_now(now) {
+            return Err(self.reject(e, Some(scheme), now));
+        }
+        let checked = self.read_proof(token, scheme, proofs, method, url, now);
+        match checked {
+            Ok(proof) => Ok(RequestCheck {
+                token: String::from(token),
+                scheme,
+                proof,
+            }),
+            Err(e) => Err(self.reject(e, Some(scheme), now)),
+        }
+    }
+
+    /// The proof a token presented with `scheme` needs, checked but for its
+    /// signature (`None` for Bearer).
+    fn read_proof(
+        &mut self,
+        token: &str,
+        scheme: Scheme,
+        proofs: &[&str],
+        method: &str,
+        url: &str,
+        now: u64,
+    ) -> Result<Option<ProofCheck>> {
+        Ok(match (scheme, &self.dpop) {
             (Scheme::Bearer, Some(c)) if c.required => {
-                return Err(reject(Error::new(
+                return Err(Error::new(
                     ErrorKind::DpopRequired,
                     "this resource requires DPoP: present a DPoP-bound token with the DPoP scheme and a proof",
-                )))
+                ))
             }
             (Scheme::Bearer, _) => None,
             (Scheme::DPoP, None) => {
-                return Err(reject(Error::new(
+                return Err(Error::new(
                     ErrorKind::AuthorizationInvalid,
                     "the DPoP scheme is not accepted here (this validator has no dpop option)",
-                )))
+                ))
             }
             (Scheme::DPoP, Some(config)) => {
                 let leeway = self.trusts.first().map_or(0, |t| t.policy.leeway_secs());
-                let value = proof::single(proofs).map_err(reject)?;
+                let value = proof::single(proofs)?;
                 let expected = Expected {
                     method,
                     url,
@@ -167,13 +190,8 @@ impl Validator {
                     leeway,
                     now,
                 };
-                Some(proof::check(config, value, &expected).map_err(reject)?)
+                Some(proof::check(config, &mut self.proof_keys, value, &expected)?)
             }
-        };
-        Ok(RequestCheck {
-            token: String::from(token),
-            scheme,
-            proof,
         })
     }
 

@@ -330,7 +330,7 @@ impl Core {
     /// presented with the DPoP scheme and `dpop` as its proof; errors carry
     /// their HTTP answer.
     fn read_request(
-        &self,
+        &mut self,
         authorization: Option<String>,
         dpop: Option<String>,
         method: &str,
@@ -752,8 +752,10 @@ impl Core {
     /// Reads a request's credentials and checks its DPoP proof but for the
     /// signature (`Validator::begin_request`); with `token`, the token was
     /// presented with the DPoP scheme and `dpop` is its proof
-    /// (`Validator::begin_presented`). Returns the token; the record's
-    /// slot 1 holds the request's id, slot 2 its scheme (0 Bearer, 1 DPoP).
+    /// (`Validator::begin_presented`). The record's slot 1 holds the
+    /// request's id, slot 2 its scheme (0 Bearer, 1 DPoP), slot 3 the
+    /// token's length: the token is the header value's last that many
+    /// characters (ASCII, token68), so it does not cross back as a string.
     /// Errors carry their HTTP answer.
     #[wasm_bindgen(js_name = beginRequest)]
     pub fn begin_request(
@@ -764,14 +766,14 @@ impl Core {
         url: &str,
         now: f64,
         token: Option<String>,
-    ) -> Result<String, JsValue> {
+    ) -> Result<(), JsValue> {
         let check = self.read_request(authorization, dpop, method, url, now, token)?;
         let id = self.new_id();
         let scheme = f64::from(u8::from(check.scheme() == Scheme::DPoP));
-        let token = String::from(check.token());
-        self.put([0.0, f64::from(id), scheme, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        let len = check.token().len() as f64;
+        self.put([0.0, f64::from(id), scheme, len, 0.0, 0.0, 0.0, 0.0, 0.0]);
         ring_put(&mut self.requests, id, check);
-        Ok(token)
+        Ok(())
     }
 
     /// Writes request `id`'s proof signature check as a `SIGNATURE` record
