@@ -43,11 +43,15 @@ fn code(err: &JsValue) -> String {
 #[wasm_bindgen_test]
 fn verify_sync_accepts_rfc7515_a3_before_exp_and_expires_after() {
     let mut core = Core::new(&options(&[("jwks", jwks()), ("issuer", "joe".into())])).unwrap();
-    let ok = core.verify_sync(ES256_TOKEN, 1_300_819_379.0).unwrap();
+    let ok = core
+        .verify_sync(ES256_TOKEN, 1_300_819_379.0, false, None)
+        .unwrap();
     assert_eq!(core.record_values()[TAG], DONE);
     let claims = claims(&core, &ok.unwrap());
     assert_eq!(get(&claims, "iss").as_string().unwrap(), "joe");
-    let err = core.verify_sync(ES256_TOKEN, 1_300_819_380.0).unwrap_err();
+    let err = core
+        .verify_sync(ES256_TOKEN, 1_300_819_380.0, false, None)
+        .unwrap_err();
     assert_eq!(code(&err), "ERR_JWT_EXPIRED");
     assert_eq!(get(&err, "claim").as_string().unwrap(), "exp");
     assert_eq!(get(&err, "retryable"), JsValue::FALSE);
@@ -57,7 +61,11 @@ fn verify_sync_accepts_rfc7515_a3_before_exp_and_expires_after() {
 fn begin_exposes_the_signature_step_and_finish_completes_it() {
     let mut core = Core::new(&options(&[("jwks", jwks())])).unwrap();
     let at = 1_300_819_379.0;
-    assert_eq!(core.begin(ES256_TOKEN, at, false, None).unwrap(), None);
+    assert_eq!(
+        core.begin(ES256_TOKEN, at, false, None, None, false)
+            .unwrap(),
+        None
+    );
     let r = core.record_values();
     assert_eq!(r[TAG], SIGNATURE);
     assert_eq!(algorithms().get(r[2] as u32).as_string().unwrap(), "ES256");
@@ -84,34 +92,47 @@ fn begin_exposes_the_signature_step_and_finish_completes_it() {
     );
     // ...a successful one completes the pipeline, even after the key set was
     // replaced by one that still holds the verifying key...
-    core.begin(ES256_TOKEN, at, false, None).unwrap();
+    core.begin(ES256_TOKEN, at, false, None, None, false)
+        .unwrap();
     let id = core.record_values()[1] as u32;
     let serial = core.key_serials()[0];
     core.set_jwks(jwks(), None).unwrap();
     let text = core.finish(id, Some(0), at).unwrap();
     assert!(claims(&core, &text).is_object());
     // Now cached: begin answers with the hit directly.
-    assert_eq!(core.begin(ES256_TOKEN, at, false, None).unwrap(), None);
+    assert_eq!(
+        core.begin(ES256_TOKEN, at, false, None, None, false)
+            .unwrap(),
+        None
+    );
     assert_eq!(core.record_values()[TAG], HIT);
     assert!(core.record_values()[1] > 0.0);
     // A key keeps its number across key-set changes that keep it; a key
     // that left and came back is a new one (its host key is imported again).
     let mut uncached = Core::new(&options(&[("jwks", jwks()), ("cache", 0.into())])).unwrap();
-    uncached.begin(ES256_TOKEN, at, false, None).unwrap();
+    uncached
+        .begin(ES256_TOKEN, at, false, None, None, false)
+        .unwrap();
     let first = uncached.key_serials()[0];
     uncached.set_jwks(jwks(), None).unwrap();
-    uncached.begin(ES256_TOKEN, at, false, None).unwrap();
+    uncached
+        .begin(ES256_TOKEN, at, false, None, None, false)
+        .unwrap();
     assert_eq!(uncached.key_serials()[0], first);
     uncached
         .set_jwks(JsValue::from_str(r#"{"keys":[]}"#), None)
         .unwrap();
     uncached.set_jwks(jwks(), None).unwrap();
-    uncached.begin(ES256_TOKEN, at, false, None).unwrap();
+    uncached
+        .begin(ES256_TOKEN, at, false, None, None, false)
+        .unwrap();
     assert_ne!(uncached.key_serials()[0], first);
     assert_ne!(serial, 0);
     // ...and a key set without the verifying key refuses the token (retryable).
     let mut fresh = Core::new(&options(&[("jwks", jwks())])).unwrap();
-    fresh.begin(ES256_TOKEN, at, false, None).unwrap();
+    fresh
+        .begin(ES256_TOKEN, at, false, None, None, false)
+        .unwrap();
     let id = fresh.record_values()[1] as u32;
     fresh
         .set_jwks(JsValue::from_str(r#"{"keys":[]}"#), None)
@@ -125,13 +146,13 @@ fn begin_exposes_the_signature_step_and_finish_completes_it() {
 fn crypto_wasm_and_rust_mode_finish_in_one_call() {
     let mut core = Core::new(&options(&[("jwks", jwks()), ("crypto", "wasm".into())])).unwrap();
     let done = core
-        .begin(ES256_TOKEN, 1_300_819_379.0, false, None)
+        .begin(ES256_TOKEN, 1_300_819_379.0, false, None, None, false)
         .unwrap();
     assert_eq!(core.record_values()[TAG], DONE);
     assert!(claims(&core, &done.unwrap()).is_object());
     let mut core = Core::new(&options(&[("jwks", jwks())])).unwrap();
     let done = core
-        .begin(ES256_TOKEN, 1_300_819_379.0, true, None)
+        .begin(ES256_TOKEN, 1_300_819_379.0, true, None, None, false)
         .unwrap();
     assert_eq!(core.record_values()[TAG], DONE);
     assert!(claims(&core, &done.unwrap()).is_object());
@@ -174,11 +195,13 @@ fn hostile_input_gets_codes_not_panics() {
         "eyJhbGciOiJub25lIn0.e30.",
         "\u{0}\u{ffff}.x.y",
     ] {
-        let err = core.verify_sync(token, 0.0).unwrap_err();
+        let err = core.verify_sync(token, 0.0, false, None).unwrap_err();
         assert!(code(&err).starts_with("ERR_"), "{token:?}");
     }
     // The instance keeps answering.
-    assert!(core.verify_sync(ES256_TOKEN, 1_300_819_379.0).is_ok());
+    assert!(core
+        .verify_sync(ES256_TOKEN, 1_300_819_379.0, false, None)
+        .is_ok());
 }
 
 #[wasm_bindgen_test]
