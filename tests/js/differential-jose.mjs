@@ -362,6 +362,7 @@ const CLASSES = {
   "numeric-date-range": () => ({ payload: claimsText({ exp: 1e15 }) }),
   "iat-in-future": () => ({ payload: claimsText({ iat: NOW + 3600 }) }),
   "registered-claim-types": () => ({ payload: claimsText({ sub: 1 }) }),
+  "dpop-bound-token": () => ({ payload: claimsText({ cnf: { jkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" } }) }),
   "aud-array-of-strings": () => ({ payload: claimsText({ aud: [1, AUD] }) }),
   "json-lone-surrogate": () => ({ payload: JSON.stringify(goodClaims()).replace("}", `,"x":"\\ud800"}`) }),
   "status-list-typ": () => ({ header: hdr("ES256", { typ: "statuslist+jwt" }) }),

@@ -71,6 +71,34 @@ async function run(name, api) {
     await call(`${name} inspect`, t, () => inspect(t, { now }));
     await call(`${name} signed.verifySync`, t, () => signed.verifySync(t, { now }));
   }
+  // Whole requests (DPoP): Authorization, DPoP, method, URL split at 0xFF, as
+  // the dpop_request fuzz target reads them; headers the fetch API cannot
+  // carry are answered by Request itself, which is not jwt-edge's to test.
+  const dpop = new Validator({ jwks: fx.fixedJwks, dpop: { nonceSecret: fx.signedSecret } });
+  for (const data of corpus("dpop_request")) {
+    count("dpop_request");
+    const parts = [];
+    let from = 0;
+    for (let i = 0; i <= data.length; i++) {
+      if (i === data.length || data[i] === fx.split) {
+        parts.push(utf8.decode(data.subarray(from, i)));
+        from = i + 1;
+      }
+    }
+    const [auth = "", proof = "", method = "GET", url = "https://api.example/resource"] = parts;
+    let request;
+    try {
+      const headers = new Headers();
+      if (auth) headers.set("authorization", auth);
+      if (proof) headers.set("dpop", proof);
+      request = new Request(URL.canParse(url) ? url : "https://api.example/resource", { method: /^[A-Za-z]+$/.test(method) && !/^(connect|trace|track)$/i.test(method) ? method : "GET", headers });
+    } catch {
+      continue;
+    }
+    await call(`${name} verifyRequest`, auth, () => dpop.verifyRequest(request, { now }));
+    if (proof) await call(`${name} verify(dpop)`, proof, () => dpop.verify(auth.replace(/^\S+ */, ""), { now, dpop: { proof, method, url } }));
+    if (proof) await call(`${name} verifySync(dpop)`, proof, () => dpop.verifySync(auth.replace(/^\S+ */, ""), { now, dpop: { proof, method, url } }));
+  }
   for (const data of corpus("verify_signed")) {
     count("verify_signed");
     const i = data.indexOf(fx.split);
