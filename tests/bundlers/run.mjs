@@ -231,8 +231,11 @@ if (workers.length > 0) {
   mkdirSync(conf, { recursive: true });
   const ports = {};
   const defs = [];
+  // Held open together, so that no two workers get the same port.
+  const held = await Promise.all(workers.map(() => new Promise((ok) => { const s = createNetServer().listen(0, "127.0.0.1", () => ok(s)); })));
+  workers.forEach(([name], i) => (ports[name] = held[i].address().port));
+  await Promise.all(held.map((s) => new Promise((ok) => s.close(ok))));
   for (const [name, id] of workers) {
-    ports[name] = await freePort();
     // The bundle's own files, named by their paths in the output directory
     // (the bundle imports the .wasm by that relative name).
     const modules = readdirSync(out[name])

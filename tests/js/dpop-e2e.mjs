@@ -46,29 +46,48 @@ const deadline = setTimeout(() => {
   for (const c of children) c.kill();
   process.exit(1);
 }, 120_000);
-const freePort = () =>
-  new Promise((ok) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => ok(p));
-    });
-  });
+// Ports for the processes this script starts: held open together (no two
+// the same), taken after this script's own servers listen (none of theirs).
+const freePorts = async (n) => {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise((ok) => { const s = createServer().listen(0, "127.0.0.1", () => ok(s)); })));
+  const ports = servers.map((s) => s.address().port);
+  await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))));
+  return ports;
+};
 
 try {
-  // --- the issuer, its token endpoint public at its loopback address
   cli("init", "--issuer", ISS);
   const key = cli("provision", "create", "--name", "dpop-client", "--scope", "read", "--aud", AUD, "--require-dpop");
   const [, clientId, clientSecret] = /^jep_([0-9a-f]{16})_(.+)$/.exec(key);
-  const issuerPort = await freePort();
-  const base = `http://127.0.0.1:${issuerPort}`;
-  await startListening(children, bin, ["serve", "--addr", `127.0.0.1:${issuerPort}`, "--public-url", base, "--dpop-nonce", "--insecure-dev-keys"], { env });
 
   // --- the origin behind the gateway: echoes the verified claims it was given
   const origin = createHttpServer((req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ sub: req.headers["x-jwt-sub"] ?? null })));
   await new Promise((ok) => origin.listen(0, "127.0.0.1", ok));
+  // --- a Node resource server on Validator.verifyRequest (DPoP allowed; its
+  // validator is made once the issuer's URL is known)
+  let rs;
+  const api = createHttpServer(async (req, res) => {
+    const url = `http://${req.headers.host}${req.url}`;
+    try {
+      const { claims } = await rs.verifyRequest(new Request(url, { method: req.method, headers: req.headers }));
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ sub: claims.sub }));
+    } catch (e) {
+      const headers = { "content-type": "application/json" };
+      if (e.wwwAuthenticate) headers["www-authenticate"] = e.wwwAuthenticate;
+      if (e.dpopNonce) headers["dpop-nonce"] = e.dpopNonce;
+      res.writeHead(e.status ?? 500, headers).end(JSON.stringify({ error: e.code }));
+    }
+  });
+  await new Promise((ok) => api.listen(0, "127.0.0.1", ok));
+  const apiBase = `http://127.0.0.1:${api.address().port}`;
+
+  // --- the issuer, its token endpoint public at its loopback address
+  const [issuerPort, gwPort] = await freePorts(2);
+  const base = `http://127.0.0.1:${issuerPort}`;
+  await startListening(children, bin, ["serve", "--addr", `127.0.0.1:${issuerPort}`, "--public-url", base, "--dpop-nonce", "--insecure-dev-keys"], { env });
+  rs = new Validator({ jwks: remoteJwks(`${base}/.well-known/jwks.json`), issuer: ISS, audience: AUD, dpop: {} });
 
   // --- the edge worker in workerd: DPoP required, resource-server nonces
-  const gwPort = await freePort();
   const capnp = workerdConfig({
     outDir: work,
     gateways: [
@@ -90,22 +109,6 @@ try {
   const workerd = spawn(join(root, "node_modules/.bin/workerd"), ["serve", join(work, "config.capnp")], { stdio: ["ignore", "ignore", "ignore"] });
   children.push(workerd);
 
-  // --- a Node resource server on Validator.verifyRequest (DPoP allowed)
-  const rs = new Validator({ jwks: remoteJwks(`${base}/.well-known/jwks.json`), issuer: ISS, audience: AUD, dpop: {} });
-  const api = createHttpServer(async (req, res) => {
-    const url = `http://${req.headers.host}${req.url}`;
-    try {
-      const { claims } = await rs.verifyRequest(new Request(url, { method: req.method, headers: req.headers }));
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ sub: claims.sub }));
-    } catch (e) {
-      const headers = { "content-type": "application/json" };
-      if (e.wwwAuthenticate) headers["www-authenticate"] = e.wwwAuthenticate;
-      if (e.dpopNonce) headers["dpop-nonce"] = e.dpopNonce;
-      res.writeHead(e.status ?? 500, headers).end(JSON.stringify({ error: e.code }));
-    }
-  });
-  await new Promise((ok) => api.listen(0, "127.0.0.1", ok));
-  const apiBase = `http://127.0.0.1:${api.address().port}`;
   // workerd takes a moment to listen
   for (let i = 0; i < 100; i++) {
     try {

@@ -60,14 +60,14 @@ await new Promise((ok) => origin.listen(0, "127.0.0.1", ok));
 // --- workerd: two gateways, same worker. "gw" holds the JWKS for its max-age
 // (an hour) so only a kid miss can bring in a new key; "gwShort" refreshes
 // everything every 1-2 s, for the issuer-down (stale-if-error) case.
-const freePort = () =>
-  new Promise((ok) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => ok(p));
-    });
-  });
-const [port, shortPort, strictPort, statusPort, metricsPort, brokenPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+// Held open together, so that no two are the same port.
+const freePorts = async (n) => {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise((ok) => { const s = createServer().listen(0, "127.0.0.1", () => ok(s)); })));
+  const ports = servers.map((s) => s.address().port);
+  await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))));
+  return ports;
+};
+const [port, shortPort, strictPort, statusPort, metricsPort, brokenPort] = await freePorts(6);
 const METRICS_PATH = "/__jwt-edge/metrics";
 // Analytics Engine: workerd has none and miniflare's local simulator for
 // analytics_engine_datasets discards the points, so every gateway's DECISIONS

@@ -53,16 +53,6 @@ export default {
 };`;
 writeFileSync(join(work, "main.js"), main);
 
-const freePort = () =>
-  new Promise((ok) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => ok(p));
-    });
-  });
-const port = await freePort();
-const examplePort = await freePort();
-const remotePort = await freePort();
 
 // A JWKS origin for the remote-JWKS worker: slow (so requests overlap a
 // fetch), counting its requests.
@@ -76,6 +66,15 @@ const originServer = createHttpServer(async (req, res) => {
   res.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=120", etag: '"v1"' }).end(originJwks);
 });
 await new Promise((ok) => originServer.listen(0, "127.0.0.1", ok));
+// The workerd sockets' ports: held open together (so that no two are the
+// same), after the origin listens (so that none is the origin's).
+const freePorts = async (n) => {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise((ok) => { const s = createServer().listen(0, "127.0.0.1", () => ok(s)); })));
+  const ports = servers.map((s) => s.address().port);
+  await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))));
+  return ports;
+};
+const [port, examplePort, remotePort] = await freePorts(3);
 const originUrl = `http://127.0.0.1:${originServer.address().port}/jwks`;
 const originToken = await new SignJWT({ iss: "https://issuer.test", sub: "u" })
   .setProtectedHeader({ alg: "ES256", kid: "origin-1" }).setIssuedAt(T0).setExpirationTime(T0 + 86_400).sign(privateKey);
