@@ -57,12 +57,10 @@ pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// # Errors
 /// What is wrong, as an [`AuthorizationError`].
 pub fn parse_authorization<'a>(values: &[&'a str]) -> Result<Credentials<'a>, AuthorizationError> {
-    // A fetch `Headers` object joins repeated fields with ", "; a token68
-    // never holds a comma, so a comma means a second header.
-    let value = match values {
-        [] => return Err(AuthorizationError::Missing),
-        [one] if !one.contains(',') => *one,
-        _ => return Err(AuthorizationError::Multiple),
+    let value = match sole(values) {
+        Ok(Some(one)) => one,
+        Ok(None) => return Err(AuthorizationError::Missing),
+        Err(()) => return Err(AuthorizationError::Multiple),
     };
     let (scheme, rest) = value.split_once(' ').ok_or(AuthorizationError::Malformed)?;
     let scheme = if scheme.eq_ignore_ascii_case("bearer") {
@@ -77,6 +75,18 @@ pub fn parse_authorization<'a>(values: &[&'a str]) -> Result<Credentials<'a>, Au
         return Err(AuthorizationError::Malformed);
     }
     Ok(Credentials { scheme, token })
+}
+
+/// The one value of a header that may occur once: `Ok(None)` when absent,
+/// `Err(())` when repeated. A fetch `Headers` object joins repeated fields
+/// with ", ", and neither a token68 nor a compact JWS holds a comma, so a
+/// comma means a second header.
+pub(crate) fn sole<'a>(values: &[&'a str]) -> Result<Option<&'a str>, ()> {
+    match values {
+        [] => Ok(None),
+        [one] if !one.contains(',') => Ok(Some(*one)),
+        _ => Err(()),
+    }
 }
 
 /// RFC 7235 §2.1: `token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.

@@ -254,24 +254,27 @@ pub(crate) fn token_jkt(
     Ok(Some(bytes))
 }
 
-/// Whether `claims` satisfy `binding`.
+/// Whether `claims` satisfy `binding`; `Ok(true)` when the token is bound
+/// to a key (such a token is never answered from a caller's own map of
+/// repeats: each request needs its proof checked).
 ///
 /// # Errors
 /// `ERR_DPOP_BINDING_MISMATCH`, or a malformed `cnf` (see [`token_jkt`]).
 pub(crate) fn check_binding(
     binding: Binding,
     claims: &serde_json::Map<String, serde_json::Value>,
-) -> Result<()> {
+) -> Result<bool> {
     let mismatch = |m: &'static str| Error::new(ErrorKind::DpopBindingMismatch, m);
     match (binding, token_jkt(claims)?) {
-        (Binding::Unchecked, _) | (Binding::Unbound, None) => Ok(()),
+        (Binding::Unchecked, j) => Ok(j.is_some()),
+        (Binding::Unbound, None) => Ok(false),
         (Binding::Unbound, Some(_)) => Err(mismatch(
             "this token is bound to a key (cnf.jkt): it is accepted only with a DPoP proof signed by that key",
         )),
         (Binding::Key(_), None) => Err(mismatch(
             "the token is not bound to a key (no cnf.jkt), so it cannot be presented with DPoP",
         )),
-        (Binding::Key(k), Some(j)) if k == j => Ok(()),
+        (Binding::Key(k), Some(j)) if k == j => Ok(true),
         (Binding::Key(_), Some(_)) => Err(mismatch(
             "the DPoP proof is signed by another key than the one the token is bound to (cnf.jkt)",
         )),

@@ -109,11 +109,10 @@ pub(crate) struct Expected<'a> {
 
 /// The one proof of a request, from its `DPoP` header values.
 pub(crate) fn single<'a>(values: &[&'a str]) -> Result<&'a str> {
-    match values {
-        [] => Err(invalid("the request has no DPoP proof header")),
-        // A fetch `Headers` object joins repeated fields with ", ".
-        [one] if !one.contains(',') => Ok(one.trim_matches(' ')),
-        _ => Err(invalid(
+    match http::sole(values) {
+        Ok(Some(one)) => Ok(one.trim_matches(' ')),
+        Ok(None) => Err(invalid("the request has no DPoP proof header")),
+        Err(()) => Err(invalid(
             "the request has more than one DPoP header (RFC 9449 §4.3 allows exactly one)",
         )),
     }

@@ -202,15 +202,7 @@ impl Validator {
     /// `ERR_JOSE_NOT_SUPPORTED` with [`Crypto::Host`] or when this build has
     /// no backend for the algorithm.
     pub fn check_proof_instead_of_host(&self, proof: &ProofCheck) -> Result<bool> {
-        if self.crypto == Crypto::Host {
-            return Err(Error::new(
-                ErrorKind::NotSupported,
-                msg!(
-                    proof.alg(),
-                    ": the host's crypto cannot use this DPoP proof's key and crypto is \"host\""
-                ),
-            ));
-        }
+        self.rust_instead_of_host(proof.alg())?;
         proof.check_in_rust()
     }
 

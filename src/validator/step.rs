@@ -206,10 +206,8 @@ impl Validator {
                 let window = self.window(owner, times);
                 return match self.cache.peek(token) {
                     Some(v) => {
-                        crate::dpop::check_binding(mode.binding, &v.claims)?;
-                        // A bound token is never answered from a caller's
-                        // own map: each request needs its proof checked.
-                        let window = window.filter(|_| !is_bound(v));
+                        let bound = crate::dpop::check_binding(mode.binding, &v.claims)?;
+                        let window = window.filter(|_| !bound);
                         Ok(Step::Verified(Finished {
                             verified: Cow::Borrowed(v),
                             serial,
@@ -353,11 +351,22 @@ impl Validator {
     /// `ERR_JOSE_NOT_SUPPORTED` with [`Crypto::Host`] or when this build has
     /// no backend for the algorithm.
     pub fn check_instead_of_host(&self, check: &SignatureCheck, n: usize) -> Result<bool> {
-        if self.crypto == Crypto::Host || !check.has_rust_backend {
-            let alg = check.alg;
+        self.rust_instead_of_host(check.alg)?;
+        self.check_candidate(check, n)
+    }
+
+    /// Whether a signature with `alg` that the host's crypto could not check
+    /// may be checked in Rust: this validator's [`Crypto`] allows it and the
+    /// build has a backend (a token's key or a DPoP proof's).
+    ///
+    /// # Errors
+    /// `ERR_JOSE_NOT_SUPPORTED`, saying which of the two it is.
+    pub(super) fn rust_instead_of_host(&self, alg: Algorithm) -> Result<()> {
+        let has_backend = alg.has_rust_backend();
+        if self.crypto == Crypto::Host || !has_backend {
             return Err(Error::new(
                 ErrorKind::NotSupported,
-                if check.has_rust_backend {
+                if has_backend {
                     msg!(
                         alg,
                         ": the host's crypto cannot use this key and crypto is \"host\""
@@ -367,7 +376,7 @@ impl Validator {
                 },
             ));
         }
-        self.check_candidate(check, n)
+        Ok(())
     }
 
     /// Candidate `n` of `check` (its public JWK is what a host imports).
@@ -421,9 +430,9 @@ impl Validator {
             &t.revocations,
             now,
         )?;
-        crate::dpop::check_binding(check.binding, &verified.claims)?;
+        let bound = crate::dpop::check_binding(check.binding, &verified.claims)?;
         let window = self.window(check.trust, verified.times);
-        let window = window.filter(|_| !is_bound(&verified));
+        let window = window.filter(|_| !bound);
         Ok(
             match self.cache.insert_owned(
                 &check.token,
@@ -506,9 +515,4 @@ impl Validator {
                 )
             })
     }
-}
-
-/// Whether a verified token is bound to a key (`cnf.jkt`).
-fn is_bound(v: &Verified) -> bool {
-    !matches!(crate::dpop::token_jkt(&v.claims), Ok(None))
 }

@@ -690,9 +690,9 @@ impl Core {
     }
 
     /// The public JWK of candidate `n` of verification `id`, for importing
-    /// into the host's crypto, as JSON text (the glue parses it).
+    /// into the host's crypto, as JSON text (the glue parses it). A
+    /// request's `id` names its proof's key (candidate 0).
     #[wasm_bindgen(js_name = keyJwk)]
-    /// A request's `id` names its proof's key (candidate 0).
     pub fn key_jwk(&self, id: u32, n: usize) -> Result<String, JsValue> {
         let key = match ring_get(&self.requests, id) {
             Some(request) => request.proof().map(|p| p.key()),
