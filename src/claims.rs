@@ -81,8 +81,9 @@ pub(crate) fn validate(
     policy: &Policy,
     now: u64,
 ) -> Result<()> {
-    if let Some(expected) = &policy.typ {
+    if let Some(expected) = policy.typ.first() {
         match header.get("typ") {
+            None if policy.typ_optional => {}
             None => {
                 return Err(failed(
                     "typ",
@@ -90,7 +91,11 @@ pub(crate) fn validate(
                     msg!("header \"typ\" is missing; expected ", Truncated(expected)),
                 ))
             }
-            Some(Value::String(t)) if normalize_typ(t) == normalize_typ(expected) => {}
+            Some(Value::String(t))
+                if policy
+                    .typ
+                    .iter()
+                    .any(|e| normalize_typ(t) == normalize_typ(e)) => {}
             Some(_) => {
                 return Err(failed(
                     "typ",
@@ -112,6 +117,20 @@ pub(crate) fn validate(
     let iat = numeric_date(claims, "iat")?;
 
     check_times(TimeClaims { exp, nbf, iat }, policy, now)?;
+    if let (Some(max), Some(exp)) = (policy.max_lifetime, exp) {
+        let from = iat.unwrap_or(now as f64);
+        if exp - from > max as f64 + policy.leeway as f64 {
+            return Err(failed(
+                "exp",
+                ClaimReason::CheckFailed,
+                msg!(
+                    "the token's lifetime (\"exp\" - \"iat\") exceeds the maximum of ",
+                    max,
+                    " s"
+                ),
+            ));
+        }
+    }
 
     if !policy.issuers.is_empty() {
         match iss {
@@ -134,7 +153,7 @@ pub(crate) fn validate(
     }
 
     if !policy.audiences.is_empty() {
-        check_audience(claims, &policy.audiences)?;
+        check_audience(claims, &policy.audiences, policy.sole_audience)?;
     }
 
     if let Some(want) = &policy.subject {
@@ -312,9 +331,15 @@ pub(crate) fn time_window(t: TimeClaims, policy: &Policy) -> Option<(u64, u64)> 
     None
 }
 
-fn check_audience(claims: &Map<String, Value>, wanted: &[String]) -> Result<()> {
+fn check_audience(claims: &Map<String, Value>, wanted: &[String], sole: bool) -> Result<()> {
     let matches = |a: &str| wanted.iter().any(|w| w == a);
     match claims.get("aud") {
+        Some(Value::Array(items)) if sole && items.len() != 1 => Err(failed(
+            "aud",
+            ClaimReason::CheckFailed,
+            "\"aud\" must hold exactly one value here (an array with other values is refused)"
+                .into(),
+        )),
         None => Err(failed(
             "aud",
             ClaimReason::Missing,

@@ -30,7 +30,14 @@ pub struct Policy {
     pub(crate) issuers: Vec<String>,
     pub(crate) audiences: Vec<String>,
     pub(crate) subject: Option<String>,
-    pub(crate) typ: Option<String>,
+    /// Accepted header `typ` values (empty: not checked).
+    pub(crate) typ: Vec<String>,
+    /// A token without `typ` passes the `typ` check.
+    pub(crate) typ_optional: bool,
+    /// `aud` must hold exactly one value (a string or a one-element array).
+    pub(crate) sole_audience: bool,
+    /// Longest lifetime accepted: `exp` − `iat` (or − now without `iat`).
+    pub(crate) max_lifetime: Option<u64>,
     pub(crate) required_claims: Vec<String>,
     pub(crate) scopes: Vec<String>,
     pub(crate) kidless_candidates: usize,
@@ -73,7 +80,10 @@ impl Policy {
             issuers: Vec::new(),
             audiences: Vec::new(),
             subject: None,
-            typ: None,
+            typ: Vec::new(),
+            typ_optional: false,
+            sole_audience: false,
+            max_lifetime: None,
             required_claims: Vec::new(),
             scopes: Vec::new(),
             kidless_candidates: 1,
@@ -191,7 +201,42 @@ impl Policy {
     /// Requires the header `typ` to match (RFC 7515 §4.1.9 comparison, e.g. `at+jwt`).
     #[must_use]
     pub fn typ(mut self, typ: impl Into<String>) -> Self {
-        self.typ = Some(typ.into());
+        self.typ = alloc::vec![typ.into()];
+        self
+    }
+
+    /// Accepts one more header `typ` value besides those already set (e.g.
+    /// RFC 7523bis client assertions: `JWT` or `client-authentication+jwt`).
+    #[must_use]
+    pub fn accept_typ(mut self, typ: impl Into<String>) -> Self {
+        self.typ.push(typ.into());
+        self
+    }
+
+    /// With `true`, a token without a header `typ` passes the `typ` check
+    /// (a `typ` that is present must still be one of those set).
+    #[must_use]
+    pub fn typ_optional(mut self, optional: bool) -> Self {
+        self.typ_optional = optional;
+        self
+    }
+
+    /// With `true`, `aud` must hold exactly one value, one of the audiences
+    /// set: an array with anything else is refused (draft-ietf-oauth-rfc7523bis
+    /// for client assertions; it closes audience injection).
+    #[must_use]
+    pub fn sole_audience(mut self, sole: bool) -> Self {
+        self.sole_audience = sole;
+        self
+    }
+
+    /// Longest lifetime a token may have been given: `exp` − `iat` (or
+    /// `exp` − now when there is no `iat`) at most `seconds`. Implies that
+    /// `exp` is required.
+    #[must_use]
+    pub fn max_lifetime(mut self, seconds: u64) -> Self {
+        self.max_lifetime = Some(seconds);
+        self.require_exp = true;
         self
     }
 

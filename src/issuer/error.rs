@@ -26,6 +26,10 @@ pub enum ErrorKind {
     /// An issuance was refused: the provisioning key is wrong, expired or
     /// revoked, or the request exceeds what it allows (exit 1). Always audited.
     Refused,
+    /// A client's keys must be fetched from its `jwks_uri` before its
+    /// assertion can be checked: the caller fetches and asks again
+    /// ([`Error::fetch_needed`]; not a refusal, nothing was audited).
+    FetchNeeded,
 }
 
 /// Why an issuance was refused, for protocol adapters (the HTTP server maps
@@ -82,6 +86,16 @@ pub enum ClientFailure {
     Revoked,
     /// The provisioning key expired.
     Expired,
+    /// The client authenticated with the other method than the one it is
+    /// registered for (a secret for a `private_key_jwt` client, or an
+    /// assertion for a client with a secret).
+    WrongMethod,
+    /// Its client assertion failed a check (signature, key, claims, `typ`).
+    BadAssertion,
+    /// Its client assertion's `jti` was used before (RFC 7523 §3).
+    ReplayedAssertion,
+    /// Its `jwks_uri` gave no usable key set.
+    KeysUnavailable,
 }
 
 impl ClientFailure {
@@ -94,6 +108,10 @@ impl ClientFailure {
             Self::RotatedSecret => "rotated_secret",
             Self::Revoked => "revoked_client",
             Self::Expired => "expired_client",
+            Self::WrongMethod => "wrong_auth_method",
+            Self::BadAssertion => "invalid_assertion",
+            Self::ReplayedAssertion => "replayed_assertion",
+            Self::KeysUnavailable => "jwks_uri_unavailable",
         }
     }
 }
@@ -135,6 +153,14 @@ pub enum Error {
         refusal: Refusal,
         /// Why, in words.
         message: String,
+    },
+    /// A client's `jwks_uri` must be fetched first (see
+    /// [`ErrorKind::FetchNeeded`]): the URL and the fetch's time limit.
+    FetchNeeded {
+        /// What to fetch (the client's registered `jwks_uri`).
+        url: String,
+        /// How long the fetch may take, in seconds.
+        timeout: u64,
     },
 }
 
@@ -180,6 +206,10 @@ impl Error {
                 refusal: Refusal::Request,
                 message,
             },
+            ErrorKind::FetchNeeded => Self::FetchNeeded {
+                url: message,
+                timeout: 5,
+            },
         }
     }
 
@@ -188,6 +218,23 @@ impl Error {
         Self::Refused {
             refusal,
             message: message.into(),
+        }
+    }
+
+    /// The client keys at `url` must be fetched (within `timeout` seconds)
+    /// before the request can be decided.
+    pub fn fetch_needed(url: impl Into<String>, timeout: u64) -> Self {
+        Self::FetchNeeded {
+            url: url.into(),
+            timeout,
+        }
+    }
+
+    /// The fetch a [`ErrorKind::FetchNeeded`] error asks for: URL and time limit.
+    pub fn fetch(&self) -> Option<(&str, u64)> {
+        match self {
+            Self::FetchNeeded { url, timeout } => Some((url, *timeout)),
+            _ => None,
         }
     }
 
@@ -252,6 +299,7 @@ impl Error {
             Self::Storage { .. } => ErrorKind::Storage,
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::Refused { .. } => ErrorKind::Refused,
+            Self::FetchNeeded { .. } => ErrorKind::FetchNeeded,
         }
     }
 
@@ -265,7 +313,8 @@ impl Error {
             | Self::Crypto(m)
             | Self::NotFound(m)
             | Self::Storage { message: m, .. }
-            | Self::Refused { message: m, .. } => m,
+            | Self::Refused { message: m, .. }
+            | Self::FetchNeeded { url: m, .. } => m,
         }
     }
 
@@ -287,6 +336,7 @@ impl ErrorKind {
             Self::Storage => "ERR_ISSUER_STORE",
             Self::NotFound => "ERR_ISSUER_NOT_FOUND",
             Self::Refused => "ERR_ISSUER_REFUSED",
+            Self::FetchNeeded => "ERR_ISSUER_FETCH_NEEDED",
         }
     }
 }

@@ -29,7 +29,10 @@ pub mod settings;
 pub mod store;
 
 pub use error::{ClientFailure, Error, ErrorKind, Refusal, Result, Secret};
-pub use service::{ClientRevocation, DpopBinding, IssueRequest, Issued, Issuer, Secrets};
+pub use service::{
+    AssertionRules, ClientAssertion, ClientRevocation, Credential, DpopBinding, Fetched,
+    IssueRequest, Issued, Issuer, Secrets,
+};
 pub use settings::Settings;
 #[cfg(feature = "postgres")]
 pub use store::PgStore;

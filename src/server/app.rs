@@ -47,6 +47,7 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<metrics::Metrics>,
     pub(crate) prune_interval: Duration,
     pub(crate) dpop: super::dpop::TokenDpop,
+    pub(crate) jwks_fetcher: super::jwks_uri::JwksFetcher,
 }
 
 /// An I/O failure of the listeners or the writer's thread, as an issuer error.
@@ -74,7 +75,12 @@ pub(crate) async fn bind(addr: SocketAddr, config: Config) -> Result<Server, Err
         prune_interval,
         metrics_addr,
         dpop,
+        mut assertions,
+        accept_token_endpoint_audience,
+        allow_private_jwks_uri,
     } = config;
+    let writer_public = public_url.clone();
+    let metadata_assertions = assertions.clone();
     let metrics = Arc::new(metrics::Metrics::new());
     let writer_metrics = Arc::clone(&metrics);
     let (tx, rx) = mpsc::channel(queue.max(1));
@@ -92,8 +98,18 @@ pub(crate) async fn bind(addr: SocketAddr, config: Config) -> Result<Server, Err
                             tracing::warn!(target: "jwt_edge::server", "the database server's certificate is not verified (sslmode=prefer or require without sslrootcert; with prefer, TLS is used only if the server offers it): use sslmode=verify-full (with sslrootcert) on untrusted networks");
                         }
                     }
+                    let mut issuer = Issuer::new(store, secrets);
+                    if accept_token_endpoint_audience {
+                        let public = match writer_public {
+                            Some(p) => p,
+                            None => issuer.settings()?.issuer,
+                        };
+                        assertions.token_endpoint_audience =
+                            Some(format!("{}/token", public.trim_end_matches('/')));
+                    }
+                    issuer.set_assertion_rules(assertions);
                     let mut w = Writer::new(
-                        Issuer::new(store, secrets),
+                        issuer,
                         batch_max,
                         writer_shared,
                         writer_metrics,
@@ -132,7 +148,7 @@ pub(crate) async fn bind(addr: SocketAddr, config: Config) -> Result<Server, Err
     let state = Arc::new(AppState {
         jobs: tx,
         published: shared,
-        metadata: Bytes::from(metadata(&settings, &public, &dpop).to_string()),
+        metadata: Bytes::from(metadata(&settings, &public, &dpop, &metadata_assertions).to_string()),
         jwks_max_age: jwks_max_age(&settings),
         jwks_stale_limit: jwks_stale_limit(&settings),
         revocations_max_age: revocations_max_age(&settings),
@@ -144,6 +160,9 @@ pub(crate) async fn bind(addr: SocketAddr, config: Config) -> Result<Server, Err
         dpop: super::dpop::TokenDpop {
             token_url: format!("{}/token", public.trim_end_matches('/')),
             config: dpop,
+        },
+        jwks_fetcher: super::jwks_uri::JwksFetcher {
+            allow_private: allow_private_jwks_uri,
         },
     });
     tracing::info!(

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use axum::http::{header, HeaderMap};
 use tokio::sync::oneshot;
 
-use crate::issuer::Error;
+use crate::issuer::{ClientFailure, Credential, Error, Refusal};
 
 use super::app::AppState;
 use super::error::{ApiError, ErrorCode};
@@ -128,9 +128,42 @@ pub(crate) async fn ask<T>(
         .unwrap_or_else(|_| Err(Error::storage("the store writer stopped")))
 }
 
+/// Sends a client's job to the writer. When the writer answers that the
+/// client's `jwks_uri` must be fetched first (a `private_key_jwt` client
+/// whose keys are not held, stale, or lack the assertion's `kid`), fetches
+/// it and asks again with what came back: at most two fetches.
+pub(crate) async fn ask_as_client<T>(
+    state: &AppState,
+    auth: &token::ClientAuth,
+    mut job: impl FnMut(Credential, oneshot::Sender<Result<T, Error>>) -> Job,
+) -> Result<T, Error> {
+    let mut fetched = None;
+    for _ in 0..3 {
+        let credential = auth.credential(fetched.take());
+        let e = match ask(state, |reply| job(credential, reply)).await {
+            Err(e) => e,
+            done => return done,
+        };
+        let Some((url, timeout)) = e.fetch() else {
+            return Err(e);
+        };
+        let f = state.jwks_fetcher.fetch(url, timeout).await;
+        if let crate::FetchOutcome::Unreachable(why) = &f.outcome {
+            tracing::info!(target: "jwt_edge::server", client_id = %auth.client_id, "a client's jwks_uri fetch failed: {why}");
+        }
+        state.metrics.jwks_uri_fetch(&f.outcome);
+        fetched = Some(f);
+    }
+    Err(Error::refused_for(
+        Refusal::Client(ClientFailure::KeysUnavailable),
+        "the client's jwks_uri kept asking to be fetched",
+    ))
+}
+
 /// The common path of `/revoke`, `/introspect` and `/client/rotate`: the
 /// request admitted ([`admit`]), its job answered by the writer, a refusal
-/// mapped ([`refused`]). `job` takes what it needs out of the request.
+/// mapped ([`refused`]). `job` builds the job from the request and the
+/// client's credential (it may be called again after a key fetch).
 pub(crate) async fn authenticated<'a, R, T>(
     state: &'a AppState,
     peer: SocketAddr,
@@ -138,12 +171,15 @@ pub(crate) async fn authenticated<'a, R, T>(
     body: &[u8],
     parse: Parser<R>,
     auth: fn(&R) -> &token::ClientAuth,
-    job: impl FnOnce(&mut R, oneshot::Sender<Result<T, Error>>) -> Job,
+    job: impl Fn(&R, Credential, oneshot::Sender<Result<T, Error>>) -> Job,
 ) -> Result<(T, R, Throttle<'a>), ApiError> {
-    let (mut req, t) = admit(state, peer, headers, body, parse, auth).map_err(|(e, _)| e)?;
+    let (req, t) = admit(state, peer, headers, body, parse, auth).map_err(|(e, _)| e)?;
     let method = auth(&req).method;
-    match ask(state, |reply| job(&mut req, reply)).await {
-        Ok(v) => Ok((v, req, t)),
+    match ask_as_client(state, auth(&req), |c, reply| job(&req, c, reply)).await {
+        Ok(v) => {
+            state.metrics.authenticated(method);
+            Ok((v, req, t))
+        }
         Err(e) => Err(refused(&t, method, &e)),
     }
 }

@@ -29,6 +29,20 @@ pub struct ClientLabel {
     pub client_id: String,
 }
 
+/// `method`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabel {
+    /// A client authentication method (RFC 7591 name).
+    pub method: String,
+}
+
+/// `outcome`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    /// `ok` (a 200 answer), `status` (another HTTP status) or `unreachable`.
+    pub outcome: String,
+}
+
 /// `reason`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
@@ -99,6 +113,10 @@ pub struct Metrics {
     pub store_up: Gauge,
     /// 1 while this replica leads (rotation, pruning, the audit sink).
     pub leader: Gauge,
+    /// Successful client authentications, per method.
+    pub client_auth: Family<MethodLabel, Counter>,
+    /// Fetches of clients' `jwks_uri`, per outcome.
+    pub jwks_uri_fetches: Family<OutcomeLabel, Counter>,
     /// Label sets set at the last publication (to drop vanished ones).
     published: Mutex<Labels>,
 }
@@ -148,8 +166,20 @@ impl Metrics {
             pruned: Family::default(),
             store_up: Gauge::default(),
             leader: Gauge::default(),
+            client_auth: Family::default(),
+            jwks_uri_fetches: Family::default(),
             published: Mutex::new(Labels::default()),
         };
+        registry.register(
+            "jwt_edge_client_authentications",
+            "Successful client authentications, per method (client_secret_basic, client_secret_post, private_key_jwt)",
+            m.client_auth.clone(),
+        );
+        registry.register(
+            "jwt_edge_jwks_uri_fetches",
+            "Fetches of private_key_jwt clients' jwks_uri, per outcome",
+            m.jwks_uri_fetches.clone(),
+        );
         // Counters get their `_total` suffix from the encoder.
         registry.register(
             "jwt_edge_tokens_issued",
@@ -268,6 +298,29 @@ impl Metrics {
             out.push('\n');
         }
         out
+    }
+
+    /// Counts a successful client authentication by `method`.
+    pub fn authenticated(&self, method: crate::server::token::AuthMethod) {
+        self.client_auth
+            .get_or_create(&MethodLabel {
+                method: method.as_str().to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a fetch of a client's `jwks_uri`.
+    pub fn jwks_uri_fetch(&self, outcome: &crate::FetchOutcome) {
+        let outcome = match outcome {
+            crate::FetchOutcome::Response { status: 200, .. } => "ok",
+            crate::FetchOutcome::Response { .. } => "status",
+            _ => "unreachable",
+        };
+        self.jwks_uri_fetches
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_string(),
+            })
+            .inc();
     }
 
     /// Counts a `/token` refusal.

@@ -31,6 +31,7 @@ mod app;
 mod auth;
 pub mod conn;
 mod dpop;
+pub mod jwks_uri;
 pub mod error;
 pub mod limit;
 pub mod metrics;
@@ -100,6 +101,14 @@ pub struct Config {
     /// a nonce secret, authorization-server nonces (§8). Replicas that
     /// share the secret accept each other's nonces.
     pub dpop: crate::DpopConfig,
+    /// How `private_key_jwt` client assertions are checked.
+    pub assertions: crate::issuer::AssertionRules,
+    /// Accept the token endpoint's URL as an assertion's sole `aud`
+    /// (`--accept-token-endpoint-audience`).
+    pub accept_token_endpoint_audience: bool,
+    /// Fetch clients' `jwks_uri` from loopback, private and link-local
+    /// addresses, and over `http://` (`--allow-private-jwks-uri`; tests).
+    pub allow_private_jwks_uri: bool,
 }
 
 impl Config {
@@ -122,6 +131,9 @@ impl Config {
             prune_interval: Duration::from_secs(600),
             metrics_addr: None,
             dpop: crate::DpopConfig::new(),
+            assertions: crate::issuer::AssertionRules::default(),
+            accept_token_endpoint_audience: false,
+            allow_private_jwks_uri: false,
         }
     }
 }

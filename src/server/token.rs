@@ -11,6 +11,8 @@ use base64ct::Encoding;
 use zeroize::Zeroizing;
 
 use crate::issuer::rules::provisioning::PREFIX;
+use crate::issuer::service::JWT_BEARER_ASSERTION;
+use crate::issuer::{ClientAssertion, Credential, Fetched};
 
 use super::error::ApiError;
 
@@ -26,16 +28,45 @@ pub enum AuthMethod {
     Basic,
     /// In the form body (`client_secret_post`).
     Post,
+    /// A signed client assertion (`private_key_jwt`, RFC 7523 §2.2).
+    PrivateKeyJwt,
+}
+
+impl AuthMethod {
+    /// Its RFC 7591 `token_endpoint_auth_method` name (metrics, logs).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "client_secret_basic",
+            Self::Post => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
 }
 
 /// An authenticated-to-be client: who it claims to be and its credential.
 pub struct ClientAuth {
     /// The client id (the provisioning key's public id).
     pub client_id: String,
-    /// The provisioning key rebuilt as `jep_<id>_<secret>`.
-    pub provisioning_key: Zeroizing<String>,
+    /// The provisioning key rebuilt as `jep_<id>_<secret>`, or the client
+    /// assertion.
+    pub credential: Credential,
     /// How the credential was sent.
     pub method: AuthMethod,
+}
+
+impl ClientAuth {
+    /// The credential for one try at the writer, with the fetch of the
+    /// client's `jwks_uri` made after the previous try asked for it.
+    pub fn credential(&self, fetched: Option<Fetched>) -> Credential {
+        match &self.credential {
+            Credential::Secret(key) => Credential::Secret(key.clone()),
+            Credential::Assertion(a) => Credential::Assertion(ClientAssertion {
+                client_id: a.client_id.clone(),
+                jwt: a.jwt.clone(),
+                fetched,
+            }),
+        }
+    }
 }
 
 impl core::fmt::Debug for ClientAuth {
@@ -143,6 +174,8 @@ struct Params {
     audiences: Vec<String>,
     token: Option<Zeroizing<String>>,
     overlap: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
 }
 
 fn params(content_type: Option<&str>, body: &[u8]) -> Result<Params, ApiError> {
@@ -184,6 +217,14 @@ fn params(content_type: Option<&str>, body: &[u8]) -> Result<Params, ApiError> {
                 once(&p.overlap, &name)?;
                 p.overlap = Some(value.into_owned());
             }
+            "client_assertion_type" => {
+                once(&p.client_assertion_type, &name)?;
+                p.client_assertion_type = Some(value.into_owned());
+            }
+            "client_assertion" => {
+                once(&p.client_assertion, &name)?;
+                p.client_assertion = Some(value.into_owned());
+            }
             // RFC 8693 `audience` and RFC 8707 `resource` (both
             // repeatable) name the requested audiences together.
             "audience" => p.audiences.push(value.into_owned()),
@@ -203,7 +244,59 @@ fn params(content_type: Option<&str>, body: &[u8]) -> Result<Params, ApiError> {
     Ok(p)
 }
 
+/// RFC 7521 §4.2 / RFC 7523 §2.2: the client assertion, alone (with no
+/// other authentication method), of the one supported type. The client it
+/// names is `client_id` when given, else the assertion's `sub` (read
+/// unverified: it only selects whose keys check it).
+fn assertion_auth(
+    authorization: Option<&str>,
+    p: &mut Params,
+) -> Result<Option<ClientAuth>, ApiError> {
+    let (kind, jwt) = match (p.client_assertion_type.take(), p.client_assertion.take()) {
+        (None, None) => return Ok(None),
+        (Some(k), Some(j)) => (k, j),
+        _ => {
+            return Err(ApiError::invalid_request(
+                "client_assertion and client_assertion_type go together (RFC 7521 section 4.2)",
+            ))
+        }
+    };
+    if authorization.is_some() || p.client_secret.is_some() {
+        return Err(ApiError::invalid_request(
+            "use one client authentication method (a client assertion, HTTP Basic or a secret in the form), not several",
+        ));
+    }
+    if kind != JWT_BEARER_ASSERTION {
+        return Err(ApiError::invalid_request(format!(
+            "unsupported client_assertion_type; this server accepts {JWT_BEARER_ASSERTION}"
+        )));
+    }
+    let named = crate::inspect(&jwt, None).ok().and_then(|t| {
+        t.claims
+            .get("sub")
+            .and_then(serde_json::Value::as_str)
+            .map(String::from)
+    });
+    let client_id = match (p.client_id.take(), named) {
+        (Some(id), _) | (None, Some(id)) => id,
+        (None, None) => return Err(ApiError::invalid_client()),
+    };
+    let client_id = client_id.strip_prefix(PREFIX).unwrap_or(&client_id).to_owned();
+    Ok(Some(ClientAuth {
+        client_id: client_id.clone(),
+        credential: Credential::Assertion(ClientAssertion {
+            client_id,
+            jwt,
+            fetched: None,
+        }),
+        method: AuthMethod::PrivateKeyJwt,
+    }))
+}
+
 fn client_auth(authorization: Option<&str>, p: &mut Params) -> Result<ClientAuth, ApiError> {
+    if let Some(auth) = assertion_auth(authorization, p)? {
+        return Ok(auth);
+    }
     let (id, secret, method) = match (authorization, p.client_id.take(), p.client_secret.take()) {
         (Some(_), _, Some(_)) => {
             return Err(ApiError::invalid_request(
@@ -231,7 +324,7 @@ fn client_auth(authorization: Option<&str>, p: &mut Params) -> Result<ClientAuth
     let provisioning_key = Zeroizing::new(format!("{prefix}{secret_part}"));
     Ok(ClientAuth {
         client_id: bare_id,
-        provisioning_key,
+        credential: Credential::Secret(provisioning_key),
         method,
     })
 }
@@ -329,6 +422,13 @@ mod tests {
 
     const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 
+    fn secret_of(auth: &ClientAuth) -> Zeroizing<String> {
+        match auth.credential(None) {
+            Credential::Secret(s) => s,
+            other => panic!("not a secret: {other:?}"),
+        }
+    }
+
     #[test]
     fn parses_basic_and_form() {
         let auth = format!(
@@ -344,7 +444,7 @@ mod tests {
         assert_eq!(r.auth.client_id, "0123456789abcdef");
         assert_eq!(r.auth.method, AuthMethod::Basic);
         assert_eq!(
-            r.auth.provisioning_key.as_str(),
+            secret_of(&r.auth).as_str(),
             "jep_0123456789abcdef_s3cr+t"
         );
         assert_eq!(r.scope.as_deref(), Some("a b"));
@@ -355,7 +455,7 @@ mod tests {
             b"grant_type=client_credentials&client_id=jep_0123456789abcdef&client_secret=jep_0123456789abcdef_zz",
         )
         .unwrap();
-        assert_eq!(r.auth.provisioning_key.as_str(), "jep_0123456789abcdef_zz");
+        assert_eq!(secret_of(&r.auth).as_str(), "jep_0123456789abcdef_zz");
         assert_eq!(r.auth.method, AuthMethod::Post);
         assert!(!format!("{r:?}").contains("zz"));
     }

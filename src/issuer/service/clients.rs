@@ -25,7 +25,21 @@ pub fn provisioning_json(k: &ProvisioningRecord) -> Value {
         "secret_set_at": k.secret_set_at,
         "previous_secret_until": k.previous.map(|p| p.until),
         "require_dpop": k.require_dpop,
+        "token_endpoint_auth_method": auth_method(k),
+        "jwks": k.keys.as_ref().and_then(ClientKeys::jwks).and_then(|j| serde_json::from_str::<Value>(j).ok()),
+        "jwks_uri": k.keys.as_ref().and_then(ClientKeys::jwks_uri),
     })
+}
+
+/// A client's RFC 7591 `token_endpoint_auth_method`: `private_key_jwt`, or
+/// `client_secret_basic` for a client with a secret (which may also use
+/// `client_secret_post`).
+pub fn auth_method(k: &ProvisioningRecord) -> &'static str {
+    if k.keys.is_some() {
+        "private_key_jwt"
+    } else {
+        "client_secret_basic"
+    }
 }
 
 /// A failed client authentication: what is known of the client, and why
@@ -35,6 +49,9 @@ pub(super) struct AuthFailed {
     pub(super) record: Option<ProvisioningRecord>,
     pub(super) failure: ClientFailure,
     pub(super) why: String,
+    /// Not a failure yet: the client's `jwks_uri` must be fetched first
+    /// (the answer to give instead of a refusal; nothing is audited).
+    pub(super) fetch: Option<Error>,
 }
 
 /// Which of a provisioning key's secrets authenticated a request.
@@ -45,6 +62,8 @@ pub enum SecretUsed {
     Current,
     /// The previous secret, within its rotation overlap.
     Previous,
+    /// A signed client assertion (`private_key_jwt`): no secret.
+    Assertion,
 }
 
 impl SecretUsed {
@@ -53,16 +72,100 @@ impl SecretUsed {
         match self {
             Self::Current => "current",
             Self::Previous => "previous",
+            Self::Assertion => "assertion",
         }
     }
 }
 
-/// Authenticates a presented provisioning key: the one check shared by
-/// issuance, revocation, introspection and self-rotation. The current secret
-/// works until the key expires; a previous secret (after a rotation) until
-/// its overlap ends, and is refused as `rotated_secret` afterwards.
-/// `Ok(Err(_))` is a refusal to be audited by the caller.
+/// Authenticates a client: the one check shared by issuance, revocation,
+/// introspection and self-rotation, for both kinds of client. A provisioning
+/// key's current secret works until the key expires; a previous secret
+/// (after a rotation) until its overlap ends, and is refused as
+/// `rotated_secret` afterwards. A `private_key_jwt` client's assertion is
+/// checked by the core validator ([`assertion::check`]) and its `jti` is
+/// remembered in the store until it expires. A client registered for one
+/// method is refused the other. `Ok(Err(_))` is a refusal to be audited by
+/// the caller (or a fetch to make first, [`AuthFailed::fetch`]).
 pub(super) fn authenticate(
+    ctx: &mut Ctx,
+    tx: &mut Tx<'_>,
+    credential: &Credential,
+    now: u64,
+) -> Result<Result<(ProvisioningRecord, SecretUsed), AuthFailed>> {
+    match credential {
+        Credential::Secret(key) => authenticate_secret(tx, key, now),
+        Credential::Assertion(a) => authenticate_assertion(ctx, tx, a, now),
+    }
+}
+
+fn failure(
+    id: &str,
+    record: Option<ProvisioningRecord>,
+    failure: ClientFailure,
+    why: String,
+) -> Result<Result<(ProvisioningRecord, SecretUsed), AuthFailed>> {
+    Ok(Err(AuthFailed {
+        id: Some(id.into()),
+        record,
+        failure,
+        why,
+        fetch: None,
+    }))
+}
+
+/// Revoked and expired clients are refused whatever they present.
+fn usable(
+    pk: ProvisioningRecord,
+    used: SecretUsed,
+    now: u64,
+) -> Result<Result<(ProvisioningRecord, SecretUsed), AuthFailed>> {
+    let id = pk.id.clone();
+    if let Some(at) = pk.revoked_at {
+        let why = format!("provisioning key was revoked at {at}");
+        return failure(&id, Some(pk), ClientFailure::Revoked, why);
+    }
+    if now >= pk.expires_at {
+        let why = format!("provisioning key expired at {}", pk.expires_at);
+        return failure(&id, Some(pk), ClientFailure::Expired, why);
+    }
+    Ok(Ok((pk, used)))
+}
+
+fn authenticate_assertion(
+    ctx: &mut Ctx,
+    tx: &mut Tx<'_>,
+    a: &ClientAssertion,
+    now: u64,
+) -> Result<Result<(ProvisioningRecord, SecretUsed), AuthFailed>> {
+    let id = a.client_id.strip_prefix(provisioning::PREFIX).unwrap_or(&a.client_id);
+    let Some(pk) = tx.provisioning_key(id)? else {
+        return failure(id, None, ClientFailure::Unknown, "unknown client".into());
+    };
+    let Some(keys) = pk.keys.clone() else {
+        let why = "a client assertion from a client registered with a secret (client_secret_basic or client_secret_post)".into();
+        return failure(id, Some(pk), ClientFailure::WrongMethod, why);
+    };
+    match assertion::check(ctx, tx, &pk, &keys, a, now)? {
+        assertion::Checked::Fetch(e) => Ok(Err(AuthFailed {
+            id: Some(pk.id.clone()),
+            record: Some(pk),
+            failure: ClientFailure::KeysUnavailable,
+            why: String::new(),
+            fetch: Some(e),
+        })),
+        assertion::Checked::Refused(f, why) => failure(id, Some(pk), f, why),
+        assertion::Checked::Valid { jti, exp } => {
+            let until = exp.saturating_add(ctx.assertions.rules.leeway);
+            if !tx.record_client_assertion(&pk.id, &jti, until, now)? {
+                let why = "a replayed client assertion: its jti was used before (RFC 7523 section 3)".into();
+                return failure(id, Some(pk), ClientFailure::ReplayedAssertion, why);
+            }
+            usable(pk, SecretUsed::Assertion, now)
+        }
+    }
+}
+
+fn authenticate_secret(
     tx: &mut Tx<'_>,
     provisioning_key: &str,
     now: u64,
@@ -75,25 +178,23 @@ pub(super) fn authenticate(
                 record: None,
                 failure: ClientFailure::Malformed,
                 why: e.message().into(),
+                fetch: None,
             }))
         }
     };
     let id = presented.id.clone();
-    let failed = |record: Option<ProvisioningRecord>, failure: ClientFailure, why: String| {
-        Ok(Err(AuthFailed {
-            id: Some(id.clone()),
-            record,
-            failure,
-            why,
-        }))
-    };
     let Some(pk) = tx.provisioning_key(&id)? else {
-        return failed(
+        return failure(
+            &id,
             None,
             ClientFailure::Unknown,
             "unknown provisioning key".into(),
         );
     };
+    if pk.keys.is_some() {
+        let why = "a secret from a private_key_jwt client (it has no secret; it must send a client assertion)".into();
+        return failure(&id, Some(pk), ClientFailure::WrongMethod, why);
+    }
     let used = if presented.matches(&pk.secret_sha256) {
         SecretUsed::Current
     } else if let Some(prev) = pk.previous.filter(|p| presented.matches(&p.secret_sha256)) {
@@ -103,28 +204,18 @@ pub(super) fn authenticate(
                 pk.secret_set_at.unwrap_or(pk.created_at),
                 prev.until
             );
-            return failed(Some(pk), ClientFailure::RotatedSecret, why);
+            return failure(&id, Some(pk), ClientFailure::RotatedSecret, why);
         }
         SecretUsed::Previous
     } else {
-        return failed(
+        return failure(
+            &id,
             Some(pk),
             ClientFailure::WrongSecret,
             "wrong provisioning key secret".into(),
         );
     };
-    if let Some(at) = pk.revoked_at {
-        return failed(
-            Some(pk),
-            ClientFailure::Revoked,
-            format!("provisioning key was revoked at {at}"),
-        );
-    }
-    if now >= pk.expires_at {
-        let why = format!("provisioning key expired at {}", pk.expires_at);
-        return failed(Some(pk), ClientFailure::Expired, why);
-    }
-    Ok(Ok((pk, used)))
+    usable(pk, used, now)
 }
 
 /// Rotates `pk`'s secret (see [`Issuer::rotate_provisioning_key`]).
@@ -186,6 +277,105 @@ impl<S: Store> Issuer<S> {
         permissions: &[String],
         now: u64,
     ) -> Result<(ProvisioningRecord, Zeroizing<String>)> {
+        let (rec, key) = self.create_client(
+            name,
+            scope,
+            ttl,
+            max_token_ttl,
+            sub,
+            audiences,
+            permissions,
+            None,
+            now,
+        )?;
+        Ok((rec, key.unwrap_or_default()))
+    }
+
+    /// Registers a `private_key_jwt` client (RFC 7523): like
+    /// [`Issuer::create_provisioning_key`], but the client is known by its
+    /// public keys (an inline JWKS or a `jwks_uri`, checked with
+    /// [`check_client_keys`]) and no secret is generated: it authenticates
+    /// with signed assertions only.
+    ///
+    /// # Errors
+    /// Invalid request or keys, storage errors.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_key_client(
+        &mut self,
+        name: &str,
+        scope: &str,
+        ttl: Option<u64>,
+        max_token_ttl: Option<u64>,
+        sub: Option<&str>,
+        audiences: &[String],
+        permissions: &[String],
+        keys: ClientKeys,
+        now: u64,
+    ) -> Result<ProvisioningRecord> {
+        check_client_keys(&keys)?;
+        self.create_client(
+            name,
+            scope,
+            ttl,
+            max_token_ttl,
+            sub,
+            audiences,
+            permissions,
+            Some(keys),
+            now,
+        )
+        .map(|(rec, _)| rec)
+    }
+
+    /// Replaces a `private_key_jwt` client's keys (a new inline set, or a
+    /// new `jwks_uri`). Audited as `provision.update`.
+    ///
+    /// # Errors
+    /// Unknown client, a client with a secret, invalid keys, storage errors.
+    pub fn set_client_keys(
+        &mut self,
+        id: &str,
+        keys: ClientKeys,
+        now: u64,
+    ) -> Result<ProvisioningRecord> {
+        check_client_keys(&keys)?;
+        self.run(|_, tx| {
+            let Some(mut pk) = tx.provisioning_key(id)? else {
+                return Err(not_found("provisioning key", id));
+            };
+            if pk.keys.is_none() {
+                return Err(Error::usage(format!(
+                    "client {id} authenticates with a secret; register a new client with --jwks or --jwks-uri to move it to private_key_jwt"
+                )));
+            }
+            let detail = match &keys {
+                ClientKeys::Jwks(_) => "keys replaced: an inline jwks".to_string(),
+                ClientKeys::JwksUri(u) => format!("keys replaced: jwks_uri={u}"),
+            };
+            pk.keys = Some(keys);
+            tx.update_provisioning_key(&pk)?;
+            let mut a = row(now, AuditAction::ProvisionUpdate, OPERATOR);
+            a.provisioning_key_id = Some(pk.id.clone());
+            a.sub = Some(pk.sub.clone());
+            a.detail = Some(detail);
+            tx.insert_audit(&a)?;
+            Ok(pk)
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_client(
+        &mut self,
+        name: &str,
+        scope: &str,
+        ttl: Option<u64>,
+        max_token_ttl: Option<u64>,
+        sub: Option<&str>,
+        audiences: &[String],
+        permissions: &[String],
+        keys: Option<ClientKeys>,
+        now: u64,
+    ) -> Result<(ProvisioningRecord, Option<Zeroizing<String>>)> {
         let scopes = provisioning::parse_scopes(scope)?;
         let permissions = provisioning::parse_permissions(permissions)?;
         if scopes.is_empty() {
@@ -208,10 +398,17 @@ impl<S: Store> Issuer<S> {
                 return Err(Error::usage("the key lifetime (`ttl`) must be positive"));
             }
             let new = provisioning::generate();
+            // A key client has no secret: its hash is of nothing anyone
+            // holds (and a secret is refused for it before any comparison).
+            let secret_sha256 = if keys.is_some() {
+                [0; 32]
+            } else {
+                new.secret_sha256
+            };
             let rec = ProvisioningRecord {
                 id: new.id.clone(),
                 name: name.into(),
-                secret_sha256: new.secret_sha256,
+                secret_sha256,
                 scopes,
                 audiences: audiences.to_vec(),
                 sub: sub.map_or_else(|| new.id.clone(), String::from),
@@ -225,14 +422,16 @@ impl<S: Store> Issuer<S> {
                 secret_set_at: None,
                 previous: None,
                 require_dpop: false,
+                keys,
             };
             tx.insert_provisioning_key(&rec)?;
             let mut a = row(now, AuditAction::ProvisionCreate, OPERATOR);
             a.provisioning_key_id = Some(rec.id.clone());
             a.sub = Some(rec.sub.clone());
             a.detail = Some(format!(
-                "name={} scope={} expires_at={} max_token_ttl={}{}",
+                "name={} auth={} scope={} expires_at={} max_token_ttl={}{}",
                 rec.name,
+                auth_method(&rec),
                 rec.scopes.join(" "),
                 rec.expires_at,
                 duration::format(rec.max_token_ttl),
@@ -250,7 +449,8 @@ impl<S: Store> Issuer<S> {
                 }
             ));
             tx.insert_audit(&a)?;
-            Ok((rec, new.full))
+            let key = rec.keys.is_none().then_some(new.full);
+            Ok((rec, key))
         })
     }
 
@@ -358,6 +558,11 @@ impl<S: Store> Issuer<S> {
                     "provisioning key {id} was revoked at {at}; create a new one"
                 )));
             }
+            if pk.keys.is_some() {
+                return Err(Error::usage(format!(
+                    "client {id} uses private_key_jwt and has no secret: replace its keys with `jwt-edge provision keys {id} --jwks FILE` (or at its jwks_uri)"
+                )));
+            }
             rotate_secret(tx, pk, overlap, ttl, OPERATOR, now)
         })
     }
@@ -371,22 +576,27 @@ impl<S: Store> Issuer<S> {
     /// `ERR_ISSUER_REFUSED`, storage errors.
     pub fn rotate_own_secret(
         &mut self,
-        provisioning_key: &str,
+        credential: &Credential,
         overlap: u64,
         now: u64,
     ) -> Result<(ProvisioningRecord, Zeroizing<String>)> {
-        self.run(|_, tx| {
+        self.run(|ctx, tx| {
             load_settings(tx)?;
             let refused = |tx: &mut Tx<'_>, id: Option<&str>, class: Refusal, why: String| {
                 tx.insert_audit(&refusal_row(now, AuditAction::ProvisionRotate, id, &why))?;
                 Ok(Err(Error::refused_for(class, why)))
             };
-            let pk = match authenticate(tx, provisioning_key, now)? {
+            let pk = match authenticate(ctx, tx, credential, now)? {
                 Ok((pk, SecretUsed::Current)) => pk,
                 Ok((pk, SecretUsed::Previous)) => {
                     let why = "only the current secret may rotate a provisioning key".into();
                     return refused(tx, Some(&pk.id), Refusal::Request, why);
                 }
+                Ok((pk, SecretUsed::Assertion)) => {
+                    let why = "a private_key_jwt client has no secret to rotate: it publishes its new key (at its jwks_uri, or with `jwt-edge provision keys`)".into();
+                    return refused(tx, Some(&pk.id), Refusal::Request, why);
+                }
+                Err(AuthFailed { fetch: Some(e), .. }) => return Ok(Err(e)),
                 Err(failed) => {
                     let class = Refusal::Client(failed.failure);
                     return refused(tx, failed.id.as_deref(), class, failed.why);
@@ -413,20 +623,21 @@ impl<S: Store> Issuer<S> {
     /// `ERR_ISSUER_REFUSED`, storage errors.
     pub fn authorize(
         &mut self,
-        provisioning_key: &str,
+        credential: &Credential,
         permission: Permission,
         now: u64,
     ) -> Result<ProvisioningRecord> {
         let action = AuditAction::Authorize(permission);
-        self.run(|_, tx| {
+        self.run(|ctx, tx| {
             load_settings(tx)?;
             let refused = |tx: &mut Tx<'_>, id: Option<String>, class: Refusal, why: String| {
                 tx.insert_audit(&refusal_row(now, action.clone(), id.as_deref(), &why))?;
                 // Committed with its audit row, then refused.
                 Ok(Err(Error::refused_for(class, why)))
             };
-            let mut pk = match authenticate(tx, provisioning_key, now)? {
+            let mut pk = match authenticate(ctx, tx, credential, now)? {
                 Ok((pk, _)) => pk,
+                Err(AuthFailed { fetch: Some(e), .. }) => return Ok(Err(e)),
                 Err(failed) => {
                     let class = Refusal::Client(failed.failure);
                     return refused(tx, failed.id, class, failed.why);

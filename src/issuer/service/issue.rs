@@ -36,8 +36,9 @@ pub(super) fn issue_in(
         tx.insert_audit(&a)?;
         Ok(Err(Error::refused_for(class, why)))
     };
-    let (mut pk, used) = match authenticate(tx, &req.provisioning_key, now)? {
+    let (mut pk, used) = match authenticate(ctx, tx, &req.credential, now)? {
         Ok(v) => v,
+        Err(AuthFailed { fetch: Some(e), .. }) => return Ok(Err(e)),
         Err(failed) => {
             return refuse(
                 tx,
@@ -133,8 +134,17 @@ pub(super) fn issue_in(
     a.sub = Some(pk.sub.clone());
     a.provisioning_key_id = Some(id);
     a.detail = Some(match &req.dpop {
-        Some(d) => format!("scope={} exp={exp} jkt={}", scopes.join(" "), d.jkt),
-        None => format!("scope={} exp={exp}", scopes.join(" ")),
+        Some(d) => format!(
+            "scope={} exp={exp} auth={} jkt={}",
+            scopes.join(" "),
+            req.credential.method(),
+            d.jkt
+        ),
+        None => format!(
+            "scope={} exp={exp} auth={}",
+            scopes.join(" "),
+            req.credential.method()
+        ),
     });
     tx.insert_audit(&a)?;
     Ok(Ok(Issued {

@@ -3,6 +3,7 @@
 //! transaction, so nothing reported to the caller lacks its audit row.
 //! Refused issuances are committed too (their audit row is the change).
 
+mod assertion;
 mod audit;
 mod clients;
 mod issue;
@@ -19,7 +20,7 @@ use super::rules::lifecycle::{self, KeyState, Step};
 use super::rules::provisioning::{self, Permission, Presented};
 use super::settings::Settings;
 use super::store::{
-    AuditAction, AuditRecord, Custody, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
+    AuditAction, AuditRecord, ClientKeys, Custody, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
     Pruned, RevocationEntry, RevocationKind, StatusListRecord, Store, TokenRecord, Tx,
 };
 use super::{ClientFailure, Error, ErrorKind, Refusal, Result, Secret};
@@ -34,6 +35,10 @@ use zeroize::Zeroizing;
 #[allow(clippy::wildcard_imports)]
 use self::{audit::*, clients::*, revoke::*, signing::*};
 
+pub use self::assertion::{
+    assertion_policy, check_client_keys, AssertionRules, ClientAssertion, Credential, Fetched,
+    ASSERTION_TYPES, DEFAULT_MAX_ASSERTION_LIFETIME, JWT_BEARER_ASSERTION,
+};
 pub use self::audit::TOKEN_PRUNE_MARGIN;
 pub use self::clients::{provisioning_json, SecretUsed, MAX_SELF_OVERLAP};
 pub use self::revoke::{
@@ -119,8 +124,9 @@ impl Secrets {
 /// An issuance request.
 #[derive(Default)]
 pub struct IssueRequest {
-    /// The presented provisioning key (`jep_<id>_<secret>`).
-    pub provisioning_key: Zeroizing<String>,
+    /// What the client presented: its provisioning key
+    /// (`jep_<id>_<secret>`) or a signed client assertion.
+    pub credential: Credential,
     /// Requested scopes (space-separated); default: all the key allows.
     pub scope: Option<String>,
     /// Requested audiences; default: the key's audiences.
@@ -178,6 +184,8 @@ struct Ctx {
     signers: BTreeMap<String, SigningKey>,
     /// The PKCS#11 token, opened on first use.
     hsm: Option<Hsm>,
+    /// `private_key_jwt`: the rules and a validator per client.
+    assertions: assertion::Assertions,
 }
 
 fn row(now: u64, action: AuditAction, actor: &str) -> AuditRecord {
@@ -246,8 +254,15 @@ impl<S: Store> Issuer<S> {
                 warnings: Vec::new(),
                 signers: BTreeMap::new(),
                 hsm: None,
+                assertions: assertion::Assertions::default(),
             },
         }
+    }
+
+    /// How client assertions (`private_key_jwt`) are checked (the server's
+    /// configuration; default [`AssertionRules::default`]).
+    pub fn set_assertion_rules(&mut self, rules: AssertionRules) {
+        self.ctx.assertions = assertion::Assertions::new(rules);
     }
 
     /// Warnings gathered so far (e.g. unencrypted keys in use); drains them.

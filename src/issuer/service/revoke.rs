@@ -339,7 +339,7 @@ impl<S: Store> Issuer<S> {
     /// `ERR_ISSUER_REFUSED` (client authentication failed), storage errors.
     pub fn revoke_by_client(
         &mut self,
-        provisioning_key: &str,
+        credential: &Credential,
         token: &str,
         now: u64,
     ) -> Result<ClientRevocation> {
@@ -349,10 +349,11 @@ impl<S: Store> Issuer<S> {
                 .and_then(Value::as_str)
                 .map(String::from)
         });
-        self.run(|_, tx| {
+        self.run(|ctx, tx| {
             load_settings(tx)?;
-            let pk = match authenticate(tx, provisioning_key, now)? {
+            let pk = match authenticate(ctx, tx, credential, now)? {
                 Ok((pk, _)) => pk,
+                Err(AuthFailed { fetch: Some(e), .. }) => return Ok(Err(e)),
                 Err(failed) => {
                     let a = refusal_row(
                         now,

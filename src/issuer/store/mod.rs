@@ -29,7 +29,7 @@ pub use any::{redact, AnyStore, StoreUrl};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 pub use records::{
-    AuditAction, AuditRecord, Custody, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
+    AuditAction, AuditRecord, ClientKeys, Custody, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
     Pruned, RevocationEntry, RevocationKind, StatusListRecord, StatusSlot, TokenRecord,
 };
 pub use sqlite::SqliteStore;

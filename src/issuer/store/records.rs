@@ -170,6 +170,39 @@ pub struct ProvisioningRecord {
     /// Its token requests must carry a DPoP proof (RFC 9449 §5.2
     /// `dpop_bound_access_tokens`).
     pub require_dpop: bool,
+    /// A `private_key_jwt` client's public keys (RFC 7523): it has no
+    /// secret and authenticates with signed assertions only. `None`: a
+    /// client with a secret.
+    pub keys: Option<ClientKeys>,
+}
+
+/// Where a `private_key_jwt` client's public keys are (RFC 7591 `jwks` /
+/// `jwks_uri`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientKeys {
+    /// An inline JWK Set (its JSON text, checked at registration).
+    Jwks(String),
+    /// An `https://` URL the issuer fetches the set from.
+    JwksUri(String),
+}
+
+impl ClientKeys {
+    /// The inline set, if that is what this is.
+    pub fn jwks(&self) -> Option<&str> {
+        match self {
+            Self::Jwks(j) => Some(j),
+            Self::JwksUri(_) => None,
+        }
+    }
+
+    /// The URL, if that is what this is.
+    pub fn jwks_uri(&self) -> Option<&str> {
+        match self {
+            Self::JwksUri(u) => Some(u),
+            Self::Jwks(_) => None,
+        }
+    }
 }
 
 /// A replaced provisioning-key secret that still works during its overlap.

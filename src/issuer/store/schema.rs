@@ -237,6 +237,18 @@ CREATE TABLE dpop_proofs (id TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);
 CREATE INDEX dpop_proof_exp ON dpop_proofs (expires_at);
 ",
     },
+    // private_key_jwt clients (RFC 7523, RFC 7591 names): a client's
+    // public keys inline or at a URL, instead of a secret.
+    Migration {
+        sqlite: r"
+ALTER TABLE provisioning_keys ADD COLUMN jwks TEXT;
+ALTER TABLE provisioning_keys ADD COLUMN jwks_uri TEXT;
+",
+        postgres: r"
+ALTER TABLE provisioning_keys ADD COLUMN jwks TEXT;
+ALTER TABLE provisioning_keys ADD COLUMN jwks_uri TEXT;
+",
+    },
 ];
 
 /// Every table of the store, parents before children (foreign keys): the

@@ -22,7 +22,7 @@ use super::super::rules::lifecycle::{KeyState, Life, Revocation};
 use super::super::rules::provisioning::Permission;
 use super::super::{Error, Result};
 use super::records::{
-    AuditAction, AuditRecord, Custody, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
+    AuditAction, AuditRecord, ClientKeys, Custody, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
     RevocationEntry, RevocationKind, StatusListRecord, StatusSlot, TokenRecord,
 };
 use super::schema;
@@ -409,7 +409,7 @@ pub(crate) fn key_update_params(k: &KeyRecord) -> Result<Vec<Cell>> {
 
 macro_rules! pk_columns {
     () => {
-        "id, name, secret_sha256, scopes, audiences, sub, created_at, expires_at, max_token_ttl, revoked_at, use_count, last_used_at, permissions, secret_set_at, previous_secret_sha256, previous_until, require_dpop"
+        "id, name, secret_sha256, scopes, audiences, sub, created_at, expires_at, max_token_ttl, revoked_at, use_count, last_used_at, permissions, secret_set_at, previous_secret_sha256, previous_until, require_dpop, jwks, jwks_uri"
     };
 }
 
@@ -433,21 +433,23 @@ pub(crate) const PROVISIONING_KEY: Sql = Sql::both(concat!(
 pub(crate) const INSERT_PROVISIONING_KEY: Sql = Sql::both(concat!(
     "INSERT INTO provisioning_keys (",
     pk_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
 ));
 /// What a provisioning-key update changes (name, scopes and the rest stay).
 pub(crate) static UPDATE_PROVISIONING_KEYS: Many = Many {
     one: "UPDATE provisioning_keys SET revoked_at = ?2, use_count = ?3, last_used_at = ?4,
           secret_sha256 = ?5, expires_at = ?6, secret_set_at = ?7,
-          previous_secret_sha256 = ?8, previous_until = ?9, require_dpop = ?10 WHERE id = ?1",
+          previous_secret_sha256 = ?8, previous_until = ?9, require_dpop = ?10,
+          jwks = ?11, jwks_uri = ?12 WHERE id = ?1",
     unnest: "UPDATE provisioning_keys p SET revoked_at = u.revoked_at, use_count = u.use_count,
                 last_used_at = u.last_used_at, secret_sha256 = u.secret, expires_at = u.expires_at,
                 secret_set_at = u.secret_set_at, previous_secret_sha256 = u.previous,
-                previous_until = u.previous_until, require_dpop = u.require_dpop
+                previous_until = u.previous_until, require_dpop = u.require_dpop,
+                jwks = u.jwks, jwks_uri = u.jwks_uri
              FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::bytea[], $6::int8[],
-                         $7::int8[], $8::bytea[], $9::int8[], $10::int8[])
+                         $7::int8[], $8::bytea[], $9::int8[], $10::int8[], $11::text[], $12::text[])
                   AS u(id, revoked_at, use_count, last_used_at, secret, expires_at, secret_set_at,
-                       previous, previous_until, require_dpop)
+                       previous, previous_until, require_dpop, jwks, jwks_uri)
              WHERE p.id = u.id",
     kinds: &[
         Kind::Text,
@@ -460,6 +462,8 @@ pub(crate) static UPDATE_PROVISIONING_KEYS: Many = Many {
         Kind::Blob,
         Kind::Int,
         Kind::Int,
+        Kind::Text,
+        Kind::Text,
     ],
 };
 
@@ -496,6 +500,11 @@ fn pk_from(c: &Cols<'_>) -> Result<ProvisioningRecord> {
             _ => None,
         },
         require_dpop: c.u64(16)? != 0,
+        keys: match (c.opt_text(17)?, c.opt_text(18)?) {
+            (Some(jwks), _) => Some(ClientKeys::Jwks(jwks)),
+            (None, Some(uri)) => Some(ClientKeys::JwksUri(uri)),
+            (None, None) => None,
+        },
     })
 }
 
@@ -537,6 +546,8 @@ pub(crate) fn provisioning_key_params(k: &ProvisioningRecord) -> Result<Vec<Cell
         opt_blob(k.previous.as_ref().map(|p| p.secret_sha256.as_slice())),
         opt_int(k.previous.map(|p| p.until))?,
         int(u64::from(k.require_dpop))?,
+        opt_text(k.keys.as_ref().and_then(ClientKeys::jwks)),
+        opt_text(k.keys.as_ref().and_then(ClientKeys::jwks_uri)),
     ])
 }
 
@@ -553,6 +564,8 @@ pub(crate) fn provisioning_key_update_params(k: &ProvisioningRecord) -> Result<V
         opt_blob(k.previous.as_ref().map(|p| p.secret_sha256.as_slice())),
         opt_int(k.previous.map(|p| p.until))?,
         int(u64::from(k.require_dpop))?,
+        opt_text(k.keys.as_ref().and_then(ClientKeys::jwks)),
+        opt_text(k.keys.as_ref().and_then(ClientKeys::jwks_uri)),
     ])
 }
 

@@ -272,6 +272,7 @@ impl<'a> Tx<'a> {
             slot.secret_set_at = k.secret_set_at;
             slot.previous = k.previous;
             slot.require_dpop = k.require_dpop;
+            slot.keys.clone_from(&k.keys);
         }
         Ok(())
     }
@@ -293,7 +294,33 @@ impl<'a> Tx<'a> {
         Ok(!rows.is_empty())
     }
 
-    /// Forgets the DPoP proofs whose window ended before `now`.
+    /// Records a client assertion (RFC 7523 §3 item 7: its `jti` is
+    /// single-use) of `client_id` until `expires_at`: `false` when it was
+    /// seen before within that time (a replay). Kept in the same table as
+    /// DPoP proofs (one-time ids with an end, pruned together), under an id
+    /// of its own kind.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn record_client_assertion(
+        &mut self,
+        client_id: &str,
+        jti: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool> {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(b"client-assertion\0");
+        h.update(client_id.as_bytes());
+        h.update([0]);
+        h.update(jti.as_bytes());
+        let id = std::format!("ca:{}", crate::b64url_encode(&h.finalize()));
+        self.record_dpop_proof(&id, expires_at, now)
+    }
+
+    /// Forgets the DPoP proofs (and client assertions) whose window ended
+    /// before `now`.
     ///
     /// # Errors
     /// Storage errors.

@@ -40,13 +40,7 @@ pub(crate) async fn rotate_endpoint(
         &body,
         token::parse_rotate,
         |r| &r.auth,
-        |r, reply| {
-            Job::RotateSecret(
-                core::mem::take(&mut r.auth.provisioning_key),
-                r.overlap,
-                reply,
-            )
-        },
+        |r, credential, reply| Job::RotateSecret(credential, r.overlap, reply),
     )
     .await;
     match answer {
@@ -87,13 +81,7 @@ pub(crate) async fn revoke_endpoint(
         &body,
         token::parse_token_param,
         |r| &r.auth,
-        |r, reply| {
-            Job::Revoke(
-                core::mem::take(&mut r.auth.provisioning_key),
-                core::mem::take(&mut r.token),
-                reply,
-            )
-        },
+        |r, credential, reply| Job::Revoke(credential, r.token.clone(), reply),
     )
     .await;
     match answer {
@@ -140,13 +128,7 @@ pub(crate) async fn introspect_endpoint(
         &body,
         token::parse_token_param,
         |r| &r.auth,
-        |r, reply| {
-            Job::Authorize(
-                core::mem::take(&mut r.auth.provisioning_key),
-                Permission::Introspect,
-                reply,
-            )
-        },
+        |_, credential, reply| Job::Authorize(credential, Permission::Introspect, reply),
     )
     .await;
     let req = match answer {

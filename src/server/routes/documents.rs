@@ -32,11 +32,22 @@ pub fn revocations_max_age(s: &Settings) -> u64 {
 }
 
 /// The client authentication methods of every authenticated endpoint.
-const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+const AUTH_METHODS: [&str; 3] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+];
 
 /// The RFC 8414 metadata document.
-pub fn metadata(s: &Settings, public_url: &str, dpop: &crate::DpopConfig) -> Value {
+pub fn metadata(
+    s: &Settings,
+    public_url: &str,
+    dpop: &crate::DpopConfig,
+    assertions: &crate::issuer::AssertionRules,
+) -> Value {
     let base = public_url.trim_end_matches('/');
+    let assertion_algs: std::vec::Vec<&str> =
+        assertions.algorithms().iter().map(|a| a.name()).collect();
     let dpop_algs: std::vec::Vec<&str> =
         dpop.allowed_algorithms().iter().map(|a| a.name()).collect();
     json!({
@@ -46,10 +57,13 @@ pub fn metadata(s: &Settings, public_url: &str, dpop: &crate::DpopConfig) -> Val
         "grant_types_supported": ["client_credentials"],
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "revocation_endpoint": format!("{base}/revoke"),
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint": format!("{base}/introspect"),
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         // Not registered by RFC 8414: the algorithm access tokens and the
         // revocation list are signed with, and where the list is.
         "access_token_signing_alg_values_supported": [s.alg.name()],

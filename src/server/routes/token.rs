@@ -12,13 +12,13 @@ use std::net::SocketAddr;
 
 use crate::issuer::IssueRequest;
 use crate::server::app::AppState;
-use crate::server::auth::{admit, ask, refused};
+use crate::server::auth::{admit, ask_as_client, refused};
 use crate::server::reply::json_response;
 use crate::server::writer::{unix_now, Job};
 use crate::server::{metrics, token};
 
 /// `POST /token` (RFC 6749 §4.4): the client authenticated by its
-/// provisioning key, the token issued by the writer (after the commit of
+/// provisioning key or its signed assertion (RFC 7523), the token issued by the writer (after the commit of
 /// its audit row).
 pub(crate) async fn token_endpoint(
     State(state): State<Arc<AppState>>,
@@ -45,21 +45,27 @@ pub(crate) async fn token_endpoint(
             return e.into_response();
         }
     };
-    let issue = IssueRequest {
-        provisioning_key: req.auth.provisioning_key,
-        scope: req.scope,
-        audiences: req.audiences,
-        source: Some(t.source),
-        dpop,
-        ..IssueRequest::default()
-    };
-    let answer = ask(&state, |reply| Job::Issue(issue, reply)).await;
+    let answer = ask_as_client(&state, &req.auth, |credential, reply| {
+        Job::Issue(
+            IssueRequest {
+                credential,
+                scope: req.scope.clone(),
+                audiences: req.audiences.clone(),
+                source: Some(t.source),
+                dpop: dpop.clone(),
+                ..IssueRequest::default()
+            },
+            reply,
+        )
+    })
+    .await;
     state
         .metrics
         .duration
         .observe(started.elapsed().as_secs_f64());
     match answer {
         Ok(issued) => {
+            state.metrics.authenticated(method);
             state
                 .metrics
                 .issued

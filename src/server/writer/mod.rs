@@ -37,7 +37,7 @@ use crate::issuer::rules::anomaly::Detector;
 use crate::issuer::rules::lifecycle::KeyState;
 use crate::issuer::store::{ProvisioningRecord, Pruned};
 use crate::issuer::{
-    AnyStore, ClientRevocation, Error, ErrorKind, IssueRequest, Issued, Issuer, Settings, Store,
+    AnyStore, ClientRevocation, Credential, Error, ErrorKind, IssueRequest, Issued, Issuer, Settings, Store,
 };
 
 use super::metrics::{KindLabel, Metrics};
@@ -52,20 +52,20 @@ pub enum Job {
     Issue(IssueRequest, oneshot::Sender<Result<Issued, Error>>),
     /// RFC 7009: a client revokes its own token (`provisioning key`, `token`).
     Revoke(
-        zeroize::Zeroizing<String>,
+        Credential,
         zeroize::Zeroizing<String>,
         oneshot::Sender<Result<ClientRevocation, Error>>,
     ),
     /// Authenticate a client that needs a permission (`provisioning key`,
     /// permission); answers its id.
     Authorize(
-        zeroize::Zeroizing<String>,
+        Credential,
         Permission,
         oneshot::Sender<Result<String, Error>>,
     ),
     /// A client rotates its own secret (`provisioning key`, overlap).
     RotateSecret(
-        zeroize::Zeroizing<String>,
+        Credential,
         u64,
         oneshot::Sender<Result<(ProvisioningRecord, zeroize::Zeroizing<String>), Error>>,
     ),

@@ -9,7 +9,6 @@ use std::vec::Vec;
 use serde_json::Value;
 
 use crate::issuer::rules::anomaly::{Anomaly, AnomalyConfig, Event};
-use crate::issuer::rules::provisioning::Presented;
 use crate::issuer::store::AuditRecord;
 use crate::issuer::{ClientFailure, Error, ErrorKind, IssueRequest, Issued, Refusal};
 
@@ -180,7 +179,7 @@ impl Writer {
                             ClientFailure::Malformed | ClientFailure::Unknown
                         ))
                     );
-                    let id = Presented::parse(&req.provisioning_key).ok().map(|p| p.id);
+                    let id = req.credential.client_id();
                     if let (true, Some(id)) = (known, id) {
                         found.extend(self.detector.observe(&Event {
                             client_id: &id,

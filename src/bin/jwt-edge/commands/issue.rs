@@ -50,7 +50,7 @@ pub fn run(a: &IssueArgs) -> ExitCode {
             claims.push((k.to_owned(), v.to_owned()));
         }
         let req = IssueRequest {
-            provisioning_key: key,
+            credential: key.into(),
             scope: a.scope.clone(),
             audiences: a.aud.clone(),
             ttl: a.ttl,

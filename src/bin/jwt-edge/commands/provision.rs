@@ -4,6 +4,7 @@ use jwt_edge::issuer::rules::provisioning::{self, CreationWarning, Permission};
 use std::process::ExitCode;
 
 use jwt_edge::issuer::service;
+use jwt_edge::issuer::store::ClientKeys;
 use serde_json::Value;
 
 use crate::io::print_err;
@@ -49,6 +50,29 @@ enum ProvisionCommand {
         /// `dpop_bound_access_tokens`); its tokens are then always bound.
         #[arg(long = "require-dpop")]
         require_dpop: bool,
+        /// A `private_key_jwt` client (RFC 7523): its public keys, a JWKS
+        /// file. No secret is generated; it authenticates with assertions
+        /// signed by its private key.
+        #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
+        jwks: Option<std::path::PathBuf>,
+        /// A `private_key_jwt` client whose public keys are at this
+        /// `https://` URL (fetched by `serve`; a new key the client adds
+        /// there works without a step here).
+        #[arg(long = "jwks-uri", value_name = "URL")]
+        jwks_uri: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Replace a `private_key_jwt` client's public keys (audited).
+    Keys {
+        /// The client id.
+        id: String,
+        /// The new JWKS file.
+        #[arg(long, value_name = "FILE", required_unless_present = "jwks_uri", conflicts_with = "jwks_uri")]
+        jwks: Option<std::path::PathBuf>,
+        /// A new `jwks_uri`.
+        #[arg(long = "jwks-uri", value_name = "URL")]
+        jwks_uri: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -110,6 +134,23 @@ fn new_key_out(
     }
 }
 
+/// The client keys `--jwks FILE` / `--jwks-uri URL` name, if any.
+fn client_keys(
+    jwks: Option<&std::path::Path>,
+    jwks_uri: Option<&str>,
+) -> Result<Option<ClientKeys>, jwt_edge::issuer::Error> {
+    Ok(match (jwks, jwks_uri) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                jwt_edge::issuer::Error::usage(format!("--jwks {}: {e}", path.display()))
+            })?;
+            Some(ClientKeys::Jwks(text.trim().to_owned()))
+        }
+        (None, Some(uri)) => Some(ClientKeys::JwksUri(uri.to_owned())),
+        (None, None) => None,
+    })
+}
+
 /// Runs `provision ...`.
 pub fn run(a: &ProvisionArgs) -> ExitCode {
     match &a.command {
@@ -122,18 +163,40 @@ pub fn run(a: &ProvisionArgs) -> ExitCode {
             aud,
             permission,
             require_dpop,
+            jwks,
+            jwks_uri,
             common,
         } => with_issuer(common, false, |issuer, now| {
-            let (mut rec, key) = issuer.create_provisioning_key(
-                name,
-                scope,
-                Some(*ttl),
-                *max_token_ttl,
-                sub.as_deref(),
-                aud,
-                permission,
-                now,
-            )?;
+            let keys = client_keys(jwks.as_deref(), jwks_uri.as_deref())?;
+            let (mut rec, key) = match keys {
+                Some(keys) => (
+                    issuer.create_key_client(
+                        name,
+                        scope,
+                        Some(*ttl),
+                        *max_token_ttl,
+                        sub.as_deref(),
+                        aud,
+                        permission,
+                        keys,
+                        now,
+                    )?,
+                    None,
+                ),
+                None => {
+                    let (rec, key) = issuer.create_provisioning_key(
+                        name,
+                        scope,
+                        Some(*ttl),
+                        *max_token_ttl,
+                        sub.as_deref(),
+                        aud,
+                        permission,
+                        now,
+                    )?;
+                    (rec, Some(key))
+                }
+            };
             if *require_dpop {
                 rec = issuer.set_require_dpop(&rec.id, true, now)?;
             }
@@ -151,11 +214,34 @@ pub fn run(a: &ProvisionArgs) -> ExitCode {
             for w in &warnings {
                 print_err(&format!("warning: {w}"));
             }
-            let mut out = new_key_out(common, &rec, &key);
+            let mut out = match &key {
+                Some(key) => new_key_out(common, &rec, key),
+                None if common.json => Out::Json(service::provisioning_json(&rec)),
+                None => Out::Lines(vec![format!(
+                    "{}: private_key_jwt client (no secret; it signs client assertions with its own key)",
+                    rec.id
+                )]),
+            };
             if let Out::Json(Value::Object(o)) = &mut out {
                 o.insert("warnings".into(), Value::from(warnings));
             }
             Ok(out)
+        }),
+        ProvisionCommand::Keys {
+            id,
+            jwks,
+            jwks_uri,
+            common,
+        } => with_issuer(common, false, |issuer, now| {
+            let Some(keys) = client_keys(jwks.as_deref(), jwks_uri.as_deref())? else {
+                return Err(jwt_edge::issuer::Error::usage("give --jwks FILE or --jwks-uri URL"));
+            };
+            let rec = issuer.set_client_keys(id, keys, now)?;
+            Ok(if common.json {
+                Out::Json(service::provisioning_json(&rec))
+            } else {
+                Out::Lines(vec![format!("{}: keys replaced", rec.id)])
+            })
         }),
         ProvisionCommand::Update {
             id,

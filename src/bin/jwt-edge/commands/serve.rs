@@ -99,6 +99,23 @@ pub struct ServeArgs {
     /// accept each other's nonces; implies --dpop-nonce.
     #[arg(long = "dpop-nonce-secret-file", value_name = "FILE")]
     dpop_nonce_secret_file: Option<std::path::PathBuf>,
+    /// Longest lifetime (`exp` - `iat`) of a private_key_jwt client
+    /// assertion.
+    #[arg(long = "max-assertion-lifetime", default_value = "5m", value_parser = dur)]
+    max_assertion_lifetime: u64,
+    /// Also accept the token endpoint's URL as a client assertion's sole
+    /// `aud` (for clients that still send it; the issuer identifier is
+    /// always accepted, and an `aud` array with anything else never is).
+    #[arg(long = "accept-token-endpoint-audience")]
+    accept_token_endpoint_audience: bool,
+    /// Accept RS256 client assertions (besides ES256, ES384, PS256, EdDSA).
+    #[arg(long = "allow-rs256-assertions")]
+    allow_rs256_assertions: bool,
+    /// Fetch clients' jwks_uri from loopback, private, link-local and
+    /// other non-public addresses, and over http:// (tests and private
+    /// deployments only).
+    #[arg(long = "allow-private-jwks-uri")]
+    allow_private_jwks_uri: bool,
     /// Thresholds of the issuance anomaly rules (JSON; see docs/server.md).
     #[arg(long = "anomaly-config", value_name = "FILE")]
     anomaly_config: Option<std::path::PathBuf>,
@@ -207,6 +224,10 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     };
     config.prune_interval = Duration::from_secs(args.prune_interval.max(1));
     config.metrics_addr = args.metrics_addr;
+    config.assertions.max_lifetime = args.max_assertion_lifetime;
+    config.assertions.allow_rs256 = args.allow_rs256_assertions;
+    config.accept_token_endpoint_audience = args.accept_token_endpoint_audience;
+    config.allow_private_jwks_uri = args.allow_private_jwks_uri;
     config.dpop = match dpop_config(args) {
         Ok(c) => c,
         Err(m) => return fail(&Error::usage(m)),
