@@ -956,6 +956,40 @@ fn insecure_dev_keys_are_warned_about_on_every_use() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// The passphrase protects every signing key of a local store: `init`
+/// refuses a short or common one (as a new user would try it), says why,
+/// and stores nothing; `--allow-weak-passphrase` lets one through (tests).
+#[test]
+fn init_refuses_weak_passphrases() {
+    let env = Env::new();
+    let init = |pass: &str, extra: &[&str]| {
+        let mut args = vec!["init", "--issuer", ISS, "--kdf-iterations", "1000"];
+        args.extend_from_slice(extra);
+        env.cmd(&args)
+            .env("JWT_EDGE_PASSPHRASE", pass)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for (pass, why) in [
+        ("abcde", "at least 12"),
+        ("password1234", "common-password"),
+        ("qwertyuiop123", "common-password"),
+        ("123456789012", "common-password"),
+    ] {
+        let out = init(pass, &[]);
+        assert_eq!(out.status.code(), Some(2), "{pass}");
+        let err = stderr(&out);
+        assert!(err.contains(why), "{pass}: {err}");
+        assert!(!err.contains(pass), "the passphrase is not echoed: {err}");
+        // Nothing was initialised.
+        let out = env.cmd(&["keys", "list"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{pass}: {}", stderr(&out));
+    }
+    let out = init("abcde", &["--allow-weak-passphrase"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 #[test]
 fn rotation_follows_the_policy_and_is_idempotent() {
     let env = Env::new();

@@ -53,7 +53,7 @@ fn a_simulated_year_of_daily_issuance_and_rotation() {
     let store = AnyStore::open(&location, true).unwrap();
     let mut issuer = Issuer::new(
         store,
-        Secrets::new(Some(Zeroizing::new("pw".into())), false),
+        Secrets::new(Some(Zeroizing::new("pw".into())), false).allow_weak_passphrase(true),
     );
     let mut s = Settings::new("https://issuer.example");
     s.alg = jwt_edge::Algorithm::EdDSA;

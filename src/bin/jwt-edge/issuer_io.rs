@@ -32,6 +32,10 @@ pub struct StoreArgs {
     /// Store/use private keys UNENCRYPTED when no passphrase is given (development only; warned on every use).
     #[arg(long = "insecure-dev-keys")]
     insecure_dev_keys: bool,
+    /// `init`: accept a passphrase shorter than 12 characters or found in
+    /// common-password lists (tests only: it protects every signing key).
+    #[arg(long = "allow-weak-passphrase")]
+    allow_weak_passphrase: bool,
     /// File holding the user PIN of the PKCS#11 token (`init --key-store pkcs11`) [else env: JWT_EDGE_PKCS11_PIN].
     #[arg(long = "pkcs11-pin-file", value_name = "FILE")]
     pkcs11_pin_file: Option<PathBuf>,
@@ -65,7 +69,9 @@ impl StoreArgs {
             "--pkcs11-pin-file",
             "JWT_EDGE_PKCS11_PIN",
         )?;
-        Ok(Secrets::new(pass, self.insecure_dev_keys).with_pkcs11_pin(pin))
+        Ok(Secrets::new(pass, self.insecure_dev_keys)
+            .with_pkcs11_pin(pin)
+            .allow_weak_passphrase(self.allow_weak_passphrase))
     }
 }
 

@@ -5,10 +5,12 @@
 //! - [`provisioning`]: provisioning-key format, hashing, scope rules;
 //! - [`grant`]: what an issuance request is granted, or why not;
 //! - [`anomaly`]: refusal bursts and unusual issuance, per source and client;
-//! - [`health`]: what will break and when (`jwt-edge status`).
+//! - [`health`]: what will break and when (`jwt-edge status`);
+//! - [`passphrase`]: the strength of the passphrase a store's keys are encrypted under.
 
 pub mod anomaly;
 pub mod grant;
 pub mod health;
 pub mod lifecycle;
+pub mod passphrase;
 pub mod provisioning;

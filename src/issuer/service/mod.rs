@@ -85,6 +85,7 @@ pub struct Secrets {
     passphrase: Option<Zeroizing<String>>,
     insecure_dev_keys: bool,
     pkcs11_pin: Option<Zeroizing<String>>,
+    allow_weak_passphrase: bool,
 }
 
 impl core::fmt::Debug for Secrets {
@@ -110,7 +111,17 @@ impl Secrets {
             passphrase,
             insecure_dev_keys,
             pkcs11_pin: None,
+            allow_weak_passphrase: false,
         }
+    }
+
+    /// Lets [`Issuer::init`] encrypt keys under a passphrase that fails
+    /// the strength rule ([`crate::issuer::rules::passphrase::weakness`]):
+    /// for tests only (`init --allow-weak-passphrase`).
+    #[must_use]
+    pub fn allow_weak_passphrase(mut self, allow: bool) -> Self {
+        self.allow_weak_passphrase = allow;
+        self
     }
 
     /// With the user PIN of the PKCS#11 token (`init --key-store pkcs11`).
@@ -301,6 +312,14 @@ impl<S: Store> Issuer<S> {
         settings.validate()?;
         if settings.pkcs11.is_none() {
             self.ctx.require_private_keys()?;
+            let s = &self.ctx.secrets;
+            if let (Some(p), false) = (&s.passphrase, s.allow_weak_passphrase) {
+                if let Some(why) = super::rules::passphrase::weakness(p) {
+                    return Err(Error::usage(format!(
+                        "{why} (--allow-weak-passphrase lets it through, for tests only)"
+                    )));
+                }
+            }
         }
         self.run(|ctx, tx| {
             if !tx.settings()?.is_empty() {
