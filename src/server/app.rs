@@ -78,7 +78,12 @@ pub(crate) async fn bind(addr: SocketAddr, config: Config) -> Result<Server, Err
         mut assertions,
         accept_token_endpoint_audience,
         allow_private_jwks_uri,
+        tls,
     } = config;
+    let tls = match tls {
+        Some(files) => Some(Arc::new(super::tls::Reloading::new(files)?)),
+        None => None,
+    };
     let writer_public = public_url.clone();
     let metadata_assertions = assertions.clone();
     let metrics = Arc::new(metrics::Metrics::new());
@@ -133,6 +138,11 @@ pub(crate) async fn bind(addr: SocketAddr, config: Config) -> Result<Server, Err
         .await
         .map_err(|_| Error::storage("the store writer stopped during startup"))??;
     let public = public_url.unwrap_or_else(|| settings.issuer.clone());
+    if tls.is_some() && !public.starts_with("https://") {
+        return Err(Error::usage(format!(
+            "with --tls-cert the public URL must be https:// (it is {public}; give --public-url)"
+        )));
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| io_error(&format!("cannot listen on {addr}"), &e))?;
@@ -181,6 +191,7 @@ pub(crate) async fn bind(addr: SocketAddr, config: Config) -> Result<Server, Err
         body_limit,
         conn,
         metrics_listener,
+        tls,
     })
 }
 
@@ -196,7 +207,19 @@ pub(crate) async fn serve(server: Server, shutdown: impl Future<Output = ()> + S
         body_limit,
         conn,
         metrics_listener,
+        tls,
     } = server;
+    let acceptor = match &tls {
+        Some(t) => match t.acceptor() {
+            Ok(a) => Some(a),
+            Err(e) => {
+                tracing::error!(target: "jwt_edge::server", "{}", e.message());
+                return;
+            }
+        },
+        None => None,
+    };
+    let watching = tls.map(|t| tokio::spawn(t.watch()));
     let background = tokio::spawn(maintain(Arc::clone(&state), rotate_interval));
     let pruning = tokio::spawn(prune_loop(Arc::clone(&state)));
     let separate = metrics_listener.is_some();
@@ -209,7 +232,10 @@ pub(crate) async fn serve(server: Server, shutdown: impl Future<Output = ()> + S
         })
     });
     let app = router(Arc::clone(&state), request_timeout, body_limit, !separate);
-    conn::serve(listener, app, conn, shutdown).await;
+    conn::serve(listener, app, conn, acceptor, shutdown).await;
+    if let Some(w) = watching {
+        w.abort();
+    }
     background.abort();
     pruning.abort();
     if let Some(m) = metrics_server {

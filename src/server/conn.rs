@@ -136,6 +136,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let counts = Arc::new(Mutex::new(Counts::default()));
@@ -177,15 +178,42 @@ pub async fn serve(
             let router = router.clone();
             async move { Ok::<_, Infallible>(router.oneshot(req).await.unwrap_or_else(|e| match e {})) }
         });
-        let conn = http.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            // Errors here are the client's (reset, timeout, bad request line).
-            if let Err(e) = conn.await {
-                tracing::debug!(target: "jwt_edge::server::http", "connection closed: {e}");
+        match &tls {
+            None => {
+                let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    // Errors here are the client's (reset, timeout, bad request line).
+                    if let Err(e) = conn.await {
+                        tracing::debug!(target: "jwt_edge::server::http", "connection closed: {e}");
+                    }
+                    drop(slot);
+                });
             }
-            drop(slot);
-        });
+            Some(acceptor) => {
+                // The handshake is bounded like a request head; the
+                // connection is watched for shutdown once it is HTTP.
+                let (acceptor, http, watcher) = (acceptor.clone(), http.clone(), graceful.watcher());
+                let timeout = limits.header_timeout;
+                tokio::spawn(async move {
+                    let stream = match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(target: "jwt_edge::server::http", "TLS handshake failed: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(target: "jwt_edge::server::http", "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let conn = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
+                    if let Err(e) = conn.await {
+                        tracing::debug!(target: "jwt_edge::server::http", "connection closed: {e}");
+                    }
+                    drop(slot);
+                });
+            }
+        }
     }
     drop(listener);
     if tokio::time::timeout(limits.drain, graceful.shutdown())

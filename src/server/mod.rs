@@ -39,6 +39,7 @@ mod middleware;
 mod reply;
 mod routes;
 mod tasks;
+pub mod tls;
 pub mod token;
 pub mod writer;
 
@@ -109,6 +110,9 @@ pub struct Config {
     /// Fetch clients' `jwks_uri` from loopback, private and link-local
     /// addresses, and over `http://` (`--allow-private-jwks-uri`; tests).
     pub allow_private_jwks_uri: bool,
+    /// Terminate TLS with this certificate and key (`--tls-cert`,
+    /// `--tls-key`), reloaded when they change.
+    pub tls: Option<tls::TlsFiles>,
 }
 
 impl Config {
@@ -134,6 +138,7 @@ impl Config {
             assertions: crate::issuer::AssertionRules::default(),
             accept_token_endpoint_audience: false,
             allow_private_jwks_uri: false,
+            tls: None,
         }
     }
 }
@@ -160,6 +165,7 @@ pub struct Server {
     body_limit: usize,
     conn: ConnLimits,
     metrics_listener: Option<tokio::net::TcpListener>,
+    tls: Option<Arc<tls::Reloading>>,
 }
 
 impl Server {

@@ -116,6 +116,14 @@ pub struct ServeArgs {
     /// deployments only).
     #[arg(long = "allow-private-jwks-uri")]
     allow_private_jwks_uri: bool,
+    /// Terminate TLS (1.3 and 1.2) with this PEM certificate chain, leaf
+    /// first; it and --tls-key are read again when they change on disk or
+    /// on SIGHUP, without dropping open connections.
+    #[arg(long = "tls-cert", value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's PEM private key (PKCS#8, SEC1 or PKCS#1).
+    #[arg(long = "tls-key", value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
     /// Thresholds of the issuance anomaly rules (JSON; see docs/server.md).
     #[arg(long = "anomaly-config", value_name = "FILE")]
     anomaly_config: Option<std::path::PathBuf>,
@@ -228,6 +236,13 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     config.assertions.allow_rs256 = args.allow_rs256_assertions;
     config.accept_token_endpoint_audience = args.accept_token_endpoint_audience;
     config.allow_private_jwks_uri = args.allow_private_jwks_uri;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(jwt_edge::server::tls::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            poll: std::time::Duration::from_secs(2),
+        });
+    }
     config.dpop = match dpop_config(args) {
         Ok(c) => c,
         Err(m) => return fail(&Error::usage(m)),
