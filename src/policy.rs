@@ -38,6 +38,8 @@ pub struct Policy {
     pub(crate) sole_audience: bool,
     /// Longest lifetime accepted: `exp` − `iat` (or − now without `iat`).
     pub(crate) max_lifetime: Option<u64>,
+    /// RFC 9864's fully-specified `Ed25519` is read as EdDSA.
+    pub(crate) ed25519_name: bool,
     pub(crate) required_claims: Vec<String>,
     pub(crate) scopes: Vec<String>,
     pub(crate) kidless_candidates: usize,
@@ -84,6 +86,7 @@ impl Policy {
             typ_optional: false,
             sole_audience: false,
             max_lifetime: None,
+            ed25519_name: false,
             required_claims: Vec::new(),
             scopes: Vec::new(),
             kidless_candidates: 1,
@@ -227,6 +230,16 @@ impl Policy {
     #[must_use]
     pub fn sole_audience(mut self, sole: bool) -> Self {
         self.sole_audience = sole;
+        self
+    }
+
+    /// With `true`, a header `alg` of `Ed25519` (RFC 9864's fully-specified
+    /// name, which oauth4webapi and openid-client sign with) is EdDSA with an
+    /// Ed25519 key, allowed when EdDSA is. Default off: only `EdDSA` names
+    /// the algorithm (the client assertions of `jwt-edge serve` turn it on).
+    #[must_use]
+    pub fn accept_ed25519_name(mut self, accept: bool) -> Self {
+        self.ed25519_name = accept;
         self
     }
 

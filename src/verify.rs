@@ -200,7 +200,11 @@ fn select<'a>(
 }
 
 pub(crate) fn allowed_alg(name: &str, policy: &Policy) -> Result<Algorithm> {
-    match Algorithm::from_name(name) {
+    let named = match name {
+        "Ed25519" if policy.ed25519_name => Some(Algorithm::EdDSA),
+        other => Algorithm::from_name(other),
+    };
+    match named {
         Some(a) if policy.algorithms.contains(&a) => Ok(a),
         Some(a) => Err(Error::new(
             ErrorKind::AlgNotAllowed,

@@ -112,7 +112,11 @@ fn audit_has(db: &Path, needle: &str) -> bool {
 fn last_audit(db: &Path) -> String {
     let rows = issuer(db).audit(0).unwrap();
     let last = rows.iter().max_by_key(|a| a.id).unwrap();
-    format!("{} {}", last.action.as_str(), last.detail.clone().unwrap_or_default())
+    format!(
+        "{} {}",
+        last.action.as_str(),
+        last.detail.clone().unwrap_or_default()
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,22 +148,37 @@ async fn key_clients_obtain_tokens_and_every_attack_is_refused() {
         .contains(&json!("private_key_jwt")));
     assert_eq!(
         meta["token_endpoint_auth_signing_alg_values_supported"],
-        json!(["ES256", "ES384", "PS256", "EdDSA"])
+        json!(["ES256", "ES384", "PS256", "EdDSA", "Ed25519"])
     );
 
     // ES256 and EdDSA assertions obtain tokens; the audit row names the method.
     for (key, kid) in [(&k as &dyn Sign, "ec-1"), (&e as &dyn Sign, "ed-1")] {
-        let r = c.token(&form(&assertion_with(&id, key, kid, |_, _| {})), &[]).await;
+        let r = c
+            .token(&form(&assertion_with(&id, key, kid, |_, _| {})), &[])
+            .await;
         assert_eq!(r.status, 200, "{kid}: {}", r.text());
         let token = r.json()["access_token"].as_str().unwrap().to_owned();
         let claims = jwt_edge::inspect(&token, None).unwrap().claims;
         assert_eq!(claims["client_id"], id.as_str());
     }
     assert!(audit_has(&db, "auth=private_key_jwt"));
+    // RFC 9864's name for EdDSA with Ed25519 (oauth4webapi's and
+    // openid-client's choice) is accepted for client assertions.
+    let r = c
+        .token(
+            &form(&assertion_with(&id, &e, "ed-1", |h, _| {
+                h["alg"] = json!("Ed25519")
+            })),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
     // typ client-authentication+jwt and no typ are accepted too; so is
     // the client_id parameter naming the same client.
     for a in [
-        assertion_with(&id, &k, "ec-1", |h, _| h["typ"] = json!("client-authentication+jwt")),
+        assertion_with(&id, &k, "ec-1", |h, _| {
+            h["typ"] = json!("client-authentication+jwt")
+        }),
         assertion_with(&id, &k, "ec-1", |h, _| {
             h.as_object_mut().unwrap().remove("typ");
         }),
@@ -180,13 +199,19 @@ async fn key_clients_obtain_tokens_and_every_attack_is_refused() {
     let none = {
         let now = unix_now();
         let h = b64_json(&json!({"alg": "none", "kid": "ec-1"}));
-        let cl = b64_json(&json!({"iss": id, "sub": id, "aud": ISS, "jti": jti(), "iat": now, "exp": now + 60}));
+        let cl = b64_json(
+            &json!({"iss": id, "sub": id, "aud": ISS, "jti": jti(), "iat": now, "exp": now + 60}),
+        );
         format!("{h}.{cl}.")
     };
     let other_key = Es256Key::from_seed(0x73);
     let cases: Vec<(&str, String, &str)> = vec![
         ("alg none", none, "ERR_JWS_INVALID"),
-        ("HS256 with the public key as secret", hs_with_public_key, "ERR_JOSE_ALG_NOT_ALLOWED"),
+        (
+            "HS256 with the public key as secret",
+            hs_with_public_key,
+            "ERR_JOSE_ALG_NOT_ALLOWED",
+        ),
         (
             "a key of another client's set",
             assertion_with(&id, &other_key, "o-1", |_, _| {}),
@@ -199,12 +224,16 @@ async fn key_clients_obtain_tokens_and_every_attack_is_refused() {
         ),
         (
             "aud = the token endpoint without the flag",
-            assertion_with(&id, &k, "ec-1", |_, c| c["aud"] = json!(format!("{ISS}/token"))),
+            assertion_with(&id, &k, "ec-1", |_, c| {
+                c["aud"] = json!(format!("{ISS}/token"))
+            }),
             "aud",
         ),
         (
             "aud array with an extra value",
-            assertion_with(&id, &k, "ec-1", |_, c| c["aud"] = json!([ISS, "https://evil.test"])),
+            assertion_with(&id, &k, "ec-1", |_, c| {
+                c["aud"] = json!([ISS, "https://evil.test"])
+            }),
             "aud",
         ),
         (
@@ -265,7 +294,10 @@ async fn key_clients_obtain_tokens_and_every_attack_is_refused() {
             r.text()
         );
         let row = last_audit(&db);
-        assert!(row.contains(reason), "{name}: the audit row {row:?} lacks {reason:?}");
+        assert!(
+            row.contains(reason),
+            "{name}: the audit row {row:?} lacks {reason:?}"
+        );
         println!("{name}: {row}");
     }
 
@@ -289,23 +321,24 @@ async fn key_clients_obtain_tokens_and_every_attack_is_refused() {
     assert_eq!(r.status, 401, "{}", r.text());
     assert!(audit_has(&db, "a secret from a private_key_jwt client"));
     let a = assertion_with(&id, &k, "ec-1", |_, _| {});
-    let r = c
-        .token(&format!("{}&client_secret=x", form(&a)), &[])
-        .await;
+    let r = c.token(&format!("{}&client_secret=x", form(&a)), &[]).await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(r.json()["error"], "invalid_request");
     let r = c
-        .token(&form(&a), &[("authorization", &basic(&secret_id, &secret_full))])
+        .token(
+            &form(&a),
+            &[("authorization", &basic(&secret_id, &secret_full))],
+        )
         .await;
     assert_eq!(r.json()["error"], "invalid_request", "{}", r.text());
 
     // Revocation and introspection with an assertion.
-    let r = c.token(&form(&assertion_with(&id, &k, "ec-1", |_, _| {})), &[]).await;
+    let r = c
+        .token(&form(&assertion_with(&id, &k, "ec-1", |_, _| {})), &[])
+        .await;
     let token = r.json()["access_token"].as_str().unwrap().to_owned();
     let introspect = |a: String| {
-        format!(
-            "token={token}&client_assertion_type={ASSERTION_TYPE}&client_assertion={a}"
-        )
+        format!("token={token}&client_assertion_type={ASSERTION_TYPE}&client_assertion={a}")
     };
     let r = c
         .send(
@@ -343,7 +376,10 @@ async fn key_clients_obtain_tokens_and_every_attack_is_refused() {
 
     // /metrics: the method of successful authentications, refusal reasons.
     let m = c.get("/metrics").await.text();
-    assert!(m.contains("jwt_edge_client_authentications_total{method=\"private_key_jwt\"}"), "{m}");
+    assert!(
+        m.contains("jwt_edge_client_authentications_total{method=\"private_key_jwt\"}"),
+        "{m}"
+    );
     assert!(m.contains("reason=\"invalid_assertion\""), "{m}");
     assert!(m.contains("reason=\"replayed_assertion\""), "{m}");
     assert!(m.contains("reason=\"wrong_auth_method\""), "{m}");
@@ -357,12 +393,19 @@ async fn key_clients_obtain_tokens_and_every_attack_is_refused() {
     let mut c = Client::new(server.addr);
     let te = format!("{ISS}/token");
     let r = c
-        .token(&form(&assertion_with(&id, &k, "ec-1", |_, cl| cl["aud"] = json!(te))), &[])
+        .token(
+            &form(&assertion_with(&id, &k, "ec-1", |_, cl| {
+                cl["aud"] = json!(te)
+            })),
+            &[],
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let r = c
         .token(
-            &form(&assertion_with(&id, &k, "ec-1", |_, cl| cl["aud"] = json!([te, ISS]))),
+            &form(&assertion_with(&id, &k, "ec-1", |_, cl| {
+                cl["aud"] = json!([te, ISS])
+            })),
             &[],
         )
         .await;
@@ -431,7 +474,9 @@ impl JwksServer {
         let task = tokio::spawn(async move {
             // Bounded: a test makes a handful of fetches.
             for _ in 0..200 {
-                let Ok((mut s, _)) = l.accept().await else { return };
+                let Ok((mut s, _)) = l.accept().await else {
+                    return;
+                };
                 let (b, d, h) = (Arc::clone(&b), Arc::clone(&d), Arc::clone(&h));
                 tokio::spawn(async move {
                     let mut buf = [0u8; 4096];
@@ -475,7 +520,9 @@ async fn jwks_uri_clients_rotate_their_keys_and_the_address_rules_hold() {
     // and the audit row names the rule.
     let server = start(cfg(&db)).await;
     let mut c = Client::new(server.addr);
-    let r = c.token(&form(&assertion_with(&id, &k, "k1", |_, _| {})), &[]).await;
+    let r = c
+        .token(&form(&assertion_with(&id, &k, "k1", |_, _| {})), &[])
+        .await;
     assert_eq!(r.status, 401, "{}", r.text());
     assert!(audit_has(&db, "http://"), "the refusal names the rule");
     assert_eq!(*keys.hits.lock().unwrap(), 0, "nothing was fetched");
@@ -491,11 +538,15 @@ async fn jwks_uri_clients_rotate_their_keys_and_the_address_rules_hold() {
     conf.allow_private_jwks_uri = true;
     let server = start(conf).await;
     let mut c = Client::new(server.addr);
-    let r = c.token(&form(&assertion_with(&id, &k, "k1", |_, _| {})), &[]).await;
+    let r = c
+        .token(&form(&assertion_with(&id, &k, "k1", |_, _| {})), &[])
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(*keys.hits.lock().unwrap(), 1);
     // Cached (max-age=300): no second fetch.
-    let r = c.token(&form(&assertion_with(&id, &k, "k1", |_, _| {})), &[]).await;
+    let r = c
+        .token(&form(&assertion_with(&id, &k, "k1", |_, _| {})), &[])
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(*keys.hits.lock().unwrap(), 1);
 
@@ -503,7 +554,9 @@ async fn jwks_uri_clients_rotate_their_keys_and_the_address_rules_hold() {
     // with the new kid makes the issuer refetch (kid miss), no issuer step.
     let k2 = Es256Key::from_seed(0x74);
     *keys.body.lock().unwrap() = jwks(&[k.jwk("k1"), k2.jwk("k2")]);
-    let r = c.token(&form(&assertion_with(&id, &k2, "k2", |_, _| {})), &[]).await;
+    let r = c
+        .token(&form(&assertion_with(&id, &k2, "k2", |_, _| {})), &[])
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(*keys.hits.lock().unwrap(), 2);
     // Another unknown kid within the cooldown: refused without a fetch.
@@ -519,7 +572,11 @@ async fn jwks_uri_clients_rotate_their_keys_and_the_address_rules_hold() {
     *slow.delay.lock().unwrap() = Duration::from_secs(10);
     let slow_id = key_client(&db, "slow", ClientKeys::JwksUri(slow.url()));
     // An oversized one: bounded by the core's JWKS cap.
-    let big = JwksServer::start([127, 0, 0, 1], format!("{{\"keys\":[],\"pad\":\"{}\"}}", "x".repeat(600 * 1024))).await;
+    let big = JwksServer::start(
+        [127, 0, 0, 1],
+        format!("{{\"keys\":[],\"pad\":\"{}\"}}", "x".repeat(600 * 1024)),
+    )
+    .await;
     let big_id = key_client(&db, "big", ClientKeys::JwksUri(big.url()));
     let mut conf = cfg(&db);
     conf.allow_private_jwks_uri = true;
@@ -531,7 +588,11 @@ async fn jwks_uri_clients_rotate_their_keys_and_the_address_rules_hold() {
         .token(&form(&assertion_with(&slow_id, &k, "k1", |_, _| {})), &[])
         .await;
     assert_eq!(r.status, 401, "{}", r.text());
-    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
     let r = c
         .token(&form(&assertion_with(&big_id, &k, "k1", |_, _| {})), &[])
         .await;

@@ -60,6 +60,12 @@ const PYTHON_CHECKS: &[(&str, &str)] = &[
     ("joserfc", "revocation_list"),
     ("jwcrypto", "revocation_list"),
     ("pyjwt", "revocation_list_rfc7009"),
+    ("authlib", "token_private_key_jwt_es256"),
+    ("authlib", "token_private_key_jwt_eddsa"),
+    ("authlib", "token_private_key_jwt_ps256"),
+    ("authlib", "token_private_key_jwt_wrong_key"),
+    ("authlib", "token_private_key_jwt_jwks_uri"),
+    ("authlib", "token_private_key_jwt_client_rotation"),
 ];
 
 /// Every check `clients_node.mjs` must report as passed.
@@ -79,6 +85,13 @@ const NODE_CHECKS: &[(&str, &str)] = &[
     ("openid-client", "revoke"),
     ("openid-client", "introspect_revoked"),
     ("jose", "verify_token"),
+    ("oauth4webapi", "token_private_key_jwt_es256"),
+    ("oauth4webapi", "token_private_key_jwt_eddsa"),
+    ("oauth4webapi", "token_private_key_jwt_ps256"),
+    ("oauth4webapi", "token_private_key_jwt_wrong_key"),
+    ("openid-client", "token_private_key_jwt_es256"),
+    ("openid-client", "token_private_key_jwt_eddsa"),
+    ("openid-client", "token_private_key_jwt_ps256"),
 ];
 
 /// Reported but not required: authlib's full RFC 8414 validation, which
@@ -159,11 +172,14 @@ struct Store {
     client_key: String,
     introspect_key: String,
     revoked_jti: String,
+    /// The private_key_jwt clients: one with an inline JWKS, one with a jwks_uri.
+    jwt_client: String,
+    uri_client: String,
     /// Setup problems that are reported with the failed checks.
     problems: Vec<String>,
 }
 
-fn make_store(dir: &Path, base: &str) -> Store {
+fn make_store(dir: &Path, base: &str, keys: &Path, jwks_uri: &str) -> Store {
     let db = server_util::new_store_location(dir);
     if server_util::pkcs11() {
         // The PKCS#11 run: this store's keys in a SoftHSM2 token of its own.
@@ -243,11 +259,38 @@ fn make_store(dir: &Path, base: &str) -> Store {
         &["revoke", "token", &format!("--jti={revoked_jti}"), "--json"],
         None,
     );
+    // private_key_jwt clients: registered by their public keys only.
+    let jwks = keys.join("jwks.json");
+    let key_client = |name: &str, how: &[&str]| {
+        let args = [
+            &[
+                "provision",
+                "create",
+                "--name",
+                name,
+                "--scope",
+                "read write",
+                "--aud",
+                AUD,
+                "--json",
+            ][..],
+            how,
+        ]
+        .concat();
+        let c = cli_json(&db, &args, None);
+        assert_eq!(c["token_endpoint_auth_method"], "private_key_jwt", "{c}");
+        assert!(c.get("key").is_none(), "no secret for a key client: {c}");
+        c["id"].as_str().unwrap().to_owned()
+    };
+    let jwt_client = key_client("jwt-client", &["--jwks", jwks.to_str().unwrap()]);
+    let uri_client = key_client("uri-client", &["--jwks-uri", jwks_uri]);
     Store {
         db,
         client_key,
         introspect_key: introspector["key"].as_str().unwrap().to_owned(),
         revoked_jti,
+        jwt_client,
+        uri_client,
         problems,
     }
 }
@@ -270,6 +313,12 @@ impl Server {
     fn start(db: &Path, addr: &str, log: PathBuf) -> Option<Self> {
         let mut child = Command::new(BIN)
             .args(["serve", "--insecure-dev-keys", "--refresh-interval", "1s"])
+            // The jwks_uri client's keys are served on loopback over http;
+            // authlib's assertions name the token endpoint as audience.
+            .args([
+                "--allow-private-jwks-uri",
+                "--accept-token-endpoint-audience",
+            ])
             .arg("--db")
             .arg(db)
             .args(["--addr", addr])
@@ -300,6 +349,57 @@ impl Server {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+/// A loopback HTTP server for the jwks_uri client: each GET answers the
+/// file's current content (max-age 60 s). Serves a bounded number of
+/// requests and stops when dropped.
+struct FileServer {
+    addr: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FileServer {
+    fn start(file: PathBuf) -> Self {
+        use std::io::Read as _;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let addr = l.local_addr().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut served = 0;
+            while served < 100
+                && started.elapsed() < SCRIPT_TIMEOUT * 3
+                && !stopped.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                let Ok((mut s, _)) = l.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                served += 1;
+                let _ = s.set_nonblocking(false);
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let body = std::fs::read(&file).unwrap_or_default();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncache-control: max-age=60\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes());
+                let _ = s.write_all(&body);
+            }
+        });
+        Self { addr, stop }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -407,13 +507,30 @@ fn python_and_node_clients_against_serve() {
     }
 
     let dir = TempDir::new();
+    // The private_key_jwt clients' key pairs (Python's cryptography), and
+    // the jwks_uri client's set served from a file the client may change.
+    let keys = dir.0.join("client-keys");
+    let out = Command::new(&python)
+        .arg("tests/interop/client_keys.py")
+        .arg(&keys)
+        .current_dir(root())
+        .output()
+        .expect("client_keys.py runs");
+    assert!(
+        out.status.success(),
+        "client_keys.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let uri_jwks = keys.join("uri-jwks.json");
+    let jwks_server = FileServer::start(uri_jwks.clone());
+    let jwks_uri = format!("http://{}/jwks.json", jwks_server.addr);
     // The port is picked before the server binds it: retry if it was taken.
     let mut started = None;
     for attempt in 0..3 {
         let sub = dir.0.join(format!("attempt-{attempt}"));
         std::fs::create_dir_all(&sub).unwrap();
         let addr = format!("127.0.0.1:{}", free_port());
-        let store = make_store(&sub, &format!("http://{addr}"));
+        let store = make_store(&sub, &format!("http://{addr}"), &keys, &jwks_uri);
         if let Some(server) = Server::start(&store.db, &addr, sub.join("server.log")) {
             started = Some((addr, store, server));
             break;
@@ -432,6 +549,16 @@ fn python_and_node_clients_against_serve() {
             // `=`: a jti may start with `-`.
             .arg(format!("--revoked-jti={}", store.revoked_jti))
             .args([
+                "--jwt-client",
+                &store.jwt_client,
+                "--uri-client",
+                &store.uri_client,
+            ])
+            .arg("--jwt-keys")
+            .arg(&keys)
+            .arg("--uri-jwks")
+            .arg(&uri_jwks)
+            .args([
                 "--audience",
                 AUD,
                 "--resource",
@@ -449,7 +576,10 @@ fn python_and_node_clients_against_serve() {
             .arg(&base)
             .args(["--key", &store.client_key])
             .args(["--introspect-key", &store.introspect_key])
-            .args(["--audience", AUD]);
+            .args(["--audience", AUD])
+            .args(["--jwt-client", &store.jwt_client])
+            .arg("--jwt-keys")
+            .arg(&keys);
         let (lines, mut p) = run_script(cmd, &dir.0, "clients_node.mjs");
         problems.append(&mut p);
         problems.extend(failures(&lines, NODE_CHECKS));

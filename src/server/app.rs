@@ -158,7 +158,9 @@ pub(crate) async fn bind(addr: SocketAddr, config: Config) -> Result<Server, Err
     let state = Arc::new(AppState {
         jobs: tx,
         published: shared,
-        metadata: Bytes::from(metadata(&settings, &public, &dpop, &metadata_assertions).to_string()),
+        metadata: Bytes::from(
+            metadata(&settings, &public, &dpop, &metadata_assertions).to_string(),
+        ),
         jwks_max_age: jwks_max_age(&settings),
         jwks_stale_limit: jwks_stale_limit(&settings),
         revocations_max_age: revocations_max_age(&settings),

@@ -192,10 +192,12 @@ pub async fn serve(
             Some(acceptor) => {
                 // The handshake is bounded like a request head; the
                 // connection is watched for shutdown once it is HTTP.
-                let (acceptor, http, watcher) = (acceptor.clone(), http.clone(), graceful.watcher());
+                let (acceptor, http, watcher) =
+                    (acceptor.clone(), http.clone(), graceful.watcher());
                 let timeout = limits.header_timeout;
                 tokio::spawn(async move {
-                    let stream = match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                    let stream = match tokio::time::timeout(timeout, acceptor.accept(stream)).await
+                    {
                         Ok(Ok(s)) => s,
                         Ok(Err(e)) => {
                             tracing::debug!(target: "jwt_edge::server::http", "TLS handshake failed: {e}");

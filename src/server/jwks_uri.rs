@@ -66,7 +66,10 @@ fn refused_v4(a: Ipv4Addr) -> Option<&'static str> {
         Some("a shared (carrier-grade NAT) address")
     } else if a.is_broadcast() || a.is_multicast() || o0 >= 240 {
         Some("a broadcast, multicast or reserved address")
-    } else if a.is_documentation() || (o0 == 198 && (o1 == 18 || o1 == 19)) || (o0 == 192 && o1 == 0 && a.octets()[2] == 0) {
+    } else if a.is_documentation()
+        || (o0 == 198 && (o1 == 18 || o1 == 19))
+        || (o0 == 192 && o1 == 0 && a.octets()[2] == 0)
+    {
         Some("a documentation, benchmarking or protocol address")
     } else {
         None
@@ -178,7 +181,10 @@ mod tests {
         assert_eq!(r("10.1.2.3"), Some("a private address"));
         assert_eq!(r("172.16.0.1"), Some("a private address"));
         assert_eq!(r("192.168.1.1"), Some("a private address"));
-        assert_eq!(r("100.64.0.1"), Some("a shared (carrier-grade NAT) address"));
+        assert_eq!(
+            r("100.64.0.1"),
+            Some("a shared (carrier-grade NAT) address")
+        );
         assert_eq!(r("::1"), Some("a loopback address"));
         assert_eq!(r("::ffff:127.0.0.1"), Some("a loopback address"));
         assert_eq!(r("fd00:ec2::254"), Some("a private (unique local) address"));

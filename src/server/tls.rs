@@ -36,9 +36,7 @@ pub struct TlsFiles {
 type Stamp = [(Option<SystemTime>, u64); 2];
 
 fn stamp(files: &TlsFiles) -> Stamp {
-    let one = |p: &Path| {
-        std::fs::metadata(p).map_or((None, 0), |m| (m.modified().ok(), m.len()))
-    };
+    let one = |p: &Path| std::fs::metadata(p).map_or((None, 0), |m| (m.modified().ok(), m.len()));
     [one(&files.cert), one(&files.key)]
 }
 
@@ -134,8 +132,7 @@ impl Reloading {
     /// Reloads on SIGHUP and when the files change, until the task is aborted.
     pub(crate) async fn watch(self: Arc<Self>) {
         #[cfg(unix)]
-        let mut hup =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let mut tick = tokio::time::interval(self.files.poll.max(Duration::from_millis(50)));
         loop {
             #[cfg(unix)]

@@ -281,7 +281,10 @@ fn assertion_auth(
         (Some(id), _) | (None, Some(id)) => id,
         (None, None) => return Err(ApiError::invalid_client()),
     };
-    let client_id = client_id.strip_prefix(PREFIX).unwrap_or(&client_id).to_owned();
+    let client_id = client_id
+        .strip_prefix(PREFIX)
+        .unwrap_or(&client_id)
+        .to_owned();
     Ok(Some(ClientAuth {
         client_id: client_id.clone(),
         credential: Credential::Assertion(ClientAssertion {
@@ -443,10 +446,7 @@ mod tests {
         .unwrap();
         assert_eq!(r.auth.client_id, "0123456789abcdef");
         assert_eq!(r.auth.method, AuthMethod::Basic);
-        assert_eq!(
-            secret_of(&r.auth).as_str(),
-            "jep_0123456789abcdef_s3cr+t"
-        );
+        assert_eq!(secret_of(&r.auth).as_str(), "jep_0123456789abcdef_s3cr+t");
         assert_eq!(r.scope.as_deref(), Some("a b"));
         assert_eq!(r.audiences, ["x", "https://y.example", "x"]);
         let r = parse(

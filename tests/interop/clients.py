@@ -42,6 +42,13 @@ parser.add_argument("--revoked-jti", required=True)
 parser.add_argument("--audience", default="https://api.test")
 parser.add_argument("--resource", default="https://b.test")
 parser.add_argument("--bad-resource", default="https://other.test")
+# private_key_jwt (RFC 7523): a client registered with an inline JWKS whose
+# private keys are in DIR (tests/interop/client_keys.py), and one registered
+# with a jwks_uri whose served set is the file FILE.
+parser.add_argument("--jwt-client")
+parser.add_argument("--jwt-keys")
+parser.add_argument("--uri-client")
+parser.add_argument("--uri-jwks")
 args = parser.parse_args()
 
 BASE = args.base.rstrip("/")
@@ -190,6 +197,87 @@ def _():
         assert getattr(e, "error", None) == "invalid_client", f"{type(e).__name__}: {e}"
         return {"oauth_error": e.error}
     raise AssertionError("a wrong secret obtained a token")
+
+
+def key_session(client_id, pem_path, alg, kid):
+    """authlib's documented private_key_jwt set-up: the client's private key
+    (a joserfc key: authlib reads a PEM string as RSA only) as the client
+    secret, PrivateKeyJWT registered for the token endpoint. Its assertion's
+    aud is the token endpoint URL (the server accepts it with
+    --accept-token-endpoint-audience); its default lifetime is an hour, over
+    the server's 5-minute cap, so `exp` is given as an extra claim."""
+    from authlib.oauth2.rfc7523 import PrivateKeyJWT
+    from joserfc.jwk import ECKey, OKPKey, RSAKey
+
+    with open(pem_path) as f:
+        pem = f.read()
+    kind = {"ES256": ECKey, "EdDSA": OKPKey, "PS256": RSAKey}[alg]
+    s = OAuth2Session(
+        client_id,
+        kind.import_key(pem),
+        token_endpoint_auth_method="private_key_jwt",
+        token_endpoint=TOKEN,
+        default_timeout=TIMEOUT,
+    )
+    claims = {"exp": int(time.time()) + 60}
+    s.register_client_auth_method(PrivateKeyJWT(TOKEN, alg=alg, headers={"kid": kid}, claims=claims))
+    return s
+
+
+def key_token(client_id, pem_path, alg, kid):
+    token = key_session(client_id, pem_path, alg, kid).fetch_token(grant_type="client_credentials")
+    assert token["token_type"].lower() == "bearer", token["token_type"]
+    claims = verify(token["access_token"], args.audience)
+    assert claims["client_id"] == client_id, claims["client_id"]
+    return {"alg": alg, "client_id": claims["client_id"]}
+
+
+if args.jwt_client:
+    for alg, name, kid in [("ES256", "es256", "es"), ("EdDSA", "ed25519", "ed"), ("PS256", "ps256", "ps")]:
+
+        @check("authlib", f"token_private_key_jwt_{alg.lower()}")
+        def _():
+            return key_token(args.jwt_client, f"{args.jwt_keys}/{name}.pem", alg, kid)
+
+    @check("authlib", "token_private_key_jwt_wrong_key")
+    def _():
+        # The uri client's key, presented as the inline client's: refused.
+        try:
+            key_token(args.jwt_client, f"{args.jwt_keys}/uri-1.pem", "ES256", "es")
+        except Exception as e:  # noqa: BLE001
+            assert getattr(e, "error", None) == "invalid_client", f"{type(e).__name__}: {e}"
+            return {"oauth_error": e.error}
+        raise AssertionError("another client's key obtained a token")
+
+if args.uri_client:
+
+    @check("authlib", "token_private_key_jwt_jwks_uri")
+    def _():
+        return key_token(args.uri_client, f"{args.jwt_keys}/uri-1.pem", "ES256", "uri-1")
+
+    @check("authlib", "token_private_key_jwt_client_rotation")
+    def _():
+        # The client rotates on its own: a new key added to its jwks_uri
+        # signs at once, with no step at the issuer.
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from joserfc.jwk import ECKey
+
+        new = ec.generate_private_key(ec.SECP256R1())
+        pem = new.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        path = f"{args.jwt_keys}/uri-2.pem"
+        with open(path, "wb") as f:
+            f.write(pem)
+        jwk = ECKey.import_key(pem).as_dict(private=False)
+        jwk.update({"kid": "uri-2", "alg": "ES256"})
+        with open(args.uri_jwks) as f:
+            served = json.load(f)
+        served["keys"].append(jwk)
+        with open(args.uri_jwks, "w") as f:
+            json.dump(served, f)
+        return key_token(args.uri_client, path, "ES256", "uri-2")
 
 
 @check("pyjwt", "verify_token")

@@ -16,7 +16,8 @@
 import { parseArgs } from 'node:util';
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
-import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { readFileSync } from 'node:fs';
+import { createRemoteJWKSet, decodeJwt, importPKCS8, jwtVerify } from 'jose';
 
 const TIMEOUT_MS = 10_000; // every HTTP request
 setTimeout(() => {
@@ -30,6 +31,10 @@ const { values: opts, positionals } = parseArgs({
     key: { type: 'string' },
     'introspect-key': { type: 'string' },
     audience: { type: 'string', default: 'https://api.test' },
+    // private_key_jwt (RFC 7523): a client registered with an inline JWKS
+    // whose PKCS#8 private keys are in DIR (tests/interop/client_keys.py).
+    'jwt-client': { type: 'string' },
+    'jwt-keys': { type: 'string' },
   },
 });
 const base = positionals[0]?.replace(/\/+$/, '');
@@ -240,3 +245,41 @@ await check('jose', 'verify_token', async () => {
   });
   return { alg: protectedHeader.alg, sub: payload.sub };
 });
+
+// ---- private_key_jwt (RFC 7523) ------------------------------------------------
+// Each library's own PrivateKeyJwt with a CryptoKey imported from PKCS#8
+// (jose's importPKCS8); the assertion's aud is the issuer identifier (both
+// libraries), EdDSA signed under RFC 9864's name Ed25519.
+
+if (opts['jwt-client']) {
+  const jwtClient = opts['jwt-client'];
+  const keys = [
+    ['es256', 'ES256', 'es'],
+    ['eddsa', 'EdDSA', 'ed'],
+    ['ps256', 'PS256', 'ps'],
+  ];
+  const pemOf = (name) => readFileSync(`${opts['jwt-keys']}/${name === 'eddsa' ? 'ed25519' : name}.pem`, 'utf8');
+  for (const [name, alg, kid] of keys) {
+    await check('oauth4webapi', `token_private_key_jwt_${name}`, async () => {
+      const key = await importPKCS8(pemOf(name), alg);
+      const auth = oauth.PrivateKeyJwt({ key, kid });
+      const t = await o4wToken({ id: jwtClient }, auth);
+      assert(t.token_type === 'bearer', `token_type ${t.token_type}`);
+      assert(decodeJwt(t.access_token).client_id === jwtClient, 'client_id');
+      return { alg, scope: t.scope };
+    });
+    await check('openid-client', `token_private_key_jwt_${name}`, async () => {
+      const key = await importPKCS8(pemOf(name), alg);
+      const config = await discover(jwtClient, undefined, client.PrivateKeyJwt({ key, kid }));
+      const t = await client.clientCredentialsGrant(config);
+      assert(t.token_type === 'bearer', `token_type ${t.token_type}`);
+      assert(decodeJwt(t.access_token).client_id === jwtClient, 'client_id');
+      return { alg, scope: t.scope };
+    });
+  }
+  await check('oauth4webapi', 'token_private_key_jwt_wrong_key', async () => {
+    // Another client's private key under this client's kid: invalid_client.
+    const key = await importPKCS8(readFileSync(`${opts['jwt-keys']}/uri-1.pem`, 'utf8'), 'ES256');
+    return expectOAuthError('invalid_client', () => o4wToken({ id: jwtClient }, oauth.PrivateKeyJwt({ key, kid: 'es' })));
+  });
+}

@@ -7,8 +7,8 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-use crate::remote::{FetchOutcome, RemoteConfig};
 use crate::dpop::Binding;
+use crate::remote::{FetchOutcome, RemoteConfig};
 use crate::validator::{Mode, Step, Validator};
 use crate::{KeySet, Policy};
 
@@ -144,7 +144,8 @@ impl Default for AssertionRules {
 
 impl AssertionRules {
     /// The signing algorithms accepted: FAPI 2.0's (ES256, ES384, PS256,
-    /// EdDSA), and RS256 only when configured.
+    /// EdDSA, also under RFC 9864's name `Ed25519`), and RS256 only when
+    /// configured.
     pub fn algorithms(&self) -> Vec<Algorithm> {
         let mut algs = std::vec![
             Algorithm::ES256,
@@ -156,6 +157,13 @@ impl AssertionRules {
             algs.push(Algorithm::RS256);
         }
         algs
+    }
+
+    /// The names published as `token_endpoint_auth_signing_alg_values_supported`.
+    pub fn algorithm_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.algorithms().iter().map(|a| a.name()).collect();
+        names.push("Ed25519");
+        names
     }
 }
 
@@ -176,7 +184,8 @@ pub fn assertion_policy(rules: &AssertionRules, issuer: &str, client_id: &str) -
         .require_claim("jti")
         .typ(ASSERTION_TYPES[0])
         .accept_typ(ASSERTION_TYPES[1])
-        .typ_optional(true);
+        .typ_optional(true)
+        .accept_ed25519_name(true);
     if let Some(te) = &rules.token_endpoint_audience {
         p = p.audience(te.clone());
     }
@@ -253,10 +262,11 @@ impl Assertions {
             let policy = assertion_policy(&self.rules, issuer, &pk.id);
             let b = Validator::builder(policy).cache(0);
             let b = match keys {
-                ClientKeys::Jwks(text) => b.keys(
-                    KeySet::from_jwks(text.as_bytes())
-                        .map_err(|e| Error::storage(format!("a client's stored JWKS: {}", e.message())))?,
-                ),
+                ClientKeys::Jwks(text) => {
+                    b.keys(KeySet::from_jwks(text.as_bytes()).map_err(|e| {
+                        Error::storage(format!("a client's stored JWKS: {}", e.message()))
+                    })?)
+                }
                 ClientKeys::JwksUri(_) => b.remote_jwks(self.rules.remote.clone()),
             };
             let v = b

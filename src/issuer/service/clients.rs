@@ -137,7 +137,10 @@ fn authenticate_assertion(
     a: &ClientAssertion,
     now: u64,
 ) -> Result<Result<(ProvisioningRecord, SecretUsed), AuthFailed>> {
-    let id = a.client_id.strip_prefix(provisioning::PREFIX).unwrap_or(&a.client_id);
+    let id = a
+        .client_id
+        .strip_prefix(provisioning::PREFIX)
+        .unwrap_or(&a.client_id);
     let Some(pk) = tx.provisioning_key(id)? else {
         return failure(id, None, ClientFailure::Unknown, "unknown client".into());
     };
@@ -157,7 +160,9 @@ fn authenticate_assertion(
         assertion::Checked::Valid { jti, exp } => {
             let until = exp.saturating_add(ctx.assertions.rules.leeway);
             if !tx.record_client_assertion(&pk.id, &jti, until, now)? {
-                let why = "a replayed client assertion: its jti was used before (RFC 7523 section 3)".into();
+                let why =
+                    "a replayed client assertion: its jti was used before (RFC 7523 section 3)"
+                        .into();
                 return failure(id, Some(pk), ClientFailure::ReplayedAssertion, why);
             }
             usable(pk, SecretUsed::Assertion, now)

@@ -20,8 +20,9 @@ use super::rules::lifecycle::{self, KeyState, Step};
 use super::rules::provisioning::{self, Permission, Presented};
 use super::settings::Settings;
 use super::store::{
-    AuditAction, AuditRecord, ClientKeys, Custody, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
-    Pruned, RevocationEntry, RevocationKind, StatusListRecord, Store, TokenRecord, Tx,
+    AuditAction, AuditRecord, ClientKeys, Custody, KeyRecord, Outcome, PreviousSecret,
+    ProvisioningRecord, Pruned, RevocationEntry, RevocationKind, StatusListRecord, Store,
+    TokenRecord, Tx,
 };
 use super::{ClientFailure, Error, ErrorKind, Refusal, Result, Secret};
 use crate::{b64url_encode, Algorithm};

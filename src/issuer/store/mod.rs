@@ -29,8 +29,9 @@ pub use any::{redact, AnyStore, StoreUrl};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 pub use records::{
-    AuditAction, AuditRecord, ClientKeys, Custody, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
-    Pruned, RevocationEntry, RevocationKind, StatusListRecord, StatusSlot, TokenRecord,
+    AuditAction, AuditRecord, ClientKeys, Custody, KeyRecord, Outcome, PreviousSecret,
+    ProvisioningRecord, Pruned, RevocationEntry, RevocationKind, StatusListRecord, StatusSlot,
+    TokenRecord,
 };
 pub use sqlite::SqliteStore;
 pub use tx::Tx;

@@ -22,8 +22,8 @@ use super::super::rules::lifecycle::{KeyState, Life, Revocation};
 use super::super::rules::provisioning::Permission;
 use super::super::{Error, Result};
 use super::records::{
-    AuditAction, AuditRecord, ClientKeys, Custody, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
-    RevocationEntry, RevocationKind, StatusListRecord, StatusSlot, TokenRecord,
+    AuditAction, AuditRecord, ClientKeys, Custody, KeyRecord, Outcome, PreviousSecret,
+    ProvisioningRecord, RevocationEntry, RevocationKind, StatusListRecord, StatusSlot, TokenRecord,
 };
 use super::schema;
 

@@ -46,8 +46,7 @@ pub fn metadata(
     assertions: &crate::issuer::AssertionRules,
 ) -> Value {
     let base = public_url.trim_end_matches('/');
-    let assertion_algs: std::vec::Vec<&str> =
-        assertions.algorithms().iter().map(|a| a.name()).collect();
+    let assertion_algs = assertions.algorithm_names();
     let dpop_algs: std::vec::Vec<&str> =
         dpop.allowed_algorithms().iter().map(|a| a.name()).collect();
     json!({

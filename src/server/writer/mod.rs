@@ -37,7 +37,8 @@ use crate::issuer::rules::anomaly::Detector;
 use crate::issuer::rules::lifecycle::KeyState;
 use crate::issuer::store::{ProvisioningRecord, Pruned};
 use crate::issuer::{
-    AnyStore, ClientRevocation, Credential, Error, ErrorKind, IssueRequest, Issued, Issuer, Settings, Store,
+    AnyStore, ClientRevocation, Credential, Error, ErrorKind, IssueRequest, Issued, Issuer,
+    Settings, Store,
 };
 
 use super::metrics::{KindLabel, Metrics};

@@ -68,7 +68,12 @@ enum ProvisionCommand {
         /// The client id.
         id: String,
         /// The new JWKS file.
-        #[arg(long, value_name = "FILE", required_unless_present = "jwks_uri", conflicts_with = "jwks_uri")]
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "jwks_uri",
+            conflicts_with = "jwks_uri"
+        )]
         jwks: Option<std::path::PathBuf>,
         /// A new `jwks_uri`.
         #[arg(long = "jwks-uri", value_name = "URL")]
@@ -234,7 +239,9 @@ pub fn run(a: &ProvisionArgs) -> ExitCode {
             common,
         } => with_issuer(common, false, |issuer, now| {
             let Some(keys) = client_keys(jwks.as_deref(), jwks_uri.as_deref())? else {
-                return Err(jwt_edge::issuer::Error::usage("give --jwks FILE or --jwks-uri URL"));
+                return Err(jwt_edge::issuer::Error::usage(
+                    "give --jwks FILE or --jwks-uri URL",
+                ));
             };
             let rec = issuer.set_client_keys(id, keys, now)?;
             Ok(if common.json {
