@@ -97,7 +97,7 @@ fn a_simulated_year_of_daily_issuance_and_rotation() {
         let issued = issuer
             .issue(
                 &IssueRequest {
-                    provisioning_key: key.clone(),
+                    credential: key.clone().into(),
                     ttl: Some(ttl),
                     ..IssueRequest::default()
                 },

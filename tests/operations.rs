@@ -41,7 +41,7 @@ const OPENMETRICS: &str =
 
 fn request(key: &str) -> IssueRequest {
     IssueRequest {
-        provisioning_key: Zeroizing::new(key.to_owned()),
+        credential: Zeroizing::new(key.to_owned()).into(),
         audiences: vec![AUD.to_owned()],
         ..IssueRequest::default()
     }

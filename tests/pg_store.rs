@@ -569,7 +569,7 @@ fn a_year_of_rotation_by_two_replicas_racing_never_two_active_keys_never_none() 
                     let issued = i
                         .issue(
                             &IssueRequest {
-                                provisioning_key: zeroize::Zeroizing::new(full.clone()),
+                                credential: zeroize::Zeroizing::new(full.clone()).into(),
                                 ..IssueRequest::default()
                             },
                             now,
@@ -649,7 +649,7 @@ fn migrate_from_sqlite_keeps_every_row_and_id() {
         tokens.push(
             i.issue(
                 &IssueRequest {
-                    provisioning_key: full.clone(),
+                    credential: full.clone().into(),
                     ..IssueRequest::default()
                 },
                 now,
@@ -709,7 +709,7 @@ fn migrate_from_sqlite_keeps_every_row_and_id() {
     let t = p
         .issue(
             &IssueRequest {
-                provisioning_key: full.clone(),
+                credential: full.clone().into(),
                 ..IssueRequest::default()
             },
             now + 1,

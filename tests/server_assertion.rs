@@ -599,6 +599,17 @@ async fn jwks_uri_clients_rotate_their_keys_and_the_address_rules_hold() {
     assert_eq!(r.status, 401, "{}", r.text());
     assert!(audit_has(&db, "jwks_uri") || audit_has(&db, "ERR_JWKS"));
     server.stop().await;
+    // `status` reports the clients whose jwks_uri gives nothing usable.
+    let (findings, _) = issuer(&db).status(unix_now(), 86_400, 86_400 * 30).unwrap();
+    for client in [&slow_id, &big_id] {
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.kind == "client_jwks_uri_failing" && f.subject == *client),
+            "{findings:?}"
+        );
+    }
+    assert!(!findings.iter().any(|f| f.subject == id), "{findings:?}");
     for s in [keys, slow, big] {
         s.task.abort();
     }

@@ -407,7 +407,7 @@ fn bench_breakdown() {
         let mut i = issuer(&db);
         let reqs: Vec<jwt_edge::issuer::IssueRequest> = (0..64)
             .map(|_| jwt_edge::issuer::IssueRequest {
-                provisioning_key: zeroize::Zeroizing::new(full.clone()),
+                credential: zeroize::Zeroizing::new(full.clone()).into(),
                 scope: Some("read".into()),
                 ..jwt_edge::issuer::IssueRequest::default()
             })

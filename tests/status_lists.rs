@@ -28,7 +28,7 @@ use server_util::*;
 
 fn request(full: &str) -> IssueRequest {
     IssueRequest {
-        provisioning_key: zeroize::Zeroizing::new(full.to_owned()),
+        credential: zeroize::Zeroizing::new(full.to_owned()).into(),
         ..IssueRequest::default()
     }
 }

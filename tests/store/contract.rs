@@ -12,8 +12,8 @@ use super::server_util::pg::PgCluster;
 use jwt_edge::issuer::rules::lifecycle::KeyState;
 use jwt_edge::issuer::rules::provisioning::Permission;
 use jwt_edge::issuer::store::{
-    AuditAction, AuditRecord, Custody, KeyRecord, Outcome, PreviousSecret, ProvisioningRecord,
-    RevocationEntry, RevocationKind, StatusSlot, TokenRecord,
+    AuditAction, AuditRecord, ClientKeys, Custody, KeyRecord, Outcome, PreviousSecret,
+    ProvisioningRecord, RevocationEntry, RevocationKind, StatusSlot, TokenRecord,
 };
 use jwt_edge::issuer::{AnyStore, ErrorKind, PgStore, SqliteStore, Store, StoreUrl};
 use jwt_edge::Algorithm;
@@ -49,6 +49,8 @@ fn client(id: &str, at: u64) -> ProvisioningRecord {
         secret_set_at: None,
         previous: None,
         require_dpop: false,
+        keys: None,
+        keys_failing_since: None,
     }
 }
 
@@ -445,6 +447,45 @@ fn contract(what: &str, store: &mut impl Store, other: &mut impl Store) {
         .unwrap()
         .unwrap();
     assert!(!back.require_dpop, "{what}: require_dpop updated");
+    // A private_key_jwt client: its keys (inline, then a URL), and since
+    // when its jwks_uri fails, stored and updated.
+    let mut keyed = client("key-client", NOW);
+    keyed.keys = Some(ClientKeys::Jwks(r#"{"keys":[]}"#.into()));
+    store
+        .transaction(|tx| tx.insert_provisioning_key(&keyed))
+        .unwrap();
+    let back = other
+        .transaction(|tx| tx.provisioning_key("key-client"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.keys, keyed.keys, "{what}: jwks stored");
+    keyed.keys = Some(ClientKeys::JwksUri("https://client.test/jwks".into()));
+    keyed.keys_failing_since = Some(NOW + 5);
+    store
+        .transaction(|tx| tx.update_provisioning_key(&keyed))
+        .unwrap();
+    let back = other
+        .transaction(|tx| tx.provisioning_key("key-client"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        back, keyed,
+        "{what}: jwks_uri and keys_failing_since updated"
+    );
+    // A client assertion's jti: once per client within its lifetime.
+    let first = store
+        .transaction(|tx| tx.record_client_assertion("key-client", "j1", NOW + 60, NOW))
+        .unwrap();
+    let replay = other
+        .transaction(|tx| tx.record_client_assertion("key-client", "j1", NOW + 60, NOW + 1))
+        .unwrap();
+    let other_client = other
+        .transaction(|tx| tx.record_client_assertion("dpop-client", "j1", NOW + 60, NOW + 1))
+        .unwrap();
+    assert!(
+        first && !replay && other_client,
+        "{what}: assertion jti single-use per client"
+    );
 
     // Another connection's commit changes what this one sees.
     let before = store.external_changes().unwrap();

@@ -162,6 +162,8 @@ mod tests {
             secret_set_at: None,
             previous: None,
             require_dpop: false,
+            keys: None,
+            keys_failing_since: None,
         }
     }
 

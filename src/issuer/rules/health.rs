@@ -62,7 +62,7 @@ pub struct Finding {
     /// Stable name: `provisioning_key_expiring`, `provisioning_key_expired`,
     /// `provisioning_key_unused`, `no_active_key`, `rotation_overdue`,
     /// `no_pending_key`, `active_key_revoked`, `audit_export_behind`,
-    /// `previous_secret_in_use`.
+    /// `previous_secret_in_use`, `client_jwks_uri_failing`.
     pub kind: &'static str,
     /// The provisioning key id or signing kid concerned.
     pub subject: String,
@@ -103,6 +103,26 @@ pub fn findings(
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     for p in provisioning.iter().filter(|p| p.revoked_at.is_none()) {
+        // Set only when no usable set is held: the last good one is past
+        // its stale window (stale-if-error), or there never was one.
+        if let (Some(since), Some(uri)) = (
+            p.keys_failing_since,
+            p.keys
+                .as_ref()
+                .and_then(crate::issuer::store::ClientKeys::jwks_uri),
+        ) {
+            out.push(Finding {
+                kind: "client_jwks_uri_failing",
+                subject: p.id.clone(),
+                message: format!(
+                    "client {} ({}): its jwks_uri {uri} has given no usable key set since {} (its last good set is past the stale window, or it never served one): it cannot authenticate until the set is served again",
+                    p.id,
+                    p.name,
+                    when(now, since)
+                ),
+                at: Some(since),
+            });
+        }
         if p.expires_at <= now {
             out.push(Finding {
                 kind: "provisioning_key_expired",

@@ -28,6 +28,7 @@ pub fn provisioning_json(k: &ProvisioningRecord) -> Value {
         "token_endpoint_auth_method": auth_method(k),
         "jwks": k.keys.as_ref().and_then(ClientKeys::jwks).and_then(|j| serde_json::from_str::<Value>(j).ok()),
         "jwks_uri": k.keys.as_ref().and_then(ClientKeys::jwks_uri),
+        "jwks_uri_failing_since": k.keys_failing_since,
     })
 }
 
@@ -156,8 +157,19 @@ fn authenticate_assertion(
             why: String::new(),
             fetch: Some(e),
         })),
-        assertion::Checked::Refused(f, why) => failure(id, Some(pk), f, why),
+        assertion::Checked::Refused(f, why) => {
+            let mut pk = pk;
+            if f == ClientFailure::KeysUnavailable && pk.keys_failing_since.is_none() {
+                pk.keys_failing_since = Some(now);
+                tx.update_provisioning_key(&pk)?;
+            }
+            failure(id, Some(pk), f, why)
+        }
         assertion::Checked::Valid { jti, exp } => {
+            let mut pk = pk;
+            if pk.keys_failing_since.take().is_some() {
+                tx.update_provisioning_key(&pk)?;
+            }
             let until = exp.saturating_add(ctx.assertions.rules.leeway);
             if !tx.record_client_assertion(&pk.id, &jti, until, now)? {
                 let why =
@@ -428,6 +440,7 @@ impl<S: Store> Issuer<S> {
                 previous: None,
                 require_dpop: false,
                 keys,
+                keys_failing_since: None,
             };
             tx.insert_provisioning_key(&rec)?;
             let mut a = row(now, AuditAction::ProvisionCreate, OPERATOR);

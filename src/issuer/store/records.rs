@@ -174,6 +174,9 @@ pub struct ProvisioningRecord {
     /// secret and authenticates with signed assertions only. `None`: a
     /// client with a secret.
     pub keys: Option<ClientKeys>,
+    /// Since when its `jwks_uri` has given no usable key set (cleared by
+    /// the next assertion that verifies).
+    pub keys_failing_since: Option<u64>,
 }
 
 /// Where a `private_key_jwt` client's public keys are (RFC 7591 `jwks` /

@@ -238,15 +238,18 @@ CREATE INDEX dpop_proof_exp ON dpop_proofs (expires_at);
 ",
     },
     // private_key_jwt clients (RFC 7523, RFC 7591 names): a client's
-    // public keys inline or at a URL, instead of a secret.
+    // public keys inline or at a URL, instead of a secret, and since when
+    // its jwks_uri has given no usable set (`jwt-edge status`).
     Migration {
         sqlite: r"
 ALTER TABLE provisioning_keys ADD COLUMN jwks TEXT;
 ALTER TABLE provisioning_keys ADD COLUMN jwks_uri TEXT;
+ALTER TABLE provisioning_keys ADD COLUMN keys_failing_since INTEGER;
 ",
         postgres: r"
 ALTER TABLE provisioning_keys ADD COLUMN jwks TEXT;
 ALTER TABLE provisioning_keys ADD COLUMN jwks_uri TEXT;
+ALTER TABLE provisioning_keys ADD COLUMN keys_failing_since BIGINT;
 ",
     },
 ];

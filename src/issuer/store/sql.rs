@@ -409,7 +409,7 @@ pub(crate) fn key_update_params(k: &KeyRecord) -> Result<Vec<Cell>> {
 
 macro_rules! pk_columns {
     () => {
-        "id, name, secret_sha256, scopes, audiences, sub, created_at, expires_at, max_token_ttl, revoked_at, use_count, last_used_at, permissions, secret_set_at, previous_secret_sha256, previous_until, require_dpop, jwks, jwks_uri"
+        "id, name, secret_sha256, scopes, audiences, sub, created_at, expires_at, max_token_ttl, revoked_at, use_count, last_used_at, permissions, secret_set_at, previous_secret_sha256, previous_until, require_dpop, jwks, jwks_uri, keys_failing_since"
     };
 }
 
@@ -433,23 +433,24 @@ pub(crate) const PROVISIONING_KEY: Sql = Sql::both(concat!(
 pub(crate) const INSERT_PROVISIONING_KEY: Sql = Sql::both(concat!(
     "INSERT INTO provisioning_keys (",
     pk_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
 ));
 /// What a provisioning-key update changes (name, scopes and the rest stay).
 pub(crate) static UPDATE_PROVISIONING_KEYS: Many = Many {
     one: "UPDATE provisioning_keys SET revoked_at = ?2, use_count = ?3, last_used_at = ?4,
           secret_sha256 = ?5, expires_at = ?6, secret_set_at = ?7,
           previous_secret_sha256 = ?8, previous_until = ?9, require_dpop = ?10,
-          jwks = ?11, jwks_uri = ?12 WHERE id = ?1",
+          jwks = ?11, jwks_uri = ?12, keys_failing_since = ?13 WHERE id = ?1",
     unnest: "UPDATE provisioning_keys p SET revoked_at = u.revoked_at, use_count = u.use_count,
                 last_used_at = u.last_used_at, secret_sha256 = u.secret, expires_at = u.expires_at,
                 secret_set_at = u.secret_set_at, previous_secret_sha256 = u.previous,
                 previous_until = u.previous_until, require_dpop = u.require_dpop,
-                jwks = u.jwks, jwks_uri = u.jwks_uri
+                jwks = u.jwks, jwks_uri = u.jwks_uri, keys_failing_since = u.keys_failing_since
              FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::bytea[], $6::int8[],
-                         $7::int8[], $8::bytea[], $9::int8[], $10::int8[], $11::text[], $12::text[])
+                         $7::int8[], $8::bytea[], $9::int8[], $10::int8[], $11::text[], $12::text[],
+                         $13::int8[])
                   AS u(id, revoked_at, use_count, last_used_at, secret, expires_at, secret_set_at,
-                       previous, previous_until, require_dpop, jwks, jwks_uri)
+                       previous, previous_until, require_dpop, jwks, jwks_uri, keys_failing_since)
              WHERE p.id = u.id",
     kinds: &[
         Kind::Text,
@@ -464,6 +465,7 @@ pub(crate) static UPDATE_PROVISIONING_KEYS: Many = Many {
         Kind::Int,
         Kind::Text,
         Kind::Text,
+        Kind::Int,
     ],
 };
 
@@ -505,6 +507,7 @@ fn pk_from(c: &Cols<'_>) -> Result<ProvisioningRecord> {
             (None, Some(uri)) => Some(ClientKeys::JwksUri(uri)),
             (None, None) => None,
         },
+        keys_failing_since: c.opt_u64(19)?,
     })
 }
 
@@ -548,6 +551,7 @@ pub(crate) fn provisioning_key_params(k: &ProvisioningRecord) -> Result<Vec<Cell
         int(u64::from(k.require_dpop))?,
         opt_text(k.keys.as_ref().and_then(ClientKeys::jwks)),
         opt_text(k.keys.as_ref().and_then(ClientKeys::jwks_uri)),
+        opt_int(k.keys_failing_since)?,
     ])
 }
 
@@ -566,6 +570,7 @@ pub(crate) fn provisioning_key_update_params(k: &ProvisioningRecord) -> Result<V
         int(u64::from(k.require_dpop))?,
         opt_text(k.keys.as_ref().and_then(ClientKeys::jwks)),
         opt_text(k.keys.as_ref().and_then(ClientKeys::jwks_uri)),
+        opt_int(k.keys_failing_since)?,
     ])
 }
 

@@ -273,6 +273,7 @@ impl<'a> Tx<'a> {
             slot.previous = k.previous;
             slot.require_dpop = k.require_dpop;
             slot.keys.clone_from(&k.keys);
+            slot.keys_failing_since = k.keys_failing_since;
         }
         Ok(())
     }
