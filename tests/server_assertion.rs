@@ -279,6 +279,11 @@ async fn key_clients_obtain_tokens_and_every_attack_is_refused() {
             "typ",
         ),
         (
+            "a sub that is no client id (nothing of it reaches the audit row)",
+            assertion_with("<evil>", &k, "ec-1", |_, _| {}),
+            "no well-formed client id",
+        ),
+        (
             "an assertion for a client with a secret",
             assertion_with(&secret_id, &k, "ec-1", |_, _| {}),
             "a client assertion from a client registered with a secret",
@@ -411,6 +416,45 @@ async fn key_clients_obtain_tokens_and_every_attack_is_refused() {
         .await;
     assert_eq!(r.status, 401, "{}", r.text());
     server.stop().await;
+
+    // RS256 only when configured (FAPI 2.0's list has PS256, not RS256).
+    let rs_key = common::rsa(jwt_edge::Algorithm::RS256);
+    let rs_client = key_client(
+        &db,
+        "rs",
+        ClientKeys::Jwks(jwks(&[common::rsa_jwk("rs-1")])),
+    );
+    let server = start(cfg(&db)).await;
+    let mut c = Client::new(server.addr);
+    let r = c
+        .token(
+            &form(&assertion_with(&rs_client, &rs_key, "rs-1", |_, _| {})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert!(last_audit(&db).contains("ERR_JOSE_ALG_NOT_ALLOWED"));
+    server.stop().await;
+    let mut conf = cfg(&db);
+    conf.assertions.allow_rs256 = true;
+    let server = start(conf).await;
+    let mut c = Client::new(server.addr);
+    let r = c
+        .token(
+            &form(&assertion_with(&rs_client, &rs_key, "rs-1", |_, _| {})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let meta = c
+        .get("/.well-known/oauth-authorization-server")
+        .await
+        .json();
+    assert!(meta["token_endpoint_auth_signing_alg_values_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("RS256")));
+    server.stop().await;
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -528,11 +572,35 @@ async fn jwks_uri_clients_rotate_their_keys_and_the_address_rules_hold() {
     assert_eq!(*keys.hits.lock().unwrap(), 0, "nothing was fetched");
     server.stop().await;
 
-    // The metadata address and a private address, through the fetcher itself.
-    for ip in ["169.254.169.254", "10.0.0.1", "127.0.0.1", "192.168.0.1"] {
-        let why = jwt_edge::server::jwks_uri::refused_address(ip.parse().unwrap());
-        assert!(why.is_some(), "{ip}");
+    // https jwks_uris at loopback, the cloud metadata address and a private
+    // address: refused after resolution, before any connection, the audit
+    // row naming the rule.
+    let server = start(cfg(&db)).await;
+    let mut c = Client::new(server.addr);
+    for (host, rule) in [
+        (
+            format!("127.0.0.1:{}", keys.addr.port()),
+            "a loopback address",
+        ),
+        ("169.254.169.254".to_owned(), "the cloud metadata address"),
+        ("10.0.0.1".to_owned(), "a private address"),
+        ("localhost".to_owned(), "a loopback address"),
+    ] {
+        let cid = key_client(
+            &db,
+            &format!("at-{host}"),
+            ClientKeys::JwksUri(format!("https://{host}/jwks.json")),
+        );
+        let r = c
+            .token(&form(&assertion_with(&cid, &k, "k1", |_, _| {})), &[])
+            .await;
+        assert_eq!(r.status, 401, "{host}: {}", r.text());
+        let row = last_audit(&db);
+        assert!(row.contains(rule), "{host}: {row}");
+        assert!(row.contains("--allow-private-jwks-uri"), "{host}: {row}");
     }
+    assert_eq!(*keys.hits.lock().unwrap(), 0, "nothing was fetched");
+    server.stop().await;
 
     let mut conf = cfg(&db);
     conf.allow_private_jwks_uri = true;

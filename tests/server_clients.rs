@@ -92,6 +92,8 @@ const NODE_CHECKS: &[(&str, &str)] = &[
     ("openid-client", "token_private_key_jwt_es256"),
     ("openid-client", "token_private_key_jwt_eddsa"),
     ("openid-client", "token_private_key_jwt_ps256"),
+    ("oauth4webapi", "token_private_key_jwt_jwks_uri"),
+    ("openid-client", "token_private_key_jwt_jwks_uri"),
 ];
 
 /// Reported but not required: authlib's full RFC 8414 validation, which
@@ -577,7 +579,12 @@ fn python_and_node_clients_against_serve() {
             .args(["--key", &store.client_key])
             .args(["--introspect-key", &store.introspect_key])
             .args(["--audience", AUD])
-            .args(["--jwt-client", &store.jwt_client])
+            .args([
+                "--jwt-client",
+                &store.jwt_client,
+                "--uri-client",
+                &store.uri_client,
+            ])
             .arg("--jwt-keys")
             .arg(&keys);
         let (lines, mut p) = run_script(cmd, &dir.0, "clients_node.mjs");

@@ -464,7 +464,11 @@ async fn revocation_and_introspection_endpoints() {
     assert_eq!(meta["introspection_endpoint"], format!("{base}/introspect"));
     assert_eq!(
         meta["introspection_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post"])
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
     );
 
     let t1 = issue(&mut c, &id, &full).await;

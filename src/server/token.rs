@@ -110,11 +110,7 @@ impl core::fmt::Debug for TokenParamRequest {
 /// (16 lowercase hex digits) count, so junk cannot fill the limiter.
 pub fn normalise_client_id(id: &str) -> Option<&str> {
     let id = id.strip_prefix(PREFIX).unwrap_or(id);
-    (id.len() == 16
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-    .then_some(id)
+    crate::issuer::rules::provisioning::is_client_id(id).then_some(id)
 }
 
 /// RFC 8707 §2: an absolute URI (RFC 3986 §4.3: a scheme, no fragment).

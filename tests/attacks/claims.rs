@@ -258,3 +258,118 @@ fn a25_subject_exact() {
     assert_claim(check(Some(json!(1))), CLAIM, "sub", ClaimReason::Invalid);
     assert_claim(check(None), CLAIM, "sub", ClaimReason::Missing);
 }
+
+/// A policy with a sole audience (client assertions, draft-ietf-oauth-rfc7523bis):
+/// `aud` must hold exactly one value, one of those accepted; an array
+/// carrying the accepted value next to another (audience injection,
+/// CVE-2025-27370/27371) is refused.
+#[test]
+fn a25_sole_audience() {
+    let policy = policy_all().audience(AUD).audience("b").sole_audience(true);
+    let check = |aud: Value| {
+        verify_with(
+            &token_kid(KID_EC, &claims_with("aud", Some(aud)), &ec()),
+            &standard_keys(),
+            &policy,
+        )
+    };
+    assert_ok(check(json!(AUD)));
+    assert_ok(check(json!([AUD])));
+    assert_ok(check(json!("b")));
+    for aud in [
+        json!([AUD, "https://evil.example"]),
+        json!(["https://evil.example", AUD]),
+        json!([AUD, "b"]),
+        json!([AUD, AUD]),
+        json!([]),
+        json!("other"),
+    ] {
+        assert_claim(check(aud.clone()), CLAIM, "aud", ClaimReason::CheckFailed);
+    }
+}
+
+/// A maximum lifetime: `exp` − `iat` (or − now without `iat`) at most the
+/// cap (plus leeway); `exp` is then required.
+#[test]
+fn a24_max_lifetime() {
+    let policy = policy_all().max_lifetime(300);
+    let at = |iat: Option<u64>, exp: Option<u64>| {
+        let mut c = good_claims();
+        let m = c.as_object_mut().unwrap();
+        m.remove("nbf");
+        match iat {
+            Some(i) => m.insert("iat".into(), json!(i)),
+            None => m.remove("iat"),
+        };
+        match exp {
+            Some(e) => m.insert("exp".into(), json!(e)),
+            None => m.remove("exp"),
+        };
+        verify_with(&token_kid(KID_EC, &c, &ec()), &standard_keys(), &policy)
+    };
+    assert_ok(at(Some(NOW - 10), Some(NOW - 10 + 300)));
+    assert_claim(
+        at(Some(NOW - 10), Some(NOW - 10 + 301)),
+        CLAIM,
+        "exp",
+        ClaimReason::CheckFailed,
+    );
+    assert_ok(at(None, Some(NOW + 300)));
+    assert_claim(
+        at(None, Some(NOW + 301)),
+        CLAIM,
+        "exp",
+        ClaimReason::CheckFailed,
+    );
+    assert_claim(at(Some(NOW), None), CLAIM, "exp", ClaimReason::Missing);
+    // Leeway widens it by as much.
+    let lenient = policy_all().max_lifetime(300).leeway(30);
+    let c = json!({"sub": "a", "iat": NOW, "exp": NOW + 330});
+    assert_ok(verify_with(
+        &token_kid(KID_EC, &c, &ec()),
+        &standard_keys(),
+        &lenient,
+    ));
+}
+
+/// Several accepted `typ` values, absent allowed only when asked; the
+/// comparison is RFC 7515's (an `application/` prefix, case).
+#[test]
+fn typ_sets() {
+    let assertion = policy_all()
+        .typ("JWT")
+        .accept_typ("client-authentication+jwt")
+        .typ_optional(true);
+    let with_typ = |typ: Option<&str>, policy: &Policy| {
+        let mut h = json!({"alg": "ES256", "kid": KID_EC});
+        if let Some(t) = typ {
+            h["typ"] = json!(t);
+        }
+        verify_with(&token(&h, &good_claims(), &ec()), &standard_keys(), policy)
+    };
+    for ok in [
+        None,
+        Some("JWT"),
+        Some("jwt"),
+        Some("client-authentication+jwt"),
+        Some("application/client-authentication+jwt"),
+    ] {
+        assert_ok(with_typ(ok, &assertion));
+    }
+    for bad in ["at+jwt", "dpop+jwt", "secevent+jwt", ""] {
+        assert_claim(
+            with_typ(Some(bad), &assertion),
+            CLAIM,
+            "typ",
+            ClaimReason::CheckFailed,
+        );
+    }
+    // Signed revocation lists and status lists never pass as tokens at all.
+    for other in ["revocation-list+jwt", "statuslist+jwt"] {
+        assert_code(with_typ(Some(other), &assertion), "ERR_JWS_INVALID");
+    }
+    let strict = policy_all()
+        .typ("JWT")
+        .accept_typ("client-authentication+jwt");
+    assert_claim(with_typ(None, &strict), CLAIM, "typ", ClaimReason::Missing);
+}

@@ -104,3 +104,34 @@ fn a17_ed25519_weak_and_wrong_keys_skipped() {
         assert_code(verify_std(&t2), ALG_NOT_ALLOWED);
     }
 }
+
+/// RFC 9864's fully-specified `Ed25519` is EdDSA only where a policy asks
+/// for it (client assertions); then it still needs an Ed25519 key and
+/// EdDSA on the allowlist, and no other spelling is accepted.
+#[test]
+fn ed25519_name_only_when_asked() {
+    let t = token_kid(KID_ED, &good_claims(), &ed());
+    let renamed = |alg: &str| {
+        let h = b64_json(&json!({"alg": alg, "kid": KID_ED}));
+        token_from_segments(&h, &segments(&t)[1], &ed())
+    };
+    let asked = policy_all().accept_ed25519_name(true);
+    assert_ok(verify(&renamed("Ed25519"), &standard_keys(), &asked, NOW));
+    for alg in ["ED25519", "ed25519", "Ed448"] {
+        assert_code(
+            verify(&renamed(alg), &standard_keys(), &asked, NOW),
+            ALG_NOT_ALLOWED,
+        );
+    }
+    let no_eddsa = Policy::new()
+        .algorithms([jwt_edge::Algorithm::ES256])
+        .accept_ed25519_name(true);
+    assert_code(
+        verify(&renamed("Ed25519"), &standard_keys(), &no_eddsa, NOW),
+        ALG_NOT_ALLOWED,
+    );
+    // An EC key named by kid is not an Ed25519 key.
+    let h = b64_json(&json!({"alg": "Ed25519", "kid": KID_EC}));
+    let wrong_key = token_from_segments(&h, &segments(&t)[1], &ed());
+    assert!(verify(&wrong_key, &standard_keys(), &asked, NOW).is_err());
+}

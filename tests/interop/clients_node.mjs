@@ -35,6 +35,7 @@ const { values: opts, positionals } = parseArgs({
     // whose PKCS#8 private keys are in DIR (tests/interop/client_keys.py).
     'jwt-client': { type: 'string' },
     'jwt-keys': { type: 'string' },
+    'uri-client': { type: 'string' },
   },
 });
 const base = positionals[0]?.replace(/\/+$/, '');
@@ -276,6 +277,24 @@ if (opts['jwt-client']) {
       assert(decodeJwt(t.access_token).client_id === jwtClient, 'client_id');
       return { alg, scope: t.scope };
     });
+  }
+  if (opts['uri-client']) {
+    // The client registered with a jwks_uri (the issuer fetches its set).
+    for (const [lib, get] of [
+      ['oauth4webapi', (key) => o4wToken({ id: opts['uri-client'] }, oauth.PrivateKeyJwt(key))],
+      [
+        'openid-client',
+        async (key) =>
+          client.clientCredentialsGrant(await discover(opts['uri-client'], undefined, client.PrivateKeyJwt(key))),
+      ],
+    ]) {
+      await check(lib, 'token_private_key_jwt_jwks_uri', async () => {
+        const key = await importPKCS8(readFileSync(`${opts['jwt-keys']}/uri-1.pem`, 'utf8'), 'ES256');
+        const t = await get({ key, kid: 'uri-1' });
+        assert(decodeJwt(t.access_token).client_id === opts['uri-client'], 'client_id');
+        return { scope: t.scope };
+      });
+    }
   }
   await check('oauth4webapi', 'token_private_key_jwt_wrong_key', async () => {
     // Another client's private key under this client's kid: invalid_client.

@@ -36,6 +36,14 @@ impl core::fmt::Debug for NewKey {
     }
 }
 
+/// Whether `id` has the form of a client id: 16 lowercase hex digits.
+pub fn is_client_id(id: &str) -> bool {
+    id.len() == 16
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
 /// Generates a new provisioning key.
 pub fn generate() -> NewKey {
     let mut id_bytes = [0u8; 8];
@@ -79,6 +87,8 @@ impl core::fmt::Debug for Presented {
 impl Presented {
     /// Parses `jep_<id>_<secret>` (surrounding whitespace removed).
     ///
+    /// See [`is_client_id`] for the id's form.
+    ///
     /// # Errors
     /// A refusal that names no part of the input.
     pub fn parse(text: &str) -> Result<Self> {
@@ -90,11 +100,7 @@ impl Presented {
         };
         let rest = text.trim().strip_prefix(PREFIX).ok_or_else(bad)?;
         let (id, secret) = rest.split_once('_').ok_or_else(bad)?;
-        if id.len() != 16
-            || !id
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        {
+        if !is_client_id(id) {
             return Err(bad());
         }
         if secret.len() != 43 {

@@ -142,6 +142,16 @@ fn authenticate_assertion(
         .client_id
         .strip_prefix(provisioning::PREFIX)
         .unwrap_or(&a.client_id);
+    if !provisioning::is_client_id(id) {
+        // Nothing the client chose goes into the audit row.
+        return Ok(Err(AuthFailed {
+            id: None,
+            record: None,
+            failure: ClientFailure::Malformed,
+            why: "a client assertion naming no well-formed client id (client_id or sub)".into(),
+            fetch: None,
+        }));
+    }
     let Some(pk) = tx.provisioning_key(id)? else {
         return failure(id, None, ClientFailure::Unknown, "unknown client".into());
     };
