@@ -98,7 +98,9 @@ impl JwksFetcher {
     }
 
     fn get(self, url: &str, timeout: u64) -> FetchOutcome {
-        if !url.starts_with("https://") && !(self.allow_private && url.starts_with("http://")) {
+        let allowed =
+            url.starts_with("https://") || (self.allow_private && url.starts_with("http://"));
+        if !allowed {
             return FetchOutcome::Unreachable(
                 "refused: a client's jwks_uri must be https:// (http:// only with --allow-private-jwks-uri)"
                     .into(),

@@ -267,7 +267,7 @@ impl Assertions {
                         Error::storage(format!("a client's stored JWKS: {}", e.message()))
                     })?)
                 }
-                ClientKeys::JwksUri(_) => b.remote_jwks(self.rules.remote.clone()),
+                ClientKeys::JwksUri(_) => b.remote_jwks(self.rules.remote),
             };
             let v = b
                 .build()
