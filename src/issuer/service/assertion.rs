@@ -87,7 +87,8 @@ impl core::fmt::Debug for Credential {
 }
 
 /// A client assertion as received: who it names and the JWT. Nothing in it
-/// is trusted before [`authenticate`](super::clients) checks it.
+/// is trusted before the issuer checks it (the signature against the
+/// client's registered keys, and every claim rule).
 pub struct ClientAssertion {
     /// The client it claims to be (the `client_id` parameter, or the
     /// assertion's `sub` read unverified to select the client's keys).
