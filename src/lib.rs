@@ -106,6 +106,8 @@ mod claims;
 mod decimal;
 pub mod dpop;
 pub mod error;
+#[cfg(any(feature = "cli", feature = "server"))]
+pub mod http_fetch;
 mod inspect;
 #[cfg(feature = "issuer")]
 pub mod issuer;

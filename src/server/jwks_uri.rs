@@ -9,7 +9,6 @@
 //! are checked after resolution, and the connection goes to the checked
 //! addresses (no second lookup a DNS rebinding could answer differently).
 
-use std::io::Read as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs as _};
 use std::string::{String, ToString};
 use std::sync::{Arc, Mutex};
@@ -130,43 +129,11 @@ impl JwksFetcher {
                 Ok(addrs)
             })
             .build();
-        let request = agent
-            .get(url)
-            .set("accept", "application/jwk-set+json, application/json");
-        let response = match request.call() {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(ureq::Error::Transport(t)) => {
-                let why = refusal.lock().ok().and_then(|mut r| r.take());
-                return FetchOutcome::Unreachable(
-                    why.unwrap_or_else(|| std::format!("{}", t.kind())),
-                );
-            }
-        };
-        let header = |name: &str| response.header(name).map(String::from);
-        let (status, cache_control, age, etag) = (
-            response.status(),
-            header("cache-control"),
-            header("age"),
-            header("etag"),
-        );
-        let mut body = Vec::new();
-        let limit = crate::jwks::MAX_JWKS_BYTES as u64 + 1;
-        if status == 200
-            && response
-                .into_reader()
-                .take(limit)
-                .read_to_end(&mut body)
-                .is_err()
-        {
-            return FetchOutcome::Unreachable("the response body could not be read in time".into());
-        }
-        FetchOutcome::Response {
-            status,
-            cache_control,
-            age,
-            etag,
-            body,
+        let outcome = crate::http_fetch::get(&agent, url, None, crate::jwks::MAX_JWKS_BYTES);
+        // The address rule's refusal says more than the transport error.
+        match refusal.lock().ok().and_then(|mut r| r.take()) {
+            Some(why) => FetchOutcome::Unreachable(why),
+            None => outcome,
         }
     }
 }

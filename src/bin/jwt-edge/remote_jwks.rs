@@ -5,7 +5,6 @@
 //! stale-if-error up to the maximum staleness and the kid-miss cooldown apply
 //! across invocations exactly as in the npm package.
 
-use std::io::Read as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -49,44 +48,12 @@ impl<'a> RemoteJwks<'a> {
             .timeout(Duration::from_secs(self.timeout.max(1)))
             .redirects(0)
             .build();
-        let mut request = agent
-            .get(url.unwrap_or(self.url))
-            .set("accept", "application/jwk-set+json, application/json");
-        if let Some(etag) = if_none_match {
-            request = request.set("if-none-match", etag);
-        }
-        let response = match request.call() {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(ureq::Error::Transport(t)) => {
-                return FetchOutcome::Unreachable(format!("{}", t.kind()));
-            }
-        };
-        let header = |name: &str| response.header(name).map(String::from);
-        let (status, cache_control, age, etag) = (
-            response.status(),
-            header("cache-control"),
-            header("age"),
-            header("etag"),
-        );
-        let mut body = Vec::new();
-        let limit = jwt_edge::jwks::MAX_JWKS_BYTES as u64 + 1;
-        if status == 200
-            && response
-                .into_reader()
-                .take(limit)
-                .read_to_end(&mut body)
-                .is_err()
-        {
-            return FetchOutcome::Failed;
-        }
-        FetchOutcome::Response {
-            status,
-            cache_control,
-            age,
-            etag,
-            body,
-        }
+        jwt_edge::http_fetch::get(
+            &agent,
+            url.unwrap_or(self.url),
+            if_none_match,
+            jwt_edge::jwks::MAX_JWKS_BYTES,
+        )
     }
 
     /// Writes the validator's snapshot to `--jwks-cache` (best effort: a

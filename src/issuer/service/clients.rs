@@ -339,7 +339,6 @@ impl<S: Store> Issuer<S> {
         keys: ClientKeys,
         now: u64,
     ) -> Result<ProvisioningRecord> {
-        check_client_keys(&keys)?;
         self.create_client(
             name,
             scope,
@@ -390,8 +389,15 @@ impl<S: Store> Issuer<S> {
         })
     }
 
+    /// Creates a client: with `keys`, a `private_key_jwt` client
+    /// ([`Issuer::create_key_client`]: the keys checked, no secret, `None`
+    /// for the key); without, a provisioning key
+    /// ([`Issuer::create_provisioning_key`]: the full key, to be shown once).
+    ///
+    /// # Errors
+    /// Invalid request or keys, storage errors.
     #[allow(clippy::too_many_arguments)]
-    fn create_client(
+    pub fn create_client(
         &mut self,
         name: &str,
         scope: &str,
@@ -403,6 +409,9 @@ impl<S: Store> Issuer<S> {
         keys: Option<ClientKeys>,
         now: u64,
     ) -> Result<(ProvisioningRecord, Option<Zeroizing<String>>)> {
+        if let Some(k) = &keys {
+            check_client_keys(k)?;
+        }
         let scopes = provisioning::parse_scopes(scope)?;
         let permissions = provisioning::parse_permissions(permissions)?;
         if scopes.is_empty() {

@@ -173,35 +173,17 @@ pub fn run(a: &ProvisionArgs) -> ExitCode {
             common,
         } => with_issuer(common, false, |issuer, now| {
             let keys = client_keys(jwks.as_deref(), jwks_uri.as_deref())?;
-            let (mut rec, key) = match keys {
-                Some(keys) => (
-                    issuer.create_key_client(
-                        name,
-                        scope,
-                        Some(*ttl),
-                        *max_token_ttl,
-                        sub.as_deref(),
-                        aud,
-                        permission,
-                        keys,
-                        now,
-                    )?,
-                    None,
-                ),
-                None => {
-                    let (rec, key) = issuer.create_provisioning_key(
-                        name,
-                        scope,
-                        Some(*ttl),
-                        *max_token_ttl,
-                        sub.as_deref(),
-                        aud,
-                        permission,
-                        now,
-                    )?;
-                    (rec, Some(key))
-                }
-            };
+            let (mut rec, key) = issuer.create_client(
+                name,
+                scope,
+                Some(*ttl),
+                *max_token_ttl,
+                sub.as_deref(),
+                aud,
+                permission,
+                keys,
+                now,
+            )?;
             if *require_dpop {
                 rec = issuer.set_require_dpop(&rec.id, true, now)?;
             }
