@@ -74,6 +74,8 @@ pub(crate) enum Prepared {
     Ed25519(ed25519_dalek::VerifyingKey),
     #[cfg(feature = "rsa")]
     Rsa(rsa::RsaPublicKey),
+    #[cfg(feature = "ml-dsa")]
+    MlDsa(crate::alg::prepare::MlDsaPublicKey),
     Hmac(Zeroizing<Vec<u8>>),
     #[allow(dead_code)]
     HostOnly,
@@ -185,6 +187,7 @@ impl Key {
             KeyFamily::Rsa => self.rsa_bits.div_ceil(8),
             KeyFamily::Ec(curve) => 2 * curve.coordinate_len(),
             KeyFamily::Ed25519 => 64,
+            KeyFamily::MlDsa(set) => set.signature_len(),
         })
     }
 
@@ -272,7 +275,7 @@ impl Key {
         if meta.kty == "oct" {
             return Err("is a symmetric (oct) key; HMAC secrets are never taken from a JWKS, configure them explicitly".into());
         }
-        for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+        for private in PRIVATE_MEMBERS {
             if jwk.contains_key(private) {
                 return Err(msg!(
                     "contains the private member \"",
@@ -285,6 +288,7 @@ impl Key {
             "EC" => parse_ec(jwk)?,
             "OKP" => parse_okp(jwk)?,
             "RSA" => parse_rsa(jwk)?,
+            "AKP" => parse_akp(jwk, meta.alg)?,
             other => return Err(msg!("has unsupported kty ", Truncated(other))),
         };
         if let Some(a) = meta.alg {
@@ -555,6 +559,55 @@ fn parse_okp(jwk: &Map<String, Value>) -> core::result::Result<Parsed, String> {
     ))
 }
 
+/// RFC 9964 `AKP` keys: `alg` is required and binds the key to its
+/// parameter set; `pub` has exactly that set's public key length.
+fn parse_akp(
+    jwk: &Map<String, Value>,
+    alg: Option<Algorithm>,
+) -> core::result::Result<Parsed, String> {
+    let set = match alg.map(Algorithm::family) {
+        Some(KeyFamily::MlDsa(set)) => set,
+        Some(_) => {
+            return Err(msg!(
+                "is an AKP key with alg ",
+                alg.map_or("", Algorithm::name),
+                "; AKP keys here are ML-DSA-44, ML-DSA-65 or ML-DSA-87"
+            ))
+        }
+        None => {
+            return Err(
+                "is an AKP key without alg; RFC 9964 requires it (it binds the key to its parameter set)"
+                    .into(),
+            )
+        }
+    };
+    let public = b64_member(jwk, "pub")?;
+    let len = set.public_key_len();
+    if public.len() != len {
+        return Err(msg!(
+            "has an ",
+            set.algorithm(),
+            " public key of ",
+            public.len(),
+            " bytes; ",
+            len,
+            " are required"
+        ));
+    }
+    #[cfg(feature = "ml-dsa")]
+    let prepared = crate::alg::prepare::ml_dsa(set, &public)
+        .map(Prepared::MlDsa)
+        .ok_or_else(|| msg!("has an invalid ", set.algorithm(), " public key"))?;
+    #[cfg(not(feature = "ml-dsa"))]
+    let prepared = Prepared::HostOnly;
+    Ok((
+        KeyFamily::MlDsa(set),
+        0,
+        prepared,
+        public_members(jwk, &["kty", "pub"]),
+    ))
+}
+
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
     bytes.get(start..).unwrap_or_default()
@@ -613,7 +666,7 @@ fn parse_rsa(jwk: &Map<String, Value>) -> core::result::Result<Parsed, String> {
 }
 
 /// Members that only a private or symmetric JWK has (RFC 7517/7518).
-pub(crate) const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+pub(crate) const PRIVATE_MEMBERS: [&str; 9] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"];
 
 /// The RFC 7638 SHA-256 thumbprint of a public JWK (EC, OKP or RSA):
 /// base64url of the hash of its required members in lexicographic order,
@@ -633,6 +686,8 @@ pub(crate) fn thumbprint_bytes(jwk: &Map<String, Value>) -> Option<[u8; 32]> {
         "EC" => &["crv", "kty", "x", "y"],
         "OKP" => &["crv", "kty", "x"],
         "RSA" => &["e", "kty", "n"],
+        // RFC 9964 §6: the thumbprint of an AKP key covers its alg.
+        "AKP" => &["alg", "kty", "pub"],
         _ => return None,
     };
     // RFC 7638's canonical form: the required members, in lexicographic

@@ -126,7 +126,7 @@ mod verify;
 #[cfg(feature = "wasm")]
 pub mod wasm;
 
-pub use alg::{Algorithm, KeyFamily};
+pub use alg::{Algorithm, KeyFamily, MlDsaSet};
 pub use b64::encode as b64url_encode;
 pub use cache::{verify_cached, TokenCache};
 pub use claims::MAX_NUMERIC_DATE;

@@ -1,8 +1,9 @@
 //! What a verifier accepts: algorithms, claim rules, limits and revocation data.
 //!
 //! Defaults (each documented in the README):
-//! - algorithms: every asymmetric algorithm (RS*, PS*, ES*, EdDSA); HS* only
-//!   when listed explicitly; `none` can never be listed;
+//! - algorithms: every asymmetric algorithm (RS*, PS*, ES*, EdDSA and RFC
+//!   9964's ML-DSA-44/65/87, whose `AKP` keys are bound to their own
+//!   algorithm); HS* only when listed explicitly; `none` can never be listed;
 //! - `exp` required; leeway 0 s; no maximum age;
 //! - no issuer/audience/subject/typ check unless configured;
 //! - a token without `kid` needs exactly one fitting key;
@@ -75,7 +76,10 @@ impl Policy {
     /// The default policy (see the module documentation).
     pub fn new() -> Self {
         Self {
-            algorithms: Algorithm::ASYMMETRIC.to_vec(),
+            algorithms: Algorithm::ASYMMETRIC
+                .into_iter()
+                .chain(Algorithm::ML_DSA)
+                .collect(),
             require_exp: true,
             leeway: 0,
             max_token_age: None,

@@ -681,3 +681,71 @@ fn assert_bit_flips_rejected(token: &str, keys: &KeySet, policy: &Policy) {
     }
     assert_eq!(outcomes.values().sum::<usize>(), sig.len() * 8);
 }
+
+/// Wycheproof's ML-DSA verification files (C2SP, all three parameter sets)
+/// through the public API: each group's public key as an RFC 9964 `AKP`
+/// JWK (`alg` bound), each signature through `Key::verify_signature`. A
+/// key the group marks invalid (wrong length, …) must not parse, and then
+/// none of its signatures verifies. JWS signs with an empty context (RFC
+/// 9964 §3): a case with a context verifies here only if its label is
+/// valid AND its context is empty, so a valid signature under a non-empty
+/// context must be refused (counted separately).
+#[test]
+fn wycheproof_ml_dsa_verify() {
+    for (file, alg, expected_tests) in [
+        ("mldsa_44_verify_test.json", Algorithm::MlDsa44, 180),
+        ("mldsa_65_verify_test.json", Algorithm::MlDsa65, 210),
+        ("mldsa_87_verify_test.json", Algorithm::MlDsa87, 241),
+    ] {
+        let doc = load(&format!("wycheproof/{file}"));
+        let (mut run, mut valid, mut with_context, mut bad_keys) = (0, 0, 0, 0);
+        for group in doc["testGroups"].as_array().unwrap() {
+            let jwk = json!({
+                "kty": "AKP",
+                "alg": alg.name(),
+                "pub": jwt_edge::b64url_encode(&hex(group["publicKey"].as_str().unwrap())),
+            });
+            let set = KeySet::from_jwks(json!({ "keys": [jwk] }).to_string().as_bytes()).unwrap();
+            let key = set.keys().first();
+            if key.is_none() {
+                bad_keys += 1;
+                assert_eq!(set.issues().len(), 1, "{file}: a refused key is reported");
+            }
+            for t in group["tests"].as_array().unwrap() {
+                run += 1;
+                let id = t["tcId"].as_u64().unwrap();
+                let ctx = t.get("ctx").and_then(Value::as_str).unwrap_or("");
+                let label_valid = t["result"] == "valid";
+                if !ctx.is_empty() {
+                    with_context += 1;
+                }
+                let expect = label_valid && ctx.is_empty();
+                let got = key.is_some_and(|k| {
+                    k.verify_signature(
+                        alg,
+                        &hex(t["msg"].as_str().unwrap()),
+                        &hex(t["sig"].as_str().unwrap()),
+                    )
+                    .unwrap()
+                });
+                if key.is_none() {
+                    assert!(
+                        !label_valid,
+                        "{file} #{id}: a valid case with a refused key"
+                    );
+                }
+                assert_eq!(
+                    got, expect,
+                    "{file} #{id} ({}): {:?}",
+                    t["comment"], t["flags"]
+                );
+                valid += usize::from(got);
+            }
+        }
+        assert_eq!(run, expected_tests, "{file}: every test ran");
+        assert!(
+            valid > 50 && with_context > 0 && bad_keys > 0,
+            "{file}: {valid} valid, {with_context} with a context, {bad_keys} bad keys"
+        );
+    }
+}

@@ -22,6 +22,8 @@ mod ecdsa;
 mod eddsa;
 #[cfg(feature = "hmac")]
 mod hmac;
+#[cfg(feature = "ml-dsa")]
+mod mldsa;
 #[cfg(feature = "rsa")]
 mod rsa;
 
@@ -56,6 +58,12 @@ pub enum Algorithm {
     ES512,
     /// EdDSA; only the Ed25519 curve is supported.
     EdDSA,
+    /// ML-DSA-44 (RFC 9964, FIPS 204), with an `AKP` key of that parameter set.
+    MlDsa44,
+    /// ML-DSA-65 (RFC 9964, FIPS 204), with an `AKP` key of that parameter set.
+    MlDsa65,
+    /// ML-DSA-87 (RFC 9964, FIPS 204), with an `AKP` key of that parameter set.
+    MlDsa87,
 }
 
 /// The kind of key an algorithm needs.
@@ -70,11 +78,55 @@ pub enum KeyFamily {
     Ec(Curve),
     /// An Ed25519 public key (`kty: OKP`, `crv: Ed25519`).
     Ed25519,
+    /// An ML-DSA public key (`kty: AKP`) of the parameter set its `alg`
+    /// names: a key verifies only its own algorithm (RFC 9964).
+    MlDsa(MlDsaSet),
+}
+
+/// An ML-DSA parameter set (FIPS 204 §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum MlDsaSet {
+    /// ML-DSA-44: 1,312-byte public keys, 2,420-byte signatures.
+    MlDsa44,
+    /// ML-DSA-65: 1,952-byte public keys, 3,309-byte signatures.
+    MlDsa65,
+    /// ML-DSA-87: 2,592-byte public keys, 4,627-byte signatures.
+    MlDsa87,
+}
+
+impl MlDsaSet {
+    /// Public key length in bytes (FIPS 204 Table 2).
+    pub const fn public_key_len(self) -> usize {
+        match self {
+            Self::MlDsa44 => 1312,
+            Self::MlDsa65 => 1952,
+            Self::MlDsa87 => 2592,
+        }
+    }
+
+    /// Signature length in bytes (FIPS 204 Table 2).
+    pub const fn signature_len(self) -> usize {
+        match self {
+            Self::MlDsa44 => 2420,
+            Self::MlDsa65 => 3309,
+            Self::MlDsa87 => 4627,
+        }
+    }
+
+    /// The JWS algorithm of this parameter set.
+    pub const fn algorithm(self) -> Algorithm {
+        match self {
+            Self::MlDsa44 => Algorithm::MlDsa44,
+            Self::MlDsa65 => Algorithm::MlDsa65,
+            Self::MlDsa87 => Algorithm::MlDsa87,
+        }
+    }
 }
 
 impl Algorithm {
     /// Every algorithm, in a stable order.
-    pub const ALL: [Algorithm; 13] = [
+    pub const ALL: [Algorithm; 16] = [
         Self::HS256,
         Self::HS384,
         Self::HS512,
@@ -88,9 +140,16 @@ impl Algorithm {
         Self::ES384,
         Self::ES512,
         Self::EdDSA,
+        Self::MlDsa44,
+        Self::MlDsa65,
+        Self::MlDsa87,
     ];
 
-    /// Every asymmetric algorithm: the default allowlist.
+    /// The ML-DSA algorithms (RFC 9964), part of the default allowlist.
+    pub const ML_DSA: [Algorithm; 3] = [Self::MlDsa44, Self::MlDsa65, Self::MlDsa87];
+
+    /// Every classic asymmetric algorithm (RSA, ECDSA, EdDSA); the default
+    /// allowlist is these and [`Algorithm::ML_DSA`].
     pub const ASYMMETRIC: [Algorithm; 10] = [
         Self::RS256,
         Self::RS384,
@@ -120,6 +179,9 @@ impl Algorithm {
             Self::ES384 => "ES384",
             Self::ES512 => "ES512",
             Self::EdDSA => "EdDSA",
+            Self::MlDsa44 => "ML-DSA-44",
+            Self::MlDsa65 => "ML-DSA-65",
+            Self::MlDsa87 => "ML-DSA-87",
         }
     }
 
@@ -139,6 +201,9 @@ impl Algorithm {
             Self::ES384 => KeyFamily::Ec(Curve::P384),
             Self::ES512 => KeyFamily::Ec(Curve::P521),
             Self::EdDSA => KeyFamily::Ed25519,
+            Self::MlDsa44 => KeyFamily::MlDsa(MlDsaSet::MlDsa44),
+            Self::MlDsa65 => KeyFamily::MlDsa(MlDsaSet::MlDsa65),
+            Self::MlDsa87 => KeyFamily::MlDsa(MlDsaSet::MlDsa87),
         }
     }
 
@@ -147,13 +212,21 @@ impl Algorithm {
         matches!(self.family(), KeyFamily::Hmac)
     }
 
-    /// Output length of the hash this algorithm uses, in bytes (32, 48 or 64).
+    /// Output length of the hash this algorithm uses, in bytes (32, 48 or 64;
+    /// ML-DSA's message representative μ is 64 bytes of SHAKE256).
     /// For HMAC this is also the minimum secret length (RFC 7518 §3.2).
     pub const fn hash_len(self) -> usize {
         match self {
             Self::HS256 | Self::RS256 | Self::PS256 | Self::ES256 => 32,
             Self::HS384 | Self::RS384 | Self::PS384 | Self::ES384 => 48,
-            Self::HS512 | Self::RS512 | Self::PS512 | Self::ES512 | Self::EdDSA => 64,
+            Self::HS512
+            | Self::RS512
+            | Self::PS512
+            | Self::ES512
+            | Self::EdDSA
+            | Self::MlDsa44
+            | Self::MlDsa65
+            | Self::MlDsa87 => 64,
         }
     }
 
@@ -168,6 +241,7 @@ impl Algorithm {
             Self::ES384 => cfg!(feature = "es384"),
             Self::ES512 => cfg!(feature = "es512"),
             Self::EdDSA => cfg!(feature = "eddsa"),
+            Self::MlDsa44 | Self::MlDsa65 | Self::MlDsa87 => cfg!(feature = "ml-dsa"),
         }
     }
 }
@@ -185,7 +259,7 @@ impl FromStr for Algorithm {
         Self::from_name(s).ok_or_else(|| {
             Error::new(
                 ErrorKind::NotSupported,
-                msg!("unsupported algorithm ", crate::text::Truncated(s), " (supported: HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512, EdDSA)"),
+                msg!("unsupported algorithm ", crate::text::Truncated(s), " (supported: HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512, EdDSA, ML-DSA-44/65/87)"),
             )
         })
     }
@@ -204,7 +278,8 @@ impl FromStr for Algorithm {
         feature = "es256",
         feature = "es384",
         feature = "es512",
-        feature = "eddsa"
+        feature = "eddsa",
+        feature = "ml-dsa"
     )),
     allow(unused_variables, unreachable_code)
 )]
@@ -233,6 +308,10 @@ pub(crate) fn verify(alg: Algorithm, key: &Key, message: &[u8], signature: &[u8]
         (Algorithm::ES512, Prepared::P521(vk)) => ecdsa::verify_p521(vk, message, signature),
         #[cfg(feature = "eddsa")]
         (Algorithm::EdDSA, Prepared::Ed25519(vk)) => eddsa::verify(vk, message, signature),
+        #[cfg(feature = "ml-dsa")]
+        (Algorithm::MlDsa44 | Algorithm::MlDsa65 | Algorithm::MlDsa87, Prepared::MlDsa(pk)) => {
+            mldsa::verify(pk, message, signature)
+        }
         _ => {
             return Err(Error::new(
                 ErrorKind::NotSupported,
@@ -256,6 +335,8 @@ pub(crate) mod prepare {
     pub(crate) use super::ecdsa::prepare_p521 as p521;
     #[cfg(feature = "eddsa")]
     pub(crate) use super::eddsa::prepare as ed25519;
+    #[cfg(feature = "ml-dsa")]
+    pub(crate) use super::mldsa::{prepare as ml_dsa, PublicKey as MlDsaPublicKey};
     #[cfg(feature = "rsa")]
     pub(crate) use super::rsa::prepare as rsa;
 }
@@ -270,7 +351,20 @@ mod tests {
             assert_eq!(Algorithm::from_name(a.name()), Some(a));
         }
         for bad in [
-            "none", "None", "NONE", "nOnE", "es256", "ES521", "ES224", "HS256 ", "",
+            "none",
+            "None",
+            "NONE",
+            "nOnE",
+            "es256",
+            "ES521",
+            "ES224",
+            "HS256 ",
+            "",
+            "ML-DSA",
+            "ml-dsa-65",
+            "MLDSA65",
+            "ML-DSA-65 ",
+            "ML-DSA-128",
         ] {
             assert_eq!(Algorithm::from_name(bad), None, "{bad}");
         }

@@ -86,10 +86,9 @@ impl DpopConfig {
         DpopConfig {
             required: false,
             max_age: DEFAULT_MAX_AGE,
-            algorithms: Algorithm::ALL
-                .into_iter()
-                .filter(|a| !a.is_symmetric())
-                .collect(),
+            // The classic asymmetric algorithms: an ML-DSA proof would add
+            // some 6 KB to every request (configurable).
+            algorithms: Algorithm::ASYMMETRIC.to_vec(),
             nonce_secret: None,
             replay_capacity: DEFAULT_REPLAY_CAPACITY,
         }

@@ -11,7 +11,8 @@
 //! (§16), `eddsa` (§17), `header_extensions` (§18–§19), `encoding_and_parsing`
 //! (§20–§22), `resource_limits` (§23), `claims` (§24–§25), `typ_confusion`
 //! (§26), `revocation` (not a catalog section), `api_misuse` (§27),
-//! `jwks_refresh` (§28), `sender_constraining` (the third-wave section: DPoP).
+//! `jwks_refresh` (§28), `sender_constraining` (the third-wave section: DPoP),
+//! `ml_dsa` (RFC 9964 `AKP` keys and ML-DSA signatures, issue #30).
 //! The constants and helpers below are shared by several of them.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -29,6 +30,7 @@ mod hmac_keys_and_tags;
 mod jwks_hygiene;
 mod jwks_refresh;
 mod key_selection;
+mod ml_dsa;
 mod resource_limits;
 mod revocation;
 mod rsa_keys_and_signatures;

@@ -435,6 +435,57 @@ impl Sign for Fixed {
     }
 }
 
+/// An ML-DSA key pair (RFC 9964) of one parameter set, from a fixed seed.
+pub struct MlDsaKey {
+    /// `ML-DSA-44`, `ML-DSA-65` or `ML-DSA-87`.
+    pub alg: &'static str,
+    /// The encoded public key.
+    pub public: Vec<u8>,
+    sign: Box<dyn Fn(&[u8]) -> Vec<u8>>,
+}
+
+impl MlDsaKey {
+    /// The key of `alg` from the 32-byte seed `[byte; 32]` (FIPS 204 ξ).
+    pub fn from_seed(alg: &'static str, byte: u8) -> Self {
+        use fips204::traits::{KeyGen, SerDes, Signer};
+        use rand_chacha::rand_core::SeedableRng;
+        macro_rules! pair {
+            ($m:ident) => {{
+                let (pk, sk) = fips204::$m::KG::keygen_from_seed(&[byte; 32]);
+                let sign = move |msg: &[u8]| {
+                    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(u64::from(byte));
+                    sk.try_sign_with_rng(&mut rng, msg, &[]).unwrap().to_vec()
+                };
+                (
+                    pk.into_bytes().to_vec(),
+                    Box::new(sign) as Box<dyn Fn(&[u8]) -> Vec<u8>>,
+                )
+            }};
+        }
+        let (public, sign) = match alg {
+            "ML-DSA-44" => pair!(ml_dsa_44),
+            "ML-DSA-65" => pair!(ml_dsa_65),
+            "ML-DSA-87" => pair!(ml_dsa_87),
+            other => panic!("not an ML-DSA algorithm: {other}"),
+        };
+        Self { alg, public, sign }
+    }
+
+    /// The public `AKP` JWK (RFC 9964), `alg` bound.
+    pub fn jwk(&self, kid: &str) -> Value {
+        json!({"kty": "AKP", "alg": self.alg, "kid": kid, "pub": b64(&self.public)})
+    }
+}
+
+impl Sign for MlDsaKey {
+    fn alg(&self) -> &'static str {
+        self.alg
+    }
+    fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        (self.sign)(msg)
+    }
+}
+
 /// The legitimate P-256 key (kid [`KID_EC`]).
 pub fn ec() -> Es256Key {
     Es256Key::from_seed(0x11)
