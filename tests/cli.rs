@@ -983,3 +983,49 @@ fn inspect_usage_errors_exit_2() {
     jwt_edge(&["inspect"]).assert_usage();
     jwt_edge(&["inspect", "--now", "-5", "x.y.z"]).assert_usage();
 }
+
+/// An ML-DSA-65 token (RFC 9964) minted here with fips204: `verify` with a
+/// JWKS of its `AKP` key accepts it and refuses it tampered or against a
+/// key of another parameter set; `inspect` decodes it.
+#[test]
+fn ml_dsa_tokens_verify_and_inspect() {
+    use fips204::traits::{KeyGen, SerDes, Signer};
+    let (pk, sk) = fips204::ml_dsa_65::KG::keygen_from_seed(&[3; 32]);
+    let header = json!({"alg": "ML-DSA-65", "kid": "pq", "typ": "JWT"});
+    let payload = claims();
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(payload.to_string().as_bytes())
+    );
+    let mut rng =
+        <rand_chacha::ChaCha8Rng as rand_chacha::rand_core::SeedableRng>::seed_from_u64(3);
+    let sig = sk
+        .try_sign_with_rng(&mut rng, input.as_bytes(), &[])
+        .unwrap();
+    let token = format!("{input}.{}", b64(&sig));
+    let jwk = json!({"kty": "AKP", "alg": "ML-DSA-65", "kid": "pq", "pub": b64(&pk.into_bytes())});
+    let dir = Scratch::new();
+    let jwks = dir.file("pq.json", &json!({"keys": [jwk]}).to_string());
+    let now = NOW.to_string();
+    let run = jwt_edge(&["verify", "--jwks", &jwks, "--now", &now, &token]);
+    run.assert_code(0);
+    assert_eq!(run.json()["header"]["alg"], "ML-DSA-65");
+    let run = jwt_edge(&[
+        "verify",
+        "--jwks",
+        &jwks,
+        "--now",
+        &now,
+        &tamper_signature(&token),
+    ]);
+    run.assert_rejected("ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
+    let (pk44, _) = fips204::ml_dsa_44::KG::keygen_from_seed(&[3; 32]);
+    let other = json!({"keys": [{"kty": "AKP", "alg": "ML-DSA-44", "kid": "pq", "pub": b64(&pk44.into_bytes())}]});
+    let other = dir.file("pq44.json", &other.to_string());
+    let run = jwt_edge(&["verify", "--jwks", &other, "--now", &now, &token]);
+    run.assert_rejected("ERR_JWKS_NO_MATCHING_KEY");
+    let run = jwt_edge(&["inspect", &token]);
+    run.assert_code(0);
+    assert_eq!(run.json()["header"]["alg"], "ML-DSA-65");
+}
