@@ -20,6 +20,7 @@ export const nodeHost = {
       case "PS":
         return verify(hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(alg.slice(2)) / 8 }, signature);
       case "Ed":
+      case "ML": // ML-DSA (Node >= 24.6 imports AKP keys; older ones fail the import, and Rust checks)
         return verify(null, data, key, signature);
       default:
         throw new Error(`no host mapping for ${alg}`);

@@ -12,6 +12,8 @@ function params(alg) {
       return [{ name: "RSA-PSS", hash: `SHA-${bits}` }, { name: "RSA-PSS", saltLength: Number(bits) / 8 }];
     case "Ed":
       return [{ name: "Ed25519" }, { name: "Ed25519" }];
+    case "ML": // ML-DSA-44/65/87 (RFC 9964): where the host has it (feature-detected by the import)
+      return [{ name: alg }, { name: alg }];
     default:
       throw new Error(`no host mapping for ${alg}`);
   }

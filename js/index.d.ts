@@ -1,12 +1,16 @@
 // Types of the jwt-edge npm package (every export condition and `jwt-edge/full`).
 
-/** A JWA signature algorithm name. `none` is not one. */
+/** A JWA signature algorithm name. `none` is not one. ML-DSA (RFC 9964,
+ *  `AKP` keys): pure Rust in `jwt-edge/full`; in the default build only where
+ *  the host's WebCrypto has it (Deno, Bun, Node >= 24.6), else
+ *  `ERR_JOSE_NOT_SUPPORTED`. */
 export type Algorithm =
   | "HS256" | "HS384" | "HS512"
   | "RS256" | "RS384" | "RS512"
   | "PS256" | "PS384" | "PS512"
   | "ES256" | "ES384" | "ES512"
-  | "EdDSA";
+  | "EdDSA"
+  | "ML-DSA-44" | "ML-DSA-65" | "ML-DSA-87";
 
 /** A JSON Web Key Set: an object or its JSON text. */
 export type Jwks = { keys: Record<string, unknown>[] } | string;

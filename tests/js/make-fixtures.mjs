@@ -6,6 +6,9 @@ import { writeFileSync } from "node:fs";
 import { generateKeyPairSync } from "node:crypto";
 import { SignJWT, exportJWK, generateKeyPair, importJWK, calculateJwkThumbprint } from "jose";
 import { createHash } from "node:crypto";
+// ML-DSA (RFC 9964): signed by noble (pure JS), since jose signs it only
+// where the host's WebCrypto has ML-DSA.
+import { ml_dsa44, ml_dsa65, ml_dsa87 } from "@noble/post-quantum/ml-dsa.js";
 
 const out = process.argv[2] ?? "target/js-test/fixtures.json";
 const NOW = 1_800_000_000;
@@ -13,6 +16,8 @@ const ISS = "https://issuer.test";
 const AUD = "https://api.test";
 const ASYMMETRIC = ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"];
 const HMAC = ["HS256", "HS384", "HS512"];
+const ML_DSA = { "ML-DSA-44": ml_dsa44, "ML-DSA-65": ml_dsa65, "ML-DSA-87": ml_dsa87 };
+const b64u = (bytes) => Buffer.from(bytes).toString("base64url");
 
 const secret = new Uint8Array(64).map((_, i) => (i * 37 + 11) & 0xff);
 const keys = [];
@@ -24,10 +29,22 @@ for (const alg of ASYMMETRIC) {
   signers[alg] = { key: privateKey, kid };
 }
 for (const alg of HMAC) signers[alg] = { key: secret, kid: undefined };
+for (const [alg, impl] of Object.entries(ML_DSA)) {
+  const { publicKey, secretKey } = impl.keygen(new Uint8Array(32).fill(Number(alg.slice(-2))));
+  const kid = `kid-${alg.toLowerCase()}`;
+  keys.push({ kty: "AKP", alg, pub: b64u(publicKey), kid, use: "sig" });
+  signers[alg] = { kid, mlDsa: (input) => impl.sign(input, secretKey) };
+}
 
 const base = { iss: ISS, aud: AUD, sub: "client-1", scope: "read write" };
 async function sign(alg, claims = {}, header = {}) {
-  const { key, kid } = signers[alg];
+  const { key, kid, mlDsa } = signers[alg];
+  if (mlDsa) {
+    const h = { alg, kid, typ: "at+jwt", ...header };
+    const p = { ...base, jti: `jti-${Math.random().toString(36).slice(2)}`, iat: NOW, nbf: NOW, exp: NOW + 3600, ...claims };
+    const input = `${b64u(Buffer.from(JSON.stringify(h)))}.${b64u(Buffer.from(JSON.stringify(p)))}`;
+    return `${input}.${b64u(mlDsa(new TextEncoder().encode(input)))}`;
+  }
   const jwt = new SignJWT({ ...base, jti: `jti-${Math.random().toString(36).slice(2)}`, ...claims })
     .setProtectedHeader({ alg, ...(kid ? { kid } : {}), typ: "at+jwt", ...header })
     .setIssuedAt(NOW)
@@ -42,7 +59,7 @@ const tamper = (t) => {
 };
 
 const cases = [];
-for (const alg of [...ASYMMETRIC, ...HMAC]) {
+for (const alg of [...ASYMMETRIC, ...HMAC, ...Object.keys(ML_DSA)]) {
   const valid = await sign(alg, { jti: `valid-${alg}` });
   cases.push({ name: `valid ${alg}`, alg, token: valid, expect: { ok: true, jti: `valid-${alg}` } });
   cases.push({ name: `tampered ${alg}`, alg, token: tamper(valid), expect: { code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" } });

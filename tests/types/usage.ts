@@ -84,7 +84,7 @@ export async function resourceServer(request: Request, replayStore: Map<string, 
     dpop: {
       required: false,
       maxAge: 60,
-      algorithms: ["ES256", "EdDSA"],
+      algorithms: ["ES256", "EdDSA", "ML-DSA-65"],
       nonceSecret: new Uint8Array(32),
       replay: async (jti: string, expiresAt: number) => {
         if (replayStore.has(jti)) return false;
