@@ -1006,7 +1006,7 @@ fn ml_dsa_tokens_verify_and_inspect() {
     let token = format!("{input}.{}", b64(&sig));
     let jwk = json!({"kty": "AKP", "alg": "ML-DSA-65", "kid": "pq", "pub": b64(&pk.into_bytes())});
     let dir = Scratch::new();
-    let jwks = dir.file("pq.json", &json!({"keys": [jwk]}).to_string());
+    let jwks = dir.file("pq.json", json!({"keys": [jwk]}).to_string());
     let now = NOW.to_string();
     let run = jwt_edge(&["verify", "--jwks", &jwks, "--now", &now, &token]);
     run.assert_code(0);
@@ -1022,7 +1022,7 @@ fn ml_dsa_tokens_verify_and_inspect() {
     run.assert_rejected("ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
     let (pk44, _) = fips204::ml_dsa_44::KG::keygen_from_seed(&[3; 32]);
     let other = json!({"keys": [{"kty": "AKP", "alg": "ML-DSA-44", "kid": "pq", "pub": b64(&pk44.into_bytes())}]});
-    let other = dir.file("pq44.json", &other.to_string());
+    let other = dir.file("pq44.json", other.to_string());
     let run = jwt_edge(&["verify", "--jwks", &other, "--now", &now, &token]);
     run.assert_rejected("ERR_JWKS_NO_MATCHING_KEY");
     let run = jwt_edge(&["inspect", &token]);

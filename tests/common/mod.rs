@@ -435,13 +435,16 @@ impl Sign for Fixed {
     }
 }
 
+/// A signing function over a message.
+type SignFn = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+
 /// An ML-DSA key pair (RFC 9964) of one parameter set, from a fixed seed.
 pub struct MlDsaKey {
     /// `ML-DSA-44`, `ML-DSA-65` or `ML-DSA-87`.
     pub alg: &'static str,
     /// The encoded public key.
     pub public: Vec<u8>,
-    sign: Box<dyn Fn(&[u8]) -> Vec<u8>>,
+    sign: SignFn,
 }
 
 impl MlDsaKey {
