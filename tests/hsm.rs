@@ -342,6 +342,18 @@ fn keys_live_in_the_token_sign_there_and_never_leave_it() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ES384") && err.contains("EdDSA"), "{err}");
+    // ML-DSA (issue #30): SoftHSM2 offers no PKCS#11 3.2 CKM_ML_DSA; the
+    // refusal names the mechanism, and nothing is initialised.
+    for alg in ["ML-DSA-44", "ML-DSA-65", "ML-DSA-87"] {
+        let t = Token::new();
+        let out = t.init(alg, &[]);
+        assert_eq!(out.status.code(), Some(2), "{alg}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("CKM_ML_DSA") && err.contains(alg),
+            "{alg}: {err}"
+        );
+    }
     // A wrong PIN is an error that does not echo it.
     let t = Token::new();
     std::fs::write(t.dir.join("pin"), "wrong-pin\n").unwrap();

@@ -92,7 +92,14 @@ impl Settings {
         if self.pkcs11.is_some()
             && !matches!(
                 self.alg,
-                Algorithm::ES256 | Algorithm::RS256 | Algorithm::PS256 | Algorithm::EdDSA
+                Algorithm::ES256
+                    | Algorithm::RS256
+                    | Algorithm::PS256
+                    | Algorithm::EdDSA
+                    // The token says whether it has PKCS#11 3.2's CKM_ML_DSA.
+                    | Algorithm::MlDsa44
+                    | Algorithm::MlDsa65
+                    | Algorithm::MlDsa87
             )
         {
             return u(format!(

@@ -3,7 +3,9 @@
 //! encoding — encrypted at rest with PBES2 (PBKDF2-HMAC-SHA256 + AES-256-CBC),
 //! which `openssl pkey` reads with the passphrase.
 //!
-//! Implemented: ES256, EdDSA (Ed25519), RS256 and PS256 (RSA 2048).
+//! Implemented: ES256, EdDSA (Ed25519), RS256 and PS256 (RSA 2048), and
+//! ML-DSA-44/65/87 (RFC 9964; fips204, hedged signing; PKCS#8 with the
+//! LAMPS OIDs and the 32-byte seed form of RFC 9881).
 
 use std::boxed::Box;
 use std::format;
@@ -16,16 +18,38 @@ use serde_json::{Map, Value};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::{b64url_encode, Algorithm};
+use crate::{b64url_encode, Algorithm, KeyFamily, MlDsaSet};
 
 use crate::issuer::{Error, ErrorKind, Result};
 
 /// The algorithms the issuer can sign with, in the order `--alg` lists them.
-pub const SUPPORTED: [Algorithm; 4] = [
+pub const SUPPORTED: [Algorithm; 7] = [
     Algorithm::ES256,
     Algorithm::EdDSA,
     Algorithm::RS256,
     Algorithm::PS256,
+    Algorithm::MlDsa44,
+    Algorithm::MlDsa65,
+    Algorithm::MlDsa87,
+];
+
+/// What `--alg` accepts, for messages.
+const IMPLEMENTED: &str = "ES256, EdDSA, RS256, PS256, ML-DSA-44, ML-DSA-65, ML-DSA-87";
+
+/// RFC 9881's OIDs for ML-DSA keys (NIST CSOR sigAlgs 17, 18, 19).
+const ML_DSA_OIDS: [(MlDsaSet, pkcs8::ObjectIdentifier); 3] = [
+    (
+        MlDsaSet::MlDsa44,
+        pkcs8::ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.17"),
+    ),
+    (
+        MlDsaSet::MlDsa65,
+        pkcs8::ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.18"),
+    ),
+    (
+        MlDsaSet::MlDsa87,
+        pkcs8::ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.19"),
+    ),
 ];
 
 /// RSA modulus size for generated RS256/PS256 keys.
@@ -40,7 +64,7 @@ pub fn check_supported(alg: Algorithm) -> Result<()> {
         Ok(())
     } else {
         Err(Error::usage(format!(
-            "signing with {alg} is not implemented (implemented: ES256, EdDSA, RS256, PS256)"
+            "signing with {alg} is not implemented (implemented: {IMPLEMENTED})"
         )))
     }
 }
@@ -52,7 +76,7 @@ pub fn check_supported(alg: Algorithm) -> Result<()> {
 pub fn parse_alg(name: &str) -> Result<Algorithm> {
     let alg = Algorithm::from_name(name).ok_or_else(|| {
         Error::usage(format!(
-            "unknown algorithm {name:?} (implemented: ES256, EdDSA, RS256, PS256)"
+            "unknown algorithm {name:?} (implemented: {IMPLEMENTED})"
         ))
     })?;
     check_supported(alg)?;
@@ -63,6 +87,73 @@ enum Inner {
     P256(p256::ecdsa::SigningKey),
     Ed25519(ed25519_dalek::SigningKey),
     Rsa(Box<rsa::RsaPrivateKey>),
+    MlDsa(MlDsaKey),
+}
+
+/// An ML-DSA private key: its FIPS 204 seed ξ (what PKCS#8 stores) and the
+/// expanded key fips204 signs with (both zeroized on drop).
+struct MlDsaKey {
+    seed: Zeroizing<[u8; 32]>,
+    expanded: MlDsaExpanded,
+}
+
+enum MlDsaExpanded {
+    MlDsa44(Box<fips204::ml_dsa_44::PrivateKey>, Vec<u8>),
+    MlDsa65(Box<fips204::ml_dsa_65::PrivateKey>, Vec<u8>),
+    MlDsa87(Box<fips204::ml_dsa_87::PrivateKey>, Vec<u8>),
+}
+
+impl MlDsaKey {
+    /// The key pair of `set` from seed ξ (FIPS 204 `ML-DSA.KeyGen_internal`).
+    fn from_seed(set: MlDsaSet, seed: Zeroizing<[u8; 32]>) -> Self {
+        use fips204::traits::{KeyGen, SerDes};
+        let expanded = match set {
+            MlDsaSet::MlDsa87 => {
+                let (pk, sk) = fips204::ml_dsa_87::KG::keygen_from_seed(&seed);
+                MlDsaExpanded::MlDsa87(Box::new(sk), pk.into_bytes().to_vec())
+            }
+            MlDsaSet::MlDsa65 => {
+                let (pk, sk) = fips204::ml_dsa_65::KG::keygen_from_seed(&seed);
+                MlDsaExpanded::MlDsa65(Box::new(sk), pk.into_bytes().to_vec())
+            }
+            MlDsaSet::MlDsa44 => {
+                let (pk, sk) = fips204::ml_dsa_44::KG::keygen_from_seed(&seed);
+                MlDsaExpanded::MlDsa44(Box::new(sk), pk.into_bytes().to_vec())
+            }
+        };
+        Self { seed, expanded }
+    }
+
+    fn public(&self) -> &[u8] {
+        match &self.expanded {
+            MlDsaExpanded::MlDsa44(_, p)
+            | MlDsaExpanded::MlDsa65(_, p)
+            | MlDsaExpanded::MlDsa87(_, p) => p,
+        }
+    }
+
+    /// Hedged signing (fresh randomness from the OS), empty context (RFC 9964).
+    fn sign(&self, message: &[u8]) -> core::result::Result<Vec<u8>, &'static str> {
+        use fips204::traits::Signer;
+        Ok(match &self.expanded {
+            MlDsaExpanded::MlDsa44(sk, _) => {
+                sk.try_sign_with_rng(&mut OsRng, message, &[])?.to_vec()
+            }
+            MlDsaExpanded::MlDsa65(sk, _) => {
+                sk.try_sign_with_rng(&mut OsRng, message, &[])?.to_vec()
+            }
+            MlDsaExpanded::MlDsa87(sk, _) => {
+                sk.try_sign_with_rng(&mut OsRng, message, &[])?.to_vec()
+            }
+        })
+    }
+}
+
+fn ml_dsa_set(alg: Algorithm) -> Option<MlDsaSet> {
+    match alg.family() {
+        KeyFamily::MlDsa(set) => Some(set),
+        _ => None,
+    }
 }
 
 /// A private signing key. Its `Debug` never shows key material.
@@ -112,6 +203,16 @@ impl SigningKey {
                 OsRng.fill_bytes(seed.as_mut());
                 Inner::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed))
             }
+            a if ml_dsa_set(a).is_some() => {
+                let mut seed = Zeroizing::new([0u8; 32]);
+                OsRng
+                    .try_fill_bytes(seed.as_mut())
+                    .map_err(|e| crypto("ML-DSA key generation failed")(e.to_string()))?;
+                Inner::MlDsa(MlDsaKey::from_seed(
+                    ml_dsa_set(a).unwrap_or(MlDsaSet::MlDsa65),
+                    seed,
+                ))
+            }
             _ => Inner::Rsa(Box::new(
                 rsa::RsaPrivateKey::new(&mut OsRng, RSA_BITS)
                     .map_err(|e| crypto("RSA key generation failed")(e.to_string()))?,
@@ -159,6 +260,12 @@ impl SigningKey {
                 m.insert("kty".into(), "RSA".into());
                 m.insert("n".into(), b64url_encode(&sk.n().to_bytes_be()).into());
                 m.insert("e".into(), b64url_encode(&sk.e().to_bytes_be()).into());
+            }
+            Inner::MlDsa(k) => {
+                // RFC 9964: an AKP key's alg is part of the key (and of its thumbprint).
+                m.insert("kty".into(), "AKP".into());
+                m.insert("alg".into(), self.alg.name().into());
+                m.insert("pub".into(), b64url_encode(k.public()).into());
             }
         }
         m
@@ -221,6 +328,7 @@ impl SigningKey {
                     .map_err(|e| err(e.to_string()))?
                     .to_vec())
             }
+            (Inner::MlDsa(k), _) => k.sign(message).map_err(|e| err(e.into())),
         }
     }
 
@@ -234,6 +342,28 @@ impl SigningKey {
             Inner::P256(sk) => sk.to_pkcs8_der().map_err(|e| err(e.to_string()))?,
             Inner::Ed25519(sk) => sk.to_pkcs8_der().map_err(|e| err(e.to_string()))?,
             Inner::Rsa(sk) => sk.to_pkcs8_der().map_err(|e| err(e.to_string()))?,
+            Inner::MlDsa(k) => {
+                use pkcs8::der::Encode;
+                let set = ml_dsa_set(self.alg).ok_or_else(|| err("not an ML-DSA key".into()))?;
+                let oid = ML_DSA_OIDS
+                    .iter()
+                    .find(|(s, _)| *s == set)
+                    .map(|(_, o)| *o)
+                    .ok_or_else(|| err("no OID".into()))?;
+                // RFC 9881: ML-DSA-PrivateKey ::= CHOICE { seed [0] OCTET STRING (SIZE (32)), ... }.
+                let mut private = Zeroizing::new(std::vec![0x80, 0x20]);
+                private.extend_from_slice(k.seed.as_ref());
+                let info = PrivateKeyInfo::new(
+                    pkcs8::AlgorithmIdentifierRef {
+                        oid,
+                        parameters: None,
+                    },
+                    &private,
+                );
+                return Ok(Zeroizing::new(
+                    info.to_der().map_err(|e| err(e.to_string()))?,
+                ));
+            }
         };
         Ok(Zeroizing::new(doc.as_bytes().to_vec()))
     }
@@ -252,6 +382,25 @@ impl SigningKey {
             Algorithm::EdDSA => Inner::Ed25519(
                 ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(|e| err(e.to_string()))?,
             ),
+            a if ml_dsa_set(a).is_some() => {
+                let set = ml_dsa_set(a).unwrap_or(MlDsaSet::MlDsa65);
+                let info = PrivateKeyInfo::try_from(der).map_err(|e| err(e.to_string()))?;
+                let want = ML_DSA_OIDS.iter().find(|(s, _)| *s == set).map(|(_, o)| *o);
+                if Some(info.algorithm.oid) != want {
+                    return Err(err(format!("not an {a} key (another algorithm's OID)")));
+                }
+                let seed: [u8; 32] = match info.private_key {
+                    [0x80, 0x20, rest @ ..] => rest
+                        .try_into()
+                        .map_err(|_| err("the ML-DSA seed is not 32 bytes".into()))?,
+                    _ => {
+                        return Err(err(
+                            "only the seed form of an ML-DSA private key is read (RFC 9881)".into(),
+                        ))
+                    }
+                };
+                Inner::MlDsa(MlDsaKey::from_seed(set, Zeroizing::new(seed)))
+            }
             _ => Inner::Rsa(Box::new(
                 rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|e| err(e.to_string()))?,
             )),
