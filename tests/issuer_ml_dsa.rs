@@ -117,3 +117,163 @@ print(json.dumps({"type": type(key).__name__, "pub": b64(pub), "token": f"{h}.{p
         std::fs::remove_dir_all(dir).ok();
     }
 }
+
+/// A migration: one issuer, two key rings (ES256, the primary; ML-DSA-65,
+/// added with `add_algorithm`), two clients each getting its own algorithm,
+/// across 70 simulated days in 2-hour steps (both rings rotate at least
+/// twice). Every token verifies with the JWKS published then AND with the
+/// one published 2 hours earlier (a verifier's cache); a client moved onto
+/// ML-DSA gets ML-DSA tokens from its next request; the signed revocation
+/// list (the primary key's) reaches tokens of both algorithms.
+#[test]
+fn a_mixed_issuer_rotates_both_rings_without_a_failed_verification() {
+    if pkcs11() {
+        return; // ML-DSA keys need local custody (tests/hsm.rs checks the token's refusal).
+    }
+    const HOUR: u64 = 3600;
+    let dir = temp_dir("issuer-migration");
+    let db = init_store(&dir, &settings());
+    let t0 = unix_now() + 1;
+    let mut i = issuer(&db);
+    // The ES256 issuer exists; a ring for ML-DSA-65 is added.
+    let steps = i.add_algorithm(Algorithm::MlDsa65, t0).unwrap();
+    assert!(!steps.is_empty(), "the new ring's first key");
+    assert!(i.add_algorithm(Algorithm::MlDsa65, t0).is_err(), "twice");
+    let audiences = [AUD.to_owned()];
+    let create = |i: &mut jwt_edge::issuer::Issuer<_>, name: &str| {
+        i.create_provisioning_key(
+            name,
+            "read",
+            Some(400 * 86_400),
+            None,
+            None,
+            &audiences,
+            &[],
+            t0,
+        )
+        .unwrap()
+    };
+    let (classic, classic_key) = create(&mut i, "classic");
+    let (pq, pq_key) = create(&mut i, "pq");
+    let (moving, moving_key) = create(&mut i, "moving");
+    i.set_client_alg(&pq.id, Some(Algorithm::MlDsa65), t0)
+        .unwrap();
+    assert!(
+        i.set_client_alg(&pq.id, Some(Algorithm::MlDsa87), t0)
+            .is_err(),
+        "no such ring"
+    );
+    let issue = |i: &mut jwt_edge::issuer::Issuer<_>, key: &zeroize::Zeroizing<String>, now| {
+        i.issue(
+            &jwt_edge::issuer::IssueRequest {
+                credential: key.clone().into(),
+                ..Default::default()
+            },
+            now,
+        )
+        .unwrap()
+        .token
+    };
+    let verify = |jwks: &str, token: &str, now| {
+        let set = KeySet::from_jwks(jwks.as_bytes()).unwrap();
+        let mut v = Validator::builder(Policy::new().issuer(ISS).audience(AUD))
+            .keys(set)
+            .build()
+            .unwrap();
+        v.verify(token, now)
+    };
+    let mut previous: Option<String> = None;
+    let mut kids = std::collections::BTreeMap::<&str, std::collections::BTreeSet<String>>::new();
+    let mut now = t0;
+    while now < t0 + 70 * 86_400 {
+        i.rotate(now).unwrap();
+        let jwks = i.jwks().unwrap().to_json().to_string();
+        if now >= t0 + 30 * 86_400
+            && i.provisioning_keys()
+                .unwrap()
+                .iter()
+                .any(|k| k.id == moving.id && k.alg.is_none())
+        {
+            i.set_client_alg(&moving.id, Some(Algorithm::MlDsa65), now)
+                .unwrap();
+        }
+        for (name, key, want) in [
+            ("classic", &classic_key, Algorithm::ES256),
+            ("pq", &pq_key, Algorithm::MlDsa65),
+            (
+                "moving",
+                &moving_key,
+                if now >= t0 + 30 * 86_400 {
+                    Algorithm::MlDsa65
+                } else {
+                    Algorithm::ES256
+                },
+            ),
+        ] {
+            let token = issue(&mut i, key, now);
+            let ok = verify(&jwks, &token, now)
+                .unwrap_or_else(|e| panic!("{name} at +{}h: {e}", (now - t0) / HOUR));
+            assert_eq!(ok.alg, want, "{name} at +{}h", (now - t0) / HOUR);
+            if let Some(prev) = &previous {
+                verify(prev, &token, now).unwrap_or_else(|e| {
+                    panic!(
+                        "{name} at +{}h with the JWKS of 2 hours before: {e}",
+                        (now - t0) / HOUR
+                    )
+                });
+            }
+            kids.entry(name).or_default().insert(ok.kid.unwrap());
+        }
+        previous = Some(jwks);
+        now += 2 * HOUR;
+    }
+    // Both rings rotated (30-day policy over 70 days: three keys each).
+    assert!(kids["classic"].len() >= 3, "{kids:?}");
+    assert!(kids["pq"].len() >= 3, "{kids:?}");
+    assert!(kids["pq"].is_disjoint(&kids["classic"]));
+    // A revocation reaches both: the clients' subjects on the signed list
+    // (signed by the primary ES256 key), which a verifier installs.
+    let before = [
+        issue_unchecked(&mut i, &classic_key, now),
+        issue_unchecked(&mut i, &pq_key, now),
+    ];
+    i.revoke_provisioning_key(&classic.id, now).unwrap();
+    i.revoke_provisioning_key(&pq.id, now).unwrap();
+    let jwks = i.jwks().unwrap().to_json().to_string();
+    let set = KeySet::from_jwks(jwks.as_bytes()).unwrap();
+    let list = i.signed_revocation_list(now + 1).unwrap();
+    assert_eq!(
+        jwt_edge::inspect(&list, None).unwrap().header["alg"],
+        "ES256"
+    );
+    let mut p = Policy::new().issuer(ISS).audience(AUD);
+    jwt_edge::install_revocations(&list, &set, &mut p).unwrap();
+    for token in before {
+        let err = jwt_edge::verify(&token, &set, &p, now + 2).unwrap_err();
+        assert!(err.code().contains("REVOKED"), "{}", err.code());
+    }
+    // status reports both rings healthy (no finding about a missing key).
+    let (findings, _) = i.status(now + 2, 86_400, 400 * 86_400).unwrap();
+    assert!(
+        !findings.iter().any(|f| f.kind == "no_active_key"),
+        "{findings:?}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// A token issued for `key` at `now` (before its revocation).
+fn issue_unchecked(
+    i: &mut jwt_edge::issuer::Issuer<jwt_edge::issuer::AnyStore>,
+    key: &zeroize::Zeroizing<String>,
+    now: u64,
+) -> String {
+    i.issue(
+        &jwt_edge::issuer::IssueRequest {
+            credential: key.clone().into(),
+            ..Default::default()
+        },
+        now,
+    )
+    .unwrap()
+    .token
+}

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::format;
 use std::string::{String, ToString};
+use std::vec::Vec;
 
 use crate::Algorithm;
 
@@ -32,8 +33,15 @@ pub const MIN_KDF_ITERATIONS: u32 = 1000;
 pub struct Settings {
     /// The `iss` of every token and revocation list.
     pub issuer: String,
-    /// Algorithm of the keys `keys rotate` generates.
+    /// Algorithm of the keys `keys rotate` generates (the primary key ring:
+    /// it signs revocation and status lists, and the tokens of clients that
+    /// name no algorithm).
     pub alg: Algorithm,
+    /// More algorithms, each with a key ring of its own under the same
+    /// rotation policy (`init --also-alg`, `keys add-alg`): a client created
+    /// with `provision create --alg` gets tokens signed by its ring's active
+    /// key, e.g. ML-DSA-65 beside ES256 during a migration.
+    pub extra_algs: Vec<Algorithm>,
     /// Default token lifetime (seconds).
     pub token_ttl: u64,
     /// Largest token lifetime any provisioning key may allow (seconds).
@@ -56,11 +64,19 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The key ring a key of `alg` belongs to: `Some(alg)` for one of
+    /// [`Settings::extra_algs`], `None` for the primary ring (which keeps
+    /// every other algorithm, as before there were several rings).
+    pub fn ring_of(&self, alg: Algorithm) -> Option<Algorithm> {
+        self.extra_algs.contains(&alg).then_some(alg)
+    }
+
     /// Settings with the defaults for `issuer`.
     pub fn new(issuer: impl Into<String>) -> Self {
         Self {
             issuer: issuer.into(),
             alg: Algorithm::ES256,
+            extra_algs: Vec::new(),
             token_ttl: DEFAULT_TOKEN_TTL,
             max_token_ttl: DEFAULT_MAX_TOKEN_TTL,
             rotate_every: DEFAULT_ROTATE_EVERY,
@@ -89,6 +105,12 @@ impl Settings {
             return u("`issuer` must not be empty".into());
         }
         keys::check_supported(self.alg)?;
+        for (i, a) in self.extra_algs.iter().enumerate() {
+            keys::check_supported(*a)?;
+            if *a == self.alg || self.extra_algs[..i].contains(a) {
+                return u(format!("{a} is named twice among the issuer's algorithms"));
+            }
+        }
         if self.pkcs11.is_some()
             && !matches!(
                 self.alg,
@@ -140,6 +162,10 @@ impl Settings {
         let mut m = BTreeMap::new();
         m.insert("issuer", self.issuer.clone());
         m.insert("alg", self.alg.name().to_string());
+        if !self.extra_algs.is_empty() {
+            let names: Vec<&str> = self.extra_algs.iter().map(|a| a.name()).collect();
+            m.insert("extra_algs", names.join(" "));
+        }
         m.insert("token_ttl", self.token_ttl.to_string());
         m.insert("max_token_ttl", self.max_token_ttl.to_string());
         m.insert("rotate_every", self.rotate_every.to_string());
@@ -172,9 +198,22 @@ impl Settings {
         let alg_name = get("alg")?;
         let alg = Algorithm::from_name(alg_name)
             .ok_or_else(|| Error::storage(format!("setting alg {alg_name:?} is unknown")))?;
+        let mut extra_algs = Vec::new();
+        for name in rows
+            .get("extra_algs")
+            .map_or("", String::as_str)
+            .split_whitespace()
+        {
+            extra_algs.push(Algorithm::from_name(name).ok_or_else(|| {
+                Error::storage(format!(
+                    "setting extra_algs names {name:?}, which is unknown"
+                ))
+            })?);
+        }
         Ok(Self {
             issuer: get("issuer")?.clone(),
             alg,
+            extra_algs,
             token_ttl: num("token_ttl")?,
             max_token_ttl: num("max_token_ttl")?,
             rotate_every: num("rotate_every")?,

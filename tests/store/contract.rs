@@ -51,6 +51,7 @@ fn client(id: &str, at: u64) -> ProvisioningRecord {
         require_dpop: false,
         keys: None,
         keys_failing_since: None,
+        alg: None,
     }
 }
 

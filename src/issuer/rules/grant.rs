@@ -164,6 +164,7 @@ mod tests {
             require_dpop: false,
             keys: None,
             keys_failing_since: None,
+            alg: None,
         }
     }
 

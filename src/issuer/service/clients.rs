@@ -29,7 +29,23 @@ pub fn provisioning_json(k: &ProvisioningRecord) -> Value {
         "jwks": k.keys.as_ref().and_then(ClientKeys::jwks).and_then(|j| serde_json::from_str::<Value>(j).ok()),
         "jwks_uri": k.keys.as_ref().and_then(ClientKeys::jwks_uri),
         "jwks_uri_failing_since": k.keys_failing_since,
+        "alg": k.alg.map(crate::Algorithm::name),
     })
+}
+
+/// A client may ask only for an algorithm the issuer signs with.
+fn check_client_alg(s: &Settings, alg: Option<Algorithm>) -> Result<()> {
+    match alg {
+        Some(a) if a != s.alg && s.ring_of(a).is_none() => {
+            let mut algs: Vec<&str> = std::vec![s.alg.name()];
+            algs.extend(s.extra_algs.iter().map(|x| x.name()));
+            Err(Error::usage(format!(
+                "the issuer signs with {} only; add a key ring for {a} first (`jwt-edge keys add-alg {a}`)",
+                algs.join(", ")
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A client's RFC 7591 `token_endpoint_auth_method`: `private_key_jwt`, or
@@ -460,6 +476,7 @@ impl<S: Store> Issuer<S> {
                 require_dpop: false,
                 keys,
                 keys_failing_since: None,
+                alg: None,
             };
             tx.insert_provisioning_key(&rec)?;
             let mut a = row(now, AuditAction::ProvisionCreate, OPERATOR);
@@ -488,6 +505,36 @@ impl<S: Store> Issuer<S> {
             tx.insert_audit(&a)?;
             let key = rec.keys.is_none().then_some(new.full);
             Ok((rec, key))
+        })
+    }
+
+    /// Sets the algorithm client `id`'s tokens are signed with (`None`: the
+    /// primary key ring's): one of the issuer's extra algorithms, or its
+    /// primary one. Tokens already issued keep verifying. Audited as
+    /// `provision.update`.
+    ///
+    /// # Errors
+    /// Unknown client, an algorithm the issuer has no key ring for, storage errors.
+    pub fn set_client_alg(
+        &mut self,
+        id: &str,
+        alg: Option<Algorithm>,
+        now: u64,
+    ) -> Result<ProvisioningRecord> {
+        self.run(|_, tx| {
+            let s = load_settings(tx)?;
+            check_client_alg(&s, alg)?;
+            let Some(mut pk) = tx.provisioning_key(id)? else {
+                return Err(not_found("provisioning key", id));
+            };
+            pk.alg = alg.filter(|a| s.ring_of(*a).is_some());
+            tx.update_provisioning_key(&pk)?;
+            let mut a = row(now, AuditAction::ProvisionUpdate, OPERATOR);
+            a.provisioning_key_id = Some(pk.id.clone());
+            a.sub = Some(pk.sub.clone());
+            a.detail = Some(format!("alg={}", alg.map_or(s.alg.name(), Algorithm::name)));
+            tx.insert_audit(&a)?;
+            Ok(pk)
         })
     }
 

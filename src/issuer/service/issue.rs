@@ -79,7 +79,8 @@ pub(super) fn issue_in(
             );
         }
     }
-    let active = active_key(tx)?;
+    // The client's key ring (its algorithm), else the primary one.
+    let active = active_key_of(tx, pk.alg.and_then(|a| s.ring_of(a)))?;
     let mut signer = ctx.signer(&active, s)?;
     let jti = keys::random_b64(16);
     let exp = now.saturating_add(ttl);

@@ -41,15 +41,37 @@ impl<S: Store> Issuer<S> {
                 .filter(|e| e.kind == RevocationKind::Kid)
                 .map(|e| e.value)
                 .collect();
+            // Each key ring is checked on its own (the clients once, with
+            // the primary ring).
+            let ring = |r: Option<crate::Algorithm>| -> Vec<KeyRecord> {
+                keys.iter()
+                    .filter(|k| s.ring_of(k.alg) == r)
+                    .cloned()
+                    .collect()
+            };
             let mut findings = crate::issuer::rules::health::findings(
                 &s,
-                &keys,
+                &ring(None),
                 &provisioning,
                 &revoked,
                 now,
                 warn,
                 unused,
             );
+            for alg in &s.extra_algs {
+                for mut f in crate::issuer::rules::health::findings(
+                    &s,
+                    &ring(Some(*alg)),
+                    &[],
+                    &revoked,
+                    now,
+                    warn,
+                    unused,
+                ) {
+                    f.message = format!("{alg} key ring: {}", f.message);
+                    findings.push(f);
+                }
+            }
             if let Some((g, r)) = retention {
                 findings.extend(crate::issuer::rules::health::retention_findings(g, r, now));
             }

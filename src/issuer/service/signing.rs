@@ -45,10 +45,22 @@ impl Signer<'_> {
 
 /// The active signing key.
 pub(super) fn active_key(tx: &mut Tx<'_>) -> Result<KeyRecord> {
+    active_key_of(tx, None)
+}
+
+/// The active key of key ring `ring` (see [`Settings::ring_of`]).
+pub(super) fn active_key_of(tx: &mut Tx<'_>, ring: Option<Algorithm>) -> Result<KeyRecord> {
     tx.keys()?
         .into_iter()
-        .find(|k| k.state() == KeyState::Active)
-        .ok_or_else(|| Error::crypto("the issuer has no active signing key (a rotation makes one)"))
+        .find(|k| k.state() == KeyState::Active && k.ring == ring)
+        .ok_or_else(|| {
+            Error::crypto(match ring {
+                None => "the issuer has no active signing key (a rotation makes one)".to_string(),
+                Some(a) => {
+                    format!("the issuer has no active {a} signing key (a rotation makes one)")
+                }
+            })
+        })
 }
 
 /// `payload` as a compact JWS of type `typ`, signed by the active key.

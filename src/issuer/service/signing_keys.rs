@@ -150,13 +150,31 @@ impl Ctx {
         s: &Settings,
         now: u64,
     ) -> Result<Vec<StepTaken>> {
-        let mut keys = tx.keys()?;
+        // Each key ring under the same policy: the primary one, then one
+        // per extra algorithm.
+        let mut done = self.rotate_ring(tx, s, None, now)?;
+        for alg in s.extra_algs.clone() {
+            done.extend(self.rotate_ring(tx, s, Some(alg), now)?);
+        }
+        Ok(done)
+    }
+
+    /// The rotation steps of one key ring (`ring`: see [`Settings::ring_of`]).
+    fn rotate_ring(
+        &mut self,
+        tx: &mut Tx<'_>,
+        s: &Settings,
+        ring: Option<Algorithm>,
+        now: u64,
+    ) -> Result<Vec<StepTaken>> {
+        let mut keys: Vec<KeyRecord> = tx.keys()?.into_iter().filter(|k| k.ring == ring).collect();
         let steps = lifecycle::plan(&keys, s, now);
         let mut done = Vec::new();
         for step in steps {
             let (event, kid, detail) = match step {
                 Step::Generate { activate } => {
-                    let mut rec = self.new_key(s.alg, s, now)?;
+                    let mut rec = self.new_key(ring.unwrap_or(s.alg), s, now)?;
+                    rec.ring = ring;
                     let kid = rec.kid.clone();
                     tx.insert_key(&rec)?;
                     let mut a = row(now, AuditAction::KeyGenerate, OPERATOR);
@@ -229,6 +247,33 @@ impl Ctx {
 }
 
 impl<S: Store> Issuer<S> {
+    /// Adds a key ring for `alg` beside the primary one (a migration, e.g.
+    /// ML-DSA-65 beside ES256): the setting is stored and audited
+    /// (`settings.update`), and the ring's first key is generated and
+    /// activated at once, under the same rotation policy as the others.
+    /// Clients then ask for it with `provision create|update --alg`.
+    ///
+    /// # Errors
+    /// An algorithm already signed with or not implemented, no passphrase,
+    /// storage errors.
+    pub fn add_algorithm(&mut self, alg: Algorithm, now: u64) -> Result<Vec<StepTaken>> {
+        self.run(|ctx, tx| {
+            let mut s = load_settings(tx)?;
+            if s.alg == alg || s.extra_algs.contains(&alg) {
+                return Err(Error::usage(format!("the issuer already signs with {alg}")));
+            }
+            s.extra_algs.push(alg);
+            s.validate()?;
+            if let Some(v) = s.to_rows().get("extra_algs") {
+                tx.put_setting("extra_algs", v)?;
+            }
+            let mut a = row(now, AuditAction::SettingsUpdate, OPERATOR);
+            a.detail = Some(format!("key ring added: alg={alg}"));
+            tx.insert_audit(&a)?;
+            ctx.rotate(tx, &s, now)
+        })
+    }
+
     /// Generates a pending key (`alg` defaults to the configured one).
     ///
     /// # Errors
@@ -236,7 +281,10 @@ impl<S: Store> Issuer<S> {
     pub fn generate_key(&mut self, alg: Option<Algorithm>, now: u64) -> Result<KeyRecord> {
         self.run(|ctx, tx| {
             let s = load_settings(tx)?;
-            let rec = ctx.new_key(alg.unwrap_or(s.alg), &s, now)?;
+            let alg = alg.unwrap_or(s.alg);
+            let mut rec = ctx.new_key(alg, &s, now)?;
+            // A key of an extra algorithm joins that ring as its next key.
+            rec.ring = s.ring_of(alg);
             tx.insert_key(&rec)?;
             let mut a = row(now, AuditAction::KeyGenerate, OPERATOR);
             a.kid = Some(rec.kid.clone());

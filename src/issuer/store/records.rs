@@ -91,6 +91,9 @@ pub struct KeyRecord {
     pub public_jwk: String,
     /// Where its private half is.
     pub custody: Custody,
+    /// Its key ring: `None` the primary one, else the extra algorithm's
+    /// ([`crate::issuer::Settings::extra_algs`]). One key per ring is active.
+    pub ring: Option<Algorithm>,
 }
 
 impl KeyRecord {
@@ -109,6 +112,7 @@ impl KeyRecord {
             created_at: now,
             public_jwk,
             custody,
+            ring: None,
         }
     }
 
@@ -177,6 +181,9 @@ pub struct ProvisioningRecord {
     /// Since when its `jwks_uri` has given no usable key set (cleared by
     /// the next assertion that verifies).
     pub keys_failing_since: Option<u64>,
+    /// The algorithm its tokens are signed with (one of the issuer's
+    /// [`crate::issuer::Settings::extra_algs`]); `None`: the primary ring's.
+    pub alg: Option<crate::Algorithm>,
 }
 
 /// Where a `private_key_jwt` client's public keys are (RFC 7591 `jwks` /
@@ -363,6 +370,8 @@ pub enum AuditAction {
     ProvisionRotate,
     /// `provision.update`: a setting changed (e.g. `require_dpop`).
     ProvisionUpdate,
+    /// `settings.update`: an issuer setting changed (e.g. a key ring added).
+    SettingsUpdate,
     /// `token.issue`.
     TokenIssue,
     /// `token.revoke`.
@@ -384,7 +393,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action without data, for [`AuditAction::parse`].
-    const NAMED: [Self; 18] = [
+    const NAMED: [Self; 19] = [
         Self::Init,
         Self::KeyGenerate,
         Self::KeyActivate,
@@ -397,6 +406,7 @@ impl AuditAction {
         Self::ProvisionRevoke,
         Self::ProvisionRotate,
         Self::ProvisionUpdate,
+        Self::SettingsUpdate,
         Self::TokenIssue,
         Self::TokenRevoke,
         Self::SubjectRevoke,
@@ -420,6 +430,7 @@ impl AuditAction {
             Self::ProvisionRevoke => "provision.revoke",
             Self::ProvisionRotate => "provision.rotate",
             Self::ProvisionUpdate => "provision.update",
+            Self::SettingsUpdate => "settings.update",
             Self::TokenIssue => "token.issue",
             Self::TokenRevoke => "token.revoke",
             Self::SubjectRevoke => "subject.revoke",

@@ -252,6 +252,23 @@ ALTER TABLE provisioning_keys ADD COLUMN jwks_uri TEXT;
 ALTER TABLE provisioning_keys ADD COLUMN keys_failing_since BIGINT;
 ",
     },
+    // Key rings: the algorithm a client's tokens are signed with, the ring
+    // each signing key belongs to ('': the primary one), one active key per
+    // ring.
+    Migration {
+        sqlite: r"
+ALTER TABLE provisioning_keys ADD COLUMN alg TEXT;
+ALTER TABLE signing_keys ADD COLUMN ring TEXT NOT NULL DEFAULT '';
+DROP INDEX one_active_key;
+CREATE UNIQUE INDEX one_active_key_per_ring ON signing_keys (ring) WHERE state = 'active';
+",
+        postgres: r"
+ALTER TABLE provisioning_keys ADD COLUMN alg TEXT;
+ALTER TABLE signing_keys ADD COLUMN ring TEXT NOT NULL DEFAULT '';
+DROP INDEX one_active_key;
+CREATE UNIQUE INDEX one_active_key_per_ring ON signing_keys (ring) WHERE state = 'active';
+",
+    },
 ];
 
 /// Every table of the store, parents before children (foreign keys): the

@@ -286,7 +286,7 @@ pub(crate) fn setting_params(name: &str, value: &str) -> Vec<Cell> {
 
 macro_rules! key_columns {
     () => {
-        "kid, alg, state, created_at, activated_at, retiring_at, retired_at, revoked_at, revoke_reason, destroyed_at, public_jwk, private_key, encrypted, hsm_id"
+        "kid, alg, state, created_at, activated_at, retiring_at, retired_at, revoked_at, revoke_reason, destroyed_at, public_jwk, private_key, encrypted, hsm_id, ring"
     };
 }
 
@@ -305,7 +305,7 @@ pub(crate) const KEYS: Sql = Sql {
 pub(crate) const INSERT_KEY: Sql = Sql::both(concat!(
     "INSERT INTO signing_keys (",
     key_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
 ));
 pub(crate) const UPDATE_KEY: Sql = Sql::both(
     "UPDATE signing_keys SET state = ?2, activated_at = ?3, retiring_at = ?4, retired_at = ?5,
@@ -353,6 +353,12 @@ fn key_from(c: &Cols<'_>) -> Result<KeyRecord> {
                 ))
             }
         },
+        ring: match c.text(14)?.as_str() {
+            "" => None,
+            name => Some(Algorithm::from_name(name).ok_or_else(|| {
+                Error::storage(format!("unknown key ring {name:?} in the store"))
+            })?),
+        },
     })
 }
 
@@ -386,6 +392,7 @@ pub(crate) fn key_params(k: &KeyRecord) -> Result<Vec<Cell>> {
         opt_blob(private_der(&k.custody)),
         Cell::Int(i64::from(k.custody.encrypted())),
         opt_text(k.custody.token_id()),
+        text(k.ring.map_or("", Algorithm::name)),
     ])
 }
 
@@ -409,7 +416,7 @@ pub(crate) fn key_update_params(k: &KeyRecord) -> Result<Vec<Cell>> {
 
 macro_rules! pk_columns {
     () => {
-        "id, name, secret_sha256, scopes, audiences, sub, created_at, expires_at, max_token_ttl, revoked_at, use_count, last_used_at, permissions, secret_set_at, previous_secret_sha256, previous_until, require_dpop, jwks, jwks_uri, keys_failing_since"
+        "id, name, secret_sha256, scopes, audiences, sub, created_at, expires_at, max_token_ttl, revoked_at, use_count, last_used_at, permissions, secret_set_at, previous_secret_sha256, previous_until, require_dpop, jwks, jwks_uri, keys_failing_since, alg"
     };
 }
 
@@ -433,24 +440,26 @@ pub(crate) const PROVISIONING_KEY: Sql = Sql::both(concat!(
 pub(crate) const INSERT_PROVISIONING_KEY: Sql = Sql::both(concat!(
     "INSERT INTO provisioning_keys (",
     pk_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
 ));
 /// What a provisioning-key update changes (name, scopes and the rest stay).
 pub(crate) static UPDATE_PROVISIONING_KEYS: Many = Many {
     one: "UPDATE provisioning_keys SET revoked_at = ?2, use_count = ?3, last_used_at = ?4,
           secret_sha256 = ?5, expires_at = ?6, secret_set_at = ?7,
           previous_secret_sha256 = ?8, previous_until = ?9, require_dpop = ?10,
-          jwks = ?11, jwks_uri = ?12, keys_failing_since = ?13 WHERE id = ?1",
+          jwks = ?11, jwks_uri = ?12, keys_failing_since = ?13, alg = ?14 WHERE id = ?1",
     unnest: "UPDATE provisioning_keys p SET revoked_at = u.revoked_at, use_count = u.use_count,
                 last_used_at = u.last_used_at, secret_sha256 = u.secret, expires_at = u.expires_at,
                 secret_set_at = u.secret_set_at, previous_secret_sha256 = u.previous,
                 previous_until = u.previous_until, require_dpop = u.require_dpop,
-                jwks = u.jwks, jwks_uri = u.jwks_uri, keys_failing_since = u.keys_failing_since
+                jwks = u.jwks, jwks_uri = u.jwks_uri, keys_failing_since = u.keys_failing_since,
+                alg = u.alg
              FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::bytea[], $6::int8[],
                          $7::int8[], $8::bytea[], $9::int8[], $10::int8[], $11::text[], $12::text[],
-                         $13::int8[])
+                         $13::int8[], $14::text[])
                   AS u(id, revoked_at, use_count, last_used_at, secret, expires_at, secret_set_at,
-                       previous, previous_until, require_dpop, jwks, jwks_uri, keys_failing_since)
+                       previous, previous_until, require_dpop, jwks, jwks_uri, keys_failing_since,
+                       alg)
              WHERE p.id = u.id",
     kinds: &[
         Kind::Text,
@@ -466,6 +475,7 @@ pub(crate) static UPDATE_PROVISIONING_KEYS: Many = Many {
         Kind::Text,
         Kind::Text,
         Kind::Int,
+        Kind::Text,
     ],
 };
 
@@ -508,6 +518,12 @@ fn pk_from(c: &Cols<'_>) -> Result<ProvisioningRecord> {
             (None, None) => None,
         },
         keys_failing_since: c.opt_u64(19)?,
+        alg: match c.opt_text(20)? {
+            None => None,
+            Some(name) => Some(Algorithm::from_name(&name).ok_or_else(|| {
+                Error::storage(format!("a client's algorithm {name:?} is unknown"))
+            })?),
+        },
     })
 }
 
@@ -552,6 +568,7 @@ pub(crate) fn provisioning_key_params(k: &ProvisioningRecord) -> Result<Vec<Cell
         opt_text(k.keys.as_ref().and_then(ClientKeys::jwks)),
         opt_text(k.keys.as_ref().and_then(ClientKeys::jwks_uri)),
         opt_int(k.keys_failing_since)?,
+        opt_text(k.alg.map(Algorithm::name)),
     ])
 }
 
@@ -571,6 +588,7 @@ pub(crate) fn provisioning_key_update_params(k: &ProvisioningRecord) -> Result<V
         opt_text(k.keys.as_ref().and_then(ClientKeys::jwks)),
         opt_text(k.keys.as_ref().and_then(ClientKeys::jwks_uri)),
         opt_int(k.keys_failing_since)?,
+        opt_text(k.alg.map(Algorithm::name)),
     ])
 }
 

@@ -274,6 +274,7 @@ impl<'a> Tx<'a> {
             slot.require_dpop = k.require_dpop;
             slot.keys.clone_from(&k.keys);
             slot.keys_failing_since = k.keys_failing_since;
+            slot.alg = k.alg;
         }
         Ok(())
     }

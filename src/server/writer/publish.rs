@@ -118,9 +118,10 @@ impl Writer {
         let list = self.issuer.revocation_list(now)?;
         let epoch = list.epoch;
         let keys = self.issuer.keys()?;
+        // The primary ring's active key signs the lists.
         let active_kid = keys
             .iter()
-            .find(|k| k.state() == KeyState::Active)
+            .find(|k| k.state() == KeyState::Active && k.ring.is_none())
             .map(|k| k.kid.clone())
             .ok_or_else(|| Error::crypto("the issuer has no active signing key"))?;
         let signed = match &self.signed {

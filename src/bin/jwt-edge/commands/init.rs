@@ -14,9 +14,14 @@ pub struct InitArgs {
     /// The `iss` of every token (e.g. https://issuer.example).
     #[arg(long, value_name = "URL")]
     issuer: String,
-    /// Signing algorithm of generated keys: ES256, EdDSA, RS256 or PS256.
+    /// Signing algorithm of generated keys: ES256, EdDSA, RS256, PS256,
+    /// ML-DSA-44, ML-DSA-65 or ML-DSA-87.
     #[arg(long, default_value = "ES256")]
     alg: String,
+    /// Another algorithm with a key ring of its own (repeatable): clients
+    /// created with `provision create --alg` get tokens signed with it.
+    #[arg(long = "also-alg", value_name = "ALG")]
+    also_alg: Vec<String>,
     /// Default token lifetime.
     #[arg(long = "token-ttl", default_value = "15m", value_parser = dur)]
     token_ttl: u64,
@@ -67,6 +72,9 @@ pub fn run(a: &InitArgs) -> ExitCode {
     with_issuer(&a.common, true, |issuer, now| {
         let mut s = Settings::new(a.issuer.clone());
         s.alg = keys::parse_alg(&a.alg)?;
+        for extra in &a.also_alg {
+            s.extra_algs.push(keys::parse_alg(extra)?);
+        }
         s.token_ttl = a.token_ttl;
         s.max_token_ttl = a.max_token_ttl;
         s.rotate_every = a.rotate_every;

@@ -19,9 +19,18 @@ pub struct KeysArgs {
 /// The `keys` subcommands.
 #[derive(Debug, clap::Subcommand)]
 enum KeysCommand {
+    /// Add a key ring for another algorithm (e.g. ML-DSA-65 beside ES256):
+    /// its first key is generated and activated now, and it rotates under
+    /// the same policy; clients ask for it with `provision create|update --alg`.
+    AddAlg {
+        /// ES256, EdDSA, RS256, PS256, ML-DSA-44, ML-DSA-65 or ML-DSA-87.
+        alg: String,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Generate a new key in state "pending" (published, not yet signing).
     Generate {
-        /// ES256, EdDSA, RS256 or PS256 [default: the one chosen at init].
+        /// ES256, EdDSA, RS256, PS256, ML-DSA-44, ML-DSA-65 or ML-DSA-87 [default: the one chosen at init].
         #[arg(long)]
         alg: Option<String>,
         #[command(flatten)]
@@ -125,6 +134,10 @@ pub fn run(a: &KeysArgs) -> ExitCode {
                 })
             })
         }
+        KeysCommand::AddAlg { alg, common } => with_issuer(common, false, |issuer, now| {
+            let alg = keys::parse_alg(alg)?;
+            steps_out(common, &issuer.add_algorithm(alg, now)?)
+        }),
         KeysCommand::Rotate { common } => with_issuer(common, false, |issuer, now| {
             steps_out(common, &issuer.rotate(now)?)
         }),

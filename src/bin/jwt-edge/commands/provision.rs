@@ -60,6 +60,10 @@ enum ProvisionCommand {
         /// there works without a step here).
         #[arg(long = "jwks-uri", value_name = "URL")]
         jwks_uri: Option<String>,
+        /// Its tokens are signed with this algorithm (one of the issuer's key
+        /// rings: `init --also-alg`, `keys add-alg`) [default: the primary one].
+        #[arg(long, value_name = "ALG")]
+        alg: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -86,8 +90,11 @@ enum ProvisionCommand {
         /// The provisioning key id.
         id: String,
         /// Whether its token requests must carry a DPoP proof.
-        #[arg(long = "require-dpop", value_name = "true|false", action = clap::ArgAction::Set)]
-        require_dpop: bool,
+        #[arg(long = "require-dpop", value_name = "true|false", action = clap::ArgAction::Set, required_unless_present = "alg")]
+        require_dpop: Option<bool>,
+        /// Sign its tokens with this algorithm from now on (one of the issuer's key rings).
+        #[arg(long, value_name = "ALG")]
+        alg: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -170,9 +177,14 @@ pub fn run(a: &ProvisionArgs) -> ExitCode {
             require_dpop,
             jwks,
             jwks_uri,
+            alg,
             common,
         } => with_issuer(common, false, |issuer, now| {
             let keys = client_keys(jwks.as_deref(), jwks_uri.as_deref())?;
+            let alg = alg
+                .as_deref()
+                .map(jwt_edge::issuer::custody::local::parse_alg)
+                .transpose()?;
             let (mut rec, key) = issuer.create_client(
                 name,
                 scope,
@@ -186,6 +198,9 @@ pub fn run(a: &ProvisionArgs) -> ExitCode {
             )?;
             if *require_dpop {
                 rec = issuer.set_require_dpop(&rec.id, true, now)?;
+            }
+            if alg.is_some() {
+                rec = issuer.set_client_alg(&rec.id, alg, now)?;
             }
             let warnings: Vec<String> = provisioning::creation_warnings(aud)
                 .into_iter()
@@ -235,15 +250,31 @@ pub fn run(a: &ProvisionArgs) -> ExitCode {
         ProvisionCommand::Update {
             id,
             require_dpop,
+            alg,
             common,
         } => with_issuer(common, false, |issuer, now| {
-            let rec = issuer.set_require_dpop(id, *require_dpop, now)?;
+            let mut rec = match require_dpop {
+                Some(r) => Some(issuer.set_require_dpop(id, *r, now)?),
+                None => None,
+            };
+            if let Some(a) = alg {
+                let a = jwt_edge::issuer::custody::local::parse_alg(a)?;
+                rec = Some(issuer.set_client_alg(id, Some(a), now)?);
+            }
+            let Some(rec) = rec else {
+                return Err(jwt_edge::issuer::Error::usage(
+                    "give --require-dpop or --alg",
+                ));
+            };
             Ok(if common.json {
                 Out::Json(service::provisioning_json(&rec))
             } else {
                 Out::Lines(vec![format!(
-                    "{}: require_dpop={}",
-                    rec.id, rec.require_dpop
+                    "{}: require_dpop={} alg={}",
+                    rec.id,
+                    rec.require_dpop,
+                    rec.alg
+                        .map_or("(the issuer's primary)", jwt_edge::Algorithm::name)
                 )])
             })
         }),
