@@ -1385,3 +1385,71 @@ fn status_reports_what_breaks_and_when() {
     let missing = env.run(&["status", "--db", "/nonexistent/x.db"]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+/// Key rings from the command line (issue #30): `init --also-alg ML-DSA-65`
+/// keeps an ML-DSA ring beside ES256; a client created with `--alg` gets
+/// ML-DSA tokens, the others ES256; `provision update --alg` moves a client;
+/// an algorithm without a ring is refused with the command that adds one.
+#[test]
+fn key_rings_and_per_client_algorithms() {
+    let env = Env::new();
+    env.init(&["--also-alg", "ML-DSA-65"]);
+    let keys = env.ok(&["keys", "list", "--json"]);
+    let keys: Value = serde_json::from_str(&keys).unwrap();
+    let algs: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
+    assert!(
+        algs.contains(&"ES256") && algs.contains(&"ML-DSA-65"),
+        "{algs:?}"
+    );
+    let pq = env.provision("pq", "read", &["--alg", "ML-DSA-65"], T0 + 1);
+    let classic = env.provision("classic", "read", &[], T0 + 1);
+    let alg_of = |token: &str| jwt_edge::inspect(token, None).unwrap().header["alg"].clone();
+    assert_eq!(alg_of(&env.issue_ok(&pq, T0 + 2)), "ML-DSA-65");
+    assert_eq!(alg_of(&env.issue_ok(&classic, T0 + 2)), "ES256");
+    // Move the classic client onto ML-DSA.
+    let id = classic.split('_').nth(1).unwrap();
+    env.ok(&[
+        "provision",
+        "update",
+        id,
+        "--alg",
+        "ML-DSA-65",
+        "--now",
+        &(T0 + 3).to_string(),
+    ]);
+    assert_eq!(alg_of(&env.issue_ok(&classic, T0 + 4)), "ML-DSA-65");
+    // No ring for ML-DSA-87: refused, naming the way to add one.
+    let out = env.run(&[
+        "provision",
+        "create",
+        "--name",
+        "x",
+        "--scope",
+        "read",
+        "--alg",
+        "ML-DSA-87",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("keys add-alg ML-DSA-87"),
+        "{}",
+        stderr(&out)
+    );
+    // Adding it makes its first key at once; adding it twice is refused.
+    env.ok(&[
+        "keys",
+        "add-alg",
+        "ML-DSA-87",
+        "--now",
+        &(T0 + 5).to_string(),
+    ]);
+    let out = env.run(&["keys", "add-alg", "ML-DSA-87"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let rows = env.ok(&["audit", "--json"]);
+    assert!(rows.contains("key ring added: alg=ML-DSA-87"), "{rows}");
+}
