@@ -8,7 +8,8 @@
 //         'ROUTES=[{"prefix":"/admin","scopes":["write:reports"]}]' \
 //         METRICS_PATH=/__jwt-edge/metrics --dataset DECISIONS=jwt_edge_decisions
 //       workerd serve OUT_DIR/config.capnp
-// API:  workerdConfig({ outDir, pkgDir, gateways: [{ name, address, bindings, datasets }] }) -> capnp text
+//       (--build full: jwt-edge/full, which verifies ML-DSA in workerd, whose WebCrypto lacks it)
+// API:  workerdConfig({ outDir, pkgDir, build, gateways: [{ name, address, bindings, datasets }] }) -> capnp text
 //
 // `bindings` are the worker's text bindings (see the list at the top of
 // worker.js; objects are written as JSON). `datasets` ({ DECISIONS: "jwt_edge_decisions" },
@@ -37,9 +38,10 @@ function files(dir) {
 // The stand-in's module name (an internal extension module: only wrapped bindings can import it).
 const DATASET_MODULE = "jwt-edge-example:analytics-engine-log";
 
-export function workerdConfig({ outDir, pkgDir = join(root, "pkg"), gateways, allow = ["local", "private"] }) {
+export function workerdConfig({ outDir, pkgDir = join(root, "pkg"), build = "default", gateways, allow = ["local", "private"] }) {
   const pkg = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8"));
-  const entry = pkg.exports["."].workerd.replace("./", ""); // e.g. default/workerd.js
+  // The default build, or jwt-edge/full (every algorithm in Rust, ML-DSA included).
+  const entry = pkg.exports[build === "full" ? "./full" : "."].workerd.replace("./", ""); // e.g. default/workerd.js
   const modules = [];
   // The build's files and the glue shared by both builds (lib/); not the
   // inline entry's base64 copy of the wasm.
@@ -101,14 +103,21 @@ ${workers}
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [outArg, ...pairs] = process.argv.slice(2);
   if (!outArg) {
-    console.error("usage: node examples/edge-worker/config.mjs OUT_DIR LISTEN=host:port ISSUER=... AUDIENCE=... JWKS_URL=... [REVOCATIONS_URL=...] ORIGIN_URL=... [ROUTES=json] ... [--dataset DECISIONS=name]");
+    console.error("usage: node examples/edge-worker/config.mjs OUT_DIR LISTEN=host:port ISSUER=... AUDIENCE=... JWKS_URL=... [REVOCATIONS_URL=...] ORIGIN_URL=... [ROUTES=json] ... [--dataset DECISIONS=name] [--build default|full]");
     process.exit(2);
   }
   const outDir = resolve(outArg);
   const datasets = {};
   const texts = [];
+  let build = "default";
   for (let i = 0; i < pairs.length; i++) {
-    if (pairs[i] === "--dataset") {
+    if (pairs[i] === "--build") {
+      build = pairs[++i];
+      if (build !== "default" && build !== "full") {
+        console.error("--build is default or full");
+        process.exit(2);
+      }
+    } else if (pairs[i] === "--dataset") {
       const p = pairs[++i] ?? "";
       datasets[p.slice(0, p.indexOf("="))] = p.slice(p.indexOf("=") + 1);
     } else texts.push(pairs[i]);
@@ -123,6 +132,6 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     }
   }
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, "config.capnp"), workerdConfig({ outDir, gateways: [{ name: "gateway", address, bindings, datasets }] }));
+  writeFileSync(join(outDir, "config.capnp"), workerdConfig({ outDir, build, gateways: [{ name: "gateway", address, bindings, datasets }] }));
   console.log(join(outDir, "config.capnp"));
 }

@@ -13,6 +13,9 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ml_dsa44, ml_dsa65, ml_dsa87 } from "@noble/post-quantum/ml-dsa.js";
 import { Validator } from "jwt-edge/full";
+import { spawn } from "node:child_process";
+import { createServer as createHttpServer } from "node:http";
+import { workerdConfig } from "../../examples/edge-worker/config.mjs";
 import { issuerCli, startListening, clientCredentialsToken } from "./issuer-util.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -91,6 +94,34 @@ try {
     const v = new Validator({ jwks, issuer: base, audience: AUD });
     const ours = v.verifySync(token);
     check(`serve ${alg}: jwt-edge/full (pure Rust) verifies`, ours.header.alg === alg);
+    // The edge worker in workerd on jwt-edge/full (workerd's WebCrypto has no ML-DSA).
+    const origin = createHttpServer((req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ sub: req.headers["x-jwt-sub"] ?? null })));
+    await new Promise((ok) => origin.listen(0, "127.0.0.1", ok));
+    const gwPort = await freePort();
+    const gwDir = join(work, `gw-${alg}`);
+    mkdirSync(gwDir, { recursive: true });
+    writeFileSync(
+      join(gwDir, "config.capnp"),
+      workerdConfig({
+        outDir: gwDir,
+        build: "full",
+        gateways: [{ name: "gw", address: `127.0.0.1:${gwPort}`, bindings: { ISSUER: base, AUDIENCE: AUD, JWKS_URL: `${base}/.well-known/jwks.json`, ORIGIN_URL: `http://127.0.0.1:${origin.address().port}` } }],
+      }),
+    );
+    children.push(spawn(join(root, "node_modules/.bin/workerd"), ["serve", join(gwDir, "config.capnp")], { stdio: "ignore" }));
+    let res;
+    for (let i = 0; i < 100 && !res; i++) {
+      try {
+        res = await fetch(`http://127.0.0.1:${gwPort}/resource`, { headers: { authorization: `Bearer ${token}` } });
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const body = res ? await res.text() : "";
+    check(`serve ${alg}: the edge worker (workerd, jwt-edge/full) lets the token through`, res?.status === 200 && JSON.parse(body).sub === ours.claims.sub, `${res?.status} ${body.slice(0, 200)}`);
+    const bad = await fetch(`http://127.0.0.1:${gwPort}/resource`, { headers: { authorization: `Bearer ${token.slice(0, -8)}AAAAAAAA` } });
+    check(`serve ${alg}: the edge worker refuses it tampered`, bad.status === 401, String(bad.status));
+    origin.close();
     for (const c of children.splice(0)) c.kill();
   }
 
