@@ -107,7 +107,7 @@ impl Settings {
         keys::check_supported(self.alg)?;
         for (i, a) in self.extra_algs.iter().enumerate() {
             keys::check_supported(*a)?;
-            if *a == self.alg || self.extra_algs[..i].contains(a) {
+            if *a == self.alg || self.extra_algs.iter().take(i).any(|b| b == a) {
                 return u(format!("{a} is named twice among the issuer's algorithms"));
             }
         }
