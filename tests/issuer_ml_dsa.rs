@@ -266,3 +266,51 @@ fn issue_unchecked(
     .unwrap()
     .token
 }
+
+/// The lists' signing ring is configurable (issue #30): by default the
+/// primary (classic) ring signs revocation lists; after `set_lists_alg`
+/// (`keys lists-alg ML-DSA-65`) the ML-DSA ring does, a verifier installs
+/// the list with the published JWKS, and an algorithm without a ring is
+/// refused.
+#[test]
+fn the_lists_ring_is_configurable() {
+    if pkcs11() {
+        return;
+    }
+    let dir = temp_dir("issuer-lists-ring");
+    let mut s = settings();
+    s.extra_algs = vec![Algorithm::MlDsa65];
+    let db = init_store(&dir, &s);
+    let now = unix_now() + 1;
+    let mut i = issuer(&db);
+    let (client, key) = i
+        .create_provisioning_key("c", "read", None, None, None, &[AUD.to_owned()], &[], now)
+        .unwrap();
+    let token = issue_unchecked(&mut i, &key, now);
+    i.revoke_provisioning_key(&client.id, now).unwrap();
+    let alg_of = |list: &str| jwt_edge::inspect(list, None).unwrap().header["alg"].clone();
+    assert_eq!(alg_of(&i.signed_revocation_list(now + 1).unwrap()), "ES256");
+    assert!(
+        i.set_lists_alg(Some(Algorithm::MlDsa87), now).is_err(),
+        "no such ring"
+    );
+    i.set_lists_alg(Some(Algorithm::MlDsa65), now).unwrap();
+    let list = i.signed_revocation_list(now + 1).unwrap();
+    assert_eq!(alg_of(&list), "ML-DSA-65");
+    let set = KeySet::from_jwks(i.jwks().unwrap().to_json().to_string().as_bytes()).unwrap();
+    let mut p = Policy::new().issuer(ISS).audience(AUD);
+    jwt_edge::install_revocations(&list, &set, &mut p).unwrap();
+    let err = jwt_edge::verify(&token, &set, &p, now + 2).unwrap_err();
+    assert!(err.code().contains("REVOKED"), "{}", err.code());
+    // Back to the primary ring; the setting survives a reopen.
+    i.set_lists_alg(None, now).unwrap();
+    assert_eq!(
+        alg_of(&issuer(&db).signed_revocation_list(now + 1).unwrap()),
+        "ES256"
+    );
+    assert!(issuer(&db).audit(0).unwrap().iter().any(|a| a
+        .detail
+        .as_deref()
+        .is_some_and(|d| d.contains("lists signed by the ML-DSA-65 ring"))));
+    std::fs::remove_dir_all(dir).ok();
+}

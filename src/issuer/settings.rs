@@ -42,6 +42,9 @@ pub struct Settings {
     /// with `provision create --alg` gets tokens signed by its ring's active
     /// key, e.g. ML-DSA-65 beside ES256 during a migration.
     pub extra_algs: Vec<Algorithm>,
+    /// The key ring that signs revocation lists and status lists: one of
+    /// [`Settings::extra_algs`], or `None` for the primary ring (the default).
+    pub lists_alg: Option<Algorithm>,
     /// Default token lifetime (seconds).
     pub token_ttl: u64,
     /// Largest token lifetime any provisioning key may allow (seconds).
@@ -71,12 +74,18 @@ impl Settings {
         self.extra_algs.contains(&alg).then_some(alg)
     }
 
+    /// The ring that signs revocation and status lists (`None`: the primary one).
+    pub fn lists_ring(&self) -> Option<Algorithm> {
+        self.lists_alg.and_then(|a| self.ring_of(a))
+    }
+
     /// Settings with the defaults for `issuer`.
     pub fn new(issuer: impl Into<String>) -> Self {
         Self {
             issuer: issuer.into(),
             alg: Algorithm::ES256,
             extra_algs: Vec::new(),
+            lists_alg: None,
             token_ttl: DEFAULT_TOKEN_TTL,
             max_token_ttl: DEFAULT_MAX_TOKEN_TTL,
             rotate_every: DEFAULT_ROTATE_EVERY,
@@ -109,6 +118,13 @@ impl Settings {
             keys::check_supported(*a)?;
             if *a == self.alg || self.extra_algs.iter().take(i).any(|b| b == a) {
                 return u(format!("{a} is named twice among the issuer's algorithms"));
+            }
+        }
+        if let Some(a) = self.lists_alg {
+            if a != self.alg && !self.extra_algs.contains(&a) {
+                return u(format!(
+                    "the lists can be signed only by one of the issuer's key rings; {a} has none"
+                ));
             }
         }
         if self.pkcs11.is_some()
@@ -166,6 +182,9 @@ impl Settings {
             let names: Vec<&str> = self.extra_algs.iter().map(|a| a.name()).collect();
             m.insert("extra_algs", names.join(" "));
         }
+        if let Some(a) = self.lists_alg {
+            m.insert("lists_alg", a.name().to_string());
+        }
         m.insert("token_ttl", self.token_ttl.to_string());
         m.insert("max_token_ttl", self.max_token_ttl.to_string());
         m.insert("rotate_every", self.rotate_every.to_string());
@@ -210,10 +229,18 @@ impl Settings {
                 ))
             })?);
         }
+        let lists_alg =
+            match rows.get("lists_alg").filter(|v| !v.is_empty()) {
+                None => None,
+                Some(name) => Some(Algorithm::from_name(name).ok_or_else(|| {
+                    Error::storage(format!("setting lists_alg {name:?} is unknown"))
+                })?),
+            };
         Ok(Self {
             issuer: get("issuer")?.clone(),
             alg,
             extra_algs,
+            lists_alg,
             token_ttl: num("token_ttl")?,
             max_token_ttl: num("max_token_ttl")?,
             rotate_every: num("rotate_every")?,

@@ -43,11 +43,6 @@ impl Signer<'_> {
     }
 }
 
-/// The active signing key.
-pub(super) fn active_key(tx: &mut Tx<'_>) -> Result<KeyRecord> {
-    active_key_of(tx, None)
-}
-
 /// The active key of key ring `ring` (see [`Settings::ring_of`]).
 pub(super) fn active_key_of(tx: &mut Tx<'_>, ring: Option<Algorithm>) -> Result<KeyRecord> {
     tx.keys()?
@@ -63,15 +58,16 @@ pub(super) fn active_key_of(tx: &mut Tx<'_>, ring: Option<Algorithm>) -> Result<
         })
 }
 
-/// `payload` as a compact JWS of type `typ`, signed by the active key.
+/// `payload` (a revocation or status list) as a compact JWS of type `typ`,
+/// signed by the active key of the lists' ring ([`Settings::lists_ring`]).
 pub(super) fn sign_with_active(
     ctx: &mut Ctx,
     tx: &mut Tx<'_>,
     typ: &str,
     payload: &Value,
 ) -> Result<String> {
-    let active = active_key(tx)?;
     let s = load_settings(tx)?;
+    let active = active_key_of(tx, s.lists_ring())?;
     let mut signer = ctx.signer(&active, &s)?;
     compact_jws(&mut signer, &active.kid, typ, payload)
 }

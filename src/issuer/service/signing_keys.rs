@@ -274,6 +274,27 @@ impl<S: Store> Issuer<S> {
         })
     }
 
+    /// Chooses the key ring that signs revocation lists and status lists
+    /// (`None` or the primary algorithm: the primary ring). Audited as
+    /// `settings.update`; verifiers need the chosen algorithm.
+    ///
+    /// # Errors
+    /// An algorithm without a ring, storage errors.
+    pub fn set_lists_alg(&mut self, alg: Option<Algorithm>, now: u64) -> Result<()> {
+        self.run(|_, tx| {
+            let mut s = load_settings(tx)?;
+            s.lists_alg = alg.filter(|a| *a != s.alg);
+            s.validate()?;
+            tx.put_setting("lists_alg", s.lists_alg.map_or("", Algorithm::name))?;
+            let mut a = row(now, AuditAction::SettingsUpdate, OPERATOR);
+            a.detail = Some(format!(
+                "lists signed by the {} ring",
+                s.lists_alg.unwrap_or(s.alg)
+            ));
+            tx.insert_audit(&a)
+        })
+    }
+
     /// Generates a pending key (`alg` defaults to the configured one).
     ///
     /// # Errors

@@ -118,10 +118,11 @@ impl Writer {
         let list = self.issuer.revocation_list(now)?;
         let epoch = list.epoch;
         let keys = self.issuer.keys()?;
-        // The primary ring's active key signs the lists.
+        // The lists' ring's active key signs them (the primary ring by default).
+        let lists_ring = settings.lists_ring();
         let active_kid = keys
             .iter()
-            .find(|k| k.state() == KeyState::Active && k.ring.is_none())
+            .find(|k| k.state() == KeyState::Active && k.ring == lists_ring)
             .map(|k| k.kid.clone())
             .ok_or_else(|| Error::crypto("the issuer has no active signing key"))?;
         let signed = match &self.signed {

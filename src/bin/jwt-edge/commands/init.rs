@@ -22,6 +22,9 @@ pub struct InitArgs {
     /// created with `provision create --alg` get tokens signed with it.
     #[arg(long = "also-alg", value_name = "ALG")]
     also_alg: Vec<String>,
+    /// The key ring that signs revocation and status lists [default: --alg's].
+    #[arg(long = "lists-alg", value_name = "ALG")]
+    lists_alg: Option<String>,
     /// Default token lifetime.
     #[arg(long = "token-ttl", default_value = "15m", value_parser = dur)]
     token_ttl: u64,
@@ -74,6 +77,10 @@ pub fn run(a: &InitArgs) -> ExitCode {
         s.alg = keys::parse_alg(&a.alg)?;
         for extra in &a.also_alg {
             s.extra_algs.push(keys::parse_alg(extra)?);
+        }
+        if let Some(l) = &a.lists_alg {
+            let l = keys::parse_alg(l)?;
+            s.lists_alg = (l != s.alg).then_some(l);
         }
         s.token_ttl = a.token_ttl;
         s.max_token_ttl = a.max_token_ttl;

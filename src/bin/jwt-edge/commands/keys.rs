@@ -28,6 +28,14 @@ enum KeysCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Choose the key ring that signs revocation and status lists (verifiers
+    /// of the lists then need that algorithm).
+    ListsAlg {
+        /// One of the issuer's algorithms (`--alg`, `--also-alg`, `keys add-alg`).
+        alg: String,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Generate a new key in state "pending" (published, not yet signing).
     Generate {
         /// ES256, EdDSA, RS256, PS256, ML-DSA-44, ML-DSA-65 or ML-DSA-87 [default: the one chosen at init].
@@ -137,6 +145,13 @@ pub fn run(a: &KeysArgs) -> ExitCode {
         KeysCommand::AddAlg { alg, common } => with_issuer(common, false, |issuer, now| {
             let alg = keys::parse_alg(alg)?;
             steps_out(common, &issuer.add_algorithm(alg, now)?)
+        }),
+        KeysCommand::ListsAlg { alg, common } => with_issuer(common, false, |issuer, now| {
+            let alg = keys::parse_alg(alg)?;
+            issuer.set_lists_alg(Some(alg), now)?;
+            Ok(Out::Lines(vec![format!(
+                "revocation and status lists: signed by the {alg} ring"
+            )]))
         }),
         KeysCommand::Rotate { common } => with_issuer(common, false, |issuer, now| {
             steps_out(common, &issuer.rotate(now)?)
