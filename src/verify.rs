@@ -200,11 +200,7 @@ fn select<'a>(
 }
 
 pub(crate) fn allowed_alg(name: &str, policy: &Policy) -> Result<Algorithm> {
-    let named = match name {
-        "Ed25519" if policy.ed25519_name => Some(Algorithm::EdDSA),
-        other => Algorithm::from_name(other),
-    };
-    match named {
+    match Algorithm::from_name_or_ed25519(name, policy.ed25519_name) {
         Some(a) if policy.algorithms.contains(&a) => Ok(a),
         Some(a) => Err(Error::new(
             ErrorKind::AlgNotAllowed,

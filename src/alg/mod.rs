@@ -190,6 +190,31 @@ impl Algorithm {
         Self::ALL.into_iter().find(|a| a.name() == name)
     }
 
+    /// RFC 9864's fully-specified name for EdDSA with an Ed25519 key, which
+    /// oauth4webapi and openid-client sign DPoP proofs and client assertions
+    /// with. Accepted only where a caller asks for it
+    /// ([`Algorithm::from_name_or_ed25519`]); access tokens use `EdDSA`.
+    pub const ED25519_NAME: &'static str = "Ed25519";
+
+    /// [`Algorithm::from_name`], and with `ed25519_name` also
+    /// [`Algorithm::ED25519_NAME`] as EdDSA.
+    pub fn from_name_or_ed25519(name: &str, ed25519_name: bool) -> Option<Self> {
+        if ed25519_name && name == Self::ED25519_NAME {
+            Some(Self::EdDSA)
+        } else {
+            Self::from_name(name)
+        }
+    }
+
+    /// The names of `algs` as published where [`Algorithm::ED25519_NAME`]
+    /// is accepted: EdDSA also under that name, right after it.
+    pub fn names_with_ed25519(algs: &[Self]) -> impl Iterator<Item = &'static str> + '_ {
+        algs.iter().flat_map(|a| {
+            let alias = (*a == Self::EdDSA).then_some(Self::ED25519_NAME);
+            core::iter::once(a.name()).chain(alias)
+        })
+    }
+
     /// The key family this algorithm needs.
     pub const fn family(self) -> KeyFamily {
         match self {

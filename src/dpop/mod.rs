@@ -184,10 +184,7 @@ impl DpopConfig {
     /// (`dpop_signing_alg_values_supported`, `WWW-Authenticate`'s `algs`):
     /// EdDSA also under RFC 9864's fully-specified name `Ed25519`.
     pub fn algorithm_names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.algorithms.iter().flat_map(|a| {
-            let alias = (*a == Algorithm::EdDSA).then_some("Ed25519");
-            core::iter::once(a.name()).chain(alias)
-        })
+        Algorithm::names_with_ed25519(&self.algorithms)
     }
 
     /// Whether proofs must carry a server nonce.

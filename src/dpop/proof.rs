@@ -195,10 +195,7 @@ pub(crate) fn check(
     }
     // RFC 9864's fully-specified "Ed25519" is EdDSA with an Ed25519 key
     // (what oauth4webapi signs proofs with by default).
-    let named = match header.alg.as_str() {
-        "Ed25519" => Some(Algorithm::EdDSA),
-        other => Algorithm::from_name(other),
-    };
+    let named = Algorithm::from_name_or_ed25519(&header.alg, true);
     let alg = match named {
         Some(a) if config.algorithms.contains(&a) => a,
         Some(a) => {

@@ -162,9 +162,7 @@ impl AssertionRules {
 
     /// The names published as `token_endpoint_auth_signing_alg_values_supported`.
     pub fn algorithm_names(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = self.algorithms().iter().map(|a| a.name()).collect();
-        names.push("Ed25519");
-        names
+        Algorithm::names_with_ed25519(&self.algorithms()).collect()
     }
 }
 
