@@ -36,21 +36,23 @@ pub const SUPPORTED: [Algorithm; 7] = [
 /// What `--alg` accepts, for messages.
 const IMPLEMENTED: &str = "ES256, EdDSA, RS256, PS256, ML-DSA-44, ML-DSA-65, ML-DSA-87";
 
-/// RFC 9881's OIDs for ML-DSA keys (NIST CSOR sigAlgs 17, 18, 19).
-const ML_DSA_OIDS: [(MlDsaSet, pkcs8::ObjectIdentifier); 3] = [
-    (
-        MlDsaSet::MlDsa44,
-        pkcs8::ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.17"),
-    ),
-    (
-        MlDsaSet::MlDsa65,
-        pkcs8::ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.18"),
-    ),
-    (
-        MlDsaSet::MlDsa87,
-        pkcs8::ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.19"),
-    ),
-];
+/// RFC 9881's OIDs for ML-DSA keys (NIST CSOR sigAlgs 17, 18, 19), checked
+/// at compile time.
+const ML_DSA_44_OID: pkcs8::ObjectIdentifier =
+    pkcs8::ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.17");
+const ML_DSA_65_OID: pkcs8::ObjectIdentifier =
+    pkcs8::ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.18");
+const ML_DSA_87_OID: pkcs8::ObjectIdentifier =
+    pkcs8::ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.19");
+
+/// The OID of ML-DSA keys of `set`.
+const fn ml_dsa_oid(set: MlDsaSet) -> pkcs8::ObjectIdentifier {
+    match set {
+        MlDsaSet::MlDsa44 => ML_DSA_44_OID,
+        MlDsaSet::MlDsa65 => ML_DSA_65_OID,
+        MlDsaSet::MlDsa87 => ML_DSA_87_OID,
+    }
+}
 
 /// RSA modulus size for generated RS256/PS256 keys.
 pub const RSA_BITS: usize = 2048;
@@ -122,6 +124,14 @@ impl MlDsaKey {
             }
         };
         Self { seed, expanded }
+    }
+
+    fn set(&self) -> MlDsaSet {
+        match &self.expanded {
+            MlDsaExpanded::MlDsa44(..) => MlDsaSet::MlDsa44,
+            MlDsaExpanded::MlDsa65(..) => MlDsaSet::MlDsa65,
+            MlDsaExpanded::MlDsa87(..) => MlDsaSet::MlDsa87,
+        }
     }
 
     fn public(&self) -> &[u8] {
@@ -196,22 +206,19 @@ impl SigningKey {
     /// `alg` is not implemented, or key generation failed.
     pub fn generate(alg: Algorithm) -> Result<Self> {
         check_supported(alg)?;
-        let inner = match alg {
-            Algorithm::ES256 => Inner::P256(p256::ecdsa::SigningKey::random(&mut OsRng)),
-            Algorithm::EdDSA => {
-                let mut seed = Zeroizing::new([0u8; 32]);
-                OsRng.fill_bytes(seed.as_mut());
-                Inner::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed))
-            }
-            a if ml_dsa_set(a).is_some() => {
+        let inner = match (alg, ml_dsa_set(alg)) {
+            (_, Some(set)) => {
                 let mut seed = Zeroizing::new([0u8; 32]);
                 OsRng
                     .try_fill_bytes(seed.as_mut())
                     .map_err(|e| crypto("ML-DSA key generation failed")(e.to_string()))?;
-                Inner::MlDsa(MlDsaKey::from_seed(
-                    ml_dsa_set(a).unwrap_or(MlDsaSet::MlDsa65),
-                    seed,
-                ))
+                Inner::MlDsa(MlDsaKey::from_seed(set, seed))
+            }
+            (Algorithm::ES256, _) => Inner::P256(p256::ecdsa::SigningKey::random(&mut OsRng)),
+            (Algorithm::EdDSA, _) => {
+                let mut seed = Zeroizing::new([0u8; 32]);
+                OsRng.fill_bytes(seed.as_mut());
+                Inner::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed))
             }
             _ => Inner::Rsa(Box::new(
                 rsa::RsaPrivateKey::new(&mut OsRng, RSA_BITS)
@@ -344,12 +351,7 @@ impl SigningKey {
             Inner::Rsa(sk) => sk.to_pkcs8_der().map_err(|e| err(e.to_string()))?,
             Inner::MlDsa(k) => {
                 use pkcs8::der::Encode;
-                let set = ml_dsa_set(self.alg).ok_or_else(|| err("not an ML-DSA key".into()))?;
-                let oid = ML_DSA_OIDS
-                    .iter()
-                    .find(|(s, _)| *s == set)
-                    .map(|(_, o)| *o)
-                    .ok_or_else(|| err("no OID".into()))?;
+                let oid = ml_dsa_oid(k.set());
                 // RFC 9881: ML-DSA-PrivateKey ::= CHOICE { seed [0] OCTET STRING (SIZE (32)), ... }.
                 let mut private = Zeroizing::new(std::vec![0x80, 0x20]);
                 private.extend_from_slice(k.seed.as_ref());
@@ -375,18 +377,10 @@ impl SigningKey {
     pub fn from_pkcs8_der(alg: Algorithm, der: &[u8]) -> Result<Self> {
         check_supported(alg)?;
         let err = crypto("stored private key is unreadable");
-        let inner = match alg {
-            Algorithm::ES256 => Inner::P256(
-                p256::ecdsa::SigningKey::from_pkcs8_der(der).map_err(|e| err(e.to_string()))?,
-            ),
-            Algorithm::EdDSA => Inner::Ed25519(
-                ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(|e| err(e.to_string()))?,
-            ),
-            a if ml_dsa_set(a).is_some() => {
-                let set = ml_dsa_set(a).unwrap_or(MlDsaSet::MlDsa65);
+        let inner = match (alg, ml_dsa_set(alg)) {
+            (a, Some(set)) => {
                 let info = PrivateKeyInfo::try_from(der).map_err(|e| err(e.to_string()))?;
-                let want = ML_DSA_OIDS.iter().find(|(s, _)| *s == set).map(|(_, o)| *o);
-                if Some(info.algorithm.oid) != want {
+                if info.algorithm.oid != ml_dsa_oid(set) {
                     return Err(err(format!("not an {a} key (another algorithm's OID)")));
                 }
                 let seed: [u8; 32] = match info.private_key {
@@ -401,6 +395,12 @@ impl SigningKey {
                 };
                 Inner::MlDsa(MlDsaKey::from_seed(set, Zeroizing::new(seed)))
             }
+            (Algorithm::ES256, _) => Inner::P256(
+                p256::ecdsa::SigningKey::from_pkcs8_der(der).map_err(|e| err(e.to_string()))?,
+            ),
+            (Algorithm::EdDSA, _) => Inner::Ed25519(
+                ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(|e| err(e.to_string()))?,
+            ),
             _ => Inner::Rsa(Box::new(
                 rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|e| err(e.to_string()))?,
             )),
