@@ -11,7 +11,10 @@
 //!   `keys check` finds store and token in agreement, and reports an orphan
 //!   object and a missing one;
 //! - the PIN never appears in the database, the audit log or any output;
-//! - `jwt-edge serve` signing through the token.
+//! - `jwt-edge serve` signing through the token;
+//! - issue #30: ML-DSA-44/65/87 keys in a PKCS#11 3.2 token that offers
+//!   `CKM_ML_DSA` (kryoptic, tests/pkcs11-token, `KRYOPTIC_CONF`), and
+//!   SoftHSM2's refusal naming the mechanism.
 
 #![cfg(not(target_arch = "wasm32"))]
 // The issuer suites run against every store and key custody (JWT_EDGE_TEST_STORE,
@@ -65,15 +68,80 @@ fn softhsm_conf() -> &'static PathBuf {
     })
 }
 
-/// The SoftHSM2 module.
-fn module() -> String {
-    server_util::softhsm_module()
+static KRYOPTIC: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+static KRYOPTIC_SLOTS: AtomicUsize = AtomicUsize::new(1);
+/// Slots in the kryoptic configuration (a token per slot, one per test use).
+const KRYOPTIC_SLOT_COUNT: usize = 8;
+
+/// The PKCS#11 3.2 token with CKM_ML_DSA (tests/pkcs11-token: kryoptic over
+/// OpenSSL 3.5), built by `pkg-scripts/build-test-token` (which
+/// pkg-scripts/test runs first and whose path it passes in
+/// `JWT_EDGE_TEST_ML_DSA_MODULE`).
+fn kryoptic_module() -> String {
+    let path = std::env::var("JWT_EDGE_TEST_ML_DSA_MODULE").unwrap_or_else(|_| {
+        format!(
+            "{}/target/test-token/cargo/release/libjwt_edge_test_token.so",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    });
+    assert!(
+        Path::new(&path).exists(),
+        "no ML-DSA PKCS#11 test token at {path}: run pkg-scripts/build-test-token"
+    );
+    path
+}
+
+/// One kryoptic configuration for this test process (read at
+/// `C_Initialize`, like SoftHSM's): slots 1..=8, each with its own sqlite
+/// file; each `Token::kryoptic` initialises the next slot's token.
+fn kryoptic_conf() -> &'static PathBuf {
+    KRYOPTIC.get_or_init(|| {
+        let dir = server_util::temp_dir("kryoptic");
+        let conf = dir.join("kryoptic.conf");
+        let slots: String = (1..=KRYOPTIC_SLOT_COUNT)
+            .map(|n| {
+                format!(
+                    "[[slots]]\nslot = {n}\ndbtype = \"sqlite\"\ndbargs = \"{}\"\n\n",
+                    dir.join(format!("token-{n}.sql")).display()
+                )
+            })
+            .collect();
+        std::fs::write(&conf, slots).unwrap();
+        std::env::set_var("KRYOPTIC_CONF", &conf);
+        conf
+    })
+}
+
+/// A PKCS#11 module under test, and the variable that names its configuration.
+#[derive(Clone, Copy, PartialEq)]
+enum Module {
+    /// SoftHSM2 2.6 (Debian): ECDSA, RSA, EdDSA; no ML-DSA.
+    SoftHsm,
+    /// kryoptic: PKCS#11 3.2 with CKM_ML_DSA.
+    Kryoptic,
+}
+
+impl Module {
+    fn path(self) -> String {
+        match self {
+            Self::SoftHsm => server_util::softhsm_module(),
+            Self::Kryoptic => kryoptic_module(),
+        }
+    }
+
+    fn conf(self) -> (&'static str, &'static PathBuf) {
+        match self {
+            Self::SoftHsm => ("SOFTHSM2_CONF", softhsm_conf()),
+            Self::Kryoptic => ("KRYOPTIC_CONF", kryoptic_conf()),
+        }
+    }
 }
 
 /// A token in a temporary directory, a store beside it, the PIN in a file.
 struct Token {
     dir: PathBuf,
     label: String,
+    module: Module,
 }
 
 impl Drop for Token {
@@ -89,7 +157,56 @@ impl Token {
         std::fs::write(dir.join("pin"), format!("{PIN}\n")).unwrap();
         let label = format!("jwt-edge-{}", COUNTER.fetch_add(1, Ordering::SeqCst));
         server_util::init_softhsm_token(&label, PIN, Some(conf));
-        Self { dir, label }
+        Self {
+            dir,
+            label,
+            module: Module::SoftHsm,
+        }
+    }
+
+    /// A kryoptic token (PKCS#11 3.2, CKM_ML_DSA) in the next free slot,
+    /// initialised through PKCS#11 (`C_InitToken`, `C_InitPIN`).
+    fn kryoptic() -> Self {
+        use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+        use cryptoki::session::UserType;
+        use cryptoki::types::AuthPin;
+        let _turn = IN_PROCESS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        kryoptic_conf();
+        let n = KRYOPTIC_SLOTS.fetch_add(1, Ordering::SeqCst);
+        assert!(n <= KRYOPTIC_SLOT_COUNT, "more kryoptic tokens than slots");
+        let dir = server_util::temp_dir("hsm-pq");
+        std::fs::write(dir.join("pin"), format!("{PIN}\n")).unwrap();
+        let label = format!("jwt-edge-pq-{n}");
+        let ctx = Pkcs11::new(kryoptic_module()).unwrap();
+        // Initialised already when an `Hsm` of this process opened it (the
+        // module stays initialised for the process).
+        match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+            Ok(())
+            | Err(cryptoki::error::Error::Pkcs11(
+                cryptoki::error::RvError::CryptokiAlreadyInitialized,
+                _,
+            )) => {}
+            Err(e) => panic!("kryoptic C_Initialize: {e}"),
+        }
+        let slot = ctx
+            .get_all_slots()
+            .unwrap()
+            .into_iter()
+            .find(|s| s.id() == n as u64)
+            .unwrap_or_else(|| panic!("kryoptic has no slot {n}"));
+        let so = AuthPin::new("so-pin-1".into());
+        ctx.init_token(slot, &so, &label).unwrap();
+        let session = ctx.open_rw_session(slot).unwrap();
+        session.login(UserType::So, Some(&so)).unwrap();
+        session.init_pin(&AuthPin::new(PIN.into())).unwrap();
+        drop(session);
+        Self {
+            dir,
+            label,
+            module: Module::Kryoptic,
+        }
     }
 
     fn db(&self) -> PathBuf {
@@ -98,7 +215,7 @@ impl Token {
 
     fn config(&self) -> Pkcs11Config {
         Pkcs11Config {
-            module: module(),
+            module: self.module.path(),
             token: self.label.clone(),
         }
     }
@@ -109,7 +226,7 @@ impl Token {
         let guard = IN_PROCESS
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        softhsm_conf();
+        self.module.conf();
         let h = Hsm::open(&self.config(), Zeroizing::new(PIN.to_owned())).unwrap();
         (guard, h)
     }
@@ -122,7 +239,7 @@ impl Token {
             .arg(self.db())
             .arg("--pkcs11-pin-file")
             .arg(self.dir.join("pin"))
-            .env("SOFTHSM2_CONF", softhsm_conf())
+            .env(self.module.conf().0, self.module.conf().1)
             .env_remove("JWT_EDGE_PASSPHRASE")
             .env_remove("JWT_EDGE_PKCS11_PIN")
             .stdin(std::process::Stdio::piped())
@@ -160,7 +277,7 @@ impl Token {
 
     fn init(&self, alg: &str, extra: &[&str]) -> Output {
         let now = T0.to_string();
-        let module = module();
+        let module = self.module.path();
         let mut args = vec![
             "init",
             "--issuer",
@@ -241,8 +358,14 @@ impl Token {
     }
 }
 
-/// jose (npm, the project's lockfile) verifies `token` with `jwks`.
+/// jose (npm, the project's lockfile) verifies `token` with `jwks`, on Node 20.
 fn jose_verifies(jwks: &str, token: &str, now: u64) {
+    jose_verifies_on("node", jwks, token, now);
+}
+
+/// jose verifies `token` with `jwks` on the Node binary `node` (Node 24, from
+/// the npm registry like the other dev dependencies, has ML-DSA in WebCrypto).
+fn jose_verifies_on(node: &str, jwks: &str, token: &str, now: u64) {
     let script = r#"
 import { createLocalJWKSet, jwtVerify } from "jose";
 const [jwks, token, now] = process.argv.slice(1);
@@ -251,7 +374,7 @@ const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(JS
 });
 console.log(protectedHeader.alg, payload.iss);
 "#;
-    let out = Command::new("node")
+    let out = Command::new(node)
         .args([
             "--input-type=module",
             "-e",
@@ -364,6 +487,143 @@ fn keys_live_in_the_token_sign_there_and_never_leave_it() {
         err.contains("cannot log in") && !err.contains("wrong-pin"),
         "{err}"
     );
+}
+
+/// Issue #30: ML-DSA keys in a PKCS#11 3.2 token that offers CKM_ML_DSA
+/// (kryoptic): generated there (`CKM_ML_DSA_KEY_PAIR_GEN` with
+/// `CKA_PARAMETER_SET`), sensitive and not extractable, signing there
+/// (`CKM_ML_DSA`, pure, empty context); the public key read back as an `AKP`
+/// JWK. Tokens verified by the core and by jose on Node 24; a rotation
+/// destroys the old objects; and an ES256 + ML-DSA-65 issuer keeps both
+/// rings in the one token.
+#[test]
+fn ml_dsa_keys_live_in_a_pkcs11_3_2_token() {
+    let node24 = format!(
+        "{}/node_modules/node24/bin/node",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    for (alg, len) in [
+        ("ML-DSA-44", 1312),
+        ("ML-DSA-65", 1952),
+        ("ML-DSA-87", 2592),
+    ] {
+        let t = Token::kryoptic();
+        let out = t.init(
+            alg,
+            &[
+                "--kdf-iterations",
+                "1000",
+                "--rotate-every",
+                "30d",
+                "--pre-publish",
+                "1d",
+                "--retain",
+                "7d",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{alg}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let key = t.provision(T0);
+        let token = t.issue(&key, T0 + 10);
+        assert_eq!(t.verify(&token, T0 + 20)["iss"], ISS);
+        let jwks = t.ok(&["jwks"]);
+        jose_verifies_on(&node24, &jwks, &token, T0 + 20);
+        let header = jwt_edge::inspect(&token, None).unwrap().header;
+        assert_eq!(header["alg"], alg);
+        let published: Value = serde_json::from_str(&jwks).unwrap();
+        let jwk = &published["keys"][0];
+        assert_eq!(
+            (jwk["kty"].as_str(), jwk["alg"].as_str()),
+            (Some("AKP"), Some(alg))
+        );
+        // The raw pkEncode of the set, base64url without padding.
+        assert_eq!(
+            jwk["pub"].as_str().unwrap().len(),
+            (len * 4usize).div_ceil(3)
+        );
+        let keys = t.keys();
+        let active = keys.iter().find(|k| k["state"] == "active").unwrap();
+        assert_eq!(active["custody"], "pkcs11");
+        assert_eq!(active["kid"], header["kid"]);
+        let id = hsm::id_from_hex(active["pkcs11_id"].as_str().unwrap()).unwrap();
+        let (guard, mut h) = t.open();
+        let (sensitive, extractable, on_token) = h.private_key_attributes(&id).unwrap();
+        assert!(
+            sensitive && !extractable && on_token,
+            "{alg}: {sensitive} {extractable} {on_token}"
+        );
+        drop(h);
+        drop(guard);
+        let out = t.run(&["keys", "export", active["kid"].as_str().unwrap()], None);
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(t.run(&["keys", "check"], None).status.code(), Some(0));
+        // A rotation: the next keys are generated in the token too; the
+        // destroyed ones' objects leave it.
+        let mut kids = std::collections::BTreeSet::new();
+        for day in (0..100).step_by(5) {
+            let now = T0 + day * DAY + 60;
+            t.ok(&["keys", "rotate", "--now", &now.to_string()]);
+            let token = t.issue(&key, now + 1);
+            t.verify(&token, now + 2);
+            kids.insert(jwt_edge::inspect(&token, None).unwrap().header["kid"].to_string());
+        }
+        assert!(kids.len() >= 3, "{alg}: {} signing keys used", kids.len());
+        let keys = t.keys();
+        assert!(
+            keys.iter().any(|k| k["state"] == "destroyed"),
+            "{alg}: {keys:?}"
+        );
+        let (guard, mut h) = t.open();
+        let objects = h.private_key_ids().unwrap();
+        drop(h);
+        drop(guard);
+        assert_eq!(
+            objects.len(),
+            keys.iter().filter(|k| !k["pkcs11_id"].is_null()).count()
+        );
+        assert_eq!(t.run(&["keys", "check"], None).status.code(), Some(0));
+        assert!(files_contain(&t.dir, PIN.as_bytes()).is_empty());
+    }
+    // A migration in one token: ES256 and ML-DSA-65 rings, a client each.
+    let t = Token::kryoptic();
+    let out = t.init(
+        "ES256",
+        &["--kdf-iterations", "1000", "--also-alg", "ML-DSA-65"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let classic = t.provision(T0);
+    let pq = t
+        .ok(&[
+            "provision",
+            "create",
+            "--name",
+            "pq",
+            "--scope",
+            "read",
+            "--aud",
+            "https://api.test",
+            "--alg",
+            "ML-DSA-65",
+            "--now",
+            &T0.to_string(),
+        ])
+        .trim()
+        .to_owned();
+    for (key, alg) in [(&classic, "ES256"), (&pq, "ML-DSA-65")] {
+        let token = t.issue(key, T0 + 10);
+        t.verify(&token, T0 + 20);
+        assert_eq!(jwt_edge::inspect(&token, None).unwrap().header["alg"], alg);
+    }
+    let keys = t.keys();
+    assert!(keys.iter().all(|k| k["custody"] == "pkcs11"), "{keys:?}");
+    assert_eq!(t.run(&["keys", "check"], None).status.code(), Some(0));
 }
 
 #[test]

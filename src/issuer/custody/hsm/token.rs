@@ -7,8 +7,11 @@
 //! Supported: ES256 (`CKM_ECDSA` over a SHA-256 digest: the token's `r || s`
 //! is already the JWS form), RS256 (`CKM_SHA256_RSA_PKCS`) and PS256
 //! (`CKM_SHA256_RSA_PKCS_PSS`, MGF1-SHA-256, 32-byte salt) and EdDSA
-//! (Ed25519, `CKM_EDDSA` pure) where the token lists `CKM_EDDSA`; a token
-//! that does not is refused clearly at key generation.
+//! (Ed25519, `CKM_EDDSA` pure) where the token lists `CKM_EDDSA`, and
+//! ML-DSA-44/65/87 (`CKM_ML_DSA_KEY_PAIR_GEN` with `CKA_PARAMETER_SET`,
+//! `CKM_ML_DSA` pure with an empty context; PKCS#11 3.2, tested with
+//! kryoptic) where it lists those; a token that does not is refused clearly
+//! at key generation, naming the mechanism.
 //!
 //! The PIN is held in a [`Zeroizing`] string, never printed, logged or
 //! audited; errors name the module, the token label and kids only.
@@ -18,10 +21,13 @@ use std::string::String;
 use std::vec::Vec;
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::mechanism::dsa::{HedgeType, SignAdditionalContext};
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
-use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::object::{
+    Attribute, AttributeType, MlDsaParameterSetType, ObjectClass, ObjectHandle,
+};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
@@ -29,7 +35,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::{b64url_encode, Algorithm};
+use crate::{b64url_encode, Algorithm, KeyFamily, MlDsaSet};
 
 use super::Pkcs11Config;
 use crate::issuer::{Error, ErrorKind, Result};
@@ -39,6 +45,22 @@ const P256_OID: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01
 
 /// The DER of the Ed25519 OID (1.3.101.112), `CKA_EC_PARAMS` (RFC 8410).
 const ED25519_OID: [u8; 5] = [0x06, 0x03, 0x2B, 0x65, 0x70];
+
+/// An ML-DSA algorithm's parameter set, and its PKCS#11 3.2 name
+/// (`CKA_PARAMETER_SET`); `None` for every other algorithm.
+fn ml_dsa_set(alg: Algorithm) -> Option<(MlDsaSet, MlDsaParameterSetType)> {
+    match alg.family() {
+        KeyFamily::MlDsa(set) => Some((
+            set,
+            match set {
+                MlDsaSet::MlDsa44 => MlDsaParameterSetType::ML_DSA_44,
+                MlDsaSet::MlDsa65 => MlDsaParameterSetType::ML_DSA_65,
+                MlDsaSet::MlDsa87 => MlDsaParameterSetType::ML_DSA_87,
+            },
+        )),
+        _ => None,
+    }
+}
 
 /// An open token: the module, a logged-in session, and what to log in with
 /// again when the session is lost (token removed and reinserted, module
@@ -229,19 +251,20 @@ impl Hsm {
                     .ctx
                     .get_mechanism_list(self.slot)
                     .map_err(|e| hsm_error("C_GetMechanismList", &e))?;
-                let offered = mechanisms.contains(&MechanismType::ML_DSA_KEY_PAIR_GEN)
-                    && mechanisms.contains(&MechanismType::ML_DSA);
-                return Err(Error::usage(if offered {
-                    format!(
-                        "PKCS#11 token {:?} offers CKM_ML_DSA (PKCS#11 3.2), which this build does not drive yet: keep {alg} keys in the store (encrypted PKCS#8)",
+                if !(mechanisms.contains(&MechanismType::ML_DSA_KEY_PAIR_GEN)
+                    && mechanisms.contains(&MechanismType::ML_DSA))
+                {
+                    return Err(Error::usage(format!(
+                        "PKCS#11 token {:?} does not offer CKM_ML_DSA_KEY_PAIR_GEN and CKM_ML_DSA (PKCS#11 3.2): {alg} keys cannot be kept in it (choose ES256, RS256, PS256 or EdDSA, or keep {alg} keys in the store)",
                         self.config.token
-                    )
-                } else {
-                    format!(
-                        "PKCS#11 token {:?} does not offer CKM_ML_DSA_KEY_PAIR_GEN and CKM_ML_DSA (PKCS#11 3.2): {alg} keys cannot be kept in it (choose ES256, RS256, PS256 or EdDSA)",
-                        self.config.token
-                    )
-                }));
+                    )));
+                }
+                let (_, set) = ml_dsa_set(alg)
+                    .ok_or_else(|| Error::crypto("PKCS#11: not an ML-DSA algorithm"))?;
+                (
+                    Mechanism::MlDsaKeyPairGen,
+                    std::vec![Attribute::ParameterSet(set.into())],
+                )
             }
             other => {
                 return Err(Error::usage(format!(
@@ -285,6 +308,27 @@ impl Hsm {
 
     fn public_jwk(&mut self, alg: Algorithm, handle: ObjectHandle) -> Result<Map<String, Value>> {
         let bad = || Error::crypto("PKCS#11: the token returned a malformed public key");
+        if let Some((set, _)) = ml_dsa_set(alg) {
+            // PKCS#11 3.2: an ML-DSA public key's CKA_VALUE is FIPS 204's
+            // pkEncode, the bytes of the AKP key's `pub` (RFC 9964).
+            let attrs = self.with_session("C_GetAttributeValue", |s| {
+                s.get_attributes(handle, &[AttributeType::Value])
+            })?;
+            let raw = attrs
+                .into_iter()
+                .find_map(|a| match a {
+                    Attribute::Value(v) => Some(v),
+                    _ => None,
+                })
+                .filter(|v| v.len() == set.public_key_len())
+                .ok_or_else(bad)?;
+            let Value::Object(m) =
+                json!({"kty": "AKP", "alg": alg.name(), "pub": b64url_encode(&raw)})
+            else {
+                return Err(bad());
+            };
+            return Ok(m);
+        }
         if matches!(alg, Algorithm::EdDSA | Algorithm::ES256) {
             let attrs = self.with_session("C_GetAttributeValue", |s| {
                 s.get_attributes(handle, &[AttributeType::EcPoint])
@@ -414,6 +458,14 @@ impl Hsm {
                 };
                 self.with_session("C_Sign", |s| {
                     s.sign(&Mechanism::Sha256RsaPkcsPss(params), key, message)
+                })
+            }
+            // Pure ML-DSA over the signing input, empty context (RFC 9964);
+            // hedged or deterministic as the token prefers (both verify).
+            Algorithm::MlDsa44 | Algorithm::MlDsa65 | Algorithm::MlDsa87 => {
+                let params = SignAdditionalContext::new(HedgeType::Preferred, None);
+                self.with_session("C_Sign", |s| {
+                    s.sign(&Mechanism::MlDsa(params), key, message)
                 })
             }
             other => Err(Error::usage(format!(
