@@ -7,6 +7,8 @@
 //!   policy applied (HMAC keys shorter than the hash, truncated tags);
 //! - the DER ECDSA file: every signature must be refused as an ES256 JWS signature;
 //! - RFC 7520 cookbook, RFC 7515 A.1–A.4, RFC 8037 A.4, RFC 7797 (as negatives);
+//! - Wycheproof's ML-DSA verify files and RFC 9964's examples (the issuer's
+//!   seed-form key reproduces the examples' public keys and kids);
 //! - bit flips: every flipped signature bit of every valid token is rejected.
 //!
 //! The vectors live in `tests/vectors` (copied from upstream; provenance and
@@ -746,6 +748,155 @@ fn wycheproof_ml_dsa_verify() {
         assert!(
             valid > 50 && with_context > 0 && bad_keys > 0,
             "{file}: {valid} valid, {with_context} with a context, {bad_keys} bad keys"
+        );
+    }
+}
+
+/// The ML-DSA examples of RFC 9964's appendix (its JOSE example files, copied
+/// from the draft's repository: `tests/vectors/README.md`), one per parameter
+/// set, from the all-zero seed:
+/// - the JWK as printed carries `priv`: in a trust set it is refused, and its
+///   public part (`kty`, `alg`, `pub`) is one key whose RFC 7638 thumbprint
+///   is the example's `kid`;
+/// - the example's raw public key, signing input and signature are the JWK's
+///   and the JWS's bytes;
+/// - the compact JWS verifies through the pipeline up to the claims stage
+///   (its payload is text, not a JWT claims set: `ERR_JWT_INVALID` there);
+///   flipped signature bits, and the other two sets' keys, are refused.
+#[test]
+fn rfc9964_examples() {
+    let policy = jws_policy();
+    let sets = [
+        ("ML_DSA_44", Algorithm::MlDsa44),
+        ("ML_DSA_65", Algorithm::MlDsa65),
+        ("ML_DSA_87", Algorithm::MlDsa87),
+    ];
+    let docs: Vec<Value> = sets
+        .iter()
+        .map(|(name, _)| load(&format!("rfc9964/{name}.jose.json")))
+        .collect();
+    let public = |doc: &Value| {
+        let mut jwk = doc["jwk"].as_object().unwrap().clone();
+        jwk.remove("priv");
+        jwk
+    };
+    for ((name, alg), doc) in sets.iter().zip(&docs) {
+        let jwk = &doc["jwk"];
+        assert_eq!(jwk["alg"], alg.name(), "{name}");
+        // As printed (with `priv`): refused, reported.
+        let with_priv = keyset_from(jwk).unwrap();
+        assert!(
+            with_priv.keys().is_empty(),
+            "{name}: a private AKP key was trusted"
+        );
+        assert_eq!(with_priv.issues().len(), 1, "{name}");
+        // The public part: one key, its thumbprint the example's kid.
+        let mut members = public(doc);
+        let kid = members.remove("kid").unwrap();
+        assert_eq!(
+            jwt_edge::jwk::thumbprint(&members).as_deref(),
+            kid.as_str(),
+            "{name}: RFC 7638 thumbprint"
+        );
+        let keys = keyset_from(&Value::Object(public(doc))).unwrap();
+        assert!(keys.issues().is_empty(), "{name}: {:?}", keys.issues());
+        assert_eq!(
+            jwt_edge::b64url_encode(&hex(doc["raw_public_key"].as_str().unwrap())),
+            jwk["pub"].as_str().unwrap(),
+            "{name}: raw public key"
+        );
+        let jws = doc["jws"].as_str().unwrap();
+        let (input, sig) = jws.rsplit_once('.').unwrap();
+        assert_eq!(
+            hex(doc["raw_to_be_signed"].as_str().unwrap()),
+            input.as_bytes(),
+            "{name}: signing input"
+        );
+        let raw_sig = hex(doc["raw_signature"].as_str().unwrap());
+        assert_eq!(jwt_edge::b64url_encode(&raw_sig), sig, "{name}: signature");
+        let key = keys.keys().first().unwrap();
+        assert!(key
+            .verify_signature(*alg, input.as_bytes(), &raw_sig)
+            .unwrap());
+        let pending = jwt_edge::begin(jws, &keys, &policy).unwrap();
+        let header = pending.header();
+        assert_eq!((&header["alg"], &header["kid"]), (&json!(alg.name()), &kid));
+        assert_eq!(
+            (pending.alg(), pending.signing_input()),
+            (*alg, input.as_bytes())
+        );
+        let outcome = run_jws(jws, &keys, &policy);
+        assert!(matches!(outcome, Outcome::Accepted), "{name}: {outcome:?}");
+        // A flipped bit in every 13th byte (every byte of a 4,627-byte
+        // signature would take minutes in a debug build).
+        for byte in (0..raw_sig.len()).step_by(13) {
+            let mut flipped = raw_sig.clone();
+            flipped[byte] ^= 1 << (byte % 8);
+            let t = format!("{input}.{}", jwt_edge::b64url_encode(&flipped));
+            let r = jwt_edge::begin(&t, &keys, &policy).and_then(|p| p.check_signature());
+            assert!(
+                !matches!(r, Ok(Some(_))),
+                "{name}: byte {byte} flipped still verifies"
+            );
+        }
+        // Another parameter set's key under this example's kid: never used.
+        for (other, other_doc) in sets.iter().zip(&docs) {
+            if other.1 == *alg {
+                continue;
+            }
+            let mut m = public(other_doc);
+            m.insert("kid".into(), kid.clone());
+            let keys = keyset_from(&Value::Object(m)).unwrap();
+            let r = jwt_edge::begin(jws, &keys, &policy).and_then(|p| p.check_signature());
+            assert!(
+                matches!(&r, Err(e) if e.code() == "ERR_JWKS_NO_MATCHING_KEY"),
+                "{name} with the {} key: {r:?}",
+                other.0
+            );
+        }
+    }
+}
+
+/// The issuer side of RFC 9964's examples: the all-zero seed, read as an
+/// RFC 9881 seed-form PKCS#8 key, gives the example's public key and `kid`,
+/// and a signature the issuer makes with it verifies under the example's JWK.
+#[cfg(feature = "issuer")]
+#[test]
+fn rfc9964_example_keys_from_their_seed() {
+    use jwt_edge::issuer::custody::local::SigningKey;
+    for (name, alg, oid_last) in [
+        ("ML_DSA_44", Algorithm::MlDsa44, 0x11u8),
+        ("ML_DSA_65", Algorithm::MlDsa65, 0x12),
+        ("ML_DSA_87", Algorithm::MlDsa87, 0x13),
+    ] {
+        let doc = load(&format!("rfc9964/{name}.jose.json"));
+        assert_eq!(doc["priv"], "0".repeat(64), "{name}: the seed, hex");
+        assert_eq!(
+            doc["jwk"]["priv"],
+            "A".repeat(43),
+            "{name}: the seed, base64url"
+        );
+        // OneAsymmetricKey { version 0, { id-ml-dsa-* }, OCTET STRING { seed [0] } }
+        let mut der = vec![
+            0x30, 0x34, 0x02, 0x01, 0x00, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+            0x03, 0x04, 0x03, oid_last, 0x04, 0x22, 0x80, 0x20,
+        ];
+        der.extend([0u8; 32]);
+        let key = SigningKey::from_pkcs8_der(alg, &der).unwrap();
+        let kid = key.thumbprint().unwrap();
+        assert_eq!(kid, doc["jwk"]["kid"].as_str().unwrap(), "{name}");
+        let jwk = key.public_jwk(&kid);
+        assert_eq!(jwk["pub"], doc["jwk"]["pub"], "{name}");
+        let (input, _) = doc["jws"].as_str().unwrap().rsplit_once('.').unwrap();
+        let sig = key.sign(input.as_bytes()).unwrap();
+        let mut public = doc["jwk"].as_object().unwrap().clone();
+        public.remove("priv");
+        let keys = keyset_from(&Value::Object(public)).unwrap();
+        assert!(
+            keys.keys()[0]
+                .verify_signature(alg, input.as_bytes(), &sig)
+                .unwrap(),
+            "{name}"
         );
     }
 }

@@ -2,7 +2,7 @@
 // one key and token set per algorithm, plus claim, revocation and key-set
 // edge cases. Every runtime then runs the same suite on the same fixtures.
 // Usage: node tests/js/make-fixtures.mjs OUT.json
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { generateKeyPairSync } from "node:crypto";
 import { SignJWT, exportJWK, generateKeyPair, importJWK, calculateJwkThumbprint } from "jose";
 import { createHash } from "node:crypto";
@@ -197,7 +197,16 @@ const dpop = {
   reused: { authorization: `DPoP ${t}`, proof: await proof("ES256", t) },
 };
 
+// RFC 9964's appendix examples (tests/vectors/rfc9964: the public part of
+// each JWK, and its compact JWS; the payload is text, not a claims set).
+const rfc9964 = ["44", "65", "87"].map((n) => {
+  const doc = JSON.parse(readFileSync(new URL(`../vectors/rfc9964/ML_DSA_${n}.jose.json`, import.meta.url), "utf8"));
+  const { kty, alg, pub, kid } = doc.jwk;
+  return { alg, jwk: { kty, alg, pub, kid }, jws: doc.jws };
+});
+
 writeFileSync(out, JSON.stringify({
+  rfc9964,
   dpop,
   multi,
   now: NOW + 10, iss: ISS, aud: AUD,

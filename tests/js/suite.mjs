@@ -215,6 +215,29 @@ export async function runSuite(api, variant, fx, expectedEntry) {
     eq((await odd.verify(fx.oddKey.normalToken, at)).claims.iss, fx.iss, "after the odd key");
   });
 
+  await test("RFC 9964's examples: each signature verifies, the payload (text) stops at the claims, a changed byte fails", async () => {
+    for (const ex of fx.rfc9964) {
+      const val = new api.Validator({ jwks: { keys: [ex.jwk] }, algorithms: [ex.alg], cache: 0 });
+      const [h, p, s] = ex.jws.split(".");
+      const i = 100;
+      const changed = `${h}.${p}.${s.slice(0, i)}${s[i] === "A" ? "B" : "A"}${s.slice(i + 1)}`;
+      const host = hostMl[ex.alg];
+      for (const [how, run, can] of [
+        ["verify", (t) => val.verify(t, at), rust.includes(ex.alg) || host],
+        ["verifySync", (t) => val.verifySync(t, at), rust.includes(ex.alg)],
+      ]) {
+        const good = await attempt(() => run(ex.jws));
+        const bad = await attempt(() => run(changed));
+        if (!can) {
+          eq(good.error?.code, "ERR_JOSE_NOT_SUPPORTED", `${ex.alg} ${how} (no ${ex.alg} here)`);
+          continue;
+        }
+        eq(good.error?.code, "ERR_JWT_INVALID", `${ex.alg} ${how}: the example's signature verified`);
+        eq(bad.error?.code, "ERR_JWS_SIGNATURE_VERIFICATION_FAILED", `${ex.alg} ${how}: changed signature`);
+      }
+    }
+  });
+
   await test("setJwks replaces keys; unknown kid becomes known", async () => {
     const only = new api.Validator({ jwks: { keys: fx.jwks.keys.filter((k) => k.alg !== "EdDSA") }, issuer: fx.iss });
     const token = fx.cases.find((c) => c.name === "valid EdDSA").token;
