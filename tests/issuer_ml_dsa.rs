@@ -314,3 +314,54 @@ fn the_lists_ring_is_configurable() {
         .is_some_and(|d| d.contains("lists signed by the ML-DSA-65 ring"))));
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `keys rotate --alg`: the policy applied to one ring only; the other ring
+/// rotates on its own turn, and an algorithm without a ring is refused,
+/// naming the issuer's rings and `keys add-alg`.
+#[test]
+fn one_ring_rotates_on_its_own() {
+    if pkcs11() {
+        return;
+    }
+    let dir = temp_dir("issuer-rotate-alg");
+    let mut s = settings();
+    s.extra_algs = vec![Algorithm::MlDsa65];
+    let db = init_store(&dir, &s);
+    let mut i = issuer(&db);
+    let alg_of = |i: &mut jwt_edge::issuer::Issuer<_>, kid: &str| {
+        i.keys()
+            .unwrap()
+            .into_iter()
+            .find(|k| k.kid == kid)
+            .unwrap()
+            .alg
+    };
+    let before = i.keys().unwrap().len();
+    // Long after both first keys are due for rotation.
+    let later = unix_now() + 400 * 86_400;
+    let steps = i.rotate_alg(Algorithm::MlDsa65, later).unwrap();
+    assert!(!steps.is_empty(), "the ML-DSA-65 ring was due");
+    for step in &steps {
+        assert_eq!(alg_of(&mut i, &step.kid), Algorithm::MlDsa65, "{step:?}");
+    }
+    let after_pq = i.keys().unwrap().len();
+    assert!(after_pq > before);
+    let steps = i.rotate(later).unwrap();
+    assert!(!steps.is_empty(), "the ES256 ring was still due");
+    for step in &steps {
+        assert_eq!(alg_of(&mut i, &step.kid), Algorithm::ES256, "{step:?}");
+    }
+    assert!(
+        i.rotate_alg(Algorithm::MlDsa65, later).unwrap().is_empty(),
+        "idempotent"
+    );
+    let err = i.rotate_alg(Algorithm::MlDsa87, later).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("ML-DSA-87")
+            && msg.contains("ES256, ML-DSA-65")
+            && msg.contains("keys add-alg"),
+        "{msg}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -341,6 +341,30 @@ impl<S: Store> Issuer<S> {
         })
     }
 
+    /// Applies the rotation policy at `now` to the key ring of `alg` only
+    /// (the primary algorithm's ring, or one added with
+    /// [`Issuer::add_algorithm`]); the other rings wait for their own turn.
+    ///
+    /// # Errors
+    /// No ring signs with `alg`, no passphrase when a key must be
+    /// generated, storage errors.
+    pub fn rotate_alg(&mut self, alg: Algorithm, now: u64) -> Result<Vec<StepTaken>> {
+        self.run(|ctx, tx| {
+            let s = load_settings(tx)?;
+            if alg != s.alg && !s.extra_algs.contains(&alg) {
+                return Err(Error::usage(format!(
+                    "no key ring signs with {alg} (the issuer's: {}); add one with `keys add-alg {alg}`",
+                    core::iter::once(s.alg)
+                        .chain(s.extra_algs.iter().copied())
+                        .map(Algorithm::name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            ctx.rotate_ring(tx, &s, s.ring_of(alg), now)
+        })
+    }
+
     /// Emergency revocation of a signing key: out of the JWKS now, its kid on
     /// the revocation list; if it was the active key, a pending key (or a new
     /// one) becomes active at once. Returns the rotation steps this caused.

@@ -51,6 +51,10 @@ enum KeysCommand {
     },
     /// Apply the rotation policy now (idempotent; run it from cron).
     Rotate {
+        /// Only the key ring of this algorithm (the primary one or one added
+        /// with `keys add-alg`) [default: every ring].
+        #[arg(long)]
+        alg: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -153,8 +157,12 @@ pub fn run(a: &KeysArgs) -> ExitCode {
                 "revocation and status lists: signed by the {alg} ring"
             )]))
         }),
-        KeysCommand::Rotate { common } => with_issuer(common, false, |issuer, now| {
-            steps_out(common, &issuer.rotate(now)?)
+        KeysCommand::Rotate { alg, common } => with_issuer(common, false, |issuer, now| {
+            let steps = match alg {
+                Some(alg) => issuer.rotate_alg(keys::parse_alg(alg)?, now)?,
+                None => issuer.rotate(now)?,
+            };
+            steps_out(common, &steps)
         }),
         KeysCommand::Revoke {
             kid,
