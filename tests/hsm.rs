@@ -40,6 +40,15 @@ const ISS: &str = "https://issuer.test";
 const T0: u64 = 1_700_000_000;
 const PIN: &str = "pin-4a7c9e1b";
 const DAY: u64 = 86_400;
+/// A rotation policy short enough to see several keys come and go.
+const MONTHLY: [&str; 6] = [
+    "--rotate-every",
+    "30d",
+    "--pre-publish",
+    "1d",
+    "--retain",
+    "7d",
+];
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 /// One PKCS#11 module per process: tokens opened in this process, one at a time.
@@ -297,6 +306,16 @@ impl Token {
         self.run(&args, None)
     }
 
+    /// `init` that must succeed.
+    fn init_ok(&self, alg: &str, extra: &[&str]) {
+        let out = self.init(alg, extra);
+        assert!(
+            out.status.success(),
+            "{alg}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn provision(&self, now: u64) -> String {
         self.ok(&[
             "provision",
@@ -346,6 +365,54 @@ impl Token {
         )
         .unwrap_or_else(|e| panic!("{}: {}", e.code(), e.message()));
         Value::Object(v.claims)
+    }
+
+    /// `token` was signed by the active key, which lives in the token:
+    /// header `alg` and `kid`, custody, the private object's attributes read
+    /// back through PKCS#11 (sensitive, not extractable, a token object), no
+    /// export, no PIN in the store or the audit log, and `keys check` finds
+    /// store and token in agreement.
+    fn assert_signed_in_the_token(&self, token: &str, alg: &str) {
+        let header = jwt_edge::inspect(token, None).unwrap().header;
+        assert_eq!(header["alg"], alg);
+        let keys = self.keys();
+        let active = keys
+            .iter()
+            .find(|k| k["state"] == "active" && k["alg"] == alg)
+            .unwrap();
+        assert_eq!(active["custody"], "pkcs11");
+        assert_eq!(active["kid"], header["kid"]);
+        // The private key, read back through PKCS#11.
+        let id = hsm::id_from_hex(active["pkcs11_id"].as_str().unwrap()).unwrap();
+        let (guard, mut h) = self.open();
+        let (sensitive, extractable, on_token) = h.private_key_attributes(&id).unwrap();
+        assert!(
+            sensitive && !extractable && on_token,
+            "{alg}: {sensitive} {extractable} {on_token}"
+        );
+        drop(h);
+        drop(guard);
+        // Nothing to export.
+        let kid = active["kid"].as_str().unwrap();
+        let out = self.run(&["keys", "export", kid], None);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be exported"));
+        // The store holds no private key material and no PIN.
+        let audit = self.ok(&["audit", "--json"]);
+        assert!(!audit.contains(PIN));
+        assert!(files_contain(&self.dir, PIN.as_bytes()).is_empty());
+        self.assert_store_and_token_agree();
+    }
+
+    /// `keys check`: every key's object is in the token, and no other.
+    fn assert_store_and_token_agree(&self) {
+        let check = self.run(&["keys", "check"], None);
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
     }
 
     fn keys(&self) -> Vec<Value> {
@@ -425,39 +492,7 @@ fn keys_live_in_the_token_sign_there_and_never_leave_it() {
         let claims = t.verify(&token, T0 + 20);
         assert_eq!(claims["iss"], ISS);
         jose_verifies(&t.ok(&["jwks"]), &token, T0 + 20);
-        let header = jwt_edge::inspect(&token, None).unwrap().header;
-        assert_eq!(header["alg"], alg);
-        let keys = t.keys();
-        let active = keys.iter().find(|k| k["state"] == "active").unwrap();
-        assert_eq!(active["custody"], "pkcs11");
-        assert_eq!(active["kid"], header["kid"]);
-        // The private key, read back through PKCS#11.
-        let id = hsm::id_from_hex(active["pkcs11_id"].as_str().unwrap()).unwrap();
-        let (guard, mut h) = t.open();
-        let (sensitive, extractable, on_token) = h.private_key_attributes(&id).unwrap();
-        assert!(
-            sensitive && !extractable && on_token,
-            "{alg}: {sensitive} {extractable} {on_token}"
-        );
-        drop(h);
-        drop(guard);
-        // Nothing to export.
-        let kid = active["kid"].as_str().unwrap();
-        let out = t.run(&["keys", "export", kid], None);
-        assert_eq!(out.status.code(), Some(2));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be exported"));
-        // The store holds no private key material and no PIN.
-        let audit = t.ok(&["audit", "--json"]);
-        assert!(!audit.contains(PIN));
-        assert!(files_contain(&t.dir, PIN.as_bytes()).is_empty());
-        // The signature verifies with the token's own public key, too.
-        let check = t.run(&["keys", "check"], None);
-        assert_eq!(
-            check.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&check.stdout)
-        );
+        t.assert_signed_in_the_token(&token, alg);
     }
     // An algorithm the issuer does not sign with is refused at init, clearly.
     let t = Token::new();
@@ -508,31 +543,13 @@ fn ml_dsa_keys_live_in_a_pkcs11_3_2_token() {
         ("ML-DSA-87", 2592),
     ] {
         let t = Token::kryoptic();
-        let out = t.init(
-            alg,
-            &[
-                "--kdf-iterations",
-                "1000",
-                "--rotate-every",
-                "30d",
-                "--pre-publish",
-                "1d",
-                "--retain",
-                "7d",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "{alg}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        t.init_ok(alg, &[&["--kdf-iterations", "1000"][..], &MONTHLY].concat());
         let key = t.provision(T0);
         let token = t.issue(&key, T0 + 10);
         assert_eq!(t.verify(&token, T0 + 20)["iss"], ISS);
         let jwks = t.ok(&["jwks"]);
         jose_verifies_on(&node24, &jwks, &token, T0 + 20);
-        let header = jwt_edge::inspect(&token, None).unwrap().header;
-        assert_eq!(header["alg"], alg);
+        t.assert_signed_in_the_token(&token, alg);
         let published: Value = serde_json::from_str(&jwks).unwrap();
         let jwk = &published["keys"][0];
         assert_eq!(
@@ -544,22 +561,6 @@ fn ml_dsa_keys_live_in_a_pkcs11_3_2_token() {
             jwk["pub"].as_str().unwrap().len(),
             (len * 4usize).div_ceil(3)
         );
-        let keys = t.keys();
-        let active = keys.iter().find(|k| k["state"] == "active").unwrap();
-        assert_eq!(active["custody"], "pkcs11");
-        assert_eq!(active["kid"], header["kid"]);
-        let id = hsm::id_from_hex(active["pkcs11_id"].as_str().unwrap()).unwrap();
-        let (guard, mut h) = t.open();
-        let (sensitive, extractable, on_token) = h.private_key_attributes(&id).unwrap();
-        assert!(
-            sensitive && !extractable && on_token,
-            "{alg}: {sensitive} {extractable} {on_token}"
-        );
-        drop(h);
-        drop(guard);
-        let out = t.run(&["keys", "export", active["kid"].as_str().unwrap()], None);
-        assert_eq!(out.status.code(), Some(2));
-        assert_eq!(t.run(&["keys", "check"], None).status.code(), Some(0));
         // A rotation: the next keys are generated in the token too; the
         // destroyed ones' objects leave it.
         let mut kids = std::collections::BTreeSet::new();
@@ -584,7 +585,7 @@ fn ml_dsa_keys_live_in_a_pkcs11_3_2_token() {
             objects.len(),
             keys.iter().filter(|k| !k["pkcs11_id"].is_null()).count()
         );
-        assert_eq!(t.run(&["keys", "check"], None).status.code(), Some(0));
+        t.assert_store_and_token_agree();
         assert!(files_contain(&t.dir, PIN.as_bytes()).is_empty());
     }
     // A migration in one token: ES256 and ML-DSA-65 rings, a client each.
@@ -619,32 +620,14 @@ fn ml_dsa_keys_live_in_a_pkcs11_3_2_token() {
     for (key, alg) in [(&classic, "ES256"), (&pq, "ML-DSA-65")] {
         let token = t.issue(key, T0 + 10);
         t.verify(&token, T0 + 20);
-        assert_eq!(jwt_edge::inspect(&token, None).unwrap().header["alg"], alg);
+        t.assert_signed_in_the_token(&token, alg);
     }
-    let keys = t.keys();
-    assert!(keys.iter().all(|k| k["custody"] == "pkcs11"), "{keys:?}");
-    assert_eq!(t.run(&["keys", "check"], None).status.code(), Some(0));
 }
 
 #[test]
 fn a_simulated_year_of_rotation_keeps_store_and_token_in_agreement() {
     let t = Token::new();
-    let out = t.init(
-        "ES256",
-        &[
-            "--rotate-every",
-            "30d",
-            "--pre-publish",
-            "1d",
-            "--retain",
-            "7d",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    t.init_ok("ES256", &MONTHLY);
     let key = t.provision(T0);
     let mut kids = std::collections::BTreeSet::new();
     for day in (0..365).step_by(3) {

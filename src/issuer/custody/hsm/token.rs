@@ -306,20 +306,29 @@ impl Hsm {
         Ok((out, id))
     }
 
+    /// A byte-string attribute of an object (`CKA_VALUE`, `CKA_EC_POINT`);
+    /// `None` if the token does not return it.
+    fn bytes_attribute(
+        &mut self,
+        handle: ObjectHandle,
+        which: AttributeType,
+    ) -> Result<Option<Vec<u8>>> {
+        let attrs = self.with_session("C_GetAttributeValue", |s| {
+            s.get_attributes(handle, &[which])
+        })?;
+        Ok(attrs.into_iter().find_map(|a| match a {
+            Attribute::Value(v) | Attribute::EcPoint(v) => Some(v),
+            _ => None,
+        }))
+    }
+
     fn public_jwk(&mut self, alg: Algorithm, handle: ObjectHandle) -> Result<Map<String, Value>> {
         let bad = || Error::crypto("PKCS#11: the token returned a malformed public key");
         if let Some((set, _)) = ml_dsa_set(alg) {
             // PKCS#11 3.2: an ML-DSA public key's CKA_VALUE is FIPS 204's
             // pkEncode, the bytes of the AKP key's `pub` (RFC 9964).
-            let attrs = self.with_session("C_GetAttributeValue", |s| {
-                s.get_attributes(handle, &[AttributeType::Value])
-            })?;
-            let raw = attrs
-                .into_iter()
-                .find_map(|a| match a {
-                    Attribute::Value(v) => Some(v),
-                    _ => None,
-                })
+            let raw = self
+                .bytes_attribute(handle, AttributeType::Value)?
                 .filter(|v| v.len() == set.public_key_len())
                 .ok_or_else(bad)?;
             let Value::Object(m) =
@@ -330,15 +339,8 @@ impl Hsm {
             return Ok(m);
         }
         if matches!(alg, Algorithm::EdDSA | Algorithm::ES256) {
-            let attrs = self.with_session("C_GetAttributeValue", |s| {
-                s.get_attributes(handle, &[AttributeType::EcPoint])
-            })?;
-            let point = attrs
-                .into_iter()
-                .find_map(|a| match a {
-                    Attribute::EcPoint(p) => Some(p),
-                    _ => None,
-                })
+            let point = self
+                .bytes_attribute(handle, AttributeType::EcPoint)?
                 .ok_or_else(bad)?;
             // CKA_EC_POINT: a DER OCTET STRING around the point (Ed25519: the
             // 32-byte key; P-256: the 65-byte uncompressed point), or the point.
