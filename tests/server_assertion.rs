@@ -5,8 +5,8 @@
 //! as `401 invalid_client` with its reason in the audit row and the
 //! metrics; a jti replayed against two replicas (one PostgreSQL database
 //! in the PostgreSQL run); the jwks_uri address rules, a slow and an
-//! oversized jwks_uri; a key the client adds at its jwks_uri works without
-//! an issuer-side step.
+//! oversized jwks_uri, one fetch for a burst of requests; a key the client
+//! adds at its jwks_uri works without an issuer-side step.
 
 #![cfg(not(target_arch = "wasm32"))]
 #![cfg(all(
@@ -681,6 +681,43 @@ async fn jwks_uri_clients_rotate_their_keys_and_the_address_rules_hold() {
     for s in [keys, slow, big] {
         s.task.abort();
     }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// A burst of requests from a jwks_uri client whose keys are not held yet:
+/// one GET of its jwks_uri, whose response every request shares (and one
+/// fetch counted in /metrics); all of them get tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_requests_fetches_a_jwks_uri_once() {
+    let dir = temp_dir("server-assertion-burst");
+    let db = init_store(&dir, &settings());
+    let k = ec();
+    let keys = JwksServer::start([127, 0, 0, 1], jwks(&[k.jwk("k1")])).await;
+    // The fetch takes long enough for every request to be waiting on it.
+    *keys.delay.lock().unwrap() = Duration::from_millis(500);
+    let id = key_client(&db, "bursty", ClientKeys::JwksUri(keys.url()));
+    let mut conf = cfg(&db);
+    conf.allow_private_jwks_uri = true;
+    let server = start(conf).await;
+    let burst: Vec<_> = (0..8)
+        .map(|_| {
+            let f = form(&assertion_with(&id, &k, "k1", |_, _| {}));
+            let addr = server.addr;
+            tokio::spawn(async move { Client::new(addr).token(&f, &[]).await })
+        })
+        .collect();
+    for r in burst {
+        let r = r.await.unwrap();
+        assert_eq!(r.status, 200, "{} {}", r.text(), last_audit(&db));
+    }
+    assert_eq!(*keys.hits.lock().unwrap(), 1, "one GET for the burst");
+    let m = Client::new(server.addr).get("/metrics").await.text();
+    assert!(
+        m.contains("jwt_edge_jwks_uri_fetches_total{outcome=\"ok\"} 1\n"),
+        "{m}"
+    );
+    server.stop().await;
+    keys.task.abort();
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -173,9 +173,7 @@ pub(crate) async fn bind(addr: SocketAddr, config: Config) -> Result<Server, Err
             token_url: format!("{}/token", public.trim_end_matches('/')),
             config: dpop,
         },
-        jwks_fetcher: super::jwks_uri::JwksFetcher {
-            allow_private: allow_private_jwks_uri,
-        },
+        jwks_fetcher: super::jwks_uri::JwksFetcher::new(allow_private_jwks_uri),
     });
     tracing::info!(
         target: "jwt_edge::server",

@@ -147,11 +147,13 @@ pub(crate) async fn ask_as_client<T>(
         let Some((url, timeout)) = e.fetch() else {
             return Err(e);
         };
-        let f = state.jwks_fetcher.fetch(url, timeout).await;
-        if let crate::FetchOutcome::Unreachable(why) = &f.outcome {
-            tracing::info!(target: "jwt_edge::server", client_id = %auth.client_id, "a client's jwks_uri fetch failed: {why}");
+        let (f, made) = state.jwks_fetcher.fetch(url, timeout).await;
+        if made {
+            if let crate::FetchOutcome::Unreachable(why) = &f.outcome {
+                tracing::info!(target: "jwt_edge::server", client_id = %auth.client_id, "a client's jwks_uri fetch failed: {why}");
+            }
+            state.metrics.jwks_uri_fetch(&f.outcome);
         }
-        state.metrics.jwks_uri_fetch(&f.outcome);
         fetched = Some(f);
     }
     Err(Error::refused_for(

@@ -8,10 +8,17 @@
 //! also permits `http://`, for tests and private deployments). Addresses
 //! are checked after resolution, and the connection goes to the checked
 //! addresses (no second lookup a DNS rebinding could answer differently).
+//!
+//! One GET per URL at a time: requests that need the same key set while
+//! its fetch is under way wait for that fetch and share its response, so a
+//! burst of assertions (or of forged ones naming unknown kids) cannot turn
+//! into a burst of requests to the client's server.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs as _};
 use std::string::{String, ToString};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use std::vec::Vec;
 
@@ -75,40 +82,83 @@ fn refused_v4(a: Ipv4Addr) -> Option<&'static str> {
     }
 }
 
+/// The fetches under way, by URL: each resolves once, for every request
+/// waiting on it.
+type InFlight = Mutex<HashMap<String, Arc<tokio::sync::OnceCell<FetchOutcome>>>>;
+
 /// The server's fetcher of client key sets.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Default)]
 pub(crate) struct JwksFetcher {
     /// `--allow-private-jwks-uri`.
-    pub(crate) allow_private: bool,
+    allow_private: bool,
+    in_flight: InFlight,
 }
 
 impl JwksFetcher {
-    /// GETs `url` (one request, no redirects, at most `timeout` seconds,
-    /// the body bounded by the core's JWKS cap) on a blocking thread.
-    pub(crate) async fn fetch(self, url: &str, timeout: u64) -> Fetched {
-        let u = url.to_string();
-        let outcome = tokio::task::spawn_blocking(move || self.get(&u, timeout))
-            .await
-            .unwrap_or(FetchOutcome::Failed);
-        Fetched {
-            url: url.into(),
-            outcome,
+    /// A fetcher under the address rules (`allow_private`: `--allow-private-jwks-uri`).
+    pub(crate) fn new(allow_private: bool) -> Self {
+        Self {
+            allow_private,
+            in_flight: InFlight::default(),
         }
     }
 
-    fn get(self, url: &str, timeout: u64) -> FetchOutcome {
-        let allowed =
-            url.starts_with("https://") || (self.allow_private && url.starts_with("http://"));
-        if !allowed {
-            return FetchOutcome::Unreachable(
+    /// GETs `url` (one request, no redirects, at most `timeout` seconds,
+    /// the body bounded by the core's JWKS cap) on a blocking thread, or
+    /// waits for the GET of `url` already under way and shares its
+    /// response. The flag says whether this call made the request (what
+    /// metrics and logs count).
+    pub(crate) async fn fetch(&self, url: &str, timeout: u64) -> (Fetched, bool) {
+        let cell = {
+            let mut map = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(map.entry(url.to_string()).or_default())
+        };
+        let made = AtomicBool::new(false);
+        let allow_private = self.allow_private;
+        let outcome = cell
+            .get_or_init(|| async {
+                made.store(true, Ordering::Relaxed);
+                let u = url.to_string();
+                tokio::task::spawn_blocking(move || get(allow_private, &u, timeout))
+                    .await
+                    .unwrap_or(FetchOutcome::Failed)
+            })
+            .await
+            .clone();
+        // This fetch is over: the next request that needs one makes its own
+        // (the client's validator decides when that is).
+        {
+            let mut map = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if map.get(url).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                map.remove(url);
+            }
+        }
+        let fetched = Fetched {
+            url: url.into(),
+            outcome,
+        };
+        (fetched, made.load(Ordering::Relaxed))
+    }
+}
+
+/// One GET of a client's key set under the address rules.
+fn get(allow_private: bool, url: &str, timeout: u64) -> FetchOutcome {
+    let allowed = url.starts_with("https://") || (allow_private && url.starts_with("http://"));
+    if !allowed {
+        return FetchOutcome::Unreachable(
                 "refused: a client's jwks_uri must be https:// (http:// only with --allow-private-jwks-uri)"
                     .into(),
             );
-        }
-        let refusal: Arc<Mutex<Option<String>>> = Arc::default();
-        let seen = Arc::clone(&refusal);
-        let allow_private = self.allow_private;
-        let agent = ureq::AgentBuilder::new()
+    }
+    let refusal: Arc<Mutex<Option<String>>> = Arc::default();
+    let seen = Arc::clone(&refusal);
+    let agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(timeout.max(1)))
             .redirects(0)
             .resolver(move |netloc: &str| -> std::io::Result<Vec<SocketAddr>> {
@@ -129,12 +179,11 @@ impl JwksFetcher {
                 Ok(addrs)
             })
             .build();
-        let outcome = crate::http_fetch::get(&agent, url, None, crate::jwks::MAX_JWKS_BYTES);
-        // The address rule's refusal says more than the transport error.
-        match refusal.lock().ok().and_then(|mut r| r.take()) {
-            Some(why) => FetchOutcome::Unreachable(why),
-            None => outcome,
-        }
+    let outcome = crate::http_fetch::get(&agent, url, None, crate::jwks::MAX_JWKS_BYTES);
+    // The address rule's refusal says more than the transport error.
+    match refusal.lock().ok().and_then(|mut r| r.take()) {
+        Some(why) => FetchOutcome::Unreachable(why),
+        None => outcome,
     }
 }
 

@@ -321,13 +321,21 @@ pub(super) fn check(
         binding: Binding::Unbound,
     };
     let step = v.begin(&a.jwt, now, mode);
+    // Another request's fetch of this jwks_uri is under way (`Wait`): this
+    // one asks for the same fetch, which the server's fetcher shares (one
+    // GET per URL at a time), rather than failing while it runs.
+    let fetch = match &step {
+        Ok(Step::Fetch(_)) => true,
+        Ok(Step::Wait { .. }) => a.fetched.is_none(),
+        _ => false,
+    };
     let verified = match step {
         Ok(Step::Verified(done)) => done.verified.into_owned(),
-        Ok(Step::Fetch(_)) => {
+        _ if fetch => {
             let url = keys.jwks_uri().unwrap_or_default();
             return Ok(Checked::Fetch(Error::fetch_needed(url, timeout)));
         }
-        Ok(Step::Wait { .. }) | Ok(Step::Signature(_)) => {
+        Ok(Step::Fetch(_) | Step::Wait { .. } | Step::Signature(_)) => {
             return Ok(Checked::Refused(
                 ClientFailure::KeysUnavailable,
                 "the client's jwks_uri gave no usable key set".into(),
