@@ -2,8 +2,9 @@
 //! Python and Node clients that trust the test CA; TLS 1.1 refused by the
 //! server (an `openssl s_client` that offers only TLS 1.1 gets a
 //! protocol-version alert); a certificate swapped on disk is served to the
-//! next connection while an open keep-alive connection keeps working; the
-//! metadata's URLs are https.
+//! next connection while an open keep-alive connection keeps working; a
+//! pair the file poll cannot see (same sizes and times) reloaded on SIGHUP;
+//! the metadata's URLs are https.
 
 #![cfg(not(target_arch = "wasm32"))]
 #![cfg(all(
@@ -50,16 +51,22 @@ impl Ca {
     /// Writes a leaf named `cn` to `dir/cert.pem` and `dir/key.pem`
     /// (through a rename each, as a deployment tool would).
     fn leaf(&self, cn: &str, dir: &Path) {
+        let (key, cert) = self.leaf_pem(cn);
+        for (name, text) in [("key.pem", key), ("cert.pem", cert)] {
+            let tmp = dir.join(format!("{name}.tmp"));
+            std::fs::write(&tmp, text).unwrap();
+            std::fs::rename(&tmp, dir.join(name)).unwrap();
+        }
+    }
+
+    /// A leaf named `cn`: (key PEM, certificate PEM).
+    fn leaf_pem(&self, cn: &str) -> (String, String) {
         let key = KeyPair::generate().unwrap();
         let mut p =
             CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
         p.distinguished_name.push(DnType::CommonName, cn);
         let cert = p.signed_by(&key, &self.issuer).unwrap();
-        for (name, text) in [("key.pem", key.serialize_pem()), ("cert.pem", cert.pem())] {
-            let tmp = dir.join(format!("{name}.tmp"));
-            std::fs::write(&tmp, text).unwrap();
-            std::fs::rename(&tmp, dir.join(name)).unwrap();
-        }
+        (key.serialize_pem(), cert.pem())
     }
 }
 
@@ -268,6 +275,81 @@ async fn serve_terminates_tls_and_reloads_its_certificate() {
     assert_eq!(get(&mut again, "/healthz").await.0, 200);
 
     server.stop().await;
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// The `jwt-edge serve` binary (one process, its own runtime, as deployed):
+/// SIGHUP reloads what the file poll cannot see, a new pair with the same
+/// sizes and modification times as the old one (renamed into place with
+/// the old times already set), which stays unnoticed until the signal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_reloads_its_certificate_on_sighup() {
+    use std::io::BufRead as _;
+    let dir = temp_dir("server-tls-hup");
+    let db = init_store(&dir, &settings());
+    let ca = Ca::new();
+    let ca_pem = dir.join("ca.pem");
+    std::fs::write(&ca_pem, &ca.pem).unwrap();
+    ca.leaf("leaf-a", &dir);
+    let pass = dir.join("pass");
+    std::fs::write(&pass, format!("{PASS}\n")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jwt-edge"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--tls-cert"])
+        .arg(dir.join("cert.pem"))
+        .arg("--tls-key")
+        .arg(dir.join("key.pem"))
+        .arg("--db")
+        .arg(&db)
+        .arg("--passphrase-file")
+        .arg(&pass)
+        .env("JWT_EDGE_PKCS11_PIN", PIN)
+        .env("JWT_EDGE_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).expect("listening line");
+    let addr: std::net::SocketAddr = v["listening"].as_str().unwrap().parse().unwrap();
+    assert_eq!(open(addr, &ca_pem).await.0, "leaf-a");
+
+    let meta = |n: &str| std::fs::metadata(dir.join(n)).unwrap();
+    let (cert_meta, key_meta) = (meta("cert.pem"), meta("key.pem"));
+    let (key, cert) = (0..200)
+        .map(|_| ca.leaf_pem("leaf-b"))
+        .find(|(k, c)| k.len() as u64 == key_meta.len() && c.len() as u64 == cert_meta.len())
+        .expect("no leaf of the same sizes in 200 tries");
+    for (name, text, was) in [("key.pem", key, &key_meta), ("cert.pem", cert, &cert_meta)] {
+        let tmp = dir.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, text).unwrap();
+        let f = std::fs::File::options().write(true).open(&tmp).unwrap();
+        f.set_modified(was.modified().unwrap()).unwrap();
+        drop(f);
+        std::fs::rename(&tmp, dir.join(name)).unwrap();
+    }
+    // Longer than the binary's 2 s poll: the poll sees no change.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        open(addr, &ca_pem).await.0,
+        "leaf-a",
+        "the poll saw no change"
+    );
+    let (ok, out) = run(Command::new("kill").args(["-HUP", &child.id().to_string()]));
+    assert!(ok, "kill -HUP: {out}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut reloaded = false;
+    while Instant::now() < deadline {
+        if open(addr, &ca_pem).await.0 == "leaf-b" {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().ok();
+    child.wait().ok();
+    assert!(reloaded, "SIGHUP did not reload the pair within 10 s");
     std::fs::remove_dir_all(dir).ok();
 }
 
