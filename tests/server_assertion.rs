@@ -694,7 +694,7 @@ async fn a_burst_of_requests_fetches_a_jwks_uri_once() {
     let k = ec();
     let keys = JwksServer::start([127, 0, 0, 1], jwks(&[k.jwk("k1")])).await;
     // The fetch takes long enough for every request to be waiting on it.
-    *keys.delay.lock().unwrap() = Duration::from_millis(500);
+    *keys.delay.lock().unwrap() = Duration::from_millis(1500);
     let id = key_client(&db, "bursty", ClientKeys::JwksUri(keys.url()));
     let mut conf = cfg(&db);
     conf.allow_private_jwks_uri = true;
