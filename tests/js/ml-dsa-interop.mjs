@@ -3,7 +3,9 @@
 //    are verified by @noble/post-quantum (pure JS), by jose on Deno and on
 //    Node 24 (their WebCrypto), and by this package's full build (pure Rust);
 //  - the ML-DSA tokens of the suite's fixtures (signed by noble, and by jose
-//    on Deno and Node 24) are verified by the CLI (`jwt-edge verify`).
+//    on Deno and Node 24) are verified by the CLI (`jwt-edge verify`);
+//  - serve's tokens are added to the fixtures (`serveMlDsa`), so that the JS
+//    suite verifies them on every runtime: run this before the suites.
 // Needs target/debug/jwt-edge (cargo build --features cli,server --bin jwt-edge),
 // Deno and Node 24 from node_modules, and target/js-test/fixtures.json.
 import { execFileSync } from "node:child_process";
@@ -62,6 +64,8 @@ const freePort = () =>
   });
 
 const children = [];
+const fixturesFile = join(root, "target/js-test/fixtures.json");
+const served = [];
 try {
   for (const alg of Object.keys(noble)) {
     const db = join(work, `${alg}.db`);
@@ -94,6 +98,7 @@ try {
     const v = new Validator({ jwks, issuer: base, audience: AUD });
     const ours = v.verifySync(token);
     check(`serve ${alg}: jwt-edge/full (pure Rust) verifies`, ours.header.alg === alg);
+    served.push({ alg, jwks, token, iss: base, aud: AUD, now: ours.claims.iat + 1, clientId: ours.claims.client_id });
     // The edge worker in workerd on jwt-edge/full (workerd's WebCrypto has no ML-DSA).
     const origin = createHttpServer((req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ sub: req.headers["x-jwt-sub"] ?? null })));
     await new Promise((ok) => origin.listen(0, "127.0.0.1", ok));
@@ -125,8 +130,11 @@ try {
     for (const c of children.splice(0)) c.kill();
   }
 
-  // The CLI on the fixtures' ML-DSA tokens (noble, jose on Deno and Node 24).
-  const fx = JSON.parse(readFileSync(join(root, "target/js-test/fixtures.json"), "utf8"));
+  // The CLI on the fixtures' ML-DSA tokens (noble, jose on Deno and Node 24);
+  // serve's tokens into the fixtures, for the suite on every runtime.
+  const fx = JSON.parse(readFileSync(fixturesFile, "utf8"));
+  fx.serveMlDsa = served;
+  writeFileSync(fixturesFile, JSON.stringify(fx));
   const jwksFile = join(work, "fixtures-jwks.json");
   writeFileSync(jwksFile, JSON.stringify(fx.jwks));
   const ml = fx.cases.filter((c) => c.alg.startsWith("ML-DSA"));

@@ -238,6 +238,28 @@ export async function runSuite(api, variant, fx, expectedEntry) {
     }
   });
 
+  await test("tokens issued by jwt-edge serve with ML-DSA-44/65/87 keys verify (verify: host or Rust; verifySync: Rust)", async () => {
+    eq(fx.serveMlDsa?.length, 3, "serve's tokens in the fixtures (tests/js/ml-dsa-interop.mjs adds them)");
+    for (const s of fx.serveMlDsa) {
+      const val = new api.Validator({ jwks: s.jwks, issuer: s.iss, audience: s.aud, cache: 0 });
+      const when = { now: s.now };
+      for (const [how, run, can] of [
+        ["verify", (t) => val.verify(t, when), rust.includes(s.alg) || hostMl[s.alg]],
+        ["verifySync", (t) => val.verifySync(t, when), rust.includes(s.alg)],
+      ]) {
+        const r = await attempt(() => run(s.token));
+        if (!can) {
+          eq(r.error?.code, "ERR_JOSE_NOT_SUPPORTED", `${s.alg} ${how} (no ${s.alg} here)`);
+          continue;
+        }
+        assert(!r.error, `${s.alg} ${how}: ${r.error?.code} ${r.error?.message}`);
+        eq([r.value.header.alg, r.value.claims.client_id], [s.alg, s.clientId], `${s.alg} ${how}`);
+        const tampered = await attempt(() => run(`${s.token.slice(0, -8)}AAAAAAAA`));
+        eq(tampered.error?.code, "ERR_JWS_SIGNATURE_VERIFICATION_FAILED", `${s.alg} ${how}: tampered`);
+      }
+    }
+  });
+
   await test("setJwks replaces keys; unknown kid becomes known", async () => {
     const only = new api.Validator({ jwks: { keys: fx.jwks.keys.filter((k) => k.alg !== "EdDSA") }, issuer: fx.iss });
     const token = fx.cases.find((c) => c.name === "valid EdDSA").token;
