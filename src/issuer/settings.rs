@@ -74,6 +74,34 @@ impl Settings {
         self.extra_algs.contains(&alg).then_some(alg)
     }
 
+    /// Every algorithm the issuer signs with: the primary one, then each
+    /// extra ring's.
+    pub fn algorithms(&self) -> impl Iterator<Item = Algorithm> + '_ {
+        core::iter::once(self.alg).chain(self.extra_algs.iter().copied())
+    }
+
+    /// Whether a key ring signs with `alg` (the primary one or an extra one).
+    pub fn signs_with(&self, alg: Algorithm) -> bool {
+        alg == self.alg || self.extra_algs.contains(&alg)
+    }
+
+    /// `Ok` if a key ring signs with `alg`; otherwise a usage error naming
+    /// the issuer's algorithms and `keys add-alg` (for a client's
+    /// `--alg`, `keys rotate --alg`).
+    ///
+    /// # Errors
+    /// No ring signs with `alg`.
+    pub fn require_ring(&self, alg: Algorithm) -> Result<()> {
+        if self.signs_with(alg) {
+            return Ok(());
+        }
+        let names: Vec<&str> = self.algorithms().map(Algorithm::name).collect();
+        Err(Error::usage(format!(
+            "the issuer signs with {} only; add a key ring for {alg} first (`jwt-edge keys add-alg {alg}`)",
+            names.join(", ")
+        )))
+    }
+
     /// The ring that signs revocation and status lists (`None`: the primary one).
     pub fn lists_ring(&self) -> Option<Algorithm> {
         self.lists_alg.and_then(|a| self.ring_of(a))
@@ -121,7 +149,7 @@ impl Settings {
             }
         }
         if let Some(a) = self.lists_alg {
-            if a != self.alg && !self.extra_algs.contains(&a) {
+            if !self.signs_with(a) {
                 return u(format!(
                     "the lists can be signed only by one of the issuer's key rings; {a} has none"
                 ));
@@ -141,7 +169,7 @@ impl Settings {
             )
         {
             return u(format!(
-                "a PKCS#11 key store (`pkcs11`) keeps ES256, RS256, PS256 and EdDSA keys; {} keys cannot be generated in the token",
+                "a PKCS#11 key store (`pkcs11`) keeps ES256, RS256, PS256, EdDSA and ML-DSA keys; {} keys cannot be generated in the token",
                 self.alg
             ));
         }

@@ -159,7 +159,7 @@ impl MlDsaKey {
     }
 }
 
-fn ml_dsa_set(alg: Algorithm) -> Option<MlDsaSet> {
+pub(crate) fn ml_dsa_set(alg: Algorithm) -> Option<MlDsaSet> {
     match alg.family() {
         KeyFamily::MlDsa(set) => Some(set),
         _ => None,

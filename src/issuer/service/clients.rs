@@ -35,17 +35,7 @@ pub fn provisioning_json(k: &ProvisioningRecord) -> Value {
 
 /// A client may ask only for an algorithm the issuer signs with.
 fn check_client_alg(s: &Settings, alg: Option<Algorithm>) -> Result<()> {
-    match alg {
-        Some(a) if a != s.alg && s.ring_of(a).is_none() => {
-            let mut algs: Vec<&str> = std::vec![s.alg.name()];
-            algs.extend(s.extra_algs.iter().map(|x| x.name()));
-            Err(Error::usage(format!(
-                "the issuer signs with {} only; add a key ring for {a} first (`jwt-edge keys add-alg {a}`)",
-                algs.join(", ")
-            )))
-        }
-        _ => Ok(()),
-    }
+    alg.map_or(Ok(()), |a| s.require_ring(a))
 }
 
 /// A client's RFC 7591 `token_endpoint_auth_method`: `private_key_jwt`, or

@@ -259,7 +259,7 @@ impl<S: Store> Issuer<S> {
     pub fn add_algorithm(&mut self, alg: Algorithm, now: u64) -> Result<Vec<StepTaken>> {
         self.run(|ctx, tx| {
             let mut s = load_settings(tx)?;
-            if s.alg == alg || s.extra_algs.contains(&alg) {
+            if s.signs_with(alg) {
                 return Err(Error::usage(format!("the issuer already signs with {alg}")));
             }
             s.extra_algs.push(alg);
@@ -351,16 +351,7 @@ impl<S: Store> Issuer<S> {
     pub fn rotate_alg(&mut self, alg: Algorithm, now: u64) -> Result<Vec<StepTaken>> {
         self.run(|ctx, tx| {
             let s = load_settings(tx)?;
-            if alg != s.alg && !s.extra_algs.contains(&alg) {
-                return Err(Error::usage(format!(
-                    "no key ring signs with {alg} (the issuer's: {}); add one with `keys add-alg {alg}`",
-                    core::iter::once(s.alg)
-                        .chain(s.extra_algs.iter().copied())
-                        .map(Algorithm::name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
+            s.require_ring(alg)?;
             ctx.rotate_ring(tx, &s, s.ring_of(alg), now)
         })
     }

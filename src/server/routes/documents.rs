@@ -65,8 +65,8 @@ pub fn metadata(
         "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         // Not registered by RFC 8414: the algorithm access tokens and the
         // revocation list are signed with, and where the list is.
-        "access_token_signing_alg_values_supported": core::iter::once(s.alg)
-            .chain(s.extra_algs.iter().copied())
+        "access_token_signing_alg_values_supported": s
+            .algorithms()
             .map(crate::Algorithm::name)
             .collect::<std::vec::Vec<_>>(),
         "revocation_list_uri": format!("{base}/revocations"),

@@ -35,7 +35,8 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::{b64url_encode, Algorithm, KeyFamily, MlDsaSet};
+use crate::issuer::custody::local::ml_dsa_set;
+use crate::{b64url_encode, Algorithm, MlDsaSet};
 
 use super::Pkcs11Config;
 use crate::issuer::{Error, ErrorKind, Result};
@@ -46,19 +47,12 @@ const P256_OID: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01
 /// The DER of the Ed25519 OID (1.3.101.112), `CKA_EC_PARAMS` (RFC 8410).
 const ED25519_OID: [u8; 5] = [0x06, 0x03, 0x2B, 0x65, 0x70];
 
-/// An ML-DSA algorithm's parameter set, and its PKCS#11 3.2 name
-/// (`CKA_PARAMETER_SET`); `None` for every other algorithm.
-fn ml_dsa_set(alg: Algorithm) -> Option<(MlDsaSet, MlDsaParameterSetType)> {
-    match alg.family() {
-        KeyFamily::MlDsa(set) => Some((
-            set,
-            match set {
-                MlDsaSet::MlDsa44 => MlDsaParameterSetType::ML_DSA_44,
-                MlDsaSet::MlDsa65 => MlDsaParameterSetType::ML_DSA_65,
-                MlDsaSet::MlDsa87 => MlDsaParameterSetType::ML_DSA_87,
-            },
-        )),
-        _ => None,
+/// The PKCS#11 3.2 name of an ML-DSA parameter set (`CKA_PARAMETER_SET`).
+fn pkcs11_parameter_set(set: MlDsaSet) -> MlDsaParameterSetType {
+    match set {
+        MlDsaSet::MlDsa44 => MlDsaParameterSetType::ML_DSA_44,
+        MlDsaSet::MlDsa65 => MlDsaParameterSetType::ML_DSA_65,
+        MlDsaSet::MlDsa87 => MlDsaParameterSetType::ML_DSA_87,
     }
 }
 
@@ -208,8 +202,9 @@ impl Hsm {
     /// and the objects' `CKA_ID`; their `CKA_LABEL` is the kid.
     ///
     /// # Errors
-    /// An algorithm the token cannot keep (EdDSA without `CKM_EDDSA`; ES384,
-    /// ES512 and the other RSA sizes are not offered), token errors.
+    /// An algorithm the token cannot keep (EdDSA without `CKM_EDDSA`, ML-DSA
+    /// without `CKM_ML_DSA_KEY_PAIR_GEN` and `CKM_ML_DSA`; ES384, ES512 and
+    /// the other RSA sizes are not offered), token errors.
     pub fn generate(&mut self, alg: Algorithm) -> Result<(Map<String, Value>, Vec<u8>)> {
         let id = {
             use rand_core::{OsRng, RngCore};
@@ -217,18 +212,25 @@ impl Hsm {
             OsRng.fill_bytes(&mut id);
             id
         };
-        let (mechanism, public_template) = match alg {
-            Algorithm::ES256 => (
+        let (mechanism, public_template) = match (alg, ml_dsa_set(alg)) {
+            (_, Some(set)) => {
+                if !self.offers(&[MechanismType::ML_DSA_KEY_PAIR_GEN, MechanismType::ML_DSA])? {
+                    return Err(Error::usage(format!(
+                        "PKCS#11 token {:?} does not offer CKM_ML_DSA_KEY_PAIR_GEN and CKM_ML_DSA (PKCS#11 3.2): {alg} keys cannot be kept in it (choose ES256, RS256, PS256 or EdDSA, or keep {alg} keys in the store)",
+                        self.config.token
+                    )));
+                }
+                (
+                    Mechanism::MlDsaKeyPairGen,
+                    std::vec![Attribute::ParameterSet(pkcs11_parameter_set(set).into())],
+                )
+            }
+            (Algorithm::ES256, _) => (
                 Mechanism::EccKeyPairGen,
                 std::vec![Attribute::EcParams(P256_OID.to_vec())],
             ),
-            Algorithm::EdDSA => {
-                let has = self
-                    .ctx
-                    .get_mechanism_list(self.slot)
-                    .map_err(|e| hsm_error("C_GetMechanismList", &e))?
-                    .contains(&MechanismType::EDDSA);
-                if !has {
+            (Algorithm::EdDSA, _) => {
+                if !self.offers(&[MechanismType::EDDSA])? {
                     return Err(Error::usage(format!(
                         "PKCS#11 token {:?} does not offer CKM_EDDSA: EdDSA keys cannot be kept in it (choose ES256, RS256 or PS256)",
                         self.config.token
@@ -239,36 +241,16 @@ impl Hsm {
                     std::vec![Attribute::EcParams(ED25519_OID.to_vec())],
                 )
             }
-            Algorithm::RS256 | Algorithm::PS256 => (
+            (Algorithm::RS256 | Algorithm::PS256, _) => (
                 Mechanism::RsaPkcsKeyPairGen,
                 std::vec![
                     Attribute::ModulusBits(2048.into()),
                     Attribute::PublicExponent(std::vec![0x01, 0x00, 0x01]),
                 ],
             ),
-            Algorithm::MlDsa44 | Algorithm::MlDsa65 | Algorithm::MlDsa87 => {
-                let mechanisms = self
-                    .ctx
-                    .get_mechanism_list(self.slot)
-                    .map_err(|e| hsm_error("C_GetMechanismList", &e))?;
-                if !(mechanisms.contains(&MechanismType::ML_DSA_KEY_PAIR_GEN)
-                    && mechanisms.contains(&MechanismType::ML_DSA))
-                {
-                    return Err(Error::usage(format!(
-                        "PKCS#11 token {:?} does not offer CKM_ML_DSA_KEY_PAIR_GEN and CKM_ML_DSA (PKCS#11 3.2): {alg} keys cannot be kept in it (choose ES256, RS256, PS256 or EdDSA, or keep {alg} keys in the store)",
-                        self.config.token
-                    )));
-                }
-                let (_, set) = ml_dsa_set(alg)
-                    .ok_or_else(|| Error::crypto("PKCS#11: not an ML-DSA algorithm"))?;
-                (
-                    Mechanism::MlDsaKeyPairGen,
-                    std::vec![Attribute::ParameterSet(set.into())],
-                )
-            }
-            other => {
+            (other, _) => {
                 return Err(Error::usage(format!(
-                    "{other} keys cannot be kept in a PKCS#11 token here (supported: ES256, RS256, PS256, EdDSA)"
+                    "{other} keys cannot be kept in a PKCS#11 token here (supported: ES256, RS256, PS256, EdDSA, ML-DSA-44, ML-DSA-65, ML-DSA-87)"
                 )))
             }
         };
@@ -306,6 +288,15 @@ impl Hsm {
         Ok((out, id))
     }
 
+    /// Whether the token lists every one of `wanted` (`C_GetMechanismList`).
+    fn offers(&self, wanted: &[MechanismType]) -> Result<bool> {
+        let list = self
+            .ctx
+            .get_mechanism_list(self.slot)
+            .map_err(|e| hsm_error("C_GetMechanismList", &e))?;
+        Ok(wanted.iter().all(|m| list.contains(m)))
+    }
+
     /// A byte-string attribute of an object (`CKA_VALUE`, `CKA_EC_POINT`);
     /// `None` if the token does not return it.
     fn bytes_attribute(
@@ -324,7 +315,7 @@ impl Hsm {
 
     fn public_jwk(&mut self, alg: Algorithm, handle: ObjectHandle) -> Result<Map<String, Value>> {
         let bad = || Error::crypto("PKCS#11: the token returned a malformed public key");
-        if let Some((set, _)) = ml_dsa_set(alg) {
+        if let Some(set) = ml_dsa_set(alg) {
             // PKCS#11 3.2: an ML-DSA public key's CKA_VALUE is FIPS 204's
             // pkEncode, the bytes of the AKP key's `pub` (RFC 9964).
             let raw = self
