@@ -87,7 +87,7 @@ fn refused_v4(a: Ipv4Addr) -> Option<&'static str> {
 type InFlight = Mutex<HashMap<String, Arc<tokio::sync::OnceCell<FetchOutcome>>>>;
 
 /// The server's fetcher of client key sets.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct JwksFetcher {
     /// `--allow-private-jwks-uri`.
     allow_private: bool,
@@ -152,33 +152,33 @@ fn get(allow_private: bool, url: &str, timeout: u64) -> FetchOutcome {
     let allowed = url.starts_with("https://") || (allow_private && url.starts_with("http://"));
     if !allowed {
         return FetchOutcome::Unreachable(
-                "refused: a client's jwks_uri must be https:// (http:// only with --allow-private-jwks-uri)"
-                    .into(),
-            );
+            "refused: a client's jwks_uri must be https:// (http:// only with --allow-private-jwks-uri)"
+                .into(),
+        );
     }
     let refusal: Arc<Mutex<Option<String>>> = Arc::default();
     let seen = Arc::clone(&refusal);
     let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(timeout.max(1)))
-            .redirects(0)
-            .resolver(move |netloc: &str| -> std::io::Result<Vec<SocketAddr>> {
-                let addrs: Vec<SocketAddr> = netloc.to_socket_addrs()?.collect();
-                if !allow_private {
-                    if let Some(why) = addrs.iter().find_map(|a| refused_address(a.ip())) {
-                        if let Ok(mut r) = seen.lock() {
-                            *r = Some(std::format!(
-                                "refused: the jwks_uri's host resolves to {why} (allowed only with --allow-private-jwks-uri)"
-                            ));
-                        }
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::PermissionDenied,
-                            "address refused",
+        .timeout(Duration::from_secs(timeout.max(1)))
+        .redirects(0)
+        .resolver(move |netloc: &str| -> std::io::Result<Vec<SocketAddr>> {
+            let addrs: Vec<SocketAddr> = netloc.to_socket_addrs()?.collect();
+            if !allow_private {
+                if let Some(why) = addrs.iter().find_map(|a| refused_address(a.ip())) {
+                    if let Ok(mut r) = seen.lock() {
+                        *r = Some(std::format!(
+                            "refused: the jwks_uri's host resolves to {why} (allowed only with --allow-private-jwks-uri)"
                         ));
                     }
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::PermissionDenied,
+                        "address refused",
+                    ));
                 }
-                Ok(addrs)
-            })
-            .build();
+            }
+            Ok(addrs)
+        })
+        .build();
     let outcome = crate::http_fetch::get(&agent, url, None, crate::jwks::MAX_JWKS_BYTES);
     // The address rule's refusal says more than the transport error.
     match refusal.lock().ok().and_then(|mut r| r.take()) {
