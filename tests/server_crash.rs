@@ -16,35 +16,12 @@
 mod server_util;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use server_util::*;
-
-fn spawn(db: &Path, pass: &Path) -> (Child, std::net::SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jwt-edge"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--refresh-interval", "1s"])
-        .arg("--db")
-        .arg(db)
-        .arg("--passphrase-file")
-        .arg(pass)
-        .env("JWT_EDGE_PKCS11_PIN", PIN)
-        .env("JWT_EDGE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&line).expect("listening line");
-    (child, v["listening"].as_str().unwrap().parse().unwrap())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_load_then_restart_is_consistent() {
@@ -53,7 +30,13 @@ async fn sigkill_under_load_then_restart_is_consistent() {
     let (id, full) = provision(&db, "crash");
     let pass = dir.join("pass");
     std::fs::write(&pass, format!("{PASS}\n")).unwrap();
-    let (mut child, addr) = spawn(&db, &pass);
+    let extra = [
+        "--refresh-interval".as_ref(),
+        "1s".as_ref(),
+        "--passphrase-file".as_ref(),
+        pass.as_os_str(),
+    ];
+    let (mut child, addr) = spawn_serve(&db, &extra);
     let auth = basic(&id, &full);
 
     // Load: 8 clients until the server dies; keep every token received.
@@ -98,7 +81,13 @@ async fn sigkill_under_load_then_restart_is_consistent() {
     );
 
     // Restart on the same store: it comes up and issues.
-    let (mut child, addr) = spawn(&db, &pass);
+    let extra = [
+        "--refresh-interval".as_ref(),
+        "1s".as_ref(),
+        "--passphrase-file".as_ref(),
+        pass.as_os_str(),
+    ];
+    let (mut child, addr) = spawn_serve(&db, &extra);
     let mut c = Client::new(addr);
     assert_eq!(c.get("/healthz").await.status, 200);
     let r = c

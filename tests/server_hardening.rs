@@ -119,30 +119,6 @@ fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
 
-/// `jwt-edge serve` as a child process on 127.0.0.1:0 (so its file
-/// descriptors are its own); returns it and its address.
-fn spawn_serve(db: &Path, extra: &[&str]) -> (std::process::Child, std::net::SocketAddr) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_jwt-edge"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .args(extra)
-        .env("JWT_EDGE_PASSPHRASE", PASS)
-        .env("JWT_EDGE_PKCS11_PIN", PIN)
-        .env("JWT_EDGE_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let v: Value = serde_json::from_str(&line).unwrap();
-    (child, v["listening"].as_str().unwrap().parse().unwrap())
-}
-
 /// Finding 2: header-read and idle timeouts, connection caps with a clean
 /// refusal, 1,000 idle connections, file descriptors back to baseline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -284,35 +284,21 @@ async fn serve_terminates_tls_and_reloads_its_certificate() {
 /// the old times already set), which stays unnoticed until the signal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_reloads_its_certificate_on_sighup() {
-    use std::io::BufRead as _;
     let dir = temp_dir("server-tls-hup");
     let db = init_store(&dir, &settings());
     let ca = Ca::new();
     let ca_pem = dir.join("ca.pem");
     std::fs::write(&ca_pem, &ca.pem).unwrap();
     ca.leaf("leaf-a", &dir);
-    let pass = dir.join("pass");
-    std::fs::write(&pass, format!("{PASS}\n")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jwt-edge"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--tls-cert"])
-        .arg(dir.join("cert.pem"))
-        .arg("--tls-key")
-        .arg(dir.join("key.pem"))
-        .arg("--db")
-        .arg(&db)
-        .arg("--passphrase-file")
-        .arg(&pass)
-        .env("JWT_EDGE_PKCS11_PIN", PIN)
-        .env("JWT_EDGE_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&line).expect("listening line");
-    let addr: std::net::SocketAddr = v["listening"].as_str().unwrap().parse().unwrap();
+    let (mut child, addr) = spawn_serve(
+        &db,
+        &[
+            "--tls-cert".as_ref(),
+            dir.join("cert.pem").as_os_str(),
+            "--tls-key".as_ref(),
+            dir.join("key.pem").as_os_str(),
+        ],
+    );
     assert_eq!(open(addr, &ca_pem).await.0, "leaf-a");
 
     let meta = |n: &str| std::fs::metadata(dir.join(n)).unwrap();

@@ -430,3 +430,31 @@ pub fn enc(v: &str) -> String {
 pub fn form_creds(id: &str, full: &str) -> String {
     format!("client_id={}&client_secret={}", enc(id), enc(full))
 }
+
+/// `jwt-edge serve` (the binary) as a child process on 127.0.0.1:0, on the
+/// store `db` with `extra` arguments, the passphrase and PIN in its
+/// environment; returns it and the address from its listening line.
+pub fn spawn_serve<S: AsRef<std::ffi::OsStr>>(
+    db: &Path,
+    extra: &[S],
+) -> (std::process::Child, SocketAddr) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_jwt-edge"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .args(extra)
+        .env("JWT_EDGE_PASSPHRASE", PASS)
+        .env("JWT_EDGE_PKCS11_PIN", PIN)
+        .env("JWT_EDGE_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).expect("the listening line");
+    (child, v["listening"].as_str().unwrap().parse().unwrap())
+}
