@@ -242,13 +242,14 @@ impl Token {
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
         use std::io::Write;
+        let (conf_var, conf) = self.module.conf();
         let mut c = Command::new(BIN);
         c.args(args)
             .arg("--db")
             .arg(self.db())
             .arg("--pkcs11-pin-file")
             .arg(self.dir.join("pin"))
-            .env(self.module.conf().0, self.module.conf().1)
+            .env(conf_var, conf)
             .env_remove("JWT_EDGE_PASSPHRASE")
             .env_remove("JWT_EDGE_PKCS11_PIN")
             .stdin(std::process::Stdio::piped())
