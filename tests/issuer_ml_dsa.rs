@@ -267,6 +267,16 @@ fn issue_unchecked(
     .token
 }
 
+/// A store (in a new temporary directory named after `name`) whose issuer
+/// signs with an ES256 ring and an ML-DSA-65 ring: (directory, store).
+fn es256_and_ml_dsa_65(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = temp_dir(name);
+    let mut s = settings();
+    s.extra_algs = vec![Algorithm::MlDsa65];
+    let db = init_store(&dir, &s);
+    (dir, db)
+}
+
 /// The lists' signing ring is configurable (issue #30): by default the
 /// primary (classic) ring signs revocation lists; after `set_lists_alg`
 /// (`keys lists-alg ML-DSA-65`) the ML-DSA ring does, a verifier installs
@@ -277,10 +287,7 @@ fn the_lists_ring_is_configurable() {
     if pkcs11() {
         return;
     }
-    let dir = temp_dir("issuer-lists-ring");
-    let mut s = settings();
-    s.extra_algs = vec![Algorithm::MlDsa65];
-    let db = init_store(&dir, &s);
+    let (dir, db) = es256_and_ml_dsa_65("issuer-lists-ring");
     let now = unix_now() + 1;
     let mut i = issuer(&db);
     let (client, key) = i
@@ -323,10 +330,7 @@ fn one_ring_rotates_on_its_own() {
     if pkcs11() {
         return;
     }
-    let dir = temp_dir("issuer-rotate-alg");
-    let mut s = settings();
-    s.extra_algs = vec![Algorithm::MlDsa65];
-    let db = init_store(&dir, &s);
+    let (dir, db) = es256_and_ml_dsa_65("issuer-rotate-alg");
     let mut i = issuer(&db);
     let alg_of = |i: &mut jwt_edge::issuer::Issuer<_>, kid: &str| {
         i.keys()
