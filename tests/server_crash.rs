@@ -81,12 +81,6 @@ async fn sigkill_under_load_then_restart_is_consistent() {
     );
 
     // Restart on the same store: it comes up and issues.
-    let extra = [
-        "--refresh-interval".as_ref(),
-        "1s".as_ref(),
-        "--passphrase-file".as_ref(),
-        pass.as_os_str(),
-    ];
     let (mut child, addr) = spawn_serve(&db, &extra);
     let mut c = Client::new(addr);
     assert_eq!(c.get("/healthz").await.status, 200);

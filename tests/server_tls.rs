@@ -48,6 +48,16 @@ impl Ca {
         }
     }
 
+    /// A CA whose certificate is `dir/ca.pem` (returned), and its leaf
+    /// "leaf-a" in `dir/cert.pem` and `dir/key.pem`.
+    fn in_dir(dir: &Path) -> (Self, PathBuf) {
+        let ca = Self::new();
+        let ca_pem = dir.join("ca.pem");
+        std::fs::write(&ca_pem, &ca.pem).unwrap();
+        ca.leaf("leaf-a", dir);
+        (ca, ca_pem)
+    }
+
     /// Writes a leaf named `cn` to `dir/cert.pem` and `dir/key.pem`
     /// (through a rename each, as a deployment tool would).
     fn leaf(&self, cn: &str, dir: &Path) {
@@ -157,10 +167,7 @@ fn root() -> PathBuf {
 async fn serve_terminates_tls_and_reloads_its_certificate() {
     let dir = temp_dir("server-tls");
     let db = init_store(&dir, &settings());
-    let ca = Ca::new();
-    let ca_pem = dir.join("ca.pem");
-    std::fs::write(&ca_pem, &ca.pem).unwrap();
-    ca.leaf("leaf-a", &dir);
+    let (ca, ca_pem) = Ca::in_dir(&dir);
     let server = start(tls_config(&db, &dir)).await;
     let url = format!("https://localhost:{}", server.addr.port());
     let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
@@ -286,10 +293,7 @@ async fn serve_terminates_tls_and_reloads_its_certificate() {
 async fn the_binary_reloads_its_certificate_on_sighup() {
     let dir = temp_dir("server-tls-hup");
     let db = init_store(&dir, &settings());
-    let ca = Ca::new();
-    let ca_pem = dir.join("ca.pem");
-    std::fs::write(&ca_pem, &ca.pem).unwrap();
-    ca.leaf("leaf-a", &dir);
+    let (ca, ca_pem) = Ca::in_dir(&dir);
     let (mut child, addr) = spawn_serve(
         &db,
         &[
