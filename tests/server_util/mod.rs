@@ -449,6 +449,13 @@ pub fn spawn_serve<S: AsRef<std::ffi::OsStr>>(
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let addr = listening_addr(&mut child);
+    (child, addr)
+}
+
+/// The address in the first line a `jwt-edge serve` child (its stdout
+/// piped) prints: `{"listening": "127.0.0.1:PORT"}`.
+pub fn listening_addr(child: &mut std::process::Child) -> SocketAddr {
     let mut line = String::new();
     std::io::BufRead::read_line(
         &mut std::io::BufReader::new(child.stdout.take().unwrap()),
@@ -456,5 +463,5 @@ pub fn spawn_serve<S: AsRef<std::ffi::OsStr>>(
     )
     .unwrap();
     let v: serde_json::Value = serde_json::from_str(&line).expect("the listening line");
-    (child, v["listening"].as_str().unwrap().parse().unwrap())
+    v["listening"].as_str().unwrap().parse().unwrap()
 }
